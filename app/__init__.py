@@ -1,0 +1,1 @@
+"""Guichet FITN7 axe 3: the departmental grant window API (France Relance)."""

@@ -1,0 +1,1 @@
+"""Who is calling: principals, roles and the dependencies that check them (a leaf domain)."""

@@ -1,0 +1,60 @@
+"""Coarse access checks as FastAPI dependencies."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.auth.principal import Principal, Role
+from app.auth.rules import InvalidScope, principal_from_claims
+from app.core.errors import Forbidden, Unauthenticated
+from app.core.security import TokenVerifier
+from app.reference.catalogue import get_catalogue
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearerAuth",
+    description="Jeton JWT (ProConnect en production ; `python -m app token` en développement).",
+)
+
+
+async def get_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Principal:
+    """Verify the bearer token (R-AUTH-1); any failure is a 401 problem."""
+    if credentials is None or not credentials.credentials:
+        raise Unauthenticated(invalid_token=False)
+    verifier: TokenVerifier = request.app.state.token_verifier
+    claims = await verifier.verify(credentials.credentials)
+    try:
+        return principal_from_claims(claims, is_departement=get_catalogue().is_departement)
+    except InvalidScope as exc:
+        raise Unauthenticated(str(exc)) from exc
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+ROLE_LABELS = {
+    Role.CANDIDATE: "candidat",
+    Role.PREFECT: "préfet",
+    Role.DINUM: "DINUM",
+    Role.ANCT: "ANCT",
+}
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that lets only these roles through (403 problem otherwise)."""
+    allowed = frozenset(roles)
+
+    async def _check(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in allowed:
+            names = ", ".join(ROLE_LABELS[r] for r in roles)
+            raise Forbidden(f"Action réservée aux rôles : {names}.", code="forbidden-role")
+        return principal
+
+    _check.guichet_roles = tuple(r.value for r in roles)  # type: ignore[attr-defined]
+    return _check

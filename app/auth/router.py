@@ -1,0 +1,29 @@
+"""GET /auth/me."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.auth.dependencies import CurrentPrincipal
+from app.auth.schemas import MeRead
+from app.core.errors import problems
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.get("/me", response_model=MeRead, responses=problems(401))
+async def read_me(principal: CurrentPrincipal) -> MeRead:
+    """Le rôle et le périmètre de l'appelant (R-AUTH-1)."""
+    if principal.departement:
+        scope = f"département {principal.departement}"
+    elif principal.siren:
+        scope = f"SIREN {principal.siren}"
+    else:
+        scope = "national"
+    return MeRead(
+        subject=principal.subject,
+        role=principal.role,
+        departement=principal.departement,
+        siren=principal.siren,
+        scope=scope,
+    )

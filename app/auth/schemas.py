@@ -1,0 +1,20 @@
+"""API shapes of the auth domain."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from app.auth.principal import Role
+from app.core.schemas import ReadModel
+
+
+class MeRead(ReadModel):
+    """Who the caller is, as the service understood its token."""
+
+    subject: str = Field(max_length=255)
+    role: Role
+    departement: str | None = Field(default=None, max_length=3)
+    siren: str | None = Field(default=None, max_length=9)
+    scope: str = Field(
+        max_length=200, description="Périmètre lisible : national, département, SIREN."
+    )

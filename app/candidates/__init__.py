@@ -1,0 +1,1 @@
+"""Candidates (porteurs): the authorities that apply, and who may see them."""

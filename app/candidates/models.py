@@ -1,0 +1,42 @@
+"""Candidate table."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint
+from sqlmodel import Field, SQLModel
+
+from app.core.types import UTCDateTime, utcnow
+
+
+class Candidate(SQLModel, table=True):
+    __tablename__ = "candidate"
+    __table_args__ = (
+        CheckConstraint("length(siret) = 14", name="siret_length"),
+        CheckConstraint("substr(siret, 1, 9) = siren", name="siren_prefix_of_siret"),
+        CheckConstraint("population IS NULL OR population >= 0", name="population_positive"),
+    )
+    __mapper_args__ = {"version_id_col": "version"}  # noqa: RUF012
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    siret: str = Field(max_length=14)
+    # R-ELIG-2: one candidate per SIREN.
+    siren: str = Field(max_length=9, unique=True)
+    name: str = Field(max_length=300)
+    kind: str = Field(max_length=40)
+    epci_type: str | None = Field(default=None, max_length=10)
+    departement: str = Field(max_length=3, index=True)
+    region: str | None = Field(default=None, max_length=3)
+    commune_insee: str | None = Field(default=None, max_length=5)
+    population: int | None = None
+    from_reference: bool = False
+    public_body_attestation: bool = False
+    contact_name: str | None = Field(default=None, max_length=200)
+    contact_email: str | None = Field(default=None, max_length=254)
+    contact_phone: str | None = Field(default=None, max_length=30)
+    created_by: str = Field(max_length=255)
+    version: int = Field(default=1)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

@@ -1,0 +1,208 @@
+"""Pure eligibility and identity rules of a candidate (R-ELIG-1, R-ELIG-2, R-REF-1)."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from stdnum.fr import siret as siret_number
+
+from app.core.rules import RuleFailure
+from app.reference.catalogue import ReferenceEntry
+from app.reference.kinds import ELIGIBLE_KINDS, KIND_LABELS_FR, OrganisationKind
+
+
+class ReferenceData(Protocol):
+    def by_siren(self, siren: str) -> ReferenceEntry | None: ...
+    def is_departement(self, code: str) -> bool: ...
+    def departement_name(self, code: str) -> str | None: ...
+    def is_region(self, code: str) -> bool: ...
+    def region_name(self, code: str) -> str | None: ...
+    def region_of_departement(self, code: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What a candidate declares about itself, then what the service keeps."""
+
+    siret: str
+    kind: OrganisationKind
+    name: str | None = None
+    departement: str | None = None
+    region: str | None = None
+    commune_insee: str | None = None
+    population: int | None = None
+    epci_type: str | None = None
+    public_body_attestation: bool = False
+    from_reference: bool = False
+
+    @property
+    def siren(self) -> str:
+        return self.siret[:9]
+
+
+def normalise_name(name: str) -> str:
+    """Compare names without case, accents, hyphens or article spacing differences."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    for sep in ("-", "'", "’", "_"):
+        bare = bare.replace(sep, " ")
+    return " ".join(bare.split())
+
+
+def check_kind(identity: Identity) -> list[RuleFailure]:
+    """R-ELIG-1: only local authorities, their groupings and bodies they alone fund."""
+    if identity.kind not in ELIGIBLE_KINDS:
+        label = KIND_LABELS_FR[identity.kind]
+        return [
+            RuleFailure(
+                "R-ELIG-1",
+                f"Catégorie « {label} » non éligible : le guichet est réservé aux collectivités, "
+                "à leurs groupements et aux personnes morales financées par les seules "
+                "collectivités.",
+                "/kind",
+            )
+        ]
+    if identity.kind is OrganisationKind.PUBLIC_BODY and not identity.public_body_attestation:
+        return [
+            RuleFailure(
+                "R-ELIG-1",
+                "Une personne morale doit attester que ses financements ne proviennent que de "
+                "collectivités locales (public_body_attestation).",
+                "/public_body_attestation",
+            )
+        ]
+    return []
+
+
+def check_numbers(identity: Identity, ref: ReferenceData) -> list[RuleFailure]:
+    """R-ELIG-2: a valid SIRET (Luhn, La Poste's exception) and a real COG département."""
+    failures = []
+    if not siret_number.is_valid(identity.siret) or len(identity.siret) != 14:
+        failures.append(
+            RuleFailure("R-ELIG-2", "SIRET invalide (clé de contrôle incorrecte).", "/siret")
+        )
+    if identity.departement is not None and not ref.is_departement(identity.departement):
+        failures.append(
+            RuleFailure(
+                "R-ELIG-2",
+                f"Département « {identity.departement} » inconnu du code officiel géographique.",
+                "/departement",
+            )
+        )
+    return failures
+
+
+def _contradiction(field: str, declared: object, reference: object) -> RuleFailure:
+    return RuleFailure(
+        "R-REF-1",
+        f"Valeur déclarée « {declared} » contraire au référentiel administratif (« {reference} »).",
+        f"/{field}",
+    )
+
+
+def _from_siren_reference(
+    identity: Identity, ref: ReferenceData
+) -> tuple[Identity, list[RuleFailure]]:
+    entry = ref.by_siren(identity.siren)
+    expected = "commune" if identity.kind is OrganisationKind.COMMUNE else "epci"
+    if entry is None or entry.kind != expected:
+        label = KIND_LABELS_FR[identity.kind]
+        what = "inconnu" if entry is None else f"celui d'une autre catégorie ({entry.kind})"
+        return identity, [
+            RuleFailure(
+                "R-REF-1",
+                f"SIREN {identity.siren} {what} dans le référentiel : une {label} est enregistrée "
+                "par le SIREN que lui donne le découpage administratif.",
+                "/siret",
+            )
+        ]
+    failures = []
+    if identity.name is not None and normalise_name(identity.name) != normalise_name(entry.name):
+        failures.append(_contradiction("name", identity.name, entry.name))
+    if identity.population is not None and identity.population != entry.population:
+        failures.append(_contradiction("population", identity.population, entry.population))
+    if identity.commune_insee is not None and identity.commune_insee != entry.insee_code:
+        failures.append(_contradiction("commune_insee", identity.commune_insee, entry.insee_code))
+    departement = identity.departement
+    if entry.departement is not None:
+        if departement is not None and departement != entry.departement:
+            failures.append(_contradiction("departement", departement, entry.departement))
+        departement = entry.departement
+    elif departement is None:
+        failures.append(
+            RuleFailure(
+                "R-REF-1",
+                "Cet EPCI s'étend sur plusieurs départements : précisez celui de son siège.",
+                "/departement",
+            )
+        )
+    resolved = replace(
+        identity,
+        name=entry.name,
+        population=entry.population,
+        commune_insee=entry.insee_code,
+        departement=departement,
+        epci_type=entry.epci_type,
+        from_reference=True,
+    )
+    return resolved, failures
+
+
+def _required(field: str) -> RuleFailure:
+    return RuleFailure(
+        "required", f"Le champ « {field} » est obligatoire pour cette catégorie.", f"/{field}"
+    )
+
+
+def resolve_identity(identity: Identity, ref: ReferenceData) -> tuple[Identity, list[RuleFailure]]:
+    """Check a declared identity and fill what the reference data knows (R-ELIG-1/2, R-REF-1).
+
+    Returns the identity to keep and every failed rule (empty when it may be registered).
+    """
+    failures = check_kind(identity)
+    if identity.kind not in ELIGIBLE_KINDS:
+        return identity, failures
+    failures += check_numbers(identity, ref)
+    kind = identity.kind
+    if kind in (OrganisationKind.COMMUNE, OrganisationKind.EPCI):
+        if any(f.field == "/siret" for f in failures):
+            return identity, failures
+        resolved, ref_failures = _from_siren_reference(identity, ref)
+        return resolved, failures + ref_failures
+    departement = identity.departement
+    if departement is None:
+        return identity, [*failures, _required("departement")]
+    if not ref.is_departement(departement):
+        return identity, failures  # already reported by check_numbers
+    if kind is OrganisationKind.DEPARTEMENT:
+        # R-REF-1: départements are known by COG code only; their SIREN is kept as declared.
+        name = identity.name or f"Département {ref.departement_name(departement)}"
+        return replace(identity, name=name, from_reference=True), failures
+    if kind is OrganisationKind.REGION:
+        region = identity.region
+        if region is None:
+            return identity, [*failures, _required("region")]
+        if not ref.is_region(region):
+            return identity, [
+                *failures,
+                RuleFailure(
+                    "R-REF-1",
+                    f"Région « {region} » inconnue du code officiel géographique.",
+                    "/region",
+                ),
+            ]
+        if ref.region_of_departement(departement) != region:
+            failures.append(
+                RuleFailure(
+                    "R-REF-1",
+                    f"Le département {departement} n'appartient pas à la région {region}.",
+                    "/departement",
+                )
+            )
+        name = identity.name or f"Région {ref.region_name(region)}"
+        return replace(identity, name=name, from_reference=True), failures
+    if not identity.name:
+        failures.append(_required("name"))
+    return identity, failures

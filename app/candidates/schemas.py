@@ -1,0 +1,112 @@
+"""API shapes of candidates."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import ConfigDict, Field
+
+from app.core.pagination import Page
+from app.core.schemas import InputModel, ReadModel
+from app.reference.kinds import OrganisationKind
+
+Siret = Annotated[
+    str,
+    Field(
+        pattern=r"^[0-9]{14}$",
+        description="SIRET du siège (14 chiffres).",
+        examples=["21130055300016"],
+    ),
+]
+DepartementCode = Annotated[
+    str,
+    Field(
+        pattern=r"^(0[1-9]|[1-8][0-9]|9[0-5]|2[AB]|97[1-8]|98[0-9])$",
+        description="Code COG du département (ex. 13, 2A, 974).",
+    ),
+]
+RegionCode = Annotated[str, Field(pattern=r"^[0-9]{2}$", description="Code COG de la région.")]
+Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{2,}$")]
+Phone = Annotated[str, Field(max_length=30, pattern=r"^\+?[0-9 .()-]{6,30}$")]
+
+
+class Contact(InputModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    email: Email | None = None
+    phone: Phone | None = None
+
+
+class ContactRead(ReadModel):
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=30)
+
+
+class CandidateCreate(InputModel):
+    """Register an organisation. Communes and EPCI: the SIRET is enough (R-REF-1)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "siret": "21130055300016",
+                    "kind": "commune",
+                    "contact": {"name": "Service numérique", "email": "numerique@marseille.fr"},
+                }
+            ]
+        }
+    )
+
+    siret: Siret
+    kind: OrganisationKind
+    name: str | None = Field(default=None, min_length=1, max_length=300)
+    departement: DepartementCode | None = None
+    region: RegionCode | None = Field(default=None, description="Pour une région : son code COG.")
+    commune_insee: str | None = Field(default=None, pattern=r"^[0-9][0-9AB][0-9]{3}$")
+    population: int | None = Field(default=None, ge=0, le=100_000_000)
+    public_body_attestation: bool = Field(
+        default=False,
+        description="Personne morale : atteste que ses financements ne proviennent que de "
+        "collectivités locales (R-ELIG-1).",
+    )
+    contact: Contact | None = None
+
+
+class CandidateUpdate(InputModel):
+    """Fields a candidate may change on its own organisation (with If-Match)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"contact": {"email": "dsi@exemple-commune.fr"}}]}
+    )
+
+    name: str | None = Field(default=None, min_length=1, max_length=300)
+    population: int | None = Field(default=None, ge=0, le=100_000_000)
+    public_body_attestation: bool | None = None
+    contact: Contact | None = None
+
+
+class CandidateRead(ReadModel):
+    id: uuid.UUID
+    siret: str = Field(max_length=14)
+    siren: str = Field(max_length=9)
+    name: str = Field(max_length=300)
+    kind: OrganisationKind
+    epci_type: str | None = Field(max_length=10)
+    departement: str = Field(max_length=3)
+    region: str | None = Field(max_length=3)
+    commune_insee: str | None = Field(max_length=5)
+    population: int | None = Field(ge=0)
+    from_reference: bool = Field(
+        description="Identité (nom, département, population) issue du référentiel (R-REF-1)."
+    )
+    public_body_attestation: bool
+    contact: ContactRead
+    version: int = Field(ge=1)
+    created_at: datetime
+    updated_at: datetime
+
+
+class CandidateList(Page[CandidateRead]):
+    pass

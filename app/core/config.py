@@ -1,0 +1,80 @@
+"""Deployment settings (never policy: programme rules live in the database)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # noqa: S105 - refused outside dev
+PLACEHOLDER_SECRETS = {"", "changethis", "secret", "change-me", DEV_SECRET}
+
+
+class Settings(BaseSettings):
+    """Settings read from `GUICHET_*` environment variables (or `.env`)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GUICHET_", env_file=".env", env_nested_delimiter="__", extra="ignore"
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite+aiosqlite:///./var/guichet.db"
+    # "queue" (default pool) or "null" (one connection per checkout: used when the same app
+    # object is driven from several event loops, e.g. by an in-process contract fuzzer).
+    database_pool: Literal["queue", "null"] = "queue"
+    database_pool_size: int = 10
+    sqlite_busy_timeout_ms: int = 5000
+    statement_timeout_ms: int = 5000
+
+    # R-AUTH-1: one verifier, one algorithm. HS256 for development and tests, RS256 in production.
+    jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
+    jwt_secret: SecretStr = SecretStr(DEV_SECRET)
+    jwt_audience: str = "guichet-fitn7"
+    jwt_issuer: str = "https://guichet-fitn7.local/dev"
+    jwt_jwks_file: Path | None = None
+    jwt_jwks_url: str | None = None
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=60)
+    jwt_max_token_bytes: int = 8192
+    dev_token_ttl_seconds: int = 3600
+
+    programme_code: str = "FITN7-AXE3"
+    max_body_bytes: int = 1_048_576
+    docs_enabled: bool | None = None  # default: on outside production
+    cors_origins: list[str] = []
+    cors_allow_credentials: bool = False
+
+    @model_validator(mode="after")
+    def _check_production(self) -> Settings:
+        if self.environment == "production":
+            if self.jwt_algorithm == "HS256" and (
+                self.jwt_secret.get_secret_value() in PLACEHOLDER_SECRETS
+                or len(self.jwt_secret.get_secret_value()) < 32
+            ):
+                raise ValueError(
+                    "GUICHET_JWT_SECRET must be set to a strong secret (32+ chars) in production"
+                )
+            if self.jwt_algorithm == "RS256" and not (self.jwt_jwks_file or self.jwt_jwks_url):
+                raise ValueError("RS256 needs GUICHET_JWT_JWKS_FILE or GUICHET_JWT_JWKS_URL")
+        if "*" in self.cors_origins and self.cors_allow_credentials:
+            raise ValueError("CORS: '*' together with credentials is refused")
+        return self
+
+    @property
+    def show_docs(self) -> bool:
+        return (
+            self.docs_enabled
+            if self.docs_enabled is not None
+            else (self.environment != "production")
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

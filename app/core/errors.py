@@ -1,0 +1,347 @@
+"""RFC 9457 problem+json: the error classes, their handlers and their OpenAPI description.
+
+People read `detail` (French); machines read `type` (a stable URI) and `code` (the rule id of
+DOMAIN.md where one applies, else a stable slug).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger("app.errors")
+
+PROBLEM_BASE = "https://guichet-fitn7.numerique.gouv.fr/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class ProblemItem(BaseModel):
+    """One failed rule or field."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str = Field(description="Identifiant de règle (R-…) ou type d'erreur de validation.")
+    message: str = Field(description="Explication en français.")
+    field: str | None = Field(
+        default=None, description="Pointeur JSON (RFC 6901) vers le champ en cause."
+    )
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="URI stable du type de problème.")
+    title: str
+    status: int
+    detail: str = Field(description="Explication en français, pour les personnes.")
+    instance: str | None = None
+    code: str = Field(description="Code stable pour les machines : id de règle ou slug.")
+    errors: list[ProblemItem] = Field(default_factory=list)
+
+
+class AppError(Exception):
+    """Base of every expected error. Subclasses fix status, slug and title."""
+
+    status: ClassVar[int] = 400
+    slug: ClassVar[str] = "bad-request"
+    title: ClassVar[str] = "Requête invalide"
+    default_detail: ClassVar[str] = "La requête est invalide."
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        code: str | None = None,
+        errors: list[ProblemItem] | None = None,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        self.detail = detail or self.default_detail
+        self.code = code or self.slug
+        self.errors = errors or []
+        self.headers = headers or {}
+        self.extensions = extensions
+        super().__init__(self.detail)
+
+    @property
+    def type_uri(self) -> str:
+        return PROBLEM_BASE + self.slug
+
+
+class Unauthenticated(AppError):
+    status = 401
+    slug = "unauthenticated"
+    title = "Authentification requise"
+    default_detail = "Un jeton d'accès valide est requis (en-tête Authorization: Bearer)."
+
+    def __init__(self, detail: str | None = None, *, invalid_token: bool = True) -> None:
+        header = 'Bearer error="invalid_token"' if invalid_token else "Bearer"
+        super().__init__(detail, code="R-AUTH-1", headers={"WWW-Authenticate": header})
+
+
+class Forbidden(AppError):
+    status = 403
+    slug = "forbidden"
+    title = "Action interdite"
+    default_detail = "Votre rôle ne permet pas cette action."
+
+
+class NotFound(AppError):
+    status = 404
+    slug = "not-found"
+    title = "Ressource introuvable"
+    default_detail = "La ressource demandée n'existe pas ou n'est pas accessible."
+
+
+class Conflict(AppError):
+    status = 409
+    slug = "conflict"
+    title = "Conflit avec l'état actuel"
+    default_detail = "La requête entre en conflit avec l'état actuel de la ressource."
+
+
+class PreconditionFailed(AppError):
+    status = 412
+    slug = "precondition-failed"
+    title = "Version périmée"
+    default_detail = (
+        "La ressource a été modifiée depuis votre lecture (If-Match ne correspond plus) : "
+        "relisez-la puis recommencez."
+    )
+
+
+class PayloadTooLarge(AppError):
+    status = 413
+    slug = "payload-too-large"
+    title = "Corps de requête trop volumineux"
+    default_detail = "Le corps de la requête dépasse la taille autorisée."
+
+
+class UnprocessableEntity(AppError):
+    status = 422
+    slug = "unprocessable"
+    title = "Données refusées"
+    default_detail = "Les données envoyées ne respectent pas les règles du guichet."
+
+
+class PreconditionRequired(AppError):
+    status = 428
+    slug = "precondition-required"
+    title = "En-tête If-Match requis"
+    default_detail = (
+        "Toute modification doit porter l'en-tête If-Match avec l'ETag lu sur la ressource."
+    )
+
+
+class ServiceUnavailable(AppError):
+    status = 503
+    slug = "service-unavailable"
+    title = "Service momentanément indisponible"
+    default_detail = "Le service est momentanément indisponible : réessayez dans un instant."
+
+
+_HTTP_TITLES = {
+    400: ("bad-request", "Requête invalide", "La requête est mal formée."),
+    404: ("not-found", "Ressource introuvable", "Aucune ressource à cette adresse."),
+    405: ("method-not-allowed", "Méthode non autorisée", "Cette méthode n'est pas permise ici."),
+    406: ("not-acceptable", "Format non disponible", "Le format demandé n'est pas disponible."),
+    413: (PayloadTooLarge.slug, PayloadTooLarge.title, PayloadTooLarge.default_detail),
+    415: (
+        "unsupported-media-type",
+        "Type de contenu non pris en charge",
+        "Le corps doit être envoyé en application/json.",
+    ),
+}
+
+
+def problem_response(
+    request: Request,
+    *,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    code: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "code": code or slug,
+        "errors": errors or [],
+    }
+    if extensions:
+        body.update({k: v for k, v in extensions.items() if k not in body})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+async def _app_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return problem_response(
+        request,
+        status=exc.status,
+        slug=exc.slug,
+        title=exc.title,
+        detail=exc.detail,
+        code=exc.code,
+        errors=[e.model_dump(exclude_none=True) for e in exc.errors],
+        headers=exc.headers,
+        extensions=exc.extensions,
+    )
+
+
+def _pointer(loc: tuple[int | str, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
+        where, rest = parts[0], parts[1:]
+    else:
+        where, rest = "body", parts
+    escaped = [p.replace("~", "~0").replace("/", "~1") for p in rest]
+    return where + ":/" + "/".join(escaped)
+
+
+_VALIDATION_FR = {
+    "missing": "Champ obligatoire manquant.",
+    "extra_forbidden": "Champ inconnu ou réservé au serveur : il ne peut pas être envoyé.",
+    "json_invalid": "Le corps n'est pas un JSON valide.",
+    "string_too_long": "Texte trop long.",
+    "string_too_short": "Texte trop court.",
+    "string_pattern_mismatch": "Format invalide.",
+    "greater_than_equal": "Valeur trop petite.",
+    "less_than_equal": "Valeur trop grande.",
+    "int_parsing": "Un entier est attendu.",
+    "enum": "Valeur non autorisée.",
+    "literal_error": "Valeur non autorisée.",
+    "uuid_parsing": "Identifiant (UUID) invalide.",
+}
+
+
+async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    items = []
+    for err in exc.errors():
+        err_type = str(err.get("type", "invalid"))
+        items.append(
+            {
+                "code": err_type,
+                "field": _pointer(tuple(err.get("loc", ()))),
+                "message": _VALIDATION_FR.get(err_type, str(err.get("msg", "Valeur invalide."))),
+            }
+        )
+    return problem_response(
+        request,
+        status=422,
+        slug="validation-error",
+        title="Requête invalide",
+        detail="Certains champs sont invalides : voir `errors`.",
+        code="validation-error",
+        errors=items,
+    )
+
+
+async def _http_exception_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    slug, title, detail = _HTTP_TITLES.get(
+        exc.status_code, ("http-error", "Erreur", str(exc.detail))
+    )
+    return problem_response(
+        request,
+        status=exc.status_code,
+        slug=slug,
+        title=title,
+        detail=detail,
+        headers=dict(exc.headers) if exc.headers else None,
+    )
+
+
+def _is_transient(exc: DBAPIError) -> bool:
+    text = str(exc.orig).lower() if exc.orig is not None else str(exc).lower()
+    return any(
+        marker in text
+        for marker in (
+            "database is locked",
+            "statement timeout",
+            "canceling statement",
+            "querycancelederror",
+            "too many connections",
+            "deadlock detected",
+        )
+    )
+
+
+async def _db_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    if _is_transient(exc):
+        logger.warning("transient database error on %s: %s", request.url.path, exc.orig)
+        return problem_response(
+            request,
+            status=503,
+            slug=ServiceUnavailable.slug,
+            title=ServiceUnavailable.title,
+            detail=ServiceUnavailable.default_detail,
+            headers={"Retry-After": "1"},
+        )
+    return await _unexpected_handler(request, exc)
+
+
+async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(
+        request,
+        status=500,
+        slug="internal-error",
+        title="Erreur interne",
+        detail="Une erreur inattendue est survenue ; elle a été journalisée.",
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error_handler)
+    app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_exception_handler)
+    app.add_exception_handler(DBAPIError, _db_error_handler)
+    app.add_exception_handler(Exception, _unexpected_handler)
+
+
+def problem_ref(description: str) -> dict[str, Any]:
+    """An OpenAPI response entry whose body is a Problem in application/problem+json."""
+    return {
+        "description": description,
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+PROBLEM_DESCRIPTIONS: dict[int, str] = {
+    400: "Requête mal formée.",
+    401: "Jeton absent ou invalide (R-AUTH-1).",
+    403: "Rôle sans droit sur cette action.",
+    404: "Ressource inexistante ou hors de votre périmètre (R-ACL-1).",
+    405: "Méthode non autorisée.",
+    409: "Conflit avec l'état actuel (règle métier).",
+    412: "If-Match périmé (R-FLOW-3).",
+    413: "Corps trop volumineux.",
+    415: "Type de contenu non pris en charge.",
+    422: "Données invalides ou refusées par une règle : voir `errors`.",
+    428: "If-Match manquant (R-FLOW-3).",
+    500: "Erreur interne.",
+    503: "Service indisponible (base injoignable, verrou, délai dépassé).",
+}
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` entries documenting these problem statuses on a route."""
+    return {s: problem_ref(PROBLEM_DESCRIPTIONS[s]) for s in statuses}

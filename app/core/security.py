@@ -1,0 +1,201 @@
+"""JWT verification and development token minting: the only module that imports `jose`.
+
+R-AUTH-1 and RELIABILITY.md §0: one algorithm per verifier (HS256 in development and tests,
+RS256 in production against a JWKS), exp/iat/aud/iss/sub required, leeway at most 60 s, RS256
+keys picked from the configured JWKS by `kid`; `jku`/`x5u`/`jwk` headers are never followed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from jose import jwk, jwt
+from jose.exceptions import JOSEError
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from app.core.config import Settings
+from app.core.errors import ServiceUnavailable, Unauthenticated
+
+logger = logging.getLogger("app.security")
+
+REQUIRED_CLAIMS = ("exp", "iat", "aud", "iss", "sub")
+JWKS_REFRESH_MIN_INTERVAL_S = 60.0
+
+
+class JWK(BaseModel):
+    """The fields of an RSA public JWK that we use (RFC 7517/7518)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kty: str
+    kid: str
+    n: str
+    e: str
+    alg: str | None = None
+    use: str | None = None
+
+
+class JWKS(BaseModel):
+    keys: list[JWK]
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    """Verified claims, before they are turned into a Principal."""
+
+    sub: str
+    role: str | None
+    departement: str | None
+    siren: str | None
+    raw: dict[str, Any]
+
+
+def _rsa_keys(jwks: JWKS) -> dict[str, dict[str, Any]]:
+    keys: dict[str, dict[str, Any]] = {}
+    for key in jwks.keys:
+        if key.kty != "RSA" or (key.alg not in (None, "RS256")) or (key.use not in (None, "sig")):
+            continue
+        keys[key.kid] = key.model_dump(exclude_none=True)
+    return keys
+
+
+class TokenVerifier:
+    """Verifies bearer tokens with exactly one algorithm, fixed by configuration."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.algorithm = settings.jwt_algorithm
+        self.audience = settings.jwt_audience
+        self.issuer = settings.jwt_issuer
+        self.leeway = min(settings.jwt_leeway_seconds, 60)
+        self.max_bytes = settings.jwt_max_token_bytes
+        self._secret = settings.jwt_secret.get_secret_value()
+        self._jwks_url = settings.jwt_jwks_url
+        self._keys: dict[str, dict[str, Any]] = {}
+        self._fetched_at = 0.0
+        if self.algorithm == "RS256" and settings.jwt_jwks_file is not None:
+            self._keys = _rsa_keys(
+                JWKS.model_validate_json(settings.jwt_jwks_file.read_text(encoding="utf-8"))
+            )
+
+    async def _refresh_jwks(self) -> None:
+        """Fetch the JWKS from the configured URL; on failure keep the cached keys."""
+        if self._jwks_url is None:
+            return
+        if time.monotonic() - self._fetched_at < JWKS_REFRESH_MIN_INTERVAL_S and self._keys:
+            return
+        self._fetched_at = time.monotonic()
+        try:
+            timeout = httpx.Timeout(5.0, connect=2.0)
+            async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+                response = await client.get(self._jwks_url)
+            response.raise_for_status()
+            self._keys = _rsa_keys(JWKS.model_validate_json(response.content))
+        except (httpx.HTTPError, ValidationError, ValueError) as exc:
+            logger.warning("JWKS fetch failed, keeping %d cached keys: %s", len(self._keys), exc)
+            if not self._keys:
+                raise ServiceUnavailable(
+                    "Les clés de vérification des jetons sont momentanément indisponibles."
+                ) from exc
+
+    async def _key_for(self, header: dict[str, Any]) -> Any:
+        if self.algorithm == "HS256":
+            return self._secret
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise Unauthenticated("Jeton sans identifiant de clé (kid).")
+        if kid not in self._keys:
+            await self._refresh_jwks()
+        if kid not in self._keys:
+            raise Unauthenticated("Clé de signature inconnue (kid).")
+        return jwk.construct(self._keys[kid], algorithm="RS256")
+
+    async def verify(self, token: str) -> TokenClaims:
+        """Return the verified claims, or raise Unauthenticated (401)."""
+        if len(token.encode("utf-8", "ignore")) > self.max_bytes:
+            raise Unauthenticated("Jeton trop volumineux.")
+        try:
+            header = jwt.get_unverified_header(token)
+        except (JOSEError, ValueError, TypeError) as exc:
+            raise Unauthenticated("Jeton mal formé.") from exc
+        if header.get("alg") != self.algorithm:
+            raise Unauthenticated("Algorithme de signature refusé.")
+        key = await self._key_for(header)
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[self.algorithm],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={
+                    "require_exp": True,
+                    "require_iat": True,
+                    "require_aud": True,
+                    "require_iss": True,
+                    "require_sub": True,
+                    "verify_at_hash": False,
+                    "leeway": self.leeway,
+                },
+            )
+        except (JOSEError, ValueError, TypeError) as exc:
+            raise Unauthenticated("Jeton invalide, expiré ou non destiné à ce service.") from exc
+        iat = claims.get("iat")
+        if not isinstance(iat, int | float) or iat > time.time() + self.leeway:
+            raise Unauthenticated("Jeton émis dans le futur.")
+        sub = claims.get("sub")
+        if not isinstance(sub, str) or not sub:
+            raise Unauthenticated("Jeton sans sujet (sub).")
+
+        def _opt_str(name: str) -> str | None:
+            value = claims.get(name)
+            return value if isinstance(value, str) else None
+
+        return TokenClaims(
+            sub=sub,
+            role=_opt_str("role"),
+            departement=_opt_str("departement"),
+            siren=_opt_str("siren"),
+            raw=claims,
+        )
+
+
+def encode_access_token(
+    settings: Settings,
+    *,
+    sub: str,
+    role: str,
+    departement: str | None = None,
+    siren: str | None = None,
+    ttl_seconds: int | None = None,
+    now: float | None = None,
+    extra: dict[str, Any] | None = None,
+) -> str:
+    """Mint an HS256 development token (refused when the verifier is RS256)."""
+    if settings.jwt_algorithm != "HS256":
+        raise RuntimeError("development tokens are HS256 only; production tokens come from the IdP")
+    issued = int(now if now is not None else time.time())
+    claims: dict[str, Any] = {
+        "sub": sub,
+        "role": role,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": issued,
+        "exp": issued + (ttl_seconds or settings.dev_token_ttl_seconds),
+    }
+    if departement is not None:
+        claims["departement"] = departement
+    if siren is not None:
+        claims["siren"] = siren
+    if extra:
+        claims.update(extra)
+    return str(jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm="HS256"))
+
+
+def dump_claims(token: str) -> str:
+    """Pretty-print a token's unverified claims (for the CLI)."""
+    return json.dumps(jwt.get_unverified_claims(token), indent=2, sort_keys=True)

@@ -1,0 +1,153 @@
+"""Application factory: nothing is built at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
+
+from app.auth.router import router as auth_router
+from app.candidates.router import router as candidates_router
+from app.core.config import Settings, get_settings
+from app.core.db import make_engine, make_sessionmaker
+from app.core.errors import (
+    PROBLEM_DESCRIPTIONS,
+    Problem,
+    ProblemItem,
+    install_error_handlers,
+    problem_ref,
+)
+from app.core.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from app.core.security import TokenVerifier
+from app.ops.router import router as ops_router
+from app.programme.router import router as programme_router
+from app.reference.router import router as reference_router
+
+API_PREFIX = "/api/v1"
+API_VERSION = "1.0.0"
+DESCRIPTION = """\
+API du guichet départemental FITN7 axe 3 (France Relance) : candidatures des collectivités,
+instruction et notation par les préfectures, comités de sélection, enveloppes départementales,
+conventions et paiements, tableaux de bord nationaux et données ouvertes.
+
+Erreurs : `application/problem+json` (RFC 9457) avec `code` = identifiant de règle (R-…).
+Montants en centimes d'euro (`*_cents`), taux en points de base (`*_bps`).
+"""
+
+
+def _route_roles(dependant: Dependant) -> list[str] | None:
+    for dep in dependant.dependencies:
+        roles = getattr(dep.call, "guichet_roles", None)
+        if roles is not None:
+            return list(roles)
+        nested = _route_roles(dep)
+        if nested is not None:
+            return nested
+    return None
+
+
+def _operations(schema: dict[str, Any]) -> Iterable[tuple[str, str, dict[str, Any]]]:
+    for path, item in schema.get("paths", {}).items():
+        for method, operation in item.items():
+            if method in {"get", "post", "put", "patch", "delete"}:
+                yield path, method, operation
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    """The contract: FastAPI's schema with problem+json errors and x-roles on each operation."""
+    from fastapi.openapi.utils import get_openapi
+
+    schema = get_openapi(
+        title="Guichet FITN7 axe 3",
+        version=API_VERSION,
+        description=DESCRIPTION,
+        routes=app.routes,
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    for model in (ProblemItem, Problem):
+        sub = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        sub.pop("$defs", None)
+        components[model.__name__] = sub
+    roles_by_op = {
+        (route.path_format, method.lower()): _route_roles(route.dependant)
+        for route in app.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods
+    }
+    for path, method, operation in _operations(schema):
+        responses = operation.setdefault("responses", {})
+        has_input = bool(operation.get("parameters")) or "requestBody" in operation
+        needed = {500, 503}
+        if operation.get("security"):
+            needed |= {401, 403}
+        if has_input:
+            needed.add(422)
+        if "requestBody" in operation:
+            needed |= {413}
+        for status in needed:
+            responses.setdefault(str(status), problem_ref(PROBLEM_DESCRIPTIONS[status]))
+        for status, response in responses.items():
+            if int(status) >= 400:
+                response["content"] = problem_ref(response.get("description", ""))["content"]
+                if status in {"422"}:
+                    response["description"] = PROBLEM_DESCRIPTIONS[422]
+        roles = roles_by_op.get((path, method))
+        operation["x-roles"] = roles if roles is not None else ["anonymous"]
+    return schema
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for these settings (engine, sessions and verifier live on app.state)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Guichet FITN7 axe 3",
+        version=API_VERSION,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs" if settings.show_docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.show_docs else None,
+        generate_unique_id_function=lambda route: route.name,
+    )
+    app.state.settings = settings
+    app.state.engine = make_engine(settings)
+    app.state.sessionmaker = make_sessionmaker(app.state.engine)
+    app.state.token_verifier = TokenVerifier(settings)
+
+    install_error_handlers(app)
+    app.include_router(ops_router)
+    for router in (auth_router, programme_router, candidates_router, reference_router):
+        app.include_router(router, prefix=API_PREFIX)
+
+    def _openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = build_openapi(app)
+        return app.openapi_schema
+
+    app.openapi = _openapi  # type: ignore[method-assign]
+
+    app.add_middleware(SecurityHeadersMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=settings.cors_allow_credentials,
+            allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key"],
+            expose_headers=["ETag", "Retry-After"],
+        )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,1 @@
+"""Operations endpoints (root paths): liveness and readiness."""

@@ -1,0 +1,51 @@
+"""Programme table: one row per call; policy lives here, not in settings."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint
+from sqlmodel import Field, SQLModel
+
+from app.core.types import UTCDateTime, utcnow
+
+
+class Programme(SQLModel, table=True):
+    __tablename__ = "programme"
+    __table_args__ = (
+        CheckConstraint(
+            "funding_cap_rate_bps BETWEEN 0 AND 10000", name="funding_cap_rate_bps_range"
+        ),
+        CheckConstraint(
+            "extra_eu_licence_share_cap_bps BETWEEN 0 AND 9999",
+            name="extra_eu_licence_share_cap_bps_range",
+        ),
+        CheckConstraint("advance_cap_bps BETWEEN 0 AND 10000", name="advance_cap_bps_range"),
+        CheckConstraint(
+            "pre_final_payment_cap_bps BETWEEN 0 AND 10000", name="pre_final_payment_cap_bps_range"
+        ),
+    )
+    __mapper_args__ = {"version_id_col": "version"}  # noqa: RUF012
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    code: str = Field(max_length=40, unique=True)
+    title: str = Field(max_length=300)
+    window_opens_on: date
+    window_closes_on: date | None = None
+    results_deadline: date
+    max_duration_months: int
+    funding_cap_rate_bps: int
+    extra_eu_licence_share_cap_bps: int
+    committee_filing_threshold: int
+    committee_max_interval_days: int
+    advance_cap_bps: int
+    pre_final_payment_cap_bps: int
+    small_population_threshold: int
+    general_criteria: list[dict[str, Any]] = Field(sa_type=JSON)
+    strands: list[dict[str, Any]] = Field(sa_type=JSON)
+    forfaits: list[dict[str, Any]] = Field(sa_type=JSON)
+    version: int = Field(default=1)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

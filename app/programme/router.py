@@ -1,0 +1,65 @@
+"""GET/PATCH /programme."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from app.auth.dependencies import require_roles
+from app.auth.principal import Principal, Role
+from app.core.concurrency import IfMatchHeader, etag_for
+from app.core.db import SessionDep
+from app.core.errors import problems
+from app.programme import service as programme_service
+from app.programme.schemas import ProgrammeRead, ProgrammeUpdate
+
+router = APIRouter(prefix="/programme", tags=["programme"])
+
+ETAG_HEADER = {
+    "ETag": {
+        "description": "Version de la ressource, à renvoyer en If-Match.",
+        "schema": {"type": "string"},
+    }
+}
+
+
+@router.get(
+    "",
+    response_model=ProgrammeRead,
+    responses={200: {"headers": ETAG_HEADER}, **problems(404)},
+)
+async def read_programme(
+    request: Request, response: Response, session: SessionDep
+) -> ProgrammeRead:
+    """Le programme FITN7 axe 3 : dates, plafonds, volets, critères, forfaits (public)."""
+    programme = await programme_service.get_programme(
+        session, request.app.state.settings.programme_code
+    )
+    response.headers["ETag"] = etag_for(programme.version)
+    return ProgrammeRead.model_validate(programme)
+
+
+@router.patch(
+    "",
+    response_model=ProgrammeRead,
+    responses={200: {"headers": ETAG_HEADER}, **problems(401, 403, 404, 412, 428)},
+)
+async def update_programme(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require_roles(Role.DINUM))],
+    data: ProgrammeUpdate,
+    if_match: IfMatchHeader = None,
+) -> ProgrammeRead:
+    """Modifier le programme (DINUM seulement, avec If-Match)."""
+    programme = await programme_service.update_programme(
+        session,
+        principal,
+        code=request.app.state.settings.programme_code,
+        if_match=if_match,
+        data=data,
+    )
+    response.headers["ETag"] = etag_for(programme.version)
+    return ProgrammeRead.model_validate(programme)

@@ -1,0 +1,136 @@
+"""API shapes of the programme."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from app.core.schemas import InputModel, ReadModel
+from app.reference.kinds import ELIGIBLE_KINDS, OrganisationKind
+
+Code = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")]
+Label = Annotated[str, Field(min_length=1, max_length=300)]
+Bps = Annotated[int, Field(ge=0, le=10000, description="Taux en points de base (10000 = 100 %).")]
+Cents = Annotated[int, Field(ge=0, le=10**12, description="Montant en centimes d'euro.")]
+
+STRAND_CODES = ("3a", "3b", "3c")
+
+
+class Criterion(ReadModel):
+    code: Code
+    label: Label
+    weight: int = Field(ge=0, le=100, description="Poids du critère dans le total pondéré.")
+
+
+class CriterionIn(InputModel):
+    code: Code
+    label: Label
+    weight: int = Field(ge=0, le=100)
+
+
+class Strand(ReadModel):
+    code: str = Field(pattern=r"^3[abc]$")
+    title: Label
+    criteria: list[Criterion] = Field(max_length=20)
+
+
+class StrandIn(InputModel):
+    code: str = Field(pattern=r"^3[abc]$")
+    title: Label
+    criteria: list[CriterionIn] = Field(min_length=1, max_length=20)
+
+    @model_validator(mode="after")
+    def _unique_codes(self) -> StrandIn:
+        codes = [c.code for c in self.criteria]
+        if len(codes) != len(set(codes)):
+            raise ValueError("codes de critères en double")
+        return self
+
+
+class ForfaitTier(ReadModel):
+    """R-CAP-3: one line of a forfait schedule; the first matching line applies."""
+
+    label: Label
+    kinds: list[OrganisationKind] = Field(min_length=1, max_length=7)
+    epci_types: list[Annotated[str, Field(max_length=10)]] | None = Field(
+        default=None, max_length=10, description="Types d'EPCI concernés (CC, CA…), si restreint."
+    )
+    population_below: int | None = Field(
+        default=None, ge=1, le=10**8, description="S'applique sous ce nombre d'habitants."
+    )
+    amount_cents: Cents
+
+
+class ForfaitTierIn(InputModel):
+    label: Label
+    kinds: list[OrganisationKind] = Field(min_length=1, max_length=7)
+    epci_types: list[Annotated[str, Field(max_length=10)]] | None = Field(
+        default=None, max_length=10
+    )
+    population_below: int | None = Field(default=None, ge=1, le=10**8)
+    amount_cents: Cents
+
+    @model_validator(mode="after")
+    def _eligible_kinds(self) -> ForfaitTierIn:
+        if any(k not in ELIGIBLE_KINDS for k in self.kinds):
+            raise ValueError("un forfait ne peut viser que des catégories éligibles (R-ELIG-1)")
+        return self
+
+
+class ProgrammeRead(ReadModel):
+    """The call for proposals as it stands (DOMAIN.md §3, Programme)."""
+
+    id: uuid.UUID
+    code: str = Field(max_length=40)
+    title: str = Field(max_length=300)
+    window_opens_on: date
+    window_closes_on: date | None
+    results_deadline: date
+    max_duration_months: int = Field(ge=1, le=120)
+    funding_cap_rate_bps: Bps
+    extra_eu_licence_share_cap_bps: Bps
+    committee_filing_threshold: int = Field(ge=1, le=1000)
+    committee_max_interval_days: int = Field(ge=1, le=366)
+    advance_cap_bps: Bps
+    pre_final_payment_cap_bps: Bps
+    small_population_threshold: int = Field(ge=1, le=10**8)
+    general_criteria: list[Criterion] = Field(max_length=20)
+    strands: list[Strand] = Field(max_length=3)
+    forfaits: list[ForfaitTier] = Field(max_length=20)
+    version: int = Field(ge=1)
+    updated_at: datetime
+
+
+class ProgrammeUpdate(InputModel):
+    """Fields DINUM may change; all optional, applied as sent."""
+
+    title: Label | None = None
+    window_opens_on: date | None = None
+    window_closes_on: date | None = None
+    results_deadline: date | None = None
+    max_duration_months: int | None = Field(default=None, ge=1, le=120)
+    funding_cap_rate_bps: Bps | None = None
+    extra_eu_licence_share_cap_bps: int | None = Field(default=None, ge=0, le=9999)
+    committee_filing_threshold: int | None = Field(default=None, ge=1, le=1000)
+    committee_max_interval_days: int | None = Field(default=None, ge=1, le=366)
+    advance_cap_bps: Bps | None = None
+    pre_final_payment_cap_bps: Bps | None = None
+    small_population_threshold: int | None = Field(default=None, ge=1, le=10**8)
+    general_criteria: list[CriterionIn] | None = Field(default=None, min_length=1, max_length=20)
+    strands: list[StrandIn] | None = Field(default=None, min_length=3, max_length=3)
+    forfaits: list[ForfaitTierIn] | None = Field(default=None, max_length=20)
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"window_closes_on": "2022-06-30", "committee_filing_threshold": 10}]
+        }
+    }
+
+    @model_validator(mode="after")
+    def _strands_complete(self) -> ProgrammeUpdate:
+        if self.strands is not None and sorted(s.code for s in self.strands) != list(STRAND_CODES):
+            raise ValueError("les volets doivent être exactement 3a, 3b et 3c")
+        return self

@@ -1,0 +1,70 @@
+"""Use cases of the programme."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
+
+from app.auth.principal import Principal
+from app.core.concurrency import check_if_match, flush_versioned
+from app.core.types import utcnow
+from app.programme.errors import InvalidProgramme, ProgrammeNotSeeded
+from app.programme.models import Programme
+from app.programme.schemas import ProgrammeUpdate
+from app.programme.seed import PROGRAMME_DEFAULTS
+
+
+async def get_programme(session: AsyncSession, code: str) -> Programme:
+    """The programme by code; ProgrammeNotSeeded (404) when missing."""
+    programme = (
+        await session.execute(select(Programme).where(Programme.code == code))
+    ).scalar_one_or_none()
+    if programme is None:
+        raise ProgrammeNotSeeded()
+    return programme
+
+
+async def seed_programme(session: AsyncSession) -> bool:
+    """Insert the FITN7 axe 3 programme if absent; safe when several instances race."""
+    code = PROGRAMME_DEFAULTS["code"]
+    existing = (
+        await session.execute(select(Programme.id).where(Programme.code == code))
+    ).scalar_one_or_none()
+    if existing is not None:
+        return False
+    try:
+        async with session.begin_nested():
+            session.add(Programme(**PROGRAMME_DEFAULTS))
+    except IntegrityError:
+        return False  # another instance seeded it first (UNIQUE on code)
+    return True
+
+
+async def update_programme(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    code: str,
+    if_match: str | None,
+    data: ProgrammeUpdate,
+) -> Programme:
+    """DINUM edits the programme (R-FLOW-3: If-Match required). Raises 404/412/428/422."""
+    programme = await get_programme(session, code)
+    check_if_match(if_match, programme.version)
+    changes = data.model_dump(exclude_unset=True, mode="json")
+    for date_field in ("window_opens_on", "window_closes_on", "results_deadline"):
+        if date_field in changes:
+            changes[date_field] = getattr(data, date_field)
+    for name, value in changes.items():
+        setattr(programme, name, value)
+    opens, closes = programme.window_opens_on, programme.window_closes_on
+    if opens is None or programme.results_deadline is None:
+        raise InvalidProgramme("La date d'ouverture et la date limite de résultats sont requises.")
+    if closes is not None and closes < opens:
+        raise InvalidProgramme("La date de clôture précède la date d'ouverture du guichet.")
+    if programme.results_deadline < opens:
+        raise InvalidProgramme("La date limite de résultats précède l'ouverture du guichet.")
+    programme.updated_at = utcnow()
+    await flush_versioned(session)
+    return programme

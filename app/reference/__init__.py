@@ -1,0 +1,1 @@
+"""Bundled administrative reference data (communes, EPCI, départements, régions)."""
