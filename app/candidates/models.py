@@ -8,7 +8,10 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint
 from sqlmodel import Field, SQLModel
 
-from app.core.types import UTCDateTime, utcnow
+from app.core.types import UTCDateTime, utcnow, version_column
+
+# Optimistic concurrency (R-FLOW-3): every UPDATE checks and bumps it; a lost race is a 412.
+_CANDIDATE_VERSION = version_column()
 
 
 class Candidate(SQLModel, table=True):
@@ -18,7 +21,7 @@ class Candidate(SQLModel, table=True):
         CheckConstraint("substr(siret, 1, 9) = siren", name="siren_prefix_of_siret"),
         CheckConstraint("population IS NULL OR population >= 0", name="population_positive"),
     )
-    __mapper_args__ = {"version_id_col": "version"}  # noqa: RUF012
+    __mapper_args__ = {"version_id_col": _CANDIDATE_VERSION}  # noqa: RUF012
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     siret: str = Field(max_length=14)
@@ -37,6 +40,6 @@ class Candidate(SQLModel, table=True):
     contact_email: str | None = Field(default=None, max_length=254)
     contact_phone: str | None = Field(default=None, max_length=30)
     created_by: str = Field(max_length=255)
-    version: int = Field(default=1)
+    version: int = Field(default=1, sa_column=_CANDIDATE_VERSION)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

@@ -8,6 +8,7 @@ that upgrades to a write fails with "database is locked" under concurrency).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -83,8 +84,9 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
-async def session_scope(session: AsyncSession) -> AsyncIterator[AsyncSession]:
-    """Yield the session; commit if the handler returned, roll back if it raised."""
+@asynccontextmanager
+async def transaction_scope(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """Commit if the block returned, roll back if it raised."""
     try:
         yield session
     except BaseException:
@@ -96,9 +98,8 @@ async def session_scope(session: AsyncSession) -> AsyncIterator[AsyncSession]:
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One session and one transaction per request, committed before the response is sent."""
-    async with request.app.state.sessionmaker() as session:
-        async for s in session_scope(session):
-            yield s
+    async with request.app.state.sessionmaker() as session, transaction_scope(session) as scoped:
+        yield scoped
 
 
 # scope="function": commit/rollback run before the response goes out, so a failed commit

@@ -9,7 +9,10 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint
 from sqlmodel import Field, SQLModel
 
-from app.core.types import UTCDateTime, utcnow
+from app.core.types import UTCDateTime, utcnow, version_column
+
+# Optimistic concurrency (R-FLOW-3): every UPDATE checks and bumps it; a lost race is a 412.
+_PROGRAMME_VERSION = version_column()
 
 
 class Programme(SQLModel, table=True):
@@ -27,7 +30,7 @@ class Programme(SQLModel, table=True):
             "pre_final_payment_cap_bps BETWEEN 0 AND 10000", name="pre_final_payment_cap_bps_range"
         ),
     )
-    __mapper_args__ = {"version_id_col": "version"}  # noqa: RUF012
+    __mapper_args__ = {"version_id_col": _PROGRAMME_VERSION}  # noqa: RUF012
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     code: str = Field(max_length=40, unique=True)
@@ -46,6 +49,6 @@ class Programme(SQLModel, table=True):
     general_criteria: list[dict[str, Any]] = Field(sa_type=JSON)
     strands: list[dict[str, Any]] = Field(sa_type=JSON)
     forfaits: list[dict[str, Any]] = Field(sa_type=JSON)
-    version: int = Field(default=1)
+    version: int = Field(default=1, sa_column=_PROGRAMME_VERSION)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,124 @@
+"""Backend selection, one migrated database per session, per-test rollback, HTTP client.
+
+`GUICHET_DATABASE_URL=postgresql+asyncpg://…` runs the suite on PostgreSQL (a fresh database is
+created beside the one named, and dropped at the end); otherwise a SQLite file is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+import pytest_asyncio
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from app.auth.principal import Principal, Role
+from app.core.config import Settings
+from app.core.db import get_session, transaction_scope
+from app.main import create_app
+from app.programme.service import seed_programme
+from tests.support import auth_headers, create_database, drop_database, migrate, test_settings
+
+# Actors of RELIABILITY.md §1. Marseille and Aix-en-Provence are communes of the 13.
+MARSEILLE_SIREN = "211300553"
+AIX_SIREN = "211300017"
+PARIS_SIREN = "217500016"
+
+
+@dataclass(frozen=True)
+class Actors:
+    pref13: Principal
+    pref75: Principal
+    dinum: Principal
+    anct: Principal
+    cand_a: Principal
+    cand_b: Principal
+    cand_paris: Principal
+
+
+ACTORS = Actors(
+    pref13=Principal("prefet-13", Role.PREFECT, departement="13"),
+    pref75=Principal("prefet-75", Role.PREFECT, departement="75"),
+    dinum=Principal("agent-dinum", Role.DINUM),
+    anct=Principal("agent-anct", Role.ANCT),
+    cand_a=Principal("agent-marseille", Role.CANDIDATE, siren=MARSEILLE_SIREN),
+    cand_b=Principal("agent-aix", Role.CANDIDATE, siren=AIX_SIREN),
+    cand_paris=Principal("agent-paris", Role.CANDIDATE, siren=PARIS_SIREN),
+)
+
+
+@pytest.fixture(scope="session")
+def actors() -> Actors:
+    return ACTORS
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    url = await create_database(tmp_path_factory.mktemp("db"), "suite")
+    await migrate(url)
+    yield url
+    await drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return test_settings(database_url)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.state.sessionmaker() as session, session.begin():
+        await seed_programme(session)
+    yield application
+    await application.state.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(app: FastAPI) -> AsyncEngine:
+    return app.state.engine  # type: ignore[no-any-return]
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def session(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session in a transaction rolled back after the test; the app shares it."""
+    connection = await engine.connect()
+    outer = await connection.begin()
+    test_session = AsyncSession(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
+
+    async def _override() -> AsyncIterator[AsyncSession]:
+        # Expunge so that objects loaded by the test setup cannot hide missing eager loads.
+        test_session.expunge_all()
+        async with transaction_scope(test_session) as scoped:
+            yield scoped
+
+    app.dependency_overrides[get_session] = _override
+    try:
+        yield test_session
+    finally:
+        app.dependency_overrides.clear()
+        await test_session.close()
+        await outer.rollback()
+        await connection.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def client(app: FastAPI, session: AsyncSession) -> AsyncIterator[AsyncClient]:
+    transport = ASGITransport(app=app)
+    async with AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+@pytest.fixture
+def headers(settings: Settings):  # type: ignore[no-untyped-def]
+    """`headers(principal)` → Authorization header with a freshly minted token."""
+
+    def _headers(principal: Principal) -> dict[str, str]:
+        return auth_headers(settings, principal)
+
+    return _headers

@@ -1,0 +1,103 @@
+"""Test helpers shared by fixtures and tests: databases, tokens, valid SIRETs."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy.engine import make_url
+from stdnum import luhn
+
+from alembic import command
+from app.auth.principal import Principal
+from app.core.config import Settings
+from app.core.migrations import alembic_config
+from app.core.security import encode_access_token
+
+TEST_SECRET = "test-secret-0123456789abcdef0123456789abcdef"  # noqa: S105
+BASE_URL_ENV = "GUICHET_DATABASE_URL"
+
+
+def backend_url() -> str | None:
+    """The PostgreSQL URL the suite was asked to run against, if any."""
+    url = os.environ.get(BASE_URL_ENV, "")
+    return url if url.startswith("postgresql") else None
+
+
+def test_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "environment": "test",
+        "database_url": database_url,
+        "jwt_secret": TEST_SECRET,
+        "docs_enabled": True,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
+
+
+async def _pg_admin(url: str) -> asyncpg.Connection:
+    u = make_url(url)
+    return await asyncpg.connect(
+        user=u.username or "postgres",
+        password=u.password,
+        host=u.host or "127.0.0.1",
+        port=u.port or 5432,
+        database="postgres",
+    )
+
+
+async def create_database(tmp_dir: Path, label: str) -> str:
+    """A fresh empty database on the selected backend; its URL."""
+    suffix = f"{label}_{uuid.uuid4().hex[:8]}"
+    base = backend_url()
+    if base is None:
+        return f"sqlite+aiosqlite:///{tmp_dir / f'{suffix}.db'}"
+    u = make_url(base)
+    name = f"{u.database or 'guichet'}_{suffix}"[:63]
+    admin = await _pg_admin(base)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return u.set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_database(url: str) -> None:
+    if not url.startswith("postgresql"):
+        return
+    name = make_url(url).database
+    admin = await _pg_admin(url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def migrate(url: str, revision: str = "head") -> None:
+    cfg = alembic_config(url)
+    cfg.attributes["skip_logging"] = True
+    await asyncio.to_thread(command.upgrade, cfg, revision)
+
+
+def siret_of(siren: str, establishment: str = "0001") -> str:
+    """A valid SIRET for this SIREN (NIC = establishment number + Luhn key)."""
+    body = siren + establishment
+    return body + luhn.calc_check_digit(body)
+
+
+def token(settings: Settings, principal: Principal, **kwargs: object) -> str:
+    return encode_access_token(
+        settings,
+        sub=principal.subject,
+        role=principal.role.value,
+        departement=principal.departement,
+        siren=principal.siren,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def auth_headers(settings: Settings, principal: Principal) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(settings, principal)}"}
