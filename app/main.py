@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
+from app.auth.dependencies import get_principal
+from app.auth.principal import Role
 from app.auth.router import router as auth_router
 from app.candidates.router import router as candidates_router
 from app.core.config import Settings, get_settings
@@ -29,6 +31,7 @@ from app.programme.router import router as programme_router
 from app.reference.router import router as reference_router
 
 API_PREFIX = "/api/v1"
+COMPONENT_REF = "#/components/schemas/"
 API_VERSION = "1.0.0"
 DESCRIPTION = """\
 API du guichet départemental FITN7 axe 3 (France Relance) : candidatures des collectivités,
@@ -40,11 +43,25 @@ Montants en centimes d'euro (`*_cents`), taux en points de base (`*_bps`).
 """
 
 
+def _api_route_contexts(app: FastAPI) -> Iterator[RouteContext]:
+    """Every APIRoute with its effective path and dependencies.
+
+    FastAPI keeps included routers as `_IncludedRouter` entries in `app.routes` (they are no
+    longer flattened into APIRoutes), so walk them the way `get_openapi` does.
+    """
+    for context in iter_route_contexts(app.routes):
+        if isinstance(context.original_route, APIRoute):
+            yield context
+
+
 def _route_roles(dependant: Dependant) -> list[str] | None:
+    """Roles allowed by the route's `require_roles(...)`; every role for a bare CurrentPrincipal."""
     for dep in dependant.dependencies:
         roles = getattr(dep.call, "guichet_roles", None)
         if roles is not None:
             return list(roles)
+        if dep.call is get_principal:
+            return [role.value for role in Role]
         nested = _route_roles(dep)
         if nested is not None:
             return nested
@@ -56,6 +73,54 @@ def _operations(schema: dict[str, Any]) -> Iterable[tuple[str, str, dict[str, An
         for method, operation in item.items():
             if method in {"get", "post", "put", "patch", "delete"}:
                 yield path, method, operation
+
+
+def _refs(node: Any) -> set[str]:
+    """Names of the components referenced anywhere under `node`."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(COMPONENT_REF):
+            found.add(ref.removeprefix(COMPONENT_REF))
+        for value in node.values():
+            found |= _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _refs(value)
+    return found
+
+
+def _reachable(components: dict[str, Any], roots: set[str]) -> set[str]:
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in components:
+            continue
+        seen.add(name)
+        todo.extend(_refs(components[name]) - seen)
+    return seen
+
+
+def _close_response_objects(schema: dict[str, Any]) -> None:
+    """API3: response objects carry no key beyond their schema's (`additionalProperties: false`).
+
+    True by construction: FastAPI serialises every 2xx body through its `response_model`, which
+    drops undeclared keys. Schemas also used for input are left alone (their `extra` setting is
+    what the server enforces), as is any schema that states `additionalProperties` itself.
+    """
+    components = schema.get("components", {}).get("schemas", {})
+    inputs: set[str] = set()
+    outputs: set[str] = set()
+    for _path, _method, operation in _operations(schema):
+        inputs |= _refs(operation.get("requestBody")) | _refs(operation.get("parameters"))
+        for status, response in operation.get("responses", {}).items():
+            if status.startswith("2"):
+                outputs |= _refs(response.get("content"))
+    for name in _reachable(components, outputs) - _reachable(components, inputs):
+        sub = components[name]
+        if sub.get("type") == "object" and "additionalProperties" not in sub:
+            sub["additionalProperties"] = False
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:
@@ -72,14 +137,13 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
     for model in (ProblemItem, Problem):
-        sub = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        sub = model.model_json_schema(ref_template=COMPONENT_REF + "{model}")
         sub.pop("$defs", None)
         components[model.__name__] = sub
     roles_by_op = {
-        (route.path_format, method.lower()): _route_roles(route.dependant)
-        for route in app.routes
-        if isinstance(route, APIRoute)
-        for method in route.methods
+        (context.path_format, method.lower()): _route_roles(context.dependant)
+        for context in _api_route_contexts(app)
+        for method in context.methods or ()
     }
     for path, method, operation in _operations(schema):
         responses = operation.setdefault("responses", {})
@@ -100,6 +164,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                     response["description"] = PROBLEM_DESCRIPTIONS[422]
         roles = roles_by_op.get((path, method))
         operation["x-roles"] = roles if roles is not None else ["anonymous"]
+    _close_response_objects(schema)
     return schema
 
 

@@ -92,7 +92,10 @@ async def session(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[AsyncSessi
     )
 
     async def _override() -> AsyncIterator[AsyncSession]:
-        # Expunge so that objects loaded by the test setup cannot hide missing eager loads.
+        # What the test set up is committed (to the SAVEPOINT) as if by an earlier request, so
+        # that this request's rollback cannot undo it; expunge so that objects loaded by the
+        # setup cannot hide missing eager loads.
+        await test_session.commit()
         test_session.expunge_all()
         async with transaction_scope(test_session) as scoped:
             yield scoped

@@ -22,15 +22,31 @@ PROBLEM_BASE = "https://guichet-fitn7.numerique.gouv.fr/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 
+# Bounds of the problem fields (the contract states them; `problem_body` clips to them, so a
+# long path, field name or message sent back to the client can never break the contract).
+TYPE_MAX = 300
+TITLE_MAX = 200
+DETAIL_MAX = 4000
+INSTANCE_MAX = 2048
+CODE_MAX = 100
+MESSAGE_MAX = 2000
+FIELD_MAX = 1000
+
+
 class ProblemItem(BaseModel):
     """One failed rule or field."""
 
     model_config = ConfigDict(extra="allow")
 
-    code: str = Field(description="Identifiant de règle (R-…) ou type d'erreur de validation.")
-    message: str = Field(description="Explication en français.")
+    code: str = Field(
+        max_length=CODE_MAX,
+        description="Identifiant de règle (R-…) ou type d'erreur de validation.",
+    )
+    message: str = Field(max_length=MESSAGE_MAX, description="Explication en français.")
     field: str | None = Field(
-        default=None, description="Pointeur JSON (RFC 6901) vers le champ en cause."
+        default=None,
+        max_length=FIELD_MAX,
+        description="Pointeur JSON (RFC 6901) vers le champ en cause.",
     )
 
 
@@ -39,13 +55,55 @@ class Problem(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    type: str = Field(description="URI stable du type de problème.")
-    title: str
-    status: int
-    detail: str = Field(description="Explication en français, pour les personnes.")
-    instance: str | None = None
-    code: str = Field(description="Code stable pour les machines : id de règle ou slug.")
+    type: str = Field(max_length=TYPE_MAX, description="URI stable du type de problème.")
+    title: str = Field(max_length=TITLE_MAX)
+    status: int = Field(ge=400, le=599)
+    detail: str = Field(
+        max_length=DETAIL_MAX, description="Explication en français, pour les personnes."
+    )
+    instance: str | None = Field(default=None, max_length=INSTANCE_MAX)
+    code: str = Field(
+        max_length=CODE_MAX, description="Code stable pour les machines : id de règle ou slug."
+    )
     errors: list[ProblemItem] = Field(default_factory=list)
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters (an ellipsis marks the cut)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _clip_item(item: dict[str, Any]) -> dict[str, Any]:
+    limits = {"code": CODE_MAX, "message": MESSAGE_MAX, "field": FIELD_MAX}
+    return {
+        k: clip(v, limits[k]) if k in limits and isinstance(v, str) else v for k, v in item.items()
+    }
+
+
+def problem_body(
+    *,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    instance: str,
+    code: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    extensions: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The RFC 9457 body, every string clipped to the bounds the contract declares."""
+    body: dict[str, Any] = {
+        "type": clip(PROBLEM_BASE + slug, TYPE_MAX),
+        "title": clip(title, TITLE_MAX),
+        "status": status,
+        "detail": clip(detail, DETAIL_MAX),
+        "instance": clip(instance, INSTANCE_MAX),
+        "code": clip(code or slug, CODE_MAX),
+        "errors": [_clip_item(e) for e in errors or []],
+    }
+    if extensions:
+        body.update({k: v for k, v in extensions.items() if k not in body})
+    return body
 
 
 class AppError(Exception):
@@ -175,17 +233,16 @@ def problem_response(
     headers: dict[str, str] | None = None,
     extensions: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": PROBLEM_BASE + slug,
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": request.url.path,
-        "code": code or slug,
-        "errors": errors or [],
-    }
-    if extensions:
-        body.update({k: v for k, v in extensions.items() if k not in body})
+    body = problem_body(
+        status=status,
+        slug=slug,
+        title=title,
+        detail=detail,
+        instance=request.url.path,
+        code=code,
+        errors=errors,
+        extensions=extensions,
+    )
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 

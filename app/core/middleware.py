@@ -6,20 +6,18 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import PROBLEM_BASE, PROBLEM_MEDIA_TYPE, PayloadTooLarge
+from app.core.errors import PROBLEM_MEDIA_TYPE, PayloadTooLarge, problem_body
 
 
 async def _send_413(scope: Scope, send: Send) -> None:
     body = json.dumps(
-        {
-            "type": PROBLEM_BASE + PayloadTooLarge.slug,
-            "title": PayloadTooLarge.title,
-            "status": 413,
-            "detail": PayloadTooLarge.default_detail,
-            "instance": scope.get("path", ""),
-            "code": PayloadTooLarge.slug,
-            "errors": [],
-        },
+        problem_body(
+            status=413,
+            slug=PayloadTooLarge.slug,
+            title=PayloadTooLarge.title,
+            detail=PayloadTooLarge.default_detail,
+            instance=scope.get("path", ""),
+        ),
         ensure_ascii=False,
     ).encode()
     await send(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.core.db import SessionDep
 from app.core.errors import ServiceUnavailable, problems
 from app.core.migrations import head_revisions
 
@@ -32,11 +33,10 @@ async def read_health() -> Health:
 
 
 @router.get("/readyz", response_model=Readiness, responses=problems(503))
-async def read_readiness(request: Request) -> Readiness:
+async def read_readiness(session: SessionDep) -> Readiness:
     """La base répond et ses migrations sont à la dernière révision ; 503 sinon."""
     try:
-        async with request.app.state.engine.connect() as conn:
-            rows = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+        rows = (await session.execute(text("SELECT version_num FROM alembic_version"))).all()
     except SQLAlchemyError as exc:
         raise ServiceUnavailable("Base de données injoignable ou non migrée.") from exc
     current = {r[0] for r in rows}
