@@ -28,6 +28,7 @@ from app.core.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from app.core.security import TokenVerifier
 from app.ops.router import router as ops_router
 from app.programme.router import router as programme_router
+from app.projects.router import router as projects_router
 from app.reference.router import router as reference_router
 
 API_PREFIX = "/api/v1"
@@ -154,7 +155,9 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         if has_input:
             needed.add(422)
         if "requestBody" in operation:
-            needed |= {413}
+            # 400: FastAPI answers a body it cannot even decode (not UTF-8) with 400, where
+            # undecodable JSON gets a 422; 413: the body cap (BodyLimitMiddleware).
+            needed |= {400, 413}
         for status in needed:
             responses.setdefault(str(status), problem_ref(PROBLEM_DESCRIPTIONS[status]))
         for status, response in responses.items():
@@ -194,7 +197,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     app.include_router(ops_router)
-    for router in (auth_router, programme_router, candidates_router, reference_router):
+    for router in (
+        auth_router,
+        programme_router,
+        candidates_router,
+        projects_router,
+        reference_router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
 
     def _openapi() -> dict[str, Any]:

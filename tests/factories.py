@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
 
 from app.candidates.models import Candidate
+from app.programme.models import Programme
+from app.projects.models import ExpenseLine, Project
 from app.reference.catalogue import get_catalogue
 from tests.support import siret_of
 
@@ -31,3 +35,43 @@ async def make_candidate(session: AsyncSession, *, siren: str, **overrides: Any)
     session.add(candidate)
     await session.flush()
     return candidate
+
+
+async def make_project(
+    session: AsyncSession,
+    *,
+    candidate: Candidate,
+    lines: list[tuple[str, int]] | None = None,
+    **overrides: Any,
+) -> Project:
+    """An eligible draft of `candidate` (strand 3c, 20 000 € of development, 10 000 € asked)."""
+    programme = (
+        await session.execute(select(Programme).where(Programme.code == "FITN7-AXE3"))
+    ).scalar_one()
+    expense = [
+        ExpenseLine(position=i, category=category, label=category, amount_cents=amount)
+        for i, (category, amount) in enumerate(lines or [("development", 2_000_000)])
+    ]
+    values: dict[str, Any] = {
+        "candidate_id": candidate.id,
+        "programme_id": programme.id,
+        "departement": candidate.departement,
+        "strand": "3c",
+        "title": "Prise de rendez-vous en ligne",
+        "description": "Un service de prise de rendez-vous.",
+        "nature": "modernisation",
+        "start_on": date(2021, 3, 1),
+        "end_on": date(2022, 6, 30),
+        "sponsor_name": "Mme la Maire",
+        "sponsor_role": "Maire",
+        "requested_cents": 1_000_000,
+        "total_cost_cents": sum(line.amount_cents for line in expense),
+        "created_by": "factory",
+        "expense_lines": expense,
+        "funding_lines": [],
+    }
+    values.update(overrides)
+    project = Project(**values)
+    session.add(project)
+    await session.flush()
+    return project

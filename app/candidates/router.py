@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -22,6 +21,7 @@ from app.core.concurrency import IfMatchHeader, etag_for
 from app.core.db import SessionDep
 from app.core.errors import problems
 from app.core.pagination import PageDep
+from app.core.schemas import IsoDateTime
 from app.reference.kinds import OrganisationKind
 
 router = APIRouter(prefix="/candidates", tags=["candidates"])
@@ -64,7 +64,7 @@ async def list_candidates(
     departement: Annotated[DepartementCode | None, Query()] = None,
     kind: Annotated[OrganisationKind | None, Query()] = None,
     updated_since: Annotated[
-        datetime | None, Query(description="Seulement ce qui a changé depuis (R-SYNC-1).")
+        IsoDateTime | None, Query(description="Seulement ce qui a changé depuis (R-SYNC-1).")
     ] = None,
 ) -> CandidateList:
     """Lister les candidats de votre périmètre (pagination par curseur)."""

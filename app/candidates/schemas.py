@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, StrictBool
 
 from app.core.pagination import Page
-from app.core.schemas import InputModel, ReadModel
+from app.core.schemas import Count, InputModel, JsonInt, ReadModel, Version
 from app.reference.kinds import OrganisationKind
 
 Siret = Annotated[
@@ -65,8 +65,8 @@ class CandidateCreate(InputModel):
     departement: DepartementCode | None = None
     region: RegionCode | None = Field(default=None, description="Pour une région : son code COG.")
     commune_insee: str | None = Field(default=None, pattern=r"^[0-9][0-9AB][0-9]{3}$")
-    population: int | None = Field(default=None, ge=0, le=100_000_000)
-    public_body_attestation: bool = Field(
+    population: JsonInt | None = Field(default=None, ge=0, le=100_000_000)
+    public_body_attestation: StrictBool = Field(
         default=False,
         description="Personne morale : atteste que ses financements ne proviennent que de "
         "collectivités locales (R-ELIG-1).",
@@ -81,10 +81,10 @@ class CandidateUpdate(InputModel):
         json_schema_extra={"examples": [{"contact": {"email": "dsi@exemple-commune.fr"}}]}
     )
 
-    name: str | None = Field(default=None, min_length=1, max_length=300)
-    population: int | None = Field(default=None, ge=0, le=100_000_000)
-    public_body_attestation: bool | None = None
-    contact: Contact | None = None
+    name: str = Field(default=None, min_length=1, max_length=300)
+    population: JsonInt | None = Field(default=None, ge=0, le=100_000_000)
+    public_body_attestation: StrictBool = Field(default=None)
+    contact: Contact = Field(default=None)
 
 
 class CandidateRead(ReadModel):
@@ -97,13 +97,13 @@ class CandidateRead(ReadModel):
     departement: str = Field(max_length=3)
     region: str | None = Field(max_length=3)
     commune_insee: str | None = Field(max_length=5)
-    population: int | None = Field(ge=0)
-    from_reference: bool = Field(
+    population: Count | None
+    from_reference: StrictBool = Field(
         description="Identité (nom, département, population) issue du référentiel (R-REF-1)."
     )
-    public_body_attestation: bool
+    public_body_attestation: StrictBool
     contact: ContactRead
-    version: int = Field(ge=1)
+    version: Version
     created_at: datetime
     updated_at: datetime
 

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -310,18 +311,38 @@ async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _allowed_methods(request: Request) -> str | None:
+    """Every method served at this path (RFC 9110 §15.5.6).
+
+    The router stops at the first route whose path matches, so its own 405 lists that route's
+    methods only (`GET` for /programme, which also serves `PATCH`).
+    """
+    path = request.scope.get("path", "")
+    methods: set[str] = set()
+    for context in iter_route_contexts(request.app.routes):
+        regex = getattr(context, "path_regex", None)
+        if regex is not None and context.methods and regex.match(path):
+            methods |= context.methods
+    return ", ".join(sorted(methods)) or None
+
+
 async def _http_exception_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     slug, title, detail = _HTTP_TITLES.get(
         exc.status_code, ("http-error", "Erreur", str(exc.detail))
     )
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:
+        allowed = _allowed_methods(request)
+        if allowed:
+            headers["Allow"] = allowed
     return problem_response(
         request,
         status=exc.status_code,
         slug=slug,
         title=title,
         detail=detail,
-        headers=dict(exc.headers) if exc.headers else None,
+        headers=headers or None,
     )
 
 
@@ -356,13 +377,20 @@ async def _db_error_handler(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
+    # Imported here: the middleware module imports this one.
+    from app.core.middleware import SECURITY_HEADERS
+
     logger.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    # Starlette sends this response from its outermost ServerErrorMiddleware, past every app
+    # middleware: the security headers have to be set here.
+    headers = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
     return problem_response(
         request,
         status=500,
         slug="internal-error",
         title="Erreur interne",
         detail="Une erreur inattendue est survenue ; elle a été journalisée.",
+        headers={**headers, "Cache-Control": "no-store"},
     )
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 
 class InputModel(BaseModel):
@@ -15,3 +18,47 @@ class ReadModel(BaseModel):
     """Responses: built from ORM objects; the contract forbids extra keys."""
 
     model_config = ConfigDict(from_attributes=True, extra="forbid")
+
+
+def _json_integer(value: object) -> object:
+    """A JSON integer: 12 or 12.0, never true/false nor "12" (lax int would take them)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("un entier JSON est attendu")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("un entier JSON est attendu")
+        return int(value)
+    return value
+
+
+def _iso_date_only(value: object) -> object:
+    """A date as ISO 8601 text ("2021-03-01"), never a Unix timestamp."""
+    if isinstance(value, date) or (isinstance(value, str) and not value.strip().isdigit()):
+        return value
+    raise ValueError("une date ISO 8601 est attendue (ex. 2021-03-01)")
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
+
+MAX_CENTS = 10**13  # 100 billion euros: far above any envelope, well inside BIGINT
+MAX_INT32 = 2**31 - 1
+
+Cents = Annotated[JsonInt, Field(ge=0, le=MAX_CENTS, description="Montant en centimes d'euro.")]
+Version = Annotated[JsonInt, Field(ge=1, le=MAX_INT32, description="Version de la ressource.")]
+Count = Annotated[JsonInt, Field(ge=0, le=MAX_INT32)]
+
+
+def _iso_8601_only(value: object) -> object:
+    """Refuse Unix timestamps ("0.5", 12) where an ISO 8601 date-time is documented."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return value
+    elif isinstance(value, datetime):
+        return value
+    raise ValueError("une date-heure ISO 8601 est attendue (ex. 2021-03-01T00:00:00Z)")
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_8601_only)]

@@ -33,9 +33,9 @@ class JWK(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     kty: str
-    kid: str
-    n: str
-    e: str
+    kid: str | None = None  # optional in RFC 7517; keys without one are never selected
+    n: str | None = None  # RSA only: a JWKS may also list EC or oct keys, which are skipped
+    e: str | None = None
     alg: str | None = None
     use: str | None = None
 
@@ -55,12 +55,20 @@ class TokenClaims:
     raw: dict[str, Any]
 
 
-def _rsa_keys(jwks: JWKS) -> dict[str, dict[str, Any]]:
-    keys: dict[str, dict[str, Any]] = {}
+def _rsa_keys(jwks: JWKS) -> dict[str, Any]:
+    """The RS256 signing keys of a JWKS by kid, as JWK objects; ValueError if one is malformed."""
+    keys: dict[str, Any] = {}
     for key in jwks.keys:
         if key.kty != "RSA" or (key.alg not in (None, "RS256")) or (key.use not in (None, "sig")):
             continue
-        keys[key.kid] = key.model_dump(exclude_none=True)
+        if key.kid is None:
+            continue
+        if key.n is None or key.e is None:
+            raise ValueError(f"JWKS: RSA key {key.kid!r} lacks n or e")
+        try:
+            keys[key.kid] = jwk.construct(key.model_dump(exclude_none=True), algorithm="RS256")
+        except (JOSEError, ValueError, TypeError) as exc:
+            raise ValueError(f"JWKS: RSA key {key.kid!r} is malformed: {exc}") from exc
     return keys
 
 
@@ -75,7 +83,7 @@ class TokenVerifier:
         self.max_bytes = settings.jwt_max_token_bytes
         self._secret = settings.jwt_secret.get_secret_value()
         self._jwks_url = settings.jwt_jwks_url
-        self._keys: dict[str, dict[str, Any]] = {}
+        self._keys: dict[str, Any] = {}
         self._fetched_at = 0.0
         if self.algorithm == "RS256" and settings.jwt_jwks_file is not None:
             self._keys = _rsa_keys(
@@ -112,7 +120,7 @@ class TokenVerifier:
             await self._refresh_jwks()
         if kid not in self._keys:
             raise Unauthenticated("Clé de signature inconnue (kid).")
-        return jwk.construct(self._keys[kid], algorithm="RS256")
+        return self._keys[kid]
 
     async def verify(self, token: str) -> TokenClaims:
         """Return the verified claims, or raise Unauthenticated (401)."""
@@ -142,7 +150,7 @@ class TokenVerifier:
                     "leeway": self.leeway,
                 },
             )
-        except (JOSEError, ValueError, TypeError) as exc:
+        except (JOSEError, ValueError, TypeError, OverflowError) as exc:  # exp: Infinity
             raise Unauthenticated("Jeton invalide, expiré ou non destiné à ce service.") from exc
         iat = claims.get("iat")
         if not isinstance(iat, int | float) or iat > time.time() + self.leeway:

@@ -8,13 +8,15 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from app.core.schemas import InputModel, ReadModel
+from app.core.schemas import InputModel, IsoDate, JsonInt, ReadModel, Version
 from app.reference.kinds import ELIGIBLE_KINDS, OrganisationKind
 
 Code = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")]
 Label = Annotated[str, Field(min_length=1, max_length=300)]
-Bps = Annotated[int, Field(ge=0, le=10000, description="Taux en points de base (10000 = 100 %).")]
-Cents = Annotated[int, Field(ge=0, le=10**12, description="Montant en centimes d'euro.")]
+Bps = Annotated[
+    JsonInt, Field(ge=0, le=10000, description="Taux en points de base (10000 = 100 %).")
+]
+Cents = Annotated[JsonInt, Field(ge=0, le=10**12, description="Montant en centimes d'euro.")]
 
 STRAND_CODES = ("3a", "3b", "3c")
 
@@ -22,13 +24,13 @@ STRAND_CODES = ("3a", "3b", "3c")
 class Criterion(ReadModel):
     code: Code
     label: Label
-    weight: int = Field(ge=0, le=100, description="Poids du critère dans le total pondéré.")
+    weight: JsonInt = Field(ge=0, le=100, description="Poids du critère dans le total pondéré.")
 
 
 class CriterionIn(InputModel):
     code: Code
     label: Label
-    weight: int = Field(ge=0, le=100)
+    weight: JsonInt = Field(ge=0, le=100)
 
 
 class Strand(ReadModel):
@@ -58,7 +60,7 @@ class ForfaitTier(ReadModel):
     epci_types: list[Annotated[str, Field(max_length=10)]] | None = Field(
         default=None, max_length=10, description="Types d'EPCI concernés (CC, CA…), si restreint."
     )
-    population_below: int | None = Field(
+    population_below: JsonInt | None = Field(
         default=None, ge=1, le=10**8, description="S'applique sous ce nombre d'habitants."
     )
     amount_cents: Cents
@@ -70,7 +72,7 @@ class ForfaitTierIn(InputModel):
     epci_types: list[Annotated[str, Field(max_length=10)]] | None = Field(
         default=None, max_length=10
     )
-    population_below: int | None = Field(default=None, ge=1, le=10**8)
+    population_below: JsonInt | None = Field(default=None, ge=1, le=10**8)
     amount_cents: Cents
 
     @model_validator(mode="after")
@@ -89,39 +91,39 @@ class ProgrammeRead(ReadModel):
     window_opens_on: date
     window_closes_on: date | None
     results_deadline: date
-    max_duration_months: int = Field(ge=1, le=120)
+    max_duration_months: JsonInt = Field(ge=1, le=120)
     funding_cap_rate_bps: Bps
     extra_eu_licence_share_cap_bps: Bps
-    committee_filing_threshold: int = Field(ge=1, le=1000)
-    committee_max_interval_days: int = Field(ge=1, le=366)
+    committee_filing_threshold: JsonInt = Field(ge=1, le=1000)
+    committee_max_interval_days: JsonInt = Field(ge=1, le=366)
     advance_cap_bps: Bps
     pre_final_payment_cap_bps: Bps
-    small_population_threshold: int = Field(ge=1, le=10**8)
+    small_population_threshold: JsonInt = Field(ge=1, le=10**8)
     general_criteria: list[Criterion] = Field(max_length=20)
     strands: list[Strand] = Field(max_length=3)
     forfaits: list[ForfaitTier] = Field(max_length=20)
-    version: int = Field(ge=1)
+    version: Version
     updated_at: datetime
 
 
 class ProgrammeUpdate(InputModel):
     """Fields DINUM may change; all optional, applied as sent."""
 
-    title: Label | None = None
-    window_opens_on: date | None = None
-    window_closes_on: date | None = None
-    results_deadline: date | None = None
-    max_duration_months: int | None = Field(default=None, ge=1, le=120)
-    funding_cap_rate_bps: Bps | None = None
-    extra_eu_licence_share_cap_bps: int | None = Field(default=None, ge=0, le=9999)
-    committee_filing_threshold: int | None = Field(default=None, ge=1, le=1000)
-    committee_max_interval_days: int | None = Field(default=None, ge=1, le=366)
-    advance_cap_bps: Bps | None = None
-    pre_final_payment_cap_bps: Bps | None = None
-    small_population_threshold: int | None = Field(default=None, ge=1, le=10**8)
-    general_criteria: list[CriterionIn] | None = Field(default=None, min_length=1, max_length=20)
-    strands: list[StrandIn] | None = Field(default=None, min_length=3, max_length=3)
-    forfaits: list[ForfaitTierIn] | None = Field(default=None, max_length=20)
+    title: Label = Field(default=None)
+    window_opens_on: IsoDate = Field(default=None)
+    window_closes_on: IsoDate | None = None
+    results_deadline: IsoDate = Field(default=None)
+    max_duration_months: JsonInt = Field(default=None, ge=1, le=120)
+    funding_cap_rate_bps: Bps = Field(default=None)
+    extra_eu_licence_share_cap_bps: JsonInt = Field(default=None, ge=0, le=9999)
+    committee_filing_threshold: JsonInt = Field(default=None, ge=1, le=1000)
+    committee_max_interval_days: JsonInt = Field(default=None, ge=1, le=366)
+    advance_cap_bps: Bps = Field(default=None)
+    pre_final_payment_cap_bps: Bps = Field(default=None)
+    small_population_threshold: JsonInt = Field(default=None, ge=1, le=10**8)
+    general_criteria: list[CriterionIn] = Field(default=None, min_length=1, max_length=20)
+    strands: list[StrandIn] = Field(default=None, min_length=3, max_length=3)
+    forfaits: list[ForfaitTierIn] = Field(default=None, max_length=20)
 
     model_config = {
         "json_schema_extra": {

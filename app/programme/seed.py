@@ -101,9 +101,16 @@ DEFAULT_FORFAITS: list[dict[str, Any]] = [
         "amount_cents": 1_000_000,
     },
     {
-        "label": "Régions, départements, communautés de communes ou d'agglomération",
-        "kinds": [K.REGION.value, K.DEPARTEMENT.value, K.EPCI.value],
+        "label": "Régions et départements",
+        "kinds": [K.REGION.value, K.DEPARTEMENT.value],
         "epci_types": None,
+        "population_below": None,
+        "amount_cents": 2_000_000,
+    },
+    {
+        "label": "Communautés de communes ou d'agglomération",
+        "kinds": [K.EPCI.value],
+        "epci_types": ["CC", "CA"],
         "population_below": None,
         "amount_cents": 2_000_000,
     },

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from app.core.schemas import ReadModel
+from app.core.schemas import Count, ReadModel
 from app.reference.kinds import OrganisationKind
 
 
@@ -17,5 +17,5 @@ class CollectiviteRead(ReadModel):
     epci_type: str | None = Field(max_length=10)
     departement: str | None = Field(max_length=3)
     commune_insee: str | None = Field(max_length=5)
-    population: int | None = Field(ge=0)
+    population: Count | None
     source: str = Field(max_length=200, description="Jeu de données et version.")

@@ -19,7 +19,12 @@ async def test_programme_is_public_and_seeded_with_the_call_values(client: Async
     assert body["extra_eu_licence_share_cap_bps"] == 1000
     assert body["committee_filing_threshold"] == 10
     assert [s["code"] for s in body["strands"]] == ["3a", "3b", "3c"]
-    assert [f["amount_cents"] for f in body["forfaits"]] == [500_000, 1_000_000, 2_000_000]
+    assert [f["amount_cents"] for f in body["forfaits"]] == [
+        500_000,
+        1_000_000,
+        2_000_000,
+        2_000_000,
+    ]
     assert response.headers["ETag"] == f'"v{body["version"]}"'
 
 

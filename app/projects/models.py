@@ -1,0 +1,133 @@
+"""Project (dossier) tables: the dossier, its expense and funding lines, its transitions."""
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, ForeignKey, Index
+from sqlalchemy.types import Uuid
+from sqlmodel import Field, Relationship, SQLModel
+
+from app.core.types import UTCDateTime, utcnow, version_column
+
+# Optimistic concurrency (R-FLOW-3): every UPDATE checks and bumps it; a lost race is a 412.
+_PROJECT_VERSION = version_column()
+
+
+class Project(SQLModel, table=True):
+    __tablename__ = "project"
+    __table_args__ = (
+        CheckConstraint("requested_cents >= 0", name="requested_cents_positive"),
+        CheckConstraint("total_cost_cents >= 0", name="total_cost_cents_positive"),
+        CheckConstraint("agents_impacted >= 0", name="agents_impacted_positive"),
+        CheckConstraint("users_impacted >= 0", name="users_impacted_positive"),
+        Index("ix_project_departement_created", "departement", "created_at", "id"),
+    )
+    __mapper_args__ = {"version_id_col": _PROJECT_VERSION}  # noqa: RUF012
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    candidate_id: uuid.UUID = Field(
+        sa_column=Column(
+            Uuid, ForeignKey("candidate.id", ondelete="RESTRICT"), nullable=False, index=True
+        )
+    )
+    programme_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("programme.id", ondelete="RESTRICT"), nullable=False)
+    )
+    # Copied from the candidate at creation: the prefect's scope, indexed for scoped lists.
+    departement: str = Field(max_length=3)
+    strand: str = Field(max_length=2, index=True)
+    title: str = Field(max_length=200)
+    description: str = Field(max_length=10_000)
+    objectives: str | None = Field(default=None, max_length=10_000)
+    nature: str | None = Field(default=None, max_length=20)
+    start_on: date | None = None
+    end_on: date | None = None
+    sponsor_name: str | None = Field(default=None, max_length=200)
+    sponsor_role: str | None = Field(default=None, max_length=200)
+    team: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    agents_impacted: int = 0
+    users_impacted: int = 0
+    replicability: str | None = Field(default=None, max_length=10_000)
+    open_source: bool = False
+    requested_cents: int = Field(default=0, sa_type=BigInteger)
+    # Sum of the expense lines, kept in step on every write so lists need no line query.
+    total_cost_cents: int = Field(default=0, sa_type=BigInteger)
+    status: str = Field(default="draft", max_length=20, index=True)
+    status_message: str | None = Field(default=None, max_length=5_000)
+    submitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    created_by: str = Field(max_length=255)
+    version: int = Field(default=1, sa_column=_PROJECT_VERSION)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+    expense_lines: list["ExpenseLine"] = Relationship(
+        sa_relationship_kwargs={
+            "lazy": "raise",
+            "cascade": "all, delete-orphan",
+            "order_by": "ExpenseLine.position",
+        }
+    )
+    funding_lines: list["FundingLine"] = Relationship(
+        sa_relationship_kwargs={
+            "lazy": "raise",
+            "cascade": "all, delete-orphan",
+            "order_by": "FundingLine.position",
+        }
+    )
+
+
+class ExpenseLine(SQLModel, table=True):
+    __tablename__ = "expense_line"
+    __table_args__ = (CheckConstraint("amount_cents >= 0", name="amount_cents_positive"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    project_id: uuid.UUID = Field(
+        sa_column=Column(
+            Uuid, ForeignKey("project.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    position: int
+    category: str = Field(max_length=30)
+    label: str = Field(max_length=300)
+    amount_cents: int = Field(sa_type=BigInteger)
+    vendor_origin: str | None = Field(default=None, max_length=10)
+    provider_departement: str | None = Field(default=None, max_length=3)
+
+
+class FundingLine(SQLModel, table=True):
+    """Other public funding declared for the project (R-CAP-2)."""
+
+    __tablename__ = "funding_line"
+    __table_args__ = (CheckConstraint("amount_cents >= 0", name="amount_cents_positive"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    project_id: uuid.UUID = Field(
+        sa_column=Column(
+            Uuid, ForeignKey("project.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    position: int
+    funder: str = Field(max_length=300)
+    amount_cents: int = Field(sa_type=BigInteger)
+
+
+class ProjectTransition(SQLModel, table=True):
+    """R-FLOW-1: each transition, stamped with who and when (append-only)."""
+
+    __tablename__ = "project_transition"
+
+    # An integer key orders the history even when two stamps share a microsecond.
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: uuid.UUID = Field(
+        sa_column=Column(
+            Uuid, ForeignKey("project.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    action: str = Field(max_length=20)
+    from_status: str | None = Field(default=None, max_length=20)
+    to_status: str = Field(max_length=20)
+    actor_subject: str = Field(max_length=255)
+    actor_role: str = Field(max_length=20)
+    message: str | None = Field(default=None, max_length=5_000)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,348 @@
+"""/projects: dossiers, their eligibility report, their lifecycle and history."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from app.auth.dependencies import require_roles
+from app.auth.principal import Principal, Role
+from app.candidates.schemas import DepartementCode
+from app.core.concurrency import IfMatchHeader, etag_for
+from app.core.db import SessionDep
+from app.core.errors import problems
+from app.core.pagination import PageDep
+from app.core.schemas import IsoDateTime
+from app.projects import service as projects_service
+from app.projects.models import Project, ProjectTransition
+from app.projects.rules import Action, EligibilityReport, Status
+from app.projects.schemas import (
+    CloseRequest,
+    EligibilityRead,
+    ExpenseLineRead,
+    FundingLineRead,
+    HistoryRead,
+    LineOutcomeRead,
+    ProjectCreate,
+    ProjectList,
+    ProjectRead,
+    ProjectSummary,
+    ProjectUpdate,
+    ReturnRequest,
+    RuleFailureRead,
+    SponsorRead,
+    Strand,
+    TeamMemberRead,
+    TransitionRead,
+)
+
+router = APIRouter(prefix="/projects", tags=["projects"])
+
+ETAG = {"ETag": {"description": "Version, à renvoyer en If-Match.", "schema": {"type": "string"}}}
+ALL_ROLES = (Role.CANDIDATE, Role.PREFECT, Role.DINUM, Role.ANCT)
+Readers = Annotated[Principal, Depends(require_roles(*ALL_ROLES))]
+Candidate = Annotated[Principal, Depends(require_roles(Role.CANDIDATE))]
+Prefect = Annotated[Principal, Depends(require_roles(Role.PREFECT))]
+
+
+def _summary_fields(project: Project, candidate_name: str) -> dict[str, object]:
+    return {
+        "id": project.id,
+        "candidate_id": project.candidate_id,
+        "candidate_name": candidate_name,
+        "departement": project.departement,
+        "strand": project.strand,
+        "title": project.title,
+        "nature": project.nature,
+        "status": project.status,
+        "requested_cents": project.requested_cents,
+        "total_cost_cents": project.total_cost_cents,
+        "start_on": project.start_on,
+        "end_on": project.end_on,
+        "submitted_at": project.submitted_at,
+        "version": project.version,
+        "created_at": project.created_at,
+        "updated_at": project.updated_at,
+    }
+
+
+def to_read(project: Project, candidate_name: str) -> ProjectRead:
+    return ProjectRead.model_validate(
+        {
+            **_summary_fields(project, candidate_name),
+            "description": project.description,
+            "objectives": project.objectives,
+            "status_message": project.status_message,
+            "sponsor": SponsorRead(name=project.sponsor_name, role=project.sponsor_role),
+            "team": [TeamMemberRead.model_validate(m) for m in project.team],
+            "agents_impacted": project.agents_impacted,
+            "users_impacted": project.users_impacted,
+            "replicability": project.replicability,
+            "open_source": project.open_source,
+            "expense_lines": [ExpenseLineRead.model_validate(x) for x in project.expense_lines],
+            "other_funding": [FundingLineRead.model_validate(x) for x in project.funding_lines],
+        }
+    )
+
+
+def eligibility_read(project: Project, report: EligibilityReport) -> EligibilityRead:
+    lines = {str(line.id): line for line in project.expense_lines}
+    excluded = [
+        LineOutcomeRead(
+            line_id=uuid.UUID(o.ref) if o.ref else None,
+            position=o.index,
+            label=lines[o.ref].label if o.ref in lines else "",
+            amount_cents=o.amount_cents,
+            eligible_cents=o.eligible_cents,
+            excluded_cents=o.excluded_cents,
+            rule=o.rule or "",
+            reason=o.reason or "",
+        )
+        for o in report.cost.excluded
+    ]
+    return EligibilityRead(
+        project_id=project.id,
+        status=Status(project.status),
+        eligible=report.eligible,
+        total_cost_cents=report.cost.total_cost_cents,
+        eligible_cost_cents=report.cost.eligible_cost_cents,
+        excluded_cents=sum(o.excluded_cents for o in report.cost.excluded),
+        excluded=excluded,
+        funding_cap_cents=report.funding_cap_cents,
+        forfait_cents=report.forfait_cents,
+        max_grant_cents=report.max_grant_cents,
+        requested_cents=project.requested_cents,
+        other_public_funding_cents=report.other_public_funding_cents,
+        failures=[
+            RuleFailureRead(code=f.code, message=f.message, field=f.field) for f in report.failures
+        ],
+    )
+
+
+async def _respond(session: SessionDep, response: Response, project: Project) -> ProjectRead:
+    response.headers["ETag"] = etag_for(project.version)
+    return to_read(project, await projects_service.candidate_name(session, project))
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ProjectRead,
+    responses={201: {"headers": ETAG}, **problems(401, 403, 409, 413)},
+)
+async def create_project(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: Candidate,
+    data: ProjectCreate,
+) -> ProjectRead:
+    """Déposer un brouillon de dossier pour sa propre organisation (agent candidat)."""
+    project = await projects_service.create_project(
+        session, principal, programme_code=request.app.state.settings.programme_code, data=data
+    )
+    return await _respond(session, response, project)
+
+
+@router.get("", response_model=ProjectList, responses=problems(401, 403))
+async def list_projects(
+    session: SessionDep,
+    principal: Readers,
+    page: PageDep,
+    departement: Annotated[DepartementCode | None, Query()] = None,
+    strand: Annotated[Strand | None, Query()] = None,
+    status: Annotated[Status | None, Query()] = None,
+    candidate_id: Annotated[uuid.UUID | None, Query()] = None,
+    submitted_from: Annotated[IsoDateTime | None, Query()] = None,
+    submitted_to: Annotated[IsoDateTime | None, Query()] = None,
+    updated_since: Annotated[
+        IsoDateTime | None, Query(description="Seulement ce qui a changé depuis (R-SYNC-1).")
+    ] = None,
+) -> ProjectList:
+    """Lister les dossiers de votre périmètre (candidat : les siens ; préfet : son département)."""
+    rows, next_cursor = await projects_service.list_projects(
+        session,
+        principal,
+        filters=projects_service.ProjectFilters(
+            departement=departement,
+            strand=strand,
+            status=status,
+            candidate_id=candidate_id,
+            submitted_from=submitted_from,
+            submitted_to=submitted_to,
+            updated_since=updated_since,
+        ),
+        page=page,
+    )
+    return ProjectList(
+        items=[ProjectSummary.model_validate(_summary_fields(p, name)) for p, name in rows],
+        next_cursor=next_cursor,
+    )
+
+
+@router.get(
+    "/{project_id}",
+    response_model=ProjectRead,
+    responses={200: {"headers": ETAG}, **problems(401, 403, 404)},
+)
+async def read_project(
+    project_id: uuid.UUID, response: Response, session: SessionDep, principal: Readers
+) -> ProjectRead:
+    """Lire un dossier de votre périmètre (404 hors périmètre, R-ACL-1)."""
+    project = await projects_service.get_project(session, principal, project_id=project_id)
+    return await _respond(session, response, project)
+
+
+@router.patch(
+    "/{project_id}",
+    response_model=ProjectRead,
+    responses={200: {"headers": ETAG}, **problems(401, 403, 404, 409, 412, 413, 428)},
+)
+async def update_project(
+    project_id: uuid.UUID,
+    response: Response,
+    session: SessionDep,
+    principal: Candidate,
+    data: ProjectUpdate,
+    if_match: IfMatchHeader = None,
+) -> ProjectRead:
+    """Modifier son brouillon (R-FLOW-3 : brouillons seulement, If-Match requis)."""
+    project = await projects_service.update_project(
+        session, principal, project_id=project_id, if_match=if_match, data=data
+    )
+    return await _respond(session, response, project)
+
+
+@router.get(
+    "/{project_id}/eligibility",
+    response_model=EligibilityRead,
+    responses=problems(401, 403, 404),
+)
+async def read_eligibility(
+    project_id: uuid.UUID, session: SessionDep, principal: Readers
+) -> EligibilityRead:
+    """Le rapport d'éligibilité : coût éligible, exclusions ligne à ligne, plafond, règles."""
+    project, report = await projects_service.eligibility(session, principal, project_id=project_id)
+    return eligibility_read(project, report)
+
+
+TRANSITION_RESPONSES = {200: {"headers": ETAG}, **problems(401, 403, 404, 409, 412, 428)}
+
+
+@router.post("/{project_id}/submit", response_model=ProjectRead, responses=TRANSITION_RESPONSES)
+async def submit_project(
+    project_id: uuid.UUID,
+    response: Response,
+    session: SessionDep,
+    principal: Candidate,
+    if_match: IfMatchHeader = None,
+) -> ProjectRead:
+    """Déposer le dossier : le contrôle d'éligibilité liste chaque règle non respectée
+    (R-FLOW-2)."""
+    project = await projects_service.transition(
+        session, principal, project_id=project_id, action=Action.SUBMIT, if_match=if_match
+    )
+    return await _respond(session, response, project)
+
+
+@router.post("/{project_id}/withdraw", response_model=ProjectRead, responses=TRANSITION_RESPONSES)
+async def withdraw_project(
+    project_id: uuid.UUID,
+    response: Response,
+    session: SessionDep,
+    principal: Candidate,
+    if_match: IfMatchHeader = None,
+) -> ProjectRead:
+    """Retirer son dossier (brouillon, déposé ou en instruction)."""
+    project = await projects_service.transition(
+        session, principal, project_id=project_id, action=Action.WITHDRAW, if_match=if_match
+    )
+    return await _respond(session, response, project)
+
+
+@router.post(
+    "/{project_id}/start-review", response_model=ProjectRead, responses=TRANSITION_RESPONSES
+)
+async def start_review(
+    project_id: uuid.UUID,
+    response: Response,
+    session: SessionDep,
+    principal: Prefect,
+    if_match: IfMatchHeader = None,
+) -> ProjectRead:
+    """Mettre un dossier déposé en instruction (préfet du département)."""
+    project = await projects_service.transition(
+        session, principal, project_id=project_id, action=Action.START_REVIEW, if_match=if_match
+    )
+    return await _respond(session, response, project)
+
+
+@router.post("/{project_id}/return", response_model=ProjectRead, responses=TRANSITION_RESPONSES)
+async def return_project(
+    project_id: uuid.UUID,
+    response: Response,
+    session: SessionDep,
+    principal: Prefect,
+    data: ReturnRequest,
+    if_match: IfMatchHeader = None,
+) -> ProjectRead:
+    """Renvoyer un dossier en instruction au candidat pour complément, avec un message."""
+    project = await projects_service.transition(
+        session,
+        principal,
+        project_id=project_id,
+        action=Action.RETURN,
+        if_match=if_match,
+        message=data.message,
+    )
+    return await _respond(session, response, project)
+
+
+@router.post("/{project_id}/close", response_model=ProjectRead, responses=TRANSITION_RESPONSES)
+async def close_project(
+    project_id: uuid.UUID,
+    response: Response,
+    session: SessionDep,
+    principal: Prefect,
+    data: CloseRequest,
+    if_match: IfMatchHeader = None,
+) -> ProjectRead:
+    """Classer sans suite un dossier en instruction, avec un motif."""
+    project = await projects_service.transition(
+        session,
+        principal,
+        project_id=project_id,
+        action=Action.CLOSE,
+        if_match=if_match,
+        message=data.reason,
+    )
+    return await _respond(session, response, project)
+
+
+def _transition_read(item: ProjectTransition, *, hide_agent: bool) -> TransitionRead:
+    from_state = Status(item.from_status) if item.from_status else None
+    state_agent = item.actor_role != Role.CANDIDATE.value
+    return TransitionRead(
+        id=item.id or 0,
+        action=Action(item.action),
+        from_status=from_state,
+        to_status=Status(item.to_status),
+        actor_role=Role(item.actor_role),
+        actor=None if hide_agent and state_agent else item.actor_subject,
+        message=item.message,
+        at=item.at,
+    )
+
+
+@router.get("/{project_id}/history", response_model=HistoryRead, responses=problems(401, 403, 404))
+async def read_history(
+    project_id: uuid.UUID, session: SessionDep, principal: Readers
+) -> HistoryRead:
+    """L'historique des transitions du dossier : qui, quand, de quel état à quel état."""
+    items = await projects_service.history(session, principal, project_id=project_id)
+    hide = projects_service.hides_state_agents(principal)
+    return HistoryRead(
+        project_id=project_id, items=[_transition_read(i, hide_agent=hide) for i in items]
+    )

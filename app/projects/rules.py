@@ -1,0 +1,427 @@
+"""Pure rules of a project: eligible cost, caps, eligibility, lifecycle.
+
+R-EXCL-1, R-EXCL-2 (eligible cost), R-CAP-1, R-CAP-2 (caps), R-ELIG-3..7 (eligibility),
+R-FLOW-1 (transitions). Integer cents and basis points only; `today` is passed in.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+from app.core.rules import RuleFailure
+
+BPS = 10_000
+
+
+class ExpenseCategory(StrEnum):
+    STUDY = "study"  # études, cadrages, diagnostics
+    CONSULTING = "consulting"  # accompagnement par des prestataires
+    INTEGRATION = "integration"  # intégration et déploiement de solutions existantes
+    DEVELOPMENT = "development"
+    TRAINING = "training"
+    SOFTWARE_LICENCE = "software_licence"
+    HOSTING = "hosting"
+    EQUIPMENT_AGENTS = "equipment_agents"  # R-EXCL-1: never eligible
+    OTHER = "other"
+
+
+class VendorOrigin(StrEnum):
+    EU = "eu"
+    EXTRA_EU = "extra_eu"
+
+
+class Nature(StrEnum):
+    """R-ELIG-4: the declared nature of the project."""
+
+    TRANSFORMATION = "transformation"
+    INNOVATION = "innovation"
+    MODERNISATION = "modernisation"
+
+
+class Status(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    IN_REVIEW = "in_review"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    CLOSED = "closed"
+    UNDER_CONVENTION = "under_convention"
+    PAID = "paid"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    SUBMIT = "submit"
+    WITHDRAW = "withdraw"
+    START_REVIEW = "start-review"
+    RETURN = "return"
+    CLOSE = "close"
+    ACCEPT = "accept"
+    REJECT = "reject"
+    SIGN_CONVENTION = "convention"
+    PAY_BALANCE = "pay-balance"
+    COMPLETE = "complete"
+    CANCEL = "cancel"
+
+
+# R-FLOW-1: every allowed transition; anything else is a 409 naming both states.
+TRANSITIONS: dict[Action, tuple[frozenset[Status], Status]] = {
+    Action.SUBMIT: (frozenset({Status.DRAFT}), Status.SUBMITTED),
+    Action.WITHDRAW: (
+        frozenset({Status.DRAFT, Status.SUBMITTED, Status.IN_REVIEW}),
+        Status.WITHDRAWN,
+    ),
+    Action.START_REVIEW: (frozenset({Status.SUBMITTED}), Status.IN_REVIEW),
+    Action.RETURN: (frozenset({Status.IN_REVIEW}), Status.DRAFT),
+    Action.CLOSE: (frozenset({Status.IN_REVIEW}), Status.CLOSED),
+    Action.ACCEPT: (frozenset({Status.IN_REVIEW}), Status.ACCEPTED),
+    Action.REJECT: (frozenset({Status.IN_REVIEW}), Status.REJECTED),
+    Action.SIGN_CONVENTION: (frozenset({Status.ACCEPTED}), Status.UNDER_CONVENTION),
+    Action.PAY_BALANCE: (frozenset({Status.UNDER_CONVENTION}), Status.PAID),
+    Action.COMPLETE: (frozenset({Status.PAID}), Status.COMPLETED),
+    Action.CANCEL: (frozenset({Status.ACCEPTED, Status.UNDER_CONVENTION}), Status.CANCELLED),
+}
+
+
+class IllegalTransition(Exception):
+    def __init__(self, current: Status, action: Action) -> None:
+        self.current = current
+        self.action = action
+        self.target = TRANSITIONS[action][1]
+        super().__init__(f"{current} -/-> {self.target}")
+
+
+def next_status(current: Status, action: Action) -> Status:
+    """R-FLOW-1: the state `action` leads to from `current`, or IllegalTransition."""
+    sources, target = TRANSITIONS[action]
+    if current not in sources:
+        raise IllegalTransition(current, action)
+    return target
+
+
+@dataclass(frozen=True)
+class ExpenseLineFacts:
+    category: ExpenseCategory
+    amount_cents: int
+    label: str = ""
+    vendor_origin: VendorOrigin | None = None
+    ref: str | None = None  # the line's id, echoed in the report
+
+
+@dataclass(frozen=True)
+class LineOutcome:
+    """What part of one expense line is eligible, and why the rest is not."""
+
+    index: int
+    ref: str | None
+    amount_cents: int
+    eligible_cents: int
+    excluded_cents: int
+    rule: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class EligibleCost:
+    total_cost_cents: int
+    eligible_cost_cents: int
+    lines: tuple[LineOutcome, ...]
+
+    @property
+    def excluded(self) -> tuple[LineOutcome, ...]:
+        return tuple(line for line in self.lines if line.excluded_cents > 0)
+
+
+def is_extra_eu_licence(line: ExpenseLineFacts) -> bool:
+    return (
+        line.category is ExpenseCategory.SOFTWARE_LICENCE
+        and line.vendor_origin is VendorOrigin.EXTRA_EU
+    )
+
+
+def extra_eu_licence_allowance(other_eligible_cents: int, share_cap_bps: int) -> int:
+    """R-EXCL-2: floor(s·E/(1−s)), so that allowed licences are at most s of the eligible cost."""
+    if share_cap_bps <= 0 or other_eligible_cents <= 0:
+        return 0
+    if share_cap_bps >= BPS:
+        raise ValueError("the extra-EU licence share cap must be below 100 %")
+    return (share_cap_bps * other_eligible_cents) // (BPS - share_cap_bps)
+
+
+def eligible_cost(lines: Sequence[ExpenseLineFacts], share_cap_bps: int) -> EligibleCost:
+    """R-EXCL-1 (agents' equipment excluded) and R-EXCL-2 (extra-EU licences capped).
+
+    Lines are kept whole in the dossier; the report says line by line what is excluded. The
+    extra-EU allowance is given to the licence lines in their order.
+    """
+    other_eligible = sum(
+        line.amount_cents
+        for line in lines
+        if line.category is not ExpenseCategory.EQUIPMENT_AGENTS and not is_extra_eu_licence(line)
+    )
+    allowance = extra_eu_licence_allowance(other_eligible, share_cap_bps)
+    outcomes: list[LineOutcome] = []
+    for index, line in enumerate(lines):
+        if line.category is ExpenseCategory.EQUIPMENT_AGENTS:
+            outcomes.append(
+                LineOutcome(
+                    index,
+                    line.ref,
+                    line.amount_cents,
+                    0,
+                    line.amount_cents,
+                    "R-EXCL-1",
+                    "Les équipements informatiques des agents sont exclus du guichet.",
+                )
+            )
+        elif is_extra_eu_licence(line):
+            kept = min(line.amount_cents, allowance)
+            allowance -= kept
+            excess = line.amount_cents - kept
+            outcomes.append(
+                LineOutcome(
+                    index,
+                    line.ref,
+                    line.amount_cents,
+                    kept,
+                    excess,
+                    "R-EXCL-2" if excess else None,
+                    (
+                        "Licences d'éditeurs extra-communautaires au-delà de la part marginale "
+                        f"autorisée ({share_cap_bps / 100:g} % du coût éligible)."
+                    )
+                    if excess
+                    else None,
+                )
+            )
+        else:
+            outcomes.append(
+                LineOutcome(index, line.ref, line.amount_cents, line.amount_cents, 0, None, None)
+            )
+    return EligibleCost(
+        total_cost_cents=sum(line.amount_cents for line in lines),
+        eligible_cost_cents=sum(o.eligible_cents for o in outcomes),
+        lines=tuple(outcomes),
+    )
+
+
+def funding_cap_cents(eligible_cost_cents: int, cap_rate_bps: int) -> int:
+    """R-CAP-1: eligible cost × funding cap rate, rounded down to the cent."""
+    return (eligible_cost_cents * cap_rate_bps) // BPS
+
+
+def max_grant_cents(
+    eligible_cost_cents: int, cap_rate_bps: int, forfait_cents: int | None = None
+) -> int:
+    """R-CAP-1, R-CAP-3: the cap, or min(forfait, cap) when a forfait applies."""
+    cap = funding_cap_cents(eligible_cost_cents, cap_rate_bps)
+    return cap if forfait_cents is None else min(forfait_cents, cap)
+
+
+def check_caps(
+    *,
+    requested_cents: int,
+    max_grant: int,
+    total_cost_cents: int,
+    other_public_funding_cents: int,
+) -> list[RuleFailure]:
+    """R-CAP-1 (requested ≤ cap) and R-CAP-2 (all public funding ≤ total cost)."""
+    failures = []
+    public_cents = requested_cents + other_public_funding_cents
+    if requested_cents > max_grant:
+        failures.append(
+            RuleFailure(
+                "R-CAP-1",
+                f"Montant demandé ({euros(requested_cents)}) supérieur au plafond "
+                f"({euros(max_grant)}).",
+                "/requested_cents",
+            )
+        )
+    if public_cents > total_cost_cents:
+        failures.append(
+            RuleFailure(
+                "R-CAP-2",
+                f"Financements publics cumulés ({euros(public_cents)}) supérieurs au coût "
+                f"total du projet ({euros(total_cost_cents)}).",
+                "/other_funding",
+            )
+        )
+    return failures
+
+
+def add_months(start: date, months: int) -> date:
+    """Calendar months later, clamped to the month's last day (31 Jan + 1 month = 28/29 Feb)."""
+    month_index = start.month - 1 + months
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass(frozen=True)
+class ProgrammeTerms:
+    window_opens_on: date
+    window_closes_on: date | None
+    results_deadline: date
+    max_duration_months: int
+    funding_cap_rate_bps: int
+    extra_eu_licence_share_cap_bps: int
+
+
+@dataclass(frozen=True)
+class ProjectFacts:
+    title: str | None
+    description: str | None
+    nature: Nature | None
+    start_on: date | None
+    end_on: date | None
+    sponsor_name: str | None
+    sponsor_role: str | None
+    requested_cents: int
+    expense_lines: tuple[ExpenseLineFacts, ...]
+    other_public_funding_cents: int
+    forfait_cents: int | None = None
+
+
+@dataclass(frozen=True)
+class EligibilityReport:
+    cost: EligibleCost
+    funding_cap_cents: int
+    max_grant_cents: int
+    forfait_cents: int | None
+    other_public_funding_cents: int
+    failures: tuple[RuleFailure, ...] = field(default_factory=tuple)
+
+    @property
+    def eligible(self) -> bool:
+        return not self.failures
+
+
+def check_dates(facts: ProjectFacts, terms: ProgrammeTerms) -> list[RuleFailure]:
+    """R-ELIG-5 (results before the deadline) and R-ELIG-6 (concrete effect within 2 years)."""
+    if facts.start_on is None or facts.end_on is None:
+        return [
+            RuleFailure(
+                "R-ELIG-6",
+                "Les dates de début et de fin du projet sont requises.",
+                "/start_on" if facts.start_on is None else "/end_on",
+            )
+        ]
+    failures = []
+    if facts.end_on < facts.start_on:
+        failures.append(
+            RuleFailure("R-ELIG-6", "La date de fin précède la date de début.", "/end_on")
+        )
+    if facts.end_on > terms.results_deadline:
+        failures.append(
+            RuleFailure(
+                "R-ELIG-5",
+                f"Le projet doit donner des résultats tangibles avant le "
+                f"{terms.results_deadline:%d/%m/%Y} (fin prévue le {facts.end_on:%d/%m/%Y}).",
+                "/end_on",
+            )
+        )
+    if facts.end_on > add_months(facts.start_on, terms.max_duration_months):
+        failures.append(
+            RuleFailure(
+                "R-ELIG-6",
+                f"Le projet doit avoir un effet concret sous {terms.max_duration_months} mois "
+                "(durée dépassée).",
+                "/end_on",
+            )
+        )
+    return failures
+
+
+def check_window(today: date, terms: ProgrammeTerms) -> list[RuleFailure]:
+    """R-ELIG-7: submission only while the window is open."""
+    if today < terms.window_opens_on:
+        return [
+            RuleFailure(
+                "R-ELIG-7",
+                f"Le guichet ouvre le {terms.window_opens_on:%d/%m/%Y}.",
+                None,
+            )
+        ]
+    if terms.window_closes_on is not None and today > terms.window_closes_on:
+        return [
+            RuleFailure(
+                "R-ELIG-7",
+                f"Le guichet est clos depuis le {terms.window_closes_on:%d/%m/%Y}.",
+                None,
+            )
+        ]
+    return []
+
+
+def check_content(facts: ProjectFacts) -> list[RuleFailure]:
+    """R-ELIG-3 (decision-level sponsor), R-ELIG-4 (declared nature), and a complete dossier."""
+    failures = []
+    if not facts.sponsor_name or not facts.sponsor_role:
+        failures.append(
+            RuleFailure(
+                "R-ELIG-3",
+                "Un porteur de niveau décisionnel (nom et fonction) doit être désigné.",
+                "/sponsor",
+            )
+        )
+    if facts.nature is None:
+        failures.append(
+            RuleFailure(
+                "R-ELIG-4",
+                "Le projet doit être déclaré de transformation, d'innovation ou de modernisation.",
+                "/nature",
+            )
+        )
+    if not facts.title or not facts.description:
+        failures.append(
+            RuleFailure("required", "Titre et description sont requis.", "/description")
+        )
+    if not facts.expense_lines:
+        failures.append(
+            RuleFailure("required", "Au moins une ligne de dépense est requise.", "/expense_lines")
+        )
+    if facts.requested_cents <= 0:
+        failures.append(
+            RuleFailure("required", "Le montant demandé doit être positif.", "/requested_cents")
+        )
+    return failures
+
+
+def assess(facts: ProjectFacts, terms: ProgrammeTerms, today: date) -> EligibilityReport:
+    """The eligibility report of a dossier: every failed rule at once (R-FLOW-2)."""
+    cost = eligible_cost(facts.expense_lines, terms.extra_eu_licence_share_cap_bps)
+    cap = funding_cap_cents(cost.eligible_cost_cents, terms.funding_cap_rate_bps)
+    grant = max_grant_cents(
+        cost.eligible_cost_cents, terms.funding_cap_rate_bps, facts.forfait_cents
+    )
+    failures = (
+        check_content(facts)
+        + check_dates(facts, terms)
+        + check_window(today, terms)
+        + check_caps(
+            requested_cents=facts.requested_cents,
+            max_grant=grant,
+            total_cost_cents=cost.total_cost_cents,
+            other_public_funding_cents=facts.other_public_funding_cents,
+        )
+    )
+    return EligibilityReport(
+        cost=cost,
+        funding_cap_cents=cap,
+        max_grant_cents=grant,
+        forfait_cents=facts.forfait_cents,
+        other_public_funding_cents=facts.other_public_funding_cents,
+        failures=tuple(failures),
+    )
+
+
+def euros(cents: int) -> str:
+    """French money formatting: 12 345,67 €."""
+    whole, part = divmod(cents, 100)
+    return f"{whole:,}".replace(",", "\u202f") + f",{part:02d} €"

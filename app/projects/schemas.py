@@ -1,0 +1,262 @@
+"""API shapes of projects."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import ConfigDict, Field, StrictBool
+
+from app.auth.principal import Role
+from app.candidates.schemas import DepartementCode
+from app.core.pagination import Page
+from app.core.schemas import Cents, Count, InputModel, IsoDate, JsonInt, ReadModel, Version
+from app.projects.rules import Action, ExpenseCategory, Nature, Status, VendorOrigin
+
+Strand = Annotated[str, Field(pattern=r"^3[abc]$", description="Volet : 3a, 3b ou 3c.")]
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+LongText = Annotated[str, Field(min_length=1, max_length=10_000)]
+
+
+class Sponsor(InputModel):
+    """R-ELIG-3: the élu or director who commits the authority."""
+
+    name: ShortText
+    role: ShortText
+
+
+class SponsorRead(ReadModel):
+    name: str | None = Field(max_length=200)
+    role: str | None = Field(max_length=200)
+
+
+class TeamMember(InputModel):
+    name: ShortText
+    role: ShortText
+    skills: str | None = Field(default=None, max_length=1_000)
+    availability_pct: JsonInt | None = Field(default=None, ge=0, le=100)
+
+
+class TeamMemberRead(ReadModel):
+    name: str = Field(max_length=200)
+    role: str = Field(max_length=200)
+    skills: str | None = Field(default=None, max_length=1_000)
+    availability_pct: JsonInt | None = Field(default=None, ge=0, le=100)
+
+
+class ExpenseLineIn(InputModel):
+    category: ExpenseCategory
+    label: ShortText
+    amount_cents: Cents
+    vendor_origin: VendorOrigin | None = Field(
+        default=None, description="Pour les licences : éditeur de l'UE ou extra-communautaire."
+    )
+    provider_departement: DepartementCode | None = Field(
+        default=None, description="Pour les prestations : département du prestataire."
+    )
+
+
+class ExpenseLineRead(ReadModel):
+    id: uuid.UUID
+    category: ExpenseCategory
+    label: str = Field(max_length=300)
+    amount_cents: Cents
+    vendor_origin: VendorOrigin | None
+    provider_departement: str | None = Field(max_length=3)
+
+
+class FundingLineIn(InputModel):
+    funder: ShortText
+    amount_cents: Cents
+
+
+class FundingLineRead(ReadModel):
+    id: uuid.UUID
+    funder: str = Field(max_length=300)
+    amount_cents: Cents
+
+
+_EXAMPLE = {
+    "strand": "3c",
+    "title": "Prise de rendez-vous en ligne pour l'état civil",
+    "description": "Un service de prise de rendez-vous en ligne et par téléphone.",
+    "nature": "modernisation",
+    "start_on": "2021-03-01",
+    "end_on": "2022-06-30",
+    "sponsor": {"name": "Mme la Maire", "role": "Maire"},
+    "agents_impacted": 40,
+    "users_impacted": 20000,
+    "expense_lines": [
+        {"category": "development", "label": "Développement", "amount_cents": 4_000_000},
+        {
+            "category": "software_licence",
+            "label": "Licence",
+            "amount_cents": 300_000,
+            "vendor_origin": "extra_eu",
+        },
+    ],
+    "other_funding": [{"funder": "Région", "amount_cents": 500_000}],
+    "requested_cents": 3_000_000,
+}
+
+
+class ProjectCreate(InputModel):
+    """A new dossier, filed as a draft by a candidate for its own organisation."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
+
+    strand: Strand
+    title: ShortText
+    description: LongText
+    objectives: LongText | None = None
+    nature: Nature | None = None
+    start_on: IsoDate | None = None
+    end_on: IsoDate | None = None
+    sponsor: Sponsor | None = None
+    team: list[TeamMember] = Field(default_factory=list, max_length=50)
+    agents_impacted: JsonInt = Field(default=0, ge=0, le=10_000_000)
+    users_impacted: JsonInt = Field(default=0, ge=0, le=100_000_000)
+    replicability: LongText | None = None
+    open_source: StrictBool = False
+    expense_lines: list[ExpenseLineIn] = Field(default_factory=list, max_length=100)
+    other_funding: list[FundingLineIn] = Field(default_factory=list, max_length=20)
+    requested_cents: Cents = 0
+
+
+class ProjectUpdate(InputModel):
+    """Edit a draft (R-FLOW-3). Lists given replace the whole list."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"requested_cents": 2_500_000, "end_on": "2022-09-30"}]}
+    )
+
+    strand: Strand = Field(default=None)
+    title: ShortText = Field(default=None)
+    description: LongText = Field(default=None)
+    objectives: LongText | None = None
+    nature: Nature | None = None
+    start_on: IsoDate | None = None
+    end_on: IsoDate | None = None
+    sponsor: Sponsor | None = None
+    team: list[TeamMember] = Field(default=None, max_length=50)
+    agents_impacted: JsonInt = Field(default=None, ge=0, le=10_000_000)
+    users_impacted: JsonInt = Field(default=None, ge=0, le=100_000_000)
+    replicability: LongText | None = None
+    open_source: StrictBool = Field(default=None)
+    expense_lines: list[ExpenseLineIn] = Field(default=None, max_length=100)
+    other_funding: list[FundingLineIn] = Field(default=None, max_length=20)
+    requested_cents: Cents = Field(default=None)
+
+
+class ProjectSummary(ReadModel):
+    """A dossier as lists show it (no lines)."""
+
+    id: uuid.UUID
+    candidate_id: uuid.UUID
+    candidate_name: str = Field(max_length=300)
+    departement: str = Field(max_length=3)
+    strand: str = Field(max_length=2)
+    title: str = Field(max_length=200)
+    nature: Nature | None
+    status: Status
+    requested_cents: Cents
+    total_cost_cents: Cents
+    start_on: date | None
+    end_on: date | None
+    submitted_at: datetime | None
+    version: Version
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProjectRead(ProjectSummary):
+    description: str = Field(max_length=10_000)
+    objectives: str | None = Field(max_length=10_000)
+    status_message: str | None = Field(
+        max_length=5_000, description="Message du dernier renvoi ou motif de classement."
+    )
+    sponsor: SponsorRead
+    team: list[TeamMemberRead] = Field(max_length=50)
+    agents_impacted: Count
+    users_impacted: Count
+    replicability: str | None = Field(max_length=10_000)
+    open_source: StrictBool
+    expense_lines: list[ExpenseLineRead] = Field(max_length=100)
+    other_funding: list[FundingLineRead] = Field(max_length=20)
+
+
+class ProjectList(Page[ProjectSummary]):
+    pass
+
+
+class RuleFailureRead(ReadModel):
+    code: str = Field(max_length=20)
+    message: str = Field(max_length=1_000)
+    field: str | None = Field(max_length=100)
+
+
+class LineOutcomeRead(ReadModel):
+    """One expense line, or the part of it, that is not eligible."""
+
+    line_id: uuid.UUID | None
+    position: Count
+    label: str = Field(max_length=300)
+    amount_cents: Cents
+    eligible_cents: Cents
+    excluded_cents: Cents
+    rule: str = Field(max_length=20)
+    reason: str = Field(max_length=1_000)
+
+
+class EligibilityRead(ReadModel):
+    """What a front-end shows before submission (R-FLOW-2)."""
+
+    project_id: uuid.UUID
+    status: Status
+    eligible: StrictBool
+    total_cost_cents: Cents
+    eligible_cost_cents: Cents
+    excluded_cents: Cents
+    excluded: list[LineOutcomeRead] = Field(max_length=100)
+    funding_cap_cents: Cents = Field(description="R-CAP-1 : coût éligible × taux plafond.")
+    forfait_cents: Cents | None = Field(description="R-CAP-3 : forfait applicable.")
+    max_grant_cents: Cents
+    requested_cents: Cents
+    other_public_funding_cents: Cents
+    failures: list[RuleFailureRead] = Field(max_length=50)
+
+
+class ReturnRequest(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"message": "Merci de préciser le plan de financement."}]}
+    )
+
+    message: Annotated[str, Field(min_length=1, max_length=5_000)]
+
+
+class CloseRequest(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "Projet abandonné par la collectivité."}]}
+    )
+
+    reason: Annotated[str, Field(min_length=1, max_length=5_000)]
+
+
+class TransitionRead(ReadModel):
+    id: Annotated[JsonInt, Field(ge=1, le=2**63 - 1)]
+    action: Action
+    from_status: Status | None
+    to_status: Status
+    actor_role: Role
+    actor: str | None = Field(
+        max_length=255,
+        description="Agent ayant agi (masqué pour les candidats s'il est de l'État).",
+    )
+    message: str | None = Field(max_length=5_000)
+    at: datetime
+
+
+class HistoryRead(ReadModel):
+    project_id: uuid.UUID
+    items: list[TransitionRead] = Field(max_length=1_000)

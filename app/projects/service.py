@@ -1,0 +1,387 @@
+"""Use cases of projects (dossiers)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
+
+from app.auth.principal import Principal, Role
+from app.candidates.models import Candidate
+from app.core.concurrency import check_if_match, flush_versioned
+from app.core.pagination import PageParams, keyset_page, split_page
+from app.core.rules import raise_failures
+from app.core.types import utcnow
+from app.programme import service as programme_service
+from app.programme.models import Programme
+from app.programme.rules import select_forfait
+from app.projects import repository
+from app.projects.errors import (
+    CandidateNotRegistered,
+    InvalidTransition,
+    ProjectIneligible,
+    ProjectNotEditable,
+    ProjectNotFound,
+)
+from app.projects.models import ExpenseLine, FundingLine, Project, ProjectTransition
+from app.projects.rules import (
+    Action,
+    EligibilityReport,
+    ExpenseCategory,
+    ExpenseLineFacts,
+    IllegalTransition,
+    Nature,
+    ProgrammeTerms,
+    ProjectFacts,
+    Status,
+    VendorOrigin,
+    assess,
+    next_status,
+)
+from app.projects.schemas import ExpenseLineIn, FundingLineIn, ProjectCreate, ProjectUpdate
+
+PARIS = ZoneInfo("Europe/Paris")
+STATUS_LABELS_FR = {
+    Status.DRAFT: "brouillon",
+    Status.SUBMITTED: "déposé",
+    Status.IN_REVIEW: "en instruction",
+    Status.ACCEPTED: "accepté",
+    Status.REJECTED: "refusé",
+    Status.WITHDRAWN: "retiré",
+    Status.CLOSED: "classé sans suite",
+    Status.UNDER_CONVENTION: "conventionné",
+    Status.PAID: "soldé",
+    Status.COMPLETED: "terminé",
+    Status.CANCELLED: "annulé",
+}
+
+
+@dataclass(frozen=True)
+class ProjectFilters:
+    departement: str | None = None
+    strand: str | None = None
+    status: Status | None = None
+    candidate_id: uuid.UUID | None = None
+    submitted_from: datetime | None = None
+    submitted_to: datetime | None = None
+    updated_since: datetime | None = None
+
+
+def today_in_france() -> date:
+    return datetime.now(PARIS).date()
+
+
+def _expense_lines(lines: list[ExpenseLineIn]) -> list[ExpenseLine]:
+    return [
+        ExpenseLine(
+            position=i,
+            category=line.category.value,
+            label=line.label,
+            amount_cents=line.amount_cents,
+            vendor_origin=line.vendor_origin.value if line.vendor_origin else None,
+            provider_departement=line.provider_departement,
+        )
+        for i, line in enumerate(lines)
+    ]
+
+
+def _funding_lines(lines: list[FundingLineIn]) -> list[FundingLine]:
+    return [
+        FundingLine(position=i, funder=line.funder, amount_cents=line.amount_cents)
+        for i, line in enumerate(lines)
+    ]
+
+
+def _stamp(
+    project: Project,
+    principal: Principal,
+    action: Action,
+    before: Status | None,
+    message: str | None = None,
+) -> ProjectTransition:
+    return ProjectTransition(
+        project_id=project.id,
+        action=action.value,
+        from_status=before.value if before else None,
+        to_status=project.status,
+        actor_subject=principal.subject,
+        actor_role=principal.role.value,
+        message=message,
+        at=utcnow(),
+    )
+
+
+async def create_project(
+    session: AsyncSession, principal: Principal, *, programme_code: str, data: ProjectCreate
+) -> Project:
+    """A candidate files a draft for its own registered organisation.
+
+    Raises CandidateNotRegistered (409) when its SIREN has no candidate yet.
+    """
+    candidate = (
+        await session.execute(select(Candidate).where(Candidate.siren == principal.siren))
+    ).scalar_one_or_none()
+    if candidate is None:
+        raise CandidateNotRegistered()
+    programme = await programme_service.get_programme(session, programme_code)
+    expense_lines = _expense_lines(data.expense_lines)
+    project = Project(
+        candidate_id=candidate.id,
+        programme_id=programme.id,
+        departement=candidate.departement,
+        strand=data.strand,
+        title=data.title,
+        description=data.description,
+        objectives=data.objectives,
+        nature=data.nature.value if data.nature else None,
+        start_on=data.start_on,
+        end_on=data.end_on,
+        sponsor_name=data.sponsor.name if data.sponsor else None,
+        sponsor_role=data.sponsor.role if data.sponsor else None,
+        team=[m.model_dump() for m in data.team],
+        agents_impacted=data.agents_impacted,
+        users_impacted=data.users_impacted,
+        replicability=data.replicability,
+        open_source=data.open_source,
+        requested_cents=data.requested_cents,
+        total_cost_cents=sum(line.amount_cents for line in expense_lines),
+        status=Status.DRAFT.value,
+        created_by=principal.subject,
+        expense_lines=expense_lines,
+        funding_lines=_funding_lines(data.other_funding),
+    )
+    session.add(project)
+    await session.flush()
+    session.add(_stamp(project, principal, Action.CREATE, None))
+    await session.flush()
+    return project
+
+
+async def get_project(
+    session: AsyncSession, principal: Principal, *, project_id: uuid.UUID, with_lines: bool = True
+) -> Project:
+    """A dossier in the principal's scope, else ProjectNotFound (404, R-ACL-1)."""
+    project = await repository.get_visible_project(
+        session, principal, project_id, with_lines=with_lines
+    )
+    if project is None:
+        raise ProjectNotFound()
+    return project
+
+
+async def candidate_name(session: AsyncSession, project: Project) -> str:
+    name = (
+        await session.execute(select(Candidate.name).where(Candidate.id == project.candidate_id))
+    ).scalar_one()
+    return str(name)
+
+
+async def list_projects(
+    session: AsyncSession, principal: Principal, *, filters: ProjectFilters, page: PageParams
+) -> tuple[list[tuple[Project, str]], str | None]:
+    """One page of dossiers in scope, with their candidate's name: a single statement."""
+    stmt = repository.summary_stmt(principal)
+    conditions: list[Any] = []
+    if filters.departement is not None:
+        conditions.append(Project.departement == filters.departement)
+    if filters.strand is not None:
+        conditions.append(Project.strand == filters.strand)
+    if filters.status is not None:
+        conditions.append(Project.status == filters.status.value)
+    if filters.candidate_id is not None:
+        conditions.append(Project.candidate_id == filters.candidate_id)
+    if filters.submitted_from is not None:
+        conditions.append(Project.submitted_at >= filters.submitted_from)  # type: ignore[operator]
+    if filters.submitted_to is not None:
+        conditions.append(Project.submitted_at <= filters.submitted_to)  # type: ignore[operator]
+    if filters.updated_since is not None:
+        conditions.append(Project.updated_at >= filters.updated_since)
+    if conditions:
+        stmt = stmt.where(*conditions)
+    stmt = keyset_page(stmt, Project.created_at, Project.id, page)
+    rows = [(row[0], row[1]) for row in (await session.execute(stmt)).all()]
+    return split_page(rows, page, lambda r: (r[0].created_at, r[0].id))
+
+
+def _ensure_draft(project: Project) -> None:
+    if project.status != Status.DRAFT.value:
+        raise ProjectNotEditable(
+            f"Le dossier est « {STATUS_LABELS_FR[Status(project.status)]} » : seuls les "
+            "brouillons sont modifiables (R-FLOW-3).",
+            code="R-FLOW-3",
+            status_current=project.status,
+        )
+
+
+async def update_project(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    project_id: uuid.UUID,
+    if_match: str | None,
+    data: ProjectUpdate,
+) -> Project:
+    """The candidate edits its draft (R-FLOW-3: drafts only, If-Match required).
+
+    Raises ProjectNotFound (404), 428/412 (If-Match), ProjectNotEditable (409).
+    """
+    project = await get_project(session, principal, project_id=project_id)
+    check_if_match(if_match, project.version)
+    _ensure_draft(project)
+    changes = data.model_dump(exclude_unset=True)
+    for name in (
+        "strand",
+        "title",
+        "description",
+        "objectives",
+        "start_on",
+        "end_on",
+        "agents_impacted",
+        "users_impacted",
+        "replicability",
+        "open_source",
+        "requested_cents",
+    ):
+        if name in changes:
+            setattr(project, name, getattr(data, name))
+    if "nature" in changes:
+        project.nature = data.nature.value if data.nature else None
+    if "sponsor" in changes:
+        project.sponsor_name = data.sponsor.name if data.sponsor else None
+        project.sponsor_role = data.sponsor.role if data.sponsor else None
+    if data.team is not None:
+        project.team = [m.model_dump() for m in data.team]
+    if data.expense_lines is not None:
+        project.expense_lines = _expense_lines(data.expense_lines)
+        project.total_cost_cents = sum(line.amount_cents for line in project.expense_lines)
+    if data.other_funding is not None:
+        project.funding_lines = _funding_lines(data.other_funding)
+    project.updated_at = utcnow()
+    await flush_versioned(session)
+    return project
+
+
+def programme_terms(programme: Programme) -> ProgrammeTerms:
+    return ProgrammeTerms(
+        window_opens_on=programme.window_opens_on,
+        window_closes_on=programme.window_closes_on,
+        results_deadline=programme.results_deadline,
+        max_duration_months=programme.max_duration_months,
+        funding_cap_rate_bps=programme.funding_cap_rate_bps,
+        extra_eu_licence_share_cap_bps=programme.extra_eu_licence_share_cap_bps,
+    )
+
+
+def project_facts(project: Project, forfait_cents: int | None = None) -> ProjectFacts:
+    return ProjectFacts(
+        title=project.title,
+        description=project.description,
+        nature=Nature(project.nature) if project.nature else None,
+        start_on=project.start_on,
+        end_on=project.end_on,
+        sponsor_name=project.sponsor_name,
+        sponsor_role=project.sponsor_role,
+        requested_cents=project.requested_cents,
+        expense_lines=tuple(
+            ExpenseLineFacts(
+                category=ExpenseCategory(line.category),
+                amount_cents=line.amount_cents,
+                label=line.label,
+                vendor_origin=VendorOrigin(line.vendor_origin) if line.vendor_origin else None,
+                ref=str(line.id),
+            )
+            for line in project.expense_lines
+        ),
+        other_public_funding_cents=sum(f.amount_cents for f in project.funding_lines),
+        forfait_cents=forfait_cents,
+    )
+
+
+async def assess_project(session: AsyncSession, project: Project) -> EligibilityReport:
+    """Load the facts a dossier is judged on and run the pure rules (R-FLOW-2)."""
+    programme = await session.get_one(Programme, project.programme_id)
+    forfait = None
+    if project.strand == "3a":
+        candidate = await session.get_one(Candidate, project.candidate_id)
+        tier = select_forfait(
+            programme.forfaits,
+            kind=candidate.kind,
+            population=candidate.population,
+            epci_type=candidate.epci_type,
+        )
+        forfait = int(tier["amount_cents"]) if tier is not None else None
+    return assess(project_facts(project, forfait), programme_terms(programme), today_in_france())
+
+
+async def eligibility(
+    session: AsyncSession, principal: Principal, *, project_id: uuid.UUID
+) -> tuple[Project, EligibilityReport]:
+    """The eligibility report of a dossier in scope (any status, drafts included)."""
+    project = await get_project(session, principal, project_id=project_id)
+    return project, await assess_project(session, project)
+
+
+async def transition(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    project_id: uuid.UUID,
+    action: Action,
+    if_match: str | None,
+    message: str | None = None,
+) -> Project:
+    """Move a dossier along R-FLOW-1, stamped in its history.
+
+    R-FLOW-2: submit runs the eligibility check and lists every failed rule (422).
+    Raises ProjectNotFound (404), 428/412 (If-Match), InvalidTransition (409).
+    """
+    project = await get_project(session, principal, project_id=project_id)
+    check_if_match(if_match, project.version)
+    before = Status(project.status)
+    try:
+        after = next_status(before, action)
+    except IllegalTransition as exc:
+        raise InvalidTransition(
+            f"Transition « {action.value} » impossible : le dossier est "
+            f"« {STATUS_LABELS_FR[before]} » ({before.value}), la transition mènerait à "
+            f"« {exc.target.value} ».",
+            code="R-FLOW-1",
+            current_status=before.value,
+            requested_status=exc.target.value,
+        ) from exc
+    if action is Action.SUBMIT:
+        report = await assess_project(session, project)
+        raise_failures(
+            report.failures,
+            error=ProjectIneligible,
+            detail="Le dossier ne peut pas être déposé : voir chaque règle non respectée "
+            "dans `errors` (R-FLOW-2).",
+        )
+        project.submitted_at = utcnow()
+        project.status_message = None
+    if action in (Action.RETURN, Action.CLOSE):
+        project.status_message = message
+    project.status = after.value
+    project.updated_at = utcnow()
+    await flush_versioned(session)
+    session.add(_stamp(project, principal, action, before, message))
+    await session.flush()
+    return project
+
+
+async def history(
+    session: AsyncSession, principal: Principal, *, project_id: uuid.UUID
+) -> list[ProjectTransition]:
+    """Every transition of a dossier in scope, oldest first."""
+    await get_project(session, principal, project_id=project_id, with_lines=False)
+    return await repository.list_transitions(session, project_id)
+
+
+def hides_state_agents(principal: Principal) -> bool:
+    """Candidates see which role acted on their dossier, not which State agent."""
+    return principal.role is Role.CANDIDATE

@@ -1,0 +1,100 @@
+"""API8 (security misconfiguration): what production settings allow and refuse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from httpx import ASGITransport, AsyncClient
+from pydantic import ValidationError
+
+from app.core.config import DEV_SECRET, Settings
+from app.core.errors import PROBLEM_MEDIA_TYPE
+from app.main import create_app
+from tests import support
+
+STRONG_SECRET = "k" * 64
+
+
+@pytest.fixture(autouse=True)
+def _no_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about defaults: the caller's GUICHET_* variables must not leak in."""
+    for name in (
+        "GUICHET_ENVIRONMENT",
+        "GUICHET_JWT_SECRET",
+        "GUICHET_JWT_ALGORITHM",
+        "GUICHET_DOCS_ENABLED",
+        "GUICHET_CORS_ORIGINS",
+        "GUICHET_CORS_ALLOW_CREDENTIALS",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _settings(**values: object) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
+
+
+async def test_production_serves_neither_docs_nor_openapi(tmp_path: Path) -> None:
+    # test_settings() turns docs on for the test suite; production must rely on the default.
+    settings = support.test_settings(
+        f"sqlite+aiosqlite:///{tmp_path / 'prod.db'}",
+        environment="production",
+        jwt_secret=STRONG_SECRET,
+        docs_enabled=None,
+    )
+    assert settings.show_docs is False
+    app = create_app(settings)
+    try:
+        async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http:
+            for path in ("/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"):
+                response = await http.get(path)
+                assert response.status_code == 404, path
+                assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE, path
+    finally:
+        await app.state.engine.dispose()
+
+
+@pytest.mark.parametrize("secret", [DEV_SECRET, "changethis", "secret", "", "too-short-0123"])
+def test_production_refuses_a_placeholder_or_short_secret(secret: str) -> None:
+    with pytest.raises(ValidationError, match="GUICHET_JWT_SECRET"):
+        _settings(environment="production", jwt_secret=secret)
+
+
+def test_production_refuses_the_default_secret() -> None:
+    with pytest.raises(ValidationError, match="GUICHET_JWT_SECRET"):
+        _settings(environment="production")
+
+
+def test_production_with_a_strong_secret_hides_docs_by_default() -> None:
+    settings = _settings(environment="production", jwt_secret=STRONG_SECRET)
+    assert settings.show_docs is False
+
+
+def test_cors_wildcard_with_credentials_is_refused() -> None:
+    with pytest.raises(ValidationError, match="CORS"):
+        _settings(cors_origins=["*"], cors_allow_credentials=True)
+    with pytest.raises(ValidationError, match="CORS"):
+        _settings(cors_origins=["https://guichet.example", "*"], cors_allow_credentials=True)
+    assert _settings(cors_origins=["*"]).cors_allow_credentials is False
+
+
+async def test_cors_answers_only_the_listed_origins(tmp_path: Path) -> None:
+    settings = support.test_settings(
+        f"sqlite+aiosqlite:///{tmp_path / 'cors.db'}",
+        cors_origins=["https://guichet.example"],
+        cors_allow_credentials=True,
+    )
+    app = create_app(settings)
+    preflight = {"Access-Control-Request-Method": "GET"}
+    try:
+        async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http:
+            listed = await http.options(
+                "/api/v1/programme", headers={**preflight, "Origin": "https://guichet.example"}
+            )
+            other = await http.options(
+                "/api/v1/programme", headers={**preflight, "Origin": "https://evil.example"}
+            )
+    finally:
+        await app.state.engine.dispose()
+    assert listed.headers["access-control-allow-origin"] == "https://guichet.example"
+    assert "access-control-allow-origin" not in other.headers
