@@ -10,7 +10,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 import pytest_asyncio
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
