@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from app.auth.dependencies import get_principal
 from app.auth.principal import Role
 from app.auth.router import router as auth_router
+from app.budgets.router import envelopes_router, grants_router
 from app.candidates.router import router as candidates_router
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
@@ -202,6 +203,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         programme_router,
         candidates_router,
         projects_router,
+        grants_router,
+        envelopes_router,
         reference_router,
     ):
         app.include_router(router, prefix=API_PREFIX)

@@ -5,13 +5,22 @@ from __future__ import annotations
 from sqlmodel import SQLModel
 
 import app.core.db  # noqa: F401  (sets the naming convention before any table is declared)
+from app.budgets.models import Convention, Envelope, Grant, LedgerMovement, Payment
 from app.candidates.models import Candidate
-from app.programme.models import Programme
+from app.core.idempotency import IdempotencyRecord
+from app.programme.models import DepartementForfaits, Programme
 from app.projects.models import ExpenseLine, FundingLine, Project, ProjectTransition
 
 metadata = SQLModel.metadata
 
 __all__ = [
+    "Convention",
+    "DepartementForfaits",
+    "Envelope",
+    "Grant",
+    "IdempotencyRecord",
+    "LedgerMovement",
+    "Payment",
     "Candidate",
     "ExpenseLine",
     "FundingLine",

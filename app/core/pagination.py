@@ -91,3 +91,18 @@ def split_page(rows: list[R], params: PageParams, key: Any) -> tuple[list[R], st
     kept = rows[: params.limit]
     created, row_id = key(kept[-1])
     return kept, encode_cursor(created, row_id)
+
+
+def encode_int_cursor(row_id: int) -> str:
+    return base64.urlsafe_b64encode(str(row_id).encode()).decode().rstrip("=")
+
+
+def decode_int_cursor(cursor: str) -> int:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = int(base64.urlsafe_b64decode(padded).decode())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidCursor() from exc
+    if value < 0:
+        raise InvalidCursor()
+    return value

@@ -6,7 +6,8 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, UniqueConstraint
+from sqlalchemy.types import Uuid
 from sqlmodel import Field, SQLModel
 
 from app.core.types import UTCDateTime, utcnow, version_column
@@ -51,4 +52,27 @@ class Programme(SQLModel, table=True):
     forfaits: list[dict[str, Any]] = Field(sa_type=JSON)
     version: int = Field(default=1, sa_column=_PROGRAMME_VERSION)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+_FORFAITS_VERSION = version_column()
+
+
+class DepartementForfaits(SQLModel, table=True):
+    """R-CAP-3: a prefect's own forfait schedule for its département (else the programme's)."""
+
+    __tablename__ = "departement_forfaits"
+    __table_args__ = (
+        UniqueConstraint("programme_id", "departement", name="uq_departement_forfaits_scope"),
+    )
+    __mapper_args__ = {"version_id_col": _FORFAITS_VERSION}  # noqa: RUF012
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    programme_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("programme.id", ondelete="RESTRICT"), nullable=False)
+    )
+    departement: str = Field(max_length=3)
+    tiers: list[dict[str, Any]] = Field(sa_type=JSON)
+    updated_by: str = Field(max_length=255)
+    version: int = Field(default=1, sa_column=_FORFAITS_VERSION)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from app.auth.principal import Principal
 from app.core.concurrency import check_if_match, flush_versioned
+from app.core.errors import PreconditionFailed
 from app.core.types import utcnow
 from app.programme.errors import InvalidProgramme, ProgrammeNotSeeded
-from app.programme.models import Programme
+from app.programme.models import DepartementForfaits, Programme
 from app.programme.schemas import ProgrammeUpdate
 from app.programme.seed import PROGRAMME_DEFAULTS
 
@@ -68,3 +72,69 @@ async def update_programme(
     programme.updated_at = utcnow()
     await flush_versioned(session)
     return programme
+
+
+@dataclass(frozen=True)
+class ForfaitSchedule:
+    """The schedule in force for a département, and where it comes from."""
+
+    departement: str
+    tiers: list[dict[str, Any]]
+    source: str  # "programme" or "departement"
+    version: int  # 0 while the département has none of its own
+
+
+async def forfait_schedule(
+    session: AsyncSession, programme: Programme, departement: str
+) -> ForfaitSchedule:
+    """R-CAP-3: the département's own schedule when its prefect set one, else the programme's."""
+    own = (
+        await session.execute(
+            select(DepartementForfaits).where(
+                DepartementForfaits.programme_id == programme.id,
+                DepartementForfaits.departement == departement,
+            )
+        )
+    ).scalar_one_or_none()
+    if own is None:
+        return ForfaitSchedule(departement, programme.forfaits, "programme", 0)
+    return ForfaitSchedule(departement, own.tiers, "departement", own.version)
+
+
+async def set_departement_forfaits(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    programme: Programme,
+    departement: str,
+    if_match: str | None,
+    tiers: list[dict[str, Any]],
+) -> ForfaitSchedule:
+    """A prefect sets its département's schedule (R-CAP-3), If-Match required (`"v0"` first)."""
+    own = (
+        await session.execute(
+            select(DepartementForfaits).where(
+                DepartementForfaits.programme_id == programme.id,
+                DepartementForfaits.departement == departement,
+            )
+        )
+    ).scalar_one_or_none()
+    check_if_match(if_match, own.version if own is not None else 0)
+    if own is None:
+        own = DepartementForfaits(
+            programme_id=programme.id,
+            departement=departement,
+            tiers=tiers,
+            updated_by=principal.subject,
+        )
+        try:
+            async with session.begin_nested():
+                session.add(own)
+        except IntegrityError as exc:  # another request created it first: our "v0" is stale
+            raise PreconditionFailed(code="R-FLOW-3") from exc
+    else:
+        own.tiers = tiers
+        own.updated_by = principal.subject
+        own.updated_at = utcnow()
+        await flush_versioned(session)
+    return ForfaitSchedule(departement, own.tiers, "departement", own.version)

@@ -308,8 +308,9 @@ async def assess_project(session: AsyncSession, project: Project) -> Eligibility
     forfait = None
     if project.strand == "3a":
         candidate = await session.get_one(Candidate, project.candidate_id)
+        schedule = await programme_service.forfait_schedule(session, programme, project.departement)
         tier = select_forfait(
-            programme.forfaits,
+            schedule.tiers,
             kind=candidate.kind,
             population=candidate.population,
             epci_type=candidate.epci_type,

@@ -1,0 +1,1 @@
+"""Budgets: departmental envelopes, their ledger, grants, conventions and payments."""

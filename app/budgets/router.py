@@ -1,0 +1,366 @@
+"""/envelopes (budgets) and /projects/{id}/… (grants: convention, payments, final report)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Response
+
+from app.auth.dependencies import require_roles
+from app.auth.principal import Principal, Role
+from app.budgets import service as budgets_service
+from app.budgets.models import Envelope, LedgerMovement
+from app.budgets.schemas import (
+    AllocationCreate,
+    AllocationResult,
+    CancelRequest,
+    ConventionCreate,
+    ConventionRead,
+    EnvelopeList,
+    EnvelopeRead,
+    FinalReportCreate,
+    ForfaitScheduleRead,
+    ForfaitScheduleUpdate,
+    GrantRead,
+    LedgerPage,
+    MovementRead,
+    PaymentCreate,
+    PaymentRead,
+    ScheduleItemRead,
+)
+from app.core.concurrency import IfMatchHeader, etag_for
+from app.core.db import SessionDep
+from app.core.errors import problems
+from app.core.idempotency import IdempotencyKeyHeader, run_idempotent
+from app.core.pagination import PageDep
+from app.programme import service as programme_service
+from app.programme.dependencies import CurrentProgramme
+from app.programme.schemas import ForfaitTier
+
+envelopes_router = APIRouter(prefix="/envelopes", tags=["budgets"])
+grants_router = APIRouter(prefix="/projects", tags=["grants"])
+
+ETAG = {"ETag": {"description": "Version, à renvoyer en If-Match.", "schema": {"type": "string"}}}
+REPLAYED = {
+    "Idempotent-Replayed": {
+        "description": "Présent (true) quand la réponse rejoue une requête déjà traitée.",
+        "schema": {"type": "string"},
+    }
+}
+Departement = Annotated[
+    str,
+    Path(
+        pattern=r"^(0[1-9]|[1-8][0-9]|9[0-5]|2[AB]|97[1-8]|98[0-9])$",
+        description="Code COG du département.",
+    ),
+]
+StateReaders = Annotated[Principal, Depends(require_roles(Role.PREFECT, Role.DINUM, Role.ANCT))]
+AllReaders = Annotated[
+    Principal, Depends(require_roles(Role.CANDIDATE, Role.PREFECT, Role.DINUM, Role.ANCT))
+]
+Dinum = Annotated[Principal, Depends(require_roles(Role.DINUM))]
+Prefect = Annotated[Principal, Depends(require_roles(Role.PREFECT))]
+
+
+def envelope_read(envelope: Envelope) -> EnvelopeRead:
+    allocated = envelope.allocated_cents
+    return EnvelopeRead(
+        id=envelope.id,
+        departement=envelope.departement,
+        prefecture_name=envelope.prefecture_name,
+        prefecture_siret=envelope.prefecture_siret,
+        allocated_cents=allocated,
+        committed_cents=envelope.committed_cents,
+        paid_cents=envelope.paid_cents,
+        available_cents=allocated - envelope.committed_cents,
+        use_rate_bps=(envelope.committed_cents * 10_000 // allocated) if allocated else 0,
+        version=envelope.version,
+        updated_at=envelope.updated_at,
+    )
+
+
+def movement_read(movement: LedgerMovement, departement: str) -> MovementRead:
+    return MovementRead(
+        id=movement.id or 0,
+        departement=departement,
+        kind=movement.kind,  # type: ignore[arg-type]
+        allocated_delta_cents=movement.allocated_delta_cents,
+        committed_delta_cents=movement.committed_delta_cents,
+        paid_delta_cents=movement.paid_delta_cents,
+        project_id=movement.project_id,
+        reference=movement.reference,
+        actor=movement.actor_subject,
+        actor_role=Role(movement.actor_role),
+        at=movement.at,
+    )
+
+
+@envelopes_router.get("", response_model=EnvelopeList, responses=problems(401, 403))
+async def list_envelopes(
+    session: SessionDep, principal: StateReaders, programme: CurrentProgramme, page: PageDep
+) -> EnvelopeList:
+    """Les enveloppes de votre périmètre (préfet : la sienne ; DINUM, ANCT : toutes)."""
+    rows, next_cursor = await budgets_service.list_envelopes(
+        session, principal, programme=programme, page=page
+    )
+    return EnvelopeList(items=[envelope_read(e) for e in rows], next_cursor=next_cursor)
+
+
+@envelopes_router.get(
+    "/{departement}",
+    response_model=EnvelopeRead,
+    responses={200: {"headers": ETAG}, **problems(401, 403, 404)},
+)
+async def read_envelope(
+    departement: Departement,
+    response: Response,
+    session: SessionDep,
+    principal: StateReaders,
+    programme: CurrentProgramme,
+) -> EnvelopeRead:
+    """Alloué, engagé, payé, disponible (préfet : son département seulement, R-ACL-1)."""
+    envelope = await budgets_service.get_envelope(
+        session, principal, programme=programme, departement=departement
+    )
+    response.headers["ETag"] = etag_for(envelope.version)
+    return envelope_read(envelope)
+
+
+@envelopes_router.post(
+    "/{departement}/allocations",
+    status_code=201,
+    response_model=AllocationResult,
+    responses={201: {"headers": REPLAYED}, **problems(401, 403, 404, 409, 413)},
+)
+async def create_allocation(
+    departement: Departement,
+    session: SessionDep,
+    principal: Dinum,
+    programme: CurrentProgramme,
+    data: AllocationCreate,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Any:
+    """Allouer, abonder, réduire ou transférer une enveloppe (DINUM ; R-CAP-4 : jamais sous
+    l'engagé). Accepte `Idempotency-Key`."""
+
+    async def action() -> AllocationResult:
+        envelope, movements = await budgets_service.allocate(
+            session, principal, programme=programme, departement=departement, data=data
+        )
+        targets = [departement, data.to_departement or departement]
+        return AllocationResult(
+            envelope=envelope_read(envelope),
+            movements=[movement_read(m, d) for m, d in zip(movements, targets, strict=False)],
+        )
+
+    return await run_idempotent(
+        session,
+        principal,
+        key=idempotency_key,
+        operation=f"allocation:{departement}",
+        payload=data.model_dump(mode="json"),
+        status_code=201,
+        action=action,
+    )
+
+
+@envelopes_router.get(
+    "/{departement}/ledger", response_model=LedgerPage, responses=problems(401, 403, 404)
+)
+async def read_ledger(
+    departement: Departement,
+    session: SessionDep,
+    principal: StateReaders,
+    programme: CurrentProgramme,
+    page: PageDep,
+) -> LedgerPage:
+    """Les mouvements de l'enveloppe, du plus ancien au plus récent (append-only)."""
+    rows, next_cursor = await budgets_service.ledger(
+        session, principal, programme=programme, departement=departement, page=page
+    )
+    return LedgerPage(items=[movement_read(m, departement) for m in rows], next_cursor=next_cursor)
+
+
+def _schedule_read(schedule: programme_service.ForfaitSchedule) -> ForfaitScheduleRead:
+    return ForfaitScheduleRead(
+        departement=schedule.departement,
+        source=schedule.source,
+        tiers=[ForfaitTier.model_validate(t) for t in schedule.tiers],
+        version=schedule.version,
+    )
+
+
+@envelopes_router.get(
+    "/{departement}/forfaits",
+    response_model=ForfaitScheduleRead,
+    responses={200: {"headers": ETAG}, **problems(401, 403, 404)},
+)
+async def read_forfaits(
+    departement: Departement,
+    response: Response,
+    principal: StateReaders,
+    session: SessionDep,
+    programme: CurrentProgramme,
+) -> ForfaitScheduleRead:
+    """Le barème de forfaits en vigueur pour le département (R-CAP-3)."""
+    budgets_service.check_departement_scope(principal, departement)
+    schedule = await programme_service.forfait_schedule(session, programme, departement)
+    response.headers["ETag"] = etag_for(schedule.version)
+    return _schedule_read(schedule)
+
+
+@envelopes_router.put(
+    "/{departement}/forfaits",
+    response_model=ForfaitScheduleRead,
+    responses={200: {"headers": ETAG}, **problems(401, 403, 404, 412, 413, 428)},
+)
+async def set_forfaits(
+    departement: Departement,
+    response: Response,
+    principal: Prefect,
+    session: SessionDep,
+    programme: CurrentProgramme,
+    data: ForfaitScheduleUpdate,
+    if_match: IfMatchHeader = None,
+) -> ForfaitScheduleRead:
+    """Fixer le barème de forfaits de son département (préfet ; If-Match, `"v0"` la première
+    fois ; R-CAP-3)."""
+    budgets_service.check_departement_scope(principal, departement)
+    schedule = await programme_service.set_departement_forfaits(
+        session,
+        principal,
+        programme=programme,
+        departement=departement,
+        if_match=if_match,
+        tiers=[t.model_dump(mode="json") for t in data.tiers],
+    )
+    response.headers["ETag"] = etag_for(schedule.version)
+    return _schedule_read(schedule)
+
+
+# -- grants ---------------------------------------------------------------------------------
+
+
+async def grant_read(session: SessionDep, principal: Principal, project_id: uuid.UUID) -> GrantRead:
+    view = await budgets_service.grant_view(session, principal, project_id=project_id)
+    grant, convention = view.grant, view.convention
+    return GrantRead(
+        project_id=view.project.id,
+        project_status=view.project.status,
+        departement=view.project.departement,
+        amount_cents=grant.amount_cents,
+        paid_cents=grant.paid_cents,
+        remaining_cents=grant.amount_cents - grant.paid_cents - grant.released_cents,
+        advance_paid_cents=grant.advance_paid_cents,
+        released_cents=grant.released_cents,
+        status=grant.status,
+        final_report_on=grant.final_report_on,
+        committed_at=grant.committed_at,
+        convention=ConventionRead(
+            reference=convention.reference,
+            kind=convention.kind,  # type: ignore[arg-type]
+            signed_on=convention.signed_on,
+            schedule=[ScheduleItemRead.model_validate(i) for i in convention.schedule],
+            created_at=convention.created_at,
+        )
+        if convention
+        else None,
+        payments=[PaymentRead.model_validate(p) for p in view.payments],
+    )
+
+
+@grants_router.get(
+    "/{project_id}/grant", response_model=GrantRead, responses=problems(401, 403, 404)
+)
+async def read_grant(
+    project_id: uuid.UUID, session: SessionDep, principal: AllReaders
+) -> GrantRead:
+    """La subvention d'un dossier : montant, convention, paiements (le candidat voit la
+    sienne)."""
+    return await grant_read(session, principal, project_id)
+
+
+@grants_router.post(
+    "/{project_id}/convention",
+    response_model=GrantRead,
+    responses=problems(401, 403, 404, 409, 412, 413, 428),
+)
+async def sign_convention(
+    project_id: uuid.UUID,
+    session: SessionDep,
+    principal: Prefect,
+    data: ConventionCreate,
+    if_match: IfMatchHeader = None,
+) -> GrantRead:
+    """Enregistrer la convention signée (CRTE ou ad hoc) d'un dossier accepté (If-Match du
+    dossier)."""
+    await budgets_service.sign_convention(
+        session, principal, project_id=project_id, if_match=if_match, data=data
+    )
+    return await grant_read(session, principal, project_id)
+
+
+@grants_router.post(
+    "/{project_id}/payments",
+    status_code=201,
+    response_model=PaymentRead,
+    responses={201: {"headers": REPLAYED}, **problems(401, 403, 404, 409, 413)},
+)
+async def create_payment(
+    project_id: uuid.UUID,
+    session: SessionDep,
+    principal: Prefect,
+    data: PaymentCreate,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Any:
+    """Enregistrer un paiement : avance ≤ 30 % (R-PAY-1), ≤ 80 % avant le rapport final
+    (R-PAY-2), jamais au-delà de la subvention (R-CAP-5). Accepte `Idempotency-Key`."""
+
+    async def action() -> PaymentRead:
+        payment = await budgets_service.record_payment(
+            session, principal, project_id=project_id, data=data
+        )
+        return PaymentRead.model_validate(payment)
+
+    return await run_idempotent(
+        session,
+        principal,
+        key=idempotency_key,
+        operation=f"payment:{project_id}",
+        payload=data.model_dump(mode="json"),
+        status_code=201,
+        action=action,
+    )
+
+
+@grants_router.post(
+    "/{project_id}/final-report",
+    response_model=GrantRead,
+    responses=problems(401, 403, 404, 409, 413),
+)
+async def record_final_report(
+    project_id: uuid.UUID, session: SessionDep, principal: Prefect, data: FinalReportCreate
+) -> GrantRead:
+    """Enregistrer le rapport final, qui ouvre le versement du solde (R-PAY-2)."""
+    await budgets_service.record_final_report(session, principal, project_id=project_id, data=data)
+    return await grant_read(session, principal, project_id)
+
+
+@grants_router.post(
+    "/{project_id}/cancel",
+    response_model=GrantRead,
+    responses=problems(401, 403, 404, 409, 412, 413, 428),
+)
+async def cancel_grant(
+    project_id: uuid.UUID,
+    session: SessionDep,
+    principal: Prefect,
+    data: CancelRequest,
+    if_match: IfMatchHeader = None,
+) -> GrantRead:
+    """Annuler une subvention accordée : la part non payée revient à l'enveloppe (R-CAP-5)."""
+    await budgets_service.cancel_grant(
+        session, principal, project_id=project_id, if_match=if_match, reason=data.reason
+    )
+    return await grant_read(session, principal, project_id)

@@ -1,0 +1,237 @@
+"""API shapes of budgets."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import ConfigDict, Field, model_validator
+
+from app.auth.principal import Role
+from app.budgets.rules import AllocationKind, ConventionKind, MovementKind, PaymentKind
+from app.candidates.schemas import DepartementCode, Siret
+from app.core.pagination import Page
+from app.core.schemas import Cents, Count, InputModel, IsoDate, JsonInt, ReadModel, Version
+from app.programme.schemas import ForfaitTier, ForfaitTierIn
+
+PositiveCents = Annotated[
+    JsonInt, Field(ge=1, le=10**13, description="Montant strictement positif, en centimes.")
+]
+Reference = Annotated[str, Field(min_length=1, max_length=300)]
+
+
+class EnvelopeRead(ReadModel):
+    """Figures of a departmental envelope, kept in step with its ledger."""
+
+    id: uuid.UUID
+    departement: str = Field(max_length=3)
+    prefecture_name: str = Field(max_length=300)
+    prefecture_siret: str = Field(max_length=14)
+    allocated_cents: Cents
+    committed_cents: Cents
+    paid_cents: Cents
+    available_cents: Cents = Field(description="Alloué − engagé.")
+    use_rate_bps: JsonInt = Field(
+        ge=0, le=10_000, description="Engagé / alloué, en points de base."
+    )
+    version: Version
+    updated_at: datetime
+
+
+class EnvelopeList(Page[EnvelopeRead]):
+    pass
+
+
+class AllocationCreate(InputModel):
+    """DINUM allocates, tops up, reduces or transfers (to another département)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "allocation",
+                    "amount_cents": 50_000_000,
+                    "reference": "Arrêté de délégation n° 1",
+                    "prefecture_name": "Préfecture des Bouches-du-Rhône",
+                    "prefecture_siret": "17130001200014",
+                }
+            ]
+        }
+    )
+
+    kind: AllocationKind
+    amount_cents: PositiveCents
+    reference: Reference
+    to_departement: DepartementCode | None = Field(
+        default=None, description="Pour un transfert : le département qui reçoit."
+    )
+    prefecture_name: Annotated[str, Field(min_length=1, max_length=300)] | None = Field(
+        default=None, description="Requis à la première allocation d'un département."
+    )
+    prefecture_siret: Siret | None = Field(
+        default=None, description="Requis à la première allocation d'un département."
+    )
+
+    @model_validator(mode="after")
+    def _transfer_target(self) -> AllocationCreate:
+        if (self.kind is AllocationKind.TRANSFER) != (self.to_departement is not None):
+            raise ValueError("to_departement est requis pour un transfert, et seulement alors")
+        return self
+
+
+class MovementRead(ReadModel):
+    id: Annotated[JsonInt, Field(ge=1, le=2**63 - 1)]
+    departement: str = Field(max_length=3)
+    kind: MovementKind
+    allocated_delta_cents: Annotated[JsonInt, Field(ge=-(10**13), le=10**13)]
+    committed_delta_cents: Annotated[JsonInt, Field(ge=-(10**13), le=10**13)]
+    paid_delta_cents: Annotated[JsonInt, Field(ge=-(10**13), le=10**13)]
+    project_id: uuid.UUID | None
+    reference: str | None = Field(max_length=300)
+    actor: str = Field(max_length=255)
+    actor_role: Role
+    at: datetime
+
+
+class AllocationResult(ReadModel):
+    envelope: EnvelopeRead
+    movements: list[MovementRead] = Field(max_length=2)
+
+
+class LedgerPage(Page[MovementRead]):
+    pass
+
+
+class ForfaitScheduleRead(ReadModel):
+    departement: str = Field(max_length=3)
+    source: str = Field(pattern=r"^(programme|departement)$")
+    tiers: list[ForfaitTier] = Field(max_length=20)
+    version: Count
+
+
+class ForfaitScheduleUpdate(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "tiers": [
+                        {"label": "Communes", "kinds": ["commune"], "amount_cents": 800_000},
+                        {"label": "EPCI", "kinds": ["epci"], "amount_cents": 1_500_000},
+                    ]
+                }
+            ]
+        }
+    )
+
+    tiers: list[ForfaitTierIn] = Field(max_length=20)
+
+
+class ScheduleItem(InputModel):
+    label: Annotated[str, Field(min_length=1, max_length=200)]
+    due_on: IsoDate
+    amount_cents: PositiveCents
+
+
+class ScheduleItemRead(ReadModel):
+    label: str = Field(max_length=200)
+    due_on: date
+    amount_cents: Cents
+
+
+class ConventionCreate(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "reference": "CRTE-13-2021-042",
+                    "kind": "crte",
+                    "signed_on": "2021-09-15",
+                    "schedule": [
+                        {"label": "Avance", "due_on": "2021-10-01", "amount_cents": 300_000},
+                        {"label": "Solde", "due_on": "2022-12-31", "amount_cents": 700_000},
+                    ],
+                }
+            ]
+        }
+    )
+
+    reference: Annotated[str, Field(min_length=1, max_length=100)]
+    kind: ConventionKind
+    signed_on: IsoDate
+    schedule: list[ScheduleItem] = Field(default_factory=list, max_length=24)
+
+
+class ConventionRead(ReadModel):
+    reference: str = Field(max_length=100)
+    kind: ConventionKind
+    signed_on: date
+    schedule: list[ScheduleItemRead] = Field(max_length=24)
+    created_at: datetime
+
+
+class PaymentCreate(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "advance",
+                    "amount_cents": 300_000,
+                    "paid_on": "2021-10-01",
+                    "reference": "DP-2021-1234",
+                }
+            ]
+        }
+    )
+
+    kind: PaymentKind
+    amount_cents: PositiveCents
+    paid_on: IsoDate
+    reference: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+
+
+class PaymentRead(ReadModel):
+    id: uuid.UUID
+    project_id: uuid.UUID
+    kind: PaymentKind
+    amount_cents: Cents
+    paid_on: date
+    reference: str | None = Field(max_length=100)
+    created_at: datetime
+
+
+class FinalReportCreate(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"received_on": "2022-11-30", "summary": "Service en ligne ouvert."}]
+        }
+    )
+
+    received_on: IsoDate
+    summary: Annotated[str, Field(min_length=1, max_length=10_000)]
+
+
+class CancelRequest(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "Projet abandonné par la collectivité."}]}
+    )
+
+    reason: Annotated[str, Field(min_length=1, max_length=5_000)]
+
+
+class GrantRead(ReadModel):
+    """The subsidy of a project as its candidate, prefect or DINUM sees it."""
+
+    project_id: uuid.UUID
+    project_status: str = Field(max_length=20)
+    departement: str = Field(max_length=3)
+    amount_cents: Cents
+    paid_cents: Cents
+    remaining_cents: Cents
+    advance_paid_cents: Cents
+    released_cents: Cents
+    status: str = Field(pattern=r"^(active|cancelled|closed)$")
+    final_report_on: date | None
+    committed_at: datetime
+    convention: ConventionRead | None
+    payments: list[PaymentRead] = Field(max_length=1_000)

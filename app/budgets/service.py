@@ -1,0 +1,643 @@
+"""Use cases of budgets: envelopes, commitments, conventions, payments, cancellations.
+
+Every money movement is one conditional UPDATE of the envelope (and, for payments, of the
+locked grant row) plus one ledger row, in the caller's transaction. The guard of the UPDATE
+is the invariant itself, so concurrent requests can never over-commit (R-CAP-4): on
+PostgreSQL the row lock serialises the statements, on SQLite BEGIN IMMEDIATE does.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
+
+from app.auth.principal import Principal, Role
+from app.budgets import repository
+from app.budgets.errors import (
+    ConventionRefused,
+    EnvelopeExhausted,
+    EnvelopeNotFound,
+    GrantNotFound,
+    GrantRefused,
+    PaymentRefused,
+)
+from app.budgets.models import Convention, Envelope, Grant, LedgerMovement, Payment
+from app.budgets.rules import (
+    AllocationKind,
+    GrantState,
+    MovementKind,
+    PaymentCaps,
+    PaymentKind,
+    check_payment,
+    unpaid_part,
+)
+from app.budgets.schemas import AllocationCreate, ConventionCreate, FinalReportCreate, PaymentCreate
+from app.core.concurrency import check_if_match, flush_versioned
+from app.core.errors import UnprocessableEntity
+from app.core.pagination import (
+    PageParams,
+    decode_int_cursor,
+    encode_int_cursor,
+    keyset_page,
+    split_page,
+)
+from app.core.rules import raise_failures
+from app.core.types import utcnow
+from app.programme.models import Programme
+from app.projects import service as projects_service
+from app.projects.errors import InvalidTransition
+from app.projects.models import Project, ProjectTransition
+from app.projects.rules import Action, IllegalTransition, Status, euros, next_status
+from app.reference.catalogue import get_catalogue
+
+
+@dataclass(frozen=True)
+class Delta:
+    allocated: int = 0
+    committed: int = 0
+    paid: int = 0
+
+
+async def move(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    envelope_id: uuid.UUID,
+    kind: MovementKind,
+    delta: Delta,
+    project_id: uuid.UUID | None = None,
+    reference: str | None = None,
+) -> LedgerMovement | None:
+    """Apply `delta` to the envelope if allocated ≥ committed ≥ paid ≥ 0 still holds after it,
+    and record the movement; None (nothing changed) when the guard refuses."""
+    stmt = (
+        update(Envelope)
+        .where(
+            Envelope.id == envelope_id,  # type: ignore[arg-type]
+            Envelope.allocated_cents + delta.allocated
+            >= Envelope.committed_cents + delta.committed,
+            Envelope.committed_cents + delta.committed >= Envelope.paid_cents + delta.paid,
+            Envelope.paid_cents + delta.paid >= 0,
+        )
+        .values(
+            allocated_cents=Envelope.allocated_cents + delta.allocated,
+            committed_cents=Envelope.committed_cents + delta.committed,
+            paid_cents=Envelope.paid_cents + delta.paid,
+            version=Envelope.version + 1,
+            updated_at=utcnow(),
+        )
+        .returning(Envelope.id)
+        .execution_options(synchronize_session=False)
+    )
+    if (await session.execute(stmt)).first() is None:
+        return None
+    movement = LedgerMovement(
+        envelope_id=envelope_id,
+        kind=kind.value,
+        allocated_delta_cents=delta.allocated,
+        committed_delta_cents=delta.committed,
+        paid_delta_cents=delta.paid,
+        project_id=project_id,
+        reference=reference,
+        actor_subject=principal.subject,
+        actor_role=principal.role.value,
+        at=utcnow(),
+    )
+    session.add(movement)
+    await session.flush()
+    return movement
+
+
+# -- envelopes ------------------------------------------------------------------------------
+
+
+def check_departement_scope(principal: Principal, departement: str) -> None:
+    """A prefect reaches only its département; an unknown code is not found (R-ACL-1)."""
+    if principal.role is Role.PREFECT and principal.departement != departement:
+        raise EnvelopeNotFound()
+    if not get_catalogue().is_departement(departement):
+        raise EnvelopeNotFound(f"Département « {departement} » inconnu.")
+
+
+async def get_envelope(
+    session: AsyncSession, principal: Principal, *, programme: Programme, departement: str
+) -> Envelope:
+    """The envelope of a département in scope (prefect: its own), else 404 (R-ACL-1)."""
+    check_departement_scope(principal, departement)
+    envelope = await repository.envelope_for(session, programme.id, departement, fresh=True)
+    if envelope is None:
+        raise EnvelopeNotFound()
+    return envelope
+
+
+async def list_envelopes(
+    session: AsyncSession, principal: Principal, *, programme: Programme, page: PageParams
+) -> tuple[list[Envelope], str | None]:
+    stmt = repository.visible_envelopes_stmt(principal).where(Envelope.programme_id == programme.id)
+    stmt = keyset_page(stmt, Envelope.created_at, Envelope.id, page)
+    rows = list((await session.execute(stmt)).scalars().all())
+    return split_page(rows, page, lambda e: (e.created_at, e.id))
+
+
+async def _ensure_envelope(
+    session: AsyncSession, programme: Programme, departement: str, data: AllocationCreate
+) -> Envelope:
+    envelope = await repository.envelope_for(session, programme.id, departement)
+    if envelope is not None:
+        return envelope
+    if not data.prefecture_name or not data.prefecture_siret:
+        raise UnprocessableEntity(
+            "Première allocation de ce département : le nom et le SIRET de la préfecture "
+            "attributaire sont requis (données ouvertes).",
+            code="prefecture-required",
+        )
+    envelope = Envelope(
+        programme_id=programme.id,
+        departement=departement,
+        prefecture_name=data.prefecture_name,
+        prefecture_siret=data.prefecture_siret,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(envelope)
+    except IntegrityError:  # created meanwhile by a concurrent first allocation
+        existing = await repository.envelope_for(session, programme.id, departement)
+        assert existing is not None
+        return existing
+    return envelope
+
+
+def _exhausted(envelope: Envelope, detail: str) -> EnvelopeExhausted:
+    return EnvelopeExhausted(
+        detail,
+        code="R-CAP-4",
+        allocated_cents=envelope.allocated_cents,
+        committed_cents=envelope.committed_cents,
+        available_cents=envelope.allocated_cents - envelope.committed_cents,
+    )
+
+
+async def allocate(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    programme: Programme,
+    departement: str,
+    data: AllocationCreate,
+) -> tuple[Envelope, list[LedgerMovement]]:
+    """DINUM allocates, tops up, reduces or transfers an envelope.
+
+    A reduction (or a transfer out) below what is committed is refused (R-CAP-4, 409).
+    """
+    check_departement_scope(principal, departement)
+    amount = data.amount_cents
+    if data.kind in (AllocationKind.ALLOCATION, AllocationKind.TOP_UP):
+        envelope = await _ensure_envelope(session, programme, departement, data)
+        kind = (
+            MovementKind.ALLOCATION
+            if data.kind is AllocationKind.ALLOCATION
+            else MovementKind.ADJUSTMENT
+        )
+        movement = await move(
+            session,
+            principal,
+            envelope_id=envelope.id,
+            kind=kind,
+            delta=Delta(allocated=amount),
+            reference=data.reference,
+        )
+        assert movement is not None  # adding to allocated cannot break the invariant
+        return await _fresh(session, envelope), [movement]
+    envelope = await repository.envelope_for(session, programme.id, departement)
+    if envelope is None:
+        raise EnvelopeNotFound()
+    if data.kind is AllocationKind.REDUCTION:
+        movement = await move(
+            session,
+            principal,
+            envelope_id=envelope.id,
+            kind=MovementKind.ADJUSTMENT,
+            delta=Delta(allocated=-amount),
+            reference=data.reference,
+        )
+        if movement is None:
+            envelope = await _fresh(session, envelope)
+            raise _exhausted(
+                envelope,
+                f"Réduction de {euros(amount)} impossible : l'enveloppe descendrait sous ce qui "
+                f"est déjà engagé ({euros(envelope.committed_cents)}).",
+            )
+        return await _fresh(session, envelope), [movement]
+    return await _transfer(session, principal, programme, envelope, data)
+
+
+async def _transfer(
+    session: AsyncSession,
+    principal: Principal,
+    programme: Programme,
+    source: Envelope,
+    data: AllocationCreate,
+) -> tuple[Envelope, list[LedgerMovement]]:
+    target_code = data.to_departement or ""
+    if target_code == source.departement or not get_catalogue().is_departement(target_code):
+        raise UnprocessableEntity(
+            "Le transfert doit viser un autre département existant.", code="invalid-transfer"
+        )
+    target = await repository.envelope_for(session, programme.id, target_code)
+    if target is None:
+        raise EnvelopeNotFound(
+            f"Le département {target_code} n'a pas encore d'enveloppe : allouez-la d'abord."
+        )
+    amount = data.amount_cents
+    # Lock in a fixed order (by département code) so two opposite transfers cannot deadlock.
+    first, second = sorted([source, target], key=lambda e: e.departement)
+    moves: dict[uuid.UUID, LedgerMovement | None] = {}
+    for envelope in (first, second):
+        outgoing = envelope.id == source.id
+        moves[envelope.id] = await move(
+            session,
+            principal,
+            envelope_id=envelope.id,
+            kind=MovementKind.TRANSFER_OUT if outgoing else MovementKind.TRANSFER_IN,
+            delta=Delta(allocated=-amount if outgoing else amount),
+            reference=data.reference,
+        )
+        if moves[envelope.id] is None:
+            fresh = await _fresh(session, source)
+            raise _exhausted(
+                fresh,
+                f"Transfert de {euros(amount)} impossible : l'enveloppe descendrait sous ce qui "
+                f"est déjà engagé ({euros(fresh.committed_cents)}).",
+            )
+    out_move, in_move = moves[source.id], moves[target.id]
+    assert out_move is not None and in_move is not None
+    return await _fresh(session, source), [out_move, in_move]
+
+
+async def _fresh(session: AsyncSession, envelope: Envelope) -> Envelope:
+    stmt = (
+        select(Envelope).where(Envelope.id == envelope.id).execution_options(populate_existing=True)
+    )
+    return (await session.execute(stmt)).scalar_one()
+
+
+async def ledger(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    programme: Programme,
+    departement: str,
+    page: PageParams,
+) -> tuple[list[LedgerMovement], str | None]:
+    """The append-only movements of an envelope in scope, oldest first."""
+    envelope = await get_envelope(session, principal, programme=programme, departement=departement)
+    stmt = select(LedgerMovement).where(LedgerMovement.envelope_id == envelope.id)
+    if page.cursor:
+        stmt = stmt.where(LedgerMovement.id > decode_int_cursor(page.cursor))  # type: ignore[operator]
+    stmt = stmt.order_by(LedgerMovement.id).limit(page.limit + 1)  # type: ignore[arg-type]
+    rows = list((await session.execute(stmt)).scalars().all())
+    if len(rows) <= page.limit:
+        return rows, None
+    kept = rows[: page.limit]
+    return kept, encode_int_cursor(kept[-1].id or 0)
+
+
+# -- grants ---------------------------------------------------------------------------------
+
+
+def _stamp(
+    project: Project, principal: Principal, action: Action, before: Status, message: str | None
+) -> ProjectTransition:
+    return ProjectTransition(
+        project_id=project.id,
+        action=action.value,
+        from_status=before.value,
+        to_status=project.status,
+        actor_subject=principal.subject,
+        actor_role=principal.role.value,
+        message=message,
+        at=utcnow(),
+    )
+
+
+async def _advance(
+    session: AsyncSession,
+    principal: Principal,
+    project: Project,
+    action: Action,
+    message: str | None = None,
+) -> None:
+    """Move the project along R-FLOW-1 (409 otherwise) and stamp its history."""
+    before = Status(project.status)
+    try:
+        after = next_status(before, action)
+    except IllegalTransition as exc:
+        raise InvalidTransition(
+            f"Transition « {action.value} » impossible depuis l'état « {before.value} ».",
+            code="R-FLOW-1",
+            current_status=before.value,
+            requested_status=exc.target.value,
+        ) from exc
+    project.status = after.value
+    project.updated_at = utcnow()
+    await flush_versioned(session)
+    session.add(_stamp(project, principal, action, before, message))
+    await session.flush()
+
+
+async def commit_grant(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    project_id: uuid.UUID,
+    amount_cents: int,
+    reference: str | None = None,
+) -> Grant:
+    """Accept a dossier in review and commit its grant against its département's envelope.
+
+    R-CAP-1/R-CAP-3: amount ≤ the dossier's maximum grant. R-CAP-4: never above what the
+    envelope has available, even under concurrent calls (one conditional UPDATE). A project is
+    granted at most once (UNIQUE on grant.project_id). Used by committee decisions.
+    Raises ProjectNotFound (404), InvalidTransition (409), GrantRefused (409),
+    EnvelopeExhausted (409).
+    """
+    project = await projects_service.get_project(session, principal, project_id=project_id)
+    if project.status != Status.IN_REVIEW.value:
+        raise InvalidTransition(
+            f"Seul un dossier en instruction peut être accepté (état : {project.status}).",
+            code="R-FLOW-1",
+            current_status=project.status,
+            requested_status=Status.ACCEPTED.value,
+        )
+    if amount_cents <= 0:
+        raise GrantRefused("Le montant accordé doit être positif.", code="R-CAP-1")
+    report = await projects_service.assess_project(session, project)
+    if amount_cents > report.max_grant_cents:
+        raise GrantRefused(
+            f"Montant accordé ({euros(amount_cents)}) supérieur au plafond du dossier "
+            f"({euros(report.max_grant_cents)}).",
+            code="R-CAP-3" if report.forfait_cents is not None else "R-CAP-1",
+            max_grant_cents=report.max_grant_cents,
+            requested_cents=amount_cents,
+        )
+    envelope = await repository.envelope_for(session, project.programme_id, project.departement)
+    if envelope is None:
+        raise EnvelopeExhausted(
+            f"Le département {project.departement} n'a pas d'enveloppe allouée.", code="R-CAP-4"
+        )
+    movement = await move(
+        session,
+        principal,
+        envelope_id=envelope.id,
+        kind=MovementKind.COMMITMENT,
+        delta=Delta(committed=amount_cents),
+        project_id=project.id,
+        reference=reference,
+    )
+    if movement is None:
+        fresh = await _fresh(session, envelope)
+        raise _exhausted(
+            fresh,
+            f"L'enveloppe du département {project.departement} ne peut pas couvrir "
+            f"{euros(amount_cents)} (disponible : "
+            f"{euros(fresh.allocated_cents - fresh.committed_cents)}).",
+        )
+    grant = Grant(
+        project_id=project.id,
+        envelope_id=envelope.id,
+        amount_cents=amount_cents,
+        reference=reference,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(grant)
+    except IntegrityError as exc:
+        raise GrantRefused("Ce dossier a déjà une subvention.", code="R-CAP-4") from exc
+    await _advance(session, principal, project, Action.ACCEPT, reference)
+    return grant
+
+
+async def _active_grant(session: AsyncSession, project: Project) -> Grant:
+    grant = await repository.grant_for_update(session, project.id)
+    if grant is None:
+        raise GrantNotFound()
+    return grant
+
+
+async def sign_convention(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    project_id: uuid.UUID,
+    if_match: str | None,
+    data: ConventionCreate,
+) -> Grant:
+    """Record the signed convention of an accepted dossier (→ under_convention).
+
+    The payment schedule never exceeds the grant (R-CAP-5). Raises 404, 412/428, 409.
+    """
+    project = await projects_service.get_project(session, principal, project_id=project_id)
+    check_if_match(if_match, project.version)
+    if project.status != Status.ACCEPTED.value:
+        await _advance(session, principal, project, Action.SIGN_CONVENTION)  # raises 409
+    grant = await _active_grant(session, project)
+    scheduled = sum(item.amount_cents for item in data.schedule)
+    if scheduled > grant.amount_cents:
+        raise ConventionRefused(
+            f"L'échéancier ({euros(scheduled)}) dépasse la subvention "
+            f"({euros(grant.amount_cents)}).",
+            code="R-CAP-5",
+        )
+    await _advance(session, principal, project, Action.SIGN_CONVENTION, data.reference)
+    session.add(
+        Convention(
+            project_id=project.id,
+            reference=data.reference,
+            kind=data.kind.value,
+            signed_on=data.signed_on,
+            schedule=[item.model_dump(mode="json") for item in data.schedule],
+            created_by=principal.subject,
+        )
+    )
+    await session.flush()
+    return grant
+
+
+async def record_payment(
+    session: AsyncSession, principal: Principal, *, project_id: uuid.UUID, data: PaymentCreate
+) -> Payment:
+    """Pay part of a grant under convention (R-PAY-1, R-PAY-2, R-CAP-5; 409 otherwise).
+
+    The balance, after the final report, pays the project off: it becomes `paid`, then
+    `completed`, and whatever was granted but not paid returns to the envelope.
+    """
+    project = await projects_service.get_project(session, principal, project_id=project_id)
+    if project.status != Status.UNDER_CONVENTION.value:
+        raise PaymentRefused(
+            f"Un paiement suppose une convention signée (état du dossier : {project.status}).",
+            code="R-FLOW-1",
+            current_status=project.status,
+        )
+    grant = await _active_grant(session, project)
+    programme = await session.get_one(Programme, project.programme_id)
+    failures = check_payment(
+        data.kind,
+        data.amount_cents,
+        GrantState(
+            amount_cents=grant.amount_cents,
+            paid_cents=grant.paid_cents,
+            advance_paid_cents=grant.advance_paid_cents,
+            final_report=grant.final_report_on is not None,
+        ),
+        PaymentCaps(
+            advance_cap_bps=programme.advance_cap_bps,
+            pre_final_payment_cap_bps=programme.pre_final_payment_cap_bps,
+        ),
+    )
+    raise_failures(failures, error=PaymentRefused)
+    movement = await move(
+        session,
+        principal,
+        envelope_id=grant.envelope_id,
+        kind=MovementKind.PAYMENT,
+        delta=Delta(paid=data.amount_cents),
+        project_id=project.id,
+        reference=data.reference,
+    )
+    if movement is None:  # cannot happen while grants stay within commitments: fail loudly
+        raise PaymentRefused("Le paiement dépasserait l'engagement de l'enveloppe.", code="R-CAP-5")
+    grant.paid_cents += data.amount_cents
+    if data.kind is PaymentKind.ADVANCE:
+        grant.advance_paid_cents += data.amount_cents
+    grant.updated_at = utcnow()
+    payment = Payment(
+        project_id=project.id,
+        grant_id=grant.id,
+        kind=data.kind.value,
+        amount_cents=data.amount_cents,
+        paid_on=data.paid_on,
+        reference=data.reference,
+        created_by=principal.subject,
+    )
+    session.add(payment)
+    await session.flush()
+    if data.kind is PaymentKind.BALANCE:
+        await _release(
+            session, principal, project, grant, closed_status="closed", reference=data.reference
+        )
+        await _advance(session, principal, project, Action.PAY_BALANCE, data.reference)
+        await _advance(session, principal, project, Action.COMPLETE, None)
+    return payment
+
+
+async def _release(
+    session: AsyncSession,
+    principal: Principal,
+    project: Project,
+    grant: Grant,
+    *,
+    closed_status: str,
+    reference: str | None,
+) -> None:
+    """R-CAP-5: give the unpaid part of a grant back to the envelope."""
+    unpaid = unpaid_part(grant.amount_cents, grant.paid_cents)
+    if unpaid:
+        movement = await move(
+            session,
+            principal,
+            envelope_id=grant.envelope_id,
+            kind=MovementKind.DECOMMITMENT,
+            delta=Delta(committed=-unpaid),
+            project_id=project.id,
+            reference=reference,
+        )
+        assert movement is not None  # committed − unpaid ≥ paid always holds
+    grant.released_cents = unpaid
+    grant.status = closed_status
+    grant.closed_at = utcnow()
+    grant.updated_at = utcnow()
+    await session.flush()
+
+
+async def record_final_report(
+    session: AsyncSession, principal: Principal, *, project_id: uuid.UUID, data: FinalReportCreate
+) -> Grant:
+    """Record the final report of a project under convention, which opens the balance
+    (R-PAY-2). Raises 404 or 409 (wrong state, already recorded)."""
+    project = await projects_service.get_project(session, principal, project_id=project_id)
+    if project.status != Status.UNDER_CONVENTION.value:
+        raise InvalidTransition(
+            f"Le rapport final suit la convention (état du dossier : {project.status}).",
+            code="R-FLOW-1",
+            current_status=project.status,
+        )
+    grant = await _active_grant(session, project)
+    if grant.final_report_on is not None:
+        raise GrantRefused("Le rapport final est déjà enregistré.", code="R-PAY-2")
+    grant.final_report_on = data.received_on
+    grant.final_report_summary = data.summary
+    grant.updated_at = utcnow()
+    await session.flush()
+    return grant
+
+
+async def cancel_grant(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    project_id: uuid.UUID,
+    if_match: str | None,
+    reason: str,
+) -> Grant:
+    """Cancel an accepted grant (accepted or under convention): its unpaid part returns to
+    the envelope (R-CAP-5). Raises 404, 412/428, 409."""
+    project = await projects_service.get_project(session, principal, project_id=project_id)
+    check_if_match(if_match, project.version)
+    if project.status not in (Status.ACCEPTED.value, Status.UNDER_CONVENTION.value):
+        await _advance(session, principal, project, Action.CANCEL, reason)  # raises 409
+    grant = await _active_grant(session, project)
+    await _release(session, principal, project, grant, closed_status="cancelled", reference=reason)
+    await _advance(session, principal, project, Action.CANCEL, reason)
+    return grant
+
+
+@dataclass(frozen=True)
+class GrantView:
+    project: Project
+    grant: Grant
+    convention: Convention | None
+    payments: list[Payment]
+
+
+async def grant_view(
+    session: AsyncSession, principal: Principal, *, project_id: uuid.UUID
+) -> GrantView:
+    """A project's grant, convention and payments, for anyone who may read the project."""
+    project = await projects_service.get_project(
+        session, principal, project_id=project_id, with_lines=False
+    )
+    grant = (
+        await session.execute(select(Grant).where(Grant.project_id == project.id))
+    ).scalar_one_or_none()
+    if grant is None:
+        raise GrantNotFound()
+    convention = (
+        await session.execute(select(Convention).where(Convention.project_id == project.id))
+    ).scalar_one_or_none()
+    payments = list(
+        (
+            await session.execute(
+                select(Payment)
+                .where(Payment.project_id == project.id)
+                .order_by(Payment.created_at, Payment.id)  # type: ignore[arg-type]
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return GrantView(project, grant, convention, payments)

@@ -1,0 +1,130 @@
+"""Idempotency-Key for writes that move money or record decisions.
+
+draft-ietf-httpapi-idempotency-key-header: the same key and body replays the first answer;
+the same key with another body answers 422; a key whose first request is still running
+answers 409. The record is written in the same transaction as the effect, so a crash can
+never leave one without the other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import Header
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import JSON, UniqueConstraint, delete
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel, select
+
+from app.auth.principal import Principal
+from app.core.errors import Conflict, UnprocessableEntity
+from app.core.types import UTCDateTime, utcnow
+
+RETENTION = timedelta(hours=24)
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="Clé unique (UUID v4 conseillé) : rejouer la même requête ne la refait pas.",
+    ),
+]
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    __tablename__ = "idempotency_record"
+    __table_args__ = (
+        UniqueConstraint("principal_subject", "key", name="uq_idempotency_record_principal_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    principal_subject: str = Field(max_length=255)
+    key: str = Field(max_length=255)
+    operation: str = Field(max_length=100)
+    request_hash: str = Field(max_length=64)
+    status_code: int = 0  # 0 while the first request is in flight
+    response_body: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class IdempotencyKeyReused(UnprocessableEntity):
+    slug = "idempotency-key-reused"
+    title = "Clé d'idempotence déjà utilisée"
+    default_detail = (
+        "Cette clé d'idempotence a déjà servi pour une autre requête : utilisez une nouvelle clé."
+    )
+
+
+class IdempotencyInFlight(Conflict):
+    slug = "idempotency-in-flight"
+    title = "Requête déjà en cours"
+    default_detail = "Une requête avec cette clé est en cours : réessayez dans un instant."
+
+
+def request_hash(operation: str, payload: Any) -> str:
+    canonical = json.dumps([operation, payload], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def run_idempotent(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    key: str | None,
+    operation: str,
+    payload: Any,
+    status_code: int,
+    action: Callable[[], Awaitable[BaseModel]],
+) -> BaseModel | JSONResponse:
+    """Run `action` once per (principal, key); replay its stored answer afterwards."""
+    if key is None:
+        return await action()
+    fingerprint = request_hash(operation, payload)
+    existing = (
+        await session.execute(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.principal_subject == principal.subject,
+                IdempotencyRecord.key == key,
+            )
+        )
+    ).scalar_one_or_none()
+    if existing is not None and existing.created_at < utcnow() - RETENTION:
+        await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == existing.id))
+        existing = None
+    if existing is not None:
+        if existing.request_hash != fingerprint:
+            raise IdempotencyKeyReused()
+        if existing.status_code == 0:
+            raise IdempotencyInFlight()
+        return JSONResponse(
+            existing.response_body,
+            status_code=existing.status_code,
+            headers={"Idempotent-Replayed": "true"},
+        )
+    record = IdempotencyRecord(
+        principal_subject=principal.subject,
+        key=key,
+        operation=operation,
+        request_hash=fingerprint,
+    )
+    try:
+        # Inserted before the effect: a concurrent twin waits on the unique index (PostgreSQL)
+        # and then fails here instead of doing the effect a second time.
+        async with session.begin_nested():
+            session.add(record)
+    except IntegrityError as exc:
+        raise IdempotencyInFlight() from exc
+    result = await action()
+    record.status_code = status_code
+    record.response_body = result.model_dump(mode="json")
+    await session.flush()
+    return result
