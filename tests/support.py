@@ -38,6 +38,9 @@ def test_settings(database_url: str, **overrides: object) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
 
 
+test_settings.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
 async def _pg_admin(url: str) -> asyncpg.Connection:
     u = make_url(url)
     return await asyncpg.connect(

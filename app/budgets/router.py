@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from app.auth.dependencies import require_roles
 from app.auth.principal import Principal, Role
@@ -34,6 +34,7 @@ from app.core.db import SessionDep
 from app.core.errors import problems
 from app.core.idempotency import IdempotencyKeyHeader, run_idempotent
 from app.core.pagination import PageDep
+from app.core.schemas import IsoDateTime
 from app.programme import service as programme_service
 from app.programme.dependencies import CurrentProgramme
 from app.programme.schemas import ForfaitTier
@@ -58,6 +59,9 @@ Departement = Annotated[
 StateReaders = Annotated[Principal, Depends(require_roles(Role.PREFECT, Role.DINUM, Role.ANCT))]
 AllReaders = Annotated[
     Principal, Depends(require_roles(Role.CANDIDATE, Role.PREFECT, Role.DINUM, Role.ANCT))
+]
+UpdatedSince = Annotated[
+    IsoDateTime | None, Query(description="Seulement ce qui a changé depuis (R-SYNC-1).")
 ]
 Dinum = Annotated[Principal, Depends(require_roles(Role.DINUM))]
 Prefect = Annotated[Principal, Depends(require_roles(Role.PREFECT))]
@@ -98,11 +102,15 @@ def movement_read(movement: LedgerMovement, departement: str) -> MovementRead:
 
 @envelopes_router.get("", response_model=EnvelopeList, responses=problems(401, 403))
 async def list_envelopes(
-    session: SessionDep, principal: StateReaders, programme: CurrentProgramme, page: PageDep
+    session: SessionDep,
+    principal: StateReaders,
+    programme: CurrentProgramme,
+    page: PageDep,
+    updated_since: UpdatedSince = None,
 ) -> EnvelopeList:
     """Les enveloppes de votre périmètre (préfet : la sienne ; DINUM, ANCT : toutes)."""
     rows, next_cursor = await budgets_service.list_envelopes(
-        session, principal, programme=programme, page=page
+        session, principal, programme=programme, page=page, updated_since=updated_since
     )
     return EnvelopeList(items=[envelope_read(e) for e in rows], next_cursor=next_cursor)
 
@@ -174,10 +182,16 @@ async def read_ledger(
     principal: StateReaders,
     programme: CurrentProgramme,
     page: PageDep,
+    updated_since: UpdatedSince = None,
 ) -> LedgerPage:
     """Les mouvements de l'enveloppe, du plus ancien au plus récent (append-only)."""
     rows, next_cursor = await budgets_service.ledger(
-        session, principal, programme=programme, departement=departement, page=page
+        session,
+        principal,
+        programme=programme,
+        departement=departement,
+        page=page,
+        updated_since=updated_since,
     )
     return LedgerPage(items=[movement_read(m, departement) for m in rows], next_cursor=next_cursor)
 

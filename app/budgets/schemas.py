@@ -54,7 +54,7 @@ class AllocationCreate(InputModel):
                     "amount_cents": 50_000_000,
                     "reference": "Arrêté de délégation n° 1",
                     "prefecture_name": "Préfecture des Bouches-du-Rhône",
-                    "prefecture_siret": "17130001200014",
+                    "prefecture_siret": "13002526500013",
                 }
             ]
         }

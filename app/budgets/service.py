@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
+from stdnum.fr import siret as siret_number
 
 from app.auth.principal import Principal, Role
 from app.budgets import repository
@@ -46,7 +48,7 @@ from app.core.pagination import (
     keyset_page,
     split_page,
 )
-from app.core.rules import raise_failures
+from app.core.rules import RuleFailure, raise_failures
 from app.core.types import utcnow
 from app.programme.models import Programme
 from app.projects import service as projects_service
@@ -75,6 +77,7 @@ async def move(
 ) -> LedgerMovement | None:
     """Apply `delta` to the envelope if allocated ≥ committed ≥ paid ≥ 0 still holds after it,
     and record the movement; None (nothing changed) when the guard refuses."""
+    now = utcnow()  # one instant for the envelope and its movement (R-SYNC-1 filters)
     stmt = (
         update(Envelope)
         .where(
@@ -89,7 +92,7 @@ async def move(
             committed_cents=Envelope.committed_cents + delta.committed,
             paid_cents=Envelope.paid_cents + delta.paid,
             version=Envelope.version + 1,
-            updated_at=utcnow(),
+            updated_at=now,
         )
         .returning(Envelope.id)
         .execution_options(synchronize_session=False)
@@ -106,7 +109,7 @@ async def move(
         reference=reference,
         actor_subject=principal.subject,
         actor_role=principal.role.value,
-        at=utcnow(),
+        at=now,
     )
     session.add(movement)
     await session.flush()
@@ -136,9 +139,17 @@ async def get_envelope(
 
 
 async def list_envelopes(
-    session: AsyncSession, principal: Principal, *, programme: Programme, page: PageParams
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    programme: Programme,
+    page: PageParams,
+    updated_since: datetime | None = None,
 ) -> tuple[list[Envelope], str | None]:
+    """Envelopes in scope, one keyset page; `updated_since` for incremental sync (R-SYNC-1)."""
     stmt = repository.visible_envelopes_stmt(principal).where(Envelope.programme_id == programme.id)
+    if updated_since is not None:
+        stmt = stmt.where(Envelope.updated_at >= updated_since)
     stmt = keyset_page(stmt, Envelope.created_at, Envelope.id, page)
     rows = list((await session.execute(stmt)).scalars().all())
     return split_page(rows, page, lambda e: (e.created_at, e.id))
@@ -155,6 +166,18 @@ async def _ensure_envelope(
             "Première allocation de ce département : le nom et le SIRET de la préfecture "
             "attributaire sont requis (données ouvertes).",
             code="prefecture-required",
+        )
+    if not siret_number.is_valid(data.prefecture_siret):
+        # R-ELIG-2 (SIRET validity): the SIRET is published as idAttribuant in the open data,
+        # which must carry valid SIRETs; the schema only checks 14 digits.
+        raise_failures(
+            [
+                RuleFailure(
+                    "R-ELIG-2",
+                    "SIRET de la préfecture invalide (clé de contrôle incorrecte).",
+                    "/prefecture_siret",
+                )
+            ]
         )
     envelope = Envelope(
         programme_id=programme.id,
@@ -293,10 +316,13 @@ async def ledger(
     programme: Programme,
     departement: str,
     page: PageParams,
+    updated_since: datetime | None = None,
 ) -> tuple[list[LedgerMovement], str | None]:
     """The append-only movements of an envelope in scope, oldest first."""
     envelope = await get_envelope(session, principal, programme=programme, departement=departement)
     stmt = select(LedgerMovement).where(LedgerMovement.envelope_id == envelope.id)
+    if updated_since is not None:  # R-SYNC-1: movements are append-only, so "since" = "at ≥"
+        stmt = stmt.where(LedgerMovement.at >= updated_since)
     if page.cursor:
         stmt = stmt.where(LedgerMovement.id > decode_int_cursor(page.cursor))  # type: ignore[operator]
     stmt = stmt.order_by(LedgerMovement.id).limit(page.limit + 1)  # type: ignore[arg-type]
@@ -360,9 +386,10 @@ async def commit_grant(
 ) -> Grant:
     """Accept a dossier in review and commit its grant against its département's envelope.
 
-    R-CAP-1/R-CAP-3: amount ≤ the dossier's maximum grant. R-CAP-4: never above what the
-    envelope has available, even under concurrent calls (one conditional UPDATE). A project is
-    granted at most once (UNIQUE on grant.project_id). Used by committee decisions.
+    R-CAP-1/R-CAP-3: amount ≤ the dossier's maximum grant; R-CAP-2: amount + other public
+    funding ≤ total cost. R-CAP-4: never above what the envelope has available, even under
+    concurrent calls (one conditional UPDATE). A project is granted at most once (UNIQUE on
+    grant.project_id). Used by committee decisions.
     Raises ProjectNotFound (404), InvalidTransition (409), GrantRefused (409),
     EnvelopeExhausted (409).
     """
@@ -381,8 +408,23 @@ async def commit_grant(
         raise GrantRefused(
             f"Montant accordé ({euros(amount_cents)}) supérieur au plafond du dossier "
             f"({euros(report.max_grant_cents)}).",
-            code="R-CAP-3" if report.forfait_cents is not None else "R-CAP-1",
+            # the forfait names the refusal only when it is the limit that binds
+            code="R-CAP-3"
+            if report.forfait_cents is not None and report.forfait_cents < report.funding_cap_cents
+            else "R-CAP-1",
             max_grant_cents=report.max_grant_cents,
+            requested_cents=amount_cents,
+        )
+    public_cents = amount_cents + report.other_public_funding_cents
+    if public_cents > report.cost.total_cost_cents:  # R-CAP-2 applies to the granted amount too
+        raise GrantRefused(
+            f"Montant accordé ({euros(amount_cents)}) et autres financements publics "
+            f"({euros(report.other_public_funding_cents)}) dépassent le coût total du projet "
+            f"({euros(report.cost.total_cost_cents)}).",
+            code="R-CAP-2",
+            max_grant_cents=max(
+                0, report.cost.total_cost_cents - report.other_public_funding_cents
+            ),
             requested_cents=amount_cents,
         )
     envelope = await repository.envelope_for(session, project.programme_id, project.departement)
@@ -484,6 +526,14 @@ async def record_payment(
             current_status=project.status,
         )
     grant = await _active_grant(session, project)
+    if grant.status != "active":
+        # The dossier was read before the grant's lock: a concurrent cancellation (or pay-off)
+        # may have closed the grant meanwhile and released its unpaid part (R-CAP-5).
+        raise PaymentRefused(
+            f"La subvention n'est plus active (état : {grant.status}).",
+            code="R-FLOW-1",
+            current_status=grant.status,
+        )
     programme = await session.get_one(Programme, project.programme_id)
     failures = check_payment(
         data.kind,
@@ -577,12 +627,24 @@ async def record_final_report(
             current_status=project.status,
         )
     grant = await _active_grant(session, project)
+    if grant.status != "active":  # cancelled while we waited for its lock (see record_payment)
+        raise GrantRefused(
+            f"La subvention n'est plus active (état : {grant.status}).", code="R-FLOW-1"
+        )
     if grant.final_report_on is not None:
         raise GrantRefused("Le rapport final est déjà enregistré.", code="R-PAY-2")
     grant.final_report_on = data.received_on
     grant.final_report_summary = data.summary
     grant.updated_at = utcnow()
     await session.flush()
+    if grant.paid_cents == grant.amount_cents:
+        # Everything was paid before the report (an 80 % cap raised to 100 %): no balance is
+        # left to pay, so the report itself closes the project (R-PAY-2).
+        await _release(
+            session, principal, project, grant, closed_status="closed", reference="rapport final"
+        )
+        await _advance(session, principal, project, Action.PAY_BALANCE, "rapport final")
+        await _advance(session, principal, project, Action.COMPLETE, None)
     return grant
 
 
