@@ -75,6 +75,42 @@ def request_hash(operation: str, payload: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+async def _replay(
+    session: AsyncSession,
+    principal: Principal,
+    key: str,
+    fingerprint: str,
+    *,
+    purge_expired: bool,
+) -> JSONResponse | None:
+    """The stored answer for this key, 422 if it was used for another request, 409 while the
+    first request runs; None when the key is free."""
+    existing = (
+        await session.execute(
+            select(IdempotencyRecord)
+            .where(
+                IdempotencyRecord.principal_subject == principal.subject,
+                IdempotencyRecord.key == key,
+            )
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+    if existing is None:
+        return None
+    if purge_expired and existing.created_at < utcnow() - RETENTION:
+        await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == existing.id))
+        return None
+    if existing.request_hash != fingerprint:
+        raise IdempotencyKeyReused()
+    if existing.status_code == 0:
+        raise IdempotencyInFlight()
+    return JSONResponse(
+        existing.response_body,
+        status_code=existing.status_code,
+        headers={"Idempotent-Replayed": "true"},
+    )
+
+
 async def run_idempotent(
     session: AsyncSession,
     principal: Principal,
@@ -89,27 +125,9 @@ async def run_idempotent(
     if key is None:
         return await action()
     fingerprint = request_hash(operation, payload)
-    existing = (
-        await session.execute(
-            select(IdempotencyRecord).where(
-                IdempotencyRecord.principal_subject == principal.subject,
-                IdempotencyRecord.key == key,
-            )
-        )
-    ).scalar_one_or_none()
-    if existing is not None and existing.created_at < utcnow() - RETENTION:
-        await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == existing.id))
-        existing = None
-    if existing is not None:
-        if existing.request_hash != fingerprint:
-            raise IdempotencyKeyReused()
-        if existing.status_code == 0:
-            raise IdempotencyInFlight()
-        return JSONResponse(
-            existing.response_body,
-            status_code=existing.status_code,
-            headers={"Idempotent-Replayed": "true"},
-        )
+    replay = await _replay(session, principal, key, fingerprint, purge_expired=True)
+    if replay is not None:
+        return replay
     record = IdempotencyRecord(
         principal_subject=principal.subject,
         key=key,
@@ -122,6 +140,10 @@ async def run_idempotent(
         async with session.begin_nested():
             session.add(record)
     except IntegrityError as exc:
+        # The twin has committed meanwhile (READ COMMITTED sees it now): replay its answer.
+        replay = await _replay(session, principal, key, fingerprint, purge_expired=False)
+        if replay is not None:
+            return replay
         raise IdempotencyInFlight() from exc
     result = await action()
     record.status_code = status_code
