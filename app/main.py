@@ -125,6 +125,32 @@ def _close_response_objects(schema: dict[str, Any]) -> None:
             sub["additionalProperties"] = False
 
 
+# Pydantic writes its own constraint names into the JSON Schema when a Field(ge=…, le=…) sits
+# over a BeforeValidator (JsonInt in app/core/schemas.py): the bounds are enforced, but a JSON
+# Schema reader (clients, the fuzzer) ignores `ge`/`le` and would see an unbounded integer.
+_PYDANTIC_BOUNDS = {
+    "ge": "minimum",
+    "le": "maximum",
+    "gt": "exclusiveMinimum",
+    "lt": "exclusiveMaximum",
+}
+
+
+def _standard_bounds(node: Any) -> None:
+    """Rename leaked pydantic bounds (`ge`, `le`, `gt`, `lt`) to their JSON Schema keywords."""
+    if isinstance(node, dict):
+        if node.get("type") in ("integer", "number"):
+            for leaked, keyword in _PYDANTIC_BOUNDS.items():
+                value = node.get(leaked)
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    node.setdefault(keyword, node.pop(leaked))
+        for value in node.values():
+            _standard_bounds(value)
+    elif isinstance(node, list):
+        for value in node:
+            _standard_bounds(value)
+
+
 def build_openapi(app: FastAPI) -> dict[str, Any]:
     """The contract: FastAPI's schema with problem+json errors and x-roles on each operation."""
     from fastapi.openapi.utils import get_openapi
@@ -169,6 +195,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         roles = roles_by_op.get((path, method))
         operation["x-roles"] = roles if roles is not None else ["anonymous"]
     _close_response_objects(schema)
+    _standard_bounds(schema)
     return schema
 
 

@@ -169,6 +169,11 @@ def _unbounded(node: dict[str, Any]) -> str | None:
     """Why this leaf schema is unbounded, or None when it is bounded (or not a scalar)."""
     if "enum" in node or "const" in node:
         return None
+    leaked = sorted(k for k in ("ge", "gt", "le", "lt") if k in node)
+    if leaked:
+        # Pydantic writes its own keys when a Field(ge=…) sits over a BeforeValidator:
+        # put the validator after the Field in Annotated[...] so the bounds reach the schema.
+        return f"pydantic {'/'.join(leaked)} instead of minimum/maximum"
     kind = node.get("type")
     if kind == "string":
         if any(k in node for k in ("maxLength", "pattern")):
@@ -202,13 +207,19 @@ def _scalar_problems(where: str, node: dict[str, Any]) -> Iterator[tuple[str, st
         yield from _scalar_problems(f"{where}.{name}", prop)
 
 
+def _lines(found: dict[str, str]) -> str:
+    return "\n".join(f"  {where}: {reason}" for where, reason in sorted(found.items()))
+
+
 def test_every_scalar_in_the_components_is_bounded(contract: dict[str, Any]) -> None:
     found: dict[str, str] = {}
     for name, component in contract["components"]["schemas"].items():
         for where, reason in _scalar_problems(name, component):
             found[where] = reason
     unexpected = {k: v for k, v in found.items() if k not in UNBOUNDED_ALLOWED}
-    assert unexpected == {}, "unbounded fields: add Field(max_length/ge/le/pattern) in the schema"
+    assert not unexpected, "unbounded fields (add max_length, ge/le, pattern…):\n" + _lines(
+        unexpected
+    )
     fixed = sorted(set(UNBOUNDED_ALLOWED) - set(found))
     assert fixed == [], f"bounded now, remove from UNBOUNDED_ALLOWED: {fixed}"
 
@@ -224,4 +235,4 @@ def test_every_parameter_is_bounded(contract: dict[str, Any]) -> None:
             if parameter["in"] == "path":
                 schema = parameter["schema"]
                 assert "anyOf" not in schema, f"{where}: a path parameter cannot be null"
-    assert found == {}
+    assert not found, "unbounded parameters:\n" + _lines(found)

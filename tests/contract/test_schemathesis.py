@@ -54,12 +54,18 @@ RULE_REJECTIONS = {
     # by the server answers 422 invalid-cursor.
     "list_candidates": "opaque cursor (invalid-cursor)",
     "list_projects": "opaque cursor (invalid-cursor)",
+    "list_envelopes": "opaque cursor (invalid-cursor)",
+    "read_ledger": "opaque cursor (invalid-cursor)",
     # R-ELIG-1/2, R-REF-1: the SIRET key, the kind, and the reference data (name, population,
     # INSEE code, département of a commune or EPCI) are checked against the bundled catalogue.
     "create_candidate": "R-ELIG-1, R-ELIG-2, R-REF-1",
     # R-FLOW-3: If-Match is optional in the schema (a missing one is 428, not 422); the
     # programme dates must stay ordered (invalid-programme).
     "update_programme": "R-FLOW-3 If-Match (428/412), programme date order",
+    "set_forfaits": "R-FLOW-3 If-Match (428/412)",
+    # `to_departement` is required for a transfer and only then: a cross-field rule (value_error)
+    # the schema does not state (it could, with a oneOf on `kind`).
+    "create_allocation": "to_departement iff kind=transfer",
 }
 
 schema = schemathesis.openapi.from_path(CONTRACT_PATH)
@@ -148,7 +154,9 @@ def test_rule_rejections_name_operations_of_the_contract() -> None:
     max_examples=25,
     deadline=None,
     derandomize=True,
-    suppress_health_check=list(HealthCheck),
+    # Every case is an HTTP round trip (five of them) with the database in the loop, and bodies
+    # can be large: generation speed is not what this test is about.
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 def test_contract_holds_for_every_role(case: schemathesis.Case, target: Target) -> None:
     # What `from_asgi` does: the checks that send probes of their own (ignored_auth…) reach
