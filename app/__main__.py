@@ -44,6 +44,7 @@ async def _seed() -> bool:
 
 def _migrate(_args: argparse.Namespace) -> int:
     from alembic import command
+
     from app.core.migrations import alembic_config
 
     command.upgrade(alembic_config(), "head")

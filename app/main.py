@@ -26,6 +26,7 @@ from app.core.errors import (
     problem_ref,
 )
 from app.core.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from app.core.schemas import NO_NUL_PATTERN
 from app.core.security import TokenVerifier
 from app.ops.router import router as ops_router
 from app.programme.router import router as programme_router
@@ -151,6 +152,50 @@ def _standard_bounds(node: Any) -> None:
             _standard_bounds(value)
 
 
+def _refs(node: Any) -> set[str]:
+    found: set[str] = set()
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(COMPONENT_REF):
+            found.add(ref.removeprefix(COMPONENT_REF))
+        for value in node.values():
+            found |= _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _refs(value)
+    return found
+
+
+def _add_no_nul_pattern(node: Any) -> None:
+    if isinstance(node, dict):
+        if node.get("type") == "string" and not any(
+            k in node for k in ("pattern", "enum", "const", "format")
+        ):
+            node["pattern"] = NO_NUL_PATTERN
+        for value in node.values():
+            _add_no_nul_pattern(value)
+    elif isinstance(node, list):
+        for value in node:
+            _add_no_nul_pattern(value)
+
+
+def _state_input_texts(schema: dict[str, Any]) -> None:
+    """Request bodies refuse NUL in any text (InputModel): say it in their schemas."""
+    components = schema.get("components", {}).get("schemas", {})
+    pending = set()
+    for _path, _method, operation in _operations(schema):
+        pending |= _refs(operation.get("requestBody", {}))
+    seen: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name in seen or name not in components:
+            continue
+        seen.add(name)
+        pending |= _refs(components[name])
+    for name in seen:
+        _add_no_nul_pattern(components[name])
+
+
 def build_openapi(app: FastAPI) -> dict[str, Any]:
     """The contract: FastAPI's schema with problem+json errors and x-roles on each operation."""
     from fastapi.openapi.utils import get_openapi
@@ -196,6 +241,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         operation["x-roles"] = roles if roles is not None else ["anonymous"]
     _close_response_objects(schema)
     _standard_bounds(schema)
+    _state_input_texts(schema)
     return schema
 
 

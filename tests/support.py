@@ -8,10 +8,10 @@ import uuid
 from pathlib import Path
 
 import asyncpg
+from alembic import command
 from sqlalchemy.engine import make_url
 from stdnum import luhn
 
-from alembic import command
 from app.auth.principal import Principal
 from app.core.config import Settings
 from app.core.migrations import alembic_config

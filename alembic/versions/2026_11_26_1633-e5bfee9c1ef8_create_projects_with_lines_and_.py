@@ -9,9 +9,9 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
+from alembic import op
 
 import app.core.types
-from alembic import op
 
 revision: str = "e5bfee9c1ef8"
 down_revision: str | None = "ccfba4cb8b1a"

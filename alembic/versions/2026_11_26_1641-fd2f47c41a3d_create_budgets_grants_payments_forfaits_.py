@@ -13,7 +13,6 @@ from alembic import op
 
 import app.core.types
 
-
 revision: str = "fd2f47c41a3d"
 down_revision: str | None = "e5bfee9c1ef8"
 branch_labels: str | Sequence[str] | None = None
@@ -225,7 +224,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("payment", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_payment_project_id"), ["project_id"], unique=False)
-
 
 
 def downgrade() -> None:

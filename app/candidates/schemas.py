@@ -28,7 +28,9 @@ DepartementCode = Annotated[
     ),
 ]
 RegionCode = Annotated[str, Field(pattern=r"^[0-9]{2}$", description="Code COG de la région.")]
-Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{2,}$")]
+Email = Annotated[
+    str, Field(max_length=254, pattern=r"^[^@ \t\r\n]{1,64}@[^@ \t\r\n]{1,189}\.[^@ \t\r\n]{2,}$")
+]
 Phone = Annotated[str, Field(max_length=30, pattern=r"^\+?[0-9 .()-]{6,30}$")]
 
 

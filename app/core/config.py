@@ -64,11 +64,10 @@ class Settings(BaseSettings):
 
     @property
     def show_docs(self) -> bool:
-        return (
-            self.docs_enabled
-            if self.docs_enabled is not None
-            else (self.environment != "production")
-        )
+        """API8: never in production; elsewhere on unless switched off."""
+        if self.environment == "production":
+            return False
+        return self.docs_enabled if self.docs_enabled is not None else True
 
     @property
     def is_sqlite(self) -> bool:

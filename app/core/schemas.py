@@ -3,15 +3,40 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+
+
+def _refuse_nul(value: Any) -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("caractère NUL (U+0000) interdit dans un texte")
+    elif isinstance(value, dict):
+        for item in value.values():
+            _refuse_nul(item)
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_nul(item)
 
 
 class InputModel(BaseModel):
-    """Request bodies: unknown or server-owned fields answer 422 (mass assignment, API3)."""
+    """Request bodies: unknown or server-owned fields answer 422 (mass assignment, API3).
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    Texts are kept as sent (no stripping: the contract's lengths are the stored lengths); a
+    NUL character is refused everywhere, as PostgreSQL cannot store it (the contract says so
+    with a pattern on every free text, added in `app.main.build_openapi`).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        _refuse_nul(data)
+        return data
 
 
 class ReadModel(BaseModel):

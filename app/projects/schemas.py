@@ -45,10 +45,14 @@ class TeamMemberRead(ReadModel):
     availability_pct: JsonInt | None = Field(default=None, ge=0, le=100)
 
 
+# 100 lines of at most 1 000 000 000 € stay within the totals' bound (Cents, 10^13).
+LineCents = Annotated[JsonInt, Field(ge=0, le=10**11, description="Montant en centimes d'euro.")]
+
+
 class ExpenseLineIn(InputModel):
     category: ExpenseCategory
     label: ShortText
-    amount_cents: Cents
+    amount_cents: LineCents
     vendor_origin: VendorOrigin | None = Field(
         default=None, description="Pour les licences : éditeur de l'UE ou extra-communautaire."
     )
@@ -68,7 +72,7 @@ class ExpenseLineRead(ReadModel):
 
 class FundingLineIn(InputModel):
     funder: ShortText
-    amount_cents: Cents
+    amount_cents: LineCents
 
 
 class FundingLineRead(ReadModel):

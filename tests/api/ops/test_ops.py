@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from alembic import command
 from httpx import ASGITransport, AsyncClient
 
-from alembic import command
 from app.core.migrations import alembic_config
 from app.main import create_app
 from tests.support import create_database, drop_database, migrate, test_settings
