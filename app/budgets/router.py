@@ -29,7 +29,7 @@ from app.budgets.schemas import (
     PaymentRead,
     ScheduleItemRead,
 )
-from app.core.concurrency import IfMatchHeader, etag_for
+from app.core.concurrency import ETAG, IfMatchHeader, etag_for
 from app.core.db import SessionDep
 from app.core.errors import problems
 from app.core.idempotency import IdempotencyKeyHeader, run_idempotent
@@ -42,7 +42,6 @@ from app.programme.schemas import ForfaitTier
 envelopes_router = APIRouter(prefix="/envelopes", tags=["budgets"])
 grants_router = APIRouter(prefix="/projects", tags=["grants"])
 
-ETAG = {"ETag": {"description": "Version, à renvoyer en If-Match.", "schema": {"type": "string"}}}
 REPLAYED = {
     "Idempotent-Replayed": {
         "description": "Présent (true) quand la réponse rejoue une requête déjà traitée.",

@@ -39,7 +39,7 @@ from app.budgets.rules import (
     unpaid_part,
 )
 from app.budgets.schemas import AllocationCreate, ConventionCreate, FinalReportCreate, PaymentCreate
-from app.core.concurrency import check_if_match, flush_versioned
+from app.core.concurrency import check_if_match
 from app.core.errors import UnprocessableEntity
 from app.core.pagination import (
     PageParams,
@@ -53,8 +53,8 @@ from app.core.types import utcnow
 from app.programme.models import Programme
 from app.projects import service as projects_service
 from app.projects.errors import InvalidTransition
-from app.projects.models import Project, ProjectTransition
-from app.projects.rules import Action, IllegalTransition, Status, euros, next_status
+from app.projects.models import Project
+from app.projects.rules import Action, Status, euros
 from app.reference.catalogue import get_catalogue
 
 
@@ -336,46 +336,6 @@ async def ledger(
 # -- grants ---------------------------------------------------------------------------------
 
 
-def _stamp(
-    project: Project, principal: Principal, action: Action, before: Status, message: str | None
-) -> ProjectTransition:
-    return ProjectTransition(
-        project_id=project.id,
-        action=action.value,
-        from_status=before.value,
-        to_status=project.status,
-        actor_subject=principal.subject,
-        actor_role=principal.role.value,
-        message=message,
-        at=utcnow(),
-    )
-
-
-async def _advance(
-    session: AsyncSession,
-    principal: Principal,
-    project: Project,
-    action: Action,
-    message: str | None = None,
-) -> None:
-    """Move the project along R-FLOW-1 (409 otherwise) and stamp its history."""
-    before = Status(project.status)
-    try:
-        after = next_status(before, action)
-    except IllegalTransition as exc:
-        raise InvalidTransition(
-            f"Transition « {action.value} » impossible depuis l'état « {before.value} ».",
-            code="R-FLOW-1",
-            current_status=before.value,
-            requested_status=exc.target.value,
-        ) from exc
-    project.status = after.value
-    project.updated_at = utcnow()
-    await flush_versioned(session)
-    session.add(_stamp(project, principal, action, before, message))
-    await session.flush()
-
-
 async def commit_grant(
     session: AsyncSession,
     principal: Principal,
@@ -460,7 +420,7 @@ async def commit_grant(
             session.add(grant)
     except IntegrityError as exc:
         raise GrantRefused("Ce dossier a déjà une subvention.", code="R-CAP-4") from exc
-    await _advance(session, principal, project, Action.ACCEPT, reference)
+    await projects_service.advance(session, principal, project, Action.ACCEPT, reference)
     return grant
 
 
@@ -486,7 +446,9 @@ async def sign_convention(
     project = await projects_service.get_project(session, principal, project_id=project_id)
     check_if_match(if_match, project.version)
     if project.status != Status.ACCEPTED.value:
-        await _advance(session, principal, project, Action.SIGN_CONVENTION)  # raises 409
+        await projects_service.advance(
+            session, principal, project, Action.SIGN_CONVENTION
+        )  # raises 409
     grant = await _active_grant(session, project)
     scheduled = sum(item.amount_cents for item in data.schedule)
     if scheduled > grant.amount_cents:
@@ -495,7 +457,9 @@ async def sign_convention(
             f"({euros(grant.amount_cents)}).",
             code="R-CAP-5",
         )
-    await _advance(session, principal, project, Action.SIGN_CONVENTION, data.reference)
+    await projects_service.advance(
+        session, principal, project, Action.SIGN_CONVENTION, data.reference
+    )
     session.add(
         Convention(
             project_id=project.id,
@@ -577,12 +541,21 @@ async def record_payment(
     session.add(payment)
     await session.flush()
     if data.kind is PaymentKind.BALANCE:
-        await _release(
-            session, principal, project, grant, closed_status="closed", reference=data.reference
-        )
-        await _advance(session, principal, project, Action.PAY_BALANCE, data.reference)
-        await _advance(session, principal, project, Action.COMPLETE, None)
+        await _pay_off(session, principal, project, grant, data.reference)
     return payment
+
+
+async def _pay_off(
+    session: AsyncSession,
+    principal: Principal,
+    project: Project,
+    grant: Grant,
+    reference: str | None,
+) -> None:
+    """The grant is settled: release what was not paid, then `paid` → `completed` (R-PAY-2)."""
+    await _release(session, principal, project, grant, closed_status="closed", reference=reference)
+    await projects_service.advance(session, principal, project, Action.PAY_BALANCE, reference)
+    await projects_service.advance(session, principal, project, Action.COMPLETE, None)
 
 
 async def _release(
@@ -640,11 +613,7 @@ async def record_final_report(
     if grant.paid_cents == grant.amount_cents:
         # Everything was paid before the report (an 80 % cap raised to 100 %): no balance is
         # left to pay, so the report itself closes the project (R-PAY-2).
-        await _release(
-            session, principal, project, grant, closed_status="closed", reference="rapport final"
-        )
-        await _advance(session, principal, project, Action.PAY_BALANCE, "rapport final")
-        await _advance(session, principal, project, Action.COMPLETE, None)
+        await _pay_off(session, principal, project, grant, "rapport final")
     return grant
 
 
@@ -661,10 +630,12 @@ async def cancel_grant(
     project = await projects_service.get_project(session, principal, project_id=project_id)
     check_if_match(if_match, project.version)
     if project.status not in (Status.ACCEPTED.value, Status.UNDER_CONVENTION.value):
-        await _advance(session, principal, project, Action.CANCEL, reason)  # raises 409
+        await projects_service.advance(
+            session, principal, project, Action.CANCEL, reason
+        )  # raises 409
     grant = await _active_grant(session, project)
     await _release(session, principal, project, grant, closed_status="cancelled", reference=reason)
-    await _advance(session, principal, project, Action.CANCEL, reason)
+    await projects_service.advance(session, principal, project, Action.CANCEL, reason)
     return grant
 
 

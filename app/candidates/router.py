@@ -17,7 +17,7 @@ from app.candidates.schemas import (
     CandidateUpdate,
     DepartementCode,
 )
-from app.core.concurrency import IfMatchHeader, etag_for
+from app.core.concurrency import ETAG, IfMatchHeader, etag_for
 from app.core.db import SessionDep
 from app.core.errors import problems
 from app.core.pagination import PageDep
@@ -26,7 +26,6 @@ from app.reference.kinds import OrganisationKind
 
 router = APIRouter(prefix="/candidates", tags=["candidates"])
 
-ETAG = {"ETag": {"description": "Version, à renvoyer en If-Match.", "schema": {"type": "string"}}}
 Readers = Annotated[
     Principal, Depends(require_roles(Role.CANDIDATE, Role.PREFECT, Role.DINUM, Role.ANCT))
 ]

@@ -20,6 +20,10 @@ IfMatchHeader = Annotated[
 ]
 
 
+# OpenAPI description of the ETag response header, for `responses={200: {"headers": ETAG}}`.
+ETAG = {"ETag": {"description": "Version, à renvoyer en If-Match.", "schema": {"type": "string"}}}
+
+
 def etag_for(version: int) -> str:
     return f'"v{version}"'
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from app.auth.dependencies import require_roles
 from app.auth.principal import Principal, Role
-from app.core.concurrency import IfMatchHeader, etag_for
+from app.core.concurrency import ETAG, IfMatchHeader, etag_for
 from app.core.db import SessionDep
 from app.core.errors import problems
 from app.programme import service as programme_service
@@ -16,18 +16,11 @@ from app.programme.schemas import ProgrammeRead, ProgrammeUpdate
 
 router = APIRouter(prefix="/programme", tags=["programme"])
 
-ETAG_HEADER = {
-    "ETag": {
-        "description": "Version de la ressource, à renvoyer en If-Match.",
-        "schema": {"type": "string"},
-    }
-}
-
 
 @router.get(
     "",
     response_model=ProgrammeRead,
-    responses={200: {"headers": ETAG_HEADER}, **problems(404)},
+    responses={200: {"headers": ETAG}, **problems(404)},
 )
 async def read_programme(
     request: Request, response: Response, session: SessionDep
@@ -43,7 +36,7 @@ async def read_programme(
 @router.patch(
     "",
     response_model=ProgrammeRead,
-    responses={200: {"headers": ETAG_HEADER}, **problems(401, 403, 404, 412, 428)},
+    responses={200: {"headers": ETAG}, **problems(401, 403, 404, 412, 428)},
 )
 async def update_programme(
     request: Request,

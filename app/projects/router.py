@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from app.auth.dependencies import require_roles
 from app.auth.principal import Principal, Role
 from app.candidates.schemas import DepartementCode
-from app.core.concurrency import IfMatchHeader, etag_for
+from app.core.concurrency import ETAG, IfMatchHeader, etag_for
 from app.core.db import SessionDep
 from app.core.errors import problems
 from app.core.pagination import PageDep
@@ -40,7 +40,6 @@ from app.projects.schemas import (
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 
-ETAG = {"ETag": {"description": "Version, à renvoyer en If-Match.", "schema": {"type": "string"}}}
 ALL_ROLES = (Role.CANDIDATE, Role.PREFECT, Role.DINUM, Role.ANCT)
 Readers = Annotated[Principal, Depends(require_roles(*ALL_ROLES))]
 Candidate = Annotated[Principal, Depends(require_roles(Role.CANDIDATE))]

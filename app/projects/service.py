@@ -327,6 +327,41 @@ async def eligibility(
     return project, await assess_project(session, project)
 
 
+def check_transition(project: Project, action: Action) -> Status:
+    """R-FLOW-1: the state `action` leads to, or InvalidTransition (409) naming both states."""
+    before = Status(project.status)
+    try:
+        return next_status(before, action)
+    except IllegalTransition as exc:
+        raise InvalidTransition(
+            f"Transition « {action.value} » impossible : le dossier est "
+            f"« {STATUS_LABELS_FR[before]} » ({before.value}), la transition mènerait à "
+            f"« {exc.target.value} ».",
+            code="R-FLOW-1",
+            current_status=before.value,
+            requested_status=exc.target.value,
+        ) from exc
+
+
+async def advance(
+    session: AsyncSession,
+    principal: Principal,
+    project: Project,
+    action: Action,
+    message: str | None = None,
+) -> None:
+    """Apply `action` to a loaded dossier (R-FLOW-1) and stamp it in the history.
+
+    The version column guards the UPDATE: a concurrent change of the dossier is a 412.
+    """
+    before = Status(project.status)
+    project.status = check_transition(project, action).value
+    project.updated_at = utcnow()
+    await flush_versioned(session)
+    session.add(_stamp(project, principal, action, before, message))
+    await session.flush()
+
+
 async def transition(
     session: AsyncSession,
     principal: Principal,
@@ -343,18 +378,7 @@ async def transition(
     """
     project = await get_project(session, principal, project_id=project_id)
     check_if_match(if_match, project.version)
-    before = Status(project.status)
-    try:
-        after = next_status(before, action)
-    except IllegalTransition as exc:
-        raise InvalidTransition(
-            f"Transition « {action.value} » impossible : le dossier est "
-            f"« {STATUS_LABELS_FR[before]} » ({before.value}), la transition mènerait à "
-            f"« {exc.target.value} ».",
-            code="R-FLOW-1",
-            current_status=before.value,
-            requested_status=exc.target.value,
-        ) from exc
+    check_transition(project, action)
     if action is Action.SUBMIT:
         report = await assess_project(session, project)
         raise_failures(
@@ -367,11 +391,7 @@ async def transition(
         project.status_message = None
     if action in (Action.RETURN, Action.CLOSE):
         project.status_message = message
-    project.status = after.value
-    project.updated_at = utcnow()
-    await flush_versioned(session)
-    session.add(_stamp(project, principal, action, before, message))
-    await session.flush()
+    await advance(session, principal, project, action, message)
     return project
 
 

@@ -1,0 +1,199 @@
+"""The contract: FastAPI's schema, post-processed so that it states what the server enforces.
+
+Errors are problem+json on every operation, each operation names its roles (`x-roles`),
+response objects are closed, integer bounds use JSON Schema keywords, and request texts say
+that NUL is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+
+from app.auth.dependencies import get_principal
+from app.auth.principal import Role
+from app.core.errors import PROBLEM_DESCRIPTIONS, Problem, ProblemItem, problem_ref
+from app.core.schemas import NO_NUL_PATTERN
+
+COMPONENT_REF = "#/components/schemas/"
+
+
+def _api_route_contexts(app: FastAPI) -> Iterator[RouteContext]:
+    """Every APIRoute with its effective path and dependencies.
+
+    FastAPI keeps included routers as `_IncludedRouter` entries in `app.routes` (they are no
+    longer flattened into APIRoutes), so walk them the way `get_openapi` does.
+    """
+    for context in iter_route_contexts(app.routes):
+        if isinstance(context.original_route, APIRoute):
+            yield context
+
+
+def _route_roles(dependant: Dependant) -> list[str] | None:
+    """Roles allowed by the route's `require_roles(...)`; every role for a bare CurrentPrincipal."""
+    for dep in dependant.dependencies:
+        roles = getattr(dep.call, "guichet_roles", None)
+        if roles is not None:
+            return list(roles)
+        if dep.call is get_principal:
+            return [role.value for role in Role]
+        nested = _route_roles(dep)
+        if nested is not None:
+            return nested
+    return None
+
+
+def _operations(schema: dict[str, Any]) -> Iterable[tuple[str, str, dict[str, Any]]]:
+    for path, item in schema.get("paths", {}).items():
+        for method, operation in item.items():
+            if method in {"get", "post", "put", "patch", "delete"}:
+                yield path, method, operation
+
+
+def _refs(node: Any) -> set[str]:
+    """Names of the components referenced anywhere under `node`."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(COMPONENT_REF):
+            found.add(ref.removeprefix(COMPONENT_REF))
+        for value in node.values():
+            found |= _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _refs(value)
+    return found
+
+
+def _reachable(components: dict[str, Any], roots: set[str]) -> set[str]:
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in components:
+            continue
+        seen.add(name)
+        todo.extend(_refs(components[name]) - seen)
+    return seen
+
+
+def _close_response_objects(schema: dict[str, Any]) -> None:
+    """API3: response objects carry no key beyond their schema's (`additionalProperties: false`).
+
+    True by construction: FastAPI serialises every 2xx body through its `response_model`, which
+    drops undeclared keys. Schemas also used for input are left alone (their `extra` setting is
+    what the server enforces), as is any schema that states `additionalProperties` itself.
+    """
+    components = schema.get("components", {}).get("schemas", {})
+    inputs: set[str] = set()
+    outputs: set[str] = set()
+    for _path, _method, operation in _operations(schema):
+        inputs |= _refs(operation.get("requestBody")) | _refs(operation.get("parameters"))
+        for status, response in operation.get("responses", {}).items():
+            if status.startswith("2"):
+                outputs |= _refs(response.get("content"))
+    for name in _reachable(components, outputs) - _reachable(components, inputs):
+        sub = components[name]
+        if sub.get("type") == "object" and "additionalProperties" not in sub:
+            sub["additionalProperties"] = False
+
+
+# Pydantic writes its own constraint names into the JSON Schema when a Field(ge=…, le=…) sits
+# over a BeforeValidator (JsonInt in app/core/schemas.py): the bounds are enforced, but a JSON
+# Schema reader (clients, the fuzzer) ignores `ge`/`le` and would see an unbounded integer.
+_PYDANTIC_BOUNDS = {
+    "ge": "minimum",
+    "le": "maximum",
+    "gt": "exclusiveMinimum",
+    "lt": "exclusiveMaximum",
+}
+
+
+def _standard_bounds(node: Any) -> None:
+    """Rename leaked pydantic bounds (`ge`, `le`, `gt`, `lt`) to their JSON Schema keywords."""
+    if isinstance(node, dict):
+        if node.get("type") in ("integer", "number"):
+            for leaked, keyword in _PYDANTIC_BOUNDS.items():
+                value = node.get(leaked)
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    node.setdefault(keyword, node.pop(leaked))
+        for value in node.values():
+            _standard_bounds(value)
+    elif isinstance(node, list):
+        for value in node:
+            _standard_bounds(value)
+
+
+def _add_no_nul_pattern(node: Any) -> None:
+    if isinstance(node, dict):
+        if node.get("type") == "string" and not any(
+            k in node for k in ("pattern", "enum", "const", "format")
+        ):
+            node["pattern"] = NO_NUL_PATTERN
+        for value in node.values():
+            _add_no_nul_pattern(value)
+    elif isinstance(node, list):
+        for value in node:
+            _add_no_nul_pattern(value)
+
+
+def _state_input_texts(schema: dict[str, Any]) -> None:
+    """Request bodies refuse NUL in any text (InputModel): say it in their schemas."""
+    components = schema.get("components", {}).get("schemas", {})
+    roots: set[str] = set()
+    for _path, _method, operation in _operations(schema):
+        roots |= _refs(operation.get("requestBody"))
+    for name in _reachable(components, roots):
+        _add_no_nul_pattern(components[name])
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    """The contract: FastAPI's schema with problem+json errors and x-roles on each operation."""
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    for model in (ProblemItem, Problem):
+        sub = model.model_json_schema(ref_template=COMPONENT_REF + "{model}")
+        sub.pop("$defs", None)
+        components[model.__name__] = sub
+    roles_by_op = {
+        (context.path_format, method.lower()): _route_roles(context.dependant)
+        for context in _api_route_contexts(app)
+        for method in context.methods or ()
+    }
+    for path, method, operation in _operations(schema):
+        responses = operation.setdefault("responses", {})
+        has_input = bool(operation.get("parameters")) or "requestBody" in operation
+        needed = {500, 503}
+        if operation.get("security"):
+            needed |= {401, 403}
+        if has_input:
+            needed.add(422)
+        if "requestBody" in operation:
+            # 400: FastAPI answers a body it cannot even decode (not UTF-8) with 400, where
+            # undecodable JSON gets a 422; 413: the body cap (BodyLimitMiddleware).
+            needed |= {400, 413}
+        for status in needed:
+            responses.setdefault(str(status), problem_ref(PROBLEM_DESCRIPTIONS[status]))
+        for status, response in responses.items():
+            if int(status) >= 400:
+                response["content"] = problem_ref(response.get("description", ""))["content"]
+                if status in {"422"}:
+                    response["description"] = PROBLEM_DESCRIPTIONS[422]
+        roles = roles_by_op.get((path, method))
+        operation["x-roles"] = roles if roles is not None else ["anonymous"]
+    _close_response_objects(schema)
+    _standard_bounds(schema)
+    _state_input_texts(schema)
+    return schema
