@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient, Response
 
@@ -97,6 +98,19 @@ async def test_malformed_json_is_422(client: AsyncClient, actors: Actors, header
     )
     body = assert_problem(response, 422, "validation-error")
     assert [e["code"] for e in body["errors"]] == ["json_invalid"]
+
+
+@pytest.mark.parametrize("depth", [2_000, 100_000])
+async def test_json_nesting_bomb_is_a_400_problem_never_a_500(
+    client: AsyncClient, actors: Actors, headers, depth: int
+) -> None:
+    """API4: a body nested deeper than the parser's recursion limit is refused cleanly."""
+    response = await client.post(
+        CANDIDATES,
+        content=b'{"siret": ' + b"[" * depth + b"]" * depth + b"}",
+        headers={**headers(actors.cand_a), "Content-Type": "application/json"},
+    )
+    assert_problem(response, 400, "bad-request")
 
 
 async def test_unknown_route_is_404(client: AsyncClient) -> None:
