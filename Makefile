@@ -34,8 +34,8 @@ openapi: install
 	$(BIN)/python -m app openapi
 
 lint: install
-	$(BIN)/ruff check app tests alembic scripts
-	$(BIN)/ruff format --check app tests alembic scripts
+	$(BIN)/ruff check app tests alembic scripts bench
+	$(BIN)/ruff format --check app tests alembic scripts bench
 	$(BIN)/mypy app
 
 clean:

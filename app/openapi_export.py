@@ -18,7 +18,7 @@ def contract_settings() -> Settings:
         environment="test",
         database_url="sqlite+aiosqlite:///:memory:",
         docs_enabled=True,
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
 
 

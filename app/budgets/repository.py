@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy import Select, false
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +12,7 @@ from app.auth.principal import Principal, Role
 from app.budgets.models import Envelope, Grant
 
 
-def visible_envelopes_stmt(principal: Principal) -> Select[Any]:
+def visible_envelopes_stmt(principal: Principal) -> Select[Envelope]:
     """Envelopes the principal may read: its département (prefect) or all (DINUM, ANCT)."""
     stmt = select(Envelope)
     if principal.role is Role.PREFECT:

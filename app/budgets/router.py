@@ -87,7 +87,7 @@ def movement_read(movement: LedgerMovement, departement: str) -> MovementRead:
     return MovementRead(
         id=movement.id or 0,
         departement=departement,
-        kind=movement.kind,  # type: ignore[arg-type]
+        kind=movement.kind,
         allocated_delta_cents=movement.allocated_delta_cents,
         committed_delta_cents=movement.committed_delta_cents,
         paid_delta_cents=movement.paid_delta_cents,
@@ -272,7 +272,7 @@ async def grant_read(session: SessionDep, principal: Principal, project_id: uuid
         committed_at=grant.committed_at,
         convention=ConventionRead(
             reference=convention.reference,
-            kind=convention.kind,  # type: ignore[arg-type]
+            kind=convention.kind,
             signed_on=convention.signed_on,
             schedule=[ScheduleItemRead.model_validate(i) for i in convention.schedule],
             created_at=convention.created_at,

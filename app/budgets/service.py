@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
+from sqlmodel import col, select
 from stdnum.fr import siret as siret_number
 
 from app.auth.principal import Principal, Role
@@ -81,11 +81,12 @@ async def move(
     stmt = (
         update(Envelope)
         .where(
-            Envelope.id == envelope_id,  # type: ignore[arg-type]
-            Envelope.allocated_cents + delta.allocated
-            >= Envelope.committed_cents + delta.committed,
-            Envelope.committed_cents + delta.committed >= Envelope.paid_cents + delta.paid,
-            Envelope.paid_cents + delta.paid >= 0,
+            col(Envelope.id) == envelope_id,
+            col(Envelope.allocated_cents) + delta.allocated
+            >= col(Envelope.committed_cents) + delta.committed,
+            col(Envelope.committed_cents) + delta.committed
+            >= col(Envelope.paid_cents) + delta.paid,
+            col(Envelope.paid_cents) + delta.paid >= 0,
         )
         .values(
             allocated_cents=Envelope.allocated_cents + delta.allocated,
@@ -94,7 +95,7 @@ async def move(
             version=Envelope.version + 1,
             updated_at=now,
         )
-        .returning(Envelope.id)
+        .returning(col(Envelope.id))
         .execution_options(synchronize_session=False)
     )
     if (await session.execute(stmt)).first() is None:
@@ -147,9 +148,11 @@ async def list_envelopes(
     updated_since: datetime | None = None,
 ) -> tuple[list[Envelope], str | None]:
     """Envelopes in scope, one keyset page; `updated_since` for incremental sync (R-SYNC-1)."""
-    stmt = repository.visible_envelopes_stmt(principal).where(Envelope.programme_id == programme.id)
+    stmt = repository.visible_envelopes_stmt(principal).where(
+        col(Envelope.programme_id) == programme.id
+    )
     if updated_since is not None:
-        stmt = stmt.where(Envelope.updated_at >= updated_since)
+        stmt = stmt.where(col(Envelope.updated_at) >= updated_since)
     stmt = keyset_page(stmt, Envelope.created_at, Envelope.id, page)
     rows = list((await session.execute(stmt)).scalars().all())
     return split_page(rows, page, lambda e: (e.created_at, e.id))
@@ -236,9 +239,10 @@ async def allocate(
         )
         assert movement is not None  # adding to allocated cannot break the invariant
         return await _fresh(session, envelope), [movement]
-    envelope = await repository.envelope_for(session, programme.id, departement)
-    if envelope is None:
+    existing = await repository.envelope_for(session, programme.id, departement)
+    if existing is None:
         raise EnvelopeNotFound()
+    envelope = existing
     if data.kind is AllocationKind.REDUCTION:
         movement = await move(
             session,
@@ -324,8 +328,8 @@ async def ledger(
     if updated_since is not None:  # R-SYNC-1: movements are append-only, so "since" = "at ≥"
         stmt = stmt.where(LedgerMovement.at >= updated_since)
     if page.cursor:
-        stmt = stmt.where(LedgerMovement.id > decode_int_cursor(page.cursor))  # type: ignore[operator]
-    stmt = stmt.order_by(LedgerMovement.id).limit(page.limit + 1)  # type: ignore[arg-type]
+        stmt = stmt.where(col(LedgerMovement.id) > decode_int_cursor(page.cursor))
+    stmt = stmt.order_by(col(LedgerMovement.id)).limit(page.limit + 1)
     rows = list((await session.execute(stmt)).scalars().all())
     if len(rows) <= page.limit:
         return rows, None
@@ -667,7 +671,7 @@ async def grant_view(
             await session.execute(
                 select(Payment)
                 .where(Payment.project_id == project.id)
-                .order_by(Payment.created_at, Payment.id)  # type: ignore[arg-type]
+                .order_by(col(Payment.created_at), col(Payment.id))
             )
         )
         .scalars()

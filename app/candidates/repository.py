@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy import Select, false
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.auth.principal import Principal, Role
 from app.candidates.models import Candidate
 
 
-def visible_candidates_stmt(principal: Principal) -> Select[Any]:
+def visible_candidates_stmt(principal: Principal) -> Select[Candidate]:
     """Candidates the principal may read: its own SIREN, its département, or all (national)."""
     stmt = select(Candidate)
     if principal.role is Role.CANDIDATE:
@@ -32,7 +31,7 @@ async def get_visible_candidate(
     *,
     for_update: bool = False,
 ) -> Candidate | None:
-    stmt = visible_candidates_stmt(principal).where(Candidate.id == candidate_id)
+    stmt = visible_candidates_stmt(principal).where(col(Candidate.id) == candidate_id)
     if for_update:
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()

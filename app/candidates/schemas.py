@@ -83,10 +83,12 @@ class CandidateUpdate(InputModel):
         json_schema_extra={"examples": [{"contact": {"email": "dsi@exemple-commune.fr"}}]}
     )
 
-    name: str = Field(default=None, min_length=1, max_length=300)
+    # `T = Field(default=None)`: may be omitted, never null. The contract keeps T non-nullable;
+    # None only stands for "not sent" (hence the type ignores).
+    name: str = Field(default=None, min_length=1, max_length=300)  # type: ignore[assignment]
     population: JsonInt | None = Field(default=None, ge=0, le=100_000_000)
-    public_body_attestation: StrictBool = Field(default=None)
-    contact: Contact = Field(default=None)
+    public_body_attestation: StrictBool = Field(default=None)  # type: ignore[assignment]
+    contact: Contact = Field(default=None)  # type: ignore[assignment]
 
 
 class CandidateRead(ReadModel):

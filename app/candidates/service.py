@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.auth.principal import Principal, Role
 from app.candidates import repository
@@ -134,11 +135,11 @@ async def list_candidates(
     """Candidates in the principal's scope, filtered, one keyset page (R-SYNC-1)."""
     stmt = repository.visible_candidates_stmt(principal)
     if filters.departement is not None:
-        stmt = stmt.where(Candidate.departement == filters.departement)
+        stmt = stmt.where(col(Candidate.departement) == filters.departement)
     if filters.kind is not None:
-        stmt = stmt.where(Candidate.kind == filters.kind.value)
+        stmt = stmt.where(col(Candidate.kind) == filters.kind.value)
     if filters.updated_since is not None:
-        stmt = stmt.where(Candidate.updated_at >= filters.updated_since)
+        stmt = stmt.where(col(Candidate.updated_at) >= filters.updated_since)
     stmt = keyset_page(stmt, Candidate.created_at, Candidate.id, page)
     rows = list((await session.execute(stmt)).scalars().all())
     return split_page(rows, page, lambda c: (c.created_at, c.id))
@@ -160,6 +161,7 @@ async def update_candidate(
     check_if_match(if_match, candidate.version)
     changes = data.model_dump(exclude_unset=True)
     kind = OrganisationKind(candidate.kind)
+    attestation = changes.get("public_body_attestation")
     declared = Identity(
         siret=candidate.siret,
         kind=kind,
@@ -168,8 +170,8 @@ async def update_candidate(
         region=candidate.region,
         commune_insee=candidate.commune_insee,
         population=changes["population"] if "population" in changes else candidate.population,
-        public_body_attestation=changes.get("public_body_attestation")
-        if changes.get("public_body_attestation") is not None
+        public_body_attestation=attestation
+        if attestation is not None
         else candidate.public_body_attestation,
     )
     identity, failures = resolve_identity(declared, get_catalogue())

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from sqlalchemy import JSON, UniqueConstraint, delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel, select
+from sqlmodel import Field, SQLModel, col, select
 
 from app.auth.principal import Principal
 from app.core.errors import Conflict, UnprocessableEntity
@@ -98,7 +98,9 @@ async def _replay(
     if existing is None:
         return None
     if purge_expired and existing.created_at < utcnow() - RETENTION:
-        await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == existing.id))
+        await session.execute(
+            delete(IdempotencyRecord).where(col(IdempotencyRecord.id) == existing.id)
+        )
         return None
     if existing.request_hash != fingerprint:
         raise IdempotencyKeyReused()

@@ -48,6 +48,8 @@ PageDep = Annotated[PageParams, Depends(page_params)]
 
 T = TypeVar("T")
 R = TypeVar("R")
+# Any SELECT, whatever its columns: keyset_page hands back the statement type it was given.
+SelectT = TypeVar("SelectT", bound="Select[*tuple[Any, ...]]")
 
 
 class Page(BaseModel, Generic[T]):
@@ -71,9 +73,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise InvalidCursor() from exc
 
 
-def keyset_page(
-    stmt: Select[Any], created_col: Any, id_col: Any, params: PageParams
-) -> Select[Any]:
+def keyset_page(stmt: SelectT, created_col: Any, id_col: Any, params: PageParams) -> SelectT:
     """Order by (created_at, id), start after the cursor, fetch one extra row to detect more."""
     if params.cursor:
         created, row_id = decode_cursor(params.cursor)

@@ -109,21 +109,23 @@ class ProgrammeRead(ReadModel):
 class ProgrammeUpdate(InputModel):
     """Fields DINUM may change; all optional, applied as sent."""
 
-    title: Label = Field(default=None)
-    window_opens_on: IsoDate = Field(default=None)
+    # `T = Field(default=None)`: may be omitted, never null. The contract keeps T non-nullable;
+    # None only stands for "not sent" (hence the type ignores).
+    title: Label = Field(default=None)  # type: ignore[assignment]
+    window_opens_on: IsoDate = Field(default=None)  # type: ignore[assignment]
     window_closes_on: IsoDate | None = None
-    results_deadline: IsoDate = Field(default=None)
-    max_duration_months: JsonInt = Field(default=None, ge=1, le=120)
-    funding_cap_rate_bps: Bps = Field(default=None)
-    extra_eu_licence_share_cap_bps: JsonInt = Field(default=None, ge=0, le=9999)
-    committee_filing_threshold: JsonInt = Field(default=None, ge=1, le=1000)
-    committee_max_interval_days: JsonInt = Field(default=None, ge=1, le=366)
-    advance_cap_bps: Bps = Field(default=None)
-    pre_final_payment_cap_bps: Bps = Field(default=None)
-    small_population_threshold: JsonInt = Field(default=None, ge=1, le=10**8)
-    general_criteria: list[CriterionIn] = Field(default=None, min_length=1, max_length=20)
-    strands: list[StrandIn] = Field(default=None, min_length=3, max_length=3)
-    forfaits: list[ForfaitTierIn] = Field(default=None, max_length=20)
+    results_deadline: IsoDate = Field(default=None)  # type: ignore[assignment]
+    max_duration_months: JsonInt = Field(default=None, ge=1, le=120)  # type: ignore[assignment]
+    funding_cap_rate_bps: Bps = Field(default=None)  # type: ignore[assignment]
+    extra_eu_licence_share_cap_bps: JsonInt = Field(default=None, ge=0, le=9999)  # type: ignore[assignment]
+    committee_filing_threshold: JsonInt = Field(default=None, ge=1, le=1000)  # type: ignore[assignment]
+    committee_max_interval_days: JsonInt = Field(default=None, ge=1, le=366)  # type: ignore[assignment]
+    advance_cap_bps: Bps = Field(default=None)  # type: ignore[assignment]
+    pre_final_payment_cap_bps: Bps = Field(default=None)  # type: ignore[assignment]
+    small_population_threshold: JsonInt = Field(default=None, ge=1, le=10**8)  # type: ignore[assignment]
+    general_criteria: list[CriterionIn] = Field(default=None, min_length=1, max_length=20)  # type: ignore[arg-type]
+    strands: list[StrandIn] = Field(default=None, min_length=3, max_length=3)  # type: ignore[arg-type]
+    forfaits: list[ForfaitTierIn] = Field(default=None, max_length=20)  # type: ignore[arg-type]
 
     model_config = {
         "json_schema_extra": {

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import ConfigDict, Field, StrictBool
+from pydantic.config import JsonDict
 
 from app.auth.principal import Role
 from app.candidates.schemas import DepartementCode
@@ -81,7 +82,7 @@ class FundingLineRead(ReadModel):
     amount_cents: Cents
 
 
-_EXAMPLE = {
+_EXAMPLE: JsonDict = {
     "strand": "3c",
     "title": "Prise de rendez-vous en ligne pour l'état civil",
     "description": "Un service de prise de rendez-vous en ligne et par téléphone.",
@@ -135,22 +136,24 @@ class ProjectUpdate(InputModel):
         json_schema_extra={"examples": [{"requested_cents": 2_500_000, "end_on": "2022-09-30"}]}
     )
 
-    strand: Strand = Field(default=None)
-    title: ShortText = Field(default=None)
-    description: LongText = Field(default=None)
+    # `T = Field(default=None)`: may be omitted, never null. The contract keeps T non-nullable;
+    # None only stands for "not sent" (hence the type ignores).
+    strand: Strand = Field(default=None)  # type: ignore[assignment]
+    title: ShortText = Field(default=None)  # type: ignore[assignment]
+    description: LongText = Field(default=None)  # type: ignore[assignment]
     objectives: LongText | None = None
     nature: Nature | None = None
     start_on: IsoDate | None = None
     end_on: IsoDate | None = None
     sponsor: Sponsor | None = None
-    team: list[TeamMember] = Field(default=None, max_length=50)
-    agents_impacted: JsonInt = Field(default=None, ge=0, le=10_000_000)
-    users_impacted: JsonInt = Field(default=None, ge=0, le=100_000_000)
+    team: list[TeamMember] = Field(default=None, max_length=50)  # type: ignore[arg-type]
+    agents_impacted: JsonInt = Field(default=None, ge=0, le=10_000_000)  # type: ignore[assignment]
+    users_impacted: JsonInt = Field(default=None, ge=0, le=100_000_000)  # type: ignore[assignment]
     replicability: LongText | None = None
-    open_source: StrictBool = Field(default=None)
-    expense_lines: list[ExpenseLineIn] = Field(default=None, max_length=100)
-    other_funding: list[FundingLineIn] = Field(default=None, max_length=20)
-    requested_cents: Cents = Field(default=None)
+    open_source: StrictBool = Field(default=None)  # type: ignore[assignment]
+    expense_lines: list[ExpenseLineIn] = Field(default=None, max_length=100)  # type: ignore[arg-type]
+    other_funding: list[FundingLineIn] = Field(default=None, max_length=20)  # type: ignore[arg-type]
+    requested_cents: Cents = Field(default=None)  # type: ignore[assignment]
 
 
 class ProjectSummary(ReadModel):

@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.auth.principal import Principal, Role
 from app.candidates.models import Candidate
@@ -78,7 +78,7 @@ def today_in_france() -> date:
 
 def _expense_lines(lines: list[ExpenseLineIn]) -> list[ExpenseLine]:
     return [
-        ExpenseLine(
+        ExpenseLine(  # type: ignore[call-arg]  # project_id: set by the relationship
             position=i,
             category=line.category.value,
             label=line.label,
@@ -92,7 +92,9 @@ def _expense_lines(lines: list[ExpenseLineIn]) -> list[ExpenseLine]:
 
 def _funding_lines(lines: list[FundingLineIn]) -> list[FundingLine]:
     return [
-        FundingLine(position=i, funder=line.funder, amount_cents=line.amount_cents)
+        FundingLine(  # type: ignore[call-arg]  # project_id: set by the relationship
+            position=i, funder=line.funder, amount_cents=line.amount_cents
+        )
         for i, line in enumerate(lines)
     ]
 
@@ -196,9 +198,9 @@ async def list_projects(
     if filters.candidate_id is not None:
         conditions.append(Project.candidate_id == filters.candidate_id)
     if filters.submitted_from is not None:
-        conditions.append(Project.submitted_at >= filters.submitted_from)  # type: ignore[operator]
+        conditions.append(col(Project.submitted_at) >= filters.submitted_from)
     if filters.submitted_to is not None:
-        conditions.append(Project.submitted_at <= filters.submitted_to)  # type: ignore[operator]
+        conditions.append(col(Project.submitted_at) <= filters.submitted_to)
     if filters.updated_since is not None:
         conditions.append(Project.updated_at >= filters.updated_since)
     if conditions:
