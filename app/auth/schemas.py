@@ -9,7 +9,7 @@ from app.core.schemas import ReadModel
 
 
 class MeRead(ReadModel):
-    """Who the caller is, as the service understood its token."""
+    """Qui est l'appelant, d'après son jeton."""
 
     subject: str = Field(max_length=255)
     role: Role

@@ -22,7 +22,7 @@ Reference = Annotated[str, Field(min_length=1, max_length=300)]
 
 
 class EnvelopeRead(ReadModel):
-    """Figures of a departmental envelope, kept in step with its ledger."""
+    """Montants d'une enveloppe départementale, tenus en phase avec son grand livre."""
 
     id: uuid.UUID
     departement: str = Field(max_length=3)
@@ -40,11 +40,11 @@ class EnvelopeRead(ReadModel):
 
 
 class EnvelopeList(Page[EnvelopeRead]):
-    pass
+    """Une page d'enveloppes, avec le curseur de la suivante."""
 
 
 class AllocationCreate(InputModel):
-    """DINUM allocates, tops up, reduces or transfers (to another département)."""
+    """Allocation, abondement, réduction ou transfert (vers un autre département) par la DINUM."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -100,7 +100,7 @@ class AllocationResult(ReadModel):
 
 
 class LedgerPage(Page[MovementRead]):
-    pass
+    """Une page de mouvements (du plus ancien au plus récent) et le curseur suivant."""
 
 
 class ForfaitScheduleRead(ReadModel):
@@ -220,7 +220,7 @@ class CancelRequest(InputModel):
 
 
 class GrantRead(ReadModel):
-    """The subsidy of a project as its candidate, prefect or DINUM sees it."""
+    """La subvention d'un dossier, telle que la voient son candidat, le préfet ou la DINUM."""
 
     project_id: uuid.UUID
     project_status: str = Field(max_length=20)

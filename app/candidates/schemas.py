@@ -47,7 +47,7 @@ class ContactRead(ReadModel):
 
 
 class CandidateCreate(InputModel):
-    """Register an organisation. Communes and EPCI: the SIRET is enough (R-REF-1)."""
+    """Enregistrement d'une organisation. Communes et EPCI : le SIRET suffit (R-REF-1)."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -77,7 +77,7 @@ class CandidateCreate(InputModel):
 
 
 class CandidateUpdate(InputModel):
-    """Fields a candidate may change on its own organisation (with If-Match)."""
+    """Champs qu'un candidat peut modifier sur sa propre organisation (avec If-Match)."""
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"contact": {"email": "dsi@exemple-commune.fr"}}]}
@@ -113,4 +113,4 @@ class CandidateRead(ReadModel):
 
 
 class CandidateList(Page[CandidateRead]):
-    pass
+    """Une page de candidats, avec le curseur de la suivante."""

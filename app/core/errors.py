@@ -35,7 +35,7 @@ FIELD_MAX = 1000
 
 
 class ProblemItem(BaseModel):
-    """One failed rule or field."""
+    """Une règle ou un champ en échec."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -52,7 +52,7 @@ class ProblemItem(BaseModel):
 
 
 class Problem(BaseModel):
-    """RFC 9457 problem details."""
+    """Détail d'un problème (RFC 9457)."""
 
     model_config = ConfigDict(extra="allow")
 

@@ -53,7 +53,7 @@ class StrandIn(InputModel):
 
 
 class ForfaitTier(ReadModel):
-    """R-CAP-3: one line of a forfait schedule; the first matching line applies."""
+    """R-CAP-3 : une ligne d'un barème de forfaits ; la première ligne qui correspond s'applique."""
 
     label: Label
     kinds: list[OrganisationKind] = Field(min_length=1, max_length=7)
@@ -83,7 +83,7 @@ class ForfaitTierIn(InputModel):
 
 
 class ProgrammeRead(ReadModel):
-    """The call for proposals as it stands (DOMAIN.md §3, Programme)."""
+    """L'appel à projets tel qu'il est en vigueur."""
 
     id: uuid.UUID
     code: str = Field(max_length=40)
@@ -107,7 +107,7 @@ class ProgrammeRead(ReadModel):
 
 
 class ProgrammeUpdate(InputModel):
-    """Fields DINUM may change; all optional, applied as sent."""
+    """Champs modifiables par la DINUM ; tous facultatifs, appliqués tels qu'envoyés."""
 
     # `T = Field(default=None)`: may be omitted, never null. The contract keeps T non-nullable;
     # None only stands for "not sent" (hence the type ignores).

@@ -35,7 +35,7 @@ class VendorOrigin(StrEnum):
 
 
 class Nature(StrEnum):
-    """R-ELIG-4: the declared nature of the project."""
+    """R-ELIG-4 : la nature déclarée du projet."""
 
     TRANSFORMATION = "transformation"
     INNOVATION = "innovation"

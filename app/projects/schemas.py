@@ -21,7 +21,7 @@ LongText = Annotated[str, Field(min_length=1, max_length=10_000)]
 
 
 class Sponsor(InputModel):
-    """R-ELIG-3: the élu or director who commits the authority."""
+    """R-ELIG-3 : l'élu ou le directeur qui engage la collectivité."""
 
     name: ShortText
     role: ShortText
@@ -107,7 +107,7 @@ _EXAMPLE: JsonDict = {
 
 
 class ProjectCreate(InputModel):
-    """A new dossier, filed as a draft by a candidate for its own organisation."""
+    """Un nouveau dossier, déposé en brouillon par un candidat pour sa propre organisation."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
 
@@ -130,7 +130,7 @@ class ProjectCreate(InputModel):
 
 
 class ProjectUpdate(InputModel):
-    """Edit a draft (R-FLOW-3). Lists given replace the whole list."""
+    """Modification d'un brouillon (R-FLOW-3). Une liste envoyée remplace la liste entière."""
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"requested_cents": 2_500_000, "end_on": "2022-09-30"}]}
@@ -157,7 +157,7 @@ class ProjectUpdate(InputModel):
 
 
 class ProjectSummary(ReadModel):
-    """A dossier as lists show it (no lines)."""
+    """Un dossier tel que les listes le montrent (sans les lignes)."""
 
     id: uuid.UUID
     candidate_id: uuid.UUID
@@ -194,7 +194,7 @@ class ProjectRead(ProjectSummary):
 
 
 class ProjectList(Page[ProjectSummary]):
-    pass
+    """Une page de dossiers (résumés), avec le curseur de la suivante."""
 
 
 class RuleFailureRead(ReadModel):
@@ -204,7 +204,7 @@ class RuleFailureRead(ReadModel):
 
 
 class LineOutcomeRead(ReadModel):
-    """One expense line, or the part of it, that is not eligible."""
+    """Une ligne de dépense, ou la part d'une ligne, qui n'est pas éligible."""
 
     line_id: uuid.UUID | None
     position: Count
@@ -217,7 +217,7 @@ class LineOutcomeRead(ReadModel):
 
 
 class EligibilityRead(ReadModel):
-    """What a front-end shows before submission (R-FLOW-2)."""
+    """Ce qu'un front-end affiche avant le dépôt (R-FLOW-2)."""
 
     project_id: uuid.UUID
     status: Status

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 
 class OrganisationKind(StrEnum):
-    """Every kind a front-end may declare; only ELIGIBLE_KINDS can become candidates."""
+    """Catégories déclarables ; seules les catégories éligibles (R-ELIG-1) deviennent candidates."""
 
     COMMUNE = "commune"
     DEPARTEMENT = "departement"

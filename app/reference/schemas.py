@@ -9,7 +9,7 @@ from app.reference.kinds import OrganisationKind
 
 
 class CollectiviteRead(ReadModel):
-    """A commune or an EPCI as the bundled administrative division knows it (R-REF-1)."""
+    """Une commune ou un EPCI d'après le découpage administratif embarqué (R-REF-1)."""
 
     siren: str = Field(max_length=9)
     name: str = Field(max_length=300)
