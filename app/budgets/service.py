@@ -428,7 +428,7 @@ async def commit_grant(
     return grant
 
 
-async def _active_grant(session: AsyncSession, project: Project) -> Grant:
+async def _locked_grant(session: AsyncSession, project: Project) -> Grant:
     grant = await repository.grant_for_update(session, project.id)
     if grant is None:
         raise GrantNotFound()
@@ -449,11 +449,8 @@ async def sign_convention(
     """
     project = await projects_service.get_project(session, principal, project_id=project_id)
     check_if_match(if_match, project.version)
-    if project.status != Status.ACCEPTED.value:
-        await projects_service.advance(
-            session, principal, project, Action.SIGN_CONVENTION
-        )  # raises 409
-    grant = await _active_grant(session, project)
+    projects_service.check_transition(project, Action.SIGN_CONVENTION)
+    grant = await _locked_grant(session, project)
     scheduled = sum(item.amount_cents for item in data.schedule)
     if scheduled > grant.amount_cents:
         raise ConventionRefused(
@@ -493,7 +490,7 @@ async def record_payment(
             code="R-FLOW-1",
             current_status=project.status,
         )
-    grant = await _active_grant(session, project)
+    grant = await _locked_grant(session, project)
     if grant.status != "active":
         # The dossier was read before the grant's lock: a concurrent cancellation (or pay-off)
         # may have closed the grant meanwhile and released its unpaid part (R-CAP-5).
@@ -603,7 +600,7 @@ async def record_final_report(
             code="R-FLOW-1",
             current_status=project.status,
         )
-    grant = await _active_grant(session, project)
+    grant = await _locked_grant(session, project)
     if grant.status != "active":  # cancelled while we waited for its lock (see record_payment)
         raise GrantRefused(
             f"La subvention n'est plus active (état : {grant.status}).", code="R-FLOW-1"
@@ -633,11 +630,8 @@ async def cancel_grant(
     the envelope (R-CAP-5). Raises 404, 412/428, 409."""
     project = await projects_service.get_project(session, principal, project_id=project_id)
     check_if_match(if_match, project.version)
-    if project.status not in (Status.ACCEPTED.value, Status.UNDER_CONVENTION.value):
-        await projects_service.advance(
-            session, principal, project, Action.CANCEL, reason
-        )  # raises 409
-    grant = await _active_grant(session, project)
+    projects_service.check_transition(project, Action.CANCEL)
+    grant = await _locked_grant(session, project)
     await _release(session, principal, project, grant, closed_status="cancelled", reference=reason)
     await projects_service.advance(session, principal, project, Action.CANCEL, reason)
     return grant
