@@ -255,8 +255,20 @@ async def set_forfaits(
 # -- grants ---------------------------------------------------------------------------------
 
 
-async def grant_read(session: SessionDep, principal: Principal, project_id: uuid.UUID) -> GrantRead:
+PROJECT_ETAG = {
+    "ETag": {
+        "description": "Version du dossier, à renvoyer en If-Match (convention, annulation).",
+        "schema": {"type": "string"},
+    }
+}
+
+
+async def grant_read(
+    session: SessionDep, principal: Principal, project_id: uuid.UUID, response: Response
+) -> GrantRead:
+    """The grant view, with the dossier's ETag so a front-end can chain If-Match writes."""
     view = await budgets_service.grant_view(session, principal, project_id=project_id)
+    response.headers["ETag"] = etag_for(view.project.version)
     grant, convention = view.grant, view.convention
     return GrantRead(
         project_id=view.project.id,
@@ -284,23 +296,26 @@ async def grant_read(session: SessionDep, principal: Principal, project_id: uuid
 
 
 @grants_router.get(
-    "/{project_id}/grant", response_model=GrantRead, responses=problems(401, 403, 404)
+    "/{project_id}/grant",
+    response_model=GrantRead,
+    responses={200: {"headers": PROJECT_ETAG}, **problems(401, 403, 404)},
 )
 async def read_grant(
-    project_id: uuid.UUID, session: SessionDep, principal: AllReaders
+    project_id: uuid.UUID, response: Response, session: SessionDep, principal: AllReaders
 ) -> GrantRead:
     """La subvention d'un dossier : montant, convention, paiements (le candidat voit la
     sienne)."""
-    return await grant_read(session, principal, project_id)
+    return await grant_read(session, principal, project_id, response)
 
 
 @grants_router.post(
     "/{project_id}/convention",
     response_model=GrantRead,
-    responses=problems(401, 403, 404, 409, 412, 413, 428),
+    responses={200: {"headers": PROJECT_ETAG}, **problems(401, 403, 404, 409, 412, 413, 428)},
 )
 async def sign_convention(
     project_id: uuid.UUID,
+    response: Response,
     session: SessionDep,
     principal: Prefect,
     data: ConventionCreate,
@@ -311,7 +326,7 @@ async def sign_convention(
     await budgets_service.sign_convention(
         session, principal, project_id=project_id, if_match=if_match, data=data
     )
-    return await grant_read(session, principal, project_id)
+    return await grant_read(session, principal, project_id, response)
 
 
 @grants_router.post(
@@ -350,23 +365,28 @@ async def create_payment(
 @grants_router.post(
     "/{project_id}/final-report",
     response_model=GrantRead,
-    responses=problems(401, 403, 404, 409, 413),
+    responses={200: {"headers": PROJECT_ETAG}, **problems(401, 403, 404, 409, 413)},
 )
 async def record_final_report(
-    project_id: uuid.UUID, session: SessionDep, principal: Prefect, data: FinalReportCreate
+    project_id: uuid.UUID,
+    response: Response,
+    session: SessionDep,
+    principal: Prefect,
+    data: FinalReportCreate,
 ) -> GrantRead:
     """Enregistrer le rapport final, qui ouvre le versement du solde (R-PAY-2)."""
     await budgets_service.record_final_report(session, principal, project_id=project_id, data=data)
-    return await grant_read(session, principal, project_id)
+    return await grant_read(session, principal, project_id, response)
 
 
 @grants_router.post(
     "/{project_id}/cancel",
     response_model=GrantRead,
-    responses=problems(401, 403, 404, 409, 412, 413, 428),
+    responses={200: {"headers": PROJECT_ETAG}, **problems(401, 403, 404, 409, 412, 413, 428)},
 )
 async def cancel_grant(
     project_id: uuid.UUID,
+    response: Response,
     session: SessionDep,
     principal: Prefect,
     data: CancelRequest,
@@ -376,4 +396,4 @@ async def cancel_grant(
     await budgets_service.cancel_grant(
         session, principal, project_id=project_id, if_match=if_match, reason=data.reason
     )
-    return await grant_read(session, principal, project_id)
+    return await grant_read(session, principal, project_id, response)

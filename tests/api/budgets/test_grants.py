@@ -747,3 +747,15 @@ async def test_r_sync_1_ledger_and_envelopes_accept_updated_since(
         ENVELOPES, params={"updated_since": since}, headers=headers(actors.dinum)
     )
     assert [e["departement"] for e in current.json()["items"]] == ["13"]
+
+
+async def test_r_flow_3_grant_responses_carry_the_dossier_etag_for_the_next_write(
+    money: Money, granted: uuid.UUID
+) -> None:
+    signed = await money.convention(granted)
+    assert signed.status_code == 200
+    assert signed.headers["ETag"] == await money.etag(granted)
+    cancelled = await money.cancel(granted, etag=signed.headers["ETag"])
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["project_status"] == "cancelled"
+    assert cancelled.headers["ETag"] == await money.etag(granted)
