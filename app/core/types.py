@@ -9,6 +9,8 @@ from sqlalchemy import Column, DateTime, Integer
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from app.core import clock
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Timestamps stored in UTC and always read back timezone-aware (SQLite drops tzinfo)."""
@@ -35,7 +37,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """The service's clock (app.core.clock), UTC-aware: business timestamps come from it."""
+    return clock.now()
 
 
 def version_column() -> Column[int]:

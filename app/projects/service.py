@@ -6,13 +6,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.auth.principal import Principal, Role
 from app.candidates.models import Candidate
+from app.core import clock
 from app.core.concurrency import check_if_match, flush_versioned
 from app.core.pagination import PageParams, keyset_page, split_page
 from app.core.rules import raise_failures
@@ -45,7 +45,6 @@ from app.projects.rules import (
 )
 from app.projects.schemas import ExpenseLineIn, FundingLineIn, ProjectCreate, ProjectUpdate
 
-PARIS = ZoneInfo("Europe/Paris")
 STATUS_LABELS_FR = {
     Status.DRAFT: "brouillon",
     Status.SUBMITTED: "déposé",
@@ -73,7 +72,7 @@ class ProjectFilters:
 
 
 def today_in_france() -> date:
-    return datetime.now(PARIS).date()
+    return clock.today()
 
 
 def _expense_lines(lines: list[ExpenseLineIn]) -> list[ExpenseLine]:
