@@ -31,12 +31,17 @@ def _token(args: argparse.Namespace) -> int:
 
 
 async def _seed() -> bool:
-    from app.core.db import make_engine, make_sessionmaker
+    from app.core.clock import use_clock
+    from app.core.db import load_clock, make_engine, make_sessionmaker
     from app.programme.service import seed_programme
 
-    engine = make_engine(get_settings())
+    settings = get_settings()
+    engine = make_engine(settings)
     try:
-        async with make_sessionmaker(engine)() as session, session.begin():
+        sessionmaker = make_sessionmaker(engine)
+        # The first start of a database fixes its clock (GUICHET_CLOCK_START): seed under it.
+        use_clock(await load_clock(sessionmaker, settings))
+        async with sessionmaker() as session, session.begin():
             return await seed_programme(session)
     finally:
         await engine.dispose()

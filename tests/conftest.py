@@ -2,12 +2,18 @@
 
 `GUICHET_DATABASE_URL=postgresql+asyncpg://…` runs the suite on PostgreSQL (a fresh database is
 created beside the one named, and dropped at the end); otherwise a SQLite file is used.
+
+Time (R-ELIG-8): the suite's app runs the 2021 programme, its clock started at
+`support.TEST_CLOCK_START` (2021-02-15 10:00, Paris) through GUICHET_CLOCK_START, as a demo
+would; the test's own code (factories) reads the same clock. `clock_at(instant)` moves it for
+one test.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 import pytest
 import pytest_asyncio
@@ -16,11 +22,20 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.auth.principal import Principal, Role
+from app.core.clock import Clock, use_clock
 from app.core.config import Settings
-from app.core.db import get_session, transaction_scope
+from app.core.db import RequestClock, get_clock, get_session, load_clock, transaction_scope
 from app.main import create_app
 from app.programme.service import seed_programme
-from tests.support import auth_headers, create_database, drop_database, migrate, test_settings
+from tests.support import (
+    TEST_CLOCK_START,
+    auth_headers,
+    clock_starting_at,
+    create_database,
+    drop_database,
+    migrate,
+    test_settings,
+)
 
 # Actors of RELIABILITY.md §1. Marseille and Aix-en-Provence are communes of the 13.
 MARSEILLE_SIREN = "211300553"
@@ -65,12 +80,15 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return test_settings(database_url)
+    return test_settings(database_url, clock_start=TEST_CLOCK_START)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
+    # What the lifespan does: fix the database's clock at its first start (R-ELIG-8).
+    application.state.clock = await load_clock(application.state.sessionmaker, settings)
+    use_clock(application.state.clock)
     async with application.state.sessionmaker() as session, session.begin():
         await seed_programme(session)
     yield application
@@ -85,13 +103,14 @@ def engine(app: FastAPI) -> AsyncEngine:
 @pytest_asyncio.fixture(loop_scope="session")
 async def session(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     """A session in a transaction rolled back after the test; the app shares it."""
+    use_clock(app.state.clock)  # the test's own writes read the app's clock
     connection = await engine.connect()
     outer = await connection.begin()
     test_session = AsyncSession(
         bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
     )
 
-    async def _override() -> AsyncIterator[AsyncSession]:
+    async def _override(_clock: RequestClock) -> AsyncIterator[AsyncSession]:
         # What the test set up is committed (to the SAVEPOINT) as if by an earlier request, so
         # that this request's rollback cannot undo it; expunge so that objects loaded by the
         # setup cannot hide missing eager loads.
@@ -115,6 +134,25 @@ async def client(app: FastAPI, session: AsyncSession) -> AsyncIterator[AsyncClie
     transport = ASGITransport(app=app)
     async with AsyncClient(transport=transport, base_url="http://test") as http:
         yield http
+
+
+@pytest.fixture
+def clock_at(app: FastAPI) -> Iterator[Callable[[datetime | str], Clock]]:
+    """`clock_at("2021-10-02")` (10:00 Paris) or `clock_at("2021-10-02T18:30:00+02:00")`.
+
+    From that call on, in this test, the service's clock reads that instant and runs on: the
+    requests (through the `get_clock` dependency) and the test's own code alike. The suite's
+    clock (TEST_CLOCK_START) is back for the next test.
+    """
+
+    def _move(instant: datetime | str) -> Clock:
+        clock = clock_starting_at(instant)
+        app.dependency_overrides[get_clock] = lambda: clock
+        use_clock(clock)
+        return clock
+
+    yield _move
+    app.dependency_overrides.pop(get_clock, None)
 
 
 @pytest.fixture

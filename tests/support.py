@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import asyncpg
@@ -13,12 +14,30 @@ from sqlalchemy.engine import make_url
 from stdnum import luhn
 
 from app.auth.principal import Principal
+from app.core.clock import PARIS, Clock
 from app.core.config import Settings
 from app.core.migrations import alembic_config
 from app.core.security import encode_access_token
 
 TEST_SECRET = "test-secret-0123456789abcdef0123456789abcdef"  # noqa: S105
 BASE_URL_ENV = "GUICHET_DATABASE_URL"
+
+# R-ELIG-8: the suite runs the 2021 programme (window open from 2021-01-25, results by
+# 2022-12-31) on the service's clock. The suite's app starts its clock here (its
+# GUICHET_CLOCK_START): the window is open and the dossiers' usual start, 2021-03-01, is still
+# ahead. A test that needs another day (a payment, a late submission) calls the `clock_at`
+# fixture of tests/conftest.py.
+TEST_CLOCK_START = datetime(2021, 2, 15, 10, 0, tzinfo=PARIS)
+
+
+def clock_starting_at(instant: datetime | str) -> Clock:
+    """A clock that reads `instant` now and runs on ("2021-10-02T10:00:00+02:00", or a date
+    "2021-10-02", read as 10:00 in Paris)."""
+    if isinstance(instant, str):
+        instant = datetime.fromisoformat(instant if "T" in instant else f"{instant}T10:00:00")
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=PARIS)
+    return Clock.starting_at(instant)
 
 
 def backend_url() -> str | None:
@@ -33,6 +52,7 @@ def test_settings(database_url: str, **overrides: object) -> Settings:
         "database_url": database_url,
         "jwt_secret": TEST_SECRET,
         "docs_enabled": True,
+        "clock_start": None,  # never from the caller's environment; the suite sets its own
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]

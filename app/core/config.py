@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # noqa: S105 - refused outside dev
@@ -45,6 +46,29 @@ class Settings(BaseSettings):
     docs_enabled: bool | None = None  # default: on outside production
     cors_origins: list[str] = []
     cors_allow_credentials: bool = False
+
+    # R-ELIG-8, demonstrations of a past programme: the service's clock reads this instant
+    # (ISO 8601 with its offset) at the database's first start and runs on from there; the
+    # offset is stored in the database and kept (app.core.clock.settle_offset). Refused in
+    # production. Empty means unset (`make run CLOCK_START=`).
+    clock_start: datetime | None = None
+
+    @field_validator("clock_start", mode="before")
+    @classmethod
+    def _empty_clock_start_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _check_clock_start(self) -> Settings:
+        if self.clock_start is None:
+            return self
+        if self.clock_start.tzinfo is None:
+            raise ValueError(
+                "GUICHET_CLOCK_START needs its UTC offset (e.g. 2021-03-01T09:00:00+01:00)"
+            )
+        if self.environment == "production":
+            raise ValueError("GUICHET_CLOCK_START is refused in production (real time only)")
+        return self
 
     @model_validator(mode="after")
     def _check_production(self) -> Settings:

@@ -7,14 +7,17 @@ that upgrades to a write fails with "database is locked" under concurrency).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
-from sqlalchemy import MetaData, event
+from fastapi import Depends, FastAPI, Request
+from sqlalchemy import BigInteger, CheckConstraint, MetaData, event, inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -22,9 +25,14 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import NullPool
-from sqlmodel import SQLModel
+from sqlmodel import Field, SQLModel
 
+from app.core.clock import Clock, ClockRefused, settle_offset, use_clock
 from app.core.config import Settings
+from app.core.errors import ServiceUnavailable
+from app.core.types import UTCDateTime
+
+logger = logging.getLogger("app.db")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -96,8 +104,111 @@ async def transaction_scope(session: AsyncSession) -> AsyncIterator[AsyncSession
         await session.commit()
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session and one transaction per request, committed before the response is sent."""
+class ServiceClock(SQLModel, table=True):
+    """The service clock's offset from real time, fixed at the database's first start (one row).
+
+    R-ELIG-8: see `app.core.clock.settle_offset` for what is fixed when, and why it is kept.
+    """
+
+    __tablename__ = "service_clock"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: int = Field(default=1, primary_key=True)
+    offset_us: int = Field(sa_type=BigInteger, description="Décalage en microsecondes (0 : réel).")
+    clock_start: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    fixed_at: datetime = Field(sa_type=UTCDateTime)  # real time, when the offset was fixed
+
+
+_MICROSECOND = timedelta(microseconds=1)
+
+
+async def load_clock(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> Clock:
+    """The database's clock: the stored offset, or the one fixed now and stored (first start).
+
+    Raises ServiceUnavailable (503, migrations-pending) on a database without the table, and
+    ClockRefused when production meets a shifted database.
+    """
+    for attempt in range(2):
+        try:
+            async with sessionmaker() as session, session.begin():
+                connection = await session.connection()
+                if not await connection.run_sync(
+                    lambda c: inspect(c).has_table(ServiceClock.__tablename__)
+                ):
+                    raise ServiceUnavailable(
+                        "La base n'est pas à la dernière migration : lancez "
+                        "`alembic upgrade head`.",
+                        code="migrations-pending",
+                    )
+                row = await session.get(ServiceClock, 1)
+                real_now = datetime.now(UTC)  # the offset is measured against real time
+                offset = settle_offset(
+                    None if row is None else row.offset_us * _MICROSECOND,
+                    settings.clock_start,
+                    real_now=real_now,
+                    production=settings.environment == "production",
+                )
+                if row is None:
+                    session.add(
+                        ServiceClock(
+                            offset_us=offset // _MICROSECOND,
+                            clock_start=settings.clock_start,
+                            fixed_at=real_now,
+                        )
+                    )
+                elif settings.clock_start is not None and row.clock_start != settings.clock_start:
+                    logger.warning(
+                        "GUICHET_CLOCK_START=%s ignored: this database's clock was fixed at its "
+                        "first start (%s, offset %s) and runs on from there",
+                        settings.clock_start.isoformat(),
+                        row.clock_start.isoformat() if row.clock_start else "real time",
+                        offset,
+                    )
+            return Clock(offset)
+        except IntegrityError:
+            if attempt:
+                raise
+            # Another instance fixed it first: read what it stored.
+    raise AssertionError("unreachable")
+
+
+async def start_clock(app: FastAPI) -> None:
+    """At startup: fix or read the clock. A database that cannot be reached yet (or is not
+    migrated) is retried at the first request; a refused clock stops the service."""
+    try:
+        app.state.clock = await load_clock(app.state.sessionmaker, app.state.settings)
+    except ClockRefused:
+        raise
+    except (SQLAlchemyError, OSError, ServiceUnavailable) as exc:
+        logger.warning("service clock not read at startup (%s): retried at the first request", exc)
+
+
+async def get_clock(request: Request) -> Clock:
+    """The service's clock (`app.state.clock`, read from the database once).
+
+    The one dependency tests override (`app.dependency_overrides[get_clock]`) to run the
+    programme's dates; `use_request_clock` makes it current for the request.
+    """
+    state = request.app.state
+    if state.clock is None:
+        state.clock = await load_clock(state.sessionmaker, state.settings)
+    return state.clock  # type: ignore[no-any-return]
+
+
+async def use_request_clock(clock: Annotated[Clock, Depends(get_clock)]) -> Clock:
+    """Business now/today of this request, model defaults included, read this clock."""
+    use_clock(clock)
+    return clock
+
+
+RequestClock = Annotated[Clock, Depends(use_request_clock)]
+
+
+async def get_session(request: Request, _clock: RequestClock) -> AsyncIterator[AsyncSession]:
+    """One session and one transaction per request, committed before the response is sent.
+
+    The request's clock is made current first, so every timestamp written reads it.
+    """
     async with request.app.state.sessionmaker() as session, transaction_scope(session) as scoped:
         yield scoped
 

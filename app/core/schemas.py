@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 NO_NUL_PATTERN = "^[^\\u0000]*$"
 
@@ -56,15 +66,47 @@ def _json_integer(value: object) -> object:
     return value
 
 
+# Every date a client sends is bounded to a plausible range: no date arithmetic of the rules
+# (durations, deadlines) can then leave the calendar (`year 10001 is out of range`), and a
+# typo such as 0201 or 2921 is refused at save, naming the field.
+DATE_MIN = date(2000, 1, 1)
+DATE_MAX = date(2100, 12, 31)
+DATE_PATTERN = r"^(20[0-9]{2}|2100)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+_DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def _iso_date_only(value: object) -> object:
-    """A date as ISO 8601 text ("2021-03-01"), never a Unix timestamp."""
-    if isinstance(value, date) or (isinstance(value, str) and not value.strip().isdigit()):
+    """A date as ISO 8601 text ("2021-03-01"), never a Unix timestamp nor a date-time."""
+    if isinstance(value, date) and not isinstance(value, datetime):
         return value
-    raise ValueError("une date ISO 8601 est attendue (ex. 2021-03-01)")
+    if isinstance(value, str) and _DATE_TEXT.fullmatch(value):
+        return value
+    raise PydanticCustomError("date_format", "Une date ISO 8601 est attendue (ex. 2021-03-01).")
+
+
+def _plausible_date(value: date) -> date:
+    if not DATE_MIN <= value <= DATE_MAX:
+        raise PydanticCustomError(
+            "date_out_of_range",
+            "La date doit être comprise entre le 01/01/2000 et le 31/12/2100.",
+        )
+    return value
 
 
 JsonInt = Annotated[int, BeforeValidator(_json_integer)]
-IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
+IsoDate = Annotated[
+    date,
+    BeforeValidator(_iso_date_only),
+    AfterValidator(_plausible_date),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date",
+            "pattern": DATE_PATTERN,
+            "description": "Date ISO 8601 (AAAA-MM-JJ), du 2000-01-01 au 2100-12-31.",
+        }
+    ),
+]
 
 MAX_CENTS = 10**13  # 100 billion euros: far above any envelope, well inside BIGINT
 MAX_INT32 = 2**31 - 1

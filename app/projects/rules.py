@@ -1,6 +1,6 @@
 """Pure rules of a project: eligible cost, caps, eligibility, lifecycle.
 
-R-EXCL-1, R-EXCL-2 (eligible cost), R-CAP-1, R-CAP-2 (caps), R-ELIG-3..7 (eligibility),
+R-EXCL-1, R-EXCL-2 (eligible cost), R-CAP-1, R-CAP-2 (caps), R-ELIG-3..8 (eligibility),
 R-FLOW-1 (transitions). Integer cents and basis points only; `today` is passed in.
 """
 
@@ -257,9 +257,15 @@ def check_caps(
 
 
 def add_months(start: date, months: int) -> date:
-    """Calendar months later, clamped to the month's last day (31 Jan + 1 month = 28/29 Feb)."""
+    """Calendar months later, clamped to the month's last day (31 Jan + 1 month = 28/29 Feb).
+
+    Past the calendar's last day the result is `date.max` (no date can be later), so that no
+    stored date, however far, makes a comparison overflow (`year 10001 is out of range`).
+    """
     month_index = start.month - 1 + months
     year, month = start.year + month_index // 12, month_index % 12 + 1
+    if year > date.max.year:
+        return date.max
     return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
 
 
@@ -359,6 +365,24 @@ def check_window(today: date, terms: ProgrammeTerms) -> list[RuleFailure]:
     return []
 
 
+def check_start_after_request(start_on: date | None, request_day: date) -> list[RuleFailure]:
+    """R-ELIG-8: no start before the request (décret 2018-514 art. 3).
+
+    `request_day` is the day the dossier is submitted, or today (Europe/Paris) for a draft's
+    report. Starting that very day is admitted. A missing start is R-ELIG-6's failure.
+    """
+    if start_on is None or start_on >= request_day:
+        return []
+    return [
+        RuleFailure(
+            "R-ELIG-8",
+            f"Le projet ne peut pas commencer avant le dépôt de la demande : début prévu le "
+            f"{start_on:%d/%m/%Y}, demande du {request_day:%d/%m/%Y}.",
+            "/start_on",
+        )
+    ]
+
+
 def check_content(facts: ProjectFacts) -> list[RuleFailure]:
     """R-ELIG-3 (decision-level sponsor), R-ELIG-4 (declared nature), and a complete dossier."""
     failures = []
@@ -403,6 +427,7 @@ def assess(facts: ProjectFacts, terms: ProgrammeTerms, today: date) -> Eligibili
     failures = (
         check_content(facts)
         + check_dates(facts, terms)
+        + check_start_after_request(facts.start_on, today)
         + check_window(today, terms)
         + check_caps(
             requested_cents=facts.requested_cents,

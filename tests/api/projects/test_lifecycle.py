@@ -157,15 +157,16 @@ async def test_r_flow_2_an_ineligible_dossier_cannot_be_submitted_and_every_rule
 
 
 async def test_r_elig_7_no_submission_once_the_window_is_closed(
-    client: AsyncClient, actors: Actors, headers, dossier: Dossier
+    client: AsyncClient, actors: Actors, headers, dossier: Dossier, clock_at
 ) -> None:
     etag = (await client.get("/api/v1/programme")).headers["ETag"]
     closed = await client.patch(
         "/api/v1/programme",
-        json={"window_closes_on": "2022-06-30"},
+        json={"window_closes_on": "2021-02-20"},
         headers={**headers(actors.dinum), "If-Match": etag},
     )
     assert closed.status_code == 200
+    clock_at("2021-02-21")  # the day after it closed; the dossier's start is still ahead
     response = await dossier.act("submit", "cand_a")
     assert response.status_code == 422
     assert [e["code"] for e in response.json()["errors"]] == ["R-ELIG-7"]

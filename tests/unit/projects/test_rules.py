@@ -37,7 +37,7 @@ TERMS = ProgrammeTerms(
     funding_cap_rate_bps=10_000,
     extra_eu_licence_share_cap_bps=1_000,
 )
-TODAY = date(2021, 6, 1)
+TODAY = date(2021, 2, 15)  # the window is open; FACTS start ahead of it (R-ELIG-8)
 
 
 def licence(amount: int, origin: VendorOrigin = VendorOrigin.EXTRA_EU) -> Line:
@@ -267,7 +267,8 @@ def test_r_elig_4_declared_nature() -> None:
     ],
 )
 def test_r_elig_7_window_open(today: date, closes: date | None, failed: list[str]) -> None:
-    assert codes(FACTS, replace(TERMS, window_closes_on=closes), today) == failed
+    later = replace(FACTS, start_on=date(2022, 7, 1), end_on=date(2022, 12, 31))  # R-ELIG-8 holds
+    assert codes(later, replace(TERMS, window_closes_on=closes), today) == failed
 
 
 def test_r_flow_2_every_failed_rule_is_listed_at_once() -> None:
