@@ -1,0 +1,126 @@
+"""R-ELIG-8: the README's walk-through ("A first call") runs at `make run`'s GUICHET_CLOCK_START.
+
+The shell block of that README section is run as written (bash, curl, the app's token command)
+against a real server started the way `make run` starts it: a fresh database, migrated and
+seeded, the clock started at the Makefile's CLOCK_START. The dossier it files must be submitted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from app.core.clock import PARIS
+from tests.support import create_database, drop_database
+
+ROOT = Path(__file__).resolve().parents[2]
+README_URL = "http://127.0.0.1:8000"
+
+
+def walkthrough() -> str:
+    """The first ```sh block of the README's "A first call" section."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## A first call", 1)[1]
+    match = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert match, "no shell block in the README's 'A first call'"
+    return match.group(1)
+
+
+def makefile_clock_start() -> str:
+    match = re.search(r"^CLOCK_START \?= (\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert match, "the Makefile's run target sets no CLOCK_START"
+    return match.group(1)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def json_documents(text: str) -> list[Any]:
+    """Every JSON document curl printed, one after the other (curl -s adds no newline)."""
+    decoder, documents, index = json.JSONDecoder(), [], 0
+    while index < len(text):
+        if text[index].isspace():
+            index += 1
+            continue
+        document, index = decoder.raw_decode(text, index)
+        documents.append(document)
+    return documents
+
+
+def run_walkthrough(database_url: str, clock_start: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GUICHET_")}
+    env |= {"GUICHET_DATABASE_URL": database_url, "GUICHET_CLOCK_START": clock_start}
+    python = sys.executable
+    for command in ("migrate", "seed"):  # what `make run` does before serving
+        subprocess.run([python, "-m", "app", command], cwd=ROOT, env=env, check=True)
+    port = free_port()
+    server = subprocess.Popen(
+        [python, "-m", "uvicorn", "app.main:create_app", "--factory", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.2)
+        script = walkthrough().replace(README_URL, base).replace(".venv/bin/python", python)
+        return subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+async def test_r_elig_8_the_readme_walkthrough_submits_a_dossier_at_make_runs_clock(
+    tmp_path: Path,
+) -> None:
+    clock_start = makefile_clock_start()
+    url = await create_database(tmp_path, "readme")
+    try:
+        done = await asyncio.to_thread(run_walkthrough, url, clock_start)
+    finally:
+        await drop_database(url)
+    assert done.returncode == 0, done.stderr
+    documents = json_documents(done.stdout)
+    candidate = next(d for d in documents if "siret" in d)
+    assert candidate["name"] == "Marseille"
+    report = next(d for d in documents if "eligible" in d)
+    assert report["eligible"] is True, report["failures"]
+    submitted = documents[-1]
+    assert submitted["status"] == "submitted", submitted
+    # Submitted on the clock's first day in Paris, minutes after it started (the offset was
+    # fixed by `seed`, the first start of this database).
+    at = datetime.fromisoformat(submitted["submitted_at"])
+    start = datetime.fromisoformat(clock_start)
+    assert start <= at < start + timedelta(minutes=5)
+    assert at.astimezone(PARIS).date() == start.astimezone(PARIS).date()
+    assert submitted["start_on"] >= at.astimezone(PARIS).date().isoformat()
