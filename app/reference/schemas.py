@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 
 from app.core.schemas import Count, ReadModel
@@ -19,7 +21,7 @@ class CollectiviteRead(ReadModel):
         max_length=3,
         description="Département de la commune, ou du siège de l'EPCI (null : inconnu).",
     )
-    departements: list[str] = Field(
+    departements: list[Annotated[str, Field(max_length=3)]] = Field(
         max_length=120,
         description="Départements où elle peut s'enregistrer : ceux de ses communes membres "
         "pour un EPCI (R-REF-1).",
