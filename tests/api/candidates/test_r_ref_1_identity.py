@@ -17,6 +17,7 @@ from sqlmodel import select
 from app.auth.principal import Principal, Role
 from app.candidates import repository
 from app.candidates.models import Candidate
+from tests.api.budgets.driver import problem
 from tests.conftest import Actors
 from tests.factories import make_candidate
 from tests.support import siret_of
@@ -34,14 +35,6 @@ SYNDICAT_SIREN = "130025265"
 OTHER_SIREN = "498720135"  # valid, unknown to the reference
 PREF83 = Principal("prefet-83", Role.PREFECT, departement="83")
 PREF84 = Principal("prefet-84", Role.PREFECT, departement="84")
-
-
-def problem(response: Any, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json", response.text
-    body: dict[str, Any] = response.json()
-    assert (body["status"], body["code"]) == (status, code), body
-    return body
 
 
 async def count_candidates(session: AsyncSession) -> int:

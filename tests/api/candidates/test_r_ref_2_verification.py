@@ -13,6 +13,7 @@ from sqlmodel import select
 
 from app.auth.principal import Principal, Role
 from app.candidates.models import Candidate
+from tests.api.budgets.driver import problem
 from tests.conftest import MARSEILLE_SIREN, Actors
 from tests.support import siret_of
 
@@ -21,14 +22,6 @@ SYNDICAT_SIREN = "130025265"
 SYNDICAT_AGENT = Principal("agent-syndicat", Role.CANDIDATE, siren=SYNDICAT_SIREN)
 DEPT_13_SIREN = "221300015"
 REFUSAL = "Statuts non fournis : la qualité de syndicat n'est pas établie."
-
-
-def problem(response: Any, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json", response.text
-    body: dict[str, Any] = response.json()
-    assert (body["status"], body["code"]) == (status, code), body
-    return body
 
 
 @pytest.fixture
@@ -240,3 +233,38 @@ async def test_r_ref_2_a_renamed_syndicat_is_verified_again(
     assert renamed.status_code == 200, renamed.text
     body = renamed.json()
     assert (body["verification"], body["verification_decided_at"]) == ("to_verify", None)
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        {"verification": "verified"},
+        {"verification_reason": "x"},
+        {"verification_decided_at": "2021-01-01T00:00:00Z"},
+        {"territory": "departement:75"},
+    ],
+)
+async def test_r_ref_2_a_candidate_cannot_verify_itself_by_mass_assignment(
+    client: AsyncClient, headers, syndicat: dict[str, Any], field: dict[str, Any]
+) -> None:
+    """API3: the verification state is the prefect's; a body carrying it is refused (422)."""
+    created = await client.post(
+        URL,
+        json={
+            "siret": siret_of(DEPT_13_SIREN),
+            "kind": "departement",
+            "departement": "13",
+            **field,
+        },
+        headers=headers(Principal("agent-cd13", Role.CANDIDATE, siren=DEPT_13_SIREN)),
+    )
+    assert created.status_code == 422
+    patched = await client.patch(
+        f"{URL}/{syndicat['id']}",
+        json=field,
+        headers={**headers(SYNDICAT_AGENT), "If-Match": '"v1"'},
+    )
+    assert patched.status_code == 422
+    assert patched.json()["errors"][0]["code"] == "extra_forbidden"
+    read = await client.get(f"{URL}/{syndicat['id']}", headers=headers(SYNDICAT_AGENT))
+    assert (read.json()["verification"], read.json()["version"]) == ("to_verify", 1)
