@@ -13,7 +13,8 @@ Usage::
 Stdlib only. Row formats (arrays, not objects, to keep the file small):
 
 - ``communes``: SIREN -> [INSEE code, name, département code, population or null]
-- ``epci``: SIREN -> [name, type, population, département code or null]
+- ``epci``: SIREN -> [name, type, population, seat's département code or null,
+  [member départements, sorted]]
 - ``departements``: COG code -> [name, région code or null]
 - ``regions``: COG code -> name
 """
@@ -30,7 +31,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 PACKAGE_NAME = "@etalab/decoupage-administratif"
 DEFAULT_OUTPUT = (
     Path(__file__).resolve().parent.parent / "app" / "reference" / "data" / "collectivites.json.gz"
@@ -148,13 +149,22 @@ def build(package_dir: Path) -> dict[str, Any]:
             continue
         if siren in communes or siren in epci:
             raise SystemExit(f"duplicate SIREN {siren}")
-        # The package carries no seat; members are ordered by population, not seat first.
-        # The seat's département is derivable only when all members share one département.
-        member_deps = {commune_dep.get(m["code"]) for m in group["membres"]}
-        seat_dep = next(iter(member_deps)) if len(member_deps) == 1 else None
+        # R-REF-1: an EPCI registers in one of its member communes' départements, its seat's by
+        # default. The package carries no seat (members are ordered by population, not seat
+        # first), so the seat's département is known only when all members share one.
+        member_deps = sorted({commune_dep[m["code"]] for m in group["membres"]})
+        if not member_deps:
+            raise SystemExit(f"EPCI {siren} has no member commune")
+        seat_dep = member_deps[0] if len(member_deps) == 1 else None
         if seat_dep is None:
             multi_dep += 1
-        epci[siren] = [group["nom"], group["type"], int(group["populationMunicipale"]), seat_dep]
+        epci[siren] = [
+            group["nom"],
+            group["type"],
+            int(group["populationMunicipale"]),
+            seat_dep,
+            member_deps,
+        ]
 
     sys.stderr.write(
         f"{PACKAGE_NAME}@{version}: {len(communes)} communes, {len(epci)} EPCI "

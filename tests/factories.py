@@ -16,7 +16,8 @@ from tests.support import siret_of
 
 
 async def make_candidate(session: AsyncSession, *, siren: str, **overrides: Any) -> Candidate:
-    """A candidate; communes and EPCI take their identity from the reference data."""
+    """A candidate; communes and EPCI take their identity from the reference data, and so are
+    `verified` (R-REF-2) as at registration; other organisations are `to_verify`."""
     entry = get_catalogue().by_siren(siren)
     values: dict[str, Any] = {
         "siret": siret_of(siren),
@@ -28,6 +29,7 @@ async def make_candidate(session: AsyncSession, *, siren: str, **overrides: Any)
         "population": entry.population if entry else None,
         "epci_type": entry.epci_type if entry else None,
         "from_reference": entry is not None,
+        "verification": "verified" if entry is not None else "to_verify",
         "created_by": "factory",
     }
     values.update(overrides)

@@ -39,6 +39,8 @@ from app.budgets.rules import (
     unpaid_part,
 )
 from app.budgets.schemas import AllocationCreate, ConventionCreate, FinalReportCreate, PaymentCreate
+from app.candidates import service as candidates_service
+from app.candidates.rules import Verification
 from app.core.concurrency import check_if_match
 from app.core.errors import UnprocessableEntity
 from app.core.pagination import (
@@ -354,8 +356,8 @@ async def commit_grant(
     funding ≤ total cost. R-CAP-4: never above what the envelope has available, even under
     concurrent calls (one conditional UPDATE). A project is granted at most once (UNIQUE on
     grant.project_id). Used by committee decisions.
-    Raises ProjectNotFound (404), InvalidTransition (409), GrantRefused (409),
-    EnvelopeExhausted (409).
+    Raises ProjectNotFound (404), InvalidTransition (409), GrantRefused (409, R-REF-2 for a
+    candidate not verified, R-CAP-*), EnvelopeExhausted (409).
     """
     project = await projects_service.get_project(session, principal, project_id=project_id)
     if project.status != Status.IN_REVIEW.value:
@@ -364,6 +366,17 @@ async def commit_grant(
             code="R-FLOW-1",
             current_status=project.status,
             requested_status=Status.ACCEPTED.value,
+        )
+    # R-REF-2: no acceptance while the candidate's identity is not verified by its prefect.
+    verification = await candidates_service.verification_of(
+        session, candidate_id=project.candidate_id
+    )
+    if verification is not Verification.VERIFIED:
+        raise GrantRefused(
+            "L'identité du candidat n'est pas vérifiée par le préfet de son département "
+            f"(état : {verification.value}) : ce dossier ne peut pas être accepté (R-REF-2).",
+            code="R-REF-2",
+            verification=verification.value,
         )
     if amount_cents <= 0:
         raise GrantRefused("Le montant accordé doit être positif.", code="R-CAP-1")

@@ -20,6 +20,20 @@ class Candidate(SQLModel, table=True):
         CheckConstraint("length(siret) = 14", name="siret_length"),
         CheckConstraint("substr(siret, 1, 9) = siren", name="siren_prefix_of_siret"),
         CheckConstraint("population IS NULL OR population >= 0", name="population_positive"),
+        # R-REF-2: the three states; a refusal always states its reason.
+        CheckConstraint(
+            "verification IN ('to_verify', 'verified', 'refused')", name="verification_state"
+        ),
+        CheckConstraint(
+            "verification <> 'refused' OR verification_reason IS NOT NULL",
+            name="refusal_has_a_reason",
+        ),
+        # R-REF-1: only départements and régions stand for a territory.
+        CheckConstraint(
+            "territory IS NULL OR (kind = 'departement' AND territory = 'departement:' || "
+            "departement) OR (kind = 'region' AND territory = 'region:' || region)",
+            name="territory_of_kind",
+        ),
     )
     __mapper_args__ = {"version_id_col": _CANDIDATE_VERSION}  # noqa: RUF012
 
@@ -36,6 +50,15 @@ class Candidate(SQLModel, table=True):
     population: int | None = None
     from_reference: bool = False
     public_body_attestation: bool = False
+    # R-REF-1: "departement:<code>" or "region:<code>" for those kinds only, NULL otherwise;
+    # unique, so one candidate per département or région (NULLs never collide, on SQLite and
+    # PostgreSQL alike).
+    territory: str | None = Field(default=None, max_length=20, unique=True)
+    # R-REF-2: to_verify, verified or refused (with its reason), decided by the prefect.
+    verification: str = Field(max_length=12, index=True)
+    verification_reason: str | None = Field(default=None, max_length=1000)
+    verification_decided_by: str | None = Field(default=None, max_length=255)
+    verification_decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     contact_name: str | None = Field(default=None, max_length=200)
     contact_email: str | None = Field(default=None, max_length=254)
     contact_phone: str | None = Field(default=None, max_length=30)

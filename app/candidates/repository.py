@@ -40,3 +40,14 @@ async def get_visible_candidate(
 async def get_by_siren(session: AsyncSession, siren: str) -> Candidate | None:
     stmt = select(Candidate).where(Candidate.siren == siren)
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_by_territory(session: AsyncSession, territory: str) -> Candidate | None:
+    stmt = select(Candidate).where(Candidate.territory == territory)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def verification_of(session: AsyncSession, candidate_id: uuid.UUID) -> str | None:
+    """The candidate's R-REF-2 state, unscoped (the caller already reached its project)."""
+    stmt = select(Candidate.verification).where(col(Candidate.id) == candidate_id)
+    return (await session.execute(stmt)).scalar_one_or_none()

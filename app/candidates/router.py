@@ -10,12 +10,14 @@ from fastapi import APIRouter, Depends, Query, Response
 from app.auth.dependencies import require_roles
 from app.auth.principal import Principal, Role
 from app.candidates import service as candidates_service
+from app.candidates.rules import Verification
 from app.candidates.schemas import (
     CandidateCreate,
     CandidateList,
     CandidateRead,
     CandidateUpdate,
     DepartementCode,
+    VerificationDecision,
 )
 from app.core.concurrency import ETAG, IfMatchHeader, etag_for
 from app.core.db import SessionDep
@@ -35,7 +37,7 @@ Readers = Annotated[
     "",
     status_code=201,
     response_model=CandidateRead,
-    responses={201: {"headers": ETAG}, **problems(401, 403, 409, 413)},
+    responses={201: {"headers": ETAG}, **problems(401, 403, 404, 409, 413)},
 )
 async def create_candidate(
     response: Response,
@@ -48,7 +50,10 @@ async def create_candidate(
     """Enregistrer une organisation candidate (R-ELIG-1, R-ELIG-2, R-REF-1).
 
     Un agent candidat n'enregistre que l'organisation de son jeton (`siren`) ; un préfet,
-    celles de son département ; la DINUM, toutes.
+    celles de son département (404 pour un autre, R-ACL-1) ; la DINUM, toutes. Un SIREN déjà
+    enregistré répond 409 (R-ELIG-2), comme un département ou une région qui a déjà son
+    candidat (R-REF-1). Communes et EPCI du référentiel sont `verified` d'emblée ; les autres
+    catégories `to_verify` jusqu'à la décision du préfet (R-REF-2).
     """
     candidate = await candidates_service.register_candidate(session, principal, data=data)
     response.headers["ETag"] = etag_for(candidate.version)
@@ -62,6 +67,9 @@ async def list_candidates(
     page: PageDep,
     departement: Annotated[DepartementCode | None, Query()] = None,
     kind: Annotated[OrganisationKind | None, Query()] = None,
+    verification: Annotated[
+        Verification | None, Query(description="État de vérification de l'identité (R-REF-2).")
+    ] = None,
     updated_since: Annotated[
         IsoDateTime | None, Query(description="Seulement ce qui a changé depuis (R-SYNC-1).")
     ] = None,
@@ -71,7 +79,10 @@ async def list_candidates(
         session,
         principal,
         filters=candidates_service.CandidateFilters(
-            departement=departement, kind=kind, updated_since=updated_since
+            departement=departement,
+            kind=kind,
+            verification=verification,
+            updated_since=updated_since,
         ),
         page=page,
     )
@@ -111,6 +122,33 @@ async def update_candidate(
 ) -> CandidateRead:
     """Modifier sa propre organisation (agent candidat, avec If-Match, R-FLOW-3)."""
     candidate = await candidates_service.update_candidate(
+        session, principal, candidate_id=candidate_id, if_match=if_match, data=data
+    )
+    response.headers["ETag"] = etag_for(candidate.version)
+    return candidates_service.to_read(candidate)
+
+
+@router.post(
+    "/{candidate_id}/verify",
+    response_model=CandidateRead,
+    responses={200: {"headers": ETAG}, **problems(401, 403, 404, 412, 413, 428)},
+)
+async def verify_candidate(
+    candidate_id: uuid.UUID,
+    response: Response,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require_roles(Role.PREFECT))],
+    data: VerificationDecision,
+    if_match: IfMatchHeader = None,
+) -> CandidateRead:
+    """Vérifier ou refuser l'identité d'un candidat (préfet de son département, R-REF-2).
+
+    Pour les catégories que le référentiel ne confirme pas (département, région, collectivité
+    d'outre-mer, syndicat, personne morale), après examen des pièces. Un refus est motivé
+    (`reason`). Avec If-Match (R-FLOW-3). Tant qu'un candidat n'est pas `verified`, aucun de
+    ses dossiers ne peut être accepté ; il peut toujours en déposer.
+    """
+    candidate = await candidates_service.decide_verification(
         session, principal, candidate_id=candidate_id, if_match=if_match, data=data
     )
     response.headers["ETag"] = etag_for(candidate.version)

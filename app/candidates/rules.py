@@ -1,9 +1,10 @@
-"""Pure eligibility and identity rules of a candidate (R-ELIG-1, R-ELIG-2, R-REF-1)."""
+"""Pure eligibility and identity rules of a candidate (R-ELIG-1, R-ELIG-2, R-REF-1, R-REF-2)."""
 
 from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import Protocol
 
 from stdnum.fr import siret as siret_number
@@ -20,6 +21,18 @@ class ReferenceData(Protocol):
     def is_region(self, code: str) -> bool: ...
     def region_name(self, code: str) -> str | None: ...
     def region_of_departement(self, code: str) -> str | None: ...
+
+
+class Verification(StrEnum):
+    """R-REF-2: whether the candidate's identity is confirmed (by the reference or a prefect)."""
+
+    TO_VERIFY = "to_verify"
+    VERIFIED = "verified"
+    REFUSED = "refused"
+
+
+# R-REF-2: the kinds whose identity the reference confirms by SIREN (verified at registration).
+CONFIRMED_BY_REFERENCE = frozenset({OrganisationKind.COMMUNE, OrganisationKind.EPCI})
 
 
 @dataclass(frozen=True)
@@ -40,6 +53,22 @@ class Identity:
     @property
     def siren(self) -> str:
         return self.siret[:9]
+
+    @property
+    def verification(self) -> Verification:
+        """R-REF-2: communes and EPCI found in the reference are verified; others to verify."""
+        if self.kind in CONFIRMED_BY_REFERENCE and self.from_reference:
+            return Verification.VERIFIED
+        return Verification.TO_VERIFY
+
+    @property
+    def territory(self) -> str | None:
+        """R-REF-1: the territory a département or région stands for (one candidate each)."""
+        if self.kind is OrganisationKind.DEPARTEMENT and self.departement is not None:
+            return f"departement:{self.departement}"
+        if self.kind is OrganisationKind.REGION and self.region is not None:
+            return f"region:{self.region}"
+        return None
 
 
 def normalise_name(name: str) -> str:
@@ -102,19 +131,64 @@ def _contradiction(field: str, declared: object, reference: object) -> RuleFailu
     )
 
 
+def check_kind_against_reference(identity: Identity, ref: ReferenceData) -> list[RuleFailure]:
+    """R-REF-1: a SIREN the reference knows as a commune or an EPCI has that kind only."""
+    entry = ref.by_siren(identity.siren)
+    if entry is None or entry.kind == identity.kind.value:
+        return []
+    known = KIND_LABELS_FR[OrganisationKind(entry.kind)]
+    return [
+        RuleFailure(
+            "R-REF-1",
+            f"Le SIREN {identity.siren} est celui de « {entry.name} », {known} d'après le "
+            f"référentiel administratif : il ne peut être enregistré que dans cette catégorie, "
+            f"pas comme {KIND_LABELS_FR[identity.kind]}.",
+            "/kind",
+        )
+    ]
+
+
+def _departement_of_reference(
+    declared: str | None, entry: ReferenceEntry
+) -> tuple[str | None, list[RuleFailure]]:
+    """R-REF-1: the reference's département; an EPCI may declare any member's, else its seat's."""
+    members = entry.departements
+    if declared is None:
+        if entry.departement is not None:
+            return entry.departement, []
+        return None, [
+            RuleFailure(
+                "R-REF-1",
+                f"Cet EPCI s'étend sur plusieurs départements ({', '.join(members)}) et le "
+                "référentiel ne donne pas son siège : précisez le département de son siège.",
+                "/departement",
+            )
+        ]
+    if declared in members:
+        return declared, []
+    if len(members) == 1:
+        return members[0], [_contradiction("departement", declared, members[0])]
+    return None, [
+        RuleFailure(
+            "R-REF-1",
+            f"Département « {declared} » contraire au référentiel administratif : cet EPCI "
+            f"ne s'étend que sur {', '.join(members)}.",
+            "/departement",
+        )
+    ]
+
+
 def _from_siren_reference(
     identity: Identity, ref: ReferenceData
 ) -> tuple[Identity, list[RuleFailure]]:
     entry = ref.by_siren(identity.siren)
-    expected = "commune" if identity.kind is OrganisationKind.COMMUNE else "epci"
-    if entry is None or entry.kind != expected:
+    if entry is None:
         label = KIND_LABELS_FR[identity.kind]
-        what = "inconnu" if entry is None else f"celui d'une autre catégorie ({entry.kind})"
         return identity, [
             RuleFailure(
                 "R-REF-1",
-                f"SIREN {identity.siren} {what} dans le référentiel : une {label} est enregistrée "
-                "par le SIREN que lui donne le découpage administratif.",
+                f"SIREN {identity.siren} inconnu dans le référentiel : une {label} est "
+                "enregistrée par le SIREN que lui donne le découpage administratif.",
                 "/siret",
             )
         ]
@@ -125,19 +199,8 @@ def _from_siren_reference(
         failures.append(_contradiction("population", identity.population, entry.population))
     if identity.commune_insee is not None and identity.commune_insee != entry.insee_code:
         failures.append(_contradiction("commune_insee", identity.commune_insee, entry.insee_code))
-    departement = identity.departement
-    if entry.departement is not None:
-        if departement is not None and departement != entry.departement:
-            failures.append(_contradiction("departement", departement, entry.departement))
-        departement = entry.departement
-    elif departement is None:
-        failures.append(
-            RuleFailure(
-                "R-REF-1",
-                "Cet EPCI s'étend sur plusieurs départements : précisez celui de son siège.",
-                "/departement",
-            )
-        )
+    departement, dep_failures = _departement_of_reference(identity.departement, entry)
+    failures += dep_failures
     resolved = replace(
         identity,
         name=entry.name,
@@ -165,9 +228,12 @@ def resolve_identity(identity: Identity, ref: ReferenceData) -> tuple[Identity, 
     if identity.kind not in ELIGIBLE_KINDS:
         return identity, failures
     failures += check_numbers(identity, ref)
+    siret_ok = not any(f.field == "/siret" for f in failures)
+    if siret_ok and (kind_failures := check_kind_against_reference(identity, ref)):
+        return identity, failures + kind_failures
     kind = identity.kind
-    if kind in (OrganisationKind.COMMUNE, OrganisationKind.EPCI):
-        if any(f.field == "/siret" for f in failures):
+    if kind in CONFIRMED_BY_REFERENCE:
+        if not siret_ok:
             return identity, failures
         resolved, ref_failures = _from_siren_reference(identity, ref)
         return resolved, failures + ref_failures
@@ -206,3 +272,38 @@ def resolve_identity(identity: Identity, ref: ReferenceData) -> tuple[Identity, 
     if not identity.name:
         failures.append(_required("name"))
     return identity, failures
+
+
+def check_verification_decision(
+    kind: OrganisationKind, decision: Verification, reason: str | None
+) -> list[RuleFailure]:
+    """R-REF-2: the prefect verifies what the reference cannot confirm; a refusal is motivated."""
+    if kind in CONFIRMED_BY_REFERENCE:
+        return [
+            RuleFailure(
+                "R-REF-2",
+                "L'identité d'une commune ou d'un EPCI est confirmée par le référentiel "
+                "administratif : elle ne relève pas de la vérification du préfet.",
+                "/decision",
+            )
+        ]
+    if decision is Verification.TO_VERIFY:
+        return [RuleFailure("R-REF-2", "La décision est « verified » ou « refused ».", "/decision")]
+    if decision is Verification.REFUSED and (reason is None or not reason.strip()):
+        return [
+            RuleFailure(
+                "R-REF-2",
+                "Un refus de vérification doit être motivé (champ « reason »).",
+                "/reason",
+            )
+        ]
+    return []
+
+
+def verification_after_update(
+    kind: OrganisationKind, current: Verification, *, identity_changed: bool
+) -> Verification:
+    """R-REF-2: what the prefect checked is checked again when the declared identity changes."""
+    if kind in CONFIRMED_BY_REFERENCE or not identity_changed:
+        return current
+    return Verification.TO_VERIFY

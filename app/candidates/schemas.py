@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, StrictBool
 
+from app.candidates.rules import Verification
 from app.core.pagination import Page
 from app.core.schemas import Count, InputModel, JsonInt, ReadModel, Version
 from app.reference.kinds import OrganisationKind
@@ -106,10 +107,45 @@ class CandidateRead(ReadModel):
         description="Identité (nom, département, population) issue du référentiel (R-REF-1)."
     )
     public_body_attestation: StrictBool
+    verification: Verification = Field(
+        description="Vérification de l'identité (R-REF-2) : `verified` d'emblée pour les "
+        "communes et EPCI du référentiel, `to_verify` pour les autres jusqu'à la décision du "
+        "préfet de leur département, `refused` avec son motif."
+    )
+    verification_reason: str | None = Field(
+        max_length=1000, description="Motif du refus (ou remarque du préfet)."
+    )
+    verification_decided_at: datetime | None = Field(
+        description="Date de la décision du préfet (null : aucune décision)."
+    )
     contact: ContactRead
     version: Version
     created_at: datetime
     updated_at: datetime
+
+
+class VerificationDecision(InputModel):
+    """Décision du préfet sur l'identité d'un candidat (R-REF-2)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"decision": "verified"},
+                {
+                    "decision": "refused",
+                    "reason": "Statuts non fournis : la qualité de syndicat n'est pas établie.",
+                },
+            ]
+        }
+    )
+
+    decision: Literal["verified", "refused"]
+    reason: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1000,
+        description="Motif, obligatoire pour un refus (R-REF-2).",
+    )
 
 
 class CandidateList(Page[CandidateRead]):

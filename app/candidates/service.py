@@ -17,11 +17,26 @@ from app.candidates.errors import (
     CandidateNotFound,
     CandidateRefused,
     NotYourOrganisation,
+    TerritoryAlreadyRepresented,
+    VerificationRefused,
 )
 from app.candidates.models import Candidate
-from app.candidates.rules import Identity, resolve_identity
-from app.candidates.schemas import CandidateCreate, CandidateRead, CandidateUpdate, ContactRead
+from app.candidates.rules import (
+    Identity,
+    Verification,
+    check_verification_decision,
+    resolve_identity,
+    verification_after_update,
+)
+from app.candidates.schemas import (
+    CandidateCreate,
+    CandidateRead,
+    CandidateUpdate,
+    ContactRead,
+    VerificationDecision,
+)
 from app.core.concurrency import check_if_match, flush_versioned
+from app.core.errors import Forbidden
 from app.core.pagination import PageParams, keyset_page, split_page
 from app.core.rules import raise_failures
 from app.core.types import utcnow
@@ -33,6 +48,7 @@ from app.reference.kinds import OrganisationKind
 class CandidateFilters:
     departement: str | None = None
     kind: OrganisationKind | None = None
+    verification: Verification | None = None
     updated_since: datetime | None = None
 
 
@@ -50,6 +66,9 @@ def to_read(candidate: Candidate) -> CandidateRead:
         population=candidate.population,
         from_reference=candidate.from_reference,
         public_body_attestation=candidate.public_body_attestation,
+        verification=Verification(candidate.verification),
+        verification_reason=candidate.verification_reason,
+        verification_decided_at=candidate.verification_decided_at,
         contact=ContactRead(
             name=candidate.contact_name,
             email=candidate.contact_email,
@@ -61,14 +80,29 @@ def to_read(candidate: Candidate) -> CandidateRead:
     )
 
 
+def _territory_taken(identity: Identity) -> TerritoryAlreadyRepresented:
+    what = (
+        f"la région {identity.region}"
+        if identity.kind is OrganisationKind.REGION
+        else f"le département {identity.departement}"
+    )
+    return TerritoryAlreadyRepresented(
+        f"Une organisation est déjà enregistrée comme {what} : une seule par département ou "
+        "par région (R-REF-1).",
+        code="R-REF-1",
+    )
+
+
 async def register_candidate(
     session: AsyncSession, principal: Principal, *, data: CandidateCreate
 ) -> Candidate:
     """Register an organisation.
 
-    R-ELIG-1 (kind), R-ELIG-2 (SIRET, département, one per SIREN), R-REF-1 (reference data).
+    R-ELIG-1 (kind), R-ELIG-2 (SIRET, département, one per SIREN), R-REF-1 (reference data,
+    one département or région per territory), R-REF-2 (verified or to verify).
     A candidate agent registers only its own SIREN, a prefect only in its département.
-    Raises CandidateRefused (422), NotYourOrganisation (403), CandidateAlreadyRegistered (409).
+    Raises CandidateRefused (422), NotYourOrganisation (403), CandidateNotFound (404, R-ACL-1),
+    CandidateAlreadyRegistered or TerritoryAlreadyRepresented (409).
     """
     if principal.role is Role.CANDIDATE and data.siret[:9] != principal.siren:
         raise NotYourOrganisation(
@@ -88,11 +122,16 @@ async def register_candidate(
     raise_failures(failures, error=CandidateRefused)
     assert identity.name is not None and identity.departement is not None
     if principal.role is Role.PREFECT and identity.departement != principal.departement:
-        raise NotYourOrganisation(
-            f"Ce candidat relève du département {identity.departement}, hors de votre périmètre."
-        )
+        # R-ACL-1: another département's organisation is outside the prefect's scope; the
+        # answer says no more than for any object out of scope (nor whether it is registered).
+        raise CandidateNotFound(code="R-ACL-1")
+    # R-ELIG-2: one candidate per SIREN; the answer never tells where it is registered.
     if await repository.get_by_siren(session, identity.siren) is not None:
         raise CandidateAlreadyRegistered(code="R-ELIG-2")
+    territory = identity.territory
+    # R-REF-1: one candidate of kind département per département, région per région.
+    if territory is not None and await repository.get_by_territory(session, territory):
+        raise _territory_taken(identity)
     contact = data.contact
     candidate = Candidate(
         siret=identity.siret,
@@ -106,6 +145,8 @@ async def register_candidate(
         population=identity.population,
         from_reference=identity.from_reference,
         public_body_attestation=identity.public_body_attestation,
+        territory=territory,
+        verification=identity.verification.value,  # R-REF-2
         contact_name=contact.name if contact else None,
         contact_email=contact.email if contact else None,
         contact_phone=contact.phone if contact else None,
@@ -114,7 +155,9 @@ async def register_candidate(
     try:
         async with session.begin_nested():
             session.add(candidate)
-    except IntegrityError as exc:  # a concurrent registration of the same SIREN won
+    except IntegrityError as exc:  # a concurrent registration won (same SIREN or territory)
+        if territory is not None and "territory" in str(exc.orig):
+            raise _territory_taken(identity) from exc
         raise CandidateAlreadyRegistered(code="R-ELIG-2") from exc
     return candidate
 
@@ -125,7 +168,7 @@ async def get_candidate(
     """A candidate in the principal's scope; CandidateNotFound (404) otherwise (R-ACL-1)."""
     candidate = await repository.get_visible_candidate(session, principal, candidate_id)
     if candidate is None:
-        raise CandidateNotFound()
+        raise CandidateNotFound(code="R-ACL-1")
     return candidate
 
 
@@ -138,6 +181,8 @@ async def list_candidates(
         stmt = stmt.where(col(Candidate.departement) == filters.departement)
     if filters.kind is not None:
         stmt = stmt.where(col(Candidate.kind) == filters.kind.value)
+    if filters.verification is not None:
+        stmt = stmt.where(col(Candidate.verification) == filters.verification.value)
     if filters.updated_since is not None:
         stmt = stmt.where(col(Candidate.updated_at) >= filters.updated_since)
     stmt = keyset_page(stmt, Candidate.created_at, Candidate.id, page)
@@ -177,6 +222,18 @@ async def update_candidate(
     identity, failures = resolve_identity(declared, get_catalogue())
     raise_failures(failures, error=CandidateRefused)
     assert identity.name is not None
+    # R-REF-2: a new name or population is checked again by the prefect.
+    verification = verification_after_update(
+        kind,
+        Verification(candidate.verification),
+        identity_changed=(identity.name, identity.population)
+        != (candidate.name, candidate.population),
+    )
+    if verification.value != candidate.verification:
+        candidate.verification = verification.value
+        candidate.verification_reason = None
+        candidate.verification_decided_by = None
+        candidate.verification_decided_at = None
     candidate.name = identity.name
     candidate.population = identity.population
     candidate.public_body_attestation = identity.public_body_attestation
@@ -187,3 +244,46 @@ async def update_candidate(
     candidate.updated_at = utcnow()
     await flush_versioned(session)
     return candidate
+
+
+async def decide_verification(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    candidate_id: uuid.UUID,
+    if_match: str | None,
+    data: VerificationDecision,
+) -> Candidate:
+    """R-REF-2: the prefect of the candidate's département verifies or refuses its identity.
+
+    Raises Forbidden (403, not a prefect), CandidateNotFound (404, R-ACL-1: another
+    département), 428/412 on If-Match, VerificationRefused (422: a commune or EPCI, or a
+    refusal without its reason).
+    """
+    if principal.role is not Role.PREFECT:
+        raise Forbidden("Seul le préfet du département vérifie un candidat (R-REF-2).")
+    candidate = await repository.get_visible_candidate(
+        session, principal, candidate_id, for_update=True
+    )
+    if candidate is None:
+        raise CandidateNotFound(code="R-ACL-1")
+    check_if_match(if_match, candidate.version)
+    decision = Verification(data.decision)
+    raise_failures(
+        check_verification_decision(OrganisationKind(candidate.kind), decision, data.reason),
+        error=VerificationRefused,
+    )
+    now = utcnow()
+    candidate.verification = decision.value
+    candidate.verification_reason = data.reason
+    candidate.verification_decided_by = principal.subject
+    candidate.verification_decided_at = now
+    candidate.updated_at = now
+    await flush_versioned(session)
+    return candidate
+
+
+async def verification_of(session: AsyncSession, *, candidate_id: uuid.UUID) -> Verification:
+    """R-REF-2: the candidate's verification state (for acceptance, in budgets)."""
+    state = await repository.verification_of(session, candidate_id)
+    return Verification.TO_VERIFY if state is None else Verification(state)

@@ -22,7 +22,7 @@ __all__ = [
 ]
 
 DEFAULT_PATH = Path(__file__).parent / "data" / "collectivites.json.gz"
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,11 @@ class ReferenceEntry:
     name: str
     kind: str  # "commune" | "epci"
     epci_type: str | None  # CC, CA, CU, METRO, MET69 for an EPCI; None for a commune
-    departement: str | None  # COG code; None for an EPCI spanning several départements
+    departement: str | None  # COG code: the commune's, the EPCI's seat's (None when unknown)
     insee_code: str | None  # COG commune code; None for an EPCI
     population: int | None  # population municipale
+    # R-REF-1: the départements it may register in (an EPCI's member communes'; sorted).
+    departements: tuple[str, ...] = ()
 
 
 def _opt_str(value: Any) -> str | None:
@@ -80,18 +82,20 @@ class Catalogue:
                 departement=_opt_str(dep),
                 insee_code=str(insee),
                 population=_opt_int(population),
+                departements=(str(dep),),
             )
         row = self._epci.get(key)
         if row is not None:
-            name, epci_type, population, dep = row
+            name, epci_type, population, seat_dep, member_deps = row
             return ReferenceEntry(
                 siren=key,
                 name=str(name),
                 kind="epci",
                 epci_type=str(epci_type),
-                departement=_opt_str(dep),
+                departement=_opt_str(seat_dep),
                 insee_code=None,
                 population=_opt_int(population),
+                departements=tuple(str(d) for d in member_deps),
             )
         return None
 

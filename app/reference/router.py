@@ -45,6 +45,7 @@ async def read_collectivite(
         kind=OrganisationKind.COMMUNE if entry.kind == "commune" else OrganisationKind.EPCI,
         epci_type=entry.epci_type,
         departement=entry.departement,
+        departements=list(entry.departements),
         commune_insee=entry.insee_code,
         population=entry.population,
         source=f"{source['package']} {source['version']} ({source['licence']})",

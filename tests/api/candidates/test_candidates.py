@@ -1,5 +1,6 @@
 """POST/GET/PATCH /candidates: eligibility (R-ELIG-1, R-ELIG-2), reference data (R-REF-1),
-scope (R-ACL-1) and If-Match (R-FLOW-3), through the API as a front-end would."""
+verification state at registration (R-REF-2), scope (R-ACL-1) and If-Match (R-FLOW-3),
+through the API as a front-end would."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ def problem(response) -> dict:  # type: ignore[no-untyped-def, type-arg]
                 "departement": "13",
                 "population": 886040,
                 "commune_insee": "13055",
+                "verification": "verified",
             },
         ),
         (
@@ -52,6 +54,7 @@ def problem(response) -> dict:  # type: ignore[no-untyped-def, type-arg]
                 "departement": "13",
                 "epci_type": "CA",
                 "population": 60440,
+                "verification": "verified",
             },
         ),
         (
@@ -60,11 +63,16 @@ def problem(response) -> dict:  # type: ignore[no-untyped-def, type-arg]
                 "name": "Métropole d'Aix-Marseille-Provence",
                 "departement": "13",
                 "epci_type": "METRO",
+                "verification": "verified",
             },
         ),
         (
             {"siret": siret_of(DEPT_13_SIREN), "kind": "departement", "departement": "13"},
-            {"name": "Département Bouches-du-Rhône", "departement": "13"},
+            {
+                "name": "Département Bouches-du-Rhône",
+                "departement": "13",
+                "verification": "to_verify",
+            },
         ),
         (
             {
@@ -73,7 +81,11 @@ def problem(response) -> dict:  # type: ignore[no-untyped-def, type-arg]
                 "region": "93",
                 "departement": "13",
             },
-            {"name": "Région Provence-Alpes-Côte d'Azur", "region": "93"},
+            {
+                "name": "Région Provence-Alpes-Côte d'Azur",
+                "region": "93",
+                "verification": "to_verify",
+            },
         ),
         (
             {
@@ -82,7 +94,7 @@ def problem(response) -> dict:  # type: ignore[no-untyped-def, type-arg]
                 "departement": "975",
                 "name": "Collectivité de Saint-Pierre-et-Miquelon",
             },
-            {"departement": "975", "from_reference": False},
+            {"departement": "975", "from_reference": False, "verification": "to_verify"},
         ),
         (
             {
@@ -91,7 +103,11 @@ def problem(response) -> dict:  # type: ignore[no-untyped-def, type-arg]
                 "departement": "13",
                 "name": "Syndicat mixte numérique",
             },
-            {"name": "Syndicat mixte numérique", "from_reference": False},
+            {
+                "name": "Syndicat mixte numérique",
+                "from_reference": False,
+                "verification": "to_verify",
+            },
         ),
         (
             {
@@ -101,7 +117,7 @@ def problem(response) -> dict:  # type: ignore[no-untyped-def, type-arg]
                 "name": "SPL numérique",
                 "public_body_attestation": True,
             },
-            {"public_body_attestation": True},
+            {"public_body_attestation": True, "verification": "to_verify"},
         ),
     ],
     ids=[
@@ -118,6 +134,7 @@ def problem(response) -> dict:  # type: ignore[no-untyped-def, type-arg]
 async def test_r_elig_1_eligible_kinds_are_registered(
     client: AsyncClient, actors: Actors, headers, payload: dict, expected: dict
 ) -> None:
+    """R-ELIG-1 kinds; R-REF-2: only communes and EPCI of the reference start `verified`."""
     response = await client.post(URL, json=payload, headers=headers(actors.dinum))
     assert response.status_code == 201, response.text
     body = response.json()
@@ -125,6 +142,7 @@ async def test_r_elig_1_eligible_kinds_are_registered(
     assert body["siren"] == payload["siret"][:9]
     for key, value in expected.items():
         assert body[key] == value, key
+    assert body["verification_reason"] is None and body["verification_decided_at"] is None
     assert response.headers["ETag"] == '"v1"'
 
 
@@ -326,16 +344,25 @@ async def test_candidate_agent_registers_only_its_own_siren(
     assert own.status_code == 201
 
 
-async def test_prefect_registers_only_in_its_departement(
-    client: AsyncClient, actors: Actors, headers
+async def test_r_acl_1_prefect_registers_only_in_its_departement(
+    client: AsyncClient, actors: Actors, headers, session: AsyncSession
 ) -> None:
-    response = await client.post(
-        URL,
-        json={"siret": siret_of(PARIS_SIREN), "kind": "commune"},
-        headers=headers(actors.pref13),
-    )
-    assert response.status_code == 403
-    assert problem(response)["code"] == "not-your-organisation"
+    """R-ACL-1: another département's organisation is out of scope: 404, nothing stored."""
+    for payload in (
+        {"siret": siret_of(PARIS_SIREN), "kind": "commune"},
+        {
+            "siret": siret_of(SYNDICAT_SIREN),
+            "kind": "syndicat",
+            "departement": "75",
+            "name": "Syndicat parisien",
+        },
+    ):
+        response = await client.post(URL, json=payload, headers=headers(actors.pref13))
+        assert response.status_code == 404, response.text
+        body = problem(response)
+        assert body["code"] == "R-ACL-1"
+        assert "75" not in body["detail"] and "Paris" not in body["detail"]
+    assert (await session.execute(select(Candidate))).first() is None
 
 
 async def test_anct_and_anonymous_cannot_register(
@@ -387,7 +414,7 @@ async def test_r_acl_1_read_candidate_by_role_and_scope(
     response = await client.get(f"{URL}/{candidate.id}", headers=headers(getattr(actors, who)))
     assert response.status_code == status
     if status == 404:
-        assert problem(response)["code"] == "candidate-not-found"
+        assert problem(response)["code"] == "R-ACL-1"
     else:
         assert response.json()["siren"] == candidate.siren
         assert response.headers["ETag"] == '"v1"'

@@ -1,16 +1,26 @@
-"""Pure rules of candidates: R-ELIG-1, R-ELIG-2, R-REF-1 (no database, no app)."""
+"""Pure rules of candidates: R-ELIG-1, R-ELIG-2, R-REF-1, R-REF-2 (no database, no app)."""
 
 from __future__ import annotations
 
 import pytest
 
-from app.candidates.rules import Identity, normalise_name, resolve_identity
+from app.candidates.rules import (
+    Identity,
+    Verification as V,
+    check_verification_decision,
+    normalise_name,
+    resolve_identity,
+    verification_after_update,
+)
 from app.reference.catalogue import get_catalogue
 from app.reference.kinds import ELIGIBLE_KINDS, OrganisationKind as K
 from tests.support import siret_of
 
 REF = get_catalogue()
 MARSEILLE = "211300553"
+AUREILLE = "211300066"
+AMP = "200054807"  # Métropole d'Aix-Marseille-Provence: members in 13, 83, 84; no seat known
+CA_TERRE_DE_PROVENCE = "200035087"  # members all in the 13
 UNKNOWN = "498720135"
 _GOOD = siret_of(MARSEILLE)
 BAD_KEY_SIRET = _GOOD[:-1] + str((int(_GOOD[-1]) + 1) % 10)
@@ -130,10 +140,156 @@ def test_r_ref_1_unknown_commune_siren_is_refused() -> None:
 
 
 def test_r_ref_1_epci_over_several_departements_needs_the_seat_departement() -> None:
-    amp = siret_of("200054807")
+    amp = siret_of(AMP)
     assert codes(Identity(siret=amp, kind=K.EPCI)) == ["R-REF-1"]
     resolved, failures = resolve_identity(Identity(siret=amp, kind=K.EPCI, departement="13"), REF)
     assert failures == [] and resolved.epci_type == "METRO"
+
+
+@pytest.mark.parametrize(
+    ("siren", "declared", "departement", "failed_field"),
+    [
+        (AMP, "13", "13", None),
+        (AMP, "83", "83", None),
+        (AMP, "84", "84", None),
+        (AMP, "75", None, "/departement"),  # a métropole of the 13 declaring 75
+        (AMP, "04", None, "/departement"),
+        (AMP, None, None, "/departement"),  # no seat in the reference: it must declare
+        (CA_TERRE_DE_PROVENCE, None, "13", None),  # the seat's by default
+        (CA_TERRE_DE_PROVENCE, "13", "13", None),
+        (CA_TERRE_DE_PROVENCE, "84", "13", "/departement"),
+        (MARSEILLE, "84", "13", "/departement"),
+    ],
+)
+def test_r_ref_1_registers_in_a_member_departement_only(
+    siren: str, declared: str | None, departement: str | None, failed_field: str | None
+) -> None:
+    kind = K.COMMUNE if siren == MARSEILLE else K.EPCI
+    resolved, failures = resolve_identity(
+        Identity(siret=siret_of(siren), kind=kind, departement=declared), REF
+    )
+    assert [(f.code, f.field) for f in failures] == (
+        [] if failed_field is None else [("R-REF-1", failed_field)]
+    )
+    if failed_field is None:
+        assert resolved.departement == departement
+
+
+@pytest.mark.parametrize("kind", sorted(ELIGIBLE_KINDS - {K.COMMUNE}))
+def test_r_ref_1_a_commune_siren_has_the_commune_kind_only(kind: K) -> None:
+    identity = Identity(
+        siret=siret_of(AUREILLE),
+        kind=kind,
+        name="Aureille",
+        departement="13",
+        region="93",
+        public_body_attestation=True,
+    )
+    _, failures = resolve_identity(identity, REF)
+    assert [(f.code, f.field) for f in failures] == [("R-REF-1", "/kind")]
+    assert "Aureille" in failures[0].message
+
+
+@pytest.mark.parametrize("kind", sorted(ELIGIBLE_KINDS - {K.EPCI}))
+def test_r_ref_1_an_epci_siren_has_the_epci_kind_only(kind: K) -> None:
+    identity = Identity(
+        siret=siret_of(AMP),
+        kind=kind,
+        name="AMP",
+        departement="13",
+        region="93",
+        public_body_attestation=True,
+    )
+    assert codes(identity) == ["R-REF-1"]
+
+
+def test_r_ref_1_an_invalid_siret_is_not_looked_up() -> None:
+    bad = siret_of(AUREILLE)[:-1] + str((int(siret_of(AUREILLE)[-1]) + 1) % 10)
+    assert codes(Identity(siret=bad, kind=K.SYNDICAT, name="S", departement="13")) == ["R-ELIG-2"]
+
+
+@pytest.mark.parametrize(
+    ("identity", "territory"),
+    [
+        (Identity(siret="x", kind=K.DEPARTEMENT, departement="13"), "departement:13"),
+        (Identity(siret="x", kind=K.DEPARTEMENT, departement="2A"), "departement:2A"),
+        (Identity(siret="x", kind=K.REGION, departement="13", region="93"), "region:93"),
+        (Identity(siret="x", kind=K.REGION, departement="13"), None),
+        (Identity(siret="x", kind=K.COMMUNE, departement="13"), None),
+        (Identity(siret="x", kind=K.SYNDICAT, departement="13", region="93"), None),
+        (Identity(siret="x", kind=K.COLLECTIVITE_OUTRE_MER, departement="975"), None),
+    ],
+)
+def test_r_ref_1_one_territory_per_departement_and_region(
+    identity: Identity, territory: str | None
+) -> None:
+    assert identity.territory == territory
+
+
+@pytest.mark.parametrize(
+    ("kind", "from_reference", "expected"),
+    [
+        (K.COMMUNE, True, V.VERIFIED),
+        (K.EPCI, True, V.VERIFIED),
+        (K.COMMUNE, False, V.TO_VERIFY),
+        (K.DEPARTEMENT, True, V.TO_VERIFY),
+        (K.REGION, True, V.TO_VERIFY),
+        (K.COLLECTIVITE_OUTRE_MER, False, V.TO_VERIFY),
+        (K.SYNDICAT, False, V.TO_VERIFY),
+        (K.PUBLIC_BODY, False, V.TO_VERIFY),
+    ],
+)
+def test_r_ref_2_verification_at_registration(kind: K, from_reference: bool, expected: V) -> None:
+    identity = Identity(siret="x", kind=kind, from_reference=from_reference)
+    assert identity.verification is expected
+
+
+def test_r_ref_2_resolved_communes_and_epci_are_verified_others_to_verify() -> None:
+    commune, _ = resolve_identity(Identity(siret=siret_of(AUREILLE), kind=K.COMMUNE), REF)
+    assert commune.verification is V.VERIFIED
+    dep, _ = resolve_identity(
+        Identity(siret=siret_of("221300015"), kind=K.DEPARTEMENT, departement="13"), REF
+    )
+    assert dep.from_reference and dep.verification is V.TO_VERIFY
+
+
+@pytest.mark.parametrize(
+    ("kind", "decision", "reason", "expected"),
+    [
+        (K.SYNDICAT, V.VERIFIED, None, []),
+        (K.SYNDICAT, V.VERIFIED, "Statuts reçus.", []),
+        (K.DEPARTEMENT, V.REFUSED, "Délibération manquante.", []),
+        (K.PUBLIC_BODY, V.REFUSED, "x", []),
+        (K.SYNDICAT, V.REFUSED, None, [("R-REF-2", "/reason")]),
+        (K.SYNDICAT, V.REFUSED, "", [("R-REF-2", "/reason")]),
+        (K.SYNDICAT, V.REFUSED, " \t\n", [("R-REF-2", "/reason")]),
+        (K.SYNDICAT, V.TO_VERIFY, "x", [("R-REF-2", "/decision")]),
+        (K.COMMUNE, V.VERIFIED, None, [("R-REF-2", "/decision")]),
+        (K.EPCI, V.REFUSED, "x", [("R-REF-2", "/decision")]),
+    ],
+)
+def test_r_ref_2_verification_decision(
+    kind: K, decision: V, reason: str | None, expected: list[tuple[str, str]]
+) -> None:
+    failures = check_verification_decision(kind, decision, reason)
+    assert [(f.code, f.field) for f in failures] == expected
+
+
+@pytest.mark.parametrize(
+    ("kind", "current", "changed", "expected"),
+    [
+        (K.SYNDICAT, V.VERIFIED, True, V.TO_VERIFY),
+        (K.SYNDICAT, V.REFUSED, True, V.TO_VERIFY),
+        (K.SYNDICAT, V.VERIFIED, False, V.VERIFIED),
+        (K.SYNDICAT, V.REFUSED, False, V.REFUSED),
+        (K.COMMUNE, V.VERIFIED, True, V.VERIFIED),
+        (K.EPCI, V.VERIFIED, True, V.VERIFIED),
+    ],
+)
+def test_r_ref_2_a_changed_identity_is_verified_again(
+    kind: K, current: V, changed: bool, expected: V
+) -> None:
+    assert verification_after_update(kind, current, identity_changed=changed) is expected
 
 
 def test_r_ref_1_region_and_departement_by_cog_code() -> None:

@@ -47,6 +47,7 @@ def test_marseille(cat: Catalogue) -> None:
         departement="13",
         insee_code="13055",
         population=886040,
+        departements=("13",),
     )
     assert entry.population is not None and entry.population > 800_000
 
@@ -93,25 +94,46 @@ def test_epci_aix_marseille_provence(cat: Catalogue) -> None:
     assert entry.epci_type == "METRO"
     assert entry.insee_code is None
     assert entry.population == 1922626
-    # Members lie in 13, 83 and 84: the seat's département is not derivable from the package.
+    # R-REF-1: members lie in 13, 83 and 84; the package gives no seat, so no default.
+    assert entry.departements == ("13", "83", "84")
     assert entry.departement is None
 
 
 @pytest.mark.parametrize(
-    ("siren", "epci_type", "departement"),
+    ("siren", "epci_type", "departement", "members"),
     [
-        ("200046977", "MET69", "69"),  # Métropole de Lyon
-        ("200000172", "CC", "74"),  # CC Faucigny - Glières
-        ("200006682", "CA", None),  # CA Beaune, Côte et Sud (21 and 71)
-        ("200033579", "CU", "62"),  # CU d'Arras
+        ("200046977", "MET69", "69", ("69",)),  # Métropole de Lyon
+        ("200000172", "CC", "74", ("74",)),  # CC Faucigny - Glières
+        ("200006682", "CA", None, ("21", "71")),  # CA Beaune, Côte et Sud
+        ("200033579", "CU", "62", ("62",)),  # CU d'Arras
     ],
 )
-def test_epci_types(cat: Catalogue, siren: str, epci_type: str, departement: str | None) -> None:
+def test_r_ref_1_epci_types_seat_and_member_departements(
+    cat: Catalogue, siren: str, epci_type: str, departement: str | None, members: tuple[str, ...]
+) -> None:
     entry = cat.by_siren(siren)
     assert entry is not None
     assert entry.kind == "epci"
     assert entry.epci_type == epci_type
     assert entry.departement == departement
+    assert entry.departements == members
+
+
+def test_r_ref_1_every_epci_has_its_member_departements(cat: Catalogue) -> None:
+    """Every EPCI lists ≥ 1 known member département; its seat, when known, is one of them."""
+    multi = 0
+    for s in cat.sirens():
+        entry = cat.by_siren(s)
+        assert entry is not None
+        assert entry.departements, entry
+        assert list(entry.departements) == sorted(set(entry.departements))
+        assert all(cat.is_departement(d) for d in entry.departements), entry
+        if entry.departement is not None:
+            assert entry.departement in entry.departements
+        if entry.kind == "epci" and len(entry.departements) > 1:
+            assert entry.departement is None  # the package gives no seat
+            multi += 1
+    assert multi == 89
 
 
 @pytest.mark.parametrize("siren", ["000000000", "123456789", "", "21130055", "abcdefghi"])
@@ -218,10 +240,10 @@ def test_bundled_file_is_deterministic_gzip() -> None:
 def test_load_explicit_path_and_reject_unknown_format(tmp_path: Path) -> None:
     good = tmp_path / "ok.json.gz"
     payload = {
-        "format": 1,
+        "format": 2,
         "source": {"package": "p", "version": "0", "licence": "l"},
         "communes": {"211300553": ["13055", "Marseille", "13", 1]},
-        "epci": {},
+        "epci": {"200054807": ["AMP", "METRO", 5, None, ["13", "83", "84"]]},
         "departements": {"13": ["Bouches-du-Rhône", "93"]},
         "regions": {"93": "PACA"},
     }
@@ -229,8 +251,14 @@ def test_load_explicit_path_and_reject_unknown_format(tmp_path: Path) -> None:
     loaded = load_catalogue(good)
     assert loaded.counts()["communes"] == 1
     assert loaded.source["package"] == "p"
+    epci = loaded.by_siren("200054807")
+    assert epci is not None and (epci.departement, epci.departements) == (None, ("13", "83", "84"))
 
     bad = tmp_path / "bad.json.gz"
     bad.write_bytes(gzip.compress(json.dumps({**payload, "format": 99}).encode()))
     with pytest.raises(ValueError):
         load_catalogue(bad)
+    previous = tmp_path / "v1.json.gz"  # format 1 had no member départements
+    previous.write_bytes(gzip.compress(json.dumps({**payload, "format": 1}).encode()))
+    with pytest.raises(ValueError):
+        load_catalogue(previous)
