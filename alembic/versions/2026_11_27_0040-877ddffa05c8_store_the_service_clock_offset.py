@@ -18,7 +18,7 @@ from alembic import op
 import app.core.types
 
 revision: str = "877ddffa05c8"
-down_revision: str | None = "fd2f47c41a3d"
+down_revision: str | None = "8e920251fd11"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
