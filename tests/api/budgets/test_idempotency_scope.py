@@ -128,4 +128,3 @@ async def test_r_acl_1_a_prefect_sharing_a_sub_has_keys_of_its_own_on_its_own_do
         (actors.pref13.subject, "prefect", "13"),
         (actors.pref13.subject, "prefect", "2A"),
     ]
-
