@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -34,6 +35,11 @@ DEVELOPMENT_RATE_LIMITS: dict[str, dict[str, str]] = {
     role: {"read": "100000/minute", "write": "50000/minute", "open_data": "20000/minute"}
     for role in RATE_LIMIT_ROLES
 }
+
+
+RATE_LIMIT_STORAGE_SCHEMES = frozenset(
+    {"memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster"}
+)
 
 
 class RateLimits(BaseModel):
@@ -119,6 +125,22 @@ class Settings(BaseSettings):
     # comma-separated list of IP addresses or networks, or "*" (every peer: only behind a proxy
     # that overwrites the header). Empty: the peer address is the client, always.
     forwarded_allow_ips: str = ""
+
+    @field_validator("rate_limit_storage_url")
+    @classmethod
+    def _known_storage(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0].removeprefix("async+")
+        if "://" not in value or scheme not in RATE_LIMIT_STORAGE_SCHEMES:
+            raise ValueError("rate limit storage: memory:// or redis://host:port/db expected")
+        return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _ip_list(cls, value: str) -> str:
+        for entry in (item.strip() for item in value.split(",")):
+            if entry and entry != "*":
+                ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
+        return value
 
     @model_validator(mode="after")
     def _check_production(self) -> Settings:

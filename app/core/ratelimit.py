@@ -48,9 +48,9 @@ from limits.aio.strategies import (
 from limits.storage import StorageTypes, storage_from_string
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.auth.rules import InvalidScope, principal_from_claims
+from app.auth.rules import principal_from_claims
 from app.core.config import RATE_LIMIT_CLASSES, RATE_LIMIT_ROLES, Settings
-from app.core.errors import PROBLEM_MEDIA_TYPE, AppError, problem_body, problem_ref
+from app.core.errors import PROBLEM_MEDIA_TYPE, problem_body, problem_ref
 from app.core.security import TokenVerifier
 from app.reference.catalogue import get_catalogue
 
@@ -149,8 +149,8 @@ class CallerResolver:
                 principal = principal_from_claims(
                     claims, is_departement=get_catalogue().is_departement
                 )
-            except (AppError, InvalidScope):
-                pass  # counted as anonymous; the route answers 401 itself
+            except Exception:  # noqa: BLE001 - AppError, InvalidScope or worse: never a pass
+                pass  # counted by address like an anonymous call; the route answers 401 itself
             else:
                 scope_claim = principal.departement or principal.siren or ""
                 return Caller(

@@ -52,9 +52,17 @@ def test_api4_forwarded_for_is_ignored_unless_the_peer_is_trusted() -> None:
     assert everyone.client_host("203.0.113.5", "198.51.100.7, 10.0.0.2") == "198.51.100.7"
 
 
-def test_api4_a_malformed_trusted_proxy_setting_is_refused() -> None:
+def test_api4_malformed_proxy_or_storage_settings_are_refused_at_startup() -> None:
     with pytest.raises(ValueError):
         TrustedProxies("10.0.0.0/33")
+    for bad in ({"forwarded_allow_ips": "10.0.0.0/33"}, {"forwarded_allow_ips": "proxy"}):
+        with pytest.raises(ValidationError):
+            Settings(_env_file=None, **bad)  # type: ignore[call-arg, arg-type]
+    for url in ("127.0.0.1:6379", "postgresql://x/y", "memcached://h:1"):
+        with pytest.raises(ValidationError):
+            Settings(_env_file=None, rate_limit_storage_url=url)  # type: ignore[call-arg]
+    for url in ("memory://", "redis://h:6379/0", "async+redis://h:6379/0", "rediss://h:1/0"):
+        assert Settings(_env_file=None, rate_limit_storage_url=url)  # type: ignore[call-arg]
 
 
 def test_api4_limits_default_per_environment_and_override_per_role_and_class() -> None:
