@@ -434,5 +434,5 @@ async def test_api4_a_redis_outage_serves_requests_unlimited_and_logs_it(
             write = await http.post(PROJECTS, headers=auth_headers(broken, ACTORS.cand_a), json={})
             assert write.status_code == 422  # served (validation), not 429/500/503
             elapsed = time.perf_counter() - started
-    assert elapsed < 3, elapsed  # one timeout, then the store is left alone for a while
+    assert elapsed < 5, elapsed  # one timeout, then the store is left alone for a while
     assert any("rate limit store unavailable" in r.getMessage() for r in caplog.records)
