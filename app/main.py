@@ -17,6 +17,7 @@ from app.core.db import make_engine, make_sessionmaker, start_clock
 from app.core.errors import install_error_handlers
 from app.core.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from app.core.openapi import build_openapi
+from app.core.ratelimit import RateLimitMiddleware
 from app.core.security import TokenVerifier
 from app.ops.router import router as ops_router
 from app.programme.router import router as programme_router
@@ -81,6 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.openapi = _openapi  # type: ignore[method-assign]
 
+    # Innermost middleware: counted before the route parses the body, answered with the
+    # security and CORS headers of the middlewares around it.
+    app.add_middleware(RateLimitMiddleware, settings=settings, verifier=app.state.token_verifier)
     app.add_middleware(SecurityHeadersMiddleware)
     if settings.cors_origins:
         app.add_middleware(

@@ -161,6 +161,9 @@ async def create_allocation(
             movements=[movement_read(m, d) for m, d in zip(movements, targets, strict=False)],
         )
 
+    async def authorize() -> None:
+        budgets_service.check_departement_scope(principal, departement)
+
     return await run_idempotent(
         session,
         principal,
@@ -168,6 +171,7 @@ async def create_allocation(
         operation=f"allocation:{departement}",
         payload=data.model_dump(mode="json"),
         status_code=201,
+        authorize=authorize,
         action=action,
     )
 
@@ -351,6 +355,9 @@ async def create_payment(
         )
         return PaymentRead.model_validate(payment)
 
+    async def authorize() -> None:
+        await budgets_service.check_project_scope(session, principal, project_id=project_id)
+
     return await run_idempotent(
         session,
         principal,
@@ -358,6 +365,7 @@ async def create_payment(
         operation=f"payment:{project_id}",
         payload=data.model_dump(mode="json"),
         status_code=201,
+        authorize=authorize,
         action=action,
     )
 

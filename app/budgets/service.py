@@ -488,6 +488,14 @@ async def sign_convention(
     return grant
 
 
+async def check_project_scope(
+    session: AsyncSession, principal: Principal, *, project_id: uuid.UUID
+) -> None:
+    """404 unless the dossier is in the caller's scope (R-ACL-1): checked before an
+    Idempotency-Key replay, which must never answer what a fresh request would refuse."""
+    await projects_service.get_project(session, principal, project_id=project_id, with_lines=False)
+
+
 async def record_payment(
     session: AsyncSession, principal: Principal, *, project_id: uuid.UUID, data: PaymentCreate
 ) -> Payment:

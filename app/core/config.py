@@ -2,16 +2,77 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from limits import parse as parse_rate_limit
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # noqa: S105 - refused outside dev
 PLACEHOLDER_SECRETS = {"", "changethis", "secret", "change-me", DEV_SECRET}
+
+
+# -- rate limits (API4) --------------------------------------------------------------------
+# Per caller (the token's subject, role and scope; the client address when anonymous) and per
+# class of route: `read` (GET…), `write` (POST, PATCH, PUT, DELETE) and `open_data` (anything
+# under /api/v1/open-data). Values use the `limits` notation: "60/minute", "5/second",
+# "1000/hour". A field left unset takes the default of the environment below.
+RATE_LIMIT_ROLES = ("anonymous", "candidate", "prefect", "dinum", "anct")
+RATE_LIMIT_CLASSES = ("read", "write", "open_data")
+PRODUCTION_RATE_LIMITS: dict[str, dict[str, str]] = {
+    "anonymous": {"read": "120/minute", "write": "30/minute", "open_data": "60/minute"},
+    "candidate": {"read": "600/minute", "write": "60/minute", "open_data": "60/minute"},
+    "prefect": {"read": "1200/minute", "write": "120/minute", "open_data": "60/minute"},
+    "dinum": {"read": "1200/minute", "write": "120/minute", "open_data": "120/minute"},
+    "anct": {"read": "1200/minute", "write": "60/minute", "open_data": "120/minute"},
+}
+# Development and test: high enough for a scripted client (the test suite, the contract fuzzer)
+# to never meet them, still stricter on writes and open data, so the limiter runs everywhere.
+DEVELOPMENT_RATE_LIMITS: dict[str, dict[str, str]] = {
+    role: {"read": "100000/minute", "write": "50000/minute", "open_data": "20000/minute"}
+    for role in RATE_LIMIT_ROLES
+}
+
+
+RATE_LIMIT_STORAGE_SCHEMES = frozenset(
+    {"memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster"}
+)
+
+
+class RateLimits(BaseModel):
+    """`GUICHET_RATE_LIMITS__<ROLE>_<CLASS>`: GUICHET_RATE_LIMITS__CANDIDATE_WRITE=60/minute."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    anonymous_read: str | None = None
+    anonymous_write: str | None = None
+    anonymous_open_data: str | None = None
+    candidate_read: str | None = None
+    candidate_write: str | None = None
+    candidate_open_data: str | None = None
+    prefect_read: str | None = None
+    prefect_write: str | None = None
+    prefect_open_data: str | None = None
+    dinum_read: str | None = None
+    dinum_write: str | None = None
+    dinum_open_data: str | None = None
+    anct_read: str | None = None
+    anct_write: str | None = None
+    anct_open_data: str | None = None
+
+    @field_validator("*")
+    @classmethod
+    def _parsable(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_rate_limit(value)
+            except ValueError as exc:
+                raise ValueError(f"rate limit {value!r}: expected e.g. '60/minute'") from exc
+        return value
 
 
 class Settings(BaseSettings):
@@ -70,6 +131,41 @@ class Settings(BaseSettings):
             raise ValueError("GUICHET_CLOCK_START is refused in production (real time only)")
         return self
 
+    # API4 rate limiting (app/core/ratelimit.py). Counters live in `rate_limit_storage_url`:
+    # memory:// for the embedded single process, redis://host:6379/0 (or async+redis://…)
+    # shared by every instance in production.
+    rate_limit_enabled: bool = True
+    rate_limit_storage_url: str = "memory://"
+    rate_limit_key_prefix: str = "guichet"
+    rate_limit_strategy: Literal["moving-window", "fixed-window", "sliding-window-counter"] = (
+        "moving-window"
+    )
+    # Redis unreachable or slow beyond this: the request goes through unlimited (fail-open,
+    # logged) and the store is left alone for `rate_limit_retry_seconds`.
+    rate_limit_storage_timeout_ms: int = Field(default=250, ge=10, le=5000)
+    rate_limit_retry_seconds: float = Field(default=5.0, ge=0, le=300)
+    rate_limits: RateLimits = RateLimits()
+    # Peers whose X-Forwarded-For is believed, as uvicorn's --forwarded-allow-ips: a
+    # comma-separated list of IP addresses or networks, or "*" (every peer: only behind a proxy
+    # that overwrites the header). Empty: the peer address is the client, always.
+    forwarded_allow_ips: str = ""
+
+    @field_validator("rate_limit_storage_url")
+    @classmethod
+    def _known_storage(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0].removeprefix("async+")
+        if "://" not in value or scheme not in RATE_LIMIT_STORAGE_SCHEMES:
+            raise ValueError("rate limit storage: memory:// or redis://host:port/db expected")
+        return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _ip_list(cls, value: str) -> str:
+        for entry in (item.strip() for item in value.split(",")):
+            if entry and entry != "*":
+                ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
+        return value
+
     @model_validator(mode="after")
     def _check_production(self) -> Settings:
         if self.environment == "production":
@@ -92,6 +188,16 @@ class Settings(BaseSettings):
         if self.environment == "production":
             return False
         return self.docs_enabled if self.docs_enabled is not None else True
+
+    def rate_limit(self, role: str, route_class: str) -> str:
+        """The limit of a role (or "anonymous") on a class of route: set, or the default."""
+        value: str | None = getattr(self.rate_limits, f"{role}_{route_class}")
+        if value is not None:
+            return value
+        table = (
+            PRODUCTION_RATE_LIMITS if self.environment == "production" else DEVELOPMENT_RATE_LIMITS
+        )
+        return table[role][route_class]
 
     @property
     def is_sqlite(self) -> bool:

@@ -4,6 +4,10 @@ draft-ietf-httpapi-idempotency-key-header: the same key and body replays the fir
 the same key with another body answers 422; a key whose first request is still running
 answers 409. The record is written in the same transaction as the effect, so a crash can
 never leave one without the other.
+
+A record belongs to the caller's whole identity (subject, role and scope: two tokens sharing a
+`sub` are two callers), and is looked up only once the caller has been shown to reach the
+object (R-ACL-1): a replay never answers what a fresh request would have refused with 404.
 """
 
 from __future__ import annotations
@@ -43,11 +47,21 @@ IdempotencyKeyHeader = Annotated[
 class IdempotencyRecord(SQLModel, table=True):
     __tablename__ = "idempotency_record"
     __table_args__ = (
-        UniqueConstraint("principal_subject", "key", name="uq_idempotency_record_principal_key"),
+        UniqueConstraint(
+            "principal_subject",
+            "principal_role",
+            "principal_scope",
+            "key",
+            name="uq_idempotency_record_identity_key",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     principal_subject: str = Field(max_length=255)
+    principal_role: str = Field(default="", max_length=20)
+    # The prefect's département or the candidate's SIREN; "" for national roles (never NULL,
+    # which a unique constraint would not compare).
+    principal_scope: str = Field(default="", max_length=20)
     key: str = Field(max_length=255)
     operation: str = Field(max_length=100)
     request_hash: str = Field(max_length=64)
@@ -70,6 +84,11 @@ class IdempotencyInFlight(Conflict):
     default_detail = "Une requête avec cette clé est en cours : réessayez dans un instant."
 
 
+def principal_scope(principal: Principal) -> str:
+    """The scope claim that, with subject and role, identifies a caller."""
+    return principal.departement or principal.siren or ""
+
+
 def request_hash(operation: str, payload: Any) -> str:
     canonical = json.dumps([operation, payload], sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -90,6 +109,8 @@ async def _replay(
             select(IdempotencyRecord)
             .where(
                 IdempotencyRecord.principal_subject == principal.subject,
+                IdempotencyRecord.principal_role == principal.role.value,
+                IdempotencyRecord.principal_scope == principal_scope(principal),
                 IdempotencyRecord.key == key,
             )
             .execution_options(populate_existing=True)
@@ -121,17 +142,25 @@ async def run_idempotent(
     operation: str,
     payload: Any,
     status_code: int,
+    authorize: Callable[[], Awaitable[None]],
     action: Callable[[], Awaitable[BaseModel]],
 ) -> BaseModel | JSONResponse:
-    """Run `action` once per (principal, key); replay its stored answer afterwards."""
+    """Run `action` once per (caller identity, key); replay its stored answer afterwards.
+
+    `authorize` raises (404 out of scope, R-ACL-1) unless the caller reaches the object; it runs
+    first, so that no stored answer is replayed to a caller who could not have made the request.
+    """
     if key is None:
         return await action()
+    await authorize()
     fingerprint = request_hash(operation, payload)
     replay = await _replay(session, principal, key, fingerprint, purge_expired=True)
     if replay is not None:
         return replay
     record = IdempotencyRecord(
         principal_subject=principal.subject,
+        principal_role=principal.role.value,
+        principal_scope=principal_scope(principal),
         key=key,
         operation=operation,
         request_hash=fingerprint,

@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from app.auth.dependencies import get_principal
 from app.auth.principal import Role
 from app.core.errors import PROBLEM_DESCRIPTIONS, Problem, ProblemItem, problem_ref
+from app.core.ratelimit import document_rate_limits
 from app.core.schemas import NO_NUL_PATTERN
 
 COMPONENT_REF = "#/components/schemas/"
@@ -193,6 +194,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                     response["description"] = PROBLEM_DESCRIPTIONS[422]
         roles = roles_by_op.get((path, method))
         operation["x-roles"] = roles if roles is not None else ["anonymous"]
+    document_rate_limits(schema)  # 429 wherever the rate limiter runs (API4)
     _close_response_objects(schema)
     _standard_bounds(schema)
     _state_input_texts(schema)
