@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Response
 
 from app.auth.dependencies import require_roles
 from app.auth.principal import Principal, Role
@@ -32,12 +32,13 @@ from app.budgets.schemas import (
 from app.core.concurrency import ETAG, IfMatchHeader, etag_for
 from app.core.db import SessionDep
 from app.core.errors import problems
+from app.core.filters import UpdatedSince
 from app.core.idempotency import IdempotencyKeyHeader, run_idempotent
-from app.core.pagination import PageDep
-from app.core.schemas import IsoDateTime
+from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.programme import service as programme_service
 from app.programme.dependencies import CurrentProgramme
 from app.programme.schemas import ForfaitTier
+from app.reference.departements import DepartementPath
 
 envelopes_router = APIRouter(prefix="/envelopes", tags=["budgets"])
 grants_router = APIRouter(prefix="/projects", tags=["grants"])
@@ -48,19 +49,11 @@ REPLAYED = {
         "schema": {"type": "string"},
     }
 }
-Departement = Annotated[
-    str,
-    Path(
-        pattern=r"^(0[1-9]|[1-8][0-9]|9[0-5]|2[AB]|97[1-8]|98[0-9])$",
-        description="Code COG du département.",
-    ),
-]
+ENVELOPES_CURSOR = CursorFormat("envelopes")
+LEDGER_CURSOR = CursorFormat("ledger", serial=True)
 StateReaders = Annotated[Principal, Depends(require_roles(Role.PREFECT, Role.DINUM, Role.ANCT))]
 AllReaders = Annotated[
     Principal, Depends(require_roles(Role.CANDIDATE, Role.PREFECT, Role.DINUM, Role.ANCT))
-]
-UpdatedSince = Annotated[
-    IsoDateTime | None, Query(description="Seulement ce qui a changé depuis (R-SYNC-1).")
 ]
 Dinum = Annotated[Principal, Depends(require_roles(Role.DINUM))]
 Prefect = Annotated[Principal, Depends(require_roles(Role.PREFECT))]
@@ -104,7 +97,7 @@ async def list_envelopes(
     session: SessionDep,
     principal: StateReaders,
     programme: CurrentProgramme,
-    page: PageDep,
+    page: Annotated[PageParams, Depends(page_params_for(ENVELOPES_CURSOR))],
     updated_since: UpdatedSince = None,
 ) -> EnvelopeList:
     """Les enveloppes de votre périmètre (préfet : la sienne ; DINUM, ANCT : toutes)."""
@@ -120,7 +113,7 @@ async def list_envelopes(
     responses={200: {"headers": ETAG}, **problems(401, 403, 404)},
 )
 async def read_envelope(
-    departement: Departement,
+    departement: DepartementPath,
     response: Response,
     session: SessionDep,
     principal: StateReaders,
@@ -141,7 +134,7 @@ async def read_envelope(
     responses={201: {"headers": REPLAYED}, **problems(401, 403, 404, 409, 413)},
 )
 async def create_allocation(
-    departement: Departement,
+    departement: DepartementPath,
     session: SessionDep,
     principal: Dinum,
     programme: CurrentProgramme,
@@ -180,11 +173,11 @@ async def create_allocation(
     "/{departement}/ledger", response_model=LedgerPage, responses=problems(401, 403, 404)
 )
 async def read_ledger(
-    departement: Departement,
+    departement: DepartementPath,
     session: SessionDep,
     principal: StateReaders,
     programme: CurrentProgramme,
-    page: PageDep,
+    page: Annotated[PageParams, Depends(page_params_for(LEDGER_CURSOR))],
     updated_since: UpdatedSince = None,
 ) -> LedgerPage:
     """Les mouvements de l'enveloppe, du plus ancien au plus récent (append-only)."""
@@ -214,7 +207,7 @@ def _schedule_read(schedule: programme_service.ForfaitSchedule) -> ForfaitSchedu
     responses={200: {"headers": ETAG}, **problems(401, 403, 404)},
 )
 async def read_forfaits(
-    departement: Departement,
+    departement: DepartementPath,
     response: Response,
     principal: StateReaders,
     session: SessionDep,
@@ -233,7 +226,7 @@ async def read_forfaits(
     responses={200: {"headers": ETAG}, **problems(401, 403, 404, 412, 413, 428)},
 )
 async def set_forfaits(
-    departement: Departement,
+    departement: DepartementPath,
     response: Response,
     principal: Prefect,
     session: SessionDep,

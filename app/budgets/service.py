@@ -45,8 +45,6 @@ from app.core.concurrency import check_if_match
 from app.core.errors import UnprocessableEntity
 from app.core.pagination import (
     PageParams,
-    decode_int_cursor,
-    encode_int_cursor,
     keyset_page,
     split_page,
 )
@@ -329,14 +327,15 @@ async def ledger(
     stmt = select(LedgerMovement).where(LedgerMovement.envelope_id == envelope.id)
     if updated_since is not None:  # R-SYNC-1: movements are append-only, so "since" = "at ≥"
         stmt = stmt.where(LedgerMovement.at >= updated_since)
-    if page.cursor:
-        stmt = stmt.where(col(LedgerMovement.id) > decode_int_cursor(page.cursor))
+    after = page.after_serial()
+    if after is not None:
+        stmt = stmt.where(col(LedgerMovement.id) > after)
     stmt = stmt.order_by(col(LedgerMovement.id)).limit(page.limit + 1)
     rows = list((await session.execute(stmt)).scalars().all())
     if len(rows) <= page.limit:
         return rows, None
     kept = rows[: page.limit]
-    return kept, encode_int_cursor(kept[-1].id or 0)
+    return kept, page.serial_cursor(kept[-1].id or 0)
 
 
 # -- grants ---------------------------------------------------------------------------------

@@ -16,17 +16,18 @@ from app.candidates.schemas import (
     CandidateList,
     CandidateRead,
     CandidateUpdate,
-    DepartementCode,
     VerificationDecision,
 )
 from app.core.concurrency import ETAG, IfMatchHeader, etag_for
 from app.core.db import SessionDep
 from app.core.errors import problems
-from app.core.pagination import PageDep
-from app.core.schemas import IsoDateTime
+from app.core.filters import UpdatedSince
+from app.core.pagination import CursorFormat, PageParams, page_params_for
+from app.reference.departements import DepartementQuery
 from app.reference.kinds import OrganisationKind
 
 router = APIRouter(prefix="/candidates", tags=["candidates"])
+CANDIDATES_CURSOR = CursorFormat("candidates")
 
 Readers = Annotated[
     Principal, Depends(require_roles(Role.CANDIDATE, Role.PREFECT, Role.DINUM, Role.ANCT))
@@ -64,15 +65,13 @@ async def create_candidate(
 async def list_candidates(
     session: SessionDep,
     principal: Readers,
-    page: PageDep,
-    departement: Annotated[DepartementCode | None, Query()] = None,
+    page: Annotated[PageParams, Depends(page_params_for(CANDIDATES_CURSOR))],
+    departement: DepartementQuery = None,
     kind: Annotated[OrganisationKind | None, Query()] = None,
     verification: Annotated[
         Verification | None, Query(description="État de vérification de l'identité (R-REF-2).")
     ] = None,
-    updated_since: Annotated[
-        IsoDateTime | None, Query(description="Seulement ce qui a changé depuis (R-SYNC-1).")
-    ] = None,
+    updated_since: UpdatedSince = None,
 ) -> CandidateList:
     """Lister les candidats de votre périmètre (pagination par curseur)."""
     rows, next_cursor = await candidates_service.list_candidates(

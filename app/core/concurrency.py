@@ -2,20 +2,41 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import Header
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.core.errors import PreconditionFailed, PreconditionRequired
+from app.core.errors import (
+    PreconditionFailed,
+    PreconditionRequired,
+    ProblemItem,
+    UnprocessableEntity,
+)
 
+# One entity-tag as the server writes them (strong; a weak one parses but never matches).
+_TAG = r'(?:W/)?"v[0-9]{1,10}"'
+# The header's whole value: one tag or a comma-separated list (RFC 9110 §13.1.1). `*` is not in
+# it: R-FLOW-3 wants the ETag that was read, and "any version" proves no read (428).
+IF_MATCH_PATTERN = rf"^{_TAG}(?: *, *{_TAG})*$"
+_TAG_LIST = re.compile(IF_MATCH_PATTERN)
+
+IF_MATCH_DESCRIPTION = (
+    'Obligatoire : l\'ETag lu sur la ressource (ex. `"v3"`) — R-FLOW-3. Absent ou `*` : 428 ; '
+    "ne désigne pas la version actuelle (ou faible, `W/`) : 412 ; autre forme : 422."
+)
+
+# Optional for FastAPI, so that a missing header reaches `check_if_match` (428, not FastAPI's
+# 422); the contract marks it required (app.core.openapi) and states the pattern.
 IfMatchHeader = Annotated[
     str | None,
     Header(
         alias="If-Match",
         max_length=100,
-        description="ETag lu sur la ressource (obligatoire pour toute modification).",
+        description=IF_MATCH_DESCRIPTION,
+        json_schema_extra={"pattern": IF_MATCH_PATTERN},
     ),
 ]
 
@@ -29,10 +50,28 @@ def etag_for(version: int) -> str:
 
 
 def check_if_match(if_match: str | None, version: int) -> None:
-    """R-FLOW-3: missing If-Match answers 428, a stale or weak one 412."""
+    """R-FLOW-3: missing If-Match (or `*`) answers 428, a stale or weak one 412."""
     if if_match is None or not if_match.strip():
         raise PreconditionRequired(code="R-FLOW-3")
     candidates = [tag.strip() for tag in if_match.split(",")]
+    if "*" in candidates:
+        raise PreconditionRequired(
+            "If-Match: * ne prouve aucune lecture : renvoyez l'ETag lu sur la ressource.",
+            code="R-FLOW-3",
+        )
+    if not _TAG_LIST.fullmatch(if_match):  # exactly the contract's pattern
+        raise UnprocessableEntity(
+            'If-Match doit porter l\'ETag lu sur la ressource (ex. "v3").',
+            code="R-FLOW-3",
+            errors=[
+                ProblemItem(
+                    code="R-FLOW-3",
+                    message="Un ETag ou une liste d'ETags séparés par des virgules est attendu.",
+                    field="If-Match",
+                    location="header",
+                )
+            ],
+        )
     if etag_for(version) not in candidates:  # weak tags (W/"…") never match: strong comparison
         raise PreconditionFailed(code="R-FLOW-3", current_etag=etag_for(version))
 

@@ -7,7 +7,7 @@ DOMAIN.md where one applies, else a stable slug).
 from __future__ import annotations
 
 import logging
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -37,7 +37,7 @@ FIELD_MAX = 1000
 class ProblemItem(BaseModel):
     """Une règle ou un champ en échec."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     code: str = Field(
         max_length=CODE_MAX,
@@ -47,7 +47,15 @@ class ProblemItem(BaseModel):
     field: str | None = Field(
         default=None,
         max_length=FIELD_MAX,
-        description="Pointeur JSON (RFC 6901) vers le champ en cause.",
+        description=(
+            "Le champ en cause : pointeur JSON (RFC 6901) dans le corps, nom du paramètre ou de "
+            "l'en-tête ailleurs (voir `in`)."
+        ),
+    )
+    location: Literal["body", "query", "path", "header", "cookie"] | None = Field(
+        default=None,
+        alias="in",
+        description="Où se trouve le champ : corps, paramètre d'URL, de chemin, en-tête.",
     )
 
 
@@ -217,7 +225,7 @@ _HTTP_TITLES = {
     415: (
         "unsupported-media-type",
         "Type de contenu non pris en charge",
-        "Le corps doit être envoyé en application/json.",
+        "Le corps doit être envoyé en JSON (Content-Type: application/json).",
     ),
 }
 
@@ -256,20 +264,30 @@ async def _app_error_handler(request: Request, exc: Exception) -> JSONResponse:
         title=exc.title,
         detail=exc.detail,
         code=exc.code,
-        errors=[e.model_dump(exclude_none=True) for e in exc.errors],
+        errors=[e.model_dump(exclude_none=True, by_alias=True) for e in exc.errors],
         headers=exc.headers,
         extensions=exc.extensions,
     )
 
 
-def _pointer(loc: tuple[int | str, ...]) -> str:
+_LOCATIONS = {"body", "query", "path", "header", "cookie"}
+
+
+def _where(loc: tuple[int | str, ...]) -> tuple[str, str]:
+    """(`in`, `field`) of a validation error: a parameter by its name, a body field by a pointer.
+
+    Body fields keep their `body:/…` pointer (RFC 6901 after the prefix); a query, path, header
+    or cookie parameter is named as sent (`updated_since`, `If-Match`).
+    """
     parts = [str(p) for p in loc]
-    if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
+    if parts and parts[0] in _LOCATIONS:
         where, rest = parts[0], parts[1:]
     else:
         where, rest = "body", parts
+    if where != "body":
+        return where, "/".join(rest)
     escaped = [p.replace("~", "~0").replace("/", "~1") for p in rest]
-    return where + ":/" + "/".join(escaped)
+    return where, "body:/" + "/".join(escaped)
 
 
 _VALIDATION_FR = {
@@ -288,15 +306,54 @@ _VALIDATION_FR = {
 }
 
 
+def is_json_media_type(content_type: str) -> bool:
+    """application/json or any application/…+json, parameters ignored (as FastAPI parses)."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    maintype, _, subtype = media.partition("/")
+    return maintype == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def _body_not_json(request: Request, exc: RequestValidationError) -> bool:
+    """The body failed because it was not sent as JSON: FastAPI reads it as JSON only when the
+    Content-Type says so, and hands the raw bytes to validation otherwise."""
+    if not any(err.get("loc", ())[:1] == ("body",) for err in exc.errors()):
+        return False
+    content_type = request.headers.get("content-type")
+    if content_type is not None and not is_json_media_type(content_type):
+        return True
+    return isinstance(exc.body, bytes | bytearray) and bool(exc.body)
+
+
 async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    if _body_not_json(request, exc):
+        # A JSON body sent under another media type (text/plain, a form, none at all) is not
+        # "a missing field": 415, whatever the fields would have been.
+        slug, title, detail = _HTTP_TITLES[415]
+        return problem_response(
+            request,
+            status=415,
+            slug=slug,
+            title=title,
+            detail=detail,
+            errors=[
+                {
+                    "code": slug,
+                    "in": "header",
+                    "field": "Content-Type",
+                    "message": "Envoyez le corps en application/json.",
+                }
+            ],
+        )
     items = []
     for err in exc.errors():
         err_type = str(err.get("type", "invalid"))
+        where, field = _where(tuple(err.get("loc", ())))
         items.append(
             {
                 "code": err_type,
-                "field": _pointer(tuple(err.get("loc", ()))),
+                "in": where,
+                "field": field,
                 "message": _VALIDATION_FR.get(err_type, str(err.get("msg", "Valeur invalide."))),
             }
         )

@@ -153,6 +153,126 @@ def _state_input_texts(schema: dict[str, Any]) -> None:
         _add_no_nul_pattern(components[name])
 
 
+def _tidy_parameters(schema: dict[str, Any]) -> None:
+    """Parameters say what a client can send.
+
+    A query or header parameter cannot be null, it is absent: the `anyOf [X, null]` FastAPI
+    writes for an optional one becomes X (with the keywords set beside it, e.g. a pattern).
+    `If-Match` is required wherever it is read (R-FLOW-3): FastAPI keeps it optional so that a
+    missing header reaches `check_if_match` and answers 428 rather than its own 422.
+    """
+    for _path, _method, operation in _operations(schema):
+        for parameter in operation.get("parameters", []):
+            sub = parameter.get("schema", {})
+            branches = sub.get("anyOf")
+            if isinstance(branches, list) and {"type": "null"} in branches:
+                rest = [b for b in branches if b != {"type": "null"}]
+                if len(rest) == 1:
+                    del sub["anyOf"]
+                    parameter["schema"] = {**rest[0], **sub}
+            if parameter.get("in") == "header" and parameter.get("name") == "If-Match":
+                parameter["required"] = True
+
+
+# OpenAPI links (stateful testing and clients): what each operation's success answer lets a
+# client call next; `_with_etag` adds the ETag read as If-Match (R-FLOW-3).
+_PROJECT = {"path.project_id": "$response.body#/id"}
+_GRANT = {"path.project_id": "$response.body#/project_id"}
+_CANDIDATE = {"path.candidate_id": "$response.body#/id"}
+_ENVELOPE = {"path.departement": "$response.body#/departement"}
+_SAME_ENVELOPE = {"path.departement": "$request.path.departement"}
+_NO_PARAMS: dict[str, str] = {}
+
+
+def _with_etag(parameters: dict[str, str]) -> dict[str, str]:
+    return {**parameters, "header.If-Match": "$response.header.ETag"}
+
+
+_PROJECT_NEXT = {
+    "read_project": _PROJECT,
+    "update_project": _with_etag(_PROJECT),
+    "submit_project": _with_etag(_PROJECT),
+    "withdraw_project": _with_etag(_PROJECT),
+    "start_review": _with_etag(_PROJECT),
+    "return_project": _with_etag(_PROJECT),
+    "close_project": _with_etag(_PROJECT),
+    "sign_convention": _with_etag(_PROJECT),
+    "cancel_grant": _with_etag(_PROJECT),
+    "read_eligibility": _PROJECT,
+    "read_history": _PROJECT,
+    "read_grant": _PROJECT,
+    "create_payment": _PROJECT,
+    "record_final_report": _PROJECT,
+}
+_GRANT_NEXT = {
+    "read_grant": _GRANT,
+    "create_payment": _GRANT,
+    "record_final_report": _GRANT,
+    "cancel_grant": _with_etag(_GRANT),
+    "read_project": _GRANT,
+}
+LINKS: dict[str, dict[str, dict[str, str]]] = {
+    "create_project": {
+        k: _PROJECT_NEXT[k]
+        for k in ("read_project", "update_project", "submit_project", "read_eligibility")
+    },
+    "read_project": _PROJECT_NEXT,
+    "update_project": {k: _PROJECT_NEXT[k] for k in ("update_project", "submit_project")},
+    "submit_project": {k: _PROJECT_NEXT[k] for k in ("start_review", "withdraw_project")},
+    "start_review": {k: _PROJECT_NEXT[k] for k in ("return_project", "close_project")},
+    "return_project": {k: _PROJECT_NEXT[k] for k in ("update_project", "submit_project")},
+    "withdraw_project": {k: _PROJECT_NEXT[k] for k in ("read_project", "read_history")},
+    "close_project": {k: _PROJECT_NEXT[k] for k in ("read_project", "read_history")},
+    "list_projects": {
+        "read_project": {"path.project_id": "$response.body#/items/0/id"},
+        "list_projects": {"query.cursor": "$response.body#/next_cursor"},
+    },
+    "sign_convention": _GRANT_NEXT,
+    "read_grant": _GRANT_NEXT,
+    "record_final_report": {k: _GRANT_NEXT[k] for k in ("read_grant", "cancel_grant")},
+    "create_candidate": {"read_candidate": _CANDIDATE, "update_candidate": _with_etag(_CANDIDATE)},
+    "read_candidate": {"update_candidate": _with_etag(_CANDIDATE)},
+    "update_candidate": {"read_candidate": _CANDIDATE, "update_candidate": _with_etag(_CANDIDATE)},
+    "list_candidates": {
+        "read_candidate": {"path.candidate_id": "$response.body#/items/0/id"},
+        "list_candidates": {"query.cursor": "$response.body#/next_cursor"},
+    },
+    "read_programme": {"update_programme": _with_etag(_NO_PARAMS)},
+    "update_programme": {"update_programme": _with_etag(_NO_PARAMS), "read_programme": _NO_PARAMS},
+    "list_envelopes": {
+        "read_envelope": {"path.departement": "$response.body#/items/0/departement"},
+        "read_ledger": {"path.departement": "$response.body#/items/0/departement"},
+        "list_envelopes": {"query.cursor": "$response.body#/next_cursor"},
+    },
+    "read_envelope": {
+        "read_ledger": _ENVELOPE,
+        "read_forfaits": _ENVELOPE,
+        "create_allocation": _ENVELOPE,
+    },
+    "read_forfaits": {"set_forfaits": _with_etag(_ENVELOPE)},
+    "set_forfaits": {"read_forfaits": _ENVELOPE, "set_forfaits": _with_etag(_ENVELOPE)},
+    "read_ledger": {
+        "read_ledger": {**_SAME_ENVELOPE, "query.cursor": "$response.body#/next_cursor"},
+        "read_envelope": _SAME_ENVELOPE,
+    },
+}
+
+
+def _add_links(schema: dict[str, Any]) -> None:
+    """Attach LINKS to each source operation's success response; every name must exist."""
+    by_id = {op["operationId"]: op for _path, _method, op in _operations(schema)}
+    for source, targets in LINKS.items():
+        unknown = ({source} | set(targets)) - set(by_id)
+        if unknown:
+            raise ValueError(f"OpenAPI links name unknown operations: {sorted(unknown)}")
+        responses = by_id[source]["responses"]
+        (status,) = [code for code in responses if code.startswith("2")]
+        responses[status]["links"] = {
+            f"{source}_to_{target}": {"operationId": target, "parameters": parameters}
+            for target, parameters in targets.items()
+        }
+
+
 def build_openapi(app: FastAPI) -> dict[str, Any]:
     """The contract: FastAPI's schema with problem+json errors and x-roles on each operation."""
     schema = get_openapi(
@@ -184,7 +304,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         if "requestBody" in operation:
             # 400: FastAPI answers a body it cannot even decode (not UTF-8) with 400, where
             # undecodable JSON gets a 422; 413: the body cap (BodyLimitMiddleware).
-            needed |= {400, 413}
+            # 415: a body sent under another media type than JSON (app.core.errors).
+            needed |= {400, 413, 415}
         for status in needed:
             responses.setdefault(str(status), problem_ref(PROBLEM_DESCRIPTIONS[status]))
         for status, response in responses.items():
@@ -198,4 +319,6 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     _close_response_objects(schema)
     _standard_bounds(schema)
     _state_input_texts(schema)
+    _tidy_parameters(schema)
+    _add_links(schema)
     return schema

@@ -9,12 +9,11 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.auth.dependencies import require_roles
 from app.auth.principal import Principal, Role
-from app.candidates.schemas import DepartementCode
 from app.core.concurrency import ETAG, IfMatchHeader, etag_for
 from app.core.db import SessionDep
 from app.core.errors import problems
-from app.core.pagination import PageDep
-from app.core.schemas import IsoDateTime
+from app.core.filters import SubmittedFrom, SubmittedTo, UpdatedSince
+from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.projects import service as projects_service
 from app.projects.models import Project, ProjectTransition
 from app.projects.rules import Action, EligibilityReport, Status
@@ -37,8 +36,10 @@ from app.projects.schemas import (
     TeamMemberRead,
     TransitionRead,
 )
+from app.reference.departements import DepartementQuery
 
 router = APIRouter(prefix="/projects", tags=["projects"])
+PROJECTS_CURSOR = CursorFormat("projects")
 
 ALL_ROLES = (Role.CANDIDATE, Role.PREFECT, Role.DINUM, Role.ANCT)
 Readers = Annotated[Principal, Depends(require_roles(*ALL_ROLES))]
@@ -149,16 +150,14 @@ async def create_project(
 async def list_projects(
     session: SessionDep,
     principal: Readers,
-    page: PageDep,
-    departement: Annotated[DepartementCode | None, Query()] = None,
+    page: Annotated[PageParams, Depends(page_params_for(PROJECTS_CURSOR))],
+    departement: DepartementQuery = None,
     strand: Annotated[Strand | None, Query()] = None,
     status: Annotated[Status | None, Query()] = None,
     candidate_id: Annotated[uuid.UUID | None, Query()] = None,
-    submitted_from: Annotated[IsoDateTime | None, Query()] = None,
-    submitted_to: Annotated[IsoDateTime | None, Query()] = None,
-    updated_since: Annotated[
-        IsoDateTime | None, Query(description="Seulement ce qui a changé depuis (R-SYNC-1).")
-    ] = None,
+    submitted_from: SubmittedFrom = None,
+    submitted_to: SubmittedTo = None,
+    updated_since: UpdatedSince = None,
 ) -> ProjectList:
     """Lister les dossiers de votre périmètre (candidat : les siens ; préfet : son département)."""
     rows, next_cursor = await projects_service.list_projects(

@@ -103,6 +103,10 @@ class Catalogue:
         """True for a COG département code (e.g. "01", "2A", "974") or a bundled COM code."""
         return code in self._departements
 
+    def departement_codes(self) -> list[str]:
+        """Every COG code `is_departement` accepts, sorted."""
+        return sorted(self._departements)
+
     def departement_name(self, code: str) -> str | None:
         """Name of the département (or COM) with this COG code, or None."""
         row = self._departements.get(code)

@@ -1,18 +1,28 @@
 """Schemathesis (RELIABILITY.md §2) over every operation of the committed contract, in process.
 
-Each generated case is sent once per role, with a valid token, and once anonymously; every
-default check must pass: no server error, no response that breaks the contract.
+Every built-in check runs (`all`): no server error, nothing that breaks the contract, schema-valid
+data accepted, schema-invalid data refused, missing required headers refused, ignored auth,
+unsupported methods… Two phases:
+
+- per operation (examples, coverage, fuzzing): each generated case is sent once per role, with
+  a valid token, and once anonymously, with a fixed example budget per operation;
+- stateful: the contract's OpenAPI links (create → read → patch → submit…, ETag → If-Match)
+  chain calls, once per role and once anonymously.
 
 The app runs against its own migrated database (the fuzzer commits what it creates), with a
 NullPool: schemathesis drives the ASGI app from its own event-loop thread, so no connection
 may outlive the loop that opened it. The setup runs in a fresh loop on a worker thread, away
 from the suite's session loop.
+
+`GUICHET_FUZZ_EXAMPLES` and `GUICHET_FUZZ_STATEFUL` raise the budgets for a deeper (nightly) run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
+from collections import Counter
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,25 +60,46 @@ ROLES = {
 # cannot state. `rule_rejections_only` (below) still runs there: a 422 to schema-valid data must
 # name a rule, never a field check the contract could have carried.
 RULE_REJECTIONS = {
-    # `cursor` is an opaque keyset token: any string that matches its pattern but was not issued
-    # by the server answers 422 invalid-cursor.
-    "list_candidates": "opaque cursor (invalid-cursor)",
-    "list_projects": "opaque cursor (invalid-cursor)",
-    "list_envelopes": "opaque cursor (invalid-cursor)",
-    "read_ledger": "opaque cursor (invalid-cursor)",
     # R-ELIG-1/2, R-REF-1: the SIRET key, the kind, and the reference data (name, population,
     # INSEE code, département of a commune or EPCI) are checked against the bundled catalogue.
     "create_candidate": "R-ELIG-1, R-ELIG-2, R-REF-1",
-    # R-FLOW-3: If-Match is optional in the schema (a missing one is 428, not 422); the
-    # programme dates must stay ordered (invalid-programme).
-    "update_programme": "R-FLOW-3 If-Match (428/412), programme date order",
-    "set_forfaits": "R-FLOW-3 If-Match (428/412)",
+    # R-REF-1 still holds on an edit: a commune's or EPCI's name and population are the
+    # reference data's.
+    "update_candidate": "R-REF-1",
+    # R-FLOW-2: submitting runs every eligibility rule (R-ELIG-*, R-CAP-*, R-EXCL-*) over the
+    # draft; the stateful phase reaches it with the right ETag.
+    "submit_project": "R-FLOW-2 eligibility at submission",
+    # R-ELIG-1: a forfait tier may only target eligible kinds of organisation, checked across
+    # each tier's `kinds` (value_error).
+    "set_forfaits": "R-ELIG-1 on forfait tiers",
+    # The programme's dates must stay ordered (invalid-programme): a rule across fields.
+    "update_programme": "programme date order",
     # `to_departement` is required for a transfer and only then: a cross-field rule (value_error)
     # the schema does not state (it could, with a oneOf on `kind`).
     "create_allocation": "to_departement iff kind=transfer",
 }
 
+# Statuses the checks accept beyond their defaults, each one what the contract documents:
+# - positive_data_acceptance, 412: a well-formed If-Match that is not the resource's current
+#   ETag (a random "v7", a weak W/"v1") is refused as stale (R-FLOW-3, RFC 9110 §13.1.1). The
+#   stateful phase sends the ETag read, and gets 2xx.
+# - missing_required_header, 428: a missing If-Match answers 428 Precondition Required
+#   (R-FLOW-3, RFC 6585 §3), the status made for exactly that case, not a 400/422.
+EXTRA_EXPECTED = {"positive_data_acceptance": "412", "missing_required_header": "428"}
+
+EXAMPLES = int(os.environ.get("GUICHET_FUZZ_EXAMPLES", "10"))  # per operation (fuzzing phase)
+STATEFUL_SCENARIOS = int(os.environ.get("GUICHET_FUZZ_STATEFUL", "10"))  # per role
+STATEFUL_STEPS = 6
+
 schema = schemathesis.openapi.from_path(CONTRACT_PATH)
+for _check, _status in EXTRA_EXPECTED.items():
+    _config = getattr(schema.config.checks, _check)
+    _config.expected_statuses = [*_config.expected_statuses, _status]
+
+# Requests sent, per operation and per phase (reported at the end, asserted to cover all).
+SENT: Counter[tuple[str, str]] = Counter()
+# Stateful answers per operation and status class: 2xx on a write shows a link carried its ETag.
+STATEFUL_ANSWERS: Counter[tuple[str, int]] = Counter()
 
 
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -152,9 +183,37 @@ def test_rule_rejections_name_operations_of_the_contract() -> None:
     assert set(RULE_REJECTIONS) <= operation_ids
 
 
+def _checks_for(operation: dict[str, Any]) -> dict[str, Any]:
+    excluded = [positive_data_acceptance] if operation["operationId"] in RULE_REJECTIONS else []
+    return {"excluded_checks": excluded, "additional_checks": [rule_rejections_only]}
+
+
+def _without_token(case: schemathesis.Case) -> None:
+    case.headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}
+
+
+def _roles_for(
+    case: schemathesis.Case, operation: dict[str, Any], phase: str, target: Target
+) -> list[dict[str, str]]:
+    """The roles a case is sent as: all four in the examples and fuzzing phases.
+
+    The coverage phase sends many deterministic probes (every boundary, every missing or
+    malformed parameter, every other method) whose answer does not depend on who asks once the
+    role is refused: 403 from `require_roles` before anything is read (tests/contract/
+    test_role_matrix.py holds every role × operation cell). There, a case goes to the roles the
+    operation admits (`x-roles`), and a probe of another method to the first of them only.
+    """
+    if phase != "coverage":
+        return list(target.roles.values())
+    admitted = [h for role, h in target.roles.items() if role in operation.get("x-roles", [])]
+    if case.method.upper() != case.operation.method.upper():
+        return admitted[:1]
+    return admitted
+
+
 @schema.parametrize()
 @settings(
-    max_examples=25,
+    max_examples=EXAMPLES,
     deadline=None,
     derandomize=True,
     # Every case is an HTTP round trip (five of them) with the database in the loop, and bodies
@@ -166,13 +225,88 @@ def test_contract_holds_for_every_role(case: schemathesis.Case, target: Target) 
     # the app through the schema's transport.
     case.operation.app = case.operation.schema.app = target.app
     operation = case.operation.definition.raw
-    excluded = [positive_data_acceptance] if operation["operationId"] in RULE_REJECTIONS else []
-    checks = {"excluded_checks": excluded, "additional_checks": [rule_rejections_only]}
+    checks = _checks_for(operation)
+    phase = case.meta.phase.name.value if case.meta is not None else "explicit"
     generated = {name.lower() for name in case.headers or {}}
     # A secured case generated without Authorization is negative *because* it lacks
     # credentials: a token would void that negation, so it is only sent as generated.
     if not (operation.get("security") and "authorization" not in generated):
-        for role_headers in target.roles.values():
+        for role_headers in _roles_for(case, operation, phase, target):
+            SENT[operation["operationId"], phase] += 1
             case.call_and_validate(headers=role_headers, **checks)  # replaces the generated token
-    case.headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}
+    _without_token(case)
+    SENT[operation["operationId"], phase] += 1
     case.call_and_validate(**checks)  # anonymously
+
+
+@pytest.mark.parametrize("role", [*ROLES, "anonymous"])
+def test_stateful_links_hold_for_every_role(role: str, target: Target) -> None:
+    """Chains of calls along the contract's OpenAPI links, with every check, as `role`."""
+    schema.app = target.app
+    role_headers = target.roles.get(role, {})
+
+    class Links(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            operation = case.operation.definition.raw
+            SENT[operation["operationId"], "stateful"] += 1
+            generated = {name.lower() for name in case.headers or {}}
+            # As above: a secured case generated without credentials goes as generated.
+            if not role_headers or (operation.get("security") and "authorization" not in generated):
+                _without_token(case)
+                return {}
+            return {"headers": dict(role_headers)}  # replaces the generated token
+
+        def validate_response(
+            self,
+            response: schemathesis.Response,
+            case: schemathesis.Case,
+            additional_checks: Any = None,
+            **kwargs: Any,
+        ) -> None:
+            operation_id = case.operation.definition.raw["operationId"]
+            STATEFUL_ANSWERS[operation_id, response.status_code // 100] += 1
+            checks = _checks_for(case.operation.definition.raw)
+            case.validate_response(
+                response,
+                excluded_checks=checks["excluded_checks"],
+                additional_checks=checks["additional_checks"],
+                headers=role_headers,
+                transport_kwargs=kwargs or None,
+                recorder=getattr(self, "recorder", None),
+            )
+
+    Links.run(
+        settings=settings(
+            max_examples=STATEFUL_SCENARIOS,
+            stateful_step_count=STATEFUL_STEPS,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+
+
+def test_every_operation_was_exercised(request: pytest.FixtureRequest) -> None:
+    """Runs last (file order): every operation got requests; the counts go to the report."""
+    if not any(phase != "stateful" for _operation, phase in SENT):
+        pytest.skip("the per-operation tests above were not selected")
+    operations = {
+        operation.ok().definition.raw["operationId"] for operation in schema.get_all_operations()
+    }
+    by_operation = Counter[str]()
+    by_phase = Counter[str]()
+    for (operation_id, phase), count in SENT.items():
+        by_operation[operation_id] += count
+        by_phase[phase] += count
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        capture.suspend_global_capture(in_=False)
+        reporter.write_line(
+            f"schemathesis: {sum(SENT.values())} requests over {len(by_operation)} operations "
+            f"({', '.join(f'{p} {n}' for p, n in sorted(by_phase.items()))})"
+        )
+        linked = sorted(op for (op, status), n in STATEFUL_ANSWERS.items() if status == 2 and n)
+        reporter.write_line(f"schemathesis stateful 2xx: {', '.join(linked)}")
+        capture.resume_global_capture()
+    assert operations <= set(by_operation), operations - set(by_operation)

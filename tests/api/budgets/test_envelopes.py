@@ -105,12 +105,14 @@ async def test_first_allocation_with_an_invalid_prefecture_siret_is_422(
     assert await movements_in_db(session) == 0
 
 
-async def test_allocation_to_a_code_that_is_no_departement_is_404(
+async def test_allocation_to_a_code_that_is_no_departement_is_422(
     money: Money, session: AsyncSession
 ) -> None:
-    # "20" matches the path pattern but has not been a département since 1976 (2A, 2B)
+    # "20" has not been a département since 1976 (2A, 2B): the path's pattern lists the COG
+    # codes of the reference data, so it is refused before anything is looked up.
     response = await money.allocate("20", ENVELOPE_13, prefecture=False, **PREFECTURES["13"])
-    problem(response, 404, "envelope-not-found")
+    body = problem(response, 422, "validation-error")
+    assert [(e["in"], e["field"]) for e in body["errors"]] == [("path", "departement")]
     assert await envelopes_in_db(session) == 0
 
 
