@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from app.programme.rules import select_forfait, uncovered_kinds
-from app.reference.kinds import ELIGIBLE_KINDS
 from app.programme.seed import DEFAULT_FORFAITS
+from app.reference.kinds import ELIGIBLE_KINDS
 
 
 @pytest.mark.parametrize(
