@@ -281,8 +281,6 @@ class PaymentConditions(StrEnum):
 
 def payment_conditions(scheduled_payments: int) -> PaymentConditions:
     """SCDL: one scheduled payment is `unique`, several `échelonné`, none stated `autre`."""
-    if scheduled_payments == 1:
-        return PaymentConditions.UNIQUE
-    if scheduled_payments > 1:
-        return PaymentConditions.STAGGERED
-    return PaymentConditions.OTHER
+    if scheduled_payments == 0:
+        return PaymentConditions.OTHER
+    return PaymentConditions.UNIQUE if scheduled_payments == 1 else PaymentConditions.STAGGERED

@@ -1,6 +1,7 @@
 """Pure rules of a project: eligible cost, caps, eligibility, lifecycle.
 
-R-EXCL-1, R-EXCL-2 (eligible cost), R-CAP-1, R-CAP-2 (caps), R-ELIG-3..7 (eligibility),
+R-EXCL-1, R-EXCL-2 (eligible cost, licence origin), R-EXCL-3 (nothing eligible), R-CAP-1,
+R-CAP-2 (caps), R-ELIG-3..7 (eligibility),
 R-FLOW-1 (transitions). Integer cents and basis points only; `today` is passed in.
 """
 

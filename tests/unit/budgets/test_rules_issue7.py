@@ -144,6 +144,14 @@ def test_r_pay_3_a_schedule_respects_r_pay_1_and_r_pay_2(
     assert all(f.field == "/schedule" and f.message for f in failures)
 
 
+def test_r_pay_3_schedule_failures_state_the_rates_and_amounts() -> None:
+    failures = check_schedule([S(K.ADVANCE, GRANT)], GRANT, DEFAULT_CAPS)
+    assert "30 %" in failures[1].message and "3\u202f000,00 €" in failures[1].message
+    assert "80 %" in failures[2].message and "8\u202f000,00 €" in failures[2].message
+    [over] = check_schedule_total([S(K.BALANCE, GRANT + 1)], GRANT)
+    assert "10\u202f000,01 €" in over.message
+
+
 def test_r_pay_3_schedule_caps_follow_the_programmes_rates() -> None:
     caps = PaymentCaps(advance_cap_bps=5_000, pre_final_payment_cap_bps=10_000)
     assert check_schedule([S(K.ADVANCE, 500_000), S(K.INSTALMENT, 500_000)], GRANT, caps) == []
