@@ -21,6 +21,7 @@ from app.projects.rules import (
     VendorOrigin,
     assess,
     blank,
+    check_caps,
     check_content,
     check_dates,
     check_eligible_cost,
@@ -278,3 +279,11 @@ def test_r_flow_1_an_illegal_transition_names_both_states() -> None:
         Status.ACCEPTED,
     )
     assert str(caught.value) == "draft -/-> accepted"
+
+
+def test_r_cap_1_r_cap_2_failures_point_at_their_fields() -> None:
+    failures = check_caps(
+        requested_cents=101, max_grant=100, total_cost_cents=150, other_public_funding_cents=50
+    )
+    assert pairs(failures) == [("R-CAP-1", "/requested_cents"), ("R-CAP-2", "/other_funding")]
+    assert "1,01 €" in failures[0].message and "1,50 €" in failures[1].message
