@@ -9,7 +9,7 @@ PORT   ?= 8000
 # "The service's clock"); `make run CLOCK_START=` for real time.
 CLOCK_START ?= 2021-03-01T09:00:00+01:00
 
-.PHONY: install migrate seed run test openapi lint clean
+.PHONY: install migrate seed run test openapi lint mutation clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ requis"'
@@ -42,5 +42,12 @@ lint: install
 	$(BIN)/ruff format --check app tests alembic scripts bench
 	$(BIN)/mypy app
 
+# Mutation testing of the pure rules (app/*/rules.py) against tests/unit only ([tool.mutmut] in
+# pyproject.toml); prints the surviving mutants. Not part of .ci/run.
+mutation: install
+	rm -rf mutants
+	-$(BIN)/mutmut run --max-children 2
+	@$(BIN)/mutmut results | grep -E ': (survived|no tests)' || echo "no surviving mutant"
+
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var mutants

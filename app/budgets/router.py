@@ -266,7 +266,7 @@ async def grant_read(
     """The grant view, with the dossier's ETag so a front-end can chain If-Match writes."""
     view = await budgets_service.grant_view(session, principal, project_id=project_id)
     response.headers["ETag"] = etag_for(view.project.version)
-    grant, convention = view.grant, view.convention
+    grant, convention, period = view.grant, view.convention, view.payment_period
     return GrantRead(
         project_id=view.project.id,
         project_status=view.project.status,
@@ -279,11 +279,16 @@ async def grant_read(
         status=grant.status,
         final_report_on=grant.final_report_on,
         committed_at=grant.committed_at,
+        decision_reference=grant.reference,
+        decided_on=view.decided_on,
         convention=ConventionRead(
             reference=convention.reference,
             kind=convention.kind,
             signed_on=convention.signed_on,
             schedule=[ScheduleItemRead.model_validate(i) for i in convention.schedule],
+            payment_conditions=view.payment_conditions,
+            payment_period_start=period[0] if period else None,
+            payment_period_end=period[1] if period else None,
             created_at=convention.created_at,
         )
         if convention

@@ -9,16 +9,23 @@ from typing import Annotated
 from pydantic import ConfigDict, Field, model_validator
 
 from app.auth.principal import Role
-from app.budgets.rules import AllocationKind, ConventionKind, MovementKind, PaymentKind
+from app.budgets.rules import (
+    AllocationKind,
+    ConventionKind,
+    MovementKind,
+    PaymentConditions,
+    PaymentKind,
+)
 from app.candidates.schemas import DepartementCode, Siret
 from app.core.pagination import Page
 from app.core.schemas import Cents, Count, InputModel, IsoDate, JsonInt, ReadModel, Version
 from app.programme.schemas import ForfaitTier, ForfaitTierIn
+from app.projects.schemas import not_blank
 
 PositiveCents = Annotated[
     JsonInt, Field(ge=1, le=10**13, description="Montant strictement positif, en centimes.")
 ]
-Reference = Annotated[str, Field(min_length=1, max_length=300)]
+Reference = Annotated[str, Field(min_length=1, max_length=300), not_blank()]
 
 
 class EnvelopeRead(ReadModel):
@@ -66,8 +73,8 @@ class AllocationCreate(InputModel):
     to_departement: DepartementCode | None = Field(
         default=None, description="Pour un transfert : le département qui reçoit."
     )
-    prefecture_name: Annotated[str, Field(min_length=1, max_length=300)] | None = Field(
-        default=None, description="Requis à la première allocation d'un département."
+    prefecture_name: Annotated[str, Field(min_length=1, max_length=300), not_blank()] | None = (
+        Field(default=None, description="Requis à la première allocation d'un département.")
     )
     prefecture_siret: Siret | None = Field(
         default=None, description="Requis à la première allocation d'un département."
@@ -128,13 +135,19 @@ class ForfaitScheduleUpdate(InputModel):
 
 
 class ScheduleItem(InputModel):
-    label: Annotated[str, Field(min_length=1, max_length=200)]
+    label: Annotated[str, Field(min_length=1, max_length=200), not_blank()]
+    kind: PaymentKind = Field(
+        description="Nature du versement prévu : avance, acompte ou solde (R-PAY-1, R-PAY-2)."
+    )
     due_on: IsoDate
     amount_cents: PositiveCents
 
 
 class ScheduleItemRead(ReadModel):
     label: str = Field(max_length=200)
+    kind: PaymentKind | None = Field(
+        default=None, description="Absent des échéanciers antérieurs à R-PAY-3."
+    )
     due_on: date
     amount_cents: Cents
 
@@ -148,15 +161,25 @@ class ConventionCreate(InputModel):
                     "kind": "crte",
                     "signed_on": "2021-09-15",
                     "schedule": [
-                        {"label": "Avance", "due_on": "2021-10-01", "amount_cents": 300_000},
-                        {"label": "Solde", "due_on": "2022-12-31", "amount_cents": 700_000},
+                        {
+                            "label": "Avance",
+                            "kind": "advance",
+                            "due_on": "2021-10-01",
+                            "amount_cents": 300_000,
+                        },
+                        {
+                            "label": "Solde",
+                            "kind": "balance",
+                            "due_on": "2022-12-31",
+                            "amount_cents": 700_000,
+                        },
                     ],
                 }
             ]
         }
     )
 
-    reference: Annotated[str, Field(min_length=1, max_length=100)]
+    reference: Annotated[str, Field(min_length=1, max_length=100), not_blank()]
     kind: ConventionKind
     signed_on: IsoDate
     schedule: list[ScheduleItem] = Field(default_factory=list, max_length=24)
@@ -167,6 +190,16 @@ class ConventionRead(ReadModel):
     kind: ConventionKind
     signed_on: date
     schedule: list[ScheduleItemRead] = Field(max_length=24)
+    payment_conditions: PaymentConditions = Field(
+        description="SCDL `conditionsVersement` : unique (un versement prévu), échelonné "
+        "(plusieurs) ou autre (aucun échéancier)."
+    )
+    payment_period_start: date | None = Field(
+        description="SCDL `datesPeriodeVersement` : première échéance."
+    )
+    payment_period_end: date | None = Field(
+        description="SCDL `datesPeriodeVersement` : dernière échéance."
+    )
     created_at: datetime
 
 
@@ -187,7 +220,7 @@ class PaymentCreate(InputModel):
     kind: PaymentKind
     amount_cents: PositiveCents
     paid_on: IsoDate
-    reference: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    reference: Annotated[str, Field(min_length=1, max_length=100), not_blank()] | None = None
 
 
 class PaymentRead(ReadModel):
@@ -208,7 +241,7 @@ class FinalReportCreate(InputModel):
     )
 
     received_on: IsoDate
-    summary: Annotated[str, Field(min_length=1, max_length=10_000)]
+    summary: Annotated[str, Field(min_length=1, max_length=10_000), not_blank()]
 
 
 class CancelRequest(InputModel):
@@ -216,7 +249,7 @@ class CancelRequest(InputModel):
         json_schema_extra={"examples": [{"reason": "Projet abandonné par la collectivité."}]}
     )
 
-    reason: Annotated[str, Field(min_length=1, max_length=5_000)]
+    reason: Annotated[str, Field(min_length=1, max_length=5_000), not_blank()]
 
 
 class GrantRead(ReadModel):
@@ -233,5 +266,9 @@ class GrantRead(ReadModel):
     status: str = Field(pattern=r"^(active|cancelled|closed)$")
     final_report_on: date | None
     committed_at: datetime
+    decision_reference: str | None = Field(
+        max_length=300, description="Référence de la décision d'attribution (SCDL)."
+    )
+    decided_on: date = Field(description="Date de la décision d'attribution (SCDL).")
     convention: ConventionRead | None
     payments: list[PaymentRead] = Field(max_length=1_000)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -34,21 +34,33 @@ from app.budgets.rules import (
     GrantState,
     MovementKind,
     PaymentCaps,
+    PaymentConditions,
     PaymentKind,
+    ScheduledPayment,
+    check_allocation_bound,
+    check_convention_dates,
+    check_event_date,
+    check_grant_amount,
     check_payment,
+    check_schedule,
+    check_schedule_total,
+    payment_conditions,
     unpaid_part,
 )
 from app.budgets.schemas import AllocationCreate, ConventionCreate, FinalReportCreate, PaymentCreate
 from app.candidates import service as candidates_service
 from app.candidates.rules import Verification
+from app.core import clock
+from app.core.clock import PARIS
 from app.core.concurrency import check_if_match
-from app.core.errors import UnprocessableEntity
+from app.core.errors import ProblemItem, UnprocessableEntity
 from app.core.pagination import (
     PageParams,
     keyset_page,
     split_page,
 )
 from app.core.rules import RuleFailure, raise_failures
+from app.core.schemas import MAX_CENTS
 from app.core.types import utcnow
 from app.programme.models import Programme
 from app.projects import service as projects_service
@@ -75,8 +87,9 @@ async def move(
     project_id: uuid.UUID | None = None,
     reference: str | None = None,
 ) -> LedgerMovement | None:
-    """Apply `delta` to the envelope if allocated ≥ committed ≥ paid ≥ 0 still holds after it,
-    and record the movement; None (nothing changed) when the guard refuses."""
+    """Apply `delta` to the envelope if allocated ≥ committed ≥ paid ≥ 0 still holds after it
+    (and allocated stays within the contract's bound), and record the movement; None (nothing
+    changed) when the guard refuses."""
     now = utcnow()  # one instant for the envelope and its movement (R-SYNC-1 filters)
     stmt = (
         update(Envelope)
@@ -87,6 +100,7 @@ async def move(
             col(Envelope.committed_cents) + delta.committed
             >= col(Envelope.paid_cents) + delta.paid,
             col(Envelope.paid_cents) + delta.paid >= 0,
+            col(Envelope.allocated_cents) + delta.allocated <= MAX_CENTS,
         )
         .values(
             allocated_cents=Envelope.allocated_cents + delta.allocated,
@@ -198,6 +212,24 @@ async def _ensure_envelope(
     return envelope
 
 
+def _check_bound(envelope: Envelope, amount_cents: int) -> None:
+    """422 before any money moves when the envelope would leave the contract's bound."""
+    if not check_allocation_bound(envelope.allocated_cents, amount_cents, MAX_CENTS):
+        raise UnprocessableEntity(
+            f"L'enveloppe du département {envelope.departement} dépasserait le montant maximal "
+            f"admis ({euros(MAX_CENTS)}) : alloué {euros(envelope.allocated_cents)}, "
+            f"ajout {euros(amount_cents)}.",
+            code="amount-bound",
+            errors=[
+                ProblemItem(
+                    code="amount-bound",
+                    field="/amount_cents",
+                    message="Montant hors des bornes du contrat.",
+                )
+            ],
+        )
+
+
 def _exhausted(envelope: Envelope, detail: str) -> EnvelopeExhausted:
     return EnvelopeExhausted(
         detail,
@@ -224,6 +256,7 @@ async def allocate(
     amount = data.amount_cents
     if data.kind in (AllocationKind.ALLOCATION, AllocationKind.TOP_UP):
         envelope = await _ensure_envelope(session, programme, departement, data)
+        _check_bound(await _fresh(session, envelope), amount)
         kind = (
             MovementKind.ALLOCATION
             if data.kind is AllocationKind.ALLOCATION
@@ -237,7 +270,9 @@ async def allocate(
             delta=Delta(allocated=amount),
             reference=data.reference,
         )
-        assert movement is not None  # adding to allocated cannot break the invariant
+        if movement is None:  # a concurrent top-up reached the bound first
+            _check_bound(await _fresh(session, envelope), amount)
+            raise AssertionError("adding to allocated cannot break allocated ≥ committed")
         return await _fresh(session, envelope), [movement]
     existing = await repository.envelope_for(session, programme.id, departement)
     if existing is None:
@@ -281,6 +316,7 @@ async def _transfer(
             f"Le département {target_code} n'a pas encore d'enveloppe : allouez-la d'abord."
         )
     amount = data.amount_cents
+    _check_bound(await _fresh(session, target), amount)
     # Lock in a fixed order (by département code) so two opposite transfers cannot deadlock.
     first, second = sorted([source, target], key=lambda e: e.departement)
     moves: dict[uuid.UUID, LedgerMovement | None] = {}
@@ -377,17 +413,20 @@ async def commit_grant(
             code="R-REF-2",
             verification=verification.value,
         )
-    if amount_cents <= 0:
-        raise GrantRefused("Le montant accordé doit être positif.", code="R-CAP-1")
     report = await projects_service.assess_project(session, project)
-    if amount_cents > report.max_grant_cents:
+    # R-CAP-1 (≤ cap and ≤ the amount requested), R-CAP-3 (≤ forfait)
+    failures = check_grant_amount(
+        amount_cents=amount_cents,
+        requested_cents=project.requested_cents,
+        max_grant_cents=report.max_grant_cents,
+        forfait_cents=report.forfait_cents,
+        funding_cap_cents=report.funding_cap_cents,
+    )
+    if failures:
         raise GrantRefused(
-            f"Montant accordé ({euros(amount_cents)}) supérieur au plafond du dossier "
-            f"({euros(report.max_grant_cents)}).",
-            # the forfait names the refusal only when it is the limit that binds
-            code="R-CAP-3"
-            if report.forfait_cents is not None and report.forfait_cents < report.funding_cap_cents
-            else "R-CAP-1",
+            " ; ".join(f.message for f in failures),
+            code=failures[0].code,
+            errors=[f.as_item() for f in failures],
             max_grant_cents=report.max_grant_cents,
             requested_cents=amount_cents,
         )
@@ -440,6 +479,27 @@ async def commit_grant(
     return grant
 
 
+def decided_on(grant: Grant) -> date:
+    """The day of the decision that granted it (Europe/Paris), as SCDL `dateConvention` needs
+    and R-PAY-3 measures the convention against."""
+    return grant.committed_at.astimezone(PARIS).date()
+
+
+def _payment_caps(programme: Programme) -> PaymentCaps:
+    return PaymentCaps(
+        advance_cap_bps=programme.advance_cap_bps,
+        pre_final_payment_cap_bps=programme.pre_final_payment_cap_bps,
+    )
+
+
+async def _convention_of(session: AsyncSession, project: Project) -> Convention:
+    convention = (
+        await session.execute(select(Convention).where(Convention.project_id == project.id))
+    ).scalar_one_or_none()
+    assert convention is not None  # under_convention implies a signed convention
+    return convention
+
+
 async def _locked_grant(session: AsyncSession, project: Project) -> Grant:
     grant = await repository.grant_for_update(session, project.id)
     if grant is None:
@@ -457,19 +517,22 @@ async def sign_convention(
 ) -> Grant:
     """Record the signed convention of an accepted dossier (→ under_convention).
 
-    The payment schedule never exceeds the grant (R-CAP-5). Raises 404, 412/428, 409.
+    R-PAY-3: plausible signature date; the schedule never exceeds the grant (R-CAP-5) and
+    respects R-PAY-1 and R-PAY-2. Raises 404, 412/428, 409, 422.
     """
     project = await projects_service.get_project(session, principal, project_id=project_id)
     check_if_match(if_match, project.version)
     projects_service.check_transition(project, Action.SIGN_CONVENTION)
     grant = await _locked_grant(session, project)
-    scheduled = sum(item.amount_cents for item in data.schedule)
-    if scheduled > grant.amount_cents:
-        raise ConventionRefused(
-            f"L'échéancier ({euros(scheduled)}) dépasse la subvention "
-            f"({euros(grant.amount_cents)}).",
-            code="R-CAP-5",
-        )
+    programme = await session.get_one(Programme, project.programme_id)
+    # R-PAY-3: signed on/after the decision, not in the future; the schedule within R-CAP-5,
+    # R-PAY-1 and R-PAY-2.
+    schedule = [ScheduledPayment(item.kind, item.amount_cents) for item in data.schedule]
+    raise_failures(check_schedule_total(schedule, grant.amount_cents), error=ConventionRefused)
+    raise_failures(  # 422: implausible input
+        check_convention_dates(data.signed_on, decided_on(grant), clock.today())
+        + check_schedule(schedule, grant.amount_cents, _payment_caps(programme))
+    )
     await projects_service.advance(
         session, principal, project, Action.SIGN_CONVENTION, data.reference
     )
@@ -520,6 +583,16 @@ async def record_payment(
             current_status=grant.status,
         )
     programme = await session.get_one(Programme, project.programme_id)
+    convention = await _convention_of(session, project)
+    raise_failures(  # R-PAY-3 (422): not in the future, not before the convention
+        check_event_date(
+            data.paid_on,
+            convention_signed_on=convention.signed_on,
+            today=clock.today(),
+            field="/paid_on",
+            what="Le paiement",
+        )
+    )
     failures = check_payment(
         data.kind,
         data.amount_cents,
@@ -529,10 +602,7 @@ async def record_payment(
             advance_paid_cents=grant.advance_paid_cents,
             final_report=grant.final_report_on is not None,
         ),
-        PaymentCaps(
-            advance_cap_bps=programme.advance_cap_bps,
-            pre_final_payment_cap_bps=programme.pre_final_payment_cap_bps,
-        ),
+        _payment_caps(programme),
     )
     raise_failures(failures, error=PaymentRefused)
     movement = await move(
@@ -627,6 +697,16 @@ async def record_final_report(
         )
     if grant.final_report_on is not None:
         raise GrantRefused("Le rapport final est déjà enregistré.", code="R-PAY-2")
+    convention = await _convention_of(session, project)
+    raise_failures(  # R-PAY-3: not in the future, not before the convention
+        check_event_date(
+            data.received_on,
+            convention_signed_on=convention.signed_on,
+            today=clock.today(),
+            field="/received_on",
+            what="Le rapport final",
+        )
+    )
     grant.final_report_on = data.received_on
     grant.final_report_summary = data.summary
     grant.updated_at = utcnow()
@@ -652,6 +732,15 @@ async def cancel_grant(
     check_if_match(if_match, project.version)
     projects_service.check_transition(project, Action.CANCEL)
     grant = await _locked_grant(session, project)
+    if grant.status != "active":
+        # R-CAP-5: the dossier was read before the grant's lock; a concurrent balance payment
+        # (or cancellation) may have settled the grant meanwhile and released its unpaid part,
+        # which must not be released twice.
+        raise GrantRefused(
+            f"La subvention n'est plus active (état : {grant.status}).",
+            code="R-FLOW-1",
+            current_status=grant.status,
+        )
     await _release(session, principal, project, grant, closed_status="cancelled", reference=reason)
     await projects_service.advance(session, principal, project, Action.CANCEL, reason)
     return grant
@@ -663,6 +752,25 @@ class GrantView:
     grant: Grant
     convention: Convention | None
     payments: list[Payment]
+
+    @property
+    def decided_on(self) -> date:
+        return decided_on(self.grant)
+
+    @property
+    def payment_conditions(self) -> PaymentConditions | None:
+        """SCDL `conditionsVersement`, from the convention's schedule."""
+        if self.convention is None:
+            return None
+        return payment_conditions(len(self.convention.schedule))
+
+    @property
+    def payment_period(self) -> tuple[date, date] | None:
+        """SCDL `datesPeriodeVersement`: first and last due dates of the schedule."""
+        if self.convention is None or not self.convention.schedule:
+            return None
+        due = sorted(date.fromisoformat(str(i["due_on"])) for i in self.convention.schedule)
+        return due[0], due[-1]
 
 
 async def grant_view(

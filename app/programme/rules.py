@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 
@@ -28,3 +28,18 @@ def select_forfait(
             continue
         return tier
     return None
+
+
+def uncovered_kinds(tiers: Sequence[Mapping[str, Any]], kinds: Iterable[str]) -> list[str]:
+    """R-CAP-3: the kinds no forfait reaches whatever their population or EPCI type.
+
+    A kind is covered when one of its tiers has neither a population threshold nor an EPCI
+    type restriction (a candidate of unknown population or of another EPCI type falls there).
+    """
+    covered = {
+        kind
+        for tier in tiers
+        if not tier.get("epci_types") and tier.get("population_below") is None
+        for kind in tier["kinds"]
+    }
+    return sorted(kind for kind in kinds if kind not in covered)

@@ -85,6 +85,7 @@ STRANDS: list[dict[str, Any]] = [
 ]
 
 # R-CAP-3: the forfaits recommended by the call for strand 3a; first matching line applies.
+# The call's list is an example: every eligible kind gets a forfait (the last line).
 DEFAULT_FORFAITS: list[dict[str, Any]] = [
     {
         "label": "Communes de moins de 5 000 habitants",
@@ -111,6 +112,19 @@ DEFAULT_FORFAITS: list[dict[str, Any]] = [
         "label": "Communautés de communes ou d'agglomération",
         "kinds": [K.EPCI.value],
         "epci_types": ["CC", "CA"],
+        "population_below": None,
+        "amount_cents": 2_000_000,
+    },
+    {
+        "label": "Métropoles, communautés urbaines, syndicats, collectivités d'outre-mer et "
+        "organismes publics",
+        "kinds": [
+            K.EPCI.value,
+            K.SYNDICAT.value,
+            K.COLLECTIVITE_OUTRE_MER.value,
+            K.PUBLIC_BODY.value,
+        ],
+        "epci_types": None,
         "population_below": None,
         "amount_cents": 2_000_000,
     },

@@ -11,12 +11,14 @@ from sqlmodel import select
 
 from app.auth.principal import Principal
 from app.core.concurrency import check_if_match, flush_versioned
-from app.core.errors import PreconditionFailed
+from app.core.errors import PreconditionFailed, ProblemItem
 from app.core.types import utcnow
 from app.programme.errors import InvalidProgramme, ProgrammeNotSeeded
 from app.programme.models import DepartementForfaits, Programme
+from app.programme.rules import uncovered_kinds
 from app.programme.schemas import ProgrammeUpdate
 from app.programme.seed import PROGRAMME_DEFAULTS
+from app.reference.kinds import ELIGIBLE_KINDS
 
 
 async def get_programme(session: AsyncSession, code: str) -> Programme:
@@ -69,9 +71,30 @@ async def update_programme(
         raise InvalidProgramme("La date de clôture précède la date d'ouverture du guichet.")
     if programme.results_deadline < opens:
         raise InvalidProgramme("La date limite de résultats précède l'ouverture du guichet.")
+    if "forfaits" in changes:
+        check_forfaits_cover_every_kind(programme.forfaits, "/forfaits")
     programme.updated_at = utcnow()
     await flush_versioned(session)
     return programme
+
+
+def check_forfaits_cover_every_kind(tiers: list[dict[str, Any]], field: str) -> None:
+    """R-CAP-3: a schedule gives every eligible kind a forfait (422 naming the kinds left out)."""
+    missing = uncovered_kinds(tiers, ELIGIBLE_KINDS)
+    if missing:
+        raise InvalidProgramme(
+            "Le barème de forfaits doit couvrir chaque catégorie éligible, sans condition de "
+            f"population ni de type d'EPCI pour au moins une ligne : manque {', '.join(missing)}.",
+            code="R-CAP-3",
+            errors=[
+                ProblemItem(
+                    code="R-CAP-3",
+                    field=field,
+                    message=f"Catégorie sans forfait : {kind}.",
+                )
+                for kind in missing
+            ],
+        )
 
 
 @dataclass(frozen=True)
@@ -120,6 +143,7 @@ async def set_departement_forfaits(
         )
     ).scalar_one_or_none()
     check_if_match(if_match, own.version if own is not None else 0)
+    check_forfaits_cover_every_kind(tiers, "/tiers")
     if own is None:
         own = DepartementForfaits(
             programme_id=programme.id,

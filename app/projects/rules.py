@@ -1,6 +1,7 @@
 """Pure rules of a project: eligible cost, caps, eligibility, lifecycle.
 
-R-EXCL-1, R-EXCL-2 (eligible cost), R-CAP-1, R-CAP-2 (caps), R-ELIG-3..8 (eligibility),
+R-EXCL-1, R-EXCL-2 (eligible cost, licence origin), R-EXCL-3 (nothing eligible), R-CAP-1,
+R-CAP-2 (caps), R-ELIG-3..8 (eligibility),
 R-FLOW-1 (transitions). Integer cents and basis points only; `today` is passed in.
 """
 
@@ -140,9 +141,11 @@ class EligibleCost:
 
 
 def is_extra_eu_licence(line: ExpenseLineFacts) -> bool:
+    """R-EXCL-2: a licence whose vendor is extra-EU, or not stated (it cannot escape the cap:
+    until its origin is given it counts as extra-EU, and the dossier cannot be submitted)."""
     return (
         line.category is ExpenseCategory.SOFTWARE_LICENCE
-        and line.vendor_origin is VendorOrigin.EXTRA_EU
+        and line.vendor_origin is not VendorOrigin.EU
     )
 
 
@@ -210,6 +213,45 @@ def eligible_cost(lines: Sequence[ExpenseLineFacts], share_cap_bps: int) -> Elig
         eligible_cost_cents=sum(o.eligible_cents for o in outcomes),
         lines=tuple(outcomes),
     )
+
+
+def check_licence_origins(lines: Sequence[ExpenseLineFacts]) -> list[RuleFailure]:
+    """R-EXCL-2: every `software_licence` line states its vendor origin (a draft may lack it,
+    a submission may not); the failure points at the line."""
+    return [
+        RuleFailure(
+            "R-EXCL-2",
+            f"Ligne {index + 1} ({line.label or 'licence'}) : l'origine de l'éditeur de la "
+            "licence (eu ou extra_eu) doit être indiquée.",
+            f"/expense_lines/{index}/vendor_origin",
+        )
+        for index, line in enumerate(lines)
+        if line.category is ExpenseCategory.SOFTWARE_LICENCE and line.vendor_origin is None
+    ]
+
+
+def check_eligible_cost(cost: EligibleCost) -> list[RuleFailure]:
+    """R-EXCL-3: a dossier whose eligible cost is 0 cannot be submitted; the refusal names the
+    exclusion (R-EXCL-1, R-EXCL-2) that removed each line, before the cap that follows."""
+    if not cost.lines or cost.eligible_cost_cents > 0:
+        return []
+    failures = [
+        RuleFailure(
+            "R-EXCL-3",
+            "Le coût éligible du dossier est nul : aucune dépense ne peut être financée.",
+            "/expense_lines",
+        )
+    ]
+    failures += [
+        RuleFailure(
+            line.rule,
+            f"Ligne {line.index + 1} exclue ({euros(line.excluded_cents)}) : {line.reason}",
+            f"/expense_lines/{line.index}",
+        )
+        for line in cost.lines
+        if line.rule is not None and line.reason is not None
+    ]
+    return failures
 
 
 def funding_cap_cents(eligible_cost_cents: int, cap_rate_bps: int) -> int:
@@ -319,9 +361,9 @@ def check_dates(facts: ProjectFacts, terms: ProgrammeTerms) -> list[RuleFailure]
             )
         ]
     failures = []
-    if facts.end_on < facts.start_on:
+    if facts.end_on <= facts.start_on:  # a project ends after it starts
         failures.append(
-            RuleFailure("R-ELIG-6", "La date de fin précède la date de début.", "/end_on")
+            RuleFailure("R-ELIG-6", "La date de fin doit suivre la date de début.", "/end_on")
         )
     if facts.end_on > terms.results_deadline:
         failures.append(
@@ -383,10 +425,15 @@ def check_start_after_request(start_on: date | None, request_day: date) -> list[
     ]
 
 
+def blank(text: str | None) -> bool:
+    """A required text is missing when absent or blank once trimmed (R-ELIG-3, titles…)."""
+    return text is None or not text.strip()
+
+
 def check_content(facts: ProjectFacts) -> list[RuleFailure]:
     """R-ELIG-3 (decision-level sponsor), R-ELIG-4 (declared nature), and a complete dossier."""
     failures = []
-    if not facts.sponsor_name or not facts.sponsor_role:
+    if blank(facts.sponsor_name) or blank(facts.sponsor_role):
         failures.append(
             RuleFailure(
                 "R-ELIG-3",
@@ -402,7 +449,7 @@ def check_content(facts: ProjectFacts) -> list[RuleFailure]:
                 "/nature",
             )
         )
-    if not facts.title or not facts.description:
+    if blank(facts.title) or blank(facts.description):
         failures.append(
             RuleFailure("required", "Titre et description sont requis.", "/description")
         )
@@ -426,9 +473,11 @@ def assess(facts: ProjectFacts, terms: ProgrammeTerms, today: date) -> Eligibili
     )
     failures = (
         check_content(facts)
+        + check_licence_origins(facts.expense_lines)
         + check_dates(facts, terms)
         + check_start_after_request(facts.start_on, today)
         + check_window(today, terms)
+        + check_eligible_cost(cost)
         + check_caps(
             requested_cents=facts.requested_cents,
             max_grant=grant,

@@ -6,8 +6,9 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, StrictBool
+from pydantic import AfterValidator, ConfigDict, Field, StrictBool
 from pydantic.config import JsonDict
+from pydantic_core import PydanticCustomError
 
 from app.auth.principal import Role
 from app.candidates.schemas import DepartementCode
@@ -15,16 +16,29 @@ from app.core.pagination import Page
 from app.core.schemas import Cents, Count, InputModel, IsoDate, JsonInt, ReadModel, Version
 from app.projects.rules import Action, ExpenseCategory, Nature, Status, VendorOrigin
 
+
+def not_blank(code: str = "blank") -> AfterValidator:
+    """A required text is refused when blank once trimmed; it is kept as sent otherwise."""
+
+    def check(value: str) -> str:
+        if not value.strip():
+            raise PydanticCustomError(code, "Ce texte ne peut pas être vide ou blanc.")
+        return value
+
+    return AfterValidator(check)
+
+
 Strand = Annotated[str, Field(pattern=r"^3[abc]$", description="Volet : 3a, 3b ou 3c.")]
-ShortText = Annotated[str, Field(min_length=1, max_length=200)]
-LongText = Annotated[str, Field(min_length=1, max_length=10_000)]
+ShortText = Annotated[str, Field(min_length=1, max_length=200), not_blank()]
+LongText = Annotated[str, Field(min_length=1, max_length=10_000), not_blank()]
+SponsorText = Annotated[str, Field(min_length=1, max_length=200), not_blank("R-ELIG-3")]
 
 
 class Sponsor(InputModel):
-    """R-ELIG-3 : l'élu ou le directeur qui engage la collectivité."""
+    """R-ELIG-3 : l'élu ou le directeur qui engage la collectivité (ni vide ni blanc)."""
 
-    name: ShortText
-    role: ShortText
+    name: SponsorText
+    role: SponsorText
 
 
 class SponsorRead(ReadModel):
@@ -239,7 +253,7 @@ class ReturnRequest(InputModel):
         json_schema_extra={"examples": [{"message": "Merci de préciser le plan de financement."}]}
     )
 
-    message: Annotated[str, Field(min_length=1, max_length=5_000)]
+    message: Annotated[str, Field(min_length=1, max_length=5_000), not_blank()]
 
 
 class CloseRequest(InputModel):
@@ -247,7 +261,7 @@ class CloseRequest(InputModel):
         json_schema_extra={"examples": [{"reason": "Projet abandonné par la collectivité."}]}
     )
 
-    reason: Annotated[str, Field(min_length=1, max_length=5_000)]
+    reason: Annotated[str, Field(min_length=1, max_length=5_000), not_blank()]
 
 
 class TransitionRead(ReadModel):

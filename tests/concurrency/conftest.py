@@ -27,6 +27,7 @@ from app.budgets import service as budgets_service
 from app.budgets.models import Envelope, Grant, LedgerMovement
 from app.budgets.rules import AllocationKind, ConventionKind, PaymentKind
 from app.budgets.schemas import AllocationCreate, ConventionCreate, PaymentCreate
+from app.core import clock
 from app.core.concurrency import etag_for
 from app.core.config import Settings
 from app.main import create_app
@@ -46,7 +47,13 @@ from tests.support import (
 
 DINUM = Principal("agent-dinum-concurrency", Role.DINUM)
 POOL_SIZE = 25
-PAID_ON = date(2021, 10, 1)
+
+
+def today() -> date:
+    """The service's today: conventions, payments and reports are dated then (R-PAY-3)."""
+    return clock.today()
+
+
 PREFECTURE_SIRET = siret_of("130000003")  # a Luhn-valid SIREN, so a valid SIRET (R-ELIG-2)
 
 
@@ -167,7 +174,7 @@ class World:
                 data=ConventionCreate(
                     reference=f"CONV-{project_id.hex[:8]}",
                     kind=ConventionKind.AD_HOC,
-                    signed_on=date(2021, 9, 15),
+                    signed_on=today(),
                 ),
             )
         if advance_cents:
@@ -177,7 +184,7 @@ class World:
                     prefect,
                     project_id=project_id,
                     data=PaymentCreate(
-                        kind=PaymentKind.ADVANCE, amount_cents=advance_cents, paid_on=PAID_ON
+                        kind=PaymentKind.ADVANCE, amount_cents=advance_cents, paid_on=today()
                     ),
                 )
 

@@ -7,7 +7,6 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import date
 from typing import Any
 
 from httpx import AsyncClient
@@ -20,7 +19,7 @@ from app.budgets.schemas import FinalReportCreate, PaymentCreate
 from app.budgets.service import cancel_grant, record_final_report, record_payment
 from app.core.concurrency import etag_for
 from app.projects.errors import InvalidTransition
-from tests.concurrency.conftest import PAID_ON, World, prefect_of
+from tests.concurrency.conftest import World, prefect_of, today
 
 log = logging.getLogger("tests.concurrency")
 
@@ -55,7 +54,7 @@ async def test_r_pay_2_concurrent_instalments_never_pay_beyond_the_pre_final_cap
     (pid,) = await world.dossiers_in_review(departement, 1)
     await world.grant_under_convention(departement, pid, grant)
 
-    body = {"kind": "instalment", "amount_cents": instalment, "paid_on": PAID_ON.isoformat()}
+    body = {"kind": "instalment", "amount_cents": instalment, "paid_on": today().isoformat()}
     responses = await _pay_concurrently(http, world, departement, pid, [body] * calls)
     _assert_refusals(responses)
     statuses = [r.status_code for r in responses]
@@ -82,10 +81,10 @@ async def test_r_cap_5_concurrent_balance_payments_pay_a_grant_off_once(
             session,
             prefect,
             project_id=pid,
-            data=FinalReportCreate(received_on=date(2022, 11, 30), summary="Service ouvert."),
+            data=FinalReportCreate(received_on=today(), summary="Service ouvert."),
         )
 
-    body = {"kind": "balance", "amount_cents": balance, "paid_on": "2022-12-15"}
+    body = {"kind": "balance", "amount_cents": balance, "paid_on": today().isoformat()}
     responses = await _pay_concurrently(http, world, departement, pid, [body] * calls)
     _assert_refusals(responses)
     statuses = [r.status_code for r in responses]
@@ -142,7 +141,7 @@ async def test_r_cap_5_a_payment_racing_a_cancellation_is_refused(world: World) 
     departement = "11"
 
     async def pay(session: AsyncSession, prefect: Principal, project_id: uuid.UUID) -> object:
-        data = PaymentCreate(kind=PaymentKind.INSTALMENT, amount_cents=20_000, paid_on=PAID_ON)
+        data = PaymentCreate(kind=PaymentKind.INSTALMENT, amount_cents=20_000, paid_on=today())
         return await record_payment(session, prefect, project_id=project_id, data=data)
 
     outcome = await _race_a_cancellation(world, departement, pay)
@@ -158,7 +157,7 @@ async def test_r_flow_1_a_final_report_racing_a_cancellation_is_refused(world: W
     departement = "12"
 
     async def report(session: AsyncSession, prefect: Principal, project_id: uuid.UUID) -> object:
-        data = FinalReportCreate(received_on=date(2022, 11, 30), summary="Service ouvert.")
+        data = FinalReportCreate(received_on=today(), summary="Service ouvert.")
         return await record_final_report(session, prefect, project_id=project_id, data=data)
 
     outcome = await _race_a_cancellation(world, departement, report)

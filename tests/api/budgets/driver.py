@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.principal import Principal
 from app.budgets import service as budgets_service
 from app.budgets.models import Grant
+from app.core import clock
 from tests.conftest import Actors
 from tests.support import siret_of
 
@@ -31,6 +32,12 @@ PREFECTURES = {
     },
 }
 Headers = Callable[[Principal], dict[str, str]]
+
+
+def today() -> str:
+    """The service's today (its clock), the date conventions, payments and reports are
+    plausible at (R-PAY-3)."""
+    return clock.today().isoformat()
 
 
 def problem(response: Response, status: int, code: str) -> dict[str, Any]:
@@ -193,18 +200,19 @@ class Money:
         etag: str | None = None,
         schedule: list[dict[str, Any]] | None = None,
         reference: str = "CRTE-13-2021-042",
+        signed_on: str | None = None,
     ) -> Response:
         if etag is None:
             etag = await self.etag(project_id)
         body = {
             "reference": reference,
             "kind": "crte",
-            "signed_on": "2021-09-15",
+            "signed_on": signed_on or today(),
             "schedule": schedule
             if schedule is not None
             else [
-                {"label": "Avance", "due_on": "2021-10-01", "amount_cents": 300_000},
-                {"label": "Solde", "due_on": "2022-12-31", "amount_cents": 700_000},
+                {"label": "Avance", "kind": "advance", "due_on": today(), "amount_cents": 300_000},
+                {"label": "Solde", "kind": "balance", "due_on": today(), "amount_cents": 700_000},
             ],
         }
         return await self.client.post(
@@ -221,10 +229,14 @@ class Money:
         *,
         who: Principal | None = None,
         key: str | None = None,
-        paid_on: str = "2021-10-01",
+        paid_on: str | None = None,
         reference: str | None = None,
     ) -> Response:
-        body: dict[str, Any] = {"kind": kind, "amount_cents": amount_cents, "paid_on": paid_on}
+        body: dict[str, Any] = {
+            "kind": kind,
+            "amount_cents": amount_cents,
+            "paid_on": paid_on or today(),
+        }
         if reference is not None:
             body["reference"] = reference
         return await self.client.post(
@@ -234,11 +246,11 @@ class Money:
         )
 
     async def final_report(
-        self, project_id: uuid.UUID, *, who: Principal | None = None
+        self, project_id: uuid.UUID, *, who: Principal | None = None, received_on: str | None = None
     ) -> Response:
         return await self.client.post(
             f"{PROJECTS}/{project_id}/final-report",
-            json={"received_on": "2022-11-30", "summary": "Service en ligne ouvert."},
+            json={"received_on": received_on or today(), "summary": "Service en ligne ouvert."},
             headers=self.headers(who or self.actors.pref13),
         )
 

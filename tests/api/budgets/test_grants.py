@@ -15,7 +15,15 @@ from app.auth.principal import Principal
 from app.candidates.models import Candidate
 from app.core.errors import AppError
 from tests.api.budgets.conftest import ENVELOPE_13, GRANT
-from tests.api.budgets.driver import ENVELOPES, PROJECTS, Money, count, figures, problem
+from tests.api.budgets.driver import (
+    ENVELOPES,
+    PROJECTS,
+    Money,
+    count,
+    figures,
+    problem,
+    today,
+)
 from tests.conftest import Actors
 from tests.factories import make_project
 
@@ -29,6 +37,19 @@ PREFECT_TIERS: list[dict[str, Any]] = [
     },
     {"label": "Autres communes", "kinds": ["commune"], "amount_cents": 800_000},
     {"label": "EPCI", "kinds": ["epci"], "epci_types": ["CC", "CA"], "amount_cents": 1_500_000},
+    # R-CAP-3: a schedule covers every eligible kind
+    {
+        "label": "Autres catégories",
+        "kinds": [
+            "departement",
+            "region",
+            "epci",
+            "syndicat",
+            "collectivite_outre_mer",
+            "public_body",
+        ],
+        "amount_cents": 2_500_000,
+    },
 ]
 
 
@@ -102,7 +123,7 @@ async def test_r_cap_3_prefect_sets_its_forfaits_and_the_eligibility_report_uses
     assert response.headers["ETag"] == '"v1"'
     body = response.json()
     assert (body["departement"], body["source"], body["version"]) == ("13", "departement", 1)
-    assert [t["amount_cents"] for t in body["tiers"]] == [400_000, 800_000, 1_500_000]
+    assert [t["amount_cents"] for t in body["tiers"]] == [400_000, 800_000, 1_500_000, 2_500_000]
     assert (await client.get(FORFAITS, headers=headers(actors.dinum))).json() == body
 
     report = await client.get(
@@ -139,10 +160,12 @@ async def test_r_flow_3_forfaits_need_if_match(
     problem(await put_forfaits(client, headers, actors.pref13, '"v1"'), 412, "R-FLOW-3")
     assert (await put_forfaits(client, headers, actors.pref13, '"v0"')).status_code == 200
     problem(await put_forfaits(client, headers, actors.pref13, '"v0"'), 412, "R-FLOW-3")
-    second = await put_forfaits(client, headers, actors.pref13, '"v1"', tiers=PREFECT_TIERS[:1])
+    second = await put_forfaits(
+        client, headers, actors.pref13, '"v1"', tiers=[PREFECT_TIERS[1], PREFECT_TIERS[3]]
+    )
     assert second.status_code == 200
     assert second.headers["ETag"] == '"v2"'
-    assert len(second.json()["tiers"]) == 1
+    assert len(second.json()["tiers"]) == 2
 
 
 @pytest.mark.parametrize(
@@ -221,7 +244,9 @@ async def test_r_cap_1_commitment_above_the_eligible_cost_is_refused(
     lines: list,  # type: ignore[type-arg]
     cap: int,
 ) -> None:
-    project = await make_project(session, candidate=marseille, lines=lines, status="in_review")
+    project = await make_project(
+        session, candidate=marseille, lines=lines, requested_cents=cap, status="in_review"
+    )
     refused = await expect_refused(money.commit(project.id, cap + 1), 409, "R-CAP-1")
     assert refused.extensions["max_grant_cents"] == cap
     await expect_refused(money.commit(project.id, 0), 409, "R-CAP-1")
@@ -301,8 +326,8 @@ async def test_r_cap_5_convention_schedule_above_the_grant_is_409(
     money: Money, session: AsyncSession, granted: uuid.UUID
 ) -> None:
     schedule = [
-        {"label": "Avance", "due_on": "2021-10-01", "amount_cents": 300_000},
-        {"label": "Solde", "due_on": "2022-12-31", "amount_cents": 700_001},
+        {"label": "Avance", "kind": "advance", "due_on": today(), "amount_cents": 300_000},
+        {"label": "Solde", "kind": "balance", "due_on": today(), "amount_cents": 700_001},
     ]
     problem(await money.convention(granted, schedule=schedule), 409, "R-CAP-5")
     assert await money.status(granted) == "accepted"
@@ -382,7 +407,7 @@ async def test_r_pay_2_balance_after_the_final_report_completes_the_project(
     await money.pay(under_convention, "instalment", 500_000)
     report = await money.final_report(under_convention)
     assert report.status_code == 200, report.text
-    assert report.json()["final_report_on"] == "2022-11-30"
+    assert report.json()["final_report_on"] == today()
     problem(await money.pay(under_convention, "instalment", 1), 409, "R-PAY-2")
 
     balance = await money.pay(under_convention, "balance", 200_000)
@@ -668,7 +693,7 @@ async def test_r_cap_2_commitment_plus_other_public_funding_above_the_cost_is_re
     project = await make_project(
         session,
         candidate=marseille,
-        requested_cents=granted_cents - 1 or 1,
+        requested_cents=granted_cents,
         funding_lines=[FundingLine(position=0, funder="Région Sud", amount_cents=other_funding)],
         status="in_review",
     )

@@ -24,6 +24,7 @@ async def test_programme_is_public_and_seeded_with_the_call_values(client: Async
         1_000_000,
         2_000_000,
         2_000_000,
+        2_000_000,  # R-CAP-3: every other eligible kind
     ]
     assert response.headers["ETag"] == f'"v{body["version"]}"'
 

@@ -152,6 +152,8 @@ async def test_r_flow_2_an_ineligible_dossier_cannot_be_submitted_and_every_rule
         "R-ELIG-4",
         "R-ELIG-5",
         "R-ELIG-6",
+        "R-EXCL-1",
+        "R-EXCL-3",
     ]
     assert await dossier.status() == "draft"
 

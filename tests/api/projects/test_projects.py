@@ -442,4 +442,6 @@ async def test_eligibility_report_of_an_incomplete_draft_lists_every_failed_rule
         "R-ELIG-4",
         "R-ELIG-5",
         "R-ELIG-6",
+        "R-EXCL-1",
+        "R-EXCL-3",
     ]

@@ -314,12 +314,14 @@ def amount_of(tiers: list[dict[str, Any]], **candidate: Any) -> int | None:
         pytest.param("commune", 1, None, 500_000, 700_000, id="commune-1"),
         pytest.param("commune", None, None, 1_000_000, 1_200_000, id="commune-unknown-pop"),
         pytest.param("epci", 30_000, "CC", 2_000_000, 1_500_000, id="epci-cc"),
-        pytest.param("epci", 900_000, "METRO", None, 3_000_000, id="epci-metro"),
+        pytest.param("epci", 900_000, "METRO", 2_000_000, 3_000_000, id="epci-metro"),
         pytest.param("epci", 90_000, "CA", 2_000_000, None, id="epci-ca-not-in-prefect"),
-        pytest.param("epci", 90_000, None, None, None, id="epci-without-type"),
+        pytest.param("epci", 90_000, None, 2_000_000, None, id="epci-without-type"),
         pytest.param("region", None, None, 2_000_000, 2_500_000, id="region"),
         pytest.param("departement", None, None, 2_000_000, None, id="departement-not-listed"),
-        pytest.param("syndicat", 1_000, None, None, None, id="syndicat"),
+        pytest.param("syndicat", 1_000, None, 2_000_000, None, id="syndicat"),
+        pytest.param("collectivite_outre_mer", None, None, 2_000_000, None, id="com"),
+        pytest.param("public_body", None, None, 2_000_000, None, id="public-body"),
     ],
 )
 def test_r_cap_3_prefect_schedule_replaces_the_programmes(

@@ -287,6 +287,8 @@ def test_r_flow_2_every_failed_rule_is_listed_at_once() -> None:
         "R-ELIG-4",
         "R-ELIG-5",
         "R-ELIG-6",
+        "R-EXCL-1",
+        "R-EXCL-3",
     ]
 
 
