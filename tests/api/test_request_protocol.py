@@ -41,7 +41,21 @@ async def writes(
     marseille = await make_candidate(session, siren=MARSEILLE_SIREN)
     project = await make_project(session, candidate=marseille)
     programme_etag = (await client.get("/api/v1/programme")).headers["ETag"]
-    tiers = [{"label": "Communes", "kinds": ["commune"], "amount_cents": 800_000}]
+    tiers = [  # R-CAP-3: a schedule covers every eligible kind
+        {"label": "Communes", "kinds": ["commune"], "amount_cents": 800_000},
+        {
+            "label": "Autres catégories",
+            "kinds": [
+                "departement",
+                "region",
+                "epci",
+                "syndicat",
+                "collectivite_outre_mer",
+                "public_body",
+            ],
+            "amount_cents": 2_000_000,
+        },
+    ]
     return {
         "update_project": Write(
             "PATCH",

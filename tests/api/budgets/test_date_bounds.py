@@ -33,8 +33,8 @@ async def test_a_schedule_item_due_outside_the_range_is_refused(
     money: Money, granted: uuid.UUID
 ) -> None:
     schedule = [
-        {"label": "Avance", "due_on": "2021-10-01", "amount_cents": 300_000},
-        {"label": "Solde", "due_on": "2101-01-01", "amount_cents": 700_000},
+        {"kind": "advance", "label": "Avance", "due_on": "2021-10-01", "amount_cents": 300_000},
+        {"kind": "balance", "label": "Solde", "due_on": "2101-01-01", "amount_cents": 700_000},
     ]
     response = await money.convention(granted, schedule=schedule)
     assert refused_fields(response) == {"body:/schedule/1/due_on": "date_out_of_range"}

@@ -116,7 +116,7 @@ async def test_r_cap_3_dinum_cannot_leave_a_kind_without_forfait(
 async def test_r_pay_3_a_convention_signed_before_the_decision_is_refused(
     money: Money, granted: uuid.UUID
 ) -> None:
-    body = problem(await money.convention(granted, signed_on="1999-06-01"), 422, "R-PAY-3")
+    body = problem(await money.convention(granted, signed_on="2000-06-01"), 422, "R-PAY-3")
     assert body["errors"][0]["field"] == "/signed_on"
     problem(await money.convention(granted, signed_on=days_from_today(-1)), 422, "R-PAY-3")
     problem(await money.convention(granted, signed_on=days_from_today(1)), 422, "R-PAY-3")
