@@ -7,6 +7,7 @@ that upgrades to a write fails with "database is locked" under concurrency).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,6 +26,9 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 
 from app.core.config import Settings
+from app.core.errors import DatabaseUnavailable
+
+logger = logging.getLogger("app.db")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -44,21 +48,46 @@ def make_engine(settings: Settings) -> AsyncEngine:
     kwargs: dict[str, Any] = {}
     if settings.database_pool == "null":
         kwargs["poolclass"] = NullPool
+    else:
+        # Waiting for a pooled connection is bounded too (SQLAlchemy's default is 30 s).
+        kwargs["pool_timeout"] = settings.database_pool_timeout_seconds
     if url.get_backend_name() == "sqlite":
         database = url.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, **kwargs)
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
+        _connect_or_unavailable(engine)
         return engine
     if settings.database_pool != "null":
         kwargs["pool_size"] = settings.database_pool_size
         kwargs["pool_pre_ping"] = True
-    # A slow query is cut off by the server and answered 503, never a hung worker.
+    # A slow query is cut off by the server and answered 503, never a hung worker; a server
+    # that accepts TCP and never answers is given up after the connect timeout.
     kwargs["connect_args"] = {
-        "server_settings": {"statement_timeout": str(settings.statement_timeout_ms)}
+        "timeout": settings.database_connect_timeout_seconds,
+        "server_settings": {"statement_timeout": str(settings.statement_timeout_ms)},
     }
-    return create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+    _connect_or_unavailable(engine)
+    return engine
+
+
+def _connect_or_unavailable(engine: AsyncEngine) -> None:
+    """Any failure to open a connection is a 503 with Retry-After, never a 500.
+
+    A refused port raises ConnectionRefusedError, a silent one TimeoutError, a dropped database
+    the driver's own error: none of them is a DBAPIError. The pool keeps no broken record, so
+    the next request reconnects: the service recovers when the database is back, no restart.
+    """
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _do_connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except Exception as exc:
+            logger.warning("database connection failed: %s: %s", type(exc).__name__, exc)
+            raise DatabaseUnavailable() from exc
 
 
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
