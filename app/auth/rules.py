@@ -10,7 +10,6 @@ from stdnum.fr import siren as siren_number
 from app.auth.principal import Principal, Role
 from app.core.security import TokenClaims
 
-
 # ASCII only: `\d` and str.isdigit() also match full-width and other Unicode digits.
 SIREN_PATTERN = re.compile(r"[0-9]{9}")
 DEPARTEMENT_PATTERN = re.compile(r"[0-9]{2,3}|2[AB]")

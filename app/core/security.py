@@ -176,7 +176,6 @@ class TokenVerifier:
             raw=claims,
         )
 
-
     def _check_claims(self, claims: dict[str, Any]) -> None:
         """R-AUTH-1: strict types and bounds, past what the signature and jose check."""
         for name in TIME_CLAIMS:
