@@ -39,6 +39,8 @@ async def _send_413(scope: Scope, send: Send) -> None:
                 (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
+                (b"cache-control", b"no-store"),
+                *SECURITY_HEADERS,  # sent outside SecurityHeadersMiddleware
             ],
         }
     )

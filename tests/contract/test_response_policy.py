@@ -117,3 +117,15 @@ async def test_allowed_cors_preflight_still_answers_200(database_url: str) -> No
     assert response.headers["access-control-allow-origin"] == ORIGIN
     assert "PATCH" in response.headers["access-control-allow-methods"]
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_body_over_the_cap_is_a_problem_with_the_security_headers(database_url: str) -> None:
+    """The 413 is sent before the app (and its security-headers middleware) sees the body."""
+    app = create_app(test_settings(database_url, max_body_bytes=10))
+    try:
+        transport = ASGITransport(app=app)
+        async with AsyncClient(transport=transport, base_url="http://test") as http:
+            response = await http.post("/api/v1/candidates", content=b"x" * 11)
+        assert_problem(response, 413, "payload-too-large")
+    finally:
+        await app.state.engine.dispose()

@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.support import TEST_SECRET
 
