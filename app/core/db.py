@@ -48,13 +48,12 @@ def make_engine(settings: Settings) -> AsyncEngine:
     kwargs: dict[str, Any] = {}
     if settings.database_pool == "null":
         kwargs["poolclass"] = NullPool
-    else:
-        # Waiting for a pooled connection is bounded too (SQLAlchemy's default is 30 s).
-        kwargs["pool_timeout"] = settings.database_pool_timeout_seconds
     if url.get_backend_name() == "sqlite":
         database = url.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+            if settings.database_pool != "null":  # in memory: a StaticPool, nothing to wait for
+                kwargs["pool_timeout"] = settings.database_pool_timeout_seconds
         engine = create_async_engine(url, **kwargs)
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
         _connect_or_unavailable(engine)
@@ -62,6 +61,8 @@ def make_engine(settings: Settings) -> AsyncEngine:
     if settings.database_pool != "null":
         kwargs["pool_size"] = settings.database_pool_size
         kwargs["pool_pre_ping"] = True
+        # Waiting for a pooled connection is bounded too (SQLAlchemy's default is 30 s).
+        kwargs["pool_timeout"] = settings.database_pool_timeout_seconds
     # A slow query is cut off by the server and answered 503, never a hung worker; a server
     # that accepts TCP and never answers is given up after the connect timeout.
     kwargs["connect_args"] = {
