@@ -20,4 +20,7 @@ USER guichet
 EXPOSE 8000
 # Configure with GUICHET_DATABASE_URL (postgresql+asyncpg://…), GUICHET_JWT_ALGORITHM=RS256,
 # GUICHET_JWT_JWKS_URL or GUICHET_JWT_JWKS_FILE, GUICHET_JWT_AUDIENCE, GUICHET_JWT_ISSUER.
+# The server (docker/entrypoint.sh: `python -m app serve`) keeps idle connections alive for
+# GUICHET_SERVER_KEEP_ALIVE_SECONDS (75 s: above a load balancer's 60 s idle timeout), sends no
+# `server` header, and sheds load past GUICHET_MAX_IN_FLIGHT_REQUESTS with 503 problem+json.
 CMD ["sh", "docker/entrypoint.sh"]

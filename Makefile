@@ -27,9 +27,10 @@ seed: migrate
 	$(BIN)/python -m app seed
 
 run: export GUICHET_CLOCK_START = $(CLOCK_START)
+# Keep-alive, connection limit and server header come from the settings (GUICHET_SERVER_*,
+# README, configuration): `python -m app serve` builds uvicorn's configuration from them.
 run: seed
-	$(BIN)/uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT) \
-		--timeout-keep-alive 5 --limit-concurrency 200 --h11-max-incomplete-event-size 16384
+	$(BIN)/python -m app serve --host $(HOST) --port $(PORT)
 
 test: install
 	$(BIN)/python -m pytest

@@ -1,12 +1,19 @@
-"""Command line: `python -m app token|openapi|seed|migrate`."""
+"""Command line: `python -m app serve|token|openapi|seed|migrate`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+from typing import TYPE_CHECKING
 
-from app.core.config import get_settings
+from app.core.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    import uvicorn
+
+# h11 refuses request heads over 16 KiB (431 before the app sees them).
+MAX_REQUEST_HEAD_BYTES = 16384
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -47,6 +54,58 @@ async def _seed() -> bool:
         await engine.dispose()
 
 
+def server_config(
+    settings: Settings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    workers: int | None = None,
+    proxy_headers: bool = False,
+) -> uvicorn.Config:
+    """uvicorn's configuration from the settings (issue 8 items 8 and 10).
+
+    - keep-alive outlives a load balancer's idle timeout (75 s by default, over the usual 60 s),
+      so the server never closes a connection the balancer is about to reuse (a 502);
+    - uvicorn's `limit_concurrency` counts connections, idle keep-alive ones included, and
+      answers text/plain: it is set far above our own in-flight limit, which counts requests and
+      answers problem+json (app.core.middleware.InFlightLimitMiddleware);
+    - no `server: uvicorn` header.
+    """
+    import uvicorn
+
+    return uvicorn.Config(
+        "app.main:create_app",
+        factory=True,
+        host=host or settings.server_host,
+        port=settings.server_port if port is None else port,
+        workers=workers or settings.server_workers,
+        proxy_headers=proxy_headers,
+        timeout_keep_alive=settings.server_keep_alive_seconds,
+        limit_concurrency=settings.server_limit_concurrency,
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
+        server_header=False,
+    )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    config = server_config(
+        get_settings(),
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=args.proxy_headers,
+    )
+    if config.workers > 1:
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        return 0
+    server = uvicorn.Server(config)
+    server.run()
+    return 0 if server.started else 3
+
+
 def _migrate(_args: argparse.Namespace) -> int:
     from alembic import command
 
@@ -65,12 +124,19 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--siren")
     token.add_argument("--sub")
     token.add_argument("--ttl", type=int, default=None, help="durée de vie en secondes")
+    serve = sub.add_parser("serve", help="servir l'API (uvicorn, réglages GUICHET_SERVER_*)")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--workers", type=int, default=None)
+    serve.add_argument("--proxy-headers", action="store_true")
     sub.add_parser("openapi", help="écrire openapi/openapi.json")
     sub.add_parser("seed", help="créer le programme FITN7 axe 3 s'il manque")
     sub.add_parser("migrate", help="alembic upgrade head")
     args = parser.parse_args(argv)
     if args.command == "token":
         return _token(args)
+    if args.command == "serve":
+        return _serve(args)
     if args.command == "openapi":
         from app.openapi_export import main as export
 

@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from app.auth.router import router as auth_router
 from app.budgets.router import envelopes_router, grants_router
@@ -15,7 +14,12 @@ from app.candidates.router import router as candidates_router
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker, start_clock
 from app.core.errors import install_error_handlers
-from app.core.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from app.core.middleware import (
+    BodyLimitMiddleware,
+    InFlightLimitMiddleware,
+    ProblemCORSMiddleware,
+    SecurityHeadersMiddleware,
+)
 from app.core.openapi import build_openapi
 from app.core.ratelimit import RateLimitMiddleware
 from app.core.security import TokenVerifier
@@ -82,18 +86,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.openapi = _openapi  # type: ignore[method-assign]
 
-    # Innermost middleware: counted before the route parses the body, answered with the
-    # security and CORS headers of the middlewares around it.
+    # Innermost first: the rate limit counts before the route parses the body, and its 429
+    # gets the CORS and security headers of the middlewares around it. Outermost last:
+    # in-flight limit, body cap, security headers (on CORS refusals too), CORS.
     app.add_middleware(RateLimitMiddleware, settings=settings, verifier=app.state.token_verifier)
-    app.add_middleware(SecurityHeadersMiddleware)
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware,
+            ProblemCORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_credentials=settings.cors_allow_credentials,
             allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key"],
-            expose_headers=["ETag", "Retry-After"],
+            expose_headers=[
+                "ETag",
+                "Retry-After",
+                "RateLimit",
+                "RateLimit-Policy",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+            ],
         )
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(InFlightLimitMiddleware, limit=settings.max_in_flight_requests)
     return app

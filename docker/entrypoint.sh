@@ -8,6 +8,7 @@ until python -m app migrate; do
   sleep 2
 done
 python -m app seed
-exec uvicorn app.main:create_app --factory --host 0.0.0.0 --port "${PORT:-8000}" \
-  --workers "${WEB_CONCURRENCY:-2}" --proxy-headers \
-  --timeout-keep-alive 5 --limit-concurrency 200 --h11-max-incomplete-event-size 16384
+# Keep-alive (75 s, over a load balancer's 60 s idle timeout), connection limit and no
+# `server` header: from the GUICHET_SERVER_* settings, see `python -m app serve`.
+exec python -m app serve --host 0.0.0.0 --port "${PORT:-8000}" \
+  --workers "${WEB_CONCURRENCY:-2}" --proxy-headers

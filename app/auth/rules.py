@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from stdnum.fr import siren as siren_number
 
 from app.auth.principal import Principal, Role
 from app.core.security import TokenClaims
+
+# ASCII only: `\d` and str.isdigit() also match full-width and other Unicode digits.
+SIREN_PATTERN = re.compile(r"[0-9]{9}")
+DEPARTEMENT_PATTERN = re.compile(r"[0-9]{2,3}|2[AB]")
 
 
 class InvalidScope(ValueError):
@@ -25,11 +30,19 @@ def principal_from_claims(
     if role is None:
         raise InvalidScope("Rôle absent ou inconnu dans le jeton.")
     if role is Role.PREFECT:
-        if not claims.departement or not is_departement(claims.departement):
+        if (
+            not claims.departement
+            or not DEPARTEMENT_PATTERN.fullmatch(claims.departement)
+            or not is_departement(claims.departement)
+        ):
             raise InvalidScope("Jeton de préfet sans département valide (claim `departement`).")
         return Principal(subject=claims.sub, role=role, departement=claims.departement)
     if role is Role.CANDIDATE:
-        if not claims.siren or not siren_number.is_valid(claims.siren) or len(claims.siren) != 9:
+        if (
+            not claims.siren
+            or not SIREN_PATTERN.fullmatch(claims.siren)
+            or not siren_number.is_valid(claims.siren)
+        ):
             raise InvalidScope("Jeton de candidat sans SIREN valide (claim `siren`).")
         return Principal(subject=claims.sub, role=role, siren=claims.siren)
     return Principal(subject=claims.sub, role=role)

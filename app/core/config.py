@@ -102,6 +102,25 @@ class Settings(BaseSettings):
     jwt_max_token_bytes: int = 8192
     dev_token_ttl_seconds: int = 3600
 
+    # Issue 8 (database faults, token bounds, serving): every wait is bounded, every refusal is
+    # a problem+json. The server settings feed `python -m app serve` (Makefile, Dockerfile).
+    # Seconds to open a database connection (asyncpg's own default is 60) and to wait for a
+    # pooled one; past either, the request answers 503 with Retry-After.
+    database_connect_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    database_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # R-AUTH-1: the longest accepted token lifetime (exp - iat); ProConnect tokens live 1 h.
+    jwt_max_lifetime_seconds: int = Field(default=6 * 3600, ge=60, le=7 * 24 * 3600)
+    # Requests (not connections) in flight per process; over it: 503 problem+json.
+    max_in_flight_requests: int = Field(default=256, ge=1)
+    server_host: str = "127.0.0.1"
+    server_port: int = Field(default=8000, ge=0, le=65535)
+    # Outlives a load balancer's idle timeout (60 s on most), so the server never closes a
+    # connection the balancer is about to reuse.
+    server_keep_alive_seconds: int = Field(default=75, ge=1, le=3600)
+    # uvicorn's limit counts connections, idle keep-alive ones included: far above ours.
+    server_limit_concurrency: int = Field(default=4096, ge=1)
+    server_workers: int = Field(default=1, ge=1)
+
     programme_code: str = "FITN7-AXE3"
     max_body_bytes: int = 1_048_576
     docs_enabled: bool | None = None  # default: on outside production

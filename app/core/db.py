@@ -29,7 +29,7 @@ from sqlmodel import Field, SQLModel
 
 from app.core.clock import Clock, ClockRefused, settle_offset, use_clock
 from app.core.config import Settings
-from app.core.errors import ServiceUnavailable
+from app.core.errors import DatabaseUnavailable, ServiceUnavailable
 from app.core.types import UTCDateTime
 
 logger = logging.getLogger("app.db")
@@ -56,17 +56,43 @@ def make_engine(settings: Settings) -> AsyncEngine:
         database = url.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+            if settings.database_pool != "null":  # in memory: a StaticPool, nothing to wait for
+                kwargs["pool_timeout"] = settings.database_pool_timeout_seconds
         engine = create_async_engine(url, **kwargs)
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
+        _connect_or_unavailable(engine)
         return engine
     if settings.database_pool != "null":
         kwargs["pool_size"] = settings.database_pool_size
         kwargs["pool_pre_ping"] = True
-    # A slow query is cut off by the server and answered 503, never a hung worker.
+        # Waiting for a pooled connection is bounded too (SQLAlchemy's default is 30 s).
+        kwargs["pool_timeout"] = settings.database_pool_timeout_seconds
+    # A slow query is cut off by the server and answered 503, never a hung worker; a server
+    # that accepts TCP and never answers is given up after the connect timeout.
     kwargs["connect_args"] = {
-        "server_settings": {"statement_timeout": str(settings.statement_timeout_ms)}
+        "timeout": settings.database_connect_timeout_seconds,
+        "server_settings": {"statement_timeout": str(settings.statement_timeout_ms)},
     }
-    return create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+    _connect_or_unavailable(engine)
+    return engine
+
+
+def _connect_or_unavailable(engine: AsyncEngine) -> None:
+    """Any failure to open a connection is a 503 with Retry-After, never a 500.
+
+    A refused port raises ConnectionRefusedError, a silent one TimeoutError, a dropped database
+    the driver's own error: none of them is a DBAPIError. The pool keeps no broken record, so
+    the next request reconnects: the service recovers when the database is back, no restart.
+    """
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _do_connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except Exception as exc:
+            logger.warning("database connection failed: %s: %s", type(exc).__name__, exc)
+            raise DatabaseUnavailable() from exc
 
 
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:

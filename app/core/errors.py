@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger("app.errors")
@@ -209,11 +209,25 @@ class PreconditionRequired(AppError):
     )
 
 
+RETRY_AFTER_SECONDS = "1"
+
+
 class ServiceUnavailable(AppError):
+    """503, always with Retry-After (RFC 9110 §10.2.3)."""
+
     status = 503
     slug = "service-unavailable"
     title = "Service momentanément indisponible"
     default_detail = "Le service est momentanément indisponible : réessayez dans un instant."
+
+    def __init__(self, detail: str | None = None, *, code: str | None = None) -> None:
+        super().__init__(detail, code=code, headers={"Retry-After": RETRY_AFTER_SECONDS})
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database could not be reached in time (refused, silent, dropped, pool exhausted)."""
+
+    default_detail = "La base de données est momentanément injoignable : réessayez dans un instant."
 
 
 _HTTP_TITLES = {
@@ -414,23 +428,39 @@ def _is_transient(exc: DBAPIError) -> bool:
             "querycancelederror",
             "too many connections",
             "deadlock detected",
+            # the server went away under an open connection, or the SQLite file cannot be opened
+            "terminating connection",
+            "connection was closed",
+            "connection is closed",
+            "connection reset",
+            "unable to open database file",
         )
+    )
+
+
+def _unavailable(request: Request, detail: str) -> JSONResponse:
+    return problem_response(
+        request,
+        status=503,
+        slug=ServiceUnavailable.slug,
+        title=ServiceUnavailable.title,
+        detail=detail,
+        headers={"Retry-After": RETRY_AFTER_SECONDS},
     )
 
 
 async def _db_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DBAPIError)
-    if _is_transient(exc):
+    if exc.connection_invalidated or _is_transient(exc):
         logger.warning("transient database error on %s: %s", request.url.path, exc.orig)
-        return problem_response(
-            request,
-            status=503,
-            slug=ServiceUnavailable.slug,
-            title=ServiceUnavailable.title,
-            detail=ServiceUnavailable.default_detail,
-            headers={"Retry-After": "1"},
-        )
+        return _unavailable(request, ServiceUnavailable.default_detail)
     return await _unexpected_handler(request, exc)
+
+
+async def _pool_timeout_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Every pooled connection stayed busy past the pool timeout: 503, not a 500."""
+    logger.warning("database pool exhausted on %s: %s", request.url.path, exc)
+    return _unavailable(request, DatabaseUnavailable.default_detail)
 
 
 async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -456,6 +486,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_exception_handler)
     app.add_exception_handler(DBAPIError, _db_error_handler)
+    app.add_exception_handler(PoolTimeoutError, _pool_timeout_handler)
     app.add_exception_handler(Exception, _unexpected_handler)
 
 

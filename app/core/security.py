@@ -24,6 +24,11 @@ from app.core.errors import ServiceUnavailable, Unauthenticated
 logger = logging.getLogger("app.security")
 
 REQUIRED_CLAIMS = ("exp", "iat", "aud", "iss", "sub")
+TIME_CLAIMS = ("exp", "iat", "nbf")
+# R-AUTH-1: bounds of the string claims we read (the subject is stored in histories,
+# VARCHAR(255)); claims we never read are bounded by the token size (8 KiB) alone.
+SUB_MAX = 255
+CLAIM_MAX_LENGTHS = {"sub": SUB_MAX, "role": 32, "departement": 3, "siren": 9}
 JWKS_REFRESH_MIN_INTERVAL_S = 60.0
 
 
@@ -81,6 +86,7 @@ class TokenVerifier:
         self.issuer = settings.jwt_issuer
         self.leeway = min(settings.jwt_leeway_seconds, 60)
         self.max_bytes = settings.jwt_max_token_bytes
+        self.max_lifetime = settings.jwt_max_lifetime_seconds
         self._secret = settings.jwt_secret.get_secret_value()
         self._jwks_url = settings.jwt_jwks_url
         self._keys: dict[str, Any] = {}
@@ -132,6 +138,9 @@ class TokenVerifier:
             raise Unauthenticated("Jeton mal formé.") from exc
         if header.get("alg") != self.algorithm:
             raise Unauthenticated("Algorithme de signature refusé.")
+        if "crit" in header:
+            # RFC 7515 §4.1.11: we understand no extension, so any critical one is refused.
+            raise Unauthenticated("Extension critique (crit) non prise en charge.")
         key = await self._key_for(header)
         try:
             claims = jwt.decode(
@@ -152,24 +161,42 @@ class TokenVerifier:
             )
         except (JOSEError, ValueError, TypeError, OverflowError) as exc:  # exp: Infinity
             raise Unauthenticated("Jeton invalide, expiré ou non destiné à ce service.") from exc
-        iat = claims.get("iat")
-        if not isinstance(iat, int | float) or iat > time.time() + self.leeway:
-            raise Unauthenticated("Jeton émis dans le futur.")
-        sub = claims.get("sub")
-        if not isinstance(sub, str) or not sub:
-            raise Unauthenticated("Jeton sans sujet (sub).")
+        self._check_claims(claims)
+        sub = claims["sub"]
 
         def _opt_str(name: str) -> str | None:
             value = claims.get(name)
             return value if isinstance(value, str) else None
 
         return TokenClaims(
-            sub=sub,
+            sub=str(sub),
             role=_opt_str("role"),
             departement=_opt_str("departement"),
             siren=_opt_str("siren"),
             raw=claims,
         )
+
+    def _check_claims(self, claims: dict[str, Any]) -> None:
+        """R-AUTH-1: strict types and bounds, past what the signature and jose check."""
+        for name in TIME_CLAIMS:
+            value = claims.get(name)
+            # NumericDate as an integer: no bool (`true` is an int in Python), float or string.
+            if (value is not None or name != "nbf") and type(value) is not int:
+                raise Unauthenticated(f"Date du jeton invalide (claim `{name}`).")
+        exp, iat = claims["exp"], claims["iat"]
+        if iat > time.time() + self.leeway:
+            raise Unauthenticated("Jeton émis dans le futur.")
+        if not 0 < exp - iat <= self.max_lifetime:
+            raise Unauthenticated("Durée de vie du jeton hors des limites admises.")
+        sub = claims.get("sub")
+        if not isinstance(sub, str) or not sub:
+            raise Unauthenticated("Jeton sans sujet (sub).")
+        if not sub.isprintable():
+            raise Unauthenticated("Sujet du jeton (sub) invalide.")
+        for name, limit in CLAIM_MAX_LENGTHS.items():
+            value = claims.get(name)
+            if isinstance(value, str) and len(value) > limit:
+                raise Unauthenticated(f"Claim `{name}` trop long ({limit} caractères au plus).")
 
 
 def encode_access_token(

@@ -269,7 +269,14 @@ async def concurrency_database_url(tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def world(concurrency_database_url: str) -> AsyncIterator[World]:
-    settings = test_settings(concurrency_database_url, database_pool_size=POOL_SIZE)
+    # Races queue many more requests than connections, on a loaded machine: the waits are
+    # the point here, so the connect and pool timeouts (3 s and 5 s by default) are widened.
+    settings = test_settings(
+        concurrency_database_url,
+        database_pool_size=POOL_SIZE,
+        database_connect_timeout_seconds=30,
+        database_pool_timeout_seconds=30,
+    )
     assert settings.is_sqlite == (backend_url() is None)
     application = create_app(settings)
     async with application.state.sessionmaker() as session, session.begin():

@@ -161,6 +161,29 @@ BAD_TOKENS: list[Any] = [
         lambda s, k: hs256_token(s, padding="x" * (s.jwt_max_token_bytes + 1)),
         id="over-8-KiB",
     ),
+    # Issue 8 item 5: each of these answered 200 (or a 500 for the long subject).
+    pytest.param(lambda s, k: hs256_token(s, sub="s" * 256), id="sub-over-255-chars"),
+    pytest.param(lambda s, k: hs256_token(s, sub="s" * 5000), id="sub-5000-chars"),
+    pytest.param(lambda s, k: hs256_token(s, iat=True), id="iat-true"),
+    pytest.param(lambda s, k: hs256_token(s, exp=str(_now() + 600)), id="exp-a-string"),
+    pytest.param(lambda s, k: hs256_token(s, exp=1e30), id="exp-1e30"),
+    pytest.param(lambda s, k: hs256_token(s, exp=_now() + 400 * 86400), id="exp-in-400-days"),
+    pytest.param(
+        lambda s, k: hs256_token(s, iat=_now(), exp=_now() + s.jwt_max_lifetime_seconds + 1),
+        id="lifetime-one-second-over-the-maximum",
+    ),
+    pytest.param(
+        lambda s, k: hs256_token(s, role="candidate", siren="２１１３００５５３"),
+        id="candidate-siren-full-width-digits",
+    ),
+    pytest.param(
+        lambda s, k: hs256_token(s, role="prefect", departement="１３"),
+        id="prefect-departement-full-width-digits",
+    ),
+    pytest.param(
+        lambda s, k: hs256_token(s, header={"crit": ["urn:example:ext"], "urn:example:ext": 1}),
+        id="unknown-crit-header",
+    ),
 ]
 
 
@@ -171,6 +194,19 @@ async def test_r_auth_1_bad_token_is_401_invalid_token_problem(
     token = build(settings, rsa_key)
     response = await client.get(ME, headers={"Authorization": f"Bearer {token}"})
     assert_401(response, token_sent=True, token=token)
+
+
+async def test_r_auth_1_subject_of_255_chars_and_the_maximum_lifetime_are_accepted(
+    client: AsyncClient, settings: Settings
+) -> None:
+    """The controls of the bounds above: exactly at the limit is accepted."""
+    now = _now()
+    token = hs256_token(
+        settings, sub="s" * 255, iat=now, exp=now + settings.jwt_max_lifetime_seconds
+    )
+    response = await client.get(ME, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    assert response.json()["subject"] == "s" * 255
 
 
 async def test_r_auth_1_lowercase_bearer_scheme_is_accepted(

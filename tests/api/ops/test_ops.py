@@ -37,11 +37,13 @@ async def test_readyz_is_503_problem_on_a_database_behind_its_migrations(tmp_pat
             empty = await http.get("/readyz")
             assert empty.status_code == 503
             assert empty.headers["content-type"] == "application/problem+json"
+            assert empty.headers["retry-after"] == "1"  # issue 8 item 8
             await migrate(url)
             await migrate_to_previous(url)
             behind = await http.get("/readyz")
             assert behind.status_code == 503
             assert behind.json()["code"] == "migrations-pending"
+            assert behind.headers["retry-after"] == "1"
     finally:
         await app.state.engine.dispose()
         await drop_database(url)

@@ -110,6 +110,13 @@ REFUSED = [
         _claims("candidate", siren="21130055300017"), id="candidate-siret-instead-of-siren"
     ),
     pytest.param(_claims("candidate", siren="abcdefghi"), id="candidate-siren-letters"),
+    # Issue 8 item 5: ASCII digits only (stdnum and str.isdigit accept other Unicode digits).
+    pytest.param(_claims("candidate", siren="２１１３００５５３"), id="candidate-siren-full-width"),
+    pytest.param(_claims("candidate", siren="٢١١٣٠٠٥٥٣"), id="candidate-siren-arabic-indic"),
+    pytest.param(_claims("candidate", siren="21130055３"), id="candidate-siren-one-full-width"),
+    pytest.param(_claims("prefect", departement="１３"), id="prefect-departement-full-width"),
+    pytest.param(_claims("prefect", departement="13\n"), id="prefect-departement-newline"),
+    pytest.param(_claims("prefect", departement="２A"), id="prefect-2A-full-width-digit"),
     pytest.param(
         _claims("candidate", departement="13"), id="candidate-with-departement-but-no-siren"
     ),

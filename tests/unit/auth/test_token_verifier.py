@@ -39,6 +39,7 @@ from tests.unit.auth.jwt_forge import (
 
 DB_URL = "sqlite+aiosqlite:///unused-by-the-verifier.db"
 LEEWAY = 30
+MAX_LIFETIME = 6 * 3600  # the default of GUICHET_JWT_MAX_LIFETIME_SECONDS
 KID = "idp-2024-01"
 
 
@@ -139,6 +140,30 @@ CLAIMS_REFUSED: list[tuple[str, Callable[[int], dict[str, Any]]]] = [
     ("exp-infinity", lambda now: {"exp": float("inf")}),
     ("nbf-infinity", lambda now: {"nbf": float("-inf")}),
     ("iat-nan", lambda now: {"iat": float("nan")}),
+    # Issue 8 item 5: NumericDate is an integer, never a bool, a float or a string.
+    ("iat-true", lambda now: {"iat": True}),
+    ("exp-true", lambda now: {"exp": True}),
+    ("exp-numeric-string", lambda now: {"exp": str(now + 600)}),
+    ("iat-numeric-string", lambda now: {"iat": str(now)}),
+    ("exp-float", lambda now: {"exp": now + 600.5}),
+    ("iat-float", lambda now: {"iat": float(now)}),
+    ("nbf-true", lambda now: {"nbf": True}),
+    ("nbf-string", lambda now: {"nbf": str(now)}),
+    ("nbf-null", lambda now: {"nbf": None}),
+    ("exp-1e30", lambda now: {"exp": 1e30}),
+    ("exp-huge-integer", lambda now: {"exp": 10**30}),
+    # The lifetime (exp - iat) is bounded by GUICHET_JWT_MAX_LIFETIME_SECONDS (6 h here).
+    ("lifetime-over-the-maximum", lambda now: {"iat": now, "exp": now + MAX_LIFETIME + 1}),
+    ("exp-before-iat", lambda now: {"iat": now, "exp": now - 1}),
+    ("exp-equals-iat", lambda now: {"iat": now - 10, "exp": now - 10}),
+    # Bounded strings: the subject fits the histories' VARCHAR(255), every claim is bounded.
+    ("sub-256-chars", lambda now: {"sub": "s" * 256}),
+    ("sub-10000-chars", lambda now: {"sub": "s" * 4000}),
+    ("sub-with-a-newline", lambda now: {"sub": "agent\nforged-log-line"}),
+    ("sub-with-a-nul", lambda now: {"sub": "agent\x00"}),
+    ("role-over-32-chars", lambda now: {"role": "dinum" * 10}),
+    ("siren-over-9-chars", lambda now: {"siren": "2" * 10}),
+    ("departement-over-3-chars", lambda now: {"departement": "1300"}),
 ]
 
 # Claim variations both verifiers accept (leeway is 30 s).
@@ -148,6 +173,10 @@ CLAIMS_ACCEPTED: list[tuple[str, Callable[[int], dict[str, Any]]]] = [
     ("nbf-10s-ahead-within-leeway", lambda now: {"nbf": now + 10}),
     ("iat-10s-ahead-within-leeway", lambda now: {"iat": now + 10, "exp": now + 600}),
     ("aud-list-containing-us", lambda now: {"aud": ["another-client-id", "guichet-fitn7"]}),
+    ("sub-of-255-chars", lambda now: {"sub": "s" * 255}),
+    ("sub-non-ascii-printable", lambda now: {"sub": "agent-éloïse"}),
+    ("lifetime-at-the-maximum", lambda now: {"iat": now, "exp": now + MAX_LIFETIME}),
+    ("nbf-integer", lambda now: {"nbf": now - 5}),
 ]
 
 
@@ -323,6 +352,16 @@ STRUCTURE_REFUSED = [
     pytest.param(_rs(lambda ctx: rs_token(ctx, header={"kid": None})), id="RS256-kid-null"),
     pytest.param(_rs(lambda ctx: rs_token(ctx, header={"kid": 1})), id="RS256-kid-integer"),
     pytest.param(_rs(lambda ctx: rs_token(ctx, header={"kid": [KID]})), id="RS256-kid-list"),
+    # --- RFC 7515 §4.1.11: an extension we do not understand, marked critical (issue 8 item 5)
+    pytest.param(
+        _hs(lambda ctx: hs256_token(ctx.hs, header={"crit": ["exp-ext"], "exp-ext": 1})),
+        id="HS256-unknown-crit-header",
+    ),
+    pytest.param(_hs(lambda ctx: hs256_token(ctx.hs, header={"crit": []})), id="HS256-crit-empty"),
+    pytest.param(
+        _rs(lambda ctx: rs_token(ctx, header={"crit": ["b64"], "b64": False})),
+        id="RS256-crit-b64",
+    ),
     pytest.param(
         _rs(
             lambda ctx: _swap_payload(
@@ -415,8 +454,9 @@ async def test_r_auth_1_valid_token_is_accepted(ctx: Ctx, build: Build) -> None:
     verifier, token = build(ctx)
     claims = await verifier.verify(token)
     assert claims == TokenClaims(
-        sub="agent-dinum", role="dinum", departement=None, siren=None, raw=claims.raw
+        sub=claims.raw["sub"], role="dinum", departement=None, siren=None, raw=claims.raw
     )
+    assert claims.sub in {"agent-dinum", "s" * 255, "agent-éloïse"}
     assert claims.raw["iss"] == "https://guichet-fitn7.local/dev"
 
 
