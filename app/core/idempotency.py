@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Header
@@ -28,9 +28,15 @@ from sqlmodel import Field, SQLModel, col, select
 
 from app.auth.principal import Principal
 from app.core.errors import Conflict, UnprocessableEntity
-from app.core.types import UTCDateTime, utcnow
+from app.core.types import UTCDateTime
 
 RETENTION = timedelta(hours=24)
+
+
+def real_now() -> datetime:
+    """Real time, not the service's clock: a key's lifetime is what the client retrying it
+    lives by (a demonstration clock shifted to 2021 must not expire keys sent a second ago)."""
+    return datetime.now(UTC)
 
 IdempotencyKeyHeader = Annotated[
     str | None,
@@ -67,7 +73,7 @@ class IdempotencyRecord(SQLModel, table=True):
     request_hash: str = Field(max_length=64)
     status_code: int = 0  # 0 while the first request is in flight
     response_body: dict[str, Any] | None = Field(default=None, sa_type=JSON)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    created_at: datetime = Field(default_factory=real_now, sa_type=UTCDateTime, index=True)
 
 
 class IdempotencyKeyReused(UnprocessableEntity):
@@ -118,7 +124,7 @@ async def _replay(
     ).scalar_one_or_none()
     if existing is None:
         return None
-    if purge_expired and existing.created_at < utcnow() - RETENTION:
+    if purge_expired and existing.created_at < real_now() - RETENTION:
         await session.execute(
             delete(IdempotencyRecord).where(col(IdempotencyRecord.id) == existing.id)
         )
