@@ -18,9 +18,17 @@ from app.budgets.rules import (
 )
 from app.candidates.schemas import DepartementCode, Siret
 from app.core.pagination import Page
-from app.core.schemas import Cents, Count, InputModel, IsoDate, JsonInt, ReadModel, Version
+from app.core.schemas import (
+    Cents,
+    Count,
+    InputModel,
+    IsoDate,
+    JsonInt,
+    ReadModel,
+    Version,
+    not_blank,
+)
 from app.programme.schemas import ForfaitTier, ForfaitTierIn
-from app.projects.schemas import not_blank
 
 PositiveCents = Annotated[
     JsonInt, Field(ge=1, le=10**13, description="Montant strictement positif, en centimes.")

@@ -10,7 +10,7 @@ from pydantic import ConfigDict, Field, StrictBool
 
 from app.candidates.rules import Verification
 from app.core.pagination import Page
-from app.core.schemas import Count, InputModel, JsonInt, ReadModel, Version
+from app.core.schemas import Count, InputModel, JsonInt, ReadModel, Version, not_blank
 from app.reference.kinds import OrganisationKind
 
 Siret = Annotated[
@@ -28,6 +28,8 @@ DepartementCode = Annotated[
         description="Code COG du département (ex. 13, 2A, 974).",
     ),
 ]
+# A declared name (kinds the reference does not know): never blank once trimmed.
+OrganisationName = Annotated[str, Field(min_length=1, max_length=300), not_blank()]
 RegionCode = Annotated[str, Field(pattern=r"^[0-9]{2}$", description="Code COG de la région.")]
 Email = Annotated[
     str, Field(max_length=254, pattern=r"^[^@ \t\r\n]{1,64}@[^@ \t\r\n]{1,189}\.[^@ \t\r\n]{2,}$")
@@ -36,7 +38,7 @@ Phone = Annotated[str, Field(max_length=30, pattern=r"^\+?[0-9 .()-]{6,30}$")]
 
 
 class Contact(InputModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Annotated[str, Field(min_length=1, max_length=200), not_blank()] | None = None
     email: Email | None = None
     phone: Phone | None = None
 
@@ -64,7 +66,7 @@ class CandidateCreate(InputModel):
 
     siret: Siret
     kind: OrganisationKind
-    name: str | None = Field(default=None, min_length=1, max_length=300)
+    name: OrganisationName | None = None
     departement: DepartementCode | None = None
     region: RegionCode | None = Field(default=None, description="Pour une région : son code COG.")
     commune_insee: str | None = Field(default=None, pattern=r"^[0-9][0-9AB][0-9]{3}$")
@@ -86,7 +88,7 @@ class CandidateUpdate(InputModel):
 
     # `T = Field(default=None)`: may be omitted, never null. The contract keeps T non-nullable;
     # None only stands for "not sent" (hence the type ignores).
-    name: str = Field(default=None, min_length=1, max_length=300)  # type: ignore[assignment]
+    name: OrganisationName = Field(default=None)  # type: ignore[assignment]
     population: JsonInt | None = Field(default=None, ge=0, le=100_000_000)
     public_body_attestation: StrictBool = Field(default=None)  # type: ignore[assignment]
     contact: Contact = Field(default=None)  # type: ignore[assignment]

@@ -38,6 +38,7 @@ def real_now() -> datetime:
     lives by (a demonstration clock shifted to 2021 must not expire keys sent a second ago)."""
     return datetime.now(UTC)
 
+
 IdempotencyKeyHeader = Annotated[
     str | None,
     Header(

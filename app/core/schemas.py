@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -12,10 +13,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     WithJsonSchema,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 NO_NUL_PATTERN = "^[^\\u0000]*$"
 
@@ -129,3 +133,40 @@ def _iso_8601_only(value: object) -> object:
 
 
 IsoDateTime = Annotated[datetime, BeforeValidator(_iso_8601_only)]
+
+
+# A required text has at least one character that is neither whitespace nor NUL. Python's `\s`
+# is `str.isspace()`, so the contract's pattern and the server's check (`strip()`) agree; the
+# leading `\s*` keeps the match linear.
+NOT_BLANK_PATTERN = "^\\s*[^\\s\\u0000][^\\u0000]*$"
+
+
+@dataclass(frozen=True)
+class NotBlank:
+    """A required text is refused when blank once trimmed (error `code`), kept as sent
+    otherwise; the contract states it with NOT_BLANK_PATTERN, so that a client (and the
+    contract fuzzer) knows a blank text is not schema-valid."""
+
+    code: str = "blank"
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["pattern"] = NOT_BLANK_PATTERN
+        return json_schema
+
+    def _check(self, value: str) -> str:
+        if not value.strip():
+            raise PydanticCustomError(self.code, "Ce texte ne peut pas être vide ou blanc.")
+        return value
+
+
+def not_blank(code: str = "blank") -> NotBlank:
+    """`Annotated[str, Field(...), not_blank()]`: see NotBlank."""
+    return NotBlank(code)

@@ -8,11 +8,11 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from app.core.schemas import InputModel, IsoDate, JsonInt, ReadModel, Version
+from app.core.schemas import InputModel, IsoDate, JsonInt, ReadModel, Version, not_blank
 from app.reference.kinds import ELIGIBLE_KINDS, OrganisationKind
 
 Code = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")]
-Label = Annotated[str, Field(min_length=1, max_length=300)]
+Label = Annotated[str, Field(min_length=1, max_length=300), not_blank()]
 Bps = Annotated[
     JsonInt, Field(ge=0, le=10000, description="Taux en points de base (10000 = 100 %).")
 ]

@@ -6,27 +6,23 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, ConfigDict, Field, StrictBool
+from pydantic import ConfigDict, Field, StrictBool
 from pydantic.config import JsonDict
-from pydantic_core import PydanticCustomError
 
 from app.auth.principal import Role
 from app.candidates.schemas import DepartementCode
 from app.core.pagination import Page
-from app.core.schemas import Cents, Count, InputModel, IsoDate, JsonInt, ReadModel, Version
+from app.core.schemas import (
+    Cents,
+    Count,
+    InputModel,
+    IsoDate,
+    JsonInt,
+    ReadModel,
+    Version,
+    not_blank,
+)
 from app.projects.rules import Action, ExpenseCategory, Nature, Status, VendorOrigin
-
-
-def not_blank(code: str = "blank") -> AfterValidator:
-    """A required text is refused when blank once trimmed; it is kept as sent otherwise."""
-
-    def check(value: str) -> str:
-        if not value.strip():
-            raise PydanticCustomError(code, "Ce texte ne peut pas être vide ou blanc.")
-        return value
-
-    return AfterValidator(check)
-
 
 Strand = Annotated[str, Field(pattern=r"^3[abc]$", description="Volet : 3a, 3b ou 3c.")]
 ShortText = Annotated[str, Field(min_length=1, max_length=200), not_blank()]
