@@ -135,10 +135,14 @@ def _iso_8601_only(value: object) -> object:
 IsoDateTime = Annotated[datetime, BeforeValidator(_iso_8601_only)]
 
 
-# A required text has at least one character that is neither whitespace nor NUL. Python's `\s`
-# is `str.isspace()`, so the contract's pattern and the server's check (`strip()`) agree; the
-# leading `\s*` keeps the match linear.
-NOT_BLANK_PATTERN = "^\\s*[^\\s\\u0000][^\\u0000]*$"
+# A required text has at least one character that is neither whitespace nor NUL. Whitespace is
+# spelled out (exactly the characters of `str.isspace()`, which `strip()` removes; a unit test
+# checks it) because regex dialects disagree on `\s`; the leading run keeps the match linear.
+WHITESPACE_CLASS = (
+    "\\t\\n\\u000b\\f\\r\\u001c-\\u001f \\u0085\\u00a0\\u1680\\u2000-\\u200a"
+    "\\u2028\\u2029\\u202f\\u205f\\u3000"
+)
+NOT_BLANK_PATTERN = f"^[{WHITESPACE_CLASS}]*[^{WHITESPACE_CLASS}\\u0000][^\\u0000]*$"
 
 
 @dataclass(frozen=True)
