@@ -217,7 +217,17 @@ async def get_clock(request: Request) -> Clock:
     """
     state = request.app.state
     if state.clock is None:
-        state.clock = await load_clock(state.sessionmaker, state.settings)
+        try:
+            state.clock = await load_clock(state.sessionmaker, state.settings)
+        except ClockRefused as exc:
+            # Met only here when the database was unreachable at startup: refuse to serve
+            # (503, never a 500), as the startup would have refused to start.
+            logger.critical("service clock refused: %s", exc)
+            raise ServiceUnavailable(
+                "L'horloge enregistrée dans cette base est décalée du temps réel (démonstration) : "
+                "le service refuse de la servir en production.",
+                code="clock-refused",
+            ) from exc
     return state.clock  # type: ignore[no-any-return]
 
 

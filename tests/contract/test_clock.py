@@ -187,6 +187,30 @@ async def test_production_refuses_to_start_on_a_shifted_database(database_url: s
         await production.state.engine.dispose()
 
 
+async def test_production_meeting_a_shifted_database_at_a_request_answers_503(
+    database_url: str,
+) -> None:
+    """The database was unreachable at startup, so the clock is read at the first request:
+    a shifted database is refused there too, as a 503 problem (never a 500)."""
+    demo = await started(test_settings(database_url, clock_start=START))
+    await demo.state.engine.dispose()
+    production = create_app(
+        test_settings(database_url, environment="production", jwt_secret=STRONG_SECRET)
+    )
+    try:
+        assert production.state.clock is None  # as after a startup that could not read it
+        transport = ASGITransport(app=production)
+        async with AsyncClient(transport=transport, base_url="http://test") as http:
+            response = await http.get("/api/v1/programme")
+        assert response.status_code == 503, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["Retry-After"]
+        assert response.json()["code"] == "clock-refused"
+        assert production.state.clock is None
+    finally:
+        await production.state.engine.dispose()
+
+
 async def test_an_unmigrated_database_defers_the_clock_to_the_first_request(
     tmp_path: Path,
 ) -> None:
