@@ -23,6 +23,7 @@ from app.core.middleware import (
 from app.core.openapi import build_openapi
 from app.core.ratelimit import RateLimitMiddleware
 from app.core.security import TokenVerifier
+from app.evaluations.router import evaluations_router, project_evaluations_router
 from app.ops.router import router as ops_router
 from app.programme.router import router as programme_router
 from app.projects.router import router as projects_router
@@ -74,6 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         candidates_router,
         projects_router,
         grants_router,
+        project_evaluations_router,
+        evaluations_router,
         envelopes_router,
         reference_router,
     ):

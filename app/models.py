@@ -9,7 +9,8 @@ from app.budgets.models import Convention, Envelope, Grant, LedgerMovement, Paym
 from app.candidates.models import Candidate
 from app.core.db import ServiceClock
 from app.core.idempotency import IdempotencyRecord
-from app.programme.models import DepartementForfaits, Programme
+from app.evaluations.models import Evaluation
+from app.programme.models import DepartementForfaits, Programme, ScoringGrid
 from app.projects.models import ExpenseLine, FundingLine, Project, ProjectTransition
 
 metadata = SQLModel.metadata
@@ -18,6 +19,7 @@ __all__ = [
     "Convention",
     "DepartementForfaits",
     "Envelope",
+    "Evaluation",
     "Grant",
     "IdempotencyRecord",
     "LedgerMovement",
@@ -28,6 +30,7 @@ __all__ = [
     "Programme",
     "Project",
     "ProjectTransition",
+    "ScoringGrid",
     "ServiceClock",
     "metadata",
 ]

@@ -76,3 +76,28 @@ class DepartementForfaits(SQLModel, table=True):
     updated_by: str = Field(max_length=255)
     version: int = Field(default=1, sa_column=_FORFAITS_VERSION)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ScoringGrid(SQLModel, table=True):
+    """R-EVAL-1: one version of a strand's scoring grid (general + strand criteria, weighted).
+
+    Append-only: DINUM's edits of the criteria add a version, so an evaluation that refers to
+    the version it scored keeps its weighted total whatever the weights become.
+    """
+
+    __tablename__ = "scoring_grid"
+    __table_args__ = (
+        UniqueConstraint("programme_id", "strand", "version", name="uq_scoring_grid_version"),
+        CheckConstraint("version >= 1", name="version_positive"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    programme_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("programme.id", ondelete="RESTRICT"), nullable=False)
+    )
+    strand: str = Field(max_length=2)
+    version: int
+    # [{"code", "label", "weight", "group": "general" | "strand"}, …], general criteria first.
+    criteria: list[dict[str, Any]] = Field(sa_type=JSON)
+    created_by: str = Field(max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

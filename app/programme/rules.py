@@ -43,3 +43,33 @@ def uncovered_kinds(tiers: Sequence[Mapping[str, Any]], kinds: Iterable[str]) ->
         for kind in tier["kinds"]
     }
     return sorted(kind for kind in kinds if kind not in covered)
+
+
+def grid_snapshot(
+    general: Sequence[Mapping[str, Any]], strand: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """R-EVAL-1: a strand's grid, the general criteria first, each with its weight and group."""
+    return [
+        {"code": c["code"], "label": c["label"], "weight": int(c["weight"]), "group": group}
+        for group, criteria in (("general", general), ("strand", strand))
+        for c in criteria
+    ]
+
+
+def shared_criterion_codes(
+    general: Sequence[Mapping[str, Any]], strands: Sequence[Mapping[str, Any]]
+) -> list[tuple[str, int, str]]:
+    """R-EVAL-1: (where, index, code) of every criterion code a strand's grid would hold twice:
+    a general code repeated (where = "general_criteria", index in it) or a strand criterion
+    reusing a general code (where = "strands/<i>/criteria", index in the strand)."""
+    clashes: list[tuple[str, int, str]] = []
+    seen: set[str] = set()
+    for position, criterion in enumerate(general):
+        if criterion["code"] in seen:
+            clashes.append(("general_criteria", position, criterion["code"]))
+        seen.add(criterion["code"])
+    for index, strand in enumerate(strands):
+        for position, criterion in enumerate(strand["criteria"]):
+            if criterion["code"] in seen:
+                clashes.append((f"strands/{index}/criteria", position, criterion["code"]))
+    return clashes

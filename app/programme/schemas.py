@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -21,16 +21,44 @@ Cents = Annotated[JsonInt, Field(ge=0, le=10**12, description="Montant en centim
 STRAND_CODES = ("3a", "3b", "3c")
 
 
+# R-EVAL-1: a weight is a positive integer, so that Σ weight (the total's divisor) is never 0.
+Weight = Annotated[
+    JsonInt,
+    Field(ge=1, le=100, description="Poids du critère dans le total pondéré (entier de 1 à 100)."),
+]
+
+
 class Criterion(ReadModel):
     code: Code
     label: Label
-    weight: JsonInt = Field(ge=0, le=100, description="Poids du critère dans le total pondéré.")
+    weight: Weight
 
 
 class CriterionIn(InputModel):
     code: Code
     label: Label
-    weight: JsonInt = Field(ge=0, le=100)
+    weight: Weight
+
+
+class GridCriterion(ReadModel):
+    code: Code
+    label: Label
+    weight: Weight
+    group: Literal["general", "strand"] = Field(
+        description="Critère général (commun aux volets) ou propre au volet."
+    )
+
+
+class ScoringGridRead(ReadModel):
+    """R-EVAL-1 : la grille d'un volet (critères généraux + critères du volet), versionnée.
+
+    Chaque modification des critères par la DINUM crée une nouvelle version ; une évaluation
+    garde la version qu'elle a notée."""
+
+    strand: str = Field(pattern=r"^3[abc]$")
+    version: Version
+    criteria: list[GridCriterion] = Field(max_length=40)
+    created_at: datetime
 
 
 class Strand(ReadModel):
@@ -102,6 +130,9 @@ class ProgrammeRead(ReadModel):
     general_criteria: list[Criterion] = Field(max_length=20)
     strands: list[Strand] = Field(max_length=3)
     forfaits: list[ForfaitTier] = Field(max_length=20)
+    grids: list[ScoringGridRead] = Field(
+        max_length=3, description="R-EVAL-1 : la grille en vigueur de chaque volet."
+    )
     version: Version
     updated_at: datetime
 

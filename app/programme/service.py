@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.auth.principal import Principal
 from app.core.concurrency import check_if_match, flush_versioned
 from app.core.errors import PreconditionFailed, ProblemItem
 from app.core.types import utcnow
 from app.programme.errors import InvalidProgramme, ProgrammeNotSeeded
-from app.programme.models import DepartementForfaits, Programme
-from app.programme.rules import uncovered_kinds
+from app.programme.models import DepartementForfaits, Programme, ScoringGrid
+from app.programme.rules import grid_snapshot, shared_criterion_codes, uncovered_kinds
 from app.programme.schemas import ProgrammeUpdate
 from app.programme.seed import PROGRAMME_DEFAULTS
 from app.reference.kinds import ELIGIBLE_KINDS
@@ -41,10 +43,71 @@ async def seed_programme(session: AsyncSession) -> bool:
         return False
     try:
         async with session.begin_nested():
-            session.add(Programme(**PROGRAMME_DEFAULTS))
+            programme = Programme(**PROGRAMME_DEFAULTS)
+            session.add(programme)
+            await session.flush()
+            await sync_grids(session, programme, actor="seed")  # R-EVAL-1: version 1
     except IntegrityError:
         return False  # another instance seeded it first (UNIQUE on code)
     return True
+
+
+async def current_grids(session: AsyncSession, programme_id: uuid.UUID) -> list[ScoringGrid]:
+    """R-EVAL-1: the latest grid version of each strand, by strand code."""
+    latest = (
+        select(ScoringGrid.strand, func.max(ScoringGrid.version).label("version"))
+        .where(ScoringGrid.programme_id == programme_id)
+        .group_by(col(ScoringGrid.strand))
+        .subquery()
+    )
+    stmt = (
+        select(ScoringGrid)
+        .join(
+            latest,
+            (col(ScoringGrid.strand) == latest.c.strand)
+            & (col(ScoringGrid.version) == latest.c.version),
+        )
+        .where(ScoringGrid.programme_id == programme_id)
+        .order_by(col(ScoringGrid.strand))
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def current_grid(
+    session: AsyncSession, programme_id: uuid.UUID, strand: str
+) -> ScoringGrid | None:
+    """R-EVAL-1: the grid in force for one strand (None before the programme is seeded)."""
+    stmt = (
+        select(ScoringGrid)
+        .where(ScoringGrid.programme_id == programme_id, ScoringGrid.strand == strand)
+        .order_by(col(ScoringGrid.version).desc())
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def sync_grids(session: AsyncSession, programme: Programme, *, actor: str) -> None:
+    """R-EVAL-1: add a grid version for each strand whose criteria or weights changed.
+
+    Versions only grow; UNIQUE (programme, strand, version) refuses a concurrent duplicate.
+    """
+    latest = {grid.strand: grid for grid in await current_grids(session, programme.id)}
+    for strand in programme.strands:
+        snapshot = grid_snapshot(programme.general_criteria, strand["criteria"])
+        grid = latest.get(strand["code"])
+        if grid is not None and grid.criteria == snapshot:
+            continue
+        session.add(
+            ScoringGrid(
+                programme_id=programme.id,
+                strand=strand["code"],
+                version=grid.version + 1 if grid is not None else 1,
+                criteria=snapshot,
+                created_by=actor,
+                created_at=utcnow(),
+            )
+        )
+    await session.flush()
 
 
 async def update_programme(
@@ -73,9 +136,38 @@ async def update_programme(
         raise InvalidProgramme("La date limite de résultats précède l'ouverture du guichet.")
     if "forfaits" in changes:
         check_forfaits_cover_every_kind(programme.forfaits, "/forfaits")
+    criteria_changed = "general_criteria" in changes or "strands" in changes
+    if criteria_changed:
+        check_criterion_codes(programme)
     programme.updated_at = utcnow()
     await flush_versioned(session)
+    if criteria_changed:
+        try:
+            async with session.begin_nested():
+                await sync_grids(session, programme, actor=principal.subject)
+        except IntegrityError as exc:  # a concurrent edit added the same version first
+            raise PreconditionFailed(code="R-FLOW-3") from exc
     return programme
+
+
+def check_criterion_codes(programme: Programme) -> None:
+    """R-EVAL-1: a strand criterion cannot reuse a general criterion's code (scores are keyed
+    by code, so the grid of the strand would score two criteria under one key)."""
+    clashes = shared_criterion_codes(programme.general_criteria, programme.strands)
+    if clashes:
+        raise InvalidProgramme(
+            "Un critère reprend le code d'un critère général : les notes sont "
+            "rangées par code, chaque code doit être unique dans la grille d'un volet.",
+            code="R-EVAL-1",
+            errors=[
+                ProblemItem(
+                    code="R-EVAL-1",
+                    field=f"/{where}/{position}/code",
+                    message=f"Code déjà pris par un critère général : {code}.",
+                )
+                for where, position, code in clashes
+            ],
+        )
 
 
 def check_forfaits_cover_every_kind(tiers: list[dict[str, Any]], field: str) -> None:

@@ -22,6 +22,11 @@ class Project(SQLModel, table=True):
         CheckConstraint("agents_impacted >= 0", name="agents_impacted_positive"),
         CheckConstraint("users_impacted >= 0", name="users_impacted_positive"),
         Index("ix_project_departement_created", "departement", "created_at", "id"),
+        CheckConstraint(
+            "evaluation_count >= 0 AND advisory_count >= 0", name="evaluation_counts_positive"
+        ),
+        CheckConstraint("mean_score_centi BETWEEN 0 AND 500", name="mean_score_centi_range"),
+        CheckConstraint("advisory_mean_centi BETWEEN 0 AND 500", name="advisory_mean_centi_range"),
     )
     __mapper_args__ = {"version_id_col": _PROJECT_VERSION}  # noqa: RUF012
 
@@ -57,6 +62,14 @@ class Project(SQLModel, table=True):
     status_message: str | None = Field(default=None, max_length=5_000)
     submitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     created_by: str = Field(max_length=255)
+    # R-EVAL-3/R-EVAL-4: the evaluations' summary, owned here so that projects never import
+    # evaluations; written by `service.record_scores` only (no version or updated_at bump).
+    # Prefecture evaluations that are not recused, and the mean of their weighted totals in
+    # hundredths of a point; ANCT's advisory ones apart, never in the mean.
+    evaluation_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    mean_score_centi: int | None = None
+    advisory_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    advisory_mean_centi: int | None = None
     version: int = Field(default=1, sa_column=_PROJECT_VERSION)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

@@ -16,7 +16,7 @@ from app.core.filters import SubmittedFrom, SubmittedTo, UpdatedSince
 from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.projects import service as projects_service
 from app.projects.models import Project, ProjectTransition
-from app.projects.rules import Action, EligibilityReport, Status
+from app.projects.rules import Action, EligibilityReport, Status, centi_text
 from app.projects.schemas import (
     CloseRequest,
     EligibilityRead,
@@ -27,6 +27,7 @@ from app.projects.schemas import (
     ProjectCreate,
     ProjectList,
     ProjectRead,
+    ProjectScores,
     ProjectSummary,
     ProjectUpdate,
     ReturnRequest,
@@ -47,7 +48,21 @@ Candidate = Annotated[Principal, Depends(require_roles(Role.CANDIDATE))]
 Prefect = Annotated[Principal, Depends(require_roles(Role.PREFECT))]
 
 
-def _summary_fields(project: Project, candidate_name: str) -> dict[str, object]:
+def _scores(project: Project, *, shown: bool) -> ProjectScores | None:
+    """R-EVAL-4: None for a candidate; the summary stored on the row otherwise (R-EVAL-3)."""
+    if not shown:
+        return None
+    return ProjectScores(
+        count=project.evaluation_count,
+        mean_weighted_total=centi_text(project.mean_score_centi),
+        advisory_count=project.advisory_count,
+        advisory_mean_weighted_total=centi_text(project.advisory_mean_centi),
+    )
+
+
+def _summary_fields(
+    project: Project, candidate_name: str, *, shows_scores: bool
+) -> dict[str, object]:
     return {
         "id": project.id,
         "candidate_id": project.candidate_id,
@@ -62,16 +77,17 @@ def _summary_fields(project: Project, candidate_name: str) -> dict[str, object]:
         "start_on": project.start_on,
         "end_on": project.end_on,
         "submitted_at": project.submitted_at,
+        "evaluations": _scores(project, shown=shows_scores),
         "version": project.version,
         "created_at": project.created_at,
         "updated_at": project.updated_at,
     }
 
 
-def to_read(project: Project, candidate_name: str) -> ProjectRead:
+def to_read(project: Project, candidate_name: str, *, shows_scores: bool) -> ProjectRead:
     return ProjectRead.model_validate(
         {
-            **_summary_fields(project, candidate_name),
+            **_summary_fields(project, candidate_name, shows_scores=shows_scores),
             "description": project.description,
             "objectives": project.objectives,
             "status_message": project.status_message,
@@ -121,9 +137,15 @@ def eligibility_read(project: Project, report: EligibilityReport) -> Eligibility
     )
 
 
-async def _respond(session: SessionDep, response: Response, project: Project) -> ProjectRead:
+async def _respond(
+    session: SessionDep, response: Response, principal: Principal, project: Project
+) -> ProjectRead:
     response.headers["ETag"] = etag_for(project.version)
-    return to_read(project, await projects_service.candidate_name(session, project))
+    return to_read(
+        project,
+        await projects_service.candidate_name(session, project),
+        shows_scores=projects_service.shows_scores(principal),
+    )
 
 
 @router.post(
@@ -143,7 +165,7 @@ async def create_project(
     project = await projects_service.create_project(
         session, principal, programme_code=request.app.state.settings.programme_code, data=data
     )
-    return await _respond(session, response, project)
+    return await _respond(session, response, principal, project)
 
 
 @router.get("", response_model=ProjectList, responses=problems(401, 403))
@@ -174,8 +196,12 @@ async def list_projects(
         ),
         page=page,
     )
+    shown = projects_service.shows_scores(principal)
     return ProjectList(
-        items=[ProjectSummary.model_validate(_summary_fields(p, name)) for p, name in rows],
+        items=[
+            ProjectSummary.model_validate(_summary_fields(p, name, shows_scores=shown))
+            for p, name in rows
+        ],
         next_cursor=next_cursor,
     )
 
@@ -190,7 +216,7 @@ async def read_project(
 ) -> ProjectRead:
     """Lire un dossier de votre périmètre (404 hors périmètre, R-ACL-1)."""
     project = await projects_service.get_project(session, principal, project_id=project_id)
-    return await _respond(session, response, project)
+    return await _respond(session, response, principal, project)
 
 
 @router.patch(
@@ -210,7 +236,7 @@ async def update_project(
     project = await projects_service.update_project(
         session, principal, project_id=project_id, if_match=if_match, data=data
     )
-    return await _respond(session, response, project)
+    return await _respond(session, response, principal, project)
 
 
 @router.get(
@@ -242,7 +268,7 @@ async def submit_project(
     project = await projects_service.transition(
         session, principal, project_id=project_id, action=Action.SUBMIT, if_match=if_match
     )
-    return await _respond(session, response, project)
+    return await _respond(session, response, principal, project)
 
 
 @router.post("/{project_id}/withdraw", response_model=ProjectRead, responses=TRANSITION_RESPONSES)
@@ -257,7 +283,7 @@ async def withdraw_project(
     project = await projects_service.transition(
         session, principal, project_id=project_id, action=Action.WITHDRAW, if_match=if_match
     )
-    return await _respond(session, response, project)
+    return await _respond(session, response, principal, project)
 
 
 @router.post(
@@ -274,7 +300,7 @@ async def start_review(
     project = await projects_service.transition(
         session, principal, project_id=project_id, action=Action.START_REVIEW, if_match=if_match
     )
-    return await _respond(session, response, project)
+    return await _respond(session, response, principal, project)
 
 
 @router.post("/{project_id}/return", response_model=ProjectRead, responses=TRANSITION_RESPONSES)
@@ -295,7 +321,7 @@ async def return_project(
         if_match=if_match,
         message=data.message,
     )
-    return await _respond(session, response, project)
+    return await _respond(session, response, principal, project)
 
 
 @router.post("/{project_id}/close", response_model=ProjectRead, responses=TRANSITION_RESPONSES)
@@ -316,7 +342,7 @@ async def close_project(
         if_match=if_match,
         message=data.reason,
     )
-    return await _respond(session, response, project)
+    return await _respond(session, response, principal, project)
 
 
 def _transition_read(item: ProjectTransition, *, hide_agent: bool) -> TransitionRead:

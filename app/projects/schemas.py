@@ -166,6 +166,28 @@ class ProjectUpdate(InputModel):
     requested_cents: Cents = Field(default=None)  # type: ignore[assignment]
 
 
+ScoreText = Annotated[
+    str,
+    Field(
+        pattern=r"^[0-5]\.\d{2}$",
+        description="Note sur 5, deux décimales (arrondi au plus proche, demi vers le haut).",
+    ),
+]
+
+
+class ProjectScores(ReadModel):
+    """R-EVAL-3 : la synthèse des évaluations (jamais montrée aux candidats, R-EVAL-4)."""
+
+    count: Count = Field(description="Évaluations de la préfecture, hors déports.")
+    mean_weighted_total: ScoreText | None = Field(
+        description="Moyenne des totaux pondérés de la préfecture (ordonne l'ordre du jour)."
+    )
+    advisory_count: Count = Field(description="Évaluations consultatives de l'ANCT (volet 3b).")
+    advisory_mean_weighted_total: ScoreText | None = Field(
+        description="Moyenne des évaluations consultatives, à part, jamais dans la moyenne."
+    )
+
+
 class ProjectSummary(ReadModel):
     """Un dossier tel que les listes le montrent (sans les lignes)."""
 
@@ -182,6 +204,10 @@ class ProjectSummary(ReadModel):
     start_on: date | None
     end_on: date | None
     submitted_at: datetime | None
+    evaluations: ProjectScores | None = Field(
+        description="Synthèse des évaluations pour les agents de l'État ; null pour un "
+        "candidat (R-EVAL-4)."
+    )
     version: Version
     created_at: datetime
     updated_at: datetime

@@ -1,0 +1,1 @@
+"""Evaluations of dossiers (R-EVAL-1..4)."""

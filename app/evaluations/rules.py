@@ -1,0 +1,182 @@
+"""Pure rules of evaluations: scores against a grid (R-EVAL-1, R-EVAL-2), the weighted total,
+who may evaluate what (R-EVAL-3), the mean that orders a committee's agenda."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from fractions import Fraction
+
+from app.core.rules import RuleFailure
+
+MIN_SCORE = 0
+MAX_SCORE = 5
+CENTI = 100
+# R-EVAL-2: while the dossier is being instructed; a committee's close moves it out of
+# in_review (accepted/rejected), which ends the evaluations without importing committees.
+EVALUABLE_STATUSES = frozenset({"submitted", "in_review"})
+ANCT_STRANDS = frozenset({"3b"})  # R-EVAL-3
+
+
+class Recommendation(StrEnum):
+    FUND = "fund"
+    FUND_WITH_CHANGES = "fund_with_changes"
+    REJECT = "reject"
+
+
+@dataclass(frozen=True)
+class WeightedCriterion:
+    code: str
+    weight: int
+
+
+def grid_criteria(snapshot: Iterable[Mapping[str, object]]) -> tuple[WeightedCriterion, ...]:
+    """The (code, weight) pairs of a stored grid snapshot (app.programme.rules.grid_snapshot)."""
+    return tuple(WeightedCriterion(str(c["code"]), int(str(c["weight"]))) for c in snapshot)
+
+
+def score_failures(
+    scores: Mapping[str, int], grid: Sequence[WeightedCriterion]
+) -> list[RuleFailure]:
+    """R-EVAL-1/R-EVAL-2: every criterion of the grid scored 0–5, none missing, none unknown.
+
+    One failure per offending code, its field a JSON pointer into the body (/scores/<code>).
+    """
+    known = {c.code for c in grid}
+    failures = [
+        RuleFailure(
+            "R-EVAL-1",
+            f"Critère « {c.code} » de la grille non noté : chaque critère reçoit une note de "
+            f"{MIN_SCORE} à {MAX_SCORE}.",
+            f"/scores/{_pointer(c.code)}",
+        )
+        for c in grid
+        if c.code not in scores
+    ]
+    for code, score in scores.items():
+        if code not in known:
+            failures.append(
+                RuleFailure(
+                    "R-EVAL-1",
+                    f"Critère « {code} » inconnu de la grille de ce volet.",
+                    f"/scores/{_pointer(code)}",
+                )
+            )
+        elif not MIN_SCORE <= score <= MAX_SCORE:
+            failures.append(
+                RuleFailure(
+                    "R-EVAL-2",
+                    f"La note du critère « {code} » doit être comprise entre {MIN_SCORE} et "
+                    f"{MAX_SCORE}.",
+                    f"/scores/{_pointer(code)}",
+                )
+            )
+    return failures
+
+
+def _pointer(code: str) -> str:
+    """A key as a JSON pointer token (RFC 6901)."""
+    return code.replace("~", "~0").replace("/", "~1")
+
+
+def half_up(value: Fraction, places: int = 2) -> Decimal:
+    """`value` rounded half-up (a tie away from zero) to `places` decimals, exactly."""
+    sign = -1 if value < 0 else 1
+    steps = abs(value) * 10**places
+    rounded = int(steps + Fraction(1, 2))  # int() of a positive Fraction is its floor
+    return Decimal(sign * rounded).scaleb(-places)
+
+
+def weighted_total(scores: Mapping[str, int], grid: Sequence[WeightedCriterion]) -> Decimal:
+    """R-EVAL-2: Σ(weight × score) / Σ weight on the 0–5 scale, rounded half-up to 0.01.
+
+    Exact arithmetic (Fraction); the grid's weights are ≥ 1 (R-EVAL-1), so Σ weight > 0.
+    """
+    weights = sum(c.weight for c in grid)
+    if weights <= 0:
+        raise ValueError("a grid has at least one criterion of weight ≥ 1 (R-EVAL-1)")
+    points = sum(c.weight * scores[c.code] for c in grid)
+    return half_up(Fraction(points, weights))
+
+
+def to_centi(total: Decimal) -> int:
+    """A total with two decimals in hundredths of a point: Decimal("3.45") → 345."""
+    return int(total.scaleb(2).to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def mean_centi(total_centi: int, count: int) -> int | None:
+    """R-EVAL-3: the mean of `count` totals summing to `total_centi`, rounded half-up to the
+    hundredth (None when there is none). Totals are ≥ 0, so integer arithmetic is exact."""
+    if count == 0:
+        return None
+    return (2 * total_centi + count) // (2 * count)
+
+
+class EvaluatorKind(StrEnum):
+    PREFECTURE = "prefecture"
+    ADVISORY = "advisory"  # ANCT (R-EVAL-3)
+
+
+@dataclass(frozen=True)
+class MayEvaluate:
+    """Whether a role may evaluate a dossier of a strand, and if so, as what."""
+
+    kind: EvaluatorKind | None
+    failure: RuleFailure | None = None
+
+
+def evaluator_kind(role: str, strand: str) -> MayEvaluate:
+    """R-EVAL-3: the prefect evaluates (its département's scope is checked by the caller);
+    ANCT evaluates 3b dossiers only, and only as advisory; nobody else evaluates."""
+    if role == "prefect":
+        return MayEvaluate(EvaluatorKind.PREFECTURE)
+    if role == "anct":
+        if strand in ANCT_STRANDS:
+            return MayEvaluate(EvaluatorKind.ADVISORY)
+        return MayEvaluate(
+            None,
+            RuleFailure(
+                "R-EVAL-3",
+                f"L'ANCT n'évalue que les dossiers du volet 3b (ce dossier relève du volet "
+                f"{strand}).",
+            ),
+        )
+    return MayEvaluate(
+        None, RuleFailure("R-EVAL-3", "Seuls la préfecture et l'ANCT (volet 3b) évaluent.")
+    )
+
+
+def evaluation_failures(
+    *,
+    recused: bool,
+    scores: Mapping[str, int] | None,
+    recommendation: str | None,
+    grid: Sequence[WeightedCriterion],
+) -> list[RuleFailure]:
+    """R-EVAL-2: a recused evaluator sends neither scores nor recommendation; any other one
+    scores every criterion of the grid (R-EVAL-1) and recommends."""
+    if recused:
+        return [
+            RuleFailure(
+                "R-EVAL-2",
+                f"Déport pour conflit d'intérêts : pas de {label} (retirez le champ).",
+                field,
+            )
+            for label, field, value in (
+                ("notes", "/scores", scores),
+                ("recommandation", "/recommendation", recommendation),
+            )
+            if value is not None
+        ]
+    failures = score_failures(scores or {}, grid)
+    if recommendation is None:
+        failures.append(
+            RuleFailure(
+                "R-EVAL-2",
+                "Une recommandation est requise : fund, fund_with_changes ou reject.",
+                "/recommendation",
+            )
+        )
+    return failures

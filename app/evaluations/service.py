@@ -1,0 +1,267 @@
+"""Use cases of evaluations (R-EVAL-1..4). Depends on projects and programme, never on
+committees: a committee's close moves its dossiers out of in_review, which ends evaluation."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy import Select, and_, func, not_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.auth.principal import Principal
+from app.core.concurrency import check_if_match, flush_versioned
+from app.core.pagination import PageParams, keyset_page, split_page
+from app.core.rules import raise_failures
+from app.core.types import utcnow
+from app.evaluations.errors import (
+    EvaluationConflict,
+    EvaluationForbidden,
+    EvaluationNotFound,
+    GridMissing,
+    InvalidEvaluation,
+)
+from app.evaluations.models import Evaluation
+from app.evaluations.rules import (
+    EVALUABLE_STATUSES,
+    EvaluatorKind,
+    evaluation_failures,
+    evaluator_kind,
+    grid_criteria,
+    mean_centi,
+    to_centi,
+    weighted_total,
+)
+from app.evaluations.schemas import EvaluationCreate, EvaluationUpdate
+from app.programme import service as programme_service
+from app.programme.models import ScoringGrid
+from app.projects import repository as projects_repository, service as projects_service
+from app.projects.errors import ProjectNotFound
+from app.projects.models import Project
+from app.projects.rules import ScoreSummary, Status
+
+INVALID_DETAIL = "L'évaluation est refusée : voir chaque règle non respectée dans `errors`."
+
+
+async def _project_for_update(
+    session: AsyncSession, principal: Principal, project_id: uuid.UUID
+) -> Project:
+    """The dossier in scope (R-ACL-1: 404 outside), its row locked until the transaction ends:
+    evaluations of one dossier are written one at a time, so its summary is exact."""
+    project = await projects_repository.get_visible_project(
+        session, principal, project_id, for_update=True
+    )
+    if project is None:
+        raise ProjectNotFound()
+    return project
+
+
+def _check_status(project: Project) -> None:
+    """R-EVAL-2: a dossier is evaluated while submitted or in review; once a committee decided
+    it (its close moves it out of in_review), evaluations are final."""
+    if project.status not in EVALUABLE_STATUSES:
+        raise EvaluationConflict(
+            f"Le dossier est « {projects_service.STATUS_LABELS_FR[Status(project.status)]} » : il "
+            "ne s'évalue (et son évaluation ne se modifie) que déposé ou en instruction, "
+            "jusqu'à la clôture du comité (R-EVAL-2).",
+            code="R-EVAL-2",
+            status_current=project.status,
+        )
+
+
+def _score(
+    recused: bool,
+    scores: Mapping[str, int] | None,
+    recommendation: str | None,
+    grid: ScoringGrid,
+) -> int | None:
+    """Check the evaluation against its grid (422 listing every failure); its total in
+    hundredths of a point, None when recused (R-EVAL-1, R-EVAL-2)."""
+    criteria = grid_criteria(grid.criteria)
+    raise_failures(
+        evaluation_failures(
+            recused=recused, scores=scores, recommendation=recommendation, grid=criteria
+        ),
+        error=InvalidEvaluation,
+        detail=INVALID_DETAIL,
+    )
+    if recused or scores is None:
+        return None
+    return to_centi(weighted_total(scores, criteria))
+
+
+def _in_grid_order(scores: Mapping[str, int] | None, grid: ScoringGrid) -> dict[str, int]:
+    """The scores keyed in the grid's order (stored so, read back so)."""
+    given = scores or {}
+    return {c.code: given[c.code] for c in grid_criteria(grid.criteria) if c.code in given}
+
+
+async def create_evaluation(
+    session: AsyncSession, principal: Principal, *, project_id: uuid.UUID, data: EvaluationCreate
+) -> Evaluation:
+    """An evaluator evaluates a dossier in its scope, once (R-EVAL-2).
+
+    Raises ProjectNotFound (404), EvaluationForbidden (403 R-EVAL-3: ANCT outside 3b),
+    EvaluationConflict (409: status, or a second evaluation), InvalidEvaluation (422).
+    """
+    project = await _project_for_update(session, principal, project_id)
+    may = evaluator_kind(principal.role.value, project.strand)
+    if may.kind is None:
+        assert may.failure is not None
+        raise EvaluationForbidden(may.failure.message, code=may.failure.code)
+    _check_status(project)
+    grid = await programme_service.current_grid(session, project.programme_id, project.strand)
+    if grid is None:
+        raise GridMissing()
+    recommendation = data.recommendation.value if data.recommendation else None
+    total = _score(data.conflict_of_interest, data.scores, recommendation, grid)
+    now = utcnow()
+    evaluation = Evaluation(
+        project_id=project.id,
+        evaluator_subject=principal.subject,
+        evaluator_role=principal.role.value,
+        advisory=may.kind is EvaluatorKind.ADVISORY,  # R-EVAL-3
+        recused=data.conflict_of_interest,
+        grid_id=grid.id,
+        grid_version=grid.version,
+        scores=None if data.conflict_of_interest else _in_grid_order(data.scores, grid),
+        weighted_total_centi=total,
+        recommendation=None if data.conflict_of_interest else recommendation,
+        comments=data.comments,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(evaluation)
+            await session.flush()
+    except IntegrityError as exc:  # UNIQUE (project, evaluator): the second one loses
+        raise EvaluationConflict(
+            "Vous avez déjà évalué ce dossier : modifiez votre évaluation (une par évaluateur, "
+            "R-EVAL-2).",
+            code="R-EVAL-2",
+        ) from exc
+    await refresh_summary(session, project.id)
+    return evaluation
+
+
+def _visible_evaluations(principal: Principal) -> Select[Evaluation]:
+    """Evaluations of the dossiers in the principal's scope (R-ACL-1), in one statement."""
+    stmt = select(Evaluation).join(Project, col(Project.id) == Evaluation.project_id)
+    return projects_repository.scope_projects(stmt, principal)
+
+
+async def get_evaluation(
+    session: AsyncSession, principal: Principal, *, evaluation_id: uuid.UUID
+) -> Evaluation:
+    """An evaluation of a dossier in scope, else EvaluationNotFound (404, R-ACL-1)."""
+    stmt = _visible_evaluations(principal).where(col(Evaluation.id) == evaluation_id)
+    evaluation: Evaluation | None = (await session.execute(stmt)).scalar_one_or_none()
+    if evaluation is None:
+        raise EvaluationNotFound()
+    return evaluation
+
+
+async def list_evaluations(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    project_id: uuid.UUID,
+    page: PageParams,
+    updated_since: datetime | None = None,
+) -> tuple[list[Evaluation], str | None]:
+    """One page of a dossier's evaluations, oldest first (404 outside scope, R-ACL-1)."""
+    await projects_service.get_project(session, principal, project_id=project_id, with_lines=False)
+    stmt = select(Evaluation).where(Evaluation.project_id == project_id)
+    if updated_since is not None:
+        stmt = stmt.where(Evaluation.updated_at >= updated_since)
+    stmt = keyset_page(stmt, Evaluation.created_at, Evaluation.id, page)
+    rows = list((await session.execute(stmt)).scalars().all())
+    return split_page(rows, page, lambda e: (e.created_at, e.id))
+
+
+async def update_evaluation(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    evaluation_id: uuid.UUID,
+    if_match: str | None,
+    data: EvaluationUpdate,
+) -> Evaluation:
+    """Its author edits an evaluation while the dossier is submitted or in review (R-EVAL-2).
+
+    The evaluation keeps the grid version it scored (R-EVAL-1). Raises EvaluationNotFound
+    (404 outside scope), EvaluationForbidden (403: another evaluator's), 428/412 (If-Match),
+    EvaluationConflict (409: the dossier left in_review), InvalidEvaluation (422).
+    """
+    evaluation = await get_evaluation(session, principal, evaluation_id=evaluation_id)
+    if evaluation.evaluator_subject != principal.subject:
+        # In scope (the caller reads it), so 403 rather than 404 (R-ACL-1).
+        raise EvaluationForbidden(
+            "Seul son auteur modifie une évaluation (une par évaluateur, R-EVAL-2).",
+            code="R-EVAL-2",
+        )
+    check_if_match(if_match, evaluation.version)
+    project = await _project_for_update(session, principal, evaluation.project_id)
+    _check_status(project)
+    sent = data.model_fields_set
+    recused = data.conflict_of_interest if "conflict_of_interest" in sent else evaluation.recused
+    scores: Mapping[str, int] | None
+    recommendation: str | None
+    if recused:
+        scores, recommendation = data.scores, data.recommendation
+    else:
+        kept = not evaluation.recused  # a former recusal has nothing to keep
+        scores = data.scores if "scores" in sent else (evaluation.scores if kept else None)
+        recommendation = (
+            data.recommendation
+            if "recommendation" in sent
+            else (evaluation.recommendation if kept else None)
+        )
+    recommendation_value = str(recommendation) if recommendation is not None else None
+    grid = await session.get_one(ScoringGrid, evaluation.grid_id)
+    total = _score(recused, scores, recommendation_value, grid)
+    evaluation.recused = recused
+    evaluation.scores = None if recused else _in_grid_order(scores, grid)
+    evaluation.weighted_total_centi = total
+    evaluation.recommendation = None if recused else recommendation_value
+    if "comments" in sent:
+        evaluation.comments = data.comments
+    evaluation.updated_at = utcnow()
+    await flush_versioned(session)
+    await refresh_summary(session, project.id)
+    return evaluation
+
+
+async def refresh_summary(session: AsyncSession, project_id: uuid.UUID) -> ScoreSummary:
+    """Recompute a dossier's summary with ONE aggregate and store it on the project row
+    (R-EVAL-3: ANCT's advisory evaluations apart, never in the mean; recusals not counted).
+
+    The caller holds the project row's lock, so no concurrent write can slip in between.
+    """
+    scored = not_(col(Evaluation.recused))
+    prefecture = and_(scored, not_(col(Evaluation.advisory)))
+    advisory = and_(scored, col(Evaluation.advisory))
+    total = col(Evaluation.weighted_total_centi)
+    row = (
+        await session.execute(
+            select(
+                func.count().filter(prefecture),
+                func.coalesce(func.sum(total).filter(prefecture), 0),
+                func.count().filter(advisory),
+                func.coalesce(func.sum(total).filter(advisory), 0),
+            ).where(Evaluation.project_id == project_id)
+        )
+    ).one()
+    count, points, advisory_count, advisory_points = (int(value) for value in row)
+    summary = ScoreSummary(
+        evaluation_count=count,
+        mean_score_centi=mean_centi(points, count),
+        advisory_count=advisory_count,
+        advisory_mean_centi=mean_centi(advisory_points, advisory_count),
+    )
+    await projects_service.record_scores(session, project_id=project_id, summary=summary)
+    return summary
