@@ -77,6 +77,11 @@ RULE_REJECTIONS = {
     # `to_departement` is required for a transfer and only then: a cross-field rule (value_error)
     # the schema does not state (it could, with a oneOf on `kind`).
     "create_allocation": "to_departement iff kind=transfer",
+    # R-EVAL-1/R-EVAL-2: the scores must cover exactly the criteria of the strand's current
+    # grid (data the schema cannot name), with a recommendation, unless the evaluator recuses
+    # itself (then neither): cross-field rules.
+    "create_evaluation": "R-EVAL-1, R-EVAL-2 scores against the grid, recusal",
+    "update_evaluation": "R-EVAL-1, R-EVAL-2 scores against the grid, recusal",
 }
 
 # Statuses the checks accept beyond their defaults, each one what the contract documents:
