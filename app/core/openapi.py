@@ -182,6 +182,8 @@ _CANDIDATE = {"path.candidate_id": "$response.body#/id"}
 _ENVELOPE = {"path.departement": "$response.body#/departement"}
 _SAME_ENVELOPE = {"path.departement": "$request.path.departement"}
 _NO_PARAMS: dict[str, str] = {}
+_EVALUATION = {"path.evaluation_id": "$response.body#/id"}
+_EVALUATED = {"path.project_id": "$response.body#/project_id"}
 
 
 def _with_etag(parameters: dict[str, str]) -> dict[str, str]:
@@ -203,6 +205,14 @@ _PROJECT_NEXT = {
     "read_grant": _PROJECT,
     "create_payment": _PROJECT,
     "record_final_report": _PROJECT,
+    "create_evaluation": _PROJECT,
+    "list_evaluations": _PROJECT,
+}
+_EVALUATION_NEXT = {
+    "read_evaluation": _EVALUATION,
+    "update_evaluation": _with_etag(_EVALUATION),
+    "list_evaluations": _EVALUATED,
+    "read_project": _EVALUATED,
 }
 _GRANT_NEXT = {
     "read_grant": _GRANT,
@@ -219,13 +229,26 @@ LINKS: dict[str, dict[str, dict[str, str]]] = {
     "read_project": _PROJECT_NEXT,
     "update_project": {k: _PROJECT_NEXT[k] for k in ("update_project", "submit_project")},
     "submit_project": {k: _PROJECT_NEXT[k] for k in ("start_review", "withdraw_project")},
-    "start_review": {k: _PROJECT_NEXT[k] for k in ("return_project", "close_project")},
+    "start_review": {
+        k: _PROJECT_NEXT[k]
+        for k in ("return_project", "close_project", "create_evaluation", "list_evaluations")
+    },
     "return_project": {k: _PROJECT_NEXT[k] for k in ("update_project", "submit_project")},
     "withdraw_project": {k: _PROJECT_NEXT[k] for k in ("read_project", "read_history")},
     "close_project": {k: _PROJECT_NEXT[k] for k in ("read_project", "read_history")},
     "list_projects": {
         "read_project": {"path.project_id": "$response.body#/items/0/id"},
         "list_projects": {"query.cursor": "$response.body#/next_cursor"},
+    },
+    "create_evaluation": _EVALUATION_NEXT,
+    "read_evaluation": _EVALUATION_NEXT,
+    "update_evaluation": _EVALUATION_NEXT,
+    "list_evaluations": {
+        "read_evaluation": {"path.evaluation_id": "$response.body#/items/0/id"},
+        "list_evaluations": {
+            "path.project_id": "$request.path.project_id",
+            "query.cursor": "$response.body#/next_cursor",
+        },
     },
     "sign_convention": _GRANT_NEXT,
     "read_grant": _GRANT_NEXT,
