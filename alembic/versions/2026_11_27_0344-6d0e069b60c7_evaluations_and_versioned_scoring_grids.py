@@ -4,7 +4,8 @@ Schema: `scoring_grid` (one row per strand and version: general + strand criteri
 weights), `evaluation` (one per evaluator per dossier, UNIQUE), and the evaluation summary on
 `project` (counts default 0, means NULL). Data: every existing programme gets a version-1 grid
 per strand built from its criteria; a weight below 1 (the contract allowed 0 before) becomes 1,
-as weights are now positive integers (R-EVAL-1), so that Σ weight is never 0.
+as weights are now positive integers (R-EVAL-1), so that Σ weight is never 0 (a downgrade
+keeps the raised weights).
 
 Revision ID: 6d0e069b60c7
 Revises: a7c3e1f09b42

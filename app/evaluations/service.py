@@ -99,6 +99,14 @@ def _in_grid_order(scores: Mapping[str, int] | None, grid: ScoringGrid) -> dict[
     return {c.code: given[c.code] for c in grid_criteria(grid.criteria) if c.code in given}
 
 
+def _second_evaluation() -> EvaluationConflict:
+    return EvaluationConflict(
+        "Vous avez déjà évalué ce dossier : modifiez votre évaluation (une par évaluateur, "
+        "R-EVAL-2).",
+        code="R-EVAL-2",
+    )
+
+
 async def create_evaluation(
     session: AsyncSession, principal: Principal, *, project_id: uuid.UUID, data: EvaluationCreate
 ) -> Evaluation:
@@ -109,10 +117,17 @@ async def create_evaluation(
     """
     project = await _project_for_update(session, principal, project_id)
     may = evaluator_kind(principal.role.value, project.strand)
-    if may.kind is None:
-        assert may.failure is not None
+    if may.failure is not None:
         raise EvaluationForbidden(may.failure.message, code=may.failure.code)
     _check_status(project)
+    already = await session.execute(
+        select(Evaluation.id).where(
+            Evaluation.project_id == project.id,
+            Evaluation.evaluator_subject == principal.subject,
+        )
+    )
+    if already.first() is not None:  # said before the body's checks; UNIQUE decides races
+        raise _second_evaluation()
     grid = await programme_service.current_grid(session, project.programme_id, project.strand)
     if grid is None:
         raise GridMissing()
@@ -139,11 +154,7 @@ async def create_evaluation(
             session.add(evaluation)
             await session.flush()
     except IntegrityError as exc:  # UNIQUE (project, evaluator): the second one loses
-        raise EvaluationConflict(
-            "Vous avez déjà évalué ce dossier : modifiez votre évaluation (une par évaluateur, "
-            "R-EVAL-2).",
-            code="R-EVAL-2",
-        ) from exc
+        raise _second_evaluation() from exc
     await refresh_summary(session, project.id)
     return evaluation
 

@@ -8,9 +8,13 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
 
 from app.candidates.models import Candidate
+from app.evaluations.models import Evaluation
+from app.programme.models import ScoringGrid
 from tests.api.evaluations.driver import (
     PREF13_BIS,
     PREF13_TER,
@@ -242,10 +246,42 @@ async def test_r_eval_2_one_evaluation_per_evaluator_and_dossier(
     project_id = await dossier(session, marseille, "3c")
     await evals.evaluate(actors.pref13, project_id, body("3c"))
     problem(await evals.post(actors.pref13, project_id, body("3c", 4)), 409, "R-EVAL-2")
+    # Said before any check of the body: an incomplete second one is a 409 too.
+    incomplete = {"conflict_of_interest": False}
+    problem(await evals.post(actors.pref13, project_id, incomplete), 409, "R-EVAL-2")
     # Another agent of the same prefecture evaluates on its own.
     await evals.evaluate(PREF13_BIS, project_id, body("3c", 4))
     items = (await evals.list(actors.pref13, project_id)).json()["items"]
     assert [i["evaluator"] for i in items] == [actors.pref13.subject, PREF13_BIS.subject]
+
+
+async def test_r_eval_2_the_database_holds_one_evaluation_per_evaluator(
+    session: AsyncSession, actors: Actors, marseille: Candidate
+) -> None:
+    """The UNIQUE constraint behind the 409, whatever the service checks first."""
+    project_id = await dossier(session, marseille, "3c")
+    grid = (
+        (await session.execute(select(ScoringGrid).where(ScoringGrid.strand == "3c")))
+        .scalars()
+        .first()
+    )
+    assert grid is not None
+
+    def recusal() -> Evaluation:
+        return Evaluation(
+            project_id=project_id,
+            evaluator_subject=actors.pref13.subject,
+            evaluator_role="prefect",
+            recused=True,
+            grid_id=grid.id,
+            grid_version=grid.version,
+        )
+
+    session.add(recusal())
+    await session.flush()
+    with pytest.raises(IntegrityError):
+        async with session.begin_nested():
+            session.add(recusal())
 
 
 async def test_r_eval_2_only_submitted_or_in_review_dossiers_are_evaluated(
