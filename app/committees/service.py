@@ -403,7 +403,9 @@ async def change_agenda(
             )
         if message is not None:
             failures.append(
-                ProblemItem(code="R-COM-2", message=message, field=f"/add/{index}", project_id=pid)
+                ProblemItem(
+                    code="R-COM-2", message=message, field=f"/add/{index}", project_id=str(pid)
+                )
             )
         elif pid not in added:
             added.add(pid)
@@ -525,7 +527,7 @@ def _reference(committee: Committee, item: AgendaItem) -> str:
 
 def _failure(project: Project | AgendaItem, code: str, message: str) -> ProblemItem:
     pid = project.id if isinstance(project, Project) else project.project_id
-    return ProblemItem(code=code, message=message, field=f"/projects/{pid}", project_id=pid)
+    return ProblemItem(code=code, message=message, field=f"/projects/{pid}", project_id=str(pid))
 
 
 async def _available(session: AsyncSession, envelope_id: uuid.UUID) -> int:
