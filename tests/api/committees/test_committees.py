@@ -394,3 +394,32 @@ async def test_an_accepted_dossier_goes_from_committee_to_completed(
     assert (await money.pay(pid, "balance", 200_000)).status_code == 201
     assert await money.status(pid) == "completed"
     assert figures(await money.envelope("13")) == (10_000_000, 1_000_000, 1_000_000, 9_000_000)
+
+
+async def test_committee_list_pages_and_filters(
+    committees: Committees, actors: Actors, clock_at: Any
+) -> None:
+    first = await committees.new()
+    second = await committees.new(meeting_on="2021-07-01")
+    headers = committees.headers(actors.pref13)
+    page = await committees.client.get("/api/v1/committees", params={"limit": 1}, headers=headers)
+    assert [c["id"] for c in page.json()["items"]] == [first]
+    cursor = page.json()["next_cursor"]
+    rest = await committees.client.get(
+        "/api/v1/committees", params={"limit": 1, "cursor": cursor}, headers=headers
+    )
+    assert [c["id"] for c in rest.json()["items"]] == [second]
+    assert rest.json().get("next_cursor") is None
+    # updated_since (R-SYNC-1): only what changed since then
+    clock_at("2021-03-01")
+    await committees.create(meeting_on="2021-08-01")
+    since = await committees.client.get(
+        "/api/v1/committees",
+        params={"updated_since": "2021-02-28T00:00:00Z"},
+        headers=headers,
+    )
+    assert [c["meeting_on"] for c in since.json()["items"]] == ["2021-08-01"]
+    other = await committees.client.get(
+        "/api/v1/committees", params={"departement": "75"}, headers=headers
+    )
+    assert other.json()["items"] == []
