@@ -30,7 +30,7 @@ from app.committees.schemas import (
     ProjectDecisionRead,
     StrandTotal,
 )
-from app.core.concurrency import ETAG, etag_for
+from app.core.concurrency import ETAG, IfMatchHeader, etag_for
 from app.core.db import SessionDep
 from app.core.errors import problems
 from app.core.filters import UpdatedSince
@@ -210,7 +210,7 @@ async def read_committee(
 @router.post(
     "/{committee_id}/agenda",
     response_model=CommitteeRead,
-    responses={200: {"headers": ETAG}, **problems(401, 403, 404, 409, 412, 413)},
+    responses={200: {"headers": ETAG}, **problems(401, 403, 404, 409, 412, 413, 428)},
 )
 async def change_agenda(
     committee_id: uuid.UUID,
@@ -218,12 +218,13 @@ async def change_agenda(
     session: SessionDep,
     principal: Prefect,
     data: AgendaChange,
+    if_match: IfMatchHeader = None,
 ) -> CommitteeRead:
     """Inscrire (`add`) ou retirer (`remove`) des dossiers tant que le comité n'est pas clos ;
     les retraits d'abord. R-COM-2 : seulement des dossiers en instruction du département, sur
-    un seul comité ouvert à la fois (409 nommant chaque dossier refusé)."""
+    un seul comité ouvert à la fois (409 nommant chaque dossier refusé). If-Match du comité."""
     view = await committees_service.change_agenda(
-        session, principal, committee_id=committee_id, data=data
+        session, principal, committee_id=committee_id, if_match=if_match, data=data
     )
     return committee_read(view, response)
 
@@ -231,7 +232,10 @@ async def change_agenda(
 @router.post(
     "/{committee_id}/decisions",
     response_model=CommitteeRead,
-    responses={200: {"headers": {**ETAG, **REPLAYED}}, **problems(401, 403, 404, 409, 412, 413)},
+    responses={
+        200: {"headers": {**ETAG, **REPLAYED}},
+        **problems(401, 403, 404, 409, 412, 413, 428),
+    },
 )
 async def record_decision(
     committee_id: uuid.UUID,
@@ -239,16 +243,17 @@ async def record_decision(
     session: SessionDep,
     principal: Prefect,
     data: DecisionCreate,
+    if_match: IfMatchHeader = None,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Any:
     """Décider d'un dossier de l'ordre du jour : accepté (montant ≤ plafonds, sinon 422 :
     R-CAP-1, R-CAP-2, R-CAP-3), refusé (motivation obligatoire) ou ajourné. Une nouvelle
     décision remplace la précédente jusqu'à la clôture ; la première ouvre la séance
-    (R-COM-2). Accepte `Idempotency-Key`."""
+    (R-COM-2). If-Match du comité ; accepte `Idempotency-Key`."""
 
     async def action() -> CommitteeRead:
         view = await committees_service.record_decision(
-            session, principal, committee_id=committee_id, data=data
+            session, principal, committee_id=committee_id, if_match=if_match, data=data
         )
         return committee_read(view, response)
 
@@ -270,24 +275,25 @@ async def record_decision(
 @router.post(
     "/{committee_id}/close",
     response_model=CommitteeRead,
-    responses={200: {"headers": {**ETAG, **REPLAYED}}, **problems(401, 403, 404, 409, 412)},
+    responses={200: {"headers": {**ETAG, **REPLAYED}}, **problems(401, 403, 404, 409, 412, 428)},
 )
 async def close_committee(
     committee_id: uuid.UUID,
     response: Response,
     session: SessionDep,
     principal: Prefect,
+    if_match: IfMatchHeader = None,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Any:
     """Clore le comité (R-COM-3), en une transaction : les subventions acceptées sont
     engagées (R-CAP-1 à R-CAP-4, R-REF-2), les refus motivés, les ajournés restent en
     instruction et quittent l'ordre du jour. Au moindre échec : 409 listant chaque dossier en
     échec avec sa règle, et pour l'enveloppe le manque (`shortfall_cents`) ; rien ne change.
-    Accepte `Idempotency-Key`."""
+    If-Match du comité ; accepte `Idempotency-Key`."""
 
     async def action() -> CommitteeRead:
         view = await committees_service.close_committee(
-            session, principal, committee_id=committee_id
+            session, principal, committee_id=committee_id, if_match=if_match
         )
         return committee_read(view, response)
 

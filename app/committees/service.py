@@ -52,7 +52,7 @@ from app.committees.schemas import (
 )
 from app.core import clock
 from app.core.clock import PARIS
-from app.core.concurrency import flush_versioned
+from app.core.concurrency import check_if_match, flush_versioned
 from app.core.errors import AppError, ProblemItem
 from app.core.pagination import PageParams, keyset_page, split_page
 from app.core.rules import RuleFailure, raise_failures
@@ -200,9 +200,12 @@ async def get_committee(
 
 
 async def _writable(
-    session: AsyncSession, principal: Principal, committee_id: uuid.UUID
+    session: AsyncSession, principal: Principal, committee_id: uuid.UUID, if_match: str | None
 ) -> Committee:
+    """The committee in scope, locked, at the version the caller read (R-FLOW-3: If-Match
+    missing 428, stale 412), not closed (R-COM-3: 409)."""
     committee = await get_committee(session, principal, committee_id=committee_id, lock=True)
+    check_if_match(if_match, committee.version)
     if committee.status == CommitteeStatus.CLOSED.value:
         # R-COM-3: a closed committee is final.
         raise CommitteeClosed(current_status=committee.status)
@@ -337,12 +340,17 @@ async def read_committee(
 
 
 async def change_agenda(
-    session: AsyncSession, principal: Principal, *, committee_id: uuid.UUID, data: AgendaChange
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    committee_id: uuid.UUID,
+    if_match: str | None,
+    data: AgendaChange,
 ) -> CommitteeView:
     """Remove, then add dossiers while the committee is not closed. R-COM-2: only `in_review`
     dossiers of its département, each on one open agenda at most; every refused dossier is
     named (409) and nothing changes."""
-    committee = await _writable(session, principal, committee_id)
+    committee = await _writable(session, principal, committee_id, if_match)
     items = {
         i.project_id: i
         for i in (
@@ -464,11 +472,12 @@ async def record_decision(
     principal: Principal,
     *,
     committee_id: uuid.UUID,
+    if_match: str | None,
     data: AcceptedDecision | RejectedDecision | DeferredDecision,
 ) -> CommitteeView:
     """Record (or replace) the committee's decision on a dossier of its agenda. An amount that
     breaks a cap is refused at once (422); the first decision opens the session (R-COM-2)."""
-    committee = await _writable(session, principal, committee_id)
+    committee = await _writable(session, principal, committee_id, if_match)
     item = (
         await session.execute(
             select(AgendaItem).where(
@@ -542,11 +551,11 @@ async def _available(session: AsyncSession, envelope_id: uuid.UUID) -> int:
 
 
 async def close_committee(
-    session: AsyncSession, principal: Principal, *, committee_id: uuid.UUID
+    session: AsyncSession, principal: Principal, *, committee_id: uuid.UUID, if_match: str | None
 ) -> CommitteeView:
     """R-COM-3: make every decision final in one transaction, or change nothing (409 listing
     every failing dossier with its rule, and for the envelope the shortfall in cents)."""
-    committee = await _writable(session, principal, committee_id)
+    committee = await _writable(session, principal, committee_id, if_match)
     view = await committee_view(session, committee)
     rows = [r for r in view.agenda if r.item.is_open]
     failures = [

@@ -34,19 +34,24 @@ async def test_r_com_3_two_committees_closing_at_once_never_over_commit(
             assert created.status_code == 201, created.text
             cid = created.json()["id"]
             added = await http.post(
-                f"/api/v1/committees/{cid}/agenda", json={"add": [str(pid)]}, headers=headers
+                f"/api/v1/committees/{cid}/agenda",
+                json={"add": [str(pid)]},
+                headers={**headers, "If-Match": created.headers["ETag"]},
             )
             assert added.status_code == 200, added.text
             decided = await http.post(
                 f"/api/v1/committees/{cid}/decisions",
                 json={"project_id": str(pid), "outcome": "accepted", "granted_cents": grant},
-                headers=headers,
+                headers={**headers, "If-Match": added.headers["ETag"]},
             )
             assert decided.status_code == 200, decided.text
-            committees.append(cid)
+            committees.append((cid, decided.headers["ETag"]))
 
         results = await asyncio.gather(
-            *(http.post(f"/api/v1/committees/{cid}/close", headers=headers) for cid in committees)
+            *(
+                http.post(f"/api/v1/committees/{cid}/close", headers={**headers, "If-Match": etag})
+                for cid, etag in committees
+            )
         )
         statuses = sorted(r.status_code for r in results)
         if round_ == 0:

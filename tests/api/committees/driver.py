@@ -41,6 +41,19 @@ class Committees:
         assert response.status_code == 201, response.text
         return str(response.json()["id"])
 
+    async def etag(self, committee_id: str, who: Principal | None = None) -> str:
+        """The committee's ETag as `who` reads it (a dummy one when `who` cannot read it)."""
+        read = await self.read(committee_id, who=who)
+        return str(read.headers["ETag"]) if read.status_code == 200 else '"v1"'
+
+    async def _if_match(
+        self, committee_id: str, who: Principal | None, etag: str | None
+    ) -> str | None:
+        """If-Match: the ETag read just before unless given; "" sends none (R-FLOW-3 tests)."""
+        if etag is None:
+            return await self.etag(committee_id, who)
+        return etag or None
+
     async def agenda(
         self,
         committee_id: str,
@@ -48,11 +61,13 @@ class Committees:
         remove: Sequence[uuid.UUID] = (),
         *,
         who: Principal | None = None,
+        etag: str | None = None,
     ) -> Response:
+        if_match = await self._if_match(committee_id, who, etag)
         return await self.client.post(
             f"{COMMITTEES}/{committee_id}/agenda",
             json={"add": [str(p) for p in add], "remove": [str(p) for p in remove]},
-            headers=self._h(who),
+            headers=self._h(who, **{"If-Match": if_match}),
         )
 
     async def decide(
@@ -65,7 +80,9 @@ class Committees:
         *,
         who: Principal | None = None,
         key: str | None = None,
+        etag: str | None = None,
     ) -> Response:
+        if_match = await self._if_match(committee_id, who, etag)
         body: dict[str, Any] = {"project_id": str(project_id), "outcome": outcome}
         if granted_cents is not None:
             body["granted_cents"] = granted_cents
@@ -74,14 +91,21 @@ class Committees:
         return await self.client.post(
             f"{COMMITTEES}/{committee_id}/decisions",
             json=body,
-            headers=self._h(who, **{"Idempotency-Key": key}),
+            headers=self._h(who, **{"Idempotency-Key": key, "If-Match": if_match}),
         )
 
     async def close(
-        self, committee_id: str, *, who: Principal | None = None, key: str | None = None
+        self,
+        committee_id: str,
+        *,
+        who: Principal | None = None,
+        key: str | None = None,
+        etag: str | None = None,
     ) -> Response:
+        if_match = await self._if_match(committee_id, who, etag)
         return await self.client.post(
-            f"{COMMITTEES}/{committee_id}/close", headers=self._h(who, **{"Idempotency-Key": key})
+            f"{COMMITTEES}/{committee_id}/close",
+            headers=self._h(who, **{"Idempotency-Key": key, "If-Match": if_match}),
         )
 
     async def read(self, committee_id: str, *, who: Principal | None = None) -> Response:

@@ -181,6 +181,12 @@ async def test_decisions_are_checked_against_the_caps_at_once_and_open_the_sessi
     # a rejection needs its motivation; an amount belongs to an acceptance only
     problem(await committees.decide(committee_id, pid, "rejected"), 422, "validation-error")
     problem(await committees.decide(committee_id, pid, "deferred", 10), 422, "validation-error")
+    # R-FLOW-3: the committee's writes carry the ETag read (missing 428, stale 412)
+    stale = await committees.etag(committee_id)
+    problem(await committees.decide(committee_id, pid, "deferred", etag=""), 428, "R-FLOW-3")
+    await committees.agenda(committee_id, [pid])  # a write: the version moves on
+    problem(await committees.decide(committee_id, pid, "deferred", etag=stale), 412, "R-FLOW-3")
+    problem(await committees.close(committee_id, etag=""), 428, "R-FLOW-3")
     # a dossier not on the agenda
     problem(await committees.decide(committee_id, uuid.uuid4(), "deferred"), 409, "R-COM-2")
     assert (await committees.read(committee_id)).json()["status"] == "planned"
