@@ -567,12 +567,10 @@ async def close_committee(
     accepted_total = sum(r.item.granted_cents or 0 for r in accepted)
     programme = await session.get_one(Programme, committee.programme_id)
     envelope = await budgets_repository.envelope_for(session, programme.id, committee.departement)
-    before = await _available(session, envelope.id) if envelope is not None else 0
     committed_here = 0
     envelope_failed = False
     for row in accepted:
         item, amount = row.item, row.item.granted_cents or 0
-        item_before = await _available(session, envelope.id) if envelope is not None else 0
         try:
             async with session.begin_nested():
                 # R-CAP-1..4 and R-REF-2, checked again at the moment the money moves.
@@ -588,11 +586,13 @@ async def close_committee(
             failures.append(_failure(item, exc.code, f"« {row.project.title} » : {exc.detail}"))
             continue
         committed_here += amount
+        # Read once the envelope row is ours (locked until the commit): exact under concurrency.
+        item_after = await _available(session, envelope.id) if envelope is not None else 0
         item.eligible_cost_cents = row.report.cost.eligible_cost_cents
         item.max_grant_cents = row.report.max_grant_cents
         item.forfait_cents = row.report.forfait_cents
-        item.envelope_available_before_cents = item_before
-        item.envelope_available_after_cents = item_before - amount
+        item.envelope_available_before_cents = item_after + amount
+        item.envelope_available_after_cents = item_after
         item.reference = _reference(committee, item)
     for row in rows:
         if row.item.outcome != Outcome.REJECTED.value:
@@ -609,7 +609,7 @@ async def close_committee(
             failures.append(_failure(row.item, exc.code, f"« {row.project.title} » : {exc.detail}"))
     if envelope is None and accepted:
         envelope_failed = True
-    if envelope_failed or accepted_total > before:
+    if envelope_failed:  # commit_grant's conditional UPDATE is the authority (R-CAP-4)
         # Measured against what the envelope has without this close's own commitments.
         available = (await _available(session, envelope.id) if envelope else 0) + committed_here
         shortfall = max(0, accepted_total - available)
@@ -644,10 +644,9 @@ async def close_committee(
     committee.status = CommitteeStatus.CLOSED.value
     committee.closed_at = utcnow()
     committee.closed_by = principal.subject
-    committee.envelope_available_before_cents = before
-    committee.envelope_available_after_cents = (
-        await _available(session, envelope.id) if envelope is not None else 0
-    )
+    after = await _available(session, envelope.id) if envelope is not None else 0
+    committee.envelope_available_before_cents = after + committed_here
+    committee.envelope_available_after_cents = after
     await _touch(session, committee)
     return await committee_view(session, committee)
 
