@@ -11,6 +11,10 @@ from fastapi import FastAPI
 from app.auth.router import router as auth_router
 from app.budgets.router import envelopes_router, grants_router
 from app.candidates.router import router as candidates_router
+from app.committees.router import (
+    decisions_router as committee_decisions_router,
+    router as committees_router,
+)
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker, start_clock
 from app.core.errors import install_error_handlers
@@ -78,6 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         project_evaluations_router,
         evaluations_router,
         envelopes_router,
+        committees_router,
+        committee_decisions_router,
         reference_router,
     ):
         app.include_router(router, prefix=API_PREFIX)

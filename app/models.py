@@ -7,6 +7,7 @@ from sqlmodel import SQLModel
 import app.core.db  # noqa: F401  (sets the naming convention before any table is declared)
 from app.budgets.models import Convention, Envelope, Grant, LedgerMovement, Payment
 from app.candidates.models import Candidate
+from app.committees.models import AgendaItem, Committee
 from app.core.db import ServiceClock
 from app.core.idempotency import IdempotencyRecord
 from app.evaluations.models import Evaluation
@@ -16,6 +17,8 @@ from app.projects.models import ExpenseLine, FundingLine, Project, ProjectTransi
 metadata = SQLModel.metadata
 
 __all__ = [
+    "AgendaItem",
+    "Committee",
     "Convention",
     "DepartementForfaits",
     "Envelope",

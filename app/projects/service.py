@@ -400,6 +400,18 @@ async def transition(
     return project
 
 
+async def reject(
+    session: AsyncSession, principal: Principal, *, project_id: uuid.UUID, motivation: str
+) -> Project:
+    """A committee's rejection made final (R-COM-3): `in_review → rejected` (R-FLOW-1), the
+    motivation kept as the dossier's status message and in its history."""
+    project = await get_project(session, principal, project_id=project_id, with_lines=False)
+    check_transition(project, Action.REJECT)
+    project.status_message = motivation
+    await advance(session, principal, project, Action.REJECT, motivation)
+    return project
+
+
 async def history(
     session: AsyncSession, principal: Principal, *, project_id: uuid.UUID
 ) -> list[ProjectTransition]:

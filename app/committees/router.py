@@ -1,0 +1,385 @@
+"""/committees: R-COM-1 status, committees, agenda, decisions, close, minutes; and
+/projects/{id}/decision, the committee's decision on a dossier."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from app.auth.dependencies import require_roles
+from app.auth.principal import Principal, Role
+from app.committees import service as committees_service
+from app.committees.models import AgendaItem, Committee
+from app.committees.rules import CommitteeStatus, Outcome
+from app.committees.schemas import (
+    AgendaChange,
+    AgendaItemRead,
+    CommitteeCreate,
+    CommitteeDueRead,
+    CommitteeList,
+    CommitteeRead,
+    CommitteeStatusList,
+    CommitteeSummary,
+    DecisionCreate,
+    DecisionRead,
+    MemberRead,
+    MinutesDecision,
+    MinutesRead,
+    ProjectDecisionRead,
+    StrandTotal,
+)
+from app.core.concurrency import ETAG, IfMatchHeader, etag_for
+from app.core.db import SessionDep
+from app.core.errors import problems
+from app.core.filters import UpdatedSince
+from app.core.idempotency import IdempotencyKeyHeader, run_idempotent
+from app.core.pagination import CursorFormat, PageParams, page_params_for
+from app.programme.dependencies import CurrentProgramme
+from app.projects.rules import centi_text
+from app.projects.schemas import ProjectScores
+from app.reference.departements import DepartementQuery
+
+router = APIRouter(prefix="/committees", tags=["committees"])
+decisions_router = APIRouter(prefix="/projects", tags=["committees"])
+COMMITTEES_CURSOR = CursorFormat("committees")
+StateReaders = Annotated[Principal, Depends(require_roles(Role.PREFECT, Role.DINUM, Role.ANCT))]
+AllReaders = Annotated[
+    Principal, Depends(require_roles(Role.CANDIDATE, Role.PREFECT, Role.DINUM, Role.ANCT))
+]
+Prefect = Annotated[Principal, Depends(require_roles(Role.PREFECT))]
+REPLAYED = {
+    "Idempotent-Replayed": {
+        "description": "Présent (true) quand la réponse rejoue une requête déjà traitée.",
+        "schema": {"type": "string"},
+    },
+}
+
+
+def _members(committee: Committee) -> list[MemberRead]:
+    return [MemberRead.model_validate(m) for m in committee.members]
+
+
+def _summary_fields(committee: Committee, agenda_count: int) -> dict[str, Any]:
+    members = _members(committee)
+    return {
+        "id": committee.id,
+        "departement": committee.departement,
+        "title": committee.title,
+        "meeting_on": committee.meeting_on,
+        "status": CommitteeStatus(committee.status),
+        "chair": members[0],
+        "members": members,
+        "agenda_count": agenda_count,
+        "closed_at": committee.closed_at,
+        "version": committee.version,
+        "created_at": committee.created_at,
+        "updated_at": committee.updated_at,
+    }
+
+
+def decision_read(item: AgendaItem) -> DecisionRead | None:
+    if item.outcome is None or item.decided_at is None:
+        return None
+    return DecisionRead(
+        outcome=Outcome(item.outcome),
+        granted_cents=item.granted_cents,
+        motivation=item.motivation,
+        decided_at=item.decided_at,
+        eligible_cost_cents=item.eligible_cost_cents,
+        max_grant_cents=item.max_grant_cents,
+        forfait_cents=item.forfait_cents,
+        envelope_available_before_cents=item.envelope_available_before_cents,
+        envelope_available_after_cents=item.envelope_available_after_cents,
+        reference=item.reference,
+    )
+
+
+def committee_read(view: committees_service.CommitteeView, response: Response) -> CommitteeRead:
+    committee = view.committee
+    response.headers["ETag"] = etag_for(committee.version)
+    return CommitteeRead(
+        **_summary_fields(committee, len(view.agenda)),
+        envelope_available_before_cents=committee.envelope_available_before_cents,
+        envelope_available_after_cents=committee.envelope_available_after_cents,
+        agenda=[
+            AgendaItemRead(
+                project_id=row.project.id,
+                title=row.project.title,
+                candidate_id=row.candidate.id,
+                candidate_name=row.candidate.name,
+                population=row.candidate.population,
+                small_population=row.small_population,
+                strand=row.project.strand,
+                status=row.project.status,
+                submitted_at=row.project.submitted_at,
+                requested_cents=row.project.requested_cents,
+                max_grant_cents=row.report.max_grant_cents,
+                evaluations=ProjectScores(
+                    count=row.score.evaluation_count,
+                    mean_weighted_total=centi_text(row.score.mean_score_centi),
+                    advisory_count=row.score.advisory_count,
+                    advisory_mean_weighted_total=centi_text(row.score.advisory_mean_centi),
+                ),
+                decision=decision_read(row.item),
+            )
+            for row in view.agenda
+        ],
+    )
+
+
+@router.get("/status", response_model=CommitteeStatusList, responses=problems(401, 403))
+async def committee_status(
+    session: SessionDep, principal: StateReaders, programme: CurrentProgramme
+) -> CommitteeStatusList:
+    """R-COM-1 : pour chaque département du périmètre (préfet : le sien ; DINUM, ANCT : ceux
+    qui ont une enveloppe ou un dépôt), le comité est-il dû, pourquoi, combien de dossiers
+    déposés depuis le dernier comité clos (hors retirés) et depuis quand."""
+    rows = await committees_service.committee_status(session, principal, programme=programme)
+    return CommitteeStatusList(
+        items=[
+            CommitteeDueRead(
+                departement=r.departement,
+                due=r.reason is not None,
+                reason=r.reason,
+                submitted_since_last=r.submitted_since_last,
+                waiting=r.waiting,
+                since=r.since,
+                first_submitted_at=r.first_submitted_at,
+                threshold=r.threshold,
+            )
+            for r in rows
+        ]
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=CommitteeRead,
+    responses={201: {"headers": ETAG}, **problems(401, 403, 413)},
+)
+async def create_committee(
+    response: Response,
+    session: SessionDep,
+    principal: Prefect,
+    programme: CurrentProgramme,
+    data: CommitteeCreate,
+) -> CommitteeRead:
+    """Planifier un comité de sélection de son département (préfet) : date, membres (le
+    premier préside)."""
+    committee = await committees_service.create_committee(
+        session, principal, programme=programme, data=data
+    )
+    return committee_read(await committees_service.committee_view(session, committee), response)
+
+
+@router.get("", response_model=CommitteeList, responses=problems(401, 403))
+async def list_committees(
+    session: SessionDep,
+    principal: StateReaders,
+    page: Annotated[PageParams, Depends(page_params_for(COMMITTEES_CURSOR))],
+    departement: DepartementQuery = None,
+    status: Annotated[CommitteeStatus | None, Query(description="Seulement cet état.")] = None,
+    updated_since: UpdatedSince = None,
+) -> CommitteeList:
+    """Les comités du périmètre (préfet : son département ; DINUM, ANCT : tous)."""
+    rows, next_cursor = await committees_service.list_committees(
+        session,
+        principal,
+        page=page,
+        departement=departement,
+        status=status,
+        updated_since=updated_since,
+    )
+    return CommitteeList(
+        items=[CommitteeSummary(**_summary_fields(c, n)) for c, n in rows],
+        next_cursor=next_cursor,
+    )
+
+
+@router.get(
+    "/{committee_id}",
+    response_model=CommitteeRead,
+    responses={200: {"headers": ETAG}, **problems(401, 403, 404)},
+)
+async def read_committee(
+    committee_id: uuid.UUID, response: Response, session: SessionDep, principal: StateReaders
+) -> CommitteeRead:
+    """Un comité et son ordre du jour, trié par note moyenne décroissante, les candidats de
+    moins de 5 000 habitants signalés (R-COM-4)."""
+    view = await committees_service.read_committee(session, principal, committee_id=committee_id)
+    return committee_read(view, response)
+
+
+@router.post(
+    "/{committee_id}/agenda",
+    response_model=CommitteeRead,
+    responses={200: {"headers": ETAG}, **problems(401, 403, 404, 409, 412, 413, 428)},
+)
+async def change_agenda(
+    committee_id: uuid.UUID,
+    response: Response,
+    session: SessionDep,
+    principal: Prefect,
+    data: AgendaChange,
+    if_match: IfMatchHeader = None,
+) -> CommitteeRead:
+    """Inscrire (`add`) ou retirer (`remove`) des dossiers tant que le comité n'est pas clos ;
+    les retraits d'abord. R-COM-2 : seulement des dossiers en instruction du département, sur
+    un seul comité ouvert à la fois (409 nommant chaque dossier refusé). If-Match du comité."""
+    view = await committees_service.change_agenda(
+        session, principal, committee_id=committee_id, if_match=if_match, data=data
+    )
+    return committee_read(view, response)
+
+
+@router.post(
+    "/{committee_id}/decisions",
+    response_model=CommitteeRead,
+    responses={
+        200: {"headers": {**ETAG, **REPLAYED}},
+        **problems(401, 403, 404, 409, 412, 413, 428),
+    },
+)
+async def record_decision(
+    committee_id: uuid.UUID,
+    response: Response,
+    session: SessionDep,
+    principal: Prefect,
+    data: DecisionCreate,
+    if_match: IfMatchHeader = None,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Any:
+    """Décider d'un dossier de l'ordre du jour : accepté (montant ≤ plafonds, sinon 422 :
+    R-CAP-1, R-CAP-2, R-CAP-3), refusé (motivation obligatoire) ou ajourné. Une nouvelle
+    décision remplace la précédente jusqu'à la clôture ; la première ouvre la séance
+    (R-COM-2). If-Match du comité ; accepte `Idempotency-Key`."""
+
+    async def action() -> CommitteeRead:
+        view = await committees_service.record_decision(
+            session, principal, committee_id=committee_id, if_match=if_match, data=data
+        )
+        return committee_read(view, response)
+
+    async def authorize() -> None:
+        await committees_service.get_committee(session, principal, committee_id=committee_id)
+
+    return await run_idempotent(
+        session,
+        principal,
+        key=idempotency_key,
+        operation=f"committee-decision:{committee_id}",
+        payload=data.model_dump(mode="json"),
+        status_code=200,
+        authorize=authorize,
+        action=action,
+    )
+
+
+@router.post(
+    "/{committee_id}/close",
+    response_model=CommitteeRead,
+    responses={200: {"headers": {**ETAG, **REPLAYED}}, **problems(401, 403, 404, 409, 412, 428)},
+)
+async def close_committee(
+    committee_id: uuid.UUID,
+    response: Response,
+    session: SessionDep,
+    principal: Prefect,
+    if_match: IfMatchHeader = None,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Any:
+    """Clore le comité (R-COM-3), en une transaction : les subventions acceptées sont
+    engagées (R-CAP-1 à R-CAP-4, R-REF-2), les refus motivés, les ajournés restent en
+    instruction et quittent l'ordre du jour. Au moindre échec : 409 listant chaque dossier en
+    échec avec sa règle, et pour l'enveloppe le manque (`shortfall_cents`) ; rien ne change.
+    If-Match du comité ; accepte `Idempotency-Key`."""
+
+    async def action() -> CommitteeRead:
+        view = await committees_service.close_committee(
+            session, principal, committee_id=committee_id, if_match=if_match
+        )
+        return committee_read(view, response)
+
+    async def authorize() -> None:
+        await committees_service.get_committee(session, principal, committee_id=committee_id)
+
+    return await run_idempotent(
+        session,
+        principal,
+        key=idempotency_key,
+        operation=f"committee-close:{committee_id}",
+        payload={},
+        status_code=200,
+        authorize=authorize,
+        action=action,
+    )
+
+
+@router.get(
+    "/{committee_id}/minutes", response_model=MinutesRead, responses=problems(401, 403, 404)
+)
+async def read_minutes(
+    committee_id: uuid.UUID, session: SessionDep, principal: StateReaders
+) -> MinutesRead:
+    """Le procès-verbal : membres, président, date, chaque décision avec son montant et sa
+    motivation, l'enveloppe avant et après, les totaux par volet."""
+    view = await committees_service.read_committee(session, principal, committee_id=committee_id)
+    committee = view.committee
+    members = _members(committee)
+    totals = committees_service.strand_totals(view.agenda)
+    return MinutesRead(
+        committee_id=committee.id,
+        departement=committee.departement,
+        title=committee.title,
+        meeting_on=committee.meeting_on,
+        status=CommitteeStatus(committee.status),
+        chair=members[0],
+        members=members,
+        closed_at=committee.closed_at,
+        envelope_available_before_cents=committee.envelope_available_before_cents,
+        envelope_available_after_cents=committee.envelope_available_after_cents,
+        decisions=[
+            MinutesDecision(
+                project_id=row.project.id,
+                title=row.project.title,
+                candidate_name=row.candidate.name,
+                strand=row.project.strand,
+                requested_cents=row.project.requested_cents,
+                decision=decision_read(row.item),
+            )
+            for row in view.agenda
+        ],
+        totals=[StrandTotal.model_validate(t, from_attributes=True) for t in totals],
+        accepted_cents=sum(t.accepted_cents for t in totals),
+    )
+
+
+@decisions_router.get(
+    "/{project_id}/decision", response_model=ProjectDecisionRead, responses=problems(401, 403, 404)
+)
+async def read_project_decision(
+    project_id: uuid.UUID, session: SessionDep, principal: AllReaders
+) -> ProjectDecisionRead:
+    """La décision du comité sur un dossier : issue, montant accordé, motivation. Le candidat
+    ne la voit qu'une fois le comité clos (404 avant) ; préfet, DINUM et ANCT voient aussi la
+    décision en cours d'un comité ouvert (`final` faux)."""
+    item, committee = await committees_service.project_decision(
+        session, principal, project_id=project_id
+    )
+    decision = decision_read(item)
+    assert decision is not None
+    return ProjectDecisionRead(
+        project_id=item.project_id,
+        committee_id=committee.id,
+        committee_meeting_on=committee.meeting_on,
+        committee_status=CommitteeStatus(committee.status),
+        final=committee.status == CommitteeStatus.CLOSED.value,
+        outcome=decision.outcome,
+        granted_cents=decision.granted_cents,
+        motivation=decision.motivation,
+        decided_at=decision.decided_at,
+        reference=item.reference,
+    )

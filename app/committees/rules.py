@@ -1,0 +1,76 @@
+"""Pure rules of committees: when one is due (R-COM-1), the agenda's order (R-COM-4)."""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+
+class CommitteeStatus(StrEnum):
+    PLANNED = "planned"
+    IN_SESSION = "in_session"
+    CLOSED = "closed"
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    DEFERRED = "deferred"
+
+
+class DueReason(StrEnum):
+    THRESHOLD = "threshold"
+    MONTH = "month"
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` calendar months later (the month's last day when it is shorter:
+    31 January + 1 month = 28 or 29 February)."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def committee_due(
+    *,
+    submitted_since_last: int,
+    waiting: int,
+    anchor: date | None,
+    today: date,
+    threshold: int,
+) -> DueReason | None:
+    """R-COM-1: due when `threshold` dossiers were submitted since the last closed committee,
+    or when a calendar month has passed since `anchor` (that close, or for the first committee
+    the département's first submission) with at least one dossier waiting; else None."""
+    if submitted_since_last >= threshold:
+        return DueReason.THRESHOLD
+    if anchor is not None and waiting > 0 and add_months(anchor, 1) <= today:
+        return DueReason.MONTH
+    return None
+
+
+def is_small_population(population: int | None, threshold: int) -> bool:
+    """R-COM-4: a candidate under the programme's threshold (5,000 inhabitants) is flagged."""
+    return population is not None and population < threshold
+
+
+@dataclass(frozen=True)
+class AgendaRank:
+    mean_score_centi: int | None
+    small_population: bool
+    submitted_at: datetime | None
+    tie_breaker: str = ""
+
+
+def agenda_sort_key(rank: AgendaRank) -> tuple[int, int, int, float, str]:
+    """R-COM-4 order: mean score descending (unscored last), then small candidates first,
+    then the earliest submission."""
+    return (
+        0 if rank.mean_score_centi is not None else 1,
+        -(rank.mean_score_centi or 0),
+        0 if rank.small_population else 1,
+        rank.submitted_at.timestamp() if rank.submitted_at else float("inf"),
+        rank.tie_breaker,
+    )

@@ -1,0 +1,97 @@
+"""R-COM-1 through GET /committees/status: due at 10 dossiers submitted since the last closed
+committee (withdrawn ones excluded), or a calendar month after that close (the first
+submission, before any) with a dossier waiting."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.candidates.models import Candidate
+from app.core import clock
+from app.projects.models import Project
+from tests.api.committees.driver import Committees
+from tests.conftest import Actors
+from tests.factories import make_project
+
+
+async def submit(
+    session: AsyncSession, candidate: Candidate, count: int, **extra: object
+) -> list[Project]:
+    values: dict[str, object] = {"status": "submitted", "submitted_at": clock.now()}
+    values.update(extra)
+    return [await make_project(session, candidate=candidate, **values) for _ in range(count)]
+
+
+async def test_r_com_1_ten_submissions_make_the_committee_due(
+    committees: Committees,
+    session: AsyncSession,
+    actors: Actors,
+    marseille: Candidate,
+    paris: Candidate,
+) -> None:
+    await submit(session, marseille, 9)
+    await submit(session, marseille, 3, status="withdrawn")  # withdrawn ones do not count
+    await submit(session, paris, 5)  # next door does not count
+    row = (await committees.status())["13"]
+    assert (row["due"], row["reason"], row["submitted_since_last"], row["since"]) == (
+        False,
+        None,
+        9,
+        None,
+    )
+    assert row["threshold"] == 10
+
+    await submit(session, marseille, 1)
+    row = (await committees.status())["13"]
+    assert (row["due"], row["reason"], row["submitted_since_last"]) == (True, "threshold", 10)
+    # the prefect sees its own département only; DINUM every one with a submission
+    assert set(await committees.status()) == {"13"}
+    national = await committees.status(who=actors.dinum)
+    assert {"13", "75"} <= set(national)
+    assert (national["75"]["submitted_since_last"], national["75"]["due"]) == (5, False)
+
+
+async def test_r_com_1_a_month_after_the_first_submission_with_one_waiting(
+    committees: Committees,
+    session: AsyncSession,
+    marseille: Candidate,
+    clock_at: Callable[[str], object],
+) -> None:
+    await submit(session, marseille, 1)  # on 2021-02-15 (the suite's clock)
+    clock_at("2021-03-14")
+    row = (await committees.status())["13"]
+    assert (row["due"], row["submitted_since_last"], row["waiting"]) == (False, 1, 1)
+    clock_at("2021-03-15")
+    row = (await committees.status())["13"]
+    assert (row["due"], row["reason"]) == (True, "month")
+
+
+async def test_r_com_1_the_count_restarts_after_a_close(
+    committees: Committees,
+    session: AsyncSession,
+    marseille: Candidate,
+    clock_at: Callable[[str], object],
+) -> None:
+    waiting = await make_project(
+        session, candidate=marseille, status="in_review", submitted_at=clock.now()
+    )
+    await submit(session, marseille, 10)
+    assert (await committees.status())["13"]["reason"] == "threshold"
+
+    committee_id = await committees.new()
+    assert (await committees.agenda(committee_id, [waiting.id])).status_code == 200
+    assert (await committees.decide(committee_id, waiting.id, "deferred")).status_code == 200
+    closed = await committees.close(committee_id)
+    assert closed.status_code == 200, closed.text
+
+    row = (await committees.status())["13"]
+    assert (row["due"], row["submitted_since_last"]) == (False, 0)
+    assert row["since"] == closed.json()["closed_at"]
+    await submit(session, marseille, 1)
+    assert (await committees.status())["13"]["submitted_since_last"] == 1
+    # a calendar month after the close, with dossiers waiting: due again
+    clock_at("2021-03-16")
+    row = (await committees.status())["13"]
+    assert (row["due"], row["reason"]) == (True, "month")

@@ -1,0 +1,91 @@
+"""Pure rules of committees: R-COM-1 (when due), R-COM-4 (flag and agenda order)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from app.committees.rules import (
+    AgendaRank,
+    DueReason,
+    add_months,
+    agenda_sort_key,
+    committee_due,
+    is_small_population,
+)
+
+
+@pytest.mark.parametrize(
+    ("day", "months", "expected"),
+    [
+        (date(2021, 2, 15), 1, date(2021, 3, 15)),
+        (date(2021, 1, 31), 1, date(2021, 2, 28)),
+        (date(2020, 1, 31), 1, date(2020, 2, 29)),
+        (date(2021, 12, 20), 1, date(2022, 1, 20)),
+        (date(2021, 3, 31), 13, date(2022, 4, 30)),
+    ],
+)
+def test_add_months_is_a_calendar_month(day: date, months: int, expected: date) -> None:
+    assert add_months(day, months) == expected
+
+
+@pytest.mark.parametrize(
+    ("since_last", "waiting", "anchor", "today", "expected"),
+    [
+        # R-COM-1: the threshold (10) of dossiers submitted since the last close
+        (10, 10, None, date(2021, 3, 1), DueReason.THRESHOLD),
+        (9, 9, date(2021, 2, 15), date(2021, 3, 1), None),
+        (11, 0, date(2021, 2, 15), date(2021, 2, 16), DueReason.THRESHOLD),
+        # a calendar month since the anchor with at least one dossier waiting
+        (1, 1, date(2021, 2, 15), date(2021, 3, 14), None),
+        (1, 1, date(2021, 2, 15), date(2021, 3, 15), DueReason.MONTH),
+        (0, 1, date(2021, 2, 15), date(2021, 6, 1), DueReason.MONTH),
+        (0, 0, date(2021, 2, 15), date(2021, 6, 1), None),  # nothing waiting
+        (0, 3, None, date(2021, 6, 1), None),  # no anchor: never submitted, never closed
+    ],
+)
+def test_r_com_1_committee_due(
+    since_last: int, waiting: int, anchor: date | None, today: date, expected: DueReason | None
+) -> None:
+    assert (
+        committee_due(
+            submitted_since_last=since_last,
+            waiting=waiting,
+            anchor=anchor,
+            today=today,
+            threshold=10,
+        )
+        is expected
+    )
+
+
+@pytest.mark.parametrize(
+    ("population", "expected"), [(None, False), (4_999, True), (5_000, False), (0, True)]
+)
+def test_r_com_4_small_population(population: int | None, expected: bool) -> None:
+    assert is_small_population(population, 5_000) is expected
+
+
+def test_r_com_4_agenda_order_score_then_small_then_submission() -> None:
+    early = datetime(2021, 2, 1, tzinfo=UTC)
+    late = datetime(2021, 2, 10, tzinfo=UTC)
+    ranks = {
+        "unscored-small": AgendaRank(None, True, early),
+        "low": AgendaRank(250, True, early),
+        "high-big": AgendaRank(420, False, early),
+        "high-small-late": AgendaRank(420, True, late),
+        "unscored-big-early": AgendaRank(None, False, early),
+        "unscored-big-late": AgendaRank(None, False, late),
+        "unscored-big-never": AgendaRank(None, False, None),
+    }
+    ordered = sorted(ranks, key=lambda name: agenda_sort_key(ranks[name]))
+    assert ordered == [
+        "high-small-late",
+        "high-big",
+        "low",
+        "unscored-small",
+        "unscored-big-early",
+        "unscored-big-late",
+        "unscored-big-never",
+    ]
