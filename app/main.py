@@ -23,6 +23,7 @@ from app.core.middleware import (
 from app.core.openapi import build_openapi
 from app.core.ratelimit import RateLimitMiddleware
 from app.core.security import TokenVerifier
+from app.opendata.router import router as opendata_router
 from app.ops.router import router as ops_router
 from app.programme.router import router as programme_router
 from app.projects.router import router as projects_router
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         grants_router,
         envelopes_router,
         reference_router,
+        opendata_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 
