@@ -28,6 +28,7 @@ from app.ops.router import router as ops_router
 from app.programme.router import router as programme_router
 from app.projects.router import router as projects_router
 from app.reference.router import router as reference_router
+from app.stats.router import router as stats_router
 
 API_PREFIX = "/api/v1"
 API_VERSION = "1.0.0"
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         envelopes_router,
         reference_router,
         opendata_router,
+        stats_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 

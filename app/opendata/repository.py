@@ -42,7 +42,7 @@ def _published(f: ExportFilter) -> list[ColumnElement[bool]]:
     return clauses
 
 
-def _scope(stmt: Select[Any], f: ExportFilter) -> Select[Any]:
+def _scope(stmt: Select[*tuple[Any, ...]], f: ExportFilter) -> Select[*tuple[Any, ...]]:
     stmt = (
         stmt.join(Project, col(Project.id) == col(Grant.project_id))
         .join(Envelope, col(Envelope.id) == col(Grant.envelope_id))
@@ -81,14 +81,15 @@ def _eligible_cost_subquery() -> Any:
     )
 
 
-def export_stmt(f: ExportFilter) -> Select[Any]:
+def export_stmt(f: ExportFilter) -> Select[*tuple[Any, ...]]:
     """One row per published grant, in a stable order (convention date, then grant id)."""
     lines = _eligible_cost_subquery()
     share = col(Programme.extra_eu_licence_share_cap_bps)
     other = func.coalesce(lines.c.other_cents, 0)
     licences = func.coalesce(lines.c.licence_cents, 0)
+    # `//`: integer division on both databases, as in Python (SQLAlchemy's `/` is true division)
     allowance = case(
-        (and_(share > 0, other > 0), (share * other) / (BPS - share)),
+        (and_(share > 0, other > 0), (share * other) // (BPS - share)),
         else_=0,
     )
     eligible = other + case((licences < allowance, licences), else_=allowance)
@@ -116,12 +117,12 @@ def export_stmt(f: ExportFilter) -> Select[Any]:
     return stmt
 
 
-def freshness_stmt(f: ExportFilter) -> Select[Any]:
+def freshness_stmt(f: ExportFilter) -> Select[*tuple[Any, ...]]:
     """One aggregate over the filter's grants: how many are published, and the latest change
     of anything a row shows. Cancelled grants take part in the latest change (a cancellation
     bumps the grant's `updated_at`), so removing a row changes the validator too."""
     published = and_(*_published(f))
-    stmt = select(
+    stmt: Select[*tuple[Any, ...]] = select(
         func.count(case((published, 1))),
         func.max(col(Grant.updated_at)),
         func.max(col(Convention.created_at)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -32,7 +32,7 @@ SignedTo = Annotated[
     Query(alias="to", description="Conventions signées jusqu'à ce jour (inclus)."),
 ]
 CACHE_CONTROL = "public, no-cache"  # harvesters may keep it, and revalidate (304) each time
-_VALIDATORS = {
+_VALIDATORS: dict[str, Any] = {
     "ETag": {
         "description": "Empreinte de l'export : renvoyez-la en If-None-Match.",
         "schema": {"type": "string"},
@@ -42,7 +42,7 @@ _VALIDATORS = {
         "schema": {"type": "string"},
     },
 }
-_NOT_MODIFIED = {
+_NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     304: {
         "description": "Inchangé depuis If-None-Match / If-Modified-Since.",
         "headers": _VALIDATORS,

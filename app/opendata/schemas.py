@@ -22,7 +22,7 @@ class SubventionRecord(BaseModel):
     idBeneficiaire: str = Field(pattern=r"^\d{14}$", description="SIRET du bénéficiaire.")
     rnaBeneficiaire: None = None
     objet: str = Field(max_length=256)
-    montant: float = Field(ge=0, description="Euros, deux décimales.")
+    montant: float = Field(ge=0, le=10**11, description="Euros, deux décimales.")
     nature: Literal["aide en numéraire"]
     conditionsVersement: Literal["unique", "échelonné", "autre"]
     datesPeriodeVersement: str = Field(
@@ -36,6 +36,6 @@ class SubventionRecord(BaseModel):
     )
     dispositifAide: None = None
     tauxAide: float | None = Field(
-        ge=0, description="Hors SCDL : subvention / coût éligible (4 décimales)."
+        ge=0, le=100, description="Hors SCDL : subvention / coût éligible (4 décimales)."
     )
     volet: Literal["3a", "3b", "3c"] = Field(description="Hors SCDL : le volet du projet.")
