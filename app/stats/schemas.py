@@ -49,7 +49,9 @@ class Figures(ReadModel):
     by_candidate_kind: list[KindFigures] = Field(max_length=20)
     decisions: Count = Field(description="Décisions (acceptations et refus) de la période.")
     median_days_to_decision: float | None = Field(
-        ge=0, le=100_000, description="Médiane des jours du dépôt à la décision (null sans décision)."
+        ge=0,
+        le=100_000,
+        description="Médiane des jours du dépôt à la décision (null sans décision).",
     )
     beneficiaries: Count = Field(description="Bénéficiaires distincts d'une subvention.")
     small_beneficiaries: Count = Field(
