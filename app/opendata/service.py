@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import read_only_transaction
 from app.opendata import rules
 from app.opendata.repository import ExportFilter, export_stmt, freshness_stmt
 
@@ -31,6 +32,7 @@ class Freshness:
 
 async def freshness(session: AsyncSession, f: ExportFilter, *, variant: str) -> Freshness:
     """ETag and Last-Modified of an export in one aggregate query (no row is read)."""
+    await read_only_transaction(session)  # SQLite: the export never holds the write lock
     row = (await session.execute(freshness_stmt(f))).one()
     count = int(row[0] or 0)
     stamps = [stamp for stamp in row[1:] if stamp is not None]

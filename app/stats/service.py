@@ -15,6 +15,7 @@ from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal, Role
+from app.core.db import read_only_transaction
 from app.projects.rules import Status
 from app.stats import repository as q
 from app.stats.rules import ratio_bps, use_rate_bps
@@ -38,6 +39,7 @@ async def _figures(
     session: AsyncSession, query: q.StatsQuery, *, series: bool
 ) -> dict[str | None, dict[str, Any]]:
     """Every figure of every scope the query covers, one aggregate per figure."""
+    await read_only_transaction(session)  # SQLite: reads never hold the write lock
     envelopes = await _rows(session, q.envelope_figures(query))
     statuses = await _rows(session, q.projects_by_status(query))
     strands = await _rows(session, q.projects_by_strand(query))

@@ -193,3 +193,38 @@ async def test_empty_export_is_a_header(client: AsyncClient) -> None:
         )
     ]
     assert (await client.get(JSON_URL)).json() == []
+
+
+async def test_a_read_only_transaction_never_holds_sqlite_write_lock(
+    app: Any, settings: Any
+) -> None:
+    """The export (and the dashboards) read in a transaction declared read-only: on SQLite it
+    begins DEFERRED, so a writer is not kept waiting for the length of a download; an ordinary
+    transaction begins IMMEDIATE and does keep it waiting."""
+    if not settings.is_sqlite:
+        pytest.skip("PostgreSQL readers never block writers")
+    from sqlalchemy import text
+
+    from app.core.db import read_only_transaction
+
+    sessionmaker = app.state.sessionmaker
+    for read_only, writer_blocked in ((True, False), (False, True)):
+        async with sessionmaker() as reader:
+            if read_only:
+                await read_only_transaction(reader)
+            await reader.execute(text("SELECT count(*) FROM project_grant"))
+            async with app.state.engine.connect() as writer:
+                # a short wait for the lock (set in a deferred transaction of its own)
+                await writer.execution_options(guichet_read_only=True)
+                await writer.exec_driver_sql("PRAGMA busy_timeout=50")
+                await writer.commit()
+                await writer.execution_options(guichet_read_only=False)
+                try:
+                    await writer.begin()  # BEGIN IMMEDIATE: the write lock
+                except Exception as exc:  # noqa: BLE001 - "database is locked"
+                    assert writer_blocked, exc
+                    assert "locked" in str(exc)
+                else:
+                    assert not writer_blocked
+                    await writer.rollback()
+            await reader.rollback()
