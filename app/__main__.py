@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+import tempfile
+from collections.abc import MutableMapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.core.config import Settings, get_settings
@@ -84,7 +88,35 @@ def server_config(
         limit_concurrency=settings.server_limit_concurrency,
         h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
         server_header=False,
+        # one JSON line per request comes from the app (app.core.observability)
+        access_log=False,
     )
+
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def prepare_metrics_dir(
+    workers: int, environ: MutableMapping[str, str] | None = None
+) -> str | None:
+    """Prometheus multiprocess mode for several workers (issue 11): each worker writes its
+    metrics to files in PROMETHEUS_MULTIPROC_DIR and a scrape sums them.
+
+    The directory is the one given in the environment, or a new temporary one when several
+    workers start without it; it is emptied before the workers start (stale files of a
+    previous run would be summed too). Set before the workers are spawned, which inherit it
+    and import prometheus_client with it. Returns the directory, None in single-process mode.
+    """
+    env = os.environ if environ is None else environ
+    path = env.get(MULTIPROC_ENV) or None
+    if path is None and workers > 1:
+        path = tempfile.mkdtemp(prefix="guichet-metrics-")
+        env[MULTIPROC_ENV] = path
+    if path is not None:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        for stale in Path(path).glob("*.db"):
+            stale.unlink()
+    return path
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -98,6 +130,7 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         proxy_headers=args.proxy_headers,
     )
+    prepare_metrics_dir(config.workers)
     if config.workers > 1:
         Multiprocess(config, sockets=[config.bind_socket()]).run()
         return 0

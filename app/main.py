@@ -24,14 +24,23 @@ from app.core.middleware import (
     ProblemCORSMiddleware,
     SecurityHeadersMiddleware,
 )
+from app.core.observability import (
+    ObservabilityMiddleware,
+    configure_access_log,
+    instrument_pool,
+    mark_worker_dead,
+)
 from app.core.openapi import build_openapi
 from app.core.ratelimit import RateLimitMiddleware
 from app.core.security import TokenVerifier
 from app.evaluations.router import evaluations_router, project_evaluations_router
+from app.opendata.router import router as opendata_router
 from app.ops.router import router as ops_router
 from app.programme.router import router as programme_router
 from app.projects.router import router as projects_router
 from app.reference.router import router as reference_router
+from app.stats import metrics as stats_metrics
+from app.stats.router import router as stats_router
 
 API_PREFIX = "/api/v1"
 API_VERSION = "1.0.0"
@@ -54,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await start_clock(app)  # R-ELIG-8: the database's clock, fixed at its first start
         yield
         await app.state.engine.dispose()
+        mark_worker_dead()  # multiprocess metrics: this worker's live gauges go
 
     app = FastAPI(
         title="Guichet FITN7 axe 3",
@@ -68,6 +78,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = make_engine(settings)
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
+    instrument_pool(app.state.engine)
+    configure_access_log(settings.access_log)
+    # GET /metrics reads these at scrape time (gauges computed from the database). The
+    # webhooks' outbox depth and oldest age will be appended here when webhooks land.
+    app.state.metrics_sources = [stats_metrics.envelope_gauges]
     app.state.clock = None  # read from the database at startup, or at the first request
     app.state.token_verifier = TokenVerifier(settings)
 
@@ -85,6 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         committees_router,
         committee_decisions_router,
         reference_router,
+        opendata_router,
+        stats_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 
@@ -105,9 +122,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_credentials=settings.cors_allow_credentials,
             allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "If-Match",
+                "Idempotency-Key",
+                "If-None-Match",
+                "X-Request-ID",
+            ],
             expose_headers=[
                 "ETag",
+                "Last-Modified",
+                "X-Request-ID",
                 "Retry-After",
                 "RateLimit",
                 "RateLimit-Policy",
@@ -119,4 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(InFlightLimitMiddleware, limit=settings.max_in_flight_requests)
+    # Outermost: the request id is known to every other middleware's problem bodies, and
+    # the log line and metrics see every answer.
+    app.add_middleware(ObservabilityMiddleware)
     return app

@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.auth.principal import Principal, Role
 from app.auth.rules import InvalidScope, principal_from_claims
 from app.core.errors import Forbidden, Unauthenticated
+from app.core.observability import set_caller
 from app.core.security import TokenVerifier
 from app.reference.catalogue import get_catalogue
 
@@ -31,9 +32,11 @@ async def get_principal(
     verifier: TokenVerifier = request.app.state.token_verifier
     claims = await verifier.verify(credentials.credentials)
     try:
-        return principal_from_claims(claims, is_departement=get_catalogue().is_departement)
+        principal = principal_from_claims(claims, is_departement=get_catalogue().is_departement)
     except InvalidScope as exc:
         raise Unauthenticated(str(exc)) from exc
+    set_caller(principal.role.value, principal.subject)  # the access log names the caller
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -169,6 +169,30 @@ class Settings(BaseSettings):
     # that overwrites the header). Empty: the peer address is the client, always.
     forwarded_allow_ips: str = ""
 
+    # Observability (issue 11). One JSON line per request on stdout (`app.access` logger).
+    access_log: bool = True
+    # GET /metrics: open outside production unless one of these is set; in production it
+    # answers only a bearer token equal to `metrics_token`, or a peer inside
+    # `metrics_allowed_networks` (comma-separated addresses or networks), and is off (404)
+    # when neither is set.
+    metrics_token: SecretStr | None = None
+    metrics_allowed_networks: str = ""
+
+    @field_validator("metrics_allowed_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for entry in (item.strip() for item in value.split(",")):
+            if entry:
+                ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _strong_metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("GUICHET_METRICS_TOKEN must be 32 characters or more")
+        return value
+
     @field_validator("rate_limit_storage_url")
     @classmethod
     def _known_storage(cls, value: str) -> str:

@@ -110,8 +110,25 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         # One writer at a time: take the write lock at BEGIN, so a transaction never has
-        # to upgrade from read to write (the failure mode busy_timeout cannot fix).
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # to upgrade from read to write (the failure mode busy_timeout cannot fix). A
+        # transaction declared read-only (`read_only_transaction`) begins DEFERRED: under WAL
+        # it reads a snapshot and never blocks the writers (a long open-data export).
+        if conn.get_execution_options().get(READ_ONLY_OPTION):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+READ_ONLY_OPTION = "guichet_read_only"
+
+
+async def read_only_transaction(session: AsyncSession) -> None:
+    """Declare the session's transaction read-only before its first statement: on SQLite it
+    then begins DEFERRED instead of IMMEDIATE, so a long read (a streamed export, dashboards)
+    does not hold the single write lock. No effect once the transaction has begun, nor on
+    PostgreSQL (whose reads never block writers)."""
+    if not session.in_transaction():
+        await session.connection(execution_options={READ_ONLY_OPTION: True})
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.core.observability import REQUEST_ID_MAX, current_request_id
+
 logger = logging.getLogger("app.errors")
 
 PROBLEM_BASE = "https://guichet-fitn7.numerique.gouv.fr/problems/"
@@ -75,6 +77,11 @@ class Problem(BaseModel):
         max_length=CODE_MAX, description="Code stable pour les machines : id de règle ou slug."
     )
     errors: list[ProblemItem] = Field(default_factory=list)
+    request_id: str | None = Field(
+        default=None,
+        max_length=REQUEST_ID_MAX,
+        description="Identifiant de la requête (en-tête X-Request-ID de la réponse, journaux).",
+    )
 
 
 def clip(text: str, limit: int) -> str:
@@ -110,6 +117,9 @@ def problem_body(
         "code": clip(code or slug, CODE_MAX),
         "errors": [_clip_item(e) for e in errors or []],
     }
+    request_id = current_request_id()
+    if request_id is not None:  # `instance` stays the path; the id is an extension
+        body["request_id"] = request_id
     if extensions:
         body.update({k: v for k, v in extensions.items() if k not in body})
     return body

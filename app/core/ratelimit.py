@@ -51,6 +51,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.auth.rules import principal_from_claims
 from app.core.config import RATE_LIMIT_CLASSES, RATE_LIMIT_ROLES, Settings
 from app.core.errors import PROBLEM_MEDIA_TYPE, problem_body, problem_ref
+from app.core.observability import RATE_LIMIT_REFUSALS
 from app.core.security import TokenVerifier
 from app.reference.catalogue import get_catalogue
 
@@ -173,6 +174,7 @@ class Decision:
     item: RateLimitItem
     remaining: int
     reset_at: float  # epoch seconds when a request is next counted back
+    role: str = "anonymous"  # the caller's role, for the refusals metric
 
     def headers(self, now: float) -> list[tuple[bytes, bytes]]:
         window = self.item.get_expiry()
@@ -241,7 +243,7 @@ class RateLimitService:
                 exc,
             )
             return None
-        return Decision(allowed, klass, item, stats.remaining, stats.reset_time)
+        return Decision(allowed, klass, item, stats.remaining, stats.reset_time, caller.role)
 
 
 # -- the middleware ---------------------------------------------------------------------------
@@ -295,6 +297,7 @@ class RateLimitMiddleware:
             return
         headers = decision.headers(time.time())
         if not decision.allowed:
+            RATE_LIMIT_REFUSALS.labels(decision.route_class, decision.role).inc()
             body = json.dumps(_too_many(decision, scope["path"]), ensure_ascii=False).encode()
             await send(
                 {

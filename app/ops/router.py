@@ -1,17 +1,26 @@
-"""GET /healthz, GET /readyz."""
+"""GET /healthz, GET /readyz, GET /metrics."""
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
+from prometheus_client.metrics_core import Metric
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.config import Settings
 from app.core.db import SessionDep
-from app.core.errors import ServiceUnavailable, problems
+from app.core.errors import Forbidden, NotFound, ServiceUnavailable, Unauthenticated, problems
 from app.core.migrations import head_revisions
+from app.core.observability import exposition
 
 router = APIRouter(tags=["ops"])
 
@@ -46,3 +55,72 @@ async def read_readiness(session: SessionDep) -> Readiness:
             code="migrations-pending",
         )
     return Readiness(status="ready", database="ok", revision=",".join(sorted(current)))
+
+
+# -- GET /metrics -----------------------------------------------------------------------------
+
+MetricsSource = Callable[[AsyncSession], Awaitable[list[Metric]]]
+
+
+class _Figures:
+    """A collector of metric families already computed (for one scrape's registry)."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return iter(self.families)
+
+
+async def metrics_access(request: Request) -> None:
+    """Production: a bearer token equal to GUICHET_METRICS_TOKEN, or a peer inside
+    GUICHET_METRICS_ALLOWED_NETWORKS; off (404) when neither is set. Elsewhere: open unless
+    one of them is set. A route dependency: checked before the session (and its clock)."""
+    settings: Settings = request.app.state.settings
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    networks = [
+        ipaddress.ip_network(entry.strip(), strict=False)
+        for entry in settings.metrics_allowed_networks.split(",")
+        if entry.strip()
+    ]
+    if token is None and not networks:
+        if settings.environment == "production":
+            raise NotFound("Ressource introuvable.")
+        return
+    if networks and request.client is not None:
+        try:
+            peer = ipaddress.ip_address(request.client.host)
+        except ValueError:
+            peer = None
+        if peer is not None and any(peer in network for network in networks):
+            return
+    if token is not None:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token):
+            return
+        raise Unauthenticated("Jeton de collecte des métriques absent ou invalide.")
+    raise Forbidden(
+        "Les métriques ne sont servies qu'aux réseaux autorisés.", code="metrics-network"
+    )
+
+
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    dependencies=[Depends(metrics_access)],
+    responses={
+        200: {
+            "description": "Métriques au format texte de Prometheus.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        **problems(401, 403, 404),
+    },
+)
+async def read_metrics(request: Request, session: SessionDep) -> Response:
+    """Métriques Prometheus (requêtes, latences, pool, limites de débit, montants engagés et
+    payés par département). En production : jeton de collecte ou réseau autorisé."""
+    sources: list[MetricsSource] = getattr(request.app.state, "metrics_sources", [])
+    registry = CollectorRegistry(auto_describe=False)
+    families = [family for source in sources for family in await source(session)]
+    registry.register(_Figures(families))
+    return Response(exposition(registry), media_type=CONTENT_TYPE_LATEST)

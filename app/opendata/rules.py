@@ -1,0 +1,164 @@
+"""Pure SCDL « subventions » 2.1.1 formatting (DOMAIN.md §5): one grant's facts → one row.
+
+No session, no settings, no clock: the service streams the facts, these functions write them.
+The CSV is UTF-8, comma-separated, `.` as the decimal mark, euros with two decimals; the JSON
+carries the same fields (typed) plus the aid rate and the strand.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from app.budgets.rules import PaymentConditions, payment_conditions
+
+# The schema's fields, in its order (the CSV header; frictionless checks names and order).
+SCDL_FIELDS: tuple[str, ...] = (
+    "nomAttribuant",
+    "idAttribuant",
+    "dateConvention",
+    "referenceDecision",
+    "nomBeneficiaire",
+    "idBeneficiaire",
+    "rnaBeneficiaire",
+    "objet",
+    "montant",
+    "nature",
+    "conditionsVersement",
+    "datesPeriodeVersement",
+    "idRAE",
+    "notificationUE",
+    "pourcentageSubvention",
+    "dispositifAide",
+)
+# Added by the JSON export only (not SCDL fields): grant / eligible cost, and the strand.
+JSON_EXTRA_FIELDS: tuple[str, ...] = ("tauxAide", "volet")
+
+OBJET_MAX = 256  # SCDL: `objet` is at most 256 characters
+NATURE = "aide en numéraire"  # FITN7 grants are money only
+NOTIFICATION_UE = "non"  # not a de minimis aid notified to the European Commission
+# SCDL 2.1.1: the beneficiary's share of the grant, 1.00 for a single beneficiary (every FITN7
+# grant); not an aid rate (that is `tauxAide`, JSON only).
+SINGLE_BENEFICIARY_SHARE = "1.00"
+AID_RATE_DECIMALS = Decimal("0.0001")
+
+
+@dataclass(frozen=True)
+class GrantFacts:
+    """What one exported grant needs, as read by the service in one row."""
+
+    prefecture_name: str
+    prefecture_siret: str
+    convention_signed_on: date
+    decision_reference: str | None
+    beneficiary_name: str
+    beneficiary_siret: str
+    title: str
+    amount_cents: int
+    due_dates: Sequence[date]  # the convention schedule's due dates
+    strand: str
+    eligible_cost_cents: int
+
+
+def euros_text(cents: int) -> str:
+    """12345 → "123.45": euros with two decimals and `.` (exact, no float)."""
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(cents), 100)
+    return f"{sign}{whole}.{part:02d}"
+
+
+def clip_objet(title: str) -> str:
+    """SCDL `objet`: at most 256 characters (an ellipsis marks a cut)."""
+    text = " ".join(title.split())
+    return text if len(text) <= OBJET_MAX else text[: OBJET_MAX - 1] + "…"
+
+
+def payment_period(due_dates: Sequence[date], signed_on: date) -> str:
+    """SCDL `datesPeriodeVersement`: the date of a single payment, else the period
+    `AAAA-MM-JJ/AAAA-MM-JJ` from the first to the last due date. A convention without a
+    schedule (`autre`) states the day it was signed."""
+    if not due_dates:
+        return signed_on.isoformat()
+    first, last = min(due_dates), max(due_dates)
+    if len(due_dates) == 1:
+        return first.isoformat()
+    return f"{first.isoformat()}/{last.isoformat()}"
+
+
+def aid_rate(amount_cents: int, eligible_cost_cents: int) -> Decimal | None:
+    """Grant / eligible cost, 4 decimals (0.8000 for 80 %); None when nothing is eligible."""
+    if eligible_cost_cents <= 0:
+        return None
+    return (Decimal(amount_cents) / Decimal(eligible_cost_cents)).quantize(
+        AID_RATE_DECIMALS, rounding=ROUND_HALF_UP
+    )
+
+
+def scdl_row(facts: GrantFacts) -> dict[str, str]:
+    """The SCDL fields of one grant, as the CSV writes them (empty string: not given)."""
+    conditions: PaymentConditions = payment_conditions(len(facts.due_dates))
+    return {
+        "nomAttribuant": facts.prefecture_name,
+        "idAttribuant": facts.prefecture_siret,
+        "dateConvention": facts.convention_signed_on.isoformat(),
+        "referenceDecision": facts.decision_reference or "",
+        "nomBeneficiaire": facts.beneficiary_name,
+        "idBeneficiaire": facts.beneficiary_siret,
+        "rnaBeneficiaire": "",
+        "objet": clip_objet(facts.title),
+        "montant": euros_text(facts.amount_cents),
+        "nature": NATURE,
+        "conditionsVersement": conditions.value,
+        "datesPeriodeVersement": payment_period(facts.due_dates, facts.convention_signed_on),
+        "idRAE": "",
+        "notificationUE": NOTIFICATION_UE,
+        "pourcentageSubvention": SINGLE_BENEFICIARY_SHARE,
+        "dispositifAide": "",
+    }
+
+
+def csv_text(rows: Iterable[Sequence[str]]) -> str:
+    """CSV lines (comma, minimal quoting, CRLF as RFC 4180) for these rows."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def csv_header() -> str:
+    return csv_text([SCDL_FIELDS])
+
+
+def csv_line(facts: GrantFacts) -> list[str]:
+    row = scdl_row(facts)
+    return [row[name] for name in SCDL_FIELDS]
+
+
+# Numbers are written as JSON number literals from exact decimal text (no float rounding).
+_JSON_NUMBERS = frozenset({"montant", "pourcentageSubvention"})
+
+
+def json_record(facts: GrantFacts) -> str:
+    """One grant as a JSON object: the SCDL fields typed (numbers, `notificationUE` a
+    boolean, absent optional fields null), then `tauxAide` and `volet`."""
+    row = scdl_row(facts)
+    parts: list[str] = []
+    for name in SCDL_FIELDS:
+        value: Any = row[name]
+        if name in _JSON_NUMBERS:
+            text = value
+        elif name == "notificationUE":
+            text = "true" if value == "oui" else "false"
+        else:
+            text = json.dumps(value or None, ensure_ascii=False)
+        parts.append(f'"{name}":{text}')
+    rate = aid_rate(facts.amount_cents, facts.eligible_cost_cents)
+    parts.append(f'"tauxAide":{"null" if rate is None else str(rate)}')
+    parts.append(f'"volet":{json.dumps(facts.strand)}')
+    return "{" + ",".join(parts) + "}"

@@ -1,0 +1,102 @@
+"""Use cases of the open-data export: its validators (ETag, Last-Modified) and its rows.
+
+The rows come from a server-side cursor (`AsyncSession.stream` with `yield_per`): at most one
+batch of rows sits in memory, whatever the number of grants (bench/bench_opendata.py measures
+it on 100,000). Public and anonymous (DOMAIN.md §2): nothing here depends on a principal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.db import read_only_transaction
+from app.opendata import rules
+from app.opendata.repository import ExportFilter, export_stmt, freshness_stmt
+
+BATCH_ROWS = 1000
+# The validators of an export that has never had a grant.
+EPOCH = datetime(2021, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Freshness:
+    count: int
+    last_modified: datetime  # UTC, whole seconds (HTTP dates have no fraction)
+    etag: str
+
+
+async def freshness(session: AsyncSession, f: ExportFilter, *, variant: str) -> Freshness:
+    """ETag and Last-Modified of an export in one aggregate query (no row is read)."""
+    await read_only_transaction(session)  # SQLite: the export never holds the write lock
+    row = (await session.execute(freshness_stmt(f))).one()
+    count = int(row[0] or 0)
+    stamps = [stamp for stamp in row[1:] if stamp is not None]
+    latest = max(stamps, default=EPOCH).astimezone(UTC)
+    fingerprint = "|".join(
+        [
+            variant,
+            f.departement or "",
+            f.signed_from.isoformat() if f.signed_from else "",
+            f.signed_to.isoformat() if f.signed_to else "",
+            str(count),
+            latest.isoformat(),
+        ]
+    )
+    etag = '"' + hashlib.sha256(fingerprint.encode()).hexdigest()[:32] + '"'
+    return Freshness(count, latest.replace(microsecond=0), etag)
+
+
+def _due_dates(schedule: object) -> list[date]:
+    items = schedule if isinstance(schedule, list) else []
+    return [date.fromisoformat(str(item["due_on"])) for item in items if item.get("due_on")]
+
+
+async def grant_facts(
+    session: AsyncSession, f: ExportFilter
+) -> AsyncIterator[list[rules.GrantFacts]]:
+    """The published grants, batch by batch, from a server-side cursor."""
+    result = await session.stream(export_stmt(f).execution_options(yield_per=BATCH_ROWS))
+    try:
+        async for batch in result.partitions():
+            yield [
+                rules.GrantFacts(
+                    prefecture_name=row[0],
+                    prefecture_siret=row[1],
+                    convention_signed_on=row[2],
+                    decision_reference=row[3],
+                    beneficiary_name=row[4],
+                    beneficiary_siret=row[5],
+                    title=row[6],
+                    amount_cents=int(row[7]),
+                    due_dates=_due_dates(row[8]),
+                    strand=row[9],
+                    eligible_cost_cents=int(row[10] or 0),
+                )
+                for row in batch
+            ]
+    finally:
+        await result.close()
+
+
+async def csv_chunks(session: AsyncSession, f: ExportFilter) -> AsyncIterator[bytes]:
+    """The SCDL CSV: header, then one chunk of lines per batch (UTF-8, comma, CRLF)."""
+    yield rules.csv_header().encode("utf-8")
+    async for batch in grant_facts(session, f):
+        yield rules.csv_text(rules.csv_line(facts) for facts in batch).encode("utf-8")
+
+
+async def json_chunks(session: AsyncSession, f: ExportFilter) -> AsyncIterator[bytes]:
+    """A JSON array of records, written batch by batch."""
+    yield b"["
+    first = True
+    async for batch in grant_facts(session, f):
+        text = ",".join(rules.json_record(facts) for facts in batch)
+        if text:
+            yield (text if first else "," + text).encode("utf-8")
+            first = False
+    yield b"]"

@@ -1,0 +1,290 @@
+"""The dashboard queries: each figure is one SQL aggregation, grouped by département or not.
+
+Every statement returns its département first (NULL for the national figures), so the
+service puts aggregated rows side by side; no statement loads business rows into Python.
+Only `days_between` and the month buckets (app.stats.sql) are spelled per dialect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Select, case, func, null, select
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col
+
+from app.budgets.models import Envelope, Grant, Payment
+from app.candidates.models import Candidate
+from app.committees.models import Committee
+from app.committees.rules import CommitteeStatus
+from app.core.clock import PARIS
+from app.programme.models import Programme
+from app.projects.models import Project, ProjectTransition
+from app.projects.rules import Status
+from app.stats.sql import date_year_month, days_between, year_month
+
+CANCELLED = "cancelled"  # a cancelled grant counts as granted nowhere
+DECISIONS = (Status.ACCEPTED.value, Status.REJECTED.value)
+
+
+@dataclass(frozen=True)
+class StatsQuery:
+    """Whose figures: every département together (national), one row per département
+    (`grouped`), possibly one département only; over a period of days (Europe/Paris)."""
+
+    grouped: bool
+    departement: str | None = None
+    period_from: date | None = None
+    period_to: date | None = None
+
+    def instants(self) -> tuple[datetime | None, datetime | None]:
+        """[from 00:00, day after `to` 00:00) in Paris, as UTC instants."""
+        start = (
+            datetime.combine(self.period_from, time(), PARIS).astimezone(UTC)
+            if self.period_from
+            else None
+        )
+        end = (
+            datetime.combine(self.period_to + timedelta(days=1), time(), PARIS).astimezone(UTC)
+            if self.period_to
+            else None
+        )
+        return start, end
+
+
+def _in_period(q: StatsQuery, stamp: Any) -> list[ColumnElement[bool]]:
+    start, end = q.instants()
+    clauses: list[ColumnElement[bool]] = []
+    if start is not None:
+        clauses.append(stamp >= start)
+    if end is not None:
+        clauses.append(stamp < end)
+    return clauses
+
+
+def _day_in_period(q: StatsQuery, day: Any) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = []
+    if q.period_from is not None:
+        clauses.append(day >= q.period_from)
+    if q.period_to is not None:
+        clauses.append(day <= q.period_to)
+    return clauses
+
+
+def _grouped(
+    q: StatsQuery, departement: Any, columns: list[Any], keys: list[Any] | None = None
+) -> Select[*tuple[Any, ...]]:
+    """SELECT [departement | NULL], columns … WHERE departement = … GROUP BY [dep,] keys."""
+    dep = departement.label("departement") if q.grouped else null().label("departement")
+    stmt = select(dep, *columns)
+    if q.departement is not None:
+        stmt = stmt.where(departement == q.departement)
+    group = ([departement] if q.grouped else []) + (keys or [])
+    return stmt.group_by(*group) if group else stmt
+
+
+def envelope_figures(q: StatsQuery) -> Select[*tuple[Any, ...]]:
+    """Allocated, committed, paid: the envelopes as they stand (no period)."""
+    return _grouped(
+        q,
+        col(Envelope.departement),
+        [
+            func.coalesce(func.sum(col(Envelope.allocated_cents)), 0),
+            func.coalesce(func.sum(col(Envelope.committed_cents)), 0),
+            func.coalesce(func.sum(col(Envelope.paid_cents)), 0),
+        ],
+    ).select_from(Envelope)
+
+
+def projects_by_status(q: StatsQuery) -> Select[*tuple[Any, ...]]:
+    """Dossiers by status (submitted in the period, when one is given: drafts then drop out)."""
+    return (
+        _grouped(
+            q, col(Project.departement), [col(Project.status), func.count()], [col(Project.status)]
+        )
+        .select_from(Project)
+        .where(*_in_period(q, col(Project.submitted_at)))
+    )
+
+
+def projects_by_strand(q: StatsQuery) -> Select[*tuple[Any, ...]]:
+    """Dossiers by strand, and the amounts requested by the submitted ones."""
+    requested = case(
+        (col(Project.submitted_at).is_not(None), col(Project.requested_cents)), else_=0
+    )
+    return (
+        _grouped(
+            q,
+            col(Project.departement),
+            [col(Project.strand), func.count(), func.coalesce(func.sum(requested), 0)],
+            [col(Project.strand)],
+        )
+        .select_from(Project)
+        .where(*_in_period(q, col(Project.submitted_at)))
+    )
+
+
+def requested_by_kind(q: StatsQuery) -> Select[*tuple[Any, ...]]:
+    """Amounts requested by submitted dossiers, by candidate kind."""
+    return (
+        _grouped(
+            q,
+            col(Project.departement),
+            [col(Candidate.kind), func.coalesce(func.sum(col(Project.requested_cents)), 0)],
+            [col(Candidate.kind)],
+        )
+        .select_from(Project)
+        .join(Candidate, col(Candidate.id) == col(Project.candidate_id))
+        .where(col(Project.submitted_at).is_not(None), *_in_period(q, col(Project.submitted_at)))
+    )
+
+
+def _live_grants(q: StatsQuery, stmt: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
+    """Grants not cancelled, decided in the period, with their dossier (and candidate)."""
+    return (
+        stmt.select_from(Grant)
+        .join(Project, col(Project.id) == col(Grant.project_id))
+        .join(Candidate, col(Candidate.id) == col(Project.candidate_id))
+        .where(col(Grant.status) != CANCELLED, *_in_period(q, col(Grant.committed_at)))
+    )
+
+
+def granted_by_strand(q: StatsQuery) -> Select[*tuple[Any, ...]]:
+    return _live_grants(
+        q,
+        _grouped(
+            q,
+            col(Project.departement),
+            [col(Project.strand), func.coalesce(func.sum(col(Grant.amount_cents)), 0)],
+            [col(Project.strand)],
+        ),
+    )
+
+
+def granted_by_kind(q: StatsQuery) -> Select[*tuple[Any, ...]]:
+    return _live_grants(
+        q,
+        _grouped(
+            q,
+            col(Project.departement),
+            [col(Candidate.kind), func.coalesce(func.sum(col(Grant.amount_cents)), 0)],
+            [col(Candidate.kind)],
+        ),
+    )
+
+
+def beneficiaries_and_impact(q: StatsQuery) -> Select[*tuple[Any, ...]]:
+    """Distinct beneficiaries of live grants, those under the programme's small-population
+    threshold (5,000 inhabitants), and the agents and users their funded projects reach."""
+    small = case(
+        (
+            col(Candidate.population) < col(Programme.small_population_threshold),
+            col(Candidate.id),
+        ),
+        else_=None,
+    )
+    stmt = _grouped(
+        q,
+        col(Project.departement),
+        [
+            func.count(func.distinct(col(Candidate.id))),
+            func.count(func.distinct(small)),
+            func.coalesce(func.sum(col(Project.agents_impacted)), 0),
+            func.coalesce(func.sum(col(Project.users_impacted)), 0),
+        ],
+    )
+    return _live_grants(q, stmt).join(Programme, col(Programme.id) == col(Project.programme_id))
+
+
+def median_days_to_decision(q: StatsQuery) -> Select[*tuple[Any, ...]]:
+    """Decisions (accepted or rejected) in the period and the median of their days from
+    submission, by window functions (the same SQL on both databases): the middle row, or the
+    mean of the two middle rows."""
+    partition = [col(Project.departement)] if q.grouped else []
+    days = days_between(col(ProjectTransition.at), col(Project.submitted_at))
+    decided = (
+        select(
+            col(Project.departement).label("departement"),
+            days.label("days"),
+            func.row_number().over(partition_by=partition, order_by=days).label("rank"),
+            func.count().over(partition_by=partition).label("total"),
+        )
+        .select_from(ProjectTransition)
+        .join(Project, col(Project.id) == col(ProjectTransition.project_id))
+        .where(
+            col(ProjectTransition.to_status).in_(DECISIONS),
+            col(Project.submitted_at).is_not(None),
+            *_in_period(q, col(ProjectTransition.at)),
+        )
+    )
+    if q.departement is not None:
+        decided = decided.where(col(Project.departement) == q.departement)
+    d = decided.subquery("decided")
+    # `//`: integer division on both databases (SQLAlchemy's `/` is true division)
+    middle = d.c.rank.in_([(d.c.total + 1) // 2, (d.c.total + 2) // 2])
+    dep = d.c.departement if q.grouped else null()
+    stmt = select(
+        dep.label("departement"),
+        func.max(d.c.total),
+        func.avg(case((middle, d.c.days), else_=None)),
+    )
+    return stmt.group_by(d.c.departement) if q.grouped else stmt
+
+
+def commitments_by_month(q: StatsQuery) -> Select[*tuple[Any, ...]]:
+    """Grants committed per month (UTC), cancelled ones included: the flow as it happened."""
+    month = year_month(col(Grant.committed_at))
+    return (
+        _grouped(
+            q,
+            col(Project.departement),
+            [month, func.count(), func.coalesce(func.sum(col(Grant.amount_cents)), 0)],
+            [month],
+        )
+        .select_from(Grant)
+        .join(Project, col(Project.id) == col(Grant.project_id))
+        .where(*_in_period(q, col(Grant.committed_at)))
+    )
+
+
+def payments_by_month(q: StatsQuery) -> Select[*tuple[Any, ...]]:
+    month = date_year_month(col(Payment.paid_on))
+    return (
+        _grouped(
+            q,
+            col(Project.departement),
+            [month, func.count(), func.coalesce(func.sum(col(Payment.amount_cents)), 0)],
+            [month],
+        )
+        .select_from(Payment)
+        .join(Project, col(Project.id) == col(Payment.project_id))
+        .where(*_day_in_period(q, col(Payment.paid_on)))
+    )
+
+
+def submissions_by_month(q: StatsQuery) -> Select[*tuple[Any, ...]]:
+    month = year_month(col(Project.submitted_at))
+    return (
+        _grouped(q, col(Project.departement), [month, func.count()], [month])
+        .select_from(Project)
+        .where(col(Project.submitted_at).is_not(None), *_in_period(q, col(Project.submitted_at)))
+    )
+
+
+def committed_and_paid_by_departement() -> Select[*tuple[Any, ...]]:
+    """For /metrics: committed and paid per département, as the envelopes stand."""
+    return envelope_figures(StatsQuery(grouped=True))
+
+
+def committees_held(q: StatsQuery) -> Select[*tuple[Any, ...]]:
+    """Committees closed in the period (by the day of their close)."""
+    return (
+        _grouped(q, col(Committee.departement), [func.count()])
+        .select_from(Committee)
+        .where(
+            col(Committee.status) == CommitteeStatus.CLOSED.value,
+            *_in_period(q, col(Committee.closed_at)),
+        )
+    )

@@ -1,0 +1,238 @@
+"""Use cases of the dashboards: each figure is one aggregate query (app.stats.repository);
+this module only sets them side by side per scope. No loop over business rows.
+
+Scope (R-ACL-1): DINUM and ANCT read every département and the national figures; a prefect
+reads its own département only (its row, never another's); candidates never read dashboards.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.principal import Principal, Role
+from app.committees import service as committees_service
+from app.core.db import read_only_transaction
+from app.programme.models import Programme
+from app.projects.rules import Status
+from app.stats import repository as q
+from app.stats.rules import ratio_bps, use_rate_bps
+from app.stats.schemas import DepartementFigures, DepartementsStats, NationalStats
+
+STRANDS = ("3a", "3b", "3c")
+NATIONAL = "national"
+
+Rows = dict[str | None, list[Any]]
+
+
+async def _rows(session: AsyncSession, stmt: Select[*tuple[Any, ...]]) -> Rows:
+    """The aggregate rows of one statement, by département (None: national)."""
+    found: Rows = defaultdict(list)
+    for row in (await session.execute(stmt)).all():
+        found[row[0]].append(tuple(row[1:]))
+    return found
+
+
+async def _due(
+    session: AsyncSession, principal: Principal, programme: Programme, *, grouped: bool
+) -> dict[str | None, int]:
+    """R-COM-1 today: 1 per département whose committee is due (its own for a prefect), or
+    their number nationally; computed by the committees' one aggregate statement."""
+    statuses = await committees_service.committee_status(session, principal, programme=programme)
+    due = [s.departement for s in statuses if s.reason is not None]
+    if not grouped:
+        return {None: len(due)}
+    return dict.fromkeys(due, 1)
+
+
+async def _figures(
+    session: AsyncSession,
+    principal: Principal,
+    programme: Programme,
+    query: q.StatsQuery,
+    *,
+    series: bool,
+) -> dict[str | None, dict[str, Any]]:
+    """Every figure of every scope the query covers, one aggregate per figure."""
+    await read_only_transaction(session)  # SQLite: reads never hold the write lock
+    envelopes = await _rows(session, q.envelope_figures(query))
+    statuses = await _rows(session, q.projects_by_status(query))
+    strands = await _rows(session, q.projects_by_strand(query))
+    granted_strand = await _rows(session, q.granted_by_strand(query))
+    requested_kind = await _rows(session, q.requested_by_kind(query))
+    granted_kind = await _rows(session, q.granted_by_kind(query))
+    beneficiaries = await _rows(session, q.beneficiaries_and_impact(query))
+    medians = await _rows(session, q.median_days_to_decision(query))
+    months: dict[str, Rows] = {}
+    if series:
+        months["commitments"] = await _rows(session, q.commitments_by_month(query))
+        months["payments"] = await _rows(session, q.payments_by_month(query))
+        months["submissions"] = await _rows(session, q.submissions_by_month(query))
+    held = await _rows(session, q.committees_held(query))
+    due = await _due(session, principal, programme, grouped=query.grouped)
+
+    scopes: set[str | None] = (
+        {None}
+        if not query.grouped
+        else set(envelopes) | set(statuses) | set(strands) | set(beneficiaries)
+    )
+    if query.departement is not None:
+        scopes &= {query.departement}
+    return {
+        scope: _assemble(
+            envelopes.get(scope, []),
+            statuses.get(scope, []),
+            strands.get(scope, []),
+            granted_strand.get(scope, []),
+            requested_kind.get(scope, []),
+            granted_kind.get(scope, []),
+            beneficiaries.get(scope, []),
+            medians.get(scope, []),
+            {name: rows.get(scope, []) for name, rows in months.items()} if series else None,
+            held=held.get(scope, []),
+            due=due.get(scope, 0),
+        )
+        for scope in scopes
+    }
+
+
+def _one(rows: list[Any], width: int) -> tuple[Any, ...]:
+    return tuple(rows[0]) if rows else (0,) * width
+
+
+def _by_key(rows: list[Any]) -> dict[Any, tuple[Any, ...]]:
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+def _assemble(
+    envelopes: list[Any],
+    statuses: list[Any],
+    strands: list[Any],
+    granted_strand: list[Any],
+    requested_kind: list[Any],
+    granted_kind: list[Any],
+    beneficiaries: list[Any],
+    medians: list[Any],
+    months: dict[str, list[Any]] | None,
+    *,
+    held: list[Any],
+    due: int,
+) -> dict[str, Any]:
+    allocated, committed, paid = (int(v or 0) for v in _one(envelopes, 3))
+    status_counts = _by_key(statuses)
+    strand_rows = _by_key(strands)
+    granted_by_strand = _by_key(granted_strand)
+    requested_by_kind = _by_key(requested_kind)
+    granted_by_kind = _by_key(granted_kind)
+    people, small, agents, users = (int(v or 0) for v in _one(beneficiaries, 4))
+    decisions, median = _one(medians, 2)
+    figures: dict[str, Any] = {
+        "allocated_cents": allocated,
+        "committed_cents": committed,
+        "paid_cents": paid,
+        "available_cents": allocated - committed,
+        "use_rate_bps": use_rate_bps(committed, allocated),
+        "projects_by_status": [
+            {"status": s.value, "projects": int(status_counts.get(s.value, (0,))[0])}
+            for s in Status
+        ],
+        "by_strand": [
+            {
+                "strand": strand,
+                "projects": int(strand_rows.get(strand, (0, 0))[0]),
+                "requested_cents": int(strand_rows.get(strand, (0, 0))[1] or 0),
+                "granted_cents": int(granted_by_strand.get(strand, (0,))[0] or 0),
+            }
+            for strand in STRANDS
+        ],
+        "by_candidate_kind": [
+            {
+                "kind": kind,
+                "requested_cents": int(requested_by_kind.get(kind, (0,))[0] or 0),
+                "granted_cents": int(granted_by_kind.get(kind, (0,))[0] or 0),
+            }
+            for kind in sorted(set(requested_by_kind) | set(granted_by_kind))
+        ],
+        "decisions": int(decisions or 0),
+        "median_days_to_decision": None if median is None else round(float(median), 2),
+        "beneficiaries": people,
+        "small_beneficiaries": small,
+        "small_beneficiary_share_bps": ratio_bps(small, people),
+        "agents_impacted": agents,
+        "users_impacted": users,
+        "series": None if months is None else _series(months),
+        "committees_held": int(_one(held, 1)[0] or 0),
+        "committees_due": due,
+    }
+    return figures
+
+
+def _series(months: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    commitments = _by_key(months["commitments"])
+    payments = _by_key(months["payments"])
+    submissions = _by_key(months["submissions"])
+    return [
+        {
+            "month": month,
+            "submissions": int(submissions.get(month, (0,))[0]),
+            "commitments": int(commitments.get(month, (0, 0))[0]),
+            "commitments_cents": int(commitments.get(month, (0, 0))[1] or 0),
+            "payments": int(payments.get(month, (0, 0))[0]),
+            "payments_cents": int(payments.get(month, (0, 0))[1] or 0),
+        }
+        for month in sorted(set(commitments) | set(payments) | set(submissions))
+    ]
+
+
+def _period(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+async def national(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    programme: Programme,
+    period_from: date | None,
+    period_to: date | None,
+    series: bool,
+) -> NationalStats:
+    """National figures (DINUM, ANCT: the router lets no one else in)."""
+    query = q.StatsQuery(grouped=False, period_from=period_from, period_to=period_to)
+    figures = (await _figures(session, principal, programme, query, series=series))[None]
+    return NationalStats(period_from=_period(period_from), period_to=_period(period_to), **figures)
+
+
+async def departements(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    programme: Programme,
+    period_from: date | None,
+    period_to: date | None,
+    series: bool,
+) -> DepartementsStats:
+    """One entry per département with an envelope or a dossier; a prefect's own only
+    (R-ACL-1: the query is scoped, not filtered afterwards)."""
+    only = principal.departement if principal.role is Role.PREFECT else None
+    query = q.StatsQuery(
+        grouped=True, departement=only, period_from=period_from, period_to=period_to
+    )
+    by_scope = await _figures(session, principal, programme, query, series=series)
+    if only is not None and only not in by_scope:  # nothing yet: its figures are zeros
+        empty_months: dict[str, list[Any]] = {"commitments": [], "payments": [], "submissions": []}
+        by_scope[only] = _assemble(
+            [], [], [], [], [], [], [], [], empty_months if series else None, held=[], due=0
+        )
+    return DepartementsStats(
+        period_from=_period(period_from),
+        period_to=_period(period_to),
+        items=[
+            DepartementFigures(departement=str(dep), **figures)
+            for dep, figures in sorted(by_scope.items(), key=lambda item: str(item[0]))
+        ],
+    )

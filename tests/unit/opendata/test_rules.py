@@ -1,0 +1,82 @@
+"""SCDL « subventions » 2.1.1 formatting (DOMAIN.md §5), pure functions in tables."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from app.opendata import rules
+from app.opendata.rules import GrantFacts
+
+
+@pytest.mark.parametrize(
+    ("cents", "text"),
+    [(0, "0.00"), (5, "0.05"), (100, "1.00"), (1_000_000, "10000.00"), (123_456_789, "1234567.89")],
+)
+def test_euros_with_two_decimals_and_a_point(cents: int, text: str) -> None:
+    assert rules.euros_text(cents) == text
+
+
+@pytest.mark.parametrize(
+    ("dues", "text"),
+    [
+        ([], "2021-03-15"),  # no schedule: `autre`, the convention's day
+        ([date(2021, 4, 1)], "2021-04-01"),
+        ([date(2021, 9, 30), date(2021, 3, 20)], "2021-03-20/2021-09-30"),
+        ([date(2021, 3, 20), date(2021, 3, 20)], "2021-03-20/2021-03-20"),
+    ],
+)
+def test_payment_period(dues: list[date], text: str) -> None:
+    assert rules.payment_period(dues, date(2021, 3, 15)) == text
+
+
+@pytest.mark.parametrize(
+    ("amount", "eligible", "rate"),
+    [(1_000_000, 2_000_000, Decimal("0.5000")), (800_000, 1_700_000, Decimal("0.4706")),
+     (1, 3, Decimal("0.3333")), (2, 3, Decimal("0.6667")), (100, 0, None)],
+)  # fmt: skip
+def test_aid_rate(amount: int, eligible: int, rate: Decimal | None) -> None:
+    assert rules.aid_rate(amount, eligible) == rate
+
+
+def test_objet_is_at_most_256_characters() -> None:
+    assert rules.clip_objet("  Un   titre ") == "Un titre"
+    clipped = rules.clip_objet("x" * 300)
+    assert len(clipped) == 256 and clipped.endswith("…")
+
+
+FACTS = GrantFacts(
+    prefecture_name="Préfecture, « 13 »",
+    prefecture_siret="13002526500013",
+    convention_signed_on=date(2021, 3, 15),
+    decision_reference=None,
+    beneficiary_name="Commune d'Alleins",
+    beneficiary_siret="21130003300017",
+    title='Projet "A", B',
+    amount_cents=800_050,
+    due_dates=[date(2021, 10, 1)],
+    strand="3b",
+    eligible_cost_cents=1_600_100,
+)
+
+
+def test_csv_line_quotes_commas_and_quotes() -> None:
+    line = rules.csv_text([rules.csv_line(FACTS)])
+    assert line.startswith('"Préfecture, « 13 »",13002526500013,2021-03-15,,')
+    assert '"Projet ""A"", B",8000.50,aide en numéraire,unique,2021-10-01,,non,1.00,' in line
+    assert line.endswith("\r\n")
+    assert rules.csv_header().rstrip().split(",") == list(rules.SCDL_FIELDS)
+
+
+def test_json_record_is_typed() -> None:
+    record = json.loads(rules.json_record(FACTS))
+    assert list(record) == [*rules.SCDL_FIELDS, *rules.JSON_EXTRA_FIELDS]
+    assert record["montant"] == 8000.50
+    assert record["pourcentageSubvention"] == 1.0
+    assert record["notificationUE"] is False
+    assert record["referenceDecision"] is None
+    assert record["tauxAide"] == 0.5
+    assert record["volet"] == "3b"

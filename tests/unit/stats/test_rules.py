@@ -1,0 +1,46 @@
+"""Dashboard helpers: ratios in basis points and the CSV form of the figures."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.stats.rules import csv_document, flatten, ratio_bps, use_rate_bps
+
+
+@pytest.mark.parametrize(
+    ("part", "whole", "bps"),
+    [(0, 10, 0), (1, 2, 5000), (1, 3, 3333), (2, 3, 6666), (3, 3, 10000), (1, 0, None)],
+)
+def test_ratio_bps(part: int, whole: int, bps: int | None) -> None:
+    assert ratio_bps(part, whole) == bps
+
+
+def test_use_rate_is_zero_without_allocation() -> None:
+    assert use_rate_bps(0, 0) == 0
+    assert use_rate_bps(2_900_000, 15_000_000) == 1933
+
+
+def test_flatten_one_row_per_number() -> None:
+    rows = list(
+        flatten(
+            "13",
+            {
+                "committed_cents": 10,
+                "median_days_to_decision": 8.5,
+                "small_beneficiary_share_bps": None,
+                "by_strand": [{"strand": "3c", "projects": 2, "granted_cents": 5}],
+                "series": None,
+            },
+        )
+    )
+    assert rows == [
+        ("13", "committed_cents", "", "10"),
+        ("13", "median_days_to_decision", "", "8.50"),
+        ("13", "small_beneficiary_share_bps", "", ""),
+        ("13", "by_strand.projects", "3c", "2"),
+        ("13", "by_strand.granted_cents", "3c", "5"),
+    ]
+    assert csv_document(iter(rows)).splitlines()[:2] == [
+        "scope,figure,key,value",
+        "13,committed_cents,,10",
+    ]
