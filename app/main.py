@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.budgets.router import envelopes_router, grants_router
 from app.candidates.router import router as candidates_router
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         grants_router,
         envelopes_router,
         reference_router,
+        audit_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import SQLModel
 
 import app.core.db  # noqa: F401  (sets the naming convention before any table is declared)
+from app.audit.models import AuditChainHead, AuditEvent
 from app.budgets.models import Convention, Envelope, Grant, LedgerMovement, Payment
 from app.candidates.models import Candidate
 from app.core.db import ServiceClock
@@ -15,6 +16,8 @@ from app.projects.models import ExpenseLine, FundingLine, Project, ProjectTransi
 metadata = SQLModel.metadata
 
 __all__ = [
+    "AuditChainHead",
+    "AuditEvent",
     "Convention",
     "DepartementForfaits",
     "Envelope",

@@ -79,13 +79,20 @@ def test_r_sync_1_every_timestamp_filter_states_format_offset_and_years(name: st
         "list_projects",
         "list_envelopes",
         "read_ledger",
+        "list_audit_events",
     }
 
 
 def test_every_list_states_its_own_cursor_format() -> None:
     found = parameters("cursor")
     patterns = {operation_id: p["schema"]["pattern"] for operation_id, p in found}
-    assert set(patterns) == {"list_candidates", "list_projects", "list_envelopes", "read_ledger"}
+    assert set(patterns) == {
+        "list_candidates",
+        "list_projects",
+        "list_envelopes",
+        "read_ledger",
+        "list_audit_events",
+    }
     assert len(set(patterns.values())) == len(patterns)  # a cursor fits one list only
     for operation_id, parameter in found:
         assert "invalid-cursor" in parameter["description"], operation_id
