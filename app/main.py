@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,6 +29,8 @@ from app.ops.router import router as ops_router
 from app.programme.router import router as programme_router
 from app.projects.router import router as projects_router
 from app.reference.router import router as reference_router
+from app.webhooks.router import router as webhooks_router
+from app.webhooks.worker import run_worker
 
 API_PREFIX = "/api/v1"
 API_VERSION = "1.0.0"
@@ -48,8 +51,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await start_clock(app)  # R-ELIG-8: the database's clock, fixed at its first start
-        yield
-        await app.state.engine.dispose()
+        stop = asyncio.Event()
+        worker = None
+        if settings.webhook_worker_enabled:  # R-HOOK-1: one delivery worker per process
+            worker = asyncio.create_task(run_worker(app.state.sessionmaker, settings, stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            if worker is not None:
+                await worker
+            await app.state.engine.dispose()
 
     app = FastAPI(
         title="Guichet FITN7 axe 3",
@@ -78,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         envelopes_router,
         reference_router,
         audit_router,
+        webhooks_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 

@@ -12,6 +12,7 @@ from app.core.db import ServiceClock
 from app.core.idempotency import IdempotencyRecord
 from app.programme.models import DepartementForfaits, Programme
 from app.projects.models import ExpenseLine, FundingLine, Project, ProjectTransition
+from app.webhooks.models import WebhookDelivery, WebhookSubscription
 
 metadata = SQLModel.metadata
 
@@ -32,5 +33,7 @@ __all__ = [
     "Project",
     "ProjectTransition",
     "ServiceClock",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "metadata",
 ]

@@ -80,6 +80,7 @@ def test_r_sync_1_every_timestamp_filter_states_format_offset_and_years(name: st
         "list_envelopes",
         "read_ledger",
         "list_audit_events",
+        "list_webhooks",
     }
 
 
@@ -92,6 +93,8 @@ def test_every_list_states_its_own_cursor_format() -> None:
         "list_envelopes",
         "read_ledger",
         "list_audit_events",
+        "list_webhooks",
+        "list_webhook_deliveries",
     }
     assert len(set(patterns.values())) == len(patterns)  # a cursor fits one list only
     for operation_id, parameter in found:
