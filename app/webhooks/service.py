@@ -8,9 +8,11 @@ nothing) and in the chain's order. `app.webhooks.worker` delivers them.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +29,7 @@ from app.webhooks.errors import EventNotFound, SubscriptionNotFound, TargetRefus
 from app.webhooks.models import WebhookDelivery, WebhookSubscription
 from app.webhooks.rules import (
     TargetPolicy,
+    check_addresses,
     check_url,
     event_types_of,
     new_secret,
@@ -59,6 +62,24 @@ def subscriber(subscription: WebhookSubscription) -> Principal:
     return Principal(subscription.owner_subject, Role.DINUM)
 
 
+async def check_target(url: str, settings: Settings) -> str | None:
+    """The SSRF guard, at registration and at each delivery: why the target is refused, or
+    None. The host is resolved and every address must be public (loopback when allowed).
+    (The HTTP client resolves the name again when it connects: a DNS answer changed in
+    between is not caught; an egress proxy or firewall is the complete guard.)"""
+    policy = policy_of(settings)
+    refused = check_url(url, policy)
+    if refused is not None:
+        return refused
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname or "", port)
+    except OSError as exc:
+        return f"Résolution impossible de l'hôte : {exc}."
+    return check_addresses([str(info[4][0]) for info in infos], policy)
+
+
 # -- subscriptions --------------------------------------------------------------------------
 
 
@@ -68,7 +89,7 @@ async def create_subscription(
     """DINUM subscribes to every département's events, a prefect to its own (R-HOOK-1).
     Returns the subscription and its secret, shown once. The URL is checked now and again at
     each delivery (its address may change)."""
-    refused = check_url(data.url, policy_of(settings))
+    refused = await check_target(data.url, settings)
     if refused is not None:
         raise TargetRefused(refused)
     secret = new_secret()

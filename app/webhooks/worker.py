@@ -23,7 +23,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from fastapi import Response
@@ -38,13 +37,16 @@ from app.core.errors import AppError
 from app.core.types import utcnow
 from app.webhooks.models import WebhookDelivery, WebhookSubscription
 from app.webhooks.rules import (
-    check_addresses,
-    check_url,
     is_success,
     next_delay,
     signature_header,
 )
-from app.webhooks.service import policy_of, real_now, secrets_in_force, subscriber
+from app.webhooks.service import (
+    check_target,
+    real_now,
+    secrets_in_force,
+    subscriber,
+)
 
 logger = logging.getLogger("app.webhooks")
 MAX_LOG = 20
@@ -174,22 +176,6 @@ async def render(sessionmaker: async_sessionmaker[AsyncSession], item: Claim) ->
     }
 
 
-async def guard_target(url: str, settings: Settings) -> str | None:
-    """The SSRF guard at delivery time: why the target is refused, or None."""
-    policy = policy_of(settings)
-    refused = check_url(url, policy)
-    if refused is not None:
-        return refused
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port)
-    except OSError as exc:
-        return f"Résolution impossible : {exc}."
-    return check_addresses([str(info[4][0]) for info in infos], policy)
-
-
 @dataclass(frozen=True)
 class Outcome:
     status_code: int | None
@@ -207,7 +193,7 @@ async def send(
     settings: Settings,
     item: Claim,
 ) -> Outcome:
-    refused = await guard_target(item.subscription.url, settings)
+    refused = await check_target(item.subscription.url, settings)  # again: DNS may change
     if refused is not None:
         return Outcome(None, None, refused[:500])
     payload = await render(sessionmaker, item)

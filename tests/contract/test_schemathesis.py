@@ -77,6 +77,9 @@ RULE_REJECTIONS = {
     # `to_departement` is required for a transfer and only then: a cross-field rule (value_error)
     # the schema does not state (it could, with a oneOf on `kind`).
     "create_allocation": "to_departement iff kind=transfer",
+    # R-HOOK-1 SSRF guard: the target URL must resolve to public addresses (and belong to the
+    # allow-list when one is set), which no schema can state (webhook-target-refused).
+    "create_webhook": "R-HOOK-1 target resolves to public addresses",
 }
 
 # Statuses the checks accept beyond their defaults, each one what the contract documents:
