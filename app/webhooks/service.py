@@ -104,7 +104,36 @@ async def create_subscription(
     )
     session.add(subscription)
     await session.flush()
+    await _audit(
+        session, principal, subscription, "created", before=None, after=_audit_view(subscription)
+    )
     return subscription, secret
+
+
+def _audit_view(subscription: WebhookSubscription) -> dict[str, Any]:
+    return audit_service.snapshot(subscription, ("url", "event_types", "status"))
+
+
+async def _audit(
+    session: AsyncSession,
+    principal: Principal,
+    subscription: WebhookSubscription,
+    action: str,
+    *,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    """R-AUDIT-1: subscriptions are audited too (never their secrets)."""
+    await audit_service.record(
+        session,
+        principal,
+        object_type="webhook",
+        object_id=subscription.id,
+        departement=subscription.departement,
+        action=action,
+        before=before,
+        after=after,
+    )
 
 
 def _visible(principal: Principal) -> Any:
@@ -145,6 +174,9 @@ async def delete_subscription(
     session: AsyncSession, principal: Principal, *, subscription_id: uuid.UUID
 ) -> None:
     subscription = await get_subscription(session, principal, subscription_id=subscription_id)
+    await _audit(
+        session, principal, subscription, "deleted", before=_audit_view(subscription), after=None
+    )
     await session.delete(subscription)  # its pending deliveries go with it (ON DELETE CASCADE)
     await session.flush()
 
@@ -158,6 +190,7 @@ async def rotate_secret(
 ) -> tuple[WebhookSubscription, str]:
     """A new secret, shown once; the old one still signs (beside it) during the grace period."""
     subscription = await get_subscription(session, principal, subscription_id=subscription_id)
+    grace_before = subscription.previous_secret_until
     secret = new_secret()
     subscription.previous_secret = subscription.secret
     subscription.previous_secret_until = real_now() + timedelta(
@@ -166,6 +199,14 @@ async def rotate_secret(
     subscription.secret = secret
     subscription.updated_at = utcnow()  # R-SYNC-1 compares with the business clock
     await session.flush()
+    await _audit(
+        session,
+        principal,
+        subscription,
+        "secret_rotated",
+        before={"previous_secret_until": grace_before},
+        after={"previous_secret_until": subscription.previous_secret_until},
+    )
     return subscription, secret
 
 

@@ -181,3 +181,18 @@ async def test_r_hook_1_replay_needs_a_known_event(
         headers=headers(actors.dinum),
     )
     assert response.status_code == 404
+
+
+async def test_r_audit_1_subscriptions_are_audited_without_their_secrets(
+    client: AsyncClient, headers: Any, actors: Actors
+) -> None:
+    created = (await create(client, headers, actors.pref13)).json()
+    await client.post(f"{HOOKS}/{created['id']}/rotate-secret", headers=headers(actors.pref13))
+    await client.delete(f"{HOOKS}/{created['id']}", headers=headers(actors.pref13))
+    response = await client.get(
+        "/api/v1/audit-events", params={"object_type": "webhook"}, headers=headers(actors.pref13)
+    )
+    found = response.json()["items"]
+    assert [e["action"] for e in found] == ["created", "secret_rotated", "deleted"]
+    assert all(e["object"]["departement"] == "13" for e in found)
+    assert "whsec_" not in response.text
