@@ -33,9 +33,10 @@ class EventType(StrEnum):
     COMMITTEE_CLOSED = "committee.closed"
 
 
-# Audit (object type, action) → webhook event types. A committee's decision on a dossier is its
-# transition to accepted or rejected; the committees domain records ("committee", "closed")
-# and, for its own decisions, ("decision", "recorded").
+# Audit (object type, action) → webhook event types. A decision on a dossier is its transition
+# to accepted or rejected (recorded by projects.service.advance, whoever drives it: a committee
+# included), so it is never recorded twice; the committees domain records
+# ("committee", "closed") when a committee closes.
 DECISION_TRANSITIONS = frozenset({"accept", "reject"})
 
 
@@ -52,7 +53,6 @@ def event_types_of(
         ("grant", "committed"): EventType.GRANT_COMMITTED,
         ("payment", "recorded"): EventType.PAYMENT_RECORDED,
         ("committee", "closed"): EventType.COMMITTEE_CLOSED,
-        ("decision", "recorded"): EventType.DECISION_RECORDED,
     }
     found_one = table.get((object_type, action))
     return [] if found_one is None else [found_one]

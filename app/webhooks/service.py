@@ -311,9 +311,7 @@ async def replay(
         select(AuditEvent)
         .where(
             col(AuditEvent.seq) > after_seq,
-            col(AuditEvent.object_type).in_(
-                ["project", "grant", "payment", "committee", "decision"]
-            ),
+            col(AuditEvent.object_type).in_(["project", "grant", "payment", "committee"]),
         )
         .order_by(col(AuditEvent.seq))
         .limit(REPLAY_MAX)

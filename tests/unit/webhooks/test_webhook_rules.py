@@ -91,7 +91,7 @@ def test_r_hook_1_backoff_jitter_stays_within_20_percent(failures: int) -> None:
         ("grant", "committed", {}, ["grant.committed"]),
         ("payment", "recorded", {}, ["payment.recorded"]),
         ("committee", "closed", None, ["committee.closed"]),
-        ("decision", "recorded", None, ["decision.recorded"]),
+        ("decision", "recorded", None, []),  # decisions are project transitions
         ("envelope", "commitment", {}, []),
         ("project", "updated", {}, []),
     ],
