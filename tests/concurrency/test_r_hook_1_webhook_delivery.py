@@ -424,3 +424,22 @@ def test_role_is_the_subscriber_scope() -> None:
     )
     principal = webhooks_service.subscriber(subscription)
     assert (principal.role, principal.departement) == (Role.PREFECT, "13")
+
+
+async def test_r_hook_1_the_worker_runs_with_the_app_and_stops_with_it(
+    world: World, settings: Settings, receiver: Receiver, subscriptions: list[uuid.UUID]
+) -> None:
+    from app.main import create_app
+
+    await subscribe(world, settings, subscriptions, receiver.url, [EventType.COMMITTEE_CLOSED])
+    await committee_closes(world, ["70"])
+    app = create_app(
+        settings.model_copy(update={"webhook_worker_enabled": True, "webhook_poll_seconds": 0.05})
+    )
+    async with app.router.lifespan_context(app):
+        for _ in range(200):
+            if receiver.requests:
+                break
+            await asyncio.sleep(0.05)
+    assert len(receiver.requests) == 1
+    assert receiver.requests[0].payload["data"]["object"]["departement"] == "70"
