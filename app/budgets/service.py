@@ -205,7 +205,11 @@ async def list_envelopes(
 
 
 async def _ensure_envelope(
-    session: AsyncSession, programme: Programme, departement: str, data: AllocationCreate
+    session: AsyncSession,
+    principal: Principal,
+    programme: Programme,
+    departement: str,
+    data: AllocationCreate,
 ) -> Envelope:
     envelope = await repository.envelope_for(session, programme.id, departement)
     if envelope is not None:
@@ -241,6 +245,15 @@ async def _ensure_envelope(
         existing = await repository.envelope_for(session, programme.id, departement)
         assert existing is not None
         return existing
+    await audit.record(  # R-AUDIT-1: the prefecture's identity goes to the open data
+        session,
+        principal,
+        object_type="envelope",
+        object_id=envelope.id,
+        departement=departement,
+        action="created",
+        after=audit.snapshot(envelope, ("prefecture_name", "prefecture_siret")),
+    )
     return envelope
 
 
@@ -287,7 +300,7 @@ async def allocate(
     check_departement_scope(principal, departement)
     amount = data.amount_cents
     if data.kind in (AllocationKind.ALLOCATION, AllocationKind.TOP_UP):
-        envelope = await _ensure_envelope(session, programme, departement, data)
+        envelope = await _ensure_envelope(session, principal, programme, departement, data)
         _check_bound(await _fresh(session, envelope), amount)
         kind = (
             MovementKind.ALLOCATION

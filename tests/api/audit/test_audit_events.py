@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.openapi_export import CONTRACT_PATH
-from tests.api.budgets.driver import ENVELOPES, Money
+from tests.api.budgets.driver import ENVELOPES, PREFECTURES, Money
 from tests.conftest import MARSEILLE_SIREN, Actors
 from tests.factories import make_candidate, make_project
 
@@ -54,7 +54,11 @@ async def test_r_audit_1_an_allocation_writes_one_chained_event(
 ) -> None:
     assert (await money.allocate("13", 10_000_000)).status_code == 201
     assert (await money.allocate("13", 500_000, kind="top_up")).status_code == 201
-    first, second = await events(client, headers, actors.dinum)
+    opened, first, second = await events(client, headers, actors.dinum)
+    assert (opened["object"]["type"], opened["action"]) == ("envelope", "created")
+    assert opened["before"] is None
+    assert opened["after"]["prefecture_siret"] == PREFECTURES["13"]["prefecture_siret"]
+    assert first["object"]["id"] == opened["object"]["id"]
     assert first["object"]["type"] == "envelope"
     assert first["object"]["departement"] == "13"
     assert first["action"] == "allocation"
@@ -91,8 +95,14 @@ async def _three_events(
     assert (await money.allocate("75", 5_000_000)).status_code == 201
     assert (await money.allocate("13", 100, kind="top_up")).status_code == 201
     found = await events(client, headers, actors.dinum)
-    assert len(found) == 3
-    return found
+    assert [e["action"] for e in found] == [
+        "created",
+        "allocation",
+        "created",
+        "allocation",
+        "adjustment",
+    ]
+    return found[-3:]  # three consecutive events: the 75's opening and allocation, a top-up
 
 
 async def test_r_audit_1_editing_one_row_in_the_database_is_named_by_verify(
@@ -177,7 +187,10 @@ async def test_r_audit_1_a_refused_request_leaves_no_event(
     assert refused.status_code == 409
     missing = await money.allocate("13", 10, kind="transfer", to_departement="75")
     assert missing.status_code == 404
-    assert [e["action"] for e in await events(client, headers, actors.dinum)] == ["allocation"]
+    assert [e["action"] for e in await events(client, headers, actors.dinum)] == [
+        "created",
+        "allocation",
+    ]
 
 
 async def test_r_audit_1_grant_lifecycle_events(
@@ -199,6 +212,7 @@ async def test_r_audit_1_grant_lifecycle_events(
         (e["object"]["type"], e["action"]) for e in await events(client, headers, actors.dinum)
     ]
     assert kinds == [
+        ("envelope", "created"),
         ("envelope", "allocation"),
         ("envelope", "commitment"),
         ("project", "status_changed"),
@@ -271,7 +285,7 @@ async def test_r_audit_1_a_prefect_reads_only_its_departement(
 ) -> None:
     await _three_events(money, client, headers, actors)
     mine = await events(client, headers, actors.pref13)
-    assert len(mine) == 2
+    assert len(mine) == 3
     assert {e["object"]["departement"] for e in mine} == {"13"}
     assert {e["object"]["departement"] for e in await events(client, headers, actors.pref75)} == {
         "75"
@@ -304,15 +318,20 @@ async def test_r_audit_1_filters_and_the_after_cursor(
     first, second, third = await _three_events(money, client, headers, actors)
     dinum = actors.dinum
     assert await events(client, headers, dinum, action="adjustment") == [third]
-    assert await events(client, headers, dinum, object_id=second["object"]["id"]) == [second]
+    assert await events(client, headers, dinum, object_id=second["object"]["id"]) == [
+        first,
+        second,
+    ]
     assert await events(client, headers, dinum, object_type="project") == []
     assert await events(client, headers, dinum, actor="someone-else") == []
-    assert len(await events(client, headers, dinum, actor="agent-dinum")) == 3
+    assert len(await events(client, headers, dinum, actor="agent-dinum")) == 5
     assert await events(client, headers, dinum, after=first["seq"]) == [second, third]
     assert await events(client, headers, dinum, **{"from": second["at"], "to": second["at"]}) == [
         second
     ]
-    page = await client.get(AUDIT, params={"limit": 2}, headers=headers(dinum))
+    page = await client.get(
+        AUDIT, params={"limit": 2, "after": first["seq"] - 1}, headers=headers(dinum)
+    )
     body = page.json()
     assert body["items"] == [first, second]
     assert body["next_cursor"] == f"audit.{second['seq']}"
