@@ -443,3 +443,24 @@ async def test_r_hook_1_the_worker_runs_with_the_app_and_stops_with_it(
             await asyncio.sleep(0.05)
     assert len(receiver.requests) == 1
     assert receiver.requests[0].payload["data"]["object"]["departement"] == "70"
+
+
+async def test_r_hook_1_a_worker_dying_mid_delivery_leaves_the_row_to_retry(
+    world: World, settings: Settings, receiver: Receiver, subscriptions: list[uuid.UUID]
+) -> None:
+    from app.webhooks.worker import claim
+
+    subscription_id, _ = await subscribe(
+        world, settings, subscriptions, receiver.url, [EventType.COMMITTEE_CLOSED]
+    )
+    await committee_closes(world, ["71"])
+    moment = webhooks_service.real_now()
+    # A worker claims the row, then dies before sending or settling it.
+    claimed = await claim(world.sessionmaker, settings, now=moment, limit=10)
+    assert [c.subscription.id for c in claimed] == [subscription_id]
+    leased = moment + timedelta(seconds=settings.webhook_lease_seconds)
+    assert await drain(world, settings, now=leased - timedelta(seconds=1)) == 0  # still leased
+    assert await drain(world, settings, now=leased + timedelta(seconds=1)) == 1
+    assert len(receiver.accepted) == 1
+    [row] = await deliveries(world, subscription_id)
+    assert (row.status, row.attempts) == ("delivered", 2)
