@@ -90,11 +90,8 @@ async def list_audit_events(
 ) -> AuditEventPage:
     """Le journal d'audit (R-AUDIT-1), par séquence croissante : DINUM tout, un préfet les
     événements de son département."""
-    at_from = (
-        max(t for t in (at_from, updated_since) if t is not None)
-        if (at_from or updated_since)
-        else None
-    )
+    # R-SYNC-1: events are immutable, so `updated_since` is one more lower bound on `at`.
+    lower_bounds = [t for t in (at_from, updated_since) if t is not None]
     rows, next_cursor = await audit_service.list_events(
         session,
         principal,
@@ -103,7 +100,7 @@ async def list_audit_events(
             object_id=object_id,
             actor=actor,
             action=action,
-            at_from=at_from,
+            at_from=max(lower_bounds) if lower_bounds else None,
             at_to=at_to,
             after=after,
         ),

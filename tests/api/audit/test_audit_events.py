@@ -326,6 +326,7 @@ async def test_r_audit_1_filters_and_the_after_cursor(
     assert await events(client, headers, dinum, actor="someone-else") == []
     assert len(await events(client, headers, dinum, actor="agent-dinum")) == 5
     assert await events(client, headers, dinum, after=first["seq"]) == [second, third]
+    assert await events(client, headers, dinum, updated_since=second["at"]) == [second, third]
     assert await events(client, headers, dinum, **{"from": second["at"], "to": second["at"]}) == [
         second
     ]
