@@ -1,4 +1,4 @@
-"""Command line: `python -m app serve|token|openapi|seed|migrate`."""
+"""Command line: `python -m app serve|worker|token|openapi|seed|migrate`."""
 
 from __future__ import annotations
 
@@ -139,6 +139,29 @@ def _serve(args: argparse.Namespace) -> int:
     return 0 if server.started else 3
 
 
+async def _work() -> None:
+    """R-HOOK-1: deliver webhooks until SIGINT/SIGTERM (a process of its own; several may
+    share one PostgreSQL, SKIP LOCKED keeps them apart)."""
+    import signal
+
+    from app.core.clock import use_clock
+    from app.core.db import load_clock, make_engine, make_sessionmaker
+    from app.webhooks.worker import run_worker
+
+    settings = get_settings()
+    engine = make_engine(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        sessionmaker = make_sessionmaker(engine)
+        use_clock(await load_clock(sessionmaker, settings))
+        await run_worker(sessionmaker, settings, stop)
+    finally:
+        await engine.dispose()
+
+
 def _migrate(_args: argparse.Namespace) -> int:
     from alembic import command
 
@@ -162,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--workers", type=int, default=None)
     serve.add_argument("--proxy-headers", action="store_true")
+    sub.add_parser("worker", help="livrer les webhooks (R-HOOK-1), sans servir l'API")
     sub.add_parser("openapi", help="écrire openapi/openapi.json")
     sub.add_parser("seed", help="créer le programme FITN7 axe 3 s'il manque")
     sub.add_parser("migrate", help="alembic upgrade head")
@@ -170,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
         return _token(args)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "worker":
+        asyncio.run(_work())
+        return 0
     if args.command == "openapi":
         from app.openapi_export import main as export
 

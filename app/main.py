@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 
+from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.budgets.router import envelopes_router, grants_router
 from app.candidates.router import router as candidates_router
@@ -41,6 +43,9 @@ from app.projects.router import router as projects_router
 from app.reference.router import router as reference_router
 from app.stats import metrics as stats_metrics
 from app.stats.router import router as stats_router
+from app.webhooks import metrics as webhooks_metrics
+from app.webhooks.router import router as webhooks_router
+from app.webhooks.worker import run_worker
 
 API_PREFIX = "/api/v1"
 API_VERSION = "1.0.0"
@@ -61,9 +66,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await start_clock(app)  # R-ELIG-8: the database's clock, fixed at its first start
-        yield
-        await app.state.engine.dispose()
-        mark_worker_dead()  # multiprocess metrics: this worker's live gauges go
+        stop = asyncio.Event()
+        worker = None
+        if settings.webhook_worker_enabled:  # R-HOOK-1: one delivery worker per process
+            worker = asyncio.create_task(run_worker(app.state.sessionmaker, settings, stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            if worker is not None:
+                await worker
+            await app.state.engine.dispose()
+            mark_worker_dead()  # multiprocess metrics: this worker's live gauges go
 
     app = FastAPI(
         title="Guichet FITN7 axe 3",
@@ -80,9 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     instrument_pool(app.state.engine)
     configure_access_log(settings.access_log)
-    # GET /metrics reads these at scrape time (gauges computed from the database). The
-    # webhooks' outbox depth and oldest age will be appended here when webhooks land.
-    app.state.metrics_sources = [stats_metrics.envelope_gauges]
+    # GET /metrics reads these at scrape time (gauges computed from the database).
+    app.state.metrics_sources = [stats_metrics.envelope_gauges, webhooks_metrics.outbox_gauges]
     app.state.clock = None  # read from the database at startup, or at the first request
     app.state.token_verifier = TokenVerifier(settings)
 
@@ -102,6 +115,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reference_router,
         opendata_router,
         stats_router,
+        audit_router,
+        webhooks_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import SQLModel
 
 import app.core.db  # noqa: F401  (sets the naming convention before any table is declared)
+from app.audit.models import AuditChainHead, AuditEvent
 from app.budgets.models import Convention, Envelope, Grant, LedgerMovement, Payment
 from app.candidates.models import Candidate
 from app.committees.models import AgendaItem, Committee
@@ -13,12 +14,15 @@ from app.core.idempotency import IdempotencyRecord
 from app.evaluations.models import Evaluation
 from app.programme.models import DepartementForfaits, Programme, ScoringGrid
 from app.projects.models import ExpenseLine, FundingLine, Project, ProjectTransition
+from app.webhooks.models import WebhookDelivery, WebhookSubscription
 
 metadata = SQLModel.metadata
 
 __all__ = [
     "AgendaItem",
     "Committee",
+    "AuditChainHead",
+    "AuditEvent",
     "Convention",
     "DepartementForfaits",
     "Envelope",
@@ -35,5 +39,7 @@ __all__ = [
     "ProjectTransition",
     "ScoringGrid",
     "ServiceClock",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "metadata",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from stdnum.fr import siret as siret_number
 
+from app.audit import service as audit
 from app.auth.principal import Principal, Role
 from app.budgets import repository
 from app.budgets.errors import (
@@ -109,11 +111,18 @@ async def move(
             version=Envelope.version + 1,
             updated_at=now,
         )
-        .returning(col(Envelope.id))
+        .returning(
+            col(Envelope.departement),
+            col(Envelope.allocated_cents),
+            col(Envelope.committed_cents),
+            col(Envelope.paid_cents),
+        )
         .execution_options(synchronize_session=False)
     )
-    if (await session.execute(stmt)).first() is None:
+    moved = (await session.execute(stmt)).first()
+    if moved is None:
         return None
+    departement, allocated, committed, paid = moved
     movement = LedgerMovement(
         envelope_id=envelope_id,
         kind=kind.value,
@@ -128,6 +137,29 @@ async def move(
     )
     session.add(movement)
     await session.flush()
+    # R-AUDIT-1: every money movement is one audit event on its envelope (this function is
+    # the single place money moves).
+    await audit.record(
+        session,
+        principal,
+        object_type="envelope",
+        object_id=envelope_id,
+        departement=departement,
+        action=kind.value,
+        before={
+            "allocated_cents": allocated - delta.allocated,
+            "committed_cents": committed - delta.committed,
+            "paid_cents": paid - delta.paid,
+        },
+        after={
+            "allocated_cents": allocated,
+            "committed_cents": committed,
+            "paid_cents": paid,
+            "project_id": project_id,
+            "reference": reference,
+            "movement_id": movement.id,
+        },
+    )
     return movement
 
 
@@ -173,7 +205,11 @@ async def list_envelopes(
 
 
 async def _ensure_envelope(
-    session: AsyncSession, programme: Programme, departement: str, data: AllocationCreate
+    session: AsyncSession,
+    principal: Principal,
+    programme: Programme,
+    departement: str,
+    data: AllocationCreate,
 ) -> Envelope:
     envelope = await repository.envelope_for(session, programme.id, departement)
     if envelope is not None:
@@ -209,6 +245,15 @@ async def _ensure_envelope(
         existing = await repository.envelope_for(session, programme.id, departement)
         assert existing is not None
         return existing
+    await audit.record(  # R-AUDIT-1: the prefecture's identity goes to the open data
+        session,
+        principal,
+        object_type="envelope",
+        object_id=envelope.id,
+        departement=departement,
+        action="created",
+        after=audit.snapshot(envelope, ("prefecture_name", "prefecture_siret")),
+    )
     return envelope
 
 
@@ -255,7 +300,7 @@ async def allocate(
     check_departement_scope(principal, departement)
     amount = data.amount_cents
     if data.kind in (AllocationKind.ALLOCATION, AllocationKind.TOP_UP):
-        envelope = await _ensure_envelope(session, programme, departement, data)
+        envelope = await _ensure_envelope(session, principal, programme, departement, data)
         _check_bound(await _fresh(session, envelope), amount)
         kind = (
             MovementKind.ALLOCATION
@@ -476,7 +521,36 @@ async def commit_grant(
     except IntegrityError as exc:
         raise GrantRefused("Ce dossier a déjà une subvention.", code="R-CAP-4") from exc
     await projects_service.advance(session, principal, project, Action.ACCEPT, reference)
+    await _audit_grant(session, principal, project, grant, GRANT_COMMITTED, before=None)
     return grant
+
+
+GRANT_COMMITTED = "committed"
+"""Audit action of a commitment (webhook event `grant.committed`)."""
+PAYMENT_RECORDED = "recorded"
+"""Audit action of a payment, object `payment` (webhook event `payment.recorded`)."""
+
+
+async def _audit_grant(
+    session: AsyncSession,
+    principal: Principal,
+    project: Project,
+    grant: Grant,
+    action: str,
+    *,
+    before: dict[str, Any] | None,
+) -> None:
+    """R-AUDIT-1: an event on the grant of a dossier (commitment, convention, report, …)."""
+    await audit.record(
+        session,
+        principal,
+        object_type="grant",
+        object_id=grant.id,
+        departement=project.departement,
+        action=action,
+        before=before,
+        after={**audit.snapshot(grant, exclude=("committed_at",)), "project_id": project.id},
+    )
 
 
 def decided_on(grant: Grant) -> date:
@@ -536,17 +610,25 @@ async def sign_convention(
     await projects_service.advance(
         session, principal, project, Action.SIGN_CONVENTION, data.reference
     )
-    session.add(
-        Convention(
-            project_id=project.id,
-            reference=data.reference,
-            kind=data.kind.value,
-            signed_on=data.signed_on,
-            schedule=[item.model_dump(mode="json") for item in data.schedule],
-            created_by=principal.subject,
-        )
+    convention = Convention(
+        project_id=project.id,
+        reference=data.reference,
+        kind=data.kind.value,
+        signed_on=data.signed_on,
+        schedule=[item.model_dump(mode="json") for item in data.schedule],
+        created_by=principal.subject,
     )
+    session.add(convention)
     await session.flush()
+    await audit.record(  # R-AUDIT-1
+        session,
+        principal,
+        object_type="convention",
+        object_id=convention.id,
+        departement=project.departement,
+        action="signed",
+        after=audit.snapshot(convention),
+    )
     return grant
 
 
@@ -631,6 +713,15 @@ async def record_payment(
     )
     session.add(payment)
     await session.flush()
+    await audit.record(  # R-AUDIT-1
+        session,
+        principal,
+        object_type="payment",
+        object_id=payment.id,
+        departement=project.departement,
+        action=PAYMENT_RECORDED,
+        after=audit.snapshot(payment),
+    )
     if data.kind is PaymentKind.BALANCE:
         await _pay_off(session, principal, project, grant, data.reference)
     return payment
@@ -659,6 +750,7 @@ async def _release(
     reference: str | None,
 ) -> None:
     """R-CAP-5: give the unpaid part of a grant back to the envelope."""
+    before = audit.snapshot(grant, exclude=("committed_at",))
     unpaid = unpaid_part(grant.amount_cents, grant.paid_cents)
     if unpaid:
         movement = await move(
@@ -676,6 +768,7 @@ async def _release(
     grant.closed_at = utcnow()
     grant.updated_at = utcnow()
     await session.flush()
+    await _audit_grant(session, principal, project, grant, closed_status, before=before)
 
 
 async def record_final_report(
@@ -707,10 +800,12 @@ async def record_final_report(
             what="Le rapport final",
         )
     )
+    before = audit.snapshot(grant, exclude=("committed_at",))
     grant.final_report_on = data.received_on
     grant.final_report_summary = data.summary
     grant.updated_at = utcnow()
     await session.flush()
+    await _audit_grant(session, principal, project, grant, "final_report", before=before)
     if grant.paid_cents == grant.amount_cents:
         # Everything was paid before the report (an 80 % cap raised to 100 %): no balance is
         # left to pay, so the report itself closes the project (R-PAY-2).

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.audit import service as audit
 from app.auth.principal import Principal, Role
 from app.candidates import repository
 from app.candidates.errors import (
@@ -159,6 +160,15 @@ async def register_candidate(
         if territory is not None and "territory" in str(exc.orig):
             raise _territory_taken(identity) from exc
         raise CandidateAlreadyRegistered(code="R-ELIG-2") from exc
+    await audit.record(  # R-AUDIT-1
+        session,
+        principal,
+        object_type="candidate",
+        object_id=candidate.id,
+        departement=candidate.departement,
+        action="created",
+        after=audit.snapshot(candidate),
+    )
     return candidate
 
 
@@ -204,6 +214,7 @@ async def update_candidate(
     """
     candidate = await get_candidate(session, principal, candidate_id=candidate_id)
     check_if_match(if_match, candidate.version)
+    before = audit.snapshot(candidate)
     changes = data.model_dump(exclude_unset=True)
     kind = OrganisationKind(candidate.kind)
     attestation = changes.get("public_body_attestation")
@@ -243,6 +254,16 @@ async def update_candidate(
             setattr(candidate, f"contact_{key}", value)
     candidate.updated_at = utcnow()
     await flush_versioned(session)
+    await audit.record(  # R-AUDIT-1
+        session,
+        principal,
+        object_type="candidate",
+        object_id=candidate.id,
+        departement=candidate.departement,
+        action="updated",
+        before=before,
+        after=audit.snapshot(candidate),
+    )
     return candidate
 
 
@@ -273,6 +294,7 @@ async def decide_verification(
         check_verification_decision(OrganisationKind(candidate.kind), decision, data.reason),
         error=VerificationRefused,
     )
+    before = audit.snapshot(candidate)
     now = utcnow()
     candidate.verification = decision.value
     candidate.verification_reason = data.reason
@@ -280,6 +302,16 @@ async def decide_verification(
     candidate.verification_decided_at = now
     candidate.updated_at = now
     await flush_versioned(session)
+    await audit.record(  # R-AUDIT-1: a verification is a decision on the candidate
+        session,
+        principal,
+        object_type="candidate",
+        object_id=candidate.id,
+        departement=candidate.departement,
+        action="verification_decided",
+        before=before,
+        after=audit.snapshot(candidate),
+    )
     return candidate
 
 

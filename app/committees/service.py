@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlmodel import col, select
 
+from app.audit import service as audit
+from app.audit.rules import summarise
 from app.auth.principal import Principal, Role
 from app.budgets import repository as budgets_repository, service as budgets_service
 from app.budgets.models import Envelope
@@ -217,6 +219,15 @@ async def create_committee(
     )
     session.add(committee)
     await session.flush()
+    await audit.record(  # R-AUDIT-1
+        session,
+        principal,
+        object_type="committee",
+        object_id=committee.id,
+        departement=committee.departement,
+        action="created",
+        after=audit.snapshot(committee),
+    )
     return committee
 
 
@@ -336,6 +347,7 @@ async def change_agenda(
     dossiers of its département, each on one open agenda at most; every refused dossier is
     named (409) and nothing changes."""
     committee = await _writable(session, principal, committee_id, if_match)
+    before = await _open_agenda(session, committee)
     items = {
         i.project_id: i
         for i in (
@@ -421,7 +433,27 @@ async def change_agenda(
             code="R-COM-2",
         ) from exc
     await _touch(session, committee)
+    await audit.record(  # R-AUDIT-1: the agenda before and after (nothing if unchanged)
+        session,
+        principal,
+        object_type="committee",
+        object_id=committee.id,
+        departement=committee.departement,
+        action="agenda_changed",
+        before={"agenda": before},
+        after={"agenda": await _open_agenda(session, committee)},
+    )
     return await committee_view(session, committee)
+
+
+async def _open_agenda(session: AsyncSession, committee: Committee) -> list[str]:
+    """The dossiers on the committee's open agenda, as sorted ids (for the audit trail)."""
+    ids = await session.execute(
+        select(AgendaItem.project_id).where(
+            col(AgendaItem.committee_id) == committee.id, col(AgendaItem.is_open).is_(True)
+        )
+    )
+    return sorted(str(i) for i in ids.scalars().all())
 
 
 # -- decisions ---------------------------------------------------------------------------------
@@ -494,6 +526,7 @@ async def record_decision(
     granted = data.granted_cents if isinstance(data, AcceptedDecision) else None
     if granted is not None:
         raise_failures(_cap_failures(report, project, granted))  # 422 at once
+    before = audit.snapshot(item, DECISION_FIELDS)
     item.outcome = data.outcome.value
     item.granted_cents = granted
     item.motivation = data.motivation
@@ -505,7 +538,22 @@ async def record_decision(
     if committee.status == CommitteeStatus.PLANNED.value:
         committee.status = CommitteeStatus.IN_SESSION.value  # R-COM-2: the session opens
     await _touch(session, committee)
+    # R-AUDIT-1: a decision recorded in session (final at the close, whose transitions are
+    # what subscribers receive as decision.recorded).
+    await audit.record(
+        session,
+        principal,
+        object_type="committee",
+        object_id=committee.id,
+        departement=committee.departement,
+        action="decision_recorded",
+        before={"project_id": str(item.project_id), **before},
+        after={"project_id": str(item.project_id), **audit.snapshot(item, DECISION_FIELDS)},
+    )
     return await committee_view(session, committee)
+
+
+DECISION_FIELDS = ("outcome", "granted_cents", "motivation")
 
 
 # -- close (R-COM-3) ---------------------------------------------------------------------------
@@ -633,6 +681,29 @@ async def close_committee(
     committee.envelope_available_before_cents = after + committed_here
     committee.envelope_available_after_cents = after
     await _touch(session, committee)
+    # R-AUDIT-1 / R-HOOK-1: the close, after every savepoint (committee.closed to subscribers).
+    await audit.record(
+        session,
+        principal,
+        object_type="committee",
+        object_id=committee.id,
+        departement=committee.departement,
+        action="closed",
+        after={
+            "status": committee.status,
+            "closed_at": summarise(committee.closed_at),
+            "envelope_available_before_cents": committee.envelope_available_before_cents,
+            "envelope_available_after_cents": committee.envelope_available_after_cents,
+            "decisions": [
+                {
+                    "project_id": str(r.item.project_id),
+                    "outcome": r.item.outcome,
+                    "granted_cents": r.item.granted_cents,
+                }
+                for r in rows
+            ],
+        },
+    )
     return await committee_view(session, committee)
 
 

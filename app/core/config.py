@@ -127,6 +127,21 @@ class Settings(BaseSettings):
     cors_origins: list[str] = []
     cors_allow_credentials: bool = False
 
+    # R-HOOK-1 webhooks (app/webhooks). The worker delivers the outbox: one background task per
+    # API process (`webhook_worker_enabled`), or alone with `python -m app worker`.
+    webhook_worker_enabled: bool = True
+    webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    webhook_batch_size: int = Field(default=20, ge=1, le=500)
+    # A claimed delivery not settled within the lease (worker dead mid-delivery) is retried.
+    webhook_lease_seconds: int = Field(default=60, ge=5, le=3600)
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    # Old secret still signs (beside the new one) this long after a rotation.
+    webhook_secret_grace_hours: int = Field(default=24, ge=0, le=24 * 7)
+    # SSRF guard: https to public addresses only, unless loopback (and http) is allowed, for
+    # development and tests; refused in production. A non-empty allow-list restricts hosts.
+    webhook_allow_loopback: bool = False
+    webhook_allowed_hosts: list[str] = []
+
     # R-ELIG-8, demonstrations of a past programme: the service's clock reads this instant
     # (ISO 8601 with its offset) at the database's first start and runs on from there; the
     # offset is stored in the database and kept (app.core.clock.settle_offset). Refused in
@@ -137,6 +152,12 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_clock_start_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _check_webhook_loopback(self) -> Settings:
+        if self.webhook_allow_loopback and self.environment == "production":
+            raise ValueError("GUICHET_WEBHOOK_ALLOW_LOOPBACK is refused in production")
+        return self
 
     @model_validator(mode="after")
     def _check_clock_start(self) -> Settings:

@@ -61,7 +61,12 @@ Timestamp = Annotated[
 
 UpdatedSince = Annotated[
     Timestamp | None,
-    Query(description="Seulement ce qui a changé depuis cet instant (R-SYNC-1). " + _RULES),
+    Query(
+        description="Seulement ce qui a changé depuis cet instant (R-SYNC-1). Une ligne dont "
+        "la transaction valide tard peut porter un instant déjà dépassé par le client et être "
+        "manquée ; le journal `GET /audit-events?after=<seq>` (ordre des validations, sans "
+        "trou) ne manque rien. " + _RULES
+    ),
 ]
 SubmittedFrom = Annotated[
     Timestamp | None, Query(description="Déposés à partir de cet instant. " + _RULES)

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app.audit import service as audit
 from app.auth.principal import Principal
 from app.core.concurrency import check_if_match, flush_versioned
 from app.core.pagination import PageParams, keyset_page, split_page
@@ -156,6 +157,15 @@ async def create_evaluation(
     except IntegrityError as exc:  # UNIQUE (project, evaluator): the second one loses
         raise _second_evaluation() from exc
     await refresh_summary(session, project.id)
+    await audit.record(  # R-AUDIT-1 (never shown to candidates: they read no audit event)
+        session,
+        principal,
+        object_type="evaluation",
+        object_id=evaluation.id,
+        departement=project.departement,
+        action="recused" if evaluation.recused else "created",
+        after=audit.snapshot(evaluation),
+    )
     return evaluation
 
 
@@ -218,6 +228,7 @@ async def update_evaluation(
     check_if_match(if_match, evaluation.version)
     project = await _project_for_update(session, principal, evaluation.project_id)
     _check_status(project)
+    before = audit.snapshot(evaluation)
     sent = data.model_fields_set
     recused = data.conflict_of_interest if "conflict_of_interest" in sent else evaluation.recused
     scores: Mapping[str, int] | None
@@ -244,6 +255,16 @@ async def update_evaluation(
     evaluation.updated_at = utcnow()
     await flush_versioned(session)
     await refresh_summary(session, project.id)
+    await audit.record(  # R-AUDIT-1: the fields that changed, before and after
+        session,
+        principal,
+        object_type="evaluation",
+        object_id=evaluation.id,
+        departement=project.departement,
+        action="updated",
+        before=before,
+        after=audit.snapshot(evaluation),
+    )
     return evaluation
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app.audit import service as audit
 from app.auth.principal import Principal
 from app.core.concurrency import check_if_match, flush_versioned
 from app.core.errors import PreconditionFailed, ProblemItem
@@ -121,6 +122,7 @@ async def update_programme(
     """DINUM edits the programme (R-FLOW-3: If-Match required). Raises 404/412/428/422."""
     programme = await get_programme(session, code)
     check_if_match(if_match, programme.version)
+    before = audit.snapshot(programme)
     changes = data.model_dump(exclude_unset=True, mode="json")
     for date_field in ("window_opens_on", "window_closes_on", "results_deadline"):
         if date_field in changes:
@@ -147,6 +149,16 @@ async def update_programme(
                 await sync_grids(session, programme, actor=principal.subject)
         except IntegrityError as exc:  # a concurrent edit added the same version first
             raise PreconditionFailed(code="R-FLOW-3") from exc
+    await audit.record(  # R-AUDIT-1: national object, read by DINUM only
+        session,
+        principal,
+        object_type="programme",
+        object_id=programme.id,
+        departement=None,
+        action="updated",
+        before=before,
+        after=audit.snapshot(programme),
+    )
     return programme
 
 
@@ -236,6 +248,7 @@ async def set_departement_forfaits(
     ).scalar_one_or_none()
     check_if_match(if_match, own.version if own is not None else 0)
     check_forfaits_cover_every_kind(tiers, "/tiers")
+    before = None if own is None else audit.snapshot(own, ("tiers",))
     if own is None:
         own = DepartementForfaits(
             programme_id=programme.id,
@@ -253,4 +266,14 @@ async def set_departement_forfaits(
         own.updated_by = principal.subject
         own.updated_at = utcnow()
         await flush_versioned(session)
+    await audit.record(  # R-AUDIT-1
+        session,
+        principal,
+        object_type="forfaits",
+        object_id=own.id,
+        departement=departement,
+        action="updated" if before is not None else "created",
+        before=before,
+        after={"tiers": own.tiers},
+    )
     return ForfaitSchedule(departement, own.tiers, "departement", own.version)

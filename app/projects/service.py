@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
+from app.audit import service as audit
 from app.auth.principal import Principal, Role
 from app.candidates.models import Candidate
 from app.core import clock
@@ -102,6 +103,10 @@ def _funding_lines(lines: list[FundingLineIn]) -> list[FundingLine]:
     ]
 
 
+STATUS_CHANGED = "status_changed"
+"""The audit action of every R-FLOW-1 transition (webhook event `project.status_changed`)."""
+
+
 def _stamp(
     project: Project,
     principal: Principal,
@@ -119,6 +124,20 @@ def _stamp(
         message=message,
         at=utcnow(),
     )
+
+
+def audit_view(project: Project) -> dict[str, Any]:
+    """R-AUDIT-1: what the audit trail records of a dossier (its lines included)."""
+    return {
+        **audit.snapshot(project, exclude=("submitted_at", "created_by")),
+        "expense_lines": [
+            audit.snapshot(line, ("category", "label", "amount_cents", "vendor_origin"))
+            for line in project.expense_lines
+        ],
+        "other_funding": [
+            audit.snapshot(line, ("funder", "amount_cents")) for line in project.funding_lines
+        ],
+    }
 
 
 async def create_project(
@@ -164,6 +183,15 @@ async def create_project(
     await session.flush()
     session.add(_stamp(project, principal, Action.CREATE, None))
     await session.flush()
+    await audit.record(  # R-AUDIT-1
+        session,
+        principal,
+        object_type="project",
+        object_id=project.id,
+        departement=project.departement,
+        action="created",
+        after=audit_view(project),
+    )
     return project
 
 
@@ -238,6 +266,7 @@ async def update_project(
     project = await get_project(session, principal, project_id=project_id)
     check_if_match(if_match, project.version)
     _ensure_draft(project)
+    before = audit_view(project)
     changes = data.model_dump(exclude_unset=True)
     for name in (
         "strand",
@@ -268,6 +297,16 @@ async def update_project(
         project.funding_lines = _funding_lines(data.other_funding)
     project.updated_at = utcnow()
     await flush_versioned(session)
+    await audit.record(  # R-AUDIT-1
+        session,
+        principal,
+        object_type="project",
+        object_id=project.id,
+        departement=project.departement,
+        action="updated",
+        before=before,
+        after=audit_view(project),
+    )
     return project
 
 
@@ -365,6 +404,16 @@ async def advance(
     await flush_versioned(session)
     session.add(_stamp(project, principal, action, before, message))
     await session.flush()
+    await audit.record(  # R-AUDIT-1: every transition, whoever drives it
+        session,
+        principal,
+        object_type="project",
+        object_id=project.id,
+        departement=project.departement,
+        action=STATUS_CHANGED,
+        before={"status": before.value},
+        after={"status": project.status, "transition": action.value, "message": message},
+    )
 
 
 async def transition(

@@ -81,6 +81,8 @@ def test_r_sync_1_every_timestamp_filter_states_format_offset_and_years(name: st
         "read_ledger",
         "list_evaluations",
         "list_committees",
+        "list_audit_events",
+        "list_webhooks",
     }
 
 
@@ -94,6 +96,9 @@ def test_every_list_states_its_own_cursor_format() -> None:
         "read_ledger",
         "list_evaluations",
         "list_committees",
+        "list_audit_events",
+        "list_webhooks",
+        "list_webhook_deliveries",
     }
     assert len(set(patterns.values())) == len(patterns)  # a cursor fits one list only
     for operation_id, parameter in found:

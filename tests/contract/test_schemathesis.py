@@ -82,6 +82,9 @@ RULE_REJECTIONS = {
     # itself (then neither): cross-field rules.
     "create_evaluation": "R-EVAL-1, R-EVAL-2 scores against the grid, recusal",
     "update_evaluation": "R-EVAL-1, R-EVAL-2 scores against the grid, recusal",
+    # R-HOOK-1 SSRF guard: the target URL must resolve to public addresses (and belong to the
+    # allow-list when one is set), which no schema can state (webhook-target-refused).
+    "create_webhook": "R-HOOK-1 target resolves to public addresses",
 }
 
 # Statuses the checks accept beyond their defaults, each one what the contract documents:

@@ -89,6 +89,30 @@ async def test_metrics_are_prometheus_text(
     # computed at scrape time from the envelopes
     assert after[("guichet_envelope_committed_euros", frozenset({("departement", "13")}))] == 10_000
     assert after[("guichet_envelope_paid_euros", frozenset({("departement", "13")}))] == 0
+    # R-HOOK-1: the outbox, read at scrape time (no subscription here: nothing waits)
+    assert after[("guichet_webhook_outbox_depth", frozenset())] == 0
+    assert after[("guichet_webhook_outbox_oldest_age_seconds", frozenset())] == 0
+
+
+async def test_metrics_show_the_webhook_outbox(
+    client: AsyncClient, session: AsyncSession, headers: Any
+) -> None:
+    """R-HOOK-1: a commitment a DINUM subscriber awaits is one pending delivery (the worker is
+    off in tests), and its age grows from its creation."""
+    subscribed = await client.post(
+        "/api/v1/webhooks",
+        json={"url": "https://93.184.216.34/guichet", "event_types": ["grant.committed"]},
+        headers=headers(ACTORS.dinum),
+    )
+    assert subscribed.status_code == 201, subscribed.text
+    money = Money(client, session, headers, ACTORS)
+    assert (await money.allocate("13", 10_000_000)).status_code == 201
+    marseille = await make_candidate(session, siren=MARSEILLE_SIREN)
+    project = await make_project(session, candidate=marseille, status="in_review")
+    await money.commit(project.id, 1_000_000)
+    found = samples((await client.get("/metrics")).text)
+    assert found[("guichet_webhook_outbox_depth", frozenset())] == 1
+    assert found[("guichet_webhook_outbox_oldest_age_seconds", frozenset())] >= 0
 
 
 async def test_rate_limit_refusals_are_counted(database_url: str, app: FastAPI) -> None:

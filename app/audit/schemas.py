@@ -1,0 +1,99 @@
+"""Audit trail API models (R-AUDIT-1)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import Field, WithJsonSchema
+
+from app.core.pagination import Page
+from app.core.schemas import Count, ReadModel
+
+Hash = str
+# The fields an event summarises depend on the object's type: a free JSON value in the contract
+# (an object of the changed fields, or null), not a closed object. What it holds is exactly
+# what the hash covers, so an auditor can recompute it.
+FieldSummary = Annotated[
+    Any,
+    WithJsonSchema(
+        {
+            "description": "Objet JSON { champ: valeur } des seuls champs modifiés (entiers et "
+            "textes, jamais de nombre flottant) ; null à la création (before) ou à la "
+            "suppression (after)."
+        }
+    ),
+]
+
+
+class AuditActor(ReadModel):
+    subject: str = Field(max_length=255, description="Identifiant (`sub`) de l'auteur.")
+    role: str = Field(max_length=20)
+    scope: str | None = Field(
+        default=None,
+        max_length=20,
+        description="Périmètre du rôle : département du préfet, SIREN du candidat ; "
+        "absent pour un rôle national.",
+    )
+
+
+class AuditObject(ReadModel):
+    type: str = Field(max_length=40, description="project, candidate, envelope, grant, …")
+    id: str = Field(max_length=64)
+    departement: str | None = Field(
+        default=None, max_length=3, description="Absent pour un objet national (programme)."
+    )
+
+
+class AuditEventRead(ReadModel):
+    seq: Count = Field(
+        ge=1,
+        description="Numéro de séquence : sans trou, dans l'ordre des validations "
+        "(COMMIT) des transactions.",
+    )
+    id: uuid.UUID
+    at: datetime = Field(description="Instant du changement (UTC).")
+    actor: AuditActor
+    object: AuditObject
+    action: str = Field(max_length=60)
+    before: FieldSummary = Field(
+        default=None, description="Valeurs avant le changement des seuls champs modifiés."
+    )
+    after: FieldSummary = Field(
+        default=None, description="Valeurs après le changement des seuls champs modifiés."
+    )
+    prev_hash: Hash = Field(pattern=r"^[0-9a-f]{64}$")
+    hash: Hash = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 de la sérialisation canonique de l'événement (JSON, clés triées, "
+        "sans espace, UTF-8, sans nombre flottant), `prev_hash` compris.",
+    )
+
+
+class AuditEventPage(Page[AuditEventRead]):
+    """Une page d'événements, par séquence croissante, et le curseur suivant."""
+
+
+class ChainBreakRead(ReadModel):
+    seq: Count = Field(description="Séquence de l'événement où la chaîne rompt.")
+    field: str = Field(
+        pattern=r"^(seq|prev_hash|hash|head)$",
+        description="`seq` : événement manquant ou inséré ; `prev_hash` : lien rompu ; "
+        "`hash` : contenu modifié ; `head` : événements retirés en fin de chaîne.",
+    )
+    expected: str = Field(max_length=200)
+    found: str = Field(max_length=200)
+    message: str = Field(max_length=300)
+
+
+class ChainVerification(ReadModel):
+    valid: bool
+    verified_up_to: Count = Field(
+        description="Dernière séquence dont la chaîne tient (0 : aucune)."
+    )
+    events_checked: Count
+    head_seq: Count = Field(description="Séquence annoncée par la tête de chaîne.")
+    broken: ChainBreakRead | None = Field(
+        default=None, description="Premier lien rompu ; absent si la chaîne tient."
+    )

@@ -1,0 +1,277 @@
+"""The audit trail (R-AUDIT-1): record a change, append it to the hash chain at commit, read
+and verify the chain.
+
+Every domain calls `record(...)` in the transaction of the change it audits. The event is only
+buffered on the session; it is appended to the chain by the session's `before_commit` hook,
+the last thing the transaction does: the chain head row is locked there (PostgreSQL:
+`SELECT … FOR UPDATE`; SQLite: BEGIN IMMEDIATE already made the transaction the only writer),
+the buffered events take the next sequence numbers and hashes, and the lock is released by the
+COMMIT that follows at once. So the chain stays linear under concurrent writers, the head is
+held for as short a time as possible, `seq` is the commit order (a gap-free change feed) and a
+rolled-back change leaves no event.
+
+Savepoints: an event recorded inside `session.begin_nested()` that is rolled back stays
+buffered; record after the savepoint, as the domains do.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event, insert, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
+from sqlmodel import col, select
+
+from app.audit.errors import AuditForbidden
+from app.audit.models import AuditChainHead, AuditEvent
+from app.audit.rules import (
+    GENESIS_HASH,
+    ChainBreak,
+    ChainCheck,
+    EventContent,
+    JsonValue,
+    StoredEvent,
+    changed_fields,
+    check_head,
+    event_hash,
+    summarise,
+    verify_chain,
+)
+from app.auth.principal import Principal, Role
+from app.core.pagination import PageParams
+from app.core.types import utcnow
+
+_PENDING = "audit.pending"
+AUDIT_TABLE = AuditEvent.__table__  # type: ignore[attr-defined]
+VERIFY_BATCH = 1000
+
+AppendListener = Callable[[Session, list[dict[str, Any]]], None]
+_append_listeners: list[AppendListener] = []
+
+
+def on_append(listener: AppendListener) -> AppendListener:
+    """Register `listener(sync_session, events)`, called in the same transaction right after
+    events are appended (each a dict of AuditEvent's columns): how the webhooks' outbox is
+    fed. It runs under the chain head's lock: keep it to a few INSERTs."""
+    _append_listeners.append(listener)
+    return listener
+
+
+def actor_scope(principal: Principal) -> str | None:
+    """What the actor's role reaches: a prefect's département, a candidate's SIREN."""
+    if principal.role is Role.PREFECT:
+        return principal.departement
+    if principal.role is Role.CANDIDATE:
+        return principal.siren
+    return None
+
+
+UNAUDITED_COLUMNS = frozenset({"id", "version", "created_at", "updated_at"})
+
+
+def snapshot(
+    obj: Any, fields: Iterable[str] | None = None, *, exclude: Iterable[str] = ()
+) -> dict[str, JsonValue]:
+    """The state of a loaded row for `record(before=…, after=…)`, summarised at once (so a
+    later change of the object cannot alter it): the named attributes, or every column but
+    its id, version and timestamps."""
+    if fields is None:
+        skipped = UNAUDITED_COLUMNS | set(exclude)
+        fields = [c.key for c in obj.__table__.columns if c.key not in skipped]
+    return {name: summarise(getattr(obj, name)) for name in fields}
+
+
+async def record(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    object_type: str,
+    object_id: uuid.UUID | str,
+    departement: str | None,
+    action: str,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+) -> bool:
+    """R-AUDIT-1: audit one change in the caller's transaction (appended at its commit).
+
+    `object_type` is a stable lowercase noun (`project`, `candidate`, `envelope`, `grant`,
+    `programme`, `forfaits`, …), `action` a stable verb (`created`, `updated`,
+    `status_changed`, `allocation`, `commitment`, …), `departement` the object's département
+    (None for national objects: then only DINUM reads the event). `before`/`after` are the
+    object's fields before and after the change (None on creation/deletion); only the fields
+    that changed are kept. Returns False (nothing recorded) when no field changed.
+    """
+    old, new = changed_fields(before, after)
+    if before is not None and after is not None and not old and not new:
+        return False
+    await session.connection()  # begin the transaction now: its end settles the event
+    pending: list[dict[str, Any]] = session.sync_session.info.setdefault(_PENDING, [])
+    pending.append(
+        {
+            "id": uuid.uuid4(),
+            "at": utcnow(),
+            "actor_subject": principal.subject,
+            "actor_role": principal.role.value,
+            "actor_scope": actor_scope(principal),
+            "object_type": object_type,
+            "object_id": str(object_id),
+            "departement": departement,
+            "action": action,
+            "before": old,
+            "after": new,
+        }
+    )
+    return True
+
+
+def _content(row: Mapping[str, Any]) -> EventContent:
+    return EventContent(
+        seq=row["seq"],
+        at=row["at"],
+        actor_subject=row["actor_subject"],
+        actor_role=row["actor_role"],
+        actor_scope=row["actor_scope"],
+        object_type=row["object_type"],
+        object_id=row["object_id"],
+        departement=row["departement"],
+        action=row["action"],
+        before=row["before"],
+        after=row["after"],
+        prev_hash=row["prev_hash"],
+    )
+
+
+@event.listens_for(Session, "before_commit")
+def _append_pending(session: Session) -> None:
+    """Append the transaction's buffered events to the chain, as its last statements."""
+    if session.in_nested_transaction():
+        return
+    pending: list[dict[str, Any]] = session.info.pop(_PENDING, [])
+    if not pending:
+        return
+    session.flush()  # the change itself first: the head's lock is taken after it
+    head_stmt = (
+        select(AuditChainHead.last_seq, AuditChainHead.last_hash)
+        .where(AuditChainHead.id == 1)
+        .with_for_update()
+    )
+    head = session.execute(head_stmt).first()
+    if head is None:  # a database built without the migration (which creates the head)
+        session.execute(insert(AuditChainHead).values(id=1, last_seq=0, last_hash=GENESIS_HASH))
+        last_seq, last_hash = 0, GENESIS_HASH
+    else:
+        last_seq, last_hash = int(head[0]), str(head[1])
+    rows = []
+    for item in pending:
+        row = {**item, "seq": last_seq + 1, "prev_hash": last_hash}
+        row["hash"] = event_hash(_content(row))
+        rows.append(row)
+        last_seq, last_hash = row["seq"], row["hash"]
+    session.execute(insert(AuditEvent), rows)
+    session.execute(
+        update(AuditChainHead)
+        .where(col(AuditChainHead.id) == 1)
+        .values(last_seq=last_seq, last_hash=last_hash)
+    )
+    for listener in _append_listeners:
+        listener(session, rows)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_pending(session: Session, transaction: SessionTransaction) -> None:
+    """A rolled-back transaction leaves no event (a committed one has appended its own)."""
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
+# -- reading --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    object_type: str | None = None
+    object_id: str | None = None
+    actor: str | None = None
+    action: str | None = None
+    at_from: datetime | None = None
+    at_to: datetime | None = None
+    after: int | None = None
+
+
+def check_reader(principal: Principal) -> None:
+    """DINUM reads every event, a prefect its département's; anyone else is refused."""
+    if principal.role not in (Role.DINUM, Role.PREFECT):
+        raise AuditForbidden()
+
+
+async def list_events(
+    session: AsyncSession, principal: Principal, *, filters: AuditFilters, page: PageParams
+) -> tuple[list[AuditEvent], str | None]:
+    """Events in scope in sequence (= commit) order, one page after a sequence number."""
+    check_reader(principal)
+    stmt = select(AuditEvent)
+    if principal.role is Role.PREFECT:
+        stmt = stmt.where(AuditEvent.departement == principal.departement)
+    if filters.object_type is not None:
+        stmt = stmt.where(AuditEvent.object_type == filters.object_type)
+    if filters.object_id is not None:
+        stmt = stmt.where(AuditEvent.object_id == filters.object_id)
+    if filters.actor is not None:
+        stmt = stmt.where(AuditEvent.actor_subject == filters.actor)
+    if filters.action is not None:
+        stmt = stmt.where(AuditEvent.action == filters.action)
+    if filters.at_from is not None:
+        stmt = stmt.where(col(AuditEvent.at) >= filters.at_from)
+    if filters.at_to is not None:
+        stmt = stmt.where(col(AuditEvent.at) <= filters.at_to)
+    starts = [s for s in (filters.after, page.after_serial()) if s is not None]
+    if starts:
+        stmt = stmt.where(col(AuditEvent.seq) > max(starts))
+    stmt = stmt.order_by(col(AuditEvent.seq)).limit(page.limit + 1)
+    rows = list((await session.execute(stmt)).scalars().all())
+    if len(rows) <= page.limit:
+        return rows, None
+    kept = rows[: page.limit]
+    return kept, page.serial_cursor(kept[-1].seq)
+
+
+@dataclass(frozen=True)
+class Verification:
+    head_seq: int
+    state: ChainCheck
+    broken: ChainBreak | None
+
+
+def _stored(row: Mapping[str, Any]) -> StoredEvent:
+    return StoredEvent(content=_content(row), hash=row["hash"])
+
+
+async def verify(session: AsyncSession) -> Verification:
+    """R-AUDIT-1: recompute the whole chain, in batches, up to the head read first."""
+    head = (
+        await session.execute(select(AuditChainHead.last_seq, AuditChainHead.last_hash))
+    ).first()
+    head_seq, head_hash = (0, GENESIS_HASH) if head is None else (int(head[0]), str(head[1]))
+    state = ChainCheck()
+    after = 0
+    while True:
+        # Plain rows, not ORM objects: a long chain is never held in the session.
+        stmt = (
+            select(AUDIT_TABLE)
+            .where(AUDIT_TABLE.c.seq > after, AUDIT_TABLE.c.seq <= head_seq)
+            .order_by(AUDIT_TABLE.c.seq)
+            .limit(VERIFY_BATCH)
+        )
+        batch = list((await session.execute(stmt)).mappings().all())
+        if not batch:
+            break
+        state, broken = verify_chain((_stored(e) for e in batch), state)
+        if broken is not None:
+            return Verification(head_seq, state, broken)
+        after = int(batch[-1]["seq"])
+    return Verification(head_seq, state, check_head(state, head_seq, head_hash))

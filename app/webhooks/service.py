@@ -1,0 +1,338 @@
+"""Webhook subscriptions, the outbox fed by the audit trail, deliveries and replay (R-HOOK-1).
+
+The outbox is written by `_fan_out`, registered on the audit trail's append
+(`app.audit.service.on_append`): an audit event of a subscribed type becomes one delivery row
+per matching subscription, in the same transaction as the change (a rolled-back change sends
+nothing) and in the chain's order. `app.webhooks.worker` delivers them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+from sqlmodel import col, select
+
+from app.audit import service as audit_service
+from app.audit.models import AuditEvent
+from app.auth.principal import Principal, Role
+from app.core.config import Settings
+from app.core.pagination import PageParams, keyset_page, split_page
+from app.core.types import utcnow
+from app.webhooks.errors import EventNotFound, SubscriptionNotFound, TargetRefused
+from app.webhooks.models import WebhookDelivery, WebhookSubscription
+from app.webhooks.rules import (
+    TargetPolicy,
+    check_addresses,
+    check_url,
+    event_types_of,
+    new_secret,
+    reaches,
+)
+from app.webhooks.schemas import SubscriptionCreate
+
+REPLAY_MAX = 10_000
+
+
+def real_now() -> datetime:
+    """Delivery times are real time (receivers check timestamps against their own clock), not
+    the business clock of a demonstration."""
+    return datetime.now(UTC)
+
+
+def policy_of(settings: Settings) -> TargetPolicy:
+    return TargetPolicy(
+        allow_loopback=settings.webhook_allow_loopback,
+        allowed_hosts=tuple(settings.webhook_allowed_hosts),
+    )
+
+
+def subscriber(subscription: WebhookSubscription) -> Principal:
+    """Whom the API reads objects as, for this subscription's payloads: its owner's scope."""
+    if subscription.departement is not None:
+        return Principal(
+            subscription.owner_subject, Role.PREFECT, departement=subscription.departement
+        )
+    return Principal(subscription.owner_subject, Role.DINUM)
+
+
+async def check_target(url: str, settings: Settings) -> str | None:
+    """The SSRF guard, at registration and at each delivery: why the target is refused, or
+    None. The host is resolved and every address must be public (loopback when allowed).
+    (The HTTP client resolves the name again when it connects: a DNS answer changed in
+    between is not caught; an egress proxy or firewall is the complete guard.)"""
+    policy = policy_of(settings)
+    refused = check_url(url, policy)
+    if refused is not None:
+        return refused
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname or "", port)
+    except OSError as exc:
+        return f"Résolution impossible de l'hôte : {exc}."
+    return check_addresses([str(info[4][0]) for info in infos], policy)
+
+
+# -- subscriptions --------------------------------------------------------------------------
+
+
+async def create_subscription(
+    session: AsyncSession, principal: Principal, *, data: SubscriptionCreate, settings: Settings
+) -> tuple[WebhookSubscription, str]:
+    """DINUM subscribes to every département's events, a prefect to its own (R-HOOK-1).
+    Returns the subscription and its secret, shown once. The URL is checked now and again at
+    each delivery (its address may change)."""
+    refused = await check_target(data.url, settings)
+    if refused is not None:
+        raise TargetRefused(refused)
+    secret = new_secret()
+    subscription = WebhookSubscription(
+        url=data.url,
+        description=data.description,
+        event_types=sorted({t.value for t in data.event_types}),
+        departement=principal.departement if principal.role is Role.PREFECT else None,
+        owner_subject=principal.subject,
+        owner_role=principal.role.value,
+        secret=secret,
+    )
+    session.add(subscription)
+    await session.flush()
+    await _audit(
+        session, principal, subscription, "created", before=None, after=_audit_view(subscription)
+    )
+    return subscription, secret
+
+
+def _audit_view(subscription: WebhookSubscription) -> dict[str, Any]:
+    return audit_service.snapshot(subscription, ("url", "event_types", "status"))
+
+
+async def _audit(
+    session: AsyncSession,
+    principal: Principal,
+    subscription: WebhookSubscription,
+    action: str,
+    *,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    """R-AUDIT-1: subscriptions are audited too (never their secrets)."""
+    await audit_service.record(
+        session,
+        principal,
+        object_type="webhook",
+        object_id=subscription.id,
+        departement=subscription.departement,
+        action=action,
+        before=before,
+        after=after,
+    )
+
+
+def _visible(principal: Principal) -> Any:
+    stmt = select(WebhookSubscription)
+    if principal.role is Role.PREFECT:
+        stmt = stmt.where(WebhookSubscription.departement == principal.departement)
+    return stmt
+
+
+async def get_subscription(
+    session: AsyncSession, principal: Principal, *, subscription_id: uuid.UUID
+) -> WebhookSubscription:
+    """A subscription in scope (a prefect: its département's), else 404 (R-ACL-1)."""
+    found = (
+        await session.execute(_visible(principal).where(WebhookSubscription.id == subscription_id))
+    ).scalar_one_or_none()
+    if found is None:
+        raise SubscriptionNotFound()
+    return found  # type: ignore[no-any-return]
+
+
+async def list_subscriptions(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    page: PageParams,
+    updated_since: datetime | None = None,
+) -> tuple[list[WebhookSubscription], str | None]:
+    stmt = _visible(principal)
+    if updated_since is not None:  # R-SYNC-1
+        stmt = stmt.where(col(WebhookSubscription.updated_at) >= updated_since)
+    stmt = keyset_page(stmt, WebhookSubscription.created_at, WebhookSubscription.id, page)
+    rows = list((await session.execute(stmt)).scalars().all())
+    return split_page(rows, page, lambda s: (s.created_at, s.id))
+
+
+async def delete_subscription(
+    session: AsyncSession, principal: Principal, *, subscription_id: uuid.UUID
+) -> None:
+    subscription = await get_subscription(session, principal, subscription_id=subscription_id)
+    await _audit(
+        session, principal, subscription, "deleted", before=_audit_view(subscription), after=None
+    )
+    await session.delete(subscription)  # its pending deliveries go with it (ON DELETE CASCADE)
+    await session.flush()
+
+
+async def rotate_secret(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    subscription_id: uuid.UUID,
+    settings: Settings,
+) -> tuple[WebhookSubscription, str]:
+    """A new secret, shown once; the old one still signs (beside it) during the grace period."""
+    subscription = await get_subscription(session, principal, subscription_id=subscription_id)
+    grace_before = subscription.previous_secret_until
+    secret = new_secret()
+    subscription.previous_secret = subscription.secret
+    subscription.previous_secret_until = real_now() + timedelta(
+        hours=settings.webhook_secret_grace_hours
+    )
+    subscription.secret = secret
+    subscription.updated_at = utcnow()  # R-SYNC-1 compares with the business clock
+    await session.flush()
+    await _audit(
+        session,
+        principal,
+        subscription,
+        "secret_rotated",
+        before={"previous_secret_until": grace_before},
+        after={"previous_secret_until": subscription.previous_secret_until},
+    )
+    return subscription, secret
+
+
+def secrets_in_force(subscription: WebhookSubscription, now: datetime) -> list[str]:
+    """The secrets that sign a delivery now: the current one, and the previous one during its
+    grace period."""
+    found = [subscription.secret]
+    until = subscription.previous_secret_until
+    if subscription.previous_secret and until is not None and now < until:
+        found.append(subscription.previous_secret)
+    return found
+
+
+# -- the outbox -----------------------------------------------------------------------------
+
+
+def _delivery_rows(
+    subscriptions: list[WebhookSubscription], events: list[dict[str, Any]], now: datetime
+) -> list[dict[str, Any]]:
+    rows = []
+    for event in events:
+        types = event_types_of(event["object_type"], event["action"], event["after"])
+        for event_type in types:
+            for subscription in subscriptions:
+                if event_type.value not in subscription.event_types:
+                    continue
+                if not reaches(subscription.departement, event["departement"]):
+                    continue  # R-HOOK-1: a prefect's subscription, another département
+                rows.append(
+                    {
+                        "subscription_id": subscription.id,
+                        "event_id": event["id"],
+                        "event_seq": event["seq"],
+                        "event_type": event_type.value,
+                        "object_type": event["object_type"],
+                        "object_id": event["object_id"],
+                        "departement": event["departement"],
+                        "occurred_at": event["at"],
+                        "summary": {
+                            "action": event["action"],
+                            "before": event["before"],
+                            "after": event["after"],
+                        },
+                        "status": "pending",
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "attempt_log": [],
+                        "created_at": now,
+                    }
+                )
+    return rows
+
+
+@audit_service.on_append
+def _fan_out(session: Session, events: list[dict[str, Any]]) -> None:
+    """R-HOOK-1: the outbox rows of these audit events, in their transaction."""
+    if not any(event_types_of(e["object_type"], e["action"], e["after"]) for e in events):
+        return
+    subscriptions = list(
+        session.execute(
+            select(WebhookSubscription).where(WebhookSubscription.status == "active")
+        ).scalars()
+    )
+    rows = _delivery_rows(subscriptions, events, real_now())
+    if rows:
+        session.execute(insert(WebhookDelivery), rows)
+
+
+async def list_deliveries(
+    session: AsyncSession, principal: Principal, *, subscription_id: uuid.UUID, page: PageParams
+) -> tuple[list[WebhookDelivery], str | None]:
+    """A subscription's deliveries, newest first (attempts, status codes, latency, next try)."""
+    await get_subscription(session, principal, subscription_id=subscription_id)
+    stmt = select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)
+    before = page.after_serial()
+    if before is not None:
+        stmt = stmt.where(col(WebhookDelivery.id) < before)
+    stmt = stmt.order_by(col(WebhookDelivery.id).desc()).limit(page.limit + 1)
+    rows = list((await session.execute(stmt)).scalars().all())
+    if len(rows) <= page.limit:
+        return rows, None
+    kept = rows[: page.limit]
+    return kept, page.serial_cursor(kept[-1].id or 0)
+
+
+async def replay(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    subscription_id: uuid.UUID,
+    after_event_id: uuid.UUID,
+) -> int:
+    """Queue again, for this subscription, every event of its types and scope that follows
+    the given event in the audit chain (the receiver missed something). Returns how many."""
+    subscription = await get_subscription(session, principal, subscription_id=subscription_id)
+    after_seq = (
+        await session.execute(select(AuditEvent.seq).where(AuditEvent.id == after_event_id))
+    ).scalar_one_or_none()
+    if after_seq is None:
+        raise EventNotFound()
+    stmt = (
+        select(AuditEvent)
+        .where(
+            col(AuditEvent.seq) > after_seq,
+            col(AuditEvent.object_type).in_(["project", "grant", "payment", "committee"]),
+        )
+        .order_by(col(AuditEvent.seq))
+        .limit(REPLAY_MAX)
+    )
+    if subscription.departement is not None:
+        stmt = stmt.where(AuditEvent.departement == subscription.departement)
+    events = [
+        {
+            "id": e.id,
+            "seq": e.seq,
+            "at": e.at,
+            "object_type": e.object_type,
+            "object_id": e.object_id,
+            "departement": e.departement,
+            "action": e.action,
+            "before": e.before,
+            "after": e.after,
+        }
+        for e in (await session.execute(stmt)).scalars()
+    ]
+    rows = _delivery_rows([subscription], events, real_now())
+    if rows:
+        await session.execute(insert(WebhookDelivery), rows)
+    return len(rows)

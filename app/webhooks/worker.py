@@ -1,0 +1,356 @@
+"""The webhook worker: claims due outbox rows, signs and sends them, settles each (R-HOOK-1).
+
+- Claim: one short transaction takes the next due delivery of each active subscription (the
+  oldest pending one: deliveries of a subscription go out one at a time, in order), with
+  `FOR UPDATE SKIP LOCKED` on PostgreSQL so that several workers never claim the same row
+  (SQLite: one writer at a time), and leases it (`webhook_lease_seconds`). A worker that dies
+  mid-delivery leaves the lease to expire: the row is claimed again, never lost (at least once).
+- Send: the SSRF guard resolves the host and refuses non-public addresses (loopback only when
+  allowed), then POSTs with short timeouts, no redirects, Standard Webhooks headers.
+- Settle: 2xx is delivered; anything else is retried after the backoff schedule with jitter
+  (`rules.RETRY_DELAYS`, about a day), then the delivery fails and its subscription is
+  disabled with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from fastapi import Response
+from sqlalchemy import and_, exists, or_, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+from sqlmodel import col, select
+
+from app.auth.principal import Principal
+from app.core.config import Settings
+from app.core.errors import AppError
+from app.core.types import utcnow
+from app.webhooks.models import WebhookDelivery, WebhookSubscription
+from app.webhooks.rules import (
+    is_success,
+    next_delay,
+    signature_header,
+)
+from app.webhooks.service import (
+    check_target,
+    real_now,
+    secrets_in_force,
+    subscriber,
+)
+
+logger = logging.getLogger("app.webhooks")
+MAX_LOG = 20
+USER_AGENT = "guichet-fitn7-webhooks/1"
+
+Renderer = Callable[[AsyncSession, Principal, WebhookDelivery], Awaitable[Any]]
+
+
+async def _render_project(
+    session: AsyncSession, principal: Principal, delivery: WebhookDelivery
+) -> Any:
+    from app.projects import service as projects_service
+    from app.projects.router import to_read
+
+    project = await projects_service.get_project(
+        session, principal, project_id=uuid.UUID(delivery.object_id)
+    )
+    name = await projects_service.candidate_name(session, project)
+    shown = projects_service.shows_scores(principal)  # R-EVAL-4: subscribers are State agents
+    return to_read(project, name, shows_scores=shown).model_dump(mode="json")
+
+
+async def _render_committee(
+    session: AsyncSession, principal: Principal, delivery: WebhookDelivery
+) -> Any:
+    from app.committees import service as committees_service
+    from app.committees.router import committee_read
+
+    view = await committees_service.read_committee(
+        session, principal, committee_id=uuid.UUID(delivery.object_id)
+    )
+    return committee_read(view, Response()).model_dump(mode="json")
+
+
+async def _render_grant(
+    session: AsyncSession, principal: Principal, delivery: WebhookDelivery
+) -> Any:
+    from app.budgets.router import grant_read
+
+    after = (delivery.summary or {}).get("after") or {}
+    project_id = uuid.UUID(str(after["project_id"]))
+    return (await grant_read(session, principal, project_id, Response())).model_dump(mode="json")
+
+
+# The object as the API reads it to the subscriber, by audit object type (a type without a
+# renderer carries the audit summary).
+RENDERERS: dict[str, Renderer] = {
+    "committee": _render_committee,
+    "project": _render_project,
+    "grant": _render_grant,
+    "payment": _render_grant,
+}
+
+
+@dataclass(frozen=True)
+class Claim:
+    delivery: WebhookDelivery
+    subscription: WebhookSubscription
+    token: uuid.UUID
+
+
+async def claim(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    *,
+    now: datetime,
+    limit: int,
+) -> list[Claim]:
+    """Lease the next due delivery of up to `limit` active subscriptions."""
+    earlier = aliased(WebhookDelivery)
+    blocked = exists().where(
+        col(earlier.subscription_id) == col(WebhookDelivery.subscription_id),
+        col(earlier.status) == "pending",
+        col(earlier.id) < col(WebhookDelivery.id),
+    )
+    stmt = (
+        select(WebhookDelivery, WebhookSubscription)
+        .join(WebhookSubscription, col(WebhookSubscription.id) == WebhookDelivery.subscription_id)
+        .where(
+            WebhookDelivery.status == "pending",
+            col(WebhookDelivery.next_attempt_at) <= now,
+            or_(
+                col(WebhookDelivery.lease_until).is_(None),
+                col(WebhookDelivery.lease_until) < now,
+            ),
+            WebhookSubscription.status == "active",
+            ~blocked,
+        )
+        .order_by(col(WebhookDelivery.id))
+        .limit(limit)
+    )
+    async with sessionmaker() as session, session.begin():
+        if not settings.is_sqlite:
+            stmt = stmt.with_for_update(skip_locked=True, of=WebhookDelivery)
+        rows = (await session.execute(stmt)).all()
+        claims = []
+        for delivery, subscription in rows:
+            token = uuid.uuid4()
+            delivery.lease_until = now + timedelta(seconds=settings.webhook_lease_seconds)
+            delivery.lease_token = token
+            delivery.attempts += 1
+            claims.append(Claim(delivery, subscription, token))
+        await session.flush()
+        for item in claims:
+            session.expunge(item.delivery)
+            session.expunge(item.subscription)
+    return claims
+
+
+def message_id(delivery: WebhookDelivery) -> str:
+    """`webhook-id`: stable across retries and replays of one event of one type."""
+    return str(uuid.uuid5(delivery.event_id, delivery.event_type))
+
+
+async def render(sessionmaker: async_sessionmaker[AsyncSession], item: Claim) -> dict[str, Any]:
+    """The JSON body: the event and the object as the API reads it to the subscriber."""
+    delivery = item.delivery
+    data: Any = {
+        "object": {
+            "type": delivery.object_type,
+            "id": delivery.object_id,
+            "departement": delivery.departement,
+        },
+        **(delivery.summary or {}),
+    }
+    renderer = RENDERERS.get(delivery.object_type)
+    if renderer is not None:
+        try:
+            async with sessionmaker() as session, session.begin():
+                data = await renderer(session, subscriber(item.subscription), delivery)
+        except AppError as exc:  # gone, or no longer in the subscriber's scope
+            logger.info("webhook %s: object not readable (%s)", delivery.id, exc.status)
+            data = None
+    return {
+        "id": message_id(delivery),
+        "event_id": str(delivery.event_id),
+        "seq": delivery.event_seq,
+        "type": delivery.event_type,
+        "timestamp": delivery.occurred_at.isoformat().replace("+00:00", "Z"),
+        "data": data,
+    }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status_code: int | None
+    latency_ms: int | None
+    error: str | None
+
+    @property
+    def delivered(self) -> bool:
+        return self.status_code is not None and is_success(self.status_code)
+
+
+async def send(
+    client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    item: Claim,
+) -> Outcome:
+    refused = await check_target(item.subscription.url, settings)  # again: DNS may change
+    if refused is not None:
+        return Outcome(None, None, refused[:500])
+    payload = await render(sessionmaker, item)
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    msg_id = payload["id"]
+    now = real_now()
+    timestamp = int(now.timestamp())
+    headers = {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature_header(
+            secrets_in_force(item.subscription, now), msg_id, timestamp, body
+        ),
+    }
+    started = time.perf_counter()
+    try:
+        response = await client.post(item.subscription.url, content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        latency = int((time.perf_counter() - started) * 1000)
+        return Outcome(None, latency, f"{type(exc).__name__}: {exc}"[:500])
+    latency = int((time.perf_counter() - started) * 1000)
+    error = None if is_success(response.status_code) else f"HTTP {response.status_code}"
+    return Outcome(response.status_code, latency, error)
+
+
+async def settle(
+    sessionmaker: async_sessionmaker[AsyncSession], item: Claim, outcome: Outcome, now: datetime
+) -> None:
+    """Record the attempt; retry later, or give up and disable the subscription."""
+    delivery = item.delivery
+    log = [
+        *delivery.attempt_log,
+        {
+            "at": now.isoformat(),
+            "status_code": outcome.status_code,
+            "latency_ms": outcome.latency_ms,
+            "error": outcome.error,
+        },
+    ][-MAX_LOG:]
+    values: dict[str, Any] = {
+        "attempt_log": log,
+        "last_status_code": outcome.status_code,
+        "last_latency_ms": outcome.latency_ms,
+        "last_error": outcome.error,
+        "lease_until": None,
+        "lease_token": None,
+    }
+    give_up = False
+    if outcome.delivered:
+        values.update(status="delivered", delivered_at=now)
+    else:
+        delay = next_delay(delivery.attempts)
+        if delay is None:
+            give_up = True
+            values["status"] = "failed"
+        else:
+            values["next_attempt_at"] = now + delay
+    async with sessionmaker() as session, session.begin():
+        result = await session.execute(
+            update(WebhookDelivery)
+            .where(
+                and_(
+                    col(WebhookDelivery.id) == delivery.id,
+                    col(WebhookDelivery.lease_token) == item.token,
+                )
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            return  # our lease expired and another worker took the row over
+        if give_up:
+            await session.execute(
+                update(WebhookSubscription)
+                .where(col(WebhookSubscription.id) == item.subscription.id)
+                .values(
+                    status="disabled",
+                    disabled_at=now,
+                    disabled_reason=(
+                        f"Désactivé après {delivery.attempts} essais en échec sur environ un "
+                        f"jour ; dernier : {outcome.error or 'erreur'}"
+                    )[:500],
+                    updated_at=utcnow(),  # R-SYNC-1 compares with the business clock
+                )
+                .execution_options(synchronize_session=False)
+            )
+
+
+def make_client(settings: Settings) -> httpx.AsyncClient:
+    timeout = settings.webhook_timeout_seconds
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+async def deliver_once(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    *,
+    client: httpx.AsyncClient | None = None,
+    now: datetime | None = None,
+) -> int:
+    """One round: claim what is due, send it (subscriptions in parallel), settle. Returns how
+    many deliveries were attempted. `now` lets tests jump over the backoff."""
+    moment = now or real_now()
+    claims = await claim(sessionmaker, settings, now=moment, limit=settings.webhook_batch_size)
+    if not claims:
+        return 0
+    owned = client is None
+    http = client or make_client(settings)
+    try:
+
+        async def one(item: Claim) -> None:
+            outcome = await send(http, sessionmaker, settings, item)
+            await settle(sessionmaker, item, outcome, now or real_now())
+
+        await asyncio.gather(*(one(item) for item in claims))
+    finally:
+        if owned:
+            await http.aclose()
+    return len(claims)
+
+
+async def run_worker(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    stop: asyncio.Event,
+) -> None:
+    """Deliver until `stop` is set; errors are logged and the loop goes on."""
+    async with make_client(settings) as client:
+        while not stop.is_set():
+            try:
+                done = await deliver_once(sessionmaker, settings, client=client)
+            except Exception:
+                logger.exception("webhook worker round failed")
+                done = 0
+            if done:
+                continue
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=settings.webhook_poll_seconds)
+            except TimeoutError:
+                pass

@@ -1,0 +1,198 @@
+"""R-HOOK-1 subscriptions through the API: who subscribes to what, the secret shown once and
+rotated, scope (R-ACL-1), the target URL checked at registration, the outbox written with the
+change."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from httpx import AsyncClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import service as audit
+from tests.conftest import Actors
+
+HOOKS = "/api/v1/webhooks"
+TARGET = "https://93.184.216.34/guichet"  # a public address: no DNS needed
+
+
+@pytest.fixture
+def loopback(app: FastAPI) -> Iterator[None]:
+    """Development settings: http and loopback targets allowed."""
+    production_like = app.state.settings
+    app.state.settings = production_like.model_copy(update={"webhook_allow_loopback": True})
+    yield
+    app.state.settings = production_like
+
+
+async def create(
+    client: AsyncClient, headers: Any, who: Any, url: str = TARGET, types: Any = None
+) -> Any:
+    return await client.post(
+        HOOKS,
+        json={"url": url, "event_types": types or ["project.status_changed"]},
+        headers=headers(who),
+    )
+
+
+async def test_r_hook_1_dinum_subscribes_and_sees_the_secret_once(
+    client: AsyncClient, headers: Any, actors: Actors
+) -> None:
+    response = await create(client, headers, actors.dinum, types=["grant.committed"])
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["secret"].startswith("whsec_")
+    assert body["departement"] is None and body["status"] == "active"
+    read = await client.get(f"{HOOKS}/{body['id']}", headers=headers(actors.dinum))
+    assert read.status_code == 200
+    assert "secret" not in read.json()
+    listed = await client.get(HOOKS, headers=headers(actors.dinum))
+    assert [s["id"] for s in listed.json()["items"]] == [body["id"]]
+    assert all("secret" not in s for s in listed.json()["items"])
+
+
+async def test_r_hook_1_a_prefect_subscribes_for_its_departement_only(
+    client: AsyncClient, headers: Any, actors: Actors
+) -> None:
+    mine = (await create(client, headers, actors.pref13)).json()
+    assert mine["departement"] == "13"
+    other = (await create(client, headers, actors.pref75)).json()
+    # R-ACL-1: another département's subscription is not found, for every operation.
+    for method, suffix in [
+        ("GET", ""),
+        ("DELETE", ""),
+        ("POST", "/rotate-secret"),
+        ("GET", "/deliveries"),
+    ]:
+        response = await client.request(
+            method, f"{HOOKS}/{other['id']}{suffix}", headers=headers(actors.pref13)
+        )
+        assert response.status_code == 404, (method, suffix)
+    listed = await client.get(HOOKS, headers=headers(actors.pref13))
+    assert [s["id"] for s in listed.json()["items"]] == [mine["id"]]
+    everything = await client.get(HOOKS, headers=headers(actors.dinum))
+    assert len(everything.json()["items"]) == 2
+
+
+@pytest.mark.parametrize("who", ["cand_a", "anct"])
+async def test_r_hook_1_candidates_and_anct_cannot_subscribe(
+    client: AsyncClient, headers: Any, actors: Actors, who: str
+) -> None:
+    response = await create(client, headers, getattr(actors, who))
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://93.184.216.34/guichet",  # not https
+        "https://user:pw@93.184.216.34/",  # credentials in the URL
+        "https://127.0.0.1/guichet",  # loopback (production rules)
+        "https://10.1.2.3/guichet",  # private
+        "https://169.254.169.254/latest/meta-data",  # link-local: cloud metadata
+        "https://[::1]/guichet",
+    ],
+)
+async def test_r_hook_1_target_url_refused_at_registration(
+    client: AsyncClient, headers: Any, actors: Actors, url: str
+) -> None:
+    response = await create(client, headers, actors.dinum, url=url)
+    assert response.status_code == 422
+    assert response.json()["code"] == "webhook-target-refused"
+
+
+async def test_r_hook_1_loopback_is_for_development_only(
+    client: AsyncClient, headers: Any, actors: Actors, loopback: None
+) -> None:
+    response = await create(client, headers, actors.dinum, url="http://127.0.0.1:9/hooks")
+    assert response.status_code == 201, response.text
+
+
+async def test_r_hook_1_the_allow_list_restricts_hosts(
+    app: FastAPI, client: AsyncClient, headers: Any, actors: Actors
+) -> None:
+    settings = app.state.settings
+    app.state.settings = settings.model_copy(update={"webhook_allowed_hosts": ["93.184.216.35"]})
+    try:
+        refused = await create(client, headers, actors.dinum)
+        allowed = await create(client, headers, actors.dinum, url="https://93.184.216.35/h")
+    finally:
+        app.state.settings = settings
+    assert refused.status_code == 422
+    assert allowed.status_code == 201
+
+
+async def test_r_hook_1_rotation_gives_a_new_secret_and_a_grace_period(
+    client: AsyncClient, headers: Any, actors: Actors
+) -> None:
+    created = (await create(client, headers, actors.dinum)).json()
+    rotated = await client.post(
+        f"{HOOKS}/{created['id']}/rotate-secret", headers=headers(actors.dinum)
+    )
+    assert rotated.status_code == 200, rotated.text
+    body = rotated.json()
+    assert body["secret"].startswith("whsec_") and body["secret"] != created["secret"]
+    assert body["previous_secret_until"] is not None
+
+
+async def test_r_hook_1_delete(client: AsyncClient, headers: Any, actors: Actors) -> None:
+    created = (await create(client, headers, actors.dinum)).json()
+    deleted = await client.delete(f"{HOOKS}/{created['id']}", headers=headers(actors.dinum))
+    assert deleted.status_code == 204
+    again = await client.get(f"{HOOKS}/{created['id']}", headers=headers(actors.dinum))
+    assert again.status_code == 404
+
+
+async def test_r_hook_1_the_outbox_row_is_written_with_the_change_and_listed(
+    client: AsyncClient, headers: Any, actors: Actors, session: AsyncSession
+) -> None:
+    created = (await create(client, headers, actors.pref13, types=["committee.closed"])).json()
+    for departement in ("13", "75"):
+        await audit.record(
+            session,
+            actors.dinum,
+            object_type="committee",
+            object_id="c-" + departement,
+            departement=departement,
+            action="closed",
+        )
+    await session.commit()
+    outbox = (await session.execute(text("SELECT COUNT(*) FROM webhook_delivery"))).scalar_one()
+    assert outbox == 1  # the 75's event is not for the prefect of the 13
+    listed = await client.get(f"{HOOKS}/{created['id']}/deliveries", headers=headers(actors.pref13))
+    assert listed.status_code == 200, listed.text
+    [delivery] = listed.json()["items"]
+    assert delivery["event_type"] == "committee.closed"
+    assert delivery["status"] == "pending" and delivery["attempts"] == 0
+    assert delivery["next_attempt_at"] is not None
+
+
+async def test_r_hook_1_replay_needs_a_known_event(
+    client: AsyncClient, headers: Any, actors: Actors
+) -> None:
+    created = (await create(client, headers, actors.dinum)).json()
+    response = await client.post(
+        f"{HOOKS}/{created['id']}/replay",
+        params={"after": "00000000-0000-0000-0000-000000000001"},
+        headers=headers(actors.dinum),
+    )
+    assert response.status_code == 404
+
+
+async def test_r_audit_1_subscriptions_are_audited_without_their_secrets(
+    client: AsyncClient, headers: Any, actors: Actors
+) -> None:
+    created = (await create(client, headers, actors.pref13)).json()
+    await client.post(f"{HOOKS}/{created['id']}/rotate-secret", headers=headers(actors.pref13))
+    await client.delete(f"{HOOKS}/{created['id']}", headers=headers(actors.pref13))
+    response = await client.get(
+        "/api/v1/audit-events", params={"object_type": "webhook"}, headers=headers(actors.pref13)
+    )
+    found = response.json()["items"]
+    assert [e["action"] for e in found] == ["created", "secret_rotated", "deleted"]
+    assert all(e["object"]["departement"] == "13" for e in found)
+    assert "whsec_" not in response.text
