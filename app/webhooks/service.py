@@ -75,7 +75,7 @@ async def check_target(url: str, settings: Settings) -> str | None:
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname or "", port)
-    except OSError as exc:
+    except (OSError, UnicodeError) as exc:  # UnicodeError: a label IDNA cannot encode
         return f"Résolution impossible de l'hôte : {exc}."
     return check_addresses([str(info[4][0]) for info in infos], policy)
 

@@ -35,7 +35,7 @@ from app.webhooks import service as webhooks_service
 from app.webhooks.models import WebhookDelivery, WebhookSubscription
 from app.webhooks.rules import EventType
 from app.webhooks.schemas import SubscriptionCreate
-from app.webhooks.worker import deliver_once
+from app.webhooks.worker import RENDERERS, deliver_once
 from tests.concurrency.conftest import DINUM, World, prefect_of
 
 
@@ -145,6 +145,14 @@ async def subscribe(
         )
     created.append(subscription.id)
     return subscription.id, secret
+
+
+@pytest.fixture(autouse=True)
+def summaries_for_committees(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about delivery (order, retries, scope, workers): their committee events
+    stand alone, with no committee row to render, so they carry the audit summary as `data`
+    (the rendering of a real close is tested in tests/api/committees/test_committee_audit.py)."""
+    monkeypatch.delitem(RENDERERS, "committee")
 
 
 async def committee_closes(world: World, departements: Iterable[str]) -> None:
