@@ -16,7 +16,6 @@ from alembic import op
 
 import app.core.types
 
-
 revision: str = "9dd5b51153ff"
 down_revision: str | None = "30015c5c4311"
 branch_labels: str | Sequence[str] | None = None
