@@ -109,12 +109,17 @@ class Mapping:
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Mapping:
+        """From the stored form (the API's): tables as lists of entries, the last one of a
+        repeated label winning."""
         return cls(
             fields={k: v for k, v in data["fields"].items() if v is not None},
-            kinds=dict(data["kinds"]),
-            strands=dict(data["strands"]),
+            kinds={e["label"]: e["kind"] for e in data["kinds"]},
+            strands={e["label"]: e["strand"] for e in data["strands"]},
             expenses=ExpenseMap(**data["expenses"]),
-            categories={k: CategoryTarget(**v) for k, v in data["categories"].items()},
+            categories={
+                e["label"]: CategoryTarget(e["category"], e.get("vendor_origin"))
+                for e in data["categories"]
+            },
             nature=data.get("nature"),
         )
 

@@ -21,6 +21,7 @@ Selector = Annotated[
     ),
     not_blank(),
 ]
+DsNumber = Annotated[int, Field(ge=0, le=2**53 - 1)]
 StrandCode = Annotated[str, Field(pattern=r"^3[abc]$", description="Volet : 3a, 3b ou 3c.")]
 DsLabel = Annotated[str, Field(max_length=300)]
 
@@ -51,7 +52,18 @@ class ExpenseFields(InputModel):
     amount: Selector = Field(description="Montant de la ligne (en euros sur DS).")
 
 
-class CategoryTargetIn(InputModel):
+class KindEntry(InputModel):
+    label: DsLabel = Field(description="Valeur du champ DS du type de collectivité.")
+    kind: OrganisationKind
+
+
+class StrandEntry(InputModel):
+    label: DsLabel = Field(description="Valeur du champ DS du volet.")
+    strand: StrandCode
+
+
+class CategoryEntry(InputModel):
+    label: DsLabel = Field(description="Valeur DS de la nature de la dépense.")
     category: ExpenseCategory
     vendor_origin: VendorOrigin | None = Field(
         default=None, description="Pour une licence : éditeur de l'UE ou extra-communautaire."
@@ -80,15 +92,17 @@ class MappingIn(InputModel):
                         "sponsor_role": "Élu ou responsable qui porte le projet",
                     },
                     "nature": "modernisation",
-                    "kinds": {"Commune": "commune"},
-                    "strands": {"3c - Projet améliorant la relation à l'usager": "3c"},
+                    "kinds": [{"label": "Commune", "kind": "commune"}],
+                    "strands": [
+                        {"label": "3c - Projet améliorant la relation à l'usager", "strand": "3c"}
+                    ],
                     "expenses": {
                         "block": "Postes de dépense",
                         "category": "Nature de la dépense",
                         "label": "Libellé",
                         "amount": "Montant TTC (€)",
                     },
-                    "categories": {"Formation des agents": {"category": "training"}},
+                    "categories": [{"label": "Formation des agents", "category": "training"}],
                 }
             ]
         }
@@ -106,21 +120,23 @@ class MappingIn(InputModel):
         description="R-ELIG-4 : nature déclarée pour toute la démarche, quand aucun champ ne "
         "la porte.",
     )
-    kinds: dict[DsLabel, OrganisationKind] = Field(max_length=100)
-    strands: dict[DsLabel, StrandCode] = Field(max_length=20)
+    kinds: list[KindEntry] = Field(
+        max_length=100, description="Types de collectivité (une valeur répétée : la dernière)."
+    )
+    strands: list[StrandEntry] = Field(max_length=20)
     expenses: ExpenseFields
-    categories: dict[DsLabel, CategoryTargetIn] = Field(max_length=200)
+    categories: list[CategoryEntry] = Field(max_length=200)
 
 
 class MappingRead(ReadModel):
-    number: int = Field(ge=1)
+    number: DsNumber
     departement: str | None = Field(max_length=3)
     fields: ChampFields
     nature: Nature | None
-    kinds: dict[DsLabel, OrganisationKind]
-    strands: dict[DsLabel, StrandCode]
+    kinds: list[KindEntry]
+    strands: list[StrandEntry]
     expenses: ExpenseFields
-    categories: dict[DsLabel, CategoryTargetIn]
+    categories: list[CategoryEntry]
     version: Version
     updated_at: datetime
 
@@ -148,7 +164,7 @@ class ReasonRead(ReadModel):
 
 
 class SyncItem(ReadModel):
-    dossier_number: int | None = Field(ge=0)
+    dossier_number: DsNumber | None
     dossier_id: str | None = Field(max_length=100)
     ds_state: str | None = Field(max_length=20)
     outcome: Outcome
@@ -160,7 +176,7 @@ class SyncItem(ReadModel):
 
 class SyncRunRead(ReadModel):
     id: uuid.UUID
-    demarche_number: int = Field(ge=1)
+    demarche_number: DsNumber
     departement: str | None = Field(max_length=3)
     actor_role: str = Field(max_length=20)
     updated_since: datetime | None
@@ -186,7 +202,7 @@ class SyncRunList(ReadModel):
 
 
 class MutationRead(ReadModel):
-    id: int = Field(ge=1)
+    id: DsNumber
     kind: str = Field(max_length=40)
     status: Literal["pending", "delivered", "failed"]
     attempts: Count
@@ -198,8 +214,8 @@ class MutationRead(ReadModel):
 
 class ProjectDsRead(ReadModel):
     project_id: uuid.UUID
-    demarche_number: int = Field(ge=1)
-    dossier_number: int = Field(ge=1)
+    demarche_number: DsNumber
+    dossier_number: DsNumber
     dossier_id: str = Field(max_length=100)
     ds_state: str = Field(max_length=20, description="État DS connu ou demandé par le guichet.")
     flagged_at: datetime | None

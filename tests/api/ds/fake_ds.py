@@ -150,9 +150,7 @@ class FakeDS:
                 200,
                 body={
                     "data": None,
-                    "errors": [
-                        {"message": "Internal error", "extensions": {"code": "internal"}}
-                    ],
+                    "errors": [{"message": "Internal error", "extensions": {"code": "internal"}}],
                 },
             )
         elif is_mutation:

@@ -47,28 +47,32 @@ MAPPING: dict[str, Any] = {
         "sponsor_role": "Élu ou responsable qui porte le projet",
     },
     "nature": "modernisation",
-    "kinds": {"Commune": "commune", "EPCI - Communauté d'agglomération": "epci"},
-    "strands": {
-        "3a - Accompagnement par un expert du numérique": "3a",
-        "3b - Formation au numérique des agents": "3b",
-        "3c - Projet améliorant la relation à l'usager": "3c",
-    },
+    "kinds": [
+        {"label": "Commune", "kind": "commune"},
+        {"label": "EPCI - Communauté d'agglomération", "kind": "epci"},
+    ],
+    "strands": [
+        {"label": "3a - Accompagnement par un expert du numérique", "strand": "3a"},
+        {"label": "3b - Formation au numérique des agents", "strand": "3b"},
+        {"label": "3c - Projet améliorant la relation à l'usager", "strand": "3c"},
+    ],
     "expenses": {
         "block": "Postes de dépense",
         "category": "Nature de la dépense",
         "label": "Libellé",
         "amount": "Montant TTC (€)",
     },
-    "categories": {
-        "Prestation de développement": {"category": "development"},
-        "Formation des agents": {"category": "training"},
-        "Étude / diagnostic": {"category": "study"},
-        "Licence logicielle (éditeur hors UE)": {
+    "categories": [
+        {"label": "Prestation de développement", "category": "development"},
+        {"label": "Formation des agents", "category": "training"},
+        {"label": "Étude / diagnostic", "category": "study"},
+        {
+            "label": "Licence logicielle (éditeur hors UE)",
             "category": "software_licence",
             "vendor_origin": "extra_eu",
         },
-        "Équipement informatique des agents": {"category": "equipment_agents"},
-    },
+        {"label": "Équipement informatique des agents", "category": "equipment_agents"},
+    ],
 }
 
 
@@ -165,9 +169,10 @@ async def test_the_three_sample_dossiers_import_with_their_candidates_strands_co
     v = await ds.project(items[VILLENEUVE]["project_id"])
     assert (v["status"], v["strand"], v["departement"]) == ("in_review", "3c", "47")
     assert v["total_cost_cents"] == 4_800_000 and v["requested_cents"] == 2_400_000
-    assert [(line["category"], line["amount_cents"], line["vendor_origin"]) for line in v[
-        "expense_lines"
-    ]] == [
+    assert [
+        (line["category"], line["amount_cents"], line["vendor_origin"])
+        for line in v["expense_lines"]
+    ] == [
         ("development", 3_600_000, None),
         ("training", 400_000, None),
         ("software_licence", 800_000, "extra_eu"),
@@ -199,7 +204,11 @@ async def test_the_three_sample_dossiers_import_with_their_candidates_strands_co
     a = await ds.project(items[AGGLO]["project_id"])
     assert (a["status"], a["strand"], a["total_cost_cents"]) == ("submitted", "3a", 2_500_000)
     agglo = await ds.get(f"/api/v1/candidates/{a['candidate_id']}")
-    assert (agglo["kind"], agglo["siren"], agglo["verification"]) == ("epci", "200023307", "verified")
+    assert (agglo["kind"], agglo["siren"], agglo["verification"]) == (
+        "epci",
+        "200023307",
+        "verified",
+    )
 
     # 3b, Agmé: the tablet is agents' equipment (R-EXCL-1), excluded: 2 400 € eligible for
     # 3 000 € requested (R-CAP-1): imported as a draft with its report, listed so (R-FLOW-2).
@@ -348,9 +357,7 @@ async def test_decisions_after_a_committee_close_reach_ds_exactly_once_through_a
             prefecture_siret=siret_of(STATE_SIREN, "0047"),
         )
     ).status_code == 201
-    etag = (await ds.client.get(f"{PROJECTS}/{agglo}", headers=ds.headers(PREF47))).headers[
-        "ETag"
-    ]
+    etag = (await ds.client.get(f"{PROJECTS}/{agglo}", headers=ds.headers(PREF47))).headers["ETag"]
     review = await ds.client.post(
         f"{PROJECTS}/{agglo}/start-review", headers={**ds.headers(PREF47), "If-Match": etag}
     )
@@ -402,6 +409,8 @@ async def test_decisions_after_a_committee_close_reach_ds_exactly_once_through_a
     fake.edit(VILLENEUVE, "2021-07-02T10:00:00+02:00", **{"Intitulé du projet": "Autre"})
     report = await ds.synced()
     assert by_number(report)[VILLENEUVE]["outcome"] == "flagged"
-    assert (await ds.project(villeneuve))["title"] == "Portail citoyen et prise de rendez-vous en ligne"
+    assert (await ds.project(villeneuve))[
+        "title"
+    ] == "Portail citoyen et prise de rendez-vous en ligne"
     side = await ds.get(f"{PROJECTS}/{villeneuve}/ds")
     assert side["flagged_at"] is not None
