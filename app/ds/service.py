@@ -28,6 +28,7 @@ from app.candidates.rules import Identity, resolve_identity
 from app.candidates.schemas import CandidateCreate
 from app.core.concurrency import check_if_match, flush_versioned
 from app.core.config import Settings
+from app.core.db import read_only_transaction
 from app.core.errors import AppError
 from app.core.pagination import PageParams, keyset_page, split_page
 from app.core.types import utcnow
@@ -489,12 +490,28 @@ async def sync(
     session: AsyncSession, principal: Principal, *, number: int, settings: Settings
 ) -> tuple[DsSyncRun, list[Item]]:
     """Import the démarche's dossiers changed since the last sync (DINUM: every département;
-    a prefect: its own, the others reported out of scope, R-ACL-1). Idempotent."""
+    a prefect: its own, the others reported out of scope, R-ACL-1). Idempotent.
+
+    Three steps: read the mapping and the high-water mark (a read-only transaction, ended
+    before DS is called), read every page from DS (no transaction open: a DS failure writes
+    nothing), then import in one transaction (the request's).
+    """
+    started = utcnow()
+    # The reads before DS's answer never hold SQLite's write lock, and no transaction stays
+    # open while DS is called (seconds, a Retry-After): the reads end here, the writes begin
+    # once every page is in.
+    await read_only_transaction(session)
     demarche = await get_demarche(session, principal, number=number)
     scope = _scope_of(principal)
     since = await _since(session, demarche, scope)
-    nodes, pages = await _fetch(settings, number, since)
     mapping = Mapping.from_data(demarche.mapping)
+    await session.commit()
+    nodes, pages = await _fetch(settings, number, since)
+    if session.get_bind().dialect.name == "postgresql":
+        # Syncs of one démarche write one at a time (SQLite: BEGIN IMMEDIATE already does).
+        await session.execute(
+            select(DsDemarche.number).where(DsDemarche.number == number).with_for_update()
+        )
     parsed = [parse_node(node, mapping) for node in nodes]
     # A dossier changed while the pages were read may come twice: its last version counts.
     last: dict[str, int] = {r.id: i for i, r in enumerate(parsed) if r.id is not None}
@@ -540,6 +557,7 @@ async def sync(
         fetched=len(nodes),
         drafts=sum(1 for it in items if it.draft and it.outcome in ("created", "updated")),
         report=[it.as_dict() for it in items],
+        created_at=started,  # a mapping changed during the fetch is newer: all read again
         created=counts["created"],
         updated=counts["updated"],
         unchanged=counts["unchanged"],

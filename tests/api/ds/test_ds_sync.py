@@ -414,3 +414,45 @@ async def test_decisions_after_a_committee_close_reach_ds_exactly_once_through_a
     ] == "Portail citoyen et prise de rendez-vous en ligne"
     side = await ds.get(f"{PROJECTS}/{villeneuve}/ds")
     assert side["flagged_at"] is not None
+
+
+async def test_r_elig_8_a_start_before_the_ds_filing_day_keeps_the_dossier_a_draft(
+    ds: Ds, fake: FakeDS
+) -> None:
+    """R-ELIG-8 measured against dateDepot (2021-03-02 11:02 Paris), not against today."""
+    for champ in fake.node(AGGLO)["champs"]:
+        if champ["label"] == "Date de début du projet":
+            champ.update(date="2021-03-01", stringValue="2021-03-01")
+    items = await imported(ds)
+    assert items[AGGLO]["outcome"] == "created" and items[AGGLO]["draft"] is True
+    assert {r["code"] for r in items[AGGLO]["reasons"]} == {"R-ELIG-8"}
+    assert "02/03/2021" in items[AGGLO]["reasons"][0]["message"]
+    assert (await ds.project(items[AGGLO]["project_id"]))["status"] == "draft"
+
+
+async def test_classer_sans_suite_by_the_prefect_is_written_back_with_its_reason(
+    ds: Ds, fake: FakeDS, app: FastAPI, session: AsyncSession
+) -> None:
+    items = await imported(ds)
+    villeneuve = items[VILLENEUVE]["project_id"]
+    etag = (await ds.client.get(f"{PROJECTS}/{villeneuve}", headers=ds.headers(PREF47))).headers[
+        "ETag"
+    ]
+    closed = await ds.client.post(
+        f"{PROJECTS}/{villeneuve}/close",
+        json={"reason": "La commune a renoncé au projet."},
+        headers={**ds.headers(PREF47), "If-Match": etag},
+    )
+    assert closed.status_code == 200, closed.text
+    pending = await ds.get(f"{PROJECTS}/{villeneuve}/ds", PREF47)
+    assert [(m["kind"], m["status"]) for m in pending["mutations"]] == [
+        ("dossierClasserSansSuite", "pending")
+    ]
+    await drain(app, session)
+    assert [(m["mutation"], m["motivation"]) for m in fake.mutations] == [
+        ("dossierClasserSansSuite", "La commune a renoncé au projet.")
+    ]
+    candidate_view = await ds.client.get(
+        f"{PROJECTS}/{villeneuve}/ds", headers=ds.headers(ds.actors.cand_a)
+    )
+    assert candidate_view.status_code == 403  # the DS side is for State roles
