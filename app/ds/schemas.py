@@ -154,6 +154,7 @@ ReasonCode = Literal[
     "ineligible",
     "edited_after_decision",
     "edited_after_submission",
+    "candidate_changed",
 ]
 
 

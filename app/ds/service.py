@@ -448,6 +448,21 @@ async def _update(
     link.updated_at = utcnow()
     if not await _pending_mutations(session, dossier.id):
         link.ds_state = dossier.state.value  # else: the state this service asked DS for
+    siren = (
+        await session.execute(select(Candidate.siren).where(Candidate.id == project.candidate_id))
+    ).scalar_one()
+    if edited and dossier.content.siret[:9] != siren:
+        # Another organisation on the same dossier: never moved silently to another candidate.
+        message = (
+            f"Le SIRET du dossier a changé sur DS ({dossier.content.siret}) : le dossier reste "
+            "à son organisation, à examiner."
+        )
+        link.flagged_at = utcnow()
+        link.flag_reason = message
+        item.outcome = "flagged"
+        item.reasons.append({"reason": "candidate_changed", "code": "DS-FLAG", "message": message})
+        await session.flush()
+        return
     if edited and status is not Status.DRAFT:
         # Not silently overwritten: kept as decided (or submitted) here, flagged.
         reason = "edited_after_decision" if status in DECIDED_HERE else "edited_after_submission"

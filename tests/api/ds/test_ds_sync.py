@@ -456,3 +456,15 @@ async def test_classer_sans_suite_by_the_prefect_is_written_back_with_its_reason
         f"{PROJECTS}/{villeneuve}/ds", headers=ds.headers(ds.actors.cand_a)
     )
     assert candidate_view.status_code == 403  # the DS side is for State roles
+
+
+async def test_a_dossier_moved_to_another_siret_on_ds_is_flagged_not_moved(
+    ds: Ds, fake: FakeDS
+) -> None:
+    items = await imported(ds)
+    before = await ds.project(items[AGME]["project_id"])
+    fake.edit(AGME, "2021-03-25T09:00:00+01:00", **{"SIRET de la collectivité": "20002330700016"})
+    report = await ds.synced()
+    item = by_number(report)[AGME]
+    assert (item["outcome"], item["reasons"][0]["reason"]) == ("flagged", "candidate_changed")
+    assert await ds.project(items[AGME]["project_id"]) == before
