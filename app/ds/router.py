@@ -49,7 +49,7 @@ def _mapping_read(demarche: DsDemarche, response: Response) -> MappingRead:
     response_model=MappingRead,
     responses={200: {"headers": ETAG}, **problems(401, 403, 404)},
 )
-async def get_mapping(
+async def get_ds_mapping(
     number: DemarcheNumber, response: Response, session: SessionDep, principal: Operators
 ) -> MappingRead:
     """La correspondance des champs DS d'une démarche vers les dossiers du guichet (DINUM ;
@@ -67,7 +67,7 @@ async def get_mapping(
         **problems(401, 403, 404, 412, 413, 428),
     },
 )
-async def put_mapping(
+async def put_ds_mapping(
     number: DemarcheNumber,
     data: MappingIn,
     response: Response,
@@ -111,7 +111,7 @@ async def sync_demarche(
 
 
 @router.get("/syncs", response_model=SyncRunList, responses=problems(401, 403))
-async def list_syncs(
+async def list_ds_syncs(
     session: SessionDep,
     principal: Operators,
     page: Annotated[PageParams, Depends(page_params_for(SYNCS_CURSOR))],
