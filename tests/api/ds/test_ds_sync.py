@@ -468,3 +468,28 @@ async def test_a_dossier_moved_to_another_siret_on_ds_is_flagged_not_moved(
     item = by_number(report)[AGME]
     assert (item["outcome"], item["reasons"][0]["reason"]) == ("flagged", "candidate_changed")
     assert await ds.project(items[AGME]["project_id"]) == before
+
+
+async def test_a_mutation_ds_refuses_fails_at_once_and_shows_why(
+    ds: Ds, fake: FakeDS, app: FastAPI, session: AsyncSession
+) -> None:
+    """The payload's `errors` (ValidationError) are checked: no retry can help, it fails."""
+    items = await imported(ds)
+    villeneuve = items[VILLENEUVE]["project_id"]
+    etag = (await ds.client.get(f"{PROJECTS}/{villeneuve}", headers=ds.headers(PREF47))).headers[
+        "ETag"
+    ]
+    closed = await ds.client.post(
+        f"{PROJECTS}/{villeneuve}/close",
+        json={"reason": "Doublon d'un autre dossier."},
+        headers={**ds.headers(PREF47), "If-Match": etag},
+    )
+    assert closed.status_code == 200, closed.text
+    refusal = {"dossier": None, "errors": [{"message": "Le dossier est déjà traité"}]}
+    fake.mutation_script.append(Scripted(200, body={"data": {"dossierClasserSansSuite": refusal}}))
+    await drain(app, session)
+    side = await ds.get(f"{PROJECTS}/{villeneuve}/ds", PREF47)
+    [mutation] = side["mutations"]
+    assert (mutation["status"], mutation["attempts"]) == ("failed", 1)
+    assert "déjà traité" in mutation["last_error"]
+    assert fake.mutations == []
