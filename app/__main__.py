@@ -140,12 +140,14 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 async def _work() -> None:
-    """R-HOOK-1: deliver webhooks until SIGINT/SIGTERM (a process of its own; several may
-    share one PostgreSQL, SKIP LOCKED keeps them apart)."""
+    """R-HOOK-1: deliver webhooks (and write decisions back to démarches-simplifiées when a DS
+    token is configured) until SIGINT/SIGTERM (a process of its own; several may share one
+    PostgreSQL, SKIP LOCKED keeps them apart)."""
     import signal
 
     from app.core.clock import use_clock
     from app.core.db import load_clock, make_engine, make_sessionmaker
+    from app.ds.worker import run_worker as run_ds_worker
     from app.webhooks.worker import run_worker
 
     settings = get_settings()
@@ -157,7 +159,10 @@ async def _work() -> None:
     try:
         sessionmaker = make_sessionmaker(engine)
         use_clock(await load_clock(sessionmaker, settings))
-        await run_worker(sessionmaker, settings, stop)
+        workers = [run_worker(sessionmaker, settings, stop)]
+        if settings.ds_worker_enabled and settings.ds_api_token is not None:
+            workers.append(run_ds_worker(sessionmaker, settings, stop))  # issue 14 write-back
+        await asyncio.gather(*workers)
     finally:
         await engine.dispose()
 
@@ -185,7 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--workers", type=int, default=None)
     serve.add_argument("--proxy-headers", action="store_true")
-    sub.add_parser("worker", help="livrer les webhooks (R-HOOK-1), sans servir l'API")
+    sub.add_parser(
+        "worker", help="livrer les webhooks (R-HOOK-1) et les décisions à DS, sans servir l'API"
+    )
     sub.add_parser("openapi", help="écrire openapi/openapi.json")
     sub.add_parser("seed", help="créer le programme FITN7 axe 3 s'il manque")
     sub.add_parser("migrate", help="alembic upgrade head")

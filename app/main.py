@@ -35,6 +35,8 @@ from app.core.observability import (
 from app.core.openapi import build_openapi
 from app.core.ratelimit import RateLimitMiddleware
 from app.core.security import TokenVerifier
+from app.ds.router import project_router as ds_project_router, router as ds_router
+from app.ds.worker import run_worker as run_ds_worker
 from app.evaluations.router import evaluations_router, project_evaluations_router
 from app.opendata.router import router as opendata_router
 from app.ops.router import router as ops_router
@@ -70,12 +72,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         worker = None
         if settings.webhook_worker_enabled:  # R-HOOK-1: one delivery worker per process
             worker = asyncio.create_task(run_worker(app.state.sessionmaker, settings, stop))
+        ds_worker = None
+        if settings.ds_worker_enabled and settings.ds_api_token is not None:
+            # Issue 14: decisions written back to démarches-simplifiées from the outbox.
+            ds_worker = asyncio.create_task(run_ds_worker(app.state.sessionmaker, settings, stop))
         try:
             yield
         finally:
             stop.set()
             if worker is not None:
                 await worker
+            if ds_worker is not None:
+                await ds_worker
             await app.state.engine.dispose()
             mark_worker_dead()  # multiprocess metrics: this worker's live gauges go
 
@@ -117,6 +125,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stats_router,
         audit_router,
         webhooks_router,
+        ds_router,
+        ds_project_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 

@@ -11,6 +11,7 @@ from app.candidates.models import Candidate
 from app.committees.models import AgendaItem, Committee
 from app.core.db import ServiceClock
 from app.core.idempotency import IdempotencyRecord
+from app.ds.models import DsDemarche, DsDossier, DsMutation, DsSyncRun
 from app.evaluations.models import Evaluation
 from app.programme.models import DepartementForfaits, Programme, ScoringGrid
 from app.projects.models import ExpenseLine, FundingLine, Project, ProjectTransition
@@ -25,6 +26,10 @@ __all__ = [
     "AuditEvent",
     "Convention",
     "DepartementForfaits",
+    "DsDemarche",
+    "DsDossier",
+    "DsMutation",
+    "DsSyncRun",
     "Envelope",
     "Evaluation",
     "Grant",

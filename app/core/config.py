@@ -142,6 +142,20 @@ class Settings(BaseSettings):
     webhook_allow_loopback: bool = False
     webhook_allowed_hosts: list[str] = []
 
+    # Issue 14: démarches-simplifiées (DS) GraphQL API v2 (app/ds). The token is a DS API
+    # token of the prefecture or DINUM; `ds_instructeur_id` is the instructeur the decisions
+    # are written back as. DS allows about 400 requests a minute per token: stay under it.
+    ds_api_url: str = "https://www.demarches-simplifiees.fr/api/v2/graphql"
+    ds_api_token: SecretStr | None = None
+    ds_instructeur_id: str | None = None
+    ds_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+    ds_max_retries: int = Field(default=4, ge=0, le=10)
+    ds_requests_per_minute: int = Field(default=350, ge=1, le=400)
+    ds_page_size: int = Field(default=100, ge=1, le=100)
+    # Longest wait honoured from a 429's Retry-After (longer: the call fails and is retried).
+    ds_max_retry_after_seconds: float = Field(default=60.0, ge=0, le=600)
+    ds_worker_enabled: bool = True
+
     # R-ELIG-8, demonstrations of a past programme: the service's clock reads this instant
     # (ISO 8601 with its offset) at the database's first start and runs on from there; the
     # offset is stored in the database and kept (app.core.clock.settle_offset). Refused in

@@ -521,6 +521,7 @@ PROBLEM_DESCRIPTIONS: dict[int, str] = {
     422: "Données invalides ou refusées par une règle : voir `errors`.",
     428: "If-Match manquant (R-FLOW-3).",
     500: "Erreur interne.",
+    502: "Service externe (démarches-simplifiées) en erreur : rien n'a été écrit.",
     503: "Service indisponible (base injoignable, verrou, délai dépassé).",
 }
 

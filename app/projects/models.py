@@ -70,6 +70,12 @@ class Project(SQLModel, table=True):
     mean_score_centi: int | None = None
     advisory_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     advisory_mean_centi: int | None = None
+    # Issue 14: a dossier imported from démarches-simplifiées keeps its DS number (the one its
+    # applicant sees) and its GraphQL id (the one mutations take); None for dossiers filed here.
+    ds_dossier_number: int | None = Field(
+        default=None, sa_type=BigInteger, sa_column_kwargs={"unique": True}
+    )
+    ds_dossier_id: str | None = Field(default=None, max_length=100)
     version: int = Field(default=1, sa_column=_PROJECT_VERSION)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

@@ -152,6 +152,23 @@ async def create_project(
     ).scalar_one_or_none()
     if candidate is None:
         raise CandidateNotRegistered()
+    return await create_for_candidate(
+        session, principal, candidate=candidate, programme_code=programme_code, data=data
+    )
+
+
+async def create_for_candidate(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    candidate: Candidate,
+    programme_code: str,
+    data: ProjectCreate,
+    ds_dossier_number: int | None = None,
+    ds_dossier_id: str | None = None,
+) -> Project:
+    """File a draft for this registered candidate (its own agent, or an import from
+    démarches-simplifiées that keeps the DS dossier's number and id)."""
     programme = await programme_service.get_programme(session, programme_code)
     expense_lines = _expense_lines(data.expense_lines)
     project = Project(
@@ -176,6 +193,8 @@ async def create_project(
         total_cost_cents=sum(line.amount_cents for line in expense_lines),
         status=Status.DRAFT.value,
         created_by=principal.subject,
+        ds_dossier_number=ds_dossier_number,
+        ds_dossier_id=ds_dossier_id,
         expense_lines=expense_lines,
         funding_lines=_funding_lines(data.other_funding),
     )
@@ -265,6 +284,14 @@ async def update_project(
     """
     project = await get_project(session, principal, project_id=project_id)
     check_if_match(if_match, project.version)
+    return await apply_update(session, principal, project=project, data=data)
+
+
+async def apply_update(
+    session: AsyncSession, principal: Principal, *, project: Project, data: ProjectUpdate
+) -> Project:
+    """Write `data` to a loaded draft (R-FLOW-3: drafts only) and audit it; the caller checked
+    scope and concurrency (If-Match, or a re-read of the DS dossier inside its transaction)."""
     _ensure_draft(project)
     before = audit_view(project)
     changes = data.model_dump(exclude_unset=True)
@@ -346,8 +373,14 @@ def project_facts(project: Project, forfait_cents: int | None = None) -> Project
     )
 
 
-async def assess_project(session: AsyncSession, project: Project) -> EligibilityReport:
-    """Load the facts a dossier is judged on and run the pure rules (R-FLOW-2)."""
+async def assess_project(
+    session: AsyncSession, project: Project, *, request_day: date | None = None
+) -> EligibilityReport:
+    """Load the facts a dossier is judged on and run the pure rules (R-FLOW-2).
+
+    R-ELIG-8: `request_day` is the day the request was received: today for a dossier filed
+    here, the filing date (`dateDepot`) for one imported from démarches-simplifiées.
+    """
     programme = await session.get_one(Programme, project.programme_id)
     forfait = None
     if project.strand == "3a":
@@ -360,7 +393,8 @@ async def assess_project(session: AsyncSession, project: Project) -> Eligibility
             epci_type=candidate.epci_type,
         )
         forfait = int(tier["amount_cents"]) if tier is not None else None
-    return assess(project_facts(project, forfait), programme_terms(programme), today_in_france())
+    day = request_day or today_in_france()
+    return assess(project_facts(project, forfait), programme_terms(programme), day)
 
 
 async def eligibility(
@@ -447,6 +481,23 @@ async def transition(
         project.status_message = message
     await advance(session, principal, project, action, message)
     return project
+
+
+async def submit_filed(
+    session: AsyncSession, principal: Principal, *, project: Project, request_day: date
+) -> EligibilityReport:
+    """Submit a loaded draft filed elsewhere (démarches-simplifiées) on `request_day`.
+
+    R-FLOW-2: every rule runs, R-ELIG-8 against the filing day; an ineligible dossier stays a
+    draft and the report says why (nothing is raised: the caller lists it). Returns the report.
+    """
+    check_transition(project, Action.SUBMIT)
+    report = await assess_project(session, project, request_day=request_day)
+    if report.eligible:
+        project.submitted_at = utcnow()
+        project.status_message = None
+        await advance(session, principal, project, Action.SUBMIT)
+    return report
 
 
 async def reject(

@@ -83,6 +83,7 @@ def test_r_sync_1_every_timestamp_filter_states_format_offset_and_years(name: st
         "list_committees",
         "list_audit_events",
         "list_webhooks",
+        "list_ds_syncs",
     }
 
 
@@ -99,6 +100,7 @@ def test_every_list_states_its_own_cursor_format() -> None:
         "list_audit_events",
         "list_webhooks",
         "list_webhook_deliveries",
+        "list_ds_syncs",
     }
     assert len(set(patterns.values())) == len(patterns)  # a cursor fits one list only
     for operation_id, parameter in found:

@@ -1,0 +1,224 @@
+"""API models of the démarches-simplifiées integration (issue 14)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import ConfigDict, Field
+
+from app.core.schemas import Count, InputModel, ReadModel, Version, not_blank
+from app.projects.rules import ExpenseCategory, Nature, VendorOrigin
+from app.reference.kinds import OrganisationKind
+
+Selector = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        description="Libellé du champ DS, ou son identifiant (descripteur).",
+    ),
+    not_blank(),
+]
+DsNumber = Annotated[int, Field(ge=0, le=2**53 - 1)]
+StrandCode = Annotated[str, Field(pattern=r"^3[abc]$", description="Volet : 3a, 3b ou 3c.")]
+DsLabel = Annotated[str, Field(max_length=300)]
+
+
+class ChampFields(InputModel):
+    """Champ DS (libellé ou identifiant) de chaque donnée du dossier."""
+
+    siret: Selector
+    kind: Selector
+    departement: Selector | None = None
+    strand: Selector
+    title: Selector
+    description: Selector
+    nature: Selector | None = None
+    start_on: Selector
+    end_on: Selector
+    requested: Selector = Field(description="Montant de subvention demandé (en euros sur DS).")
+    sponsor_name: Selector | None = None
+    sponsor_role: Selector | None = None
+
+
+class ExpenseFields(InputModel):
+    """Le bloc répété des postes de dépense et ses champs."""
+
+    block: Selector
+    category: Selector
+    label: Selector
+    amount: Selector = Field(description="Montant de la ligne (en euros sur DS).")
+
+
+class KindEntry(InputModel):
+    label: DsLabel = Field(description="Valeur du champ DS du type de collectivité.")
+    kind: OrganisationKind
+
+
+class StrandEntry(InputModel):
+    label: DsLabel = Field(description="Valeur du champ DS du volet.")
+    strand: StrandCode
+
+
+class CategoryEntry(InputModel):
+    label: DsLabel = Field(description="Valeur DS de la nature de la dépense.")
+    category: ExpenseCategory
+    vendor_origin: VendorOrigin | None = Field(
+        default=None, description="Pour une licence : éditeur de l'UE ou extra-communautaire."
+    )
+
+
+class MappingIn(InputModel):
+    """Correspondance d'une démarche DS vers les dossiers du guichet. Une valeur absente des
+    tables (type, volet, catégorie) refuse le dossier : rien n'est deviné."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "fields": {
+                        "siret": "SIRET de la collectivité",
+                        "kind": "Type de collectivité",
+                        "departement": "Département",
+                        "strand": "Volet sollicité",
+                        "title": "Intitulé du projet",
+                        "description": "Description du projet",
+                        "start_on": "Date de début du projet",
+                        "end_on": "Date de fin du projet",
+                        "requested": "Montant de subvention demandé (€)",
+                        "sponsor_name": "Élu ou responsable qui porte le projet",
+                        "sponsor_role": "Élu ou responsable qui porte le projet",
+                    },
+                    "nature": "modernisation",
+                    "kinds": [{"label": "Commune", "kind": "commune"}],
+                    "strands": [
+                        {"label": "3c - Projet améliorant la relation à l'usager", "strand": "3c"}
+                    ],
+                    "expenses": {
+                        "block": "Postes de dépense",
+                        "category": "Nature de la dépense",
+                        "label": "Libellé",
+                        "amount": "Montant TTC (€)",
+                    },
+                    "categories": [{"label": "Formation des agents", "category": "training"}],
+                }
+            ]
+        }
+    )
+
+    departement: str | None = Field(
+        default=None,
+        pattern=r"^(0[1-9]|[1-8][0-9]|9[0-5]|2[AB]|97[1-6])$",
+        description="DINUM : département de la démarche (absent : nationale). Un préfet : le "
+        "sien (par défaut).",
+    )
+    fields: ChampFields
+    nature: Nature | None = Field(
+        default=None,
+        description="R-ELIG-4 : nature déclarée pour toute la démarche, quand aucun champ ne "
+        "la porte.",
+    )
+    kinds: list[KindEntry] = Field(
+        max_length=100, description="Types de collectivité (une valeur répétée : la dernière)."
+    )
+    strands: list[StrandEntry] = Field(max_length=20)
+    expenses: ExpenseFields
+    categories: list[CategoryEntry] = Field(max_length=200)
+
+
+class MappingRead(ReadModel):
+    number: DsNumber
+    departement: str | None = Field(max_length=3)
+    fields: ChampFields
+    nature: Nature | None
+    kinds: list[KindEntry]
+    strands: list[StrandEntry]
+    expenses: ExpenseFields
+    categories: list[CategoryEntry]
+    version: Version
+    updated_at: datetime
+
+
+Outcome = Literal["created", "updated", "unchanged", "refused", "flagged"]
+ReasonCode = Literal[
+    "malformed",
+    "unmapped_champ",
+    "unknown_value",
+    "invalid_siret",
+    "ineligible_kind",
+    "out_of_scope",
+    "candidate_refused",
+    "decided_on_ds",
+    "ineligible",
+    "edited_after_decision",
+    "edited_after_submission",
+    "candidate_changed",
+]
+
+
+class ReasonRead(ReadModel):
+    reason: ReasonCode
+    code: str = Field(max_length=40, description="Règle (R-…) ou code stable.")
+    message: str = Field(max_length=2000)
+
+
+class SyncItem(ReadModel):
+    dossier_number: DsNumber | None
+    dossier_id: str | None = Field(max_length=100)
+    ds_state: str | None = Field(max_length=20)
+    outcome: Outcome
+    project_id: uuid.UUID | None
+    status: str | None = Field(max_length=20, description="Statut du dossier ici.")
+    draft: bool = Field(description="Importé en brouillon : non éligible (R-FLOW-2).")
+    reasons: list[ReasonRead]
+
+
+class SyncRunRead(ReadModel):
+    id: uuid.UUID
+    demarche_number: DsNumber
+    departement: str | None = Field(max_length=3)
+    actor_role: str = Field(max_length=20)
+    updated_since: datetime | None
+    high_water: datetime | None
+    pages: Count
+    fetched: Count
+    created: Count
+    updated: Count
+    unchanged: Count
+    refused: Count
+    flagged: Count
+    drafts: Count
+    created_at: datetime
+
+
+class SyncReport(SyncRunRead):
+    items: list[SyncItem]
+
+
+class SyncRunList(ReadModel):
+    items: list[SyncRunRead]
+    next_cursor: str | None = Field(max_length=200)
+
+
+class MutationRead(ReadModel):
+    id: DsNumber
+    kind: str = Field(max_length=40)
+    status: Literal["pending", "delivered", "failed"]
+    attempts: Count
+    last_error: str | None = Field(max_length=500)
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    created_at: datetime
+
+
+class ProjectDsRead(ReadModel):
+    project_id: uuid.UUID
+    demarche_number: DsNumber
+    dossier_number: DsNumber
+    dossier_id: str = Field(max_length=100)
+    ds_state: str = Field(max_length=20, description="État DS connu ou demandé par le guichet.")
+    flagged_at: datetime | None
+    flag_reason: str | None = Field(max_length=500)
+    mutations: list[MutationRead]
