@@ -125,10 +125,11 @@ class ServiceKey:
             raise ValueError("the service's signing key needs RS256 or ES256")
         try:
             private = jwk.construct(pem, algorithm=algorithm)
-        except (JOSEError, ValueError, TypeError) as exc:
+            public = private.public_key()
+            # jose builds an RSA key object around an EC key (and fails only here).
+            members = {k: str(v) for k, v in public.to_dict().items() if k in KEY_MEMBERS}
+        except (JOSEError, ValueError, TypeError, AttributeError) as exc:
             raise ValueError(f"GUICHET_JWT_SIGNING_KEY is not a {algorithm} private key") from exc
-        public = private.public_key()
-        members = {k: str(v) for k, v in public.to_dict().items() if k in KEY_MEMBERS}
         if members.get("kty") != KEY_TYPES[algorithm][0]:
             raise ValueError(f"GUICHET_JWT_SIGNING_KEY is not a {algorithm} key")
         # RFC 7638 thumbprint: the required members, sorted, no whitespace, SHA-256, base64url.

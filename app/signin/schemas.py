@@ -51,7 +51,7 @@ class TokenResponse(ReadModel):
         "urn:ietf:params:oauth:token-type:access_token"
     )
     token_type: Literal["Bearer"] = "Bearer"
-    expires_in: int = Field(ge=1)
+    expires_in: int = Field(ge=1, le=3600)
     scope: str = Field(max_length=100, description="role:<rôle> et son périmètre.")
     role: Role
     departement: str | None = Field(default=None, max_length=3)
