@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from tests.unit.auth.jwt_forge import RsaKey, b64url, new_rsa_key
 
@@ -88,7 +88,30 @@ class Provider:
             self.process.kill()
 
 
-def start_provider(tmp: Path, accounts: dict[str, dict[str, Any]]) -> Provider:
+def ec_private_jwk(key: ec.EllipticCurvePrivateKey, kid: str) -> dict[str, Any]:
+    numbers = key.private_numbers()
+    point = numbers.public_numbers
+
+    def coord(value: int) -> str:
+        return b64url(value.to_bytes(32, "big"))
+
+    return {
+        "kty": "EC",
+        "crv": "P-256",
+        "kid": kid,
+        "use": "sig",
+        "alg": "ES256",
+        "x": coord(point.x),
+        "y": coord(point.y),
+        "d": coord(numbers.private_value),
+    }
+
+
+def start_provider(
+    tmp: Path, accounts: dict[str, dict[str, Any]], *, alg: str = "RS256"
+) -> Provider:
+    """The provider signing ID tokens and userinfo with `alg` (RS256, or ES256 with an EC
+    P-256 key published beside the RSA one)."""
     node = shutil.which("node")
     assert node, "Node.js is required (the machine's node 20)"
     assert (OIDC_DIR / "node_modules" / "oidc-provider").is_dir(), (
@@ -97,18 +120,21 @@ def start_provider(tmp: Path, accounts: dict[str, dict[str, Any]]) -> Provider:
     port = _free_port()
     issuer = f"http://127.0.0.1:{port}"
     key = new_rsa_key("k1")
+    keys = [private_jwk(key)]
+    if alg == "ES256":
+        keys.insert(0, ec_private_jwk(ec.generate_private_key(ec.SECP256R1()), "e1"))
     client = {
         "grant_types": ["authorization_code"],
         "response_types": ["code"],
         "token_endpoint_auth_method": "client_secret_post",
-        "id_token_signed_response_alg": "RS256",
-        "userinfo_signed_response_alg": "RS256",
+        "id_token_signed_response_alg": alg,
+        "userinfo_signed_response_alg": alg,
     }
     config = {
         "port": port,
         "issuer": issuer,
         "accounts": accounts,
-        "keys": [private_jwk(key)],
+        "keys": keys,
         "clients": [
             {
                 **client,

@@ -31,6 +31,8 @@ from app.audit.models import AuditEvent
 from app.auth.principal import Principal, Role
 from app.core.clock import use_clock
 from app.core.db import load_clock
+from app.core.errors import ServiceUnavailable, Unauthenticated
+from app.core.security import ProviderVerifier
 from app.main import create_app
 from app.programme.service import seed_programme
 from tests.api.signin.oidc_provider import (
@@ -411,6 +413,16 @@ FORGERIES = {
         s.provider.signing_key.public_der(),
     ),
     "no-exp": lambda s: _signed(s, exp=DROP),
+    "embedded-jwk-header": lambda s: sign_rs256(
+        {"alg": "RS256", "kid": "other", "jwk": OTHER_KEY.public_jwk()},
+        _claims(s),
+        OTHER_KEY.private,
+    ),
+    "jku-header": lambda s: sign_rs256(
+        {"alg": "RS256", "kid": "other", "jku": "http://127.0.0.1:1/jwks"},
+        _claims(s),
+        OTHER_KEY.private,
+    ),
     "no-aud": lambda s: _signed(s, aud=DROP),
 }
 
@@ -475,3 +487,53 @@ def test_path_of_the_pinned_provider() -> None:
     pinned = package["dependencies"]["oidc-provider"]
     assert pinned[0].isdigit(), "an exact version, no range"
     assert lock["packages"]["node_modules/oidc-provider"]["version"] == pinned
+
+
+# -- an ES256 deployment of the provider -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def es256_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
+    handle = start_provider(tmp_path_factory.mktemp("oidc-es"), ACCOUNTS, alg="ES256")
+    yield handle
+    handle.stop()
+
+
+def _verifier_for(provider: Provider, alg: str) -> ProviderVerifier:
+    settings = test_settings(
+        "sqlite+aiosqlite:///:memory:",
+        proconnect_issuer=provider.issuer,
+        proconnect_client_ids=[FRONT_ID],
+        proconnect_id_token_alg=alg,
+        proconnect_allow_http=True,
+    )
+    return ProviderVerifier(settings)
+
+
+async def test_r_auth_2_es256_id_tokens_verify_with_an_es256_deployment_only(
+    es256_provider: Provider,
+) -> None:
+    tokens = await front_end_sign_in(es256_provider, "mairie")
+    assert json.loads(_b64(tokens["id_token"].split(".")[0]))["alg"] == "ES256"
+    claims = await _verifier_for(es256_provider, "ES256").verify_id_token(tokens["id_token"])
+    assert (claims["sub"], claims["siret"]) == ("mairie", MARSEILLE_SIRET)
+    # One algorithm per deployment, from settings: an RS256 one refuses the same token.
+    with pytest.raises(Unauthenticated):
+        await _verifier_for(es256_provider, "RS256").verify_id_token(tokens["id_token"])
+
+
+async def test_r_auth_2_an_unreachable_provider_fails_closed(provider: Provider) -> None:
+    """API10: no discovery document, no keys: 503, never accept."""
+    settings = test_settings(
+        "sqlite+aiosqlite:///:memory:",
+        proconnect_issuer="http://127.0.0.1:9",  # discard port: nothing listens
+        proconnect_client_ids=[FRONT_ID],
+        proconnect_allow_http=True,
+    )
+    token = sign_rs256(
+        {"alg": "RS256", "kid": "k1"},
+        {"sub": "a", "iss": "http://127.0.0.1:9", "aud": FRONT_ID, "iat": 1, "exp": 2},
+        OTHER_KEY.private,
+    )
+    with pytest.raises(ServiceUnavailable):
+        await ProviderVerifier(settings).verify_id_token(token)
