@@ -3,6 +3,7 @@ the code exchange at the token endpoint, the signed userinfo and the end-session
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 from urllib.parse import urlencode
 
@@ -116,11 +117,15 @@ async def redeem_authorization_code(
 _FIXED = frozenset({"iss", "aud", "exp", "iat", "nbf", "sub", "nonce", "azp"})
 
 
-async def end_session_url(verifier: ProviderVerifier, settings: Settings) -> str:
+async def end_session_url(
+    verifier: ProviderVerifier, settings: Settings, *, id_token_hint: str | None = None
+) -> str:
     metadata = await verifier.metadata()
     if metadata.end_session_endpoint is None:
         raise ProConnectNotConfigured("Le fournisseur d'identité n'annonce pas de déconnexion.")
-    params: dict[str, str] = {}
+    params: dict[str, str] = {"state": secrets.token_urlsafe(32)}
+    if id_token_hint:
+        params["id_token_hint"] = id_token_hint
     if settings.proconnect_client_id:
         params["client_id"] = settings.proconnect_client_id
     if settings.proconnect_post_logout_redirect_uri:

@@ -24,6 +24,7 @@ from app.signin.models import MappingRule
 from app.signin.rules import identity_from_claims
 from app.signin.schemas import (
     CodeExchangeRequest,
+    LogoutRequest,
     LogoutResponse,
     MappingRuleCreate,
     MappingRuleList,
@@ -67,9 +68,10 @@ async def exchange_token(
     des règles de correspondance (R-AUTH-2). Refus : 403 avec la règle appliquée, le SIRET,
     l'organisation et qui contacter."""
     settings = _settings(request)
+    spent_code = None
     if isinstance(body, CodeExchangeRequest):
         identity = await service.redeem_code(session, body.code)
-        via = "server-side code"
+        via, spent_code = "server-side code", body.code
     else:
         verifier = proconnect.verifier_of(request.app.state)
         claims = await verifier.verify_id_token(body.subject_token)
@@ -82,6 +84,7 @@ async def exchange_token(
         service_key=_service_key(request),
         sessionmaker=request.app.state.sessionmaker,
         via=via,
+        spent_code=spent_code,
     )
 
 
@@ -137,11 +140,17 @@ async def proconnect_callback(
 
 
 @router.post("/logout", response_model=LogoutResponse, responses=problems(401, 404, 503))
-async def logout(request: Request, principal: CurrentPrincipal) -> LogoutResponse:
-    """L'adresse de déconnexion ProConnect (end_session) où envoyer l'agent ; le jeton du
-    service expire de lui-même (courte durée)."""
+async def logout(
+    request: Request,
+    principal: CurrentPrincipal,
+    body: Annotated[LogoutRequest | None, Body()] = None,
+) -> LogoutResponse:
+    """L'adresse de déconnexion ProConnect (end_session, avec `state` et, si le front-end le
+    donne, `id_token_hint`) où envoyer l'agent ; le jeton du service expire de lui-même."""
     verifier = proconnect.verifier_of(request.app.state)
-    url = await proconnect.end_session_url(verifier, _settings(request))
+    url = await proconnect.end_session_url(
+        verifier, _settings(request), id_token_hint=body.id_token_hint if body else None
+    )
     return LogoutResponse(end_session_url=url)
 
 

@@ -119,6 +119,14 @@ class MappingRuleList(Page[MappingRuleRead]):
     """Les règles de correspondance (R-AUTH-2)."""
 
 
+class LogoutRequest(InputModel):
+    """Le jeton d'identité ProConnect de la session, que ProConnect demande à la déconnexion."""
+
+    id_token_hint: str | None = Field(
+        default=None, min_length=1, max_length=8192, pattern=r"^[A-Za-z0-9_.=-]+$"
+    )
+
+
 class LogoutResponse(ReadModel):
     end_session_url: str = Field(
         max_length=4096, description="L'adresse de déconnexion ProConnect où envoyer l'agent."

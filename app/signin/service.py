@@ -85,11 +85,19 @@ def _refusal_view(identity: Identity, refused: Refused) -> dict[str, Any]:
 
 
 async def record_refusal(
-    sessionmaker: async_sessionmaker[AsyncSession], identity: Identity, refused: Refused
+    sessionmaker: async_sessionmaker[AsyncSession],
+    identity: Identity,
+    refused: Refused,
+    *,
+    spent_code: str | None = None,
 ) -> None:
     """R-AUTH-2 / R-AUDIT-1: the refusal's event in its own transaction (the refused request
-    rolls back)."""
+    rolls back); a one-time code that led to it is spent there too (single use)."""
     async with sessionmaker() as side, side.begin():
+        if spent_code is not None:
+            await side.execute(
+                delete(OneTimeCode).where(col(OneTimeCode.code_hash) == _hash(spent_code))
+            )
         await record(
             side,
             _agent(identity),
@@ -111,6 +119,7 @@ async def exchange(
     service_key: ServiceKey | None,
     sessionmaker: async_sessionmaker[AsyncSession],
     via: str,
+    spent_code: str | None = None,
 ) -> TokenResponse:
     """R-AUTH-2: map the verified identity and issue the service's own short-lived token."""
     facts = await gather_facts(session, identity)
@@ -119,7 +128,7 @@ async def exchange(
         # The refused request rolls back: end its transaction now (on SQLite it holds the
         # write lock) and record the refusal in a transaction of its own.
         await session.rollback()
-        await record_refusal(sessionmaker, identity, decision)
+        await record_refusal(sessionmaker, identity, decision, spent_code=spent_code)
         label = identity.organization_label or "organisation inconnue"
         raise SigninRefused(
             f"{decision.reason} Règle appliquée : {decision.rule}. SIRET transmis : "

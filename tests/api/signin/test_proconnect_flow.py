@@ -350,7 +350,46 @@ async def test_r_auth_2_logout_returns_the_end_session_url(stack: Stack) -> None
     assert response.status_code == 200, response.text
     url = response.json()["end_session_url"]
     assert url.startswith(f"{stack.provider.issuer}/session/end?")
-    assert parse_qs(urlsplit(url).query)["post_logout_redirect_uri"] == [POST_LOGOUT]
+    query = parse_qs(urlsplit(url).query)
+    assert query["post_logout_redirect_uri"] == [POST_LOGOUT]
+    assert query["client_id"] == [API_ID] and len(query["state"][0]) >= 32
+    async with httpx.AsyncClient(timeout=10) as browser:
+        page = await browser.get(url)  # the provider accepts it: its logout confirmation
+    assert page.status_code == 200, page.text
+    hinted = await stack.client.post(
+        "/api/v1/auth/logout",
+        json={"id_token_hint": "a.b.c"},
+        headers={"Authorization": f"Bearer {signed['access_token']}"},
+    )
+    assert parse_qs(urlsplit(hinted.json()["end_session_url"]).query)["id_token_hint"] == ["a.b.c"]
+
+
+async def _server_side_code(stack: Stack, login: str) -> str:
+    start = await stack.client.get("/api/v1/auth/proconnect/login")
+    async with httpx.AsyncClient(timeout=10) as browser:
+        back = await browse_to_redirect(browser, start.headers["location"], login, API_REDIRECT)
+    callback = await stack.client.get("/api/v1/auth/proconnect/callback", params=back)
+    assert callback.status_code == 303, callback.text
+    return parse_qs(urlsplit(callback.headers["location"]).query)["code"][0]
+
+
+async def test_r_auth_2_a_refused_one_time_code_is_spent(stack: Stack) -> None:
+    code = await _server_side_code(stack, "association")
+    body = {"grant_type": "authorization_code", "code": code}
+    refused = await stack.client.post(TOKEN, json=body)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["rule"] == "R-AUTH-2/no-rule"
+    assert (await stack.client.post(TOKEN, json=body)).status_code == 422
+
+
+async def test_r_auth_2_the_callback_relays_a_provider_error_without_a_code(stack: Stack) -> None:
+    start = await stack.client.get("/api/v1/auth/proconnect/login")
+    state = parse_qs(urlsplit(start.headers["location"]).query)["state"][0]
+    callback = await stack.client.get(
+        "/api/v1/auth/proconnect/callback", params={"state": state, "error": "access_denied"}
+    )
+    assert callback.status_code == 303
+    assert callback.headers["location"] == f"{FRONT_PAGE}?error=access_denied"
 
 
 async def test_r_auth_2_jwks_publishes_the_service_key(stack: Stack) -> None:
