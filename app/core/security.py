@@ -398,7 +398,8 @@ class ProviderVerifier:
                 raise ServiceUnavailable("Document de découverte ProConnect invalide.") from exc
             if metadata.issuer != self.issuer:
                 raise ServiceUnavailable("Le document de découverte annonce un autre émetteur.")
-            for url in (metadata.jwks_uri, metadata.token_endpoint):
+            fetched = (metadata.jwks_uri, metadata.token_endpoint, metadata.userinfo_endpoint)
+            for url in filter(None, fetched):
                 if not _same_origin(url, self.issuer, allow_http=self.allow_http):
                     raise ServiceUnavailable(
                         "Point d'accès du fournisseur d'identité non autorisé."
