@@ -70,8 +70,15 @@ async def gather_facts(session: AsyncSession, identity: Identity) -> Facts:
     )
 
 
+def audit_object_id(sub: str) -> str:
+    """The audit's object id of a sign-in (64 characters at most): the agent's `sub`, or its
+    SHA-256 when longer (the full `sub` is the event's actor)."""
+    return sub if len(sub) <= 64 else hashlib.sha256(sub.encode("utf-8")).hexdigest()
+
+
 def _agent(identity: Identity) -> Principal:
-    """The audit's actor for a sign-in: the agent itself (its role recorded apart)."""
+    """The audit's actor for a sign-in: the agent itself; `record(actor_role=…)` replaces this
+    placeholder role (a refused agent has none)."""
     return Principal(subject=identity.sub[:255], role=Role.DINUM)
 
 
@@ -102,7 +109,7 @@ async def record_refusal(
             side,
             _agent(identity),
             object_type="signin",
-            object_id=identity.sub[:255],
+            object_id=audit_object_id(identity.sub),
             departement=None,
             action="refused",
             before=None,
@@ -178,7 +185,7 @@ async def _issue(
         session,
         principal,
         object_type="signin",
-        object_id=identity.sub[:255],
+        object_id=audit_object_id(identity.sub),
         departement=granted.departement,
         action="token_issued",
         before=None,

@@ -35,6 +35,7 @@ from app.core.errors import ServiceUnavailable, Unauthenticated
 from app.core.security import ProviderVerifier
 from app.main import create_app
 from app.programme.service import seed_programme
+from app.signin.service import audit_object_id
 from tests.api.signin.oidc_provider import (
     API_BASE,
     API_ID,
@@ -65,6 +66,7 @@ MAPPINGS = "/api/v1/auth/mappings"
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token"
 
+LONG_SUB = "agent-" + "0123456789" * 10
 MIN_REFRESH = 3.0  # seconds between two JWKS fetches on an unknown kid
 PREFECTURE_13_SIRET = siret_of("171300015", "0001")
 DINUM_SIREN = "130025265"
@@ -102,6 +104,10 @@ ACCOUNTS: dict[str, dict[str, Any]] = {
         "siret": siret_of("775672272", "0001"),
         "email": "contact@association.org",
         "organization_label": "Association des amis du numérique",
+    },
+    LONG_SUB: {  # a `sub` longer than an audit object id
+        "siret": siret_of("775672272", "0002"),
+        "organization_label": "Association au long identifiant",
     },
     "prefecture-wrong-siret": {
         "siret": siret_of("171300015", "0099"),
@@ -257,7 +263,7 @@ def _b64(segment: str) -> bytes:
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
-@pytest.mark.parametrize("login", ["association", "prefecture-wrong-siret"])
+@pytest.mark.parametrize("login", ["association", "prefecture-wrong-siret", LONG_SUB])
 async def test_r_auth_2_an_unmapped_organisation_gets_the_explained_403(
     stack: Stack, login: str
 ) -> None:
@@ -274,7 +280,7 @@ async def test_r_auth_2_an_unmapped_organisation_gets_the_explained_403(
     for fact in (account["siret"], account["organization_label"], "R-AUTH-2/no-rule"):
         assert fact in body["detail"]
     # The refusal's audit event survives the refused request's rollback.
-    events = await audit_events(stack, "refused", login)
+    events = await audit_events(stack, "refused", audit_object_id(login))
     assert events, "no audit event for the refusal"
     assert events[-1].actor_role == "unmapped"
     assert events[-1].after is not None and events[-1].after["rule"] == "R-AUTH-2/no-rule"
