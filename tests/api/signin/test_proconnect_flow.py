@@ -526,7 +526,7 @@ async def test_r_auth_2_mapping_rules_are_listed_for_dinum_only(stack: Stack) ->
     assert (await stack.client.get(MAPPINGS, headers=prefect)).status_code == 403
 
 
-def test_path_of_the_pinned_provider() -> None:
+def test_the_oidc_provider_is_pinned_to_an_exact_locked_version() -> None:
     lock = json.loads((Path(__file__).parents[2] / "oidc" / "package-lock.json").read_text())
     package = json.loads((Path(__file__).parents[2] / "oidc" / "package.json").read_text())
     pinned = package["dependencies"]["oidc-provider"]
