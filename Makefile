@@ -9,7 +9,7 @@ PORT   ?= 8000
 # "The service's clock"); `make run CLOCK_START=` for real time.
 CLOCK_START ?= 2021-03-01T09:00:00+01:00
 
-.PHONY: install migrate seed run test openapi lint mutation clean
+.PHONY: install migrate seed run test openapi lint mutation clean oidc
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ requis"'
@@ -32,7 +32,15 @@ run: export GUICHET_CLOCK_START = $(CLOCK_START)
 run: seed
 	$(BIN)/python -m app serve --host $(HOST) --port $(PORT)
 
-test: install
+# R-AUTH-2 tests run panva's oidc-provider with the machine's Node.js, at the version pinned
+# in tests/oidc/package-lock.json (npm ci: exactly the locked tree).
+OIDC_STAMP := tests/oidc/node_modules/.package-lock.json
+$(OIDC_STAMP): tests/oidc/package-lock.json
+	cd tests/oidc && npm ci --no-audit --no-fund
+
+oidc: $(OIDC_STAMP)
+
+test: install $(OIDC_STAMP)
 	$(BIN)/python -m pytest
 
 openapi: install

@@ -179,7 +179,9 @@ def _migrate(_args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app", description="Guichet FITN7 axe 3")
     sub = parser.add_subparsers(dest="command", required=True)
-    token = sub.add_parser("token", help="imprimer un jeton de développement (HS256)")
+    token = sub.add_parser(
+        "token", help="imprimer un jeton de développement (HS256, ou signé par la clé du service)"
+    )
     token.add_argument("--role", required=True, choices=["candidate", "prefect", "dinum", "anct"])
     token.add_argument("--departement")
     token.add_argument("--siren")

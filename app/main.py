@@ -34,7 +34,7 @@ from app.core.observability import (
 )
 from app.core.openapi import build_openapi
 from app.core.ratelimit import RateLimitMiddleware
-from app.core.security import TokenVerifier
+from app.core.security import ProviderVerifier, TokenVerifier
 from app.ds.router import project_router as ds_project_router, router as ds_router
 from app.ds.worker import run_worker as run_ds_worker
 from app.evaluations.router import evaluations_router, project_evaluations_router
@@ -43,6 +43,7 @@ from app.ops.router import router as ops_router
 from app.programme.router import router as programme_router
 from app.projects.router import router as projects_router
 from app.reference.router import router as reference_router
+from app.signin.router import router as signin_router, wellknown_router
 from app.stats import metrics as stats_metrics
 from app.stats.router import router as stats_router
 from app.webhooks import metrics as webhooks_metrics
@@ -106,11 +107,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics_sources = [stats_metrics.envelope_gauges, webhooks_metrics.outbox_gauges]
     app.state.clock = None  # read from the database at startup, or at the first request
     app.state.token_verifier = TokenVerifier(settings)
+    # R-AUTH-2: ProConnect ID tokens (discovery and JWKS fetched at first use, then cached).
+    app.state.proconnect = ProviderVerifier(settings) if settings.proconnect_issuer else None
 
     install_error_handlers(app)
     app.include_router(ops_router)
+    app.include_router(wellknown_router)
     for router in (
         auth_router,
+        signin_router,
         programme_router,
         candidates_router,
         projects_router,

@@ -15,6 +15,7 @@ from app.ds.models import DsDemarche, DsDossier, DsMutation, DsSyncRun
 from app.evaluations.models import Evaluation
 from app.programme.models import DepartementForfaits, Programme, ScoringGrid
 from app.projects.models import ExpenseLine, FundingLine, Project, ProjectTransition
+from app.signin.models import LoginState, MappingRule, OneTimeCode
 from app.webhooks.models import WebhookDelivery, WebhookSubscription
 
 metadata = SQLModel.metadata
@@ -44,6 +45,9 @@ __all__ = [
     "ProjectTransition",
     "ScoringGrid",
     "ServiceClock",
+    "LoginState",
+    "MappingRule",
+    "OneTimeCode",
     "WebhookDelivery",
     "WebhookSubscription",
     "metadata",

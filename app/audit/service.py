@@ -96,6 +96,7 @@ async def record(
     action: str,
     before: Mapping[str, Any] | None = None,
     after: Mapping[str, Any] | None = None,
+    actor_role: str | None = None,
 ) -> bool:
     """R-AUDIT-1: audit one change in the caller's transaction (appended at its commit).
 
@@ -105,6 +106,7 @@ async def record(
     (None for national objects: then only DINUM reads the event). `before`/`after` are the
     object's fields before and after the change (None on creation/deletion); only the fields
     that changed are kept. Returns False (nothing recorded) when no field changed.
+    `actor_role` names an actor that has no role yet (a refused sign-in: "unmapped").
     """
     old, new = changed_fields(before, after)
     if before is not None and after is not None and not old and not new:
@@ -116,8 +118,8 @@ async def record(
             "id": uuid.uuid4(),
             "at": utcnow(),
             "actor_subject": principal.subject,
-            "actor_role": principal.role.value,
-            "actor_scope": actor_scope(principal),
+            "actor_role": actor_role or principal.role.value,
+            "actor_scope": None if actor_role else actor_scope(principal),
             "object_type": object_type,
             "object_id": str(object_id),
             "departement": departement,

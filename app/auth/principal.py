@@ -24,6 +24,7 @@ class Principal:
     role: Role
     departement: str | None = None  # prefect only
     siren: str | None = None  # candidate only
+    mapping_rule: str | None = None  # R-AUTH-2: the rule that gave an exchanged token its role
 
     @property
     def is_national(self) -> bool:

@@ -13,7 +13,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 @router.get("/me", response_model=MeRead, responses=problems(401))
 async def read_me(principal: CurrentPrincipal) -> MeRead:
-    """Le rôle et le périmètre de l'appelant (R-AUTH-1)."""
+    """Le rôle et le périmètre de l'appelant (R-AUTH-1), et la règle qui l'a donné (R-AUTH-2)."""
     if principal.departement:
         scope = f"département {principal.departement}"
     elif principal.siren:
@@ -26,4 +26,5 @@ async def read_me(principal: CurrentPrincipal) -> MeRead:
         departement=principal.departement,
         siren=principal.siren,
         scope=scope,
+        mapping_rule=principal.mapping_rule,
     )

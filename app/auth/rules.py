@@ -36,7 +36,12 @@ def principal_from_claims(
             or not is_departement(claims.departement)
         ):
             raise InvalidScope("Jeton de préfet sans département valide (claim `departement`).")
-        return Principal(subject=claims.sub, role=role, departement=claims.departement)
+        return Principal(
+            subject=claims.sub,
+            role=role,
+            departement=claims.departement,
+            mapping_rule=claims.mapping_rule,
+        )
     if role is Role.CANDIDATE:
         if (
             not claims.siren
@@ -44,5 +49,7 @@ def principal_from_claims(
             or not siren_number.is_valid(claims.siren)
         ):
             raise InvalidScope("Jeton de candidat sans SIREN valide (claim `siren`).")
-        return Principal(subject=claims.sub, role=role, siren=claims.siren)
-    return Principal(subject=claims.sub, role=role)
+        return Principal(
+            subject=claims.sub, role=role, siren=claims.siren, mapping_rule=claims.mapping_rule
+        )
+    return Principal(subject=claims.sub, role=role, mapping_rule=claims.mapping_rule)

@@ -18,3 +18,11 @@ class MeRead(ReadModel):
     scope: str = Field(
         max_length=200, description="Périmètre lisible : national, département, SIREN."
     )
+    mapping_rule: str | None = Field(
+        default=None,
+        max_length=100,
+        description=(
+            "R-AUTH-2 : la règle de correspondance qui a donné ce rôle (jeton échangé contre "
+            "un jeton ProConnect) ; absent pour un jeton de développement."
+        ),
+    )

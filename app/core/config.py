@@ -91,8 +91,9 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = 5000
     statement_timeout_ms: int = 5000
 
-    # R-AUTH-1: one verifier, one algorithm. HS256 for development and tests, RS256 in production.
-    jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
+    # R-AUTH-1: one verifier, one algorithm. HS256 for the embedded development setup and the
+    # tests; RS256 or ES256 in production, from the deployment's settings, never the token.
+    jwt_algorithm: Literal["HS256", "RS256", "ES256"] = "HS256"
     jwt_secret: SecretStr = SecretStr(DEV_SECRET)
     jwt_audience: str = "guichet-fitn7"
     jwt_issuer: str = "https://guichet-fitn7.local/dev"
@@ -101,6 +102,34 @@ class Settings(BaseSettings):
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=60)
     jwt_max_token_bytes: int = 8192
     dev_token_ttl_seconds: int = 3600
+    # R-AUTH-2: the service's own signing key (PEM: RSA for RS256, EC P-256 for ES256). When set,
+    # it signs the exchanged tokens and the CLI's development tokens, the verifier checks them
+    # with its public half, and /.well-known/jwks.json publishes that half under `jwt_signing_kid`
+    # (default: its RFC 7638 thumbprint).
+    jwt_signing_key: SecretStr | None = None
+    jwt_signing_key_file: Path | None = None
+    jwt_signing_kid: str | None = Field(default=None, max_length=100)
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
+
+    # R-AUTH-2: ProConnect (OpenID Connect). Endpoints and keys come from the issuer's discovery
+    # document; `proconnect_client_ids` are the audiences accepted for an exchanged ID token
+    # (the front-ends' client ids, and this service's own for the server-side flow).
+    proconnect_issuer: str | None = None
+    proconnect_client_ids: list[str] = []
+    proconnect_id_token_alg: Literal["RS256", "ES256"] = "RS256"
+    proconnect_client_id: str | None = None
+    proconnect_client_secret: SecretStr | None = None
+    proconnect_redirect_uri: str | None = None  # this service's /auth/proconnect/callback
+    proconnect_frontend_redirect_uri: str | None = None  # the page that receives the code
+    proconnect_post_logout_redirect_uri: str | None = None
+    proconnect_scopes: str = "openid email given_name usual_name uid siret idp_id roles"
+    proconnect_userinfo: bool = False  # also read the signed userinfo (server-side flow)
+    proconnect_allow_http: bool = False  # a http:// issuer (tests); refused in production
+    # An unknown `kid` refetches the provider's JWKS at most once per this many seconds.
+    proconnect_jwks_min_refresh_seconds: float = Field(default=10.0, ge=0, le=3600)
+    proconnect_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    signin_code_ttl_seconds: int = Field(default=60, ge=5, le=600)
+    signin_state_ttl_seconds: int = Field(default=600, ge=30, le=3600)
 
     # Issue 8 (database faults, token bounds, serving): every wait is bounded, every refusal is
     # a problem+json. The server settings feed `python -m app serve` (Makefile, Dockerfile).
@@ -254,11 +283,36 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "GUICHET_JWT_SECRET must be set to a strong secret (32+ chars) in production"
                 )
-            if self.jwt_algorithm == "RS256" and not (self.jwt_jwks_file or self.jwt_jwks_url):
-                raise ValueError("RS256 needs GUICHET_JWT_JWKS_FILE or GUICHET_JWT_JWKS_URL")
+            if self.jwt_algorithm != "HS256" and not (
+                self.jwt_jwks_file or self.jwt_jwks_url or self.has_signing_key
+            ):
+                raise ValueError(
+                    f"{self.jwt_algorithm} needs GUICHET_JWT_SIGNING_KEY(_FILE), "
+                    "GUICHET_JWT_JWKS_FILE or GUICHET_JWT_JWKS_URL"
+                )
+            if self.proconnect_allow_http:
+                raise ValueError("GUICHET_PROCONNECT_ALLOW_HTTP is refused in production")
+        if self.has_signing_key and self.jwt_algorithm == "HS256":
+            raise ValueError("a signing key needs GUICHET_JWT_ALGORITHM=RS256 or ES256")
+        if self.jwt_signing_key is not None and self.jwt_signing_key_file is not None:
+            raise ValueError(
+                "set GUICHET_JWT_SIGNING_KEY or GUICHET_JWT_SIGNING_KEY_FILE, not both"
+            )
         if "*" in self.cors_origins and self.cors_allow_credentials:
             raise ValueError("CORS: '*' together with credentials is refused")
         return self
+
+    @property
+    def has_signing_key(self) -> bool:
+        return self.jwt_signing_key is not None or self.jwt_signing_key_file is not None
+
+    def signing_key_pem(self) -> str | None:
+        """R-AUTH-2: the service's own private key (PEM), if configured."""
+        if self.jwt_signing_key is not None:
+            return self.jwt_signing_key.get_secret_value()
+        if self.jwt_signing_key_file is not None:
+            return self.jwt_signing_key_file.read_text(encoding="utf-8")
+        return None
 
     @property
     def show_docs(self) -> bool:

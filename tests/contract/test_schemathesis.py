@@ -85,6 +85,12 @@ RULE_REJECTIONS = {
     # R-HOOK-1 SSRF guard: the target URL must resolve to public addresses (and belong to the
     # allow-list when one is set), which no schema can state (webhook-target-refused).
     "create_webhook": "R-HOOK-1 target resolves to public addresses",
+    # R-AUTH-2: the subject token must be a ProConnect ID token that verifies (401), the
+    # one-time code one the callback issued (422), the state one /proconnect/login stored (422);
+    # without ProConnect configured they answer 404. A rule already present is a 409.
+    "exchange_token": "R-AUTH-2 ID token, one-time code",
+    "proconnect_callback": "R-AUTH-2 state of a pending login",
+    "create_mapping_rule": "R-AUTH-2 duplicate rule",
 }
 
 # Statuses the checks accept beyond their defaults, each one what the contract documents:

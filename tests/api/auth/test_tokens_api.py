@@ -227,6 +227,7 @@ def _expected(principal: Principal, scope: str) -> dict[str, Any]:
         "departement": principal.departement,
         "siren": principal.siren,
         "scope": scope,
+        "mapping_rule": None,  # R-AUTH-2: only an exchanged token names its mapping rule
     }
 
 
