@@ -34,7 +34,7 @@ for (const ref of refs) {
 }
 writeFileSync(
   join(vendor, "dsfr", "dsfr.min.css"),
-  `/*! @gouvfr/dsfr ${version("@gouvfr/dsfr")}, @font-face rules removed (system fonts) */\n` + stripped,
+  `/*! @gouvfr/dsfr ${version("@gouvfr/dsfr")}, Marianne and Spectral font rules removed (system fonts) */\n` + stripped,
 );
 copyFileSync(join(dsfr, "LICENSE.md"), join(vendor, "dsfr", "LICENSE.md"));
 

@@ -103,6 +103,9 @@ const BOXES = [
   ["use_rate_bps", "Taux d'utilisation", (f) => f.use_rate_bps, rate],
   ["waiting", "Dossiers en attente", waiting, (n) => integer.format(n)],
   ["committees_due", "Comités dus", (f) => f.committees_due, (n) => integer.format(n)],
+  // of the period (the envelope's figures above are its state today)
+  ["decisions", "Décisions de la période", (f) => f.decisions, (n) => integer.format(n)],
+  ["committees_held", "Comités tenus sur la période", (f) => f.committees_held, (n) => integer.format(n)],
 ];
 
 function renderBoxes(figures) {
@@ -173,9 +176,10 @@ function renderMap(byDep, envelopes) {
 
 // ---- charts, each with its table --------------------------------------------------------
 function dataTable(caption, headers, rows) {
+  // focusable: on a narrow screen the table scrolls, and the keyboard must reach it
   const table = el(
     "table",
-    {},
+    { tabindex: "0" },
     el("caption", { text: caption }),
     el("thead", {}, el("tr", {}, ...headers.map((h, i) => el("th", { scope: "col", className: i ? "nombre" : "", text: h })))),
     el(
