@@ -18,7 +18,6 @@ from app.committees.router import (
     router as committees_router,
 )
 from app.core.config import Settings, get_settings
-from app.dashboard.router import PATH as DASHBOARD_PATH, router as dashboard_router, static_files
 from app.core.db import make_engine, make_sessionmaker, start_clock
 from app.core.errors import install_error_handlers
 from app.core.middleware import (
@@ -36,6 +35,7 @@ from app.core.observability import (
 from app.core.openapi import build_openapi
 from app.core.ratelimit import RateLimitMiddleware
 from app.core.security import TokenVerifier
+from app.dashboard.router import mount as mount_dashboard
 from app.evaluations.router import evaluations_router, project_evaluations_router
 from app.opendata.router import router as opendata_router
 from app.ops.router import router as ops_router
@@ -103,8 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(ops_router)
     # /tableau-de-bord/: the page and its files (DSFR built by `make assets`), outside the API.
-    app.include_router(dashboard_router)
-    app.mount(DASHBOARD_PATH + "static", static_files(), name="dashboard-static")
+    mount_dashboard(app)
     for router in (
         auth_router,
         programme_router,

@@ -1,9 +1,10 @@
 """Build the tile-grid map of /tableau-de-bord/ (app/dashboard/static/tiles.js).
 
-Each metropolitan département gets one square of a grid, placed from its prefecture's
-approximate position (longitude, latitude) onto the nearest free cell, the most crowded first;
-the overseas départements and collectivités get a row of their own below. Names come from the
-service's reference (COG). Run: .venv/bin/python scripts/tile_grid.py
+One square per metropolitan département, laid out by hand below so that neighbours stay
+neighbours (the usual tile-grid map of France: every département the same size, Paris and its
+inner ring legible); the overseas départements and collectivités of the reference get a row of
+their own below. Names come from the service's reference (COG). Checks that every
+metropolitan département appears exactly once. Run: .venv/bin/python scripts/tile_grid.py
 """
 
 from __future__ import annotations
@@ -13,63 +14,40 @@ from pathlib import Path
 
 from app.reference.catalogue import get_catalogue
 
-# Approximate position of each prefecture (longitude, latitude in degrees).
-PREFECTURES = {
-    "01": (5.22, 46.20), "02": (3.62, 49.56), "03": (3.33, 46.57), "04": (6.23, 44.09),
-    "05": (6.08, 44.56), "06": (7.26, 43.70), "07": (4.60, 44.73), "08": (4.72, 49.77),
-    "09": (1.61, 42.96), "10": (4.07, 48.30), "11": (2.35, 43.21), "12": (2.57, 44.35),
-    "13": (5.37, 43.30), "14": (-0.37, 49.18), "15": (2.44, 44.93), "16": (0.16, 45.65),
-    "17": (-1.15, 46.16), "18": (2.40, 47.08), "19": (1.77, 45.27), "21": (5.04, 47.32),
-    "22": (-2.76, 48.51), "23": (1.87, 46.17), "24": (0.72, 45.18), "25": (6.02, 47.24),
-    "26": (4.89, 44.93), "27": (1.15, 49.02), "28": (1.49, 48.45), "29": (-4.10, 48.00),
-    "2A": (8.74, 41.93), "2B": (9.45, 42.70), "30": (4.36, 43.84), "31": (1.44, 43.60),
-    "32": (0.59, 43.65), "33": (-0.58, 44.84), "34": (3.88, 43.61), "35": (-1.68, 48.11),
-    "36": (1.69, 46.81), "37": (0.69, 47.39), "38": (5.72, 45.19), "39": (5.55, 46.67),
-    "40": (-0.50, 43.89), "41": (1.33, 47.59), "42": (4.39, 45.44), "43": (3.88, 45.04),
-    "44": (-1.55, 47.22), "45": (1.91, 47.90), "46": (1.44, 44.45), "47": (0.62, 44.20),
-    "48": (3.50, 44.52), "49": (-0.55, 47.47), "50": (-1.09, 49.12), "51": (4.36, 48.96),
-    "52": (5.14, 48.11), "53": (-0.77, 48.07), "54": (6.18, 48.69), "55": (5.16, 48.77),
-    "56": (-2.76, 47.66), "57": (6.18, 49.12), "58": (3.16, 46.99), "59": (3.06, 50.63),
-    "60": (2.08, 49.43), "61": (0.09, 48.43), "62": (2.78, 50.29), "63": (3.08, 45.78),
-    "64": (-0.37, 43.30), "65": (0.08, 43.23), "66": (2.90, 42.70), "67": (7.75, 48.58),
-    "68": (7.36, 48.08), "69": (4.84, 45.76), "70": (6.15, 47.62), "71": (4.83, 46.31),
-    "72": (0.20, 48.00), "73": (5.92, 45.57), "74": (6.13, 45.90), "75": (2.35, 48.86),
-    "76": (1.10, 49.44), "77": (2.66, 48.54), "78": (2.13, 48.80), "79": (-0.46, 46.32),
-    "80": (2.30, 49.89), "81": (2.15, 43.93), "82": (1.35, 44.02), "83": (5.93, 43.12),
-    "84": (4.81, 43.95), "85": (-1.43, 46.67), "86": (0.34, 46.58), "87": (1.26, 45.83),
-    "88": (6.45, 48.17), "89": (3.57, 47.80), "90": (6.86, 47.64), "91": (2.44, 48.63),
-    "92": (2.20, 48.89), "93": (2.45, 48.91), "94": (2.46, 48.79), "95": (2.06, 49.04),
-}  # fmt: skip
-LON0, LAT0, STEP_LON, STEP_LAT = -4.6, 51.2, 1.05, 0.72
+# Rows north to south; "." is sea or a neighbour's country.
+GRID = """
+.  .  .  .  .  .  62 59 .  .  .  .
+.  .  .  .  76 80 60 02 08 .  .  .
+.  .  50 14 27 95 93 51 55 57 67 .
+29 22 35 61 78 92 75 77 54 88 68 .
+.  56 53 72 28 91 94 10 52 70 90 .
+.  44 49 37 41 45 89 21 25 .  .  .
+.  85 79 86 36 18 58 71 39 01 74 .
+.  .  17 16 87 23 03 42 69 38 73 .
+.  .  33 24 19 63 43 07 26 05 .  .
+.  .  40 47 46 15 48 30 84 04 06 .
+.  .  64 32 82 12 34 13 83 .  .  2B
+.  .  .  65 31 81 11 .  .  .  .  2A
+.  .  .  .  09 66 .  .  .  .  .  .
+"""
 OUT = Path(__file__).resolve().parents[1] / "app" / "dashboard" / "static" / "tiles.js"
 
 
 def layout() -> dict[str, tuple[int, int]]:
-    wanted = {
-        code: ((lon - LON0) / STEP_LON, (LAT0 - lat) / STEP_LAT)
-        for code, (lon, lat) in PREFECTURES.items()
-    }
-
-    def crowd(code: str) -> int:
-        x, y = wanted[code]
-        return sum(abs(x - a) < 1.5 and abs(y - b) < 1.5 for a, b in wanted.values())
-
-    taken: dict[tuple[int, int], str] = {}
-    for code in sorted(wanted, key=lambda c: (-crowd(c), c)):
-        x, y = wanted[code]
-        cells = [(cx, cy) for cx in range(-1, 16) for cy in range(-1, 14)]
-        free = [c for c in cells if c not in taken]
-        best = min(free, key=lambda c: ((c[0] - x) ** 2 + (c[1] - y) ** 2, c))
-        taken[best] = code
-    placed = {code: cell for cell, code in taken.items()}
-    min_x = min(x for x, _ in placed.values())
-    min_y = min(y for _, y in placed.values())
-    return {code: (x - min_x, y - min_y) for code, (x, y) in placed.items()}
+    cells: dict[str, tuple[int, int]] = {}
+    for row, line in enumerate(GRID.strip().splitlines()):
+        for col, code in enumerate(line.split()):
+            if code != ".":
+                assert code not in cells, f"{code} twice"
+                cells[code] = (col, row)
+    return cells
 
 
 def main() -> None:
     catalogue = get_catalogue()
     grid = layout()
+    metropolitan = {c for c in catalogue.departement_codes() if len(c) == 2}
+    assert set(grid) == metropolitan, sorted(set(grid) ^ metropolitan)
     rows = max(y for _, y in grid.values()) + 2
     tiles = [
         {"code": code, "name": catalogue.departement_name(code), "col": x, "row": y}
@@ -85,12 +63,6 @@ def main() -> None:
         "// Generated by scripts/tile_grid.py: one tile per département (col, row).\n"
         f"export const TILES = {text};\n"
     )
-    for y in range(rows):
-        line = ["  ."] * 16
-        for code, (cx, cy) in grid.items():
-            if cy == y:
-                line[cx] = f"{code:>3}"
-        print("".join(line))  # noqa: T201
 
 
 if __name__ == "__main__":

@@ -11,9 +11,10 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from fastapi import APIRouter, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -23,8 +24,6 @@ CSP = (
     "font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
-
-router = APIRouter(include_in_schema=False)
 
 
 @cache
@@ -37,13 +36,7 @@ def render(*, dev_token: bool) -> str:
     return _template().replace("{{DEV_TOKEN}}", "on" if dev_token else "off")
 
 
-@router.get(PATH.rstrip("/"))
-async def dashboard_redirect() -> RedirectResponse:
-    return RedirectResponse(PATH, status_code=308)
-
-
-@router.get(PATH, response_class=HTMLResponse)
-async def dashboard(request: Request) -> HTMLResponse:
+async def page(request: Request) -> HTMLResponse:
     """Tableau de bord (DINUM et ANCT : national ; un préfet : son département)."""
     production = request.app.state.settings.environment == "production"
     return HTMLResponse(
@@ -68,5 +61,13 @@ class DashboardStatic(StaticFiles):
         await super().__call__(scope, receive, wrapped)
 
 
-def static_files() -> DashboardStatic:
-    return DashboardStatic(directory=STATIC_DIR)
+def mount(app: FastAPI) -> None:
+    """/tableau-de-bord/ and /tableau-de-bord/static/…: plain Starlette routes, not API
+    operations, so they stay out of the OpenAPI contract; /tableau-de-bord redirects."""
+
+    async def redirect(_request: Request) -> RedirectResponse:
+        return RedirectResponse(PATH, status_code=308)
+
+    app.router.routes.append(Route(PATH.rstrip("/"), redirect, methods=["GET", "HEAD"]))
+    app.router.routes.append(Route(PATH, page, methods=["GET", "HEAD"]))
+    app.mount(PATH + "static", DashboardStatic(directory=STATIC_DIR), name="dashboard-static")

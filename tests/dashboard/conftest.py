@@ -116,7 +116,8 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`python -m app serve` on 127.0.0.1 over a fresh database holding the known data set."""
-    url = _in_thread(create_database(tmp_path_factory.mktemp("dashboard"), "dashboard"))
+    tmp = tmp_path_factory.mktemp("dashboard")
+    url = _in_thread(create_database(tmp, "dashboard"))
     try:
         _in_thread(_seed(url))
         port = _free_port()
@@ -127,18 +128,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             "GUICHET_JWT_SECRET": TEST_SECRET,
             "GUICHET_WEBHOOK_WORKER_ENABLED": "false",
         }
+        log = (tmp / "server.log").open("wb")  # a file, not a pipe nobody drains
         process = subprocess.Popen(  # noqa: S603 - fixed argv, the project's own interpreter
             [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],
             cwd=ROOT,
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         base = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + START_TIMEOUT_S
             while True:
-                assert process.poll() is None, process.stderr.read() if process.stderr else b""
+                assert process.poll() is None, (tmp / "server.log").read_text()
                 with contextlib.suppress(httpx.HTTPError):
                     if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                         break
@@ -152,6 +154,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
+            log.close()
     finally:
         _in_thread(drop_database(url))
 
@@ -186,11 +189,10 @@ def network() -> Network:
 
 
 @pytest.fixture
-def open_page(
-    browser: Any, server: Server, network: Network
-) -> Iterator[Callable[..., Any]]:
-    """`open_page(principal, width=1280, height=900)`: the dashboard signed in with a pasted
-    development token; the network is restricted to 127.0.0.1 (any other host aborted)."""
+def open_page(browser: Any, server: Server, network: Network) -> Iterator[Callable[..., Any]]:
+    """`open_page(principal, width=1280, height=900, token=None)`: the dashboard signed in
+    with a pasted development token; the network is restricted to 127.0.0.1 (any other host
+    aborted)."""
     contexts: list[Any] = []
 
     def _guard(route: Any) -> None:
@@ -201,7 +203,9 @@ def open_page(
             network.refused.append(route.request.url)
             route.abort()
 
-    def _open(principal: Principal, width: int = 1280, height: int = 900) -> Any:
+    def _open(
+        principal: Principal, width: int = 1280, height: int = 900, token: str | None = None
+    ) -> Any:
         context = browser.new_context(
             viewport={"width": width, "height": height}, locale="fr-FR", accept_downloads=True
         )
@@ -209,7 +213,7 @@ def open_page(
         context.route("**/*", _guard)
         page = context.new_page()
         page.goto(f"{server.base}/tableau-de-bord/")
-        page.fill("#jeton", server.token(principal))
+        page.fill("#jeton", token or server.token(principal))
         page.click("#jeton-form button[type=submit]")
         page.wait_for_selector("#chiffres li[data-figure='allocated_cents']")
         page.wait_for_function("document.querySelector('#message').textContent === ''")

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.dashboard.router import render
 from tests.conftest import ACTORS
 from tests.dashboard.conftest import Network, Server, run_axe, screenshot
 
@@ -21,7 +22,9 @@ MONEY = ("allocated_cents", "committed_cents", "paid_cents", "available_cents")
 
 def waiting(figures: dict[str, Any]) -> int:
     return sum(
-        s["projects"] for s in figures["projects_by_status"] if s["status"] in ("submitted", "in_review")
+        s["projects"]
+        for s in figures["projects_by_status"]
+        if s["status"] in ("submitted", "in_review")
     )
 
 
@@ -54,7 +57,10 @@ def assert_boxes_show(page: Any, figures: dict[str, Any]) -> None:
 
 
 def table_departements(page: Any) -> list[str]:
-    return [row.get_attribute("data-departement") for row in page.query_selector_all("#departements tbody tr")]
+    return [
+        row.get_attribute("data-departement")
+        for row in page.query_selector_all("#departements tbody tr")
+    ]
 
 
 def test_dinum_sees_the_national_figures_of_stats_national(
@@ -66,7 +72,9 @@ def test_dinum_sees_the_national_figures_of_stats_national(
     assert page.inner_text("h1") == "Tableau de bord national"
     assert_boxes_show(page, national)
     departements = server.get("/api/v1/stats/departements", ACTORS.dinum)
-    assert sorted(table_departements(page)) == sorted(d["departement"] for d in departements["items"])
+    assert sorted(table_departements(page)) == sorted(
+        d["departement"] for d in departements["items"]
+    )
     # Every chart has its table: strands and kinds as the API counts them.
     strands = page.query_selector_all("#volets table tbody tr")
     assert len(strands) == len(national["by_strand"])
@@ -95,9 +103,7 @@ def test_the_prefect_of_13_sees_only_13(open_page: Any, server: Server, network:
     assert network.refused == []
 
 
-def test_a_map_tile_for_each_departement_with_an_envelope(
-    open_page: Any, server: Server
-) -> None:
+def test_a_map_tile_for_each_departement_with_an_envelope(open_page: Any, server: Server) -> None:
     envelopes = server.get("/api/v1/envelopes", ACTORS.dinum)["items"]
     stats = {
         d["departement"]: d for d in server.get("/api/v1/stats/departements", ACTORS.dinum)["items"]
@@ -110,7 +116,10 @@ def test_a_map_tile_for_each_departement_with_an_envelope(
         assert tile is not None, code
         assert int(tile.get_attribute("data-rate-bps")) == stats[code]["use_rate_bps"]
         assert tile.inner_text().startswith(code)
-    colored = {t.get_attribute("data-departement") for t in page.query_selector_all("#carte li[data-rate-bps]")}
+    colored = {
+        t.get_attribute("data-departement")
+        for t in page.query_selector_all("#carte li[data-rate-bps]")
+    }
     assert colored == {"13", "75"}
     # overseas départements are on the map too
     for code in ("971", "972", "973", "974", "976"):
@@ -122,7 +131,9 @@ def test_the_period_filter_changes_the_figures(
     open_page: Any, server: Server, network: Network
 ) -> None:
     everything = server.get("/api/v1/stats/national", ACTORS.dinum)
-    april = server.get("/api/v1/stats/national", ACTORS.dinum, **{"from": "2021-04-01", "to": "2021-04-30"})
+    april = server.get(
+        "/api/v1/stats/national", ACTORS.dinum, **{"from": "2021-04-01", "to": "2021-04-30"}
+    )
     # the envelopes' figures are their state today; the period filters dossiers, decisions,
     # committees held, strands, kinds and months
     assert april["decisions"] != everything["decisions"]
@@ -157,10 +168,16 @@ def test_the_table_sorts_from_the_keyboard(open_page: Any) -> None:
     button = page.locator("#departements button[data-sort='allocated_cents']")
     button.focus()
     page.keyboard.press("Enter")
-    assert page.get_attribute("#departements th:has(button[data-sort='allocated_cents'])", "aria-sort") == "ascending"
+    assert (
+        page.get_attribute("#departements th:has(button[data-sort='allocated_cents'])", "aria-sort")
+        == "ascending"
+    )
     assert table_departements(page) == ["75", "13"]  # 50 000 € before 100 000 €
     page.keyboard.press("Enter")  # focus stays on the button
-    assert page.get_attribute("#departements th:has(button[data-sort='allocated_cents'])", "aria-sort") == "descending"
+    assert (
+        page.get_attribute("#departements th:has(button[data-sort='allocated_cents'])", "aria-sort")
+        == "descending"
+    )
     assert table_departements(page) == ["13", "75"]
 
 
@@ -200,3 +217,40 @@ def test_the_page_names_no_external_host(server: Server) -> None:
     assert css.status_code == 200 and "@font-face" not in css.text
     redirect = httpx.get(f"{server.base}/tableau-de-bord")
     assert redirect.status_code == 308 and redirect.headers["location"] == PAGE
+
+
+def test_the_token_stays_out_of_addresses_and_leaves_at_sign_out(
+    open_page: Any, server: Server
+) -> None:
+    secret = server.token(ACTORS.dinum)
+    page = open_page(ACTORS.dinum, token=secret)
+    assert secret not in page.url
+    assert page.evaluate("Object.values(sessionStorage)") == [secret]
+    assert page.evaluate("Object.values(localStorage)") == []
+    page.click("#deconnexion")
+    assert page.evaluate("Object.values(sessionStorage)") == []
+    assert page.is_hidden("#tableau")
+    assert page.is_visible("#jeton-form")
+
+
+def test_in_production_no_token_can_be_pasted(browser: Any, server: Server) -> None:
+    """The page as production renders it (data-dev-token="off") offers no token field."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        html = render(dev_token=False)
+        assert 'data-dev-token="off"' in html
+        page.route(
+            f"{server.base}{PAGE}",
+            lambda route: route.fulfill(status=200, content_type="text/html", body=html),
+        )
+        page.goto(f"{server.base}{PAGE}")
+        page.wait_for_function("document.querySelector('#jeton-form') !== null")
+        assert page.is_hidden("#jeton-form")
+        assert page.is_hidden("#tableau")
+        # ProConnect's place: the lead wires the login link at merge (branch wt-proconnect)
+        assert page.get_attribute("#proconnect", "data-login-url") == (
+            "/api/v1/auth/proconnect/login"
+        )
+    finally:
+        context.close()

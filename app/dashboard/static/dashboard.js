@@ -240,12 +240,12 @@ function lineChart(figure, series) {
   svg.append(svgEl("desc", { id: `${id}-resume` }, summary || "Aucun engagement sur la période."));
   svg.append(svgEl("line", { class: "axe", x1: pad, y1: height - pad, x2: width - 10, y2: height - pad }));
   svg.append(svgEl("line", { class: "axe", x1: pad, y1: 10, x2: pad, y2: height - pad }));
-  const step = series.length > 1 ? (width - pad - 30) / (series.length - 1) : 0;
+  const step = series.length > 1 ? (width - pad - 60) / (series.length - 1) : 0;
   const points = series.map((m, i) => [pad + 10 + i * step, height - pad - ((height - pad - 20) * m.commitments_cents) / max]);
   if (points.length) svg.append(svgEl("polyline", { class: "ligne", points: points.map((p) => p.join(",")).join(" ") }));
   points.forEach(([x, y], i) => {
     svg.append(svgEl("circle", { class: "point", cx: x, cy: y, r: 4 }));
-    svg.append(svgEl("text", { x: x - 18, y: height - pad + 16 }, series[i].month));
+    svg.append(svgEl("text", { x, y: height - pad + 16, "text-anchor": "middle" }, series[i].month));
   });
   const table = dataTable(
     "Engagements et paiements par mois",
