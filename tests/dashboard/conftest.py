@@ -180,12 +180,16 @@ def browser() -> Iterator[Any]:
 
 @dataclass
 class Network:
+    """What the pages of one test did wrong: requests to another host (aborted), console
+    errors (a Content-Security-Policy refusal, a failed request) and uncaught exceptions."""
+
     refused: list[str]
+    errors: list[str]
 
 
 @pytest.fixture
 def network() -> Network:
-    return Network(refused=[])
+    return Network(refused=[], errors=[])
 
 
 @pytest.fixture
@@ -212,6 +216,11 @@ def open_page(browser: Any, server: Server, network: Network) -> Iterator[Callab
         contexts.append(context)
         context.route("**/*", _guard)
         page = context.new_page()
+        page.on(
+            "console",
+            lambda message: message.type == "error" and network.errors.append(message.text),
+        )
+        page.on("pageerror", lambda error: network.errors.append(str(error)))
         page.goto(f"{server.base}/tableau-de-bord/")
         page.fill("#jeton", token or server.token(principal))
         page.click("#jeton-form button[type=submit]")

@@ -84,6 +84,7 @@ def test_dinum_sees_the_national_figures_of_stats_national(
     assert "Volet 3c" in (page.text_content("#volets svg desc") or "")
     screenshot(page, "national-desktop")
     assert network.refused == []
+    assert network.errors == []
 
 
 def test_the_prefect_of_13_sees_only_13(open_page: Any, server: Server, network: Network) -> None:
@@ -101,6 +102,7 @@ def test_the_prefect_of_13_sees_only_13(open_page: Any, server: Server, network:
     assert "departement=13" in (page.get_attribute("#lien-scdl", "href") or "")
     screenshot(page, "prefet-13-desktop")
     assert network.refused == []
+    assert network.errors == []
 
 
 def test_a_map_tile_for_each_departement_with_an_envelope(open_page: Any, server: Server) -> None:
@@ -161,12 +163,21 @@ def test_the_period_filter_changes_the_figures(
         arg=everything["decisions"],
     )
     assert network.refused == []
+    assert network.errors == []
 
 
 def test_the_table_sorts_from_the_keyboard(open_page: Any) -> None:
     page = open_page(ACTORS.dinum)
-    button = page.locator("#departements button[data-sort='allocated_cents']")
-    button.focus()
+    # Tab reaches the sort button, whose focus is visible (an outline)
+    page.focus("#periode-tout")
+    for _ in range(200):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.dataset.sort") == "allocated_cents":
+            break
+    else:
+        pytest.fail("Tab never reached the sort button")
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("", "none"), outline
     page.keyboard.press("Enter")
     assert (
         page.get_attribute("#departements th:has(button[data-sort='allocated_cents'])", "aria-sort")
@@ -203,6 +214,7 @@ def test_axe_finds_no_serious_or_critical_violation(
     serious = [v for v in violations if v["impact"] in ("serious", "critical")]
     assert serious == []
     assert network.refused == []
+    assert network.errors == []
 
 
 def test_the_page_names_no_external_host(server: Server) -> None:

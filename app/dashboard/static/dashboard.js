@@ -1,5 +1,6 @@
 // /tableau-de-bord/: reads the public API with the caller's bearer token (an example client).
-// DINUM and ANCT: the national figures and every département; a prefect: its département.
+// GET /auth/me says who: DINUM and ANCT see the national figures and every département; a
+// prefect its département.
 // The token lives in this tab's sessionStorage only, never in an address.
 import { TILES } from "./tiles.js";
 
@@ -319,14 +320,20 @@ function period() {
 
 async function load() {
   say("Chargement des chiffres…");
-  const params = { ...period(), group_by: "month" };
-  const nationalResponse = await api("/stats/national", params);
-  if (nationalResponse.status === 401) {
+  const meResponse = await api("/auth/me");
+  if (meResponse.status === 401) {
     say("Jeton refusé ou expiré : reconnectez-vous.", "error");
     return;
   }
-  const national = nationalResponse.status === 403 ? null : await json(nationalResponse);
-  const [departements, committees, envelopes] = await Promise.all([
+  const me = await json(meResponse);
+  const nationalView = me.role === "dinum" || me.role === "anct";
+  if (!nationalView && me.role !== "prefect") {
+    say("Ce tableau de bord est réservé à la DINUM, à l'ANCT et aux préfectures.", "error");
+    return;
+  }
+  const params = { ...period(), group_by: "month" };
+  const [national, departements, committees, envelopes] = await Promise.all([
+    nationalView ? api("/stats/national", params).then(json) : Promise.resolve(null),
     api("/stats/departements", params).then(json),
     api("/committees/status").then(json),
     allEnvelopes(),
@@ -339,11 +346,9 @@ async function load() {
     $("titre").textContent = "Tableau de bord national";
     $("perimetre").textContent = "Toutes les enveloppes départementales du programme.";
   } else {
-    const own = departements.items[0];
-    const code = own?.departement ?? envelopes[0]?.departement ?? "";
-    $("titre").textContent = `Tableau de bord — ${depName(code)}`;
+    $("titre").textContent = `Tableau de bord — ${depName(me.departement)}`;
     $("perimetre").textContent = "Les chiffres de votre département.";
-    figures = own;
+    figures = byDep.get(me.departement);
   }
   $("tableau").hidden = false;
   if (!figures) {
@@ -368,7 +373,7 @@ async function load() {
   state.rows = departements.items.map((d) => ({ ...d, waiting: waiting(d), committees_due: due.get(d.departement) ? 1 : d.committees_due }));
   renderTable();
   const scdl = new URLSearchParams(Object.entries(period()).filter(([, v]) => v));
-  if (!national && departements.items[0]) scdl.set("departement", departements.items[0].departement);
+  if (!national) scdl.set("departement", me.departement);
   $("lien-scdl").href = `${API}/open-data/subventions.csv${scdl.size ? `?${scdl}` : ""}`;
   $("periode-active").textContent =
     state.from || state.to ? `Période : du ${state.from || "début"} au ${state.to || "ce jour"}.` : "Toute la période.";
