@@ -266,3 +266,24 @@ def test_in_production_no_token_can_be_pasted(browser: Any, server: Server) -> N
         )
     finally:
         context.close()
+
+
+def test_anct_sees_the_national_view_and_a_candidate_none(
+    browser: Any, open_page: Any, server: Server, network: Network
+) -> None:
+    national = server.get("/api/v1/stats/national", ACTORS.anct)
+    page = open_page(ACTORS.anct)
+    assert page.inner_text("h1") == "Tableau de bord national"
+    assert_boxes_show(page, national)
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{server.base}{PAGE}")
+        page.fill("#jeton", server.token(ACTORS.cand_a))
+        page.click("#jeton-form button[type=submit]")
+        page.wait_for_selector("#message .fr-alert--error")
+        assert "réservé" in page.inner_text("#message")
+        assert page.is_hidden("#tableau")
+    finally:
+        context.close()
+    assert network.errors == []
