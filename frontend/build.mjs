@@ -21,8 +21,15 @@ mkdirSync(join(vendor, "dsfr"), { recursive: true });
 mkdirSync(testVendor, { recursive: true });
 
 const dsfr = join(modules, "@gouvfr", "dsfr");
-const css = readFileSync(join(dsfr, "dist", "dsfr.min.css"), "utf8");
-const stripped = css.replace(/@font-face\{[^}]*\}/g, "").replace(/\/\*# sourceMappingURL=[^*]*\*\//g, "");
+// The core and the components the page uses only (half the size of the whole dsfr.min.css);
+// their url(../icons/…) become url(icons/…) beside the one file.
+const COMPONENTS = ["link", "button", "form", "input", "alert", "table", "logo", "header", "footer", "skiplink"];
+const parts = [join("core", "core.min.css"), ...COMPONENTS.map((c) => join("component", c, `${c}.min.css`))];
+const css = parts.map((part) => readFileSync(join(dsfr, "dist", part), "utf8")).join("\n");
+const stripped = css
+  .replace(/@font-face\{[^}]*\}/g, "")
+  .replace(/\/\*# sourceMappingURL=[^*]*\*\//g, "")
+  .replace(/url\((["']?)(\.\.\/)+icons\//g, "url($1icons/");
 // The icons the CSS refers to (url(icons/…)), copied beside it; nothing else may be referred to.
 const refs = new Set([...stripped.matchAll(/url\((?!["']?data:)["']?([^)"']+)["']?\)/g)].map((m) => m[1]));
 for (const ref of refs) {
@@ -34,7 +41,7 @@ for (const ref of refs) {
 }
 writeFileSync(
   join(vendor, "dsfr", "dsfr.min.css"),
-  `/*! @gouvfr/dsfr ${version("@gouvfr/dsfr")}, Marianne and Spectral font rules removed (system fonts) */\n` + stripped,
+  `/*! @gouvfr/dsfr ${version("@gouvfr/dsfr")}: core and ${COMPONENTS.join(", ")}; Marianne and Spectral font rules removed (system fonts) */\n` + stripped,
 );
 copyFileSync(join(dsfr, "LICENSE.md"), join(vendor, "dsfr", "LICENSE.md"));
 
