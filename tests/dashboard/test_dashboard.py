@@ -264,6 +264,8 @@ def test_in_production_no_token_can_be_pasted(browser: Any, server: Server) -> N
         assert page.get_attribute("#proconnect", "data-login-url") == (
             "/api/v1/auth/proconnect/login"
         )
+        assert page.get_attribute("#proconnect-login", "href") == "/api/v1/auth/proconnect/login"
+        assert page.is_hidden("#proconnect-login")  # until the lead wires it
     finally:
         context.close()
 
