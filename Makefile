@@ -9,7 +9,7 @@ PORT   ?= 8000
 # "The service's clock"); `make run CLOCK_START=` for real time.
 CLOCK_START ?= 2021-03-01T09:00:00+01:00
 
-.PHONY: install migrate seed run test openapi lint mutation clean oidc
+.PHONY: install migrate seed run test openapi lint mutation clean oidc assets
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ requis"'
@@ -57,6 +57,12 @@ mutation: install
 	rm -rf mutants
 	-$(BIN)/mutmut run --max-children 2
 	@$(BIN)/mutmut results | grep -E ': (survived|no tests)' || echo "no surviving mutant"
+
+# /tableau-de-bord/'s static files (DSFR without its fonts) and the tests' axe-core, rebuilt from
+# the exact versions of frontend/package-lock.json; the built files are committed, so `make run`
+# needs no Node.js.
+assets:
+	cd frontend && npm ci --ignore-scripts --no-audit --no-fund && node build.mjs
 
 clean:
 	rm -rf $(VENV) var mutants

@@ -35,6 +35,7 @@ from app.core.observability import (
 from app.core.openapi import build_openapi
 from app.core.ratelimit import RateLimitMiddleware
 from app.core.security import ProviderVerifier, TokenVerifier
+from app.dashboard.router import mount as mount_dashboard
 from app.ds.router import project_router as ds_project_router, router as ds_router
 from app.ds.worker import run_worker as run_ds_worker
 from app.evaluations.router import evaluations_router, project_evaluations_router
@@ -113,6 +114,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(ops_router)
     app.include_router(wellknown_router)
+    # /tableau-de-bord/: the page and its files (DSFR built by `make assets`), outside the API.
+    mount_dashboard(app)
     for router in (
         auth_router,
         signin_router,
