@@ -17,6 +17,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
+from app.core.config import Settings
+from app.core.errors import AppError
+from app.signin import proconnect
+
 STATIC_DIR = Path(__file__).parent / "static"
 PATH = "/tableau-de-bord/"
 CSP = (
@@ -31,16 +35,30 @@ def _template() -> str:
     return (STATIC_DIR / "index.html").read_text(encoding="utf-8")
 
 
-def render(*, dev_token: bool) -> str:
-    """The page; outside production it offers to paste a development token."""
-    return _template().replace("{{DEV_TOKEN}}", "on" if dev_token else "off")
+def render(*, dev_token: bool, proconnect: bool = False) -> str:
+    """The page; outside production it offers to paste a development token; where the
+    server-side ProConnect flow is configured, it offers « Se connecter avec ProConnect »."""
+    return (
+        _template()
+        .replace("{{DEV_TOKEN}}", "on" if dev_token else "off")
+        .replace("{{PROCONNECT}}", "on" if proconnect else "off")
+    )
+
+
+def _proconnect_configured(settings: Settings) -> bool:
+    try:
+        proconnect.client_settings(settings)
+    except AppError:
+        return False
+    return True
 
 
 async def page(request: Request) -> HTMLResponse:
     """Tableau de bord (DINUM et ANCT : national ; un préfet : son département)."""
-    production = request.app.state.settings.environment == "production"
+    settings = request.app.state.settings
+    production = settings.environment == "production"
     return HTMLResponse(
-        render(dev_token=not production),
+        render(dev_token=not production, proconnect=_proconnect_configured(settings)),
         headers={"Content-Security-Policy": CSP, "Cache-Control": "no-cache"},
     )
 

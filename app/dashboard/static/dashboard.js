@@ -395,8 +395,34 @@ async function downloadCsv() {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
+// R-AUTH-2: back from ProConnect with a one-time code (?code=…, or ?error=…): take it out of
+// the address at once, then exchange it for the service's token.
+async function redeemProConnectCode() {
+  const params = new URLSearchParams(window.location.search);
+  const code = params.get("code");
+  const error = params.get("error");
+  if (!code && !error) return;
+  window.history.replaceState(null, "", window.location.pathname);
+  if (error || !/^[A-Za-z0-9_-]{43}$/.test(code)) {
+    say("La connexion ProConnect n'a pas abouti.", "error");
+    return;
+  }
+  const response = await fetch("/api/v1/auth/token", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify({ grant_type: "authorization_code", code }),
+  });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    say(`Connexion refusée : ${body.detail || response.status}`, "error");
+    return;
+  }
+  sessionStorage.setItem(TOKEN_KEY, body.access_token);
+}
+
 function showSignedIn(signedIn) {
   $("deconnexion").hidden = !signedIn;
+  $("proconnect").hidden = signedIn || document.body.dataset.proconnect !== "on";
   $("jeton-form").hidden = signedIn || document.body.dataset.devToken !== "on";
   if (!signedIn) $("tableau").hidden = true;
 }
@@ -430,9 +456,13 @@ function start() {
     load().catch((error) => say(`Erreur : ${error.message}`, "error"));
   });
   $("csv-chiffres").addEventListener("click", () => downloadCsv().catch((error) => say(`Erreur : ${error.message}`, "error")));
-  const signedIn = Boolean(token());
-  showSignedIn(signedIn);
-  if (signedIn) load().catch((error) => say(`Erreur : ${error.message}`, "error"));
+  redeemProConnectCode()
+    .catch((error) => say(`Erreur : ${error.message}`, "error"))
+    .finally(() => {
+      const signedIn = Boolean(token());
+      showSignedIn(signedIn);
+      if (signedIn) load().catch((error) => say(`Erreur : ${error.message}`, "error"));
+    });
 }
 
 start();

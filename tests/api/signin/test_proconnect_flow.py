@@ -582,3 +582,16 @@ async def test_r_auth_2_an_unreachable_provider_fails_closed(provider: Provider)
     )
     with pytest.raises(ServiceUnavailable):
         await ProviderVerifier(settings).verify_id_token(token)
+
+
+async def test_r_auth_2_the_dashboard_offers_proconnect_where_the_flow_is_configured(
+    stack: Stack, client: httpx.AsyncClient
+) -> None:
+    """/tableau-de-bord/ shows « Se connecter avec ProConnect » (leading to the server-side
+    flow) only where that flow is configured; the suite's default settings do not configure it."""
+    configured = await stack.client.get("/tableau-de-bord/")
+    assert configured.status_code == 200
+    assert 'data-proconnect="on"' in configured.text
+    assert 'href="/api/v1/auth/proconnect/login"' in configured.text
+    default = await client.get("/tableau-de-bord/")
+    assert 'data-proconnect="off"' in default.text
