@@ -596,7 +596,7 @@ async def sign_convention(
     """
     project = await projects_service.get_project(session, principal, project_id=project_id)
     check_if_match(if_match, project.version)
-    projects_service.check_transition(project, Action.SIGN_CONVENTION)
+    projects_service.check_transition(project, Action.SIGN_CONVENTION, principal)
     grant = await _locked_grant(session, project)
     programme = await session.get_one(Programme, project.programme_id)
     # R-PAY-3: signed on/after the decision, not in the future; the schedule within R-CAP-5,
@@ -825,7 +825,7 @@ async def cancel_grant(
     the envelope (R-CAP-5). Raises 404, 412/428, 409."""
     project = await projects_service.get_project(session, principal, project_id=project_id)
     check_if_match(if_match, project.version)
-    projects_service.check_transition(project, Action.CANCEL)
+    projects_service.check_transition(project, Action.CANCEL, principal)
     grant = await _locked_grant(session, project)
     if grant.status != "active":
         # R-CAP-5: the dossier was read before the grant's lock; a concurrent balance payment

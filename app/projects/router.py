@@ -16,7 +16,14 @@ from app.core.filters import SubmittedFrom, SubmittedTo, UpdatedSince
 from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.projects import service as projects_service
 from app.projects.models import Project, ProjectTransition
-from app.projects.rules import Action, EligibilityReport, Status, centi_text
+from app.projects.rules import (
+    ACTION_ROLES,
+    Action,
+    EligibilityReport,
+    ProjectAction,
+    Status,
+    centi_text,
+)
 from app.projects.schemas import (
     CloseRequest,
     EligibilityRead,
@@ -45,7 +52,19 @@ PROJECTS_CURSOR = CursorFormat("projects")
 ALL_ROLES = (Role.CANDIDATE, Role.PREFECT, Role.DINUM, Role.ANCT)
 Readers = Annotated[Principal, Depends(require_roles(*ALL_ROLES))]
 Candidate = Annotated[Principal, Depends(require_roles(Role.CANDIDATE))]
-Prefect = Annotated[Principal, Depends(require_roles(Role.PREFECT))]
+
+
+def _may(action: ProjectAction) -> object:
+    """The role check of `action`, from the table `allowed_actions` offers by (issue 12)."""
+    return Depends(require_roles(*sorted(ACTION_ROLES[action], key=lambda r: r.value)))
+
+
+Editor = Annotated[Principal, _may(ProjectAction.EDIT)]
+Submitter = Annotated[Principal, _may(ProjectAction.SUBMIT)]
+Withdrawer = Annotated[Principal, _may(ProjectAction.WITHDRAW)]
+Reviewer = Annotated[Principal, _may(ProjectAction.START_REVIEW)]
+Returner = Annotated[Principal, _may(ProjectAction.RETURN)]
+Closer = Annotated[Principal, _may(ProjectAction.CLOSE)]
 
 
 def _scores(project: Project, *, shown: bool) -> ProjectScores | None:
@@ -61,8 +80,9 @@ def _scores(project: Project, *, shown: bool) -> ProjectScores | None:
 
 
 def _summary_fields(
-    project: Project, candidate_name: str, *, shows_scores: bool
+    project: Project, candidate_name: str, principal: Principal
 ) -> dict[str, object]:
+    shows_scores = projects_service.shows_scores(principal)
     return {
         "id": project.id,
         "candidate_id": project.candidate_id,
@@ -77,6 +97,8 @@ def _summary_fields(
         "start_on": project.start_on,
         "end_on": project.end_on,
         "submitted_at": project.submitted_at,
+        "returned_at": project.returned_at,
+        "allowed_actions": projects_service.actions_for(principal, project),
         "evaluations": _scores(project, shown=shows_scores),
         "version": project.version,
         "created_at": project.created_at,
@@ -84,10 +106,10 @@ def _summary_fields(
     }
 
 
-def to_read(project: Project, candidate_name: str, *, shows_scores: bool) -> ProjectRead:
+def to_read(project: Project, candidate_name: str, principal: Principal) -> ProjectRead:
     return ProjectRead.model_validate(
         {
-            **_summary_fields(project, candidate_name, shows_scores=shows_scores),
+            **_summary_fields(project, candidate_name, principal),
             "description": project.description,
             "objectives": project.objectives,
             "status_message": project.status_message,
@@ -141,11 +163,7 @@ async def _respond(
     session: SessionDep, response: Response, principal: Principal, project: Project
 ) -> ProjectRead:
     response.headers["ETag"] = etag_for(project.version)
-    return to_read(
-        project,
-        await projects_service.candidate_name(session, project),
-        shows_scores=projects_service.shows_scores(principal),
-    )
+    return to_read(project, await projects_service.candidate_name(session, project), principal)
 
 
 @router.post(
@@ -196,11 +214,9 @@ async def list_projects(
         ),
         page=page,
     )
-    shown = projects_service.shows_scores(principal)
     return ProjectList(
         items=[
-            ProjectSummary.model_validate(_summary_fields(p, name, shows_scores=shown))
-            for p, name in rows
+            ProjectSummary.model_validate(_summary_fields(p, name, principal)) for p, name in rows
         ],
         next_cursor=next_cursor,
     )
@@ -228,7 +244,7 @@ async def update_project(
     project_id: uuid.UUID,
     response: Response,
     session: SessionDep,
-    principal: Candidate,
+    principal: Editor,
     data: ProjectUpdate,
     if_match: IfMatchHeader = None,
 ) -> ProjectRead:
@@ -260,7 +276,7 @@ async def submit_project(
     project_id: uuid.UUID,
     response: Response,
     session: SessionDep,
-    principal: Candidate,
+    principal: Submitter,
     if_match: IfMatchHeader = None,
 ) -> ProjectRead:
     """Déposer le dossier : le contrôle d'éligibilité liste chaque règle non respectée
@@ -276,7 +292,7 @@ async def withdraw_project(
     project_id: uuid.UUID,
     response: Response,
     session: SessionDep,
-    principal: Candidate,
+    principal: Withdrawer,
     if_match: IfMatchHeader = None,
 ) -> ProjectRead:
     """Retirer son dossier (brouillon, déposé ou en instruction)."""
@@ -293,7 +309,7 @@ async def start_review(
     project_id: uuid.UUID,
     response: Response,
     session: SessionDep,
-    principal: Prefect,
+    principal: Reviewer,
     if_match: IfMatchHeader = None,
 ) -> ProjectRead:
     """Mettre un dossier déposé en instruction (préfet du département)."""
@@ -308,7 +324,7 @@ async def return_project(
     project_id: uuid.UUID,
     response: Response,
     session: SessionDep,
-    principal: Prefect,
+    principal: Returner,
     data: ReturnRequest,
     if_match: IfMatchHeader = None,
 ) -> ProjectRead:
@@ -329,7 +345,7 @@ async def close_project(
     project_id: uuid.UUID,
     response: Response,
     session: SessionDep,
-    principal: Prefect,
+    principal: Closer,
     data: CloseRequest,
     if_match: IfMatchHeader = None,
 ) -> ProjectRead:

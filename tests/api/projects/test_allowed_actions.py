@@ -1,0 +1,107 @@
+"""allowed_actions never lies (issue 12): for each role on each state, every action offered is
+accepted by the server and every action withheld is refused (R-FLOW-1, R-FLOW-3, R-ACL-1).
+
+Each action is tried on a fresh dossier in the state, by an actor that sees it (the candidate
+who owns it, the prefect of its département, DINUM, ANCT).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from httpx import AsyncClient, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.candidates.models import Candidate
+from app.projects.rules import ProjectAction, Status
+from tests.conftest import AIX_SIREN, MARSEILLE_SIREN, Actors
+from tests.factories import make_candidate, make_project
+
+URL = "/api/v1/projects"
+WHO = ["cand_a", "pref13", "dinum", "anct"]
+BODIES: dict[ProjectAction, dict[str, Any] | None] = {
+    ProjectAction.EDIT: {"title": "Prise de rendez-vous en ligne (v2)"},
+    ProjectAction.SUBMIT: None,
+    ProjectAction.WITHDRAW: None,
+    ProjectAction.START_REVIEW: None,
+    ProjectAction.RETURN: {"message": "Précisez le plan de financement."},
+    ProjectAction.CLOSE: {"reason": "Projet abandonné par la commune."},
+}
+
+
+@pytest.fixture
+async def marseille(session: AsyncSession) -> Candidate:
+    await make_candidate(session, siren=AIX_SIREN)
+    return await make_candidate(session, siren=MARSEILLE_SIREN)
+
+
+async def attempt(
+    client: AsyncClient, headers: dict[str, str], project_id: object, action: ProjectAction
+) -> Response:
+    url = f"{URL}/{project_id}"
+    read = await client.get(url, headers=headers)
+    etag = {"If-Match": read.headers["ETag"]}
+    if action is ProjectAction.EDIT:
+        return await client.patch(url, json=BODIES[action], headers={**headers, **etag})
+    return await client.post(
+        f"{url}/{action.value}", json=BODIES[action], headers={**headers, **etag}
+    )
+
+
+@pytest.mark.parametrize("status", list(Status))
+@pytest.mark.parametrize("who", WHO)
+async def test_allowed_actions_are_exactly_what_the_server_accepts(
+    client: AsyncClient,
+    session: AsyncSession,
+    actors: Actors,
+    headers,  # type: ignore[no-untyped-def]
+    marseille: Candidate,
+    who: str,
+    status: Status,
+) -> None:
+    caller = headers(getattr(actors, who))
+    probe = await make_project(session, candidate=marseille, status=status.value)
+    read = await client.get(f"{URL}/{probe.id}", headers=caller)
+    assert read.status_code == 200, read.text
+    offered = read.json()["allowed_actions"]
+    listed = await client.get(URL, params={"status": status.value}, headers=caller)
+    (item,) = [i for i in listed.json()["items"] if i["id"] == str(probe.id)]
+    assert item["allowed_actions"] == offered  # the list says the same as the read
+
+    for action in ProjectAction:
+        project = await make_project(session, candidate=marseille, status=status.value)
+        response = await attempt(client, caller, project.id, action)
+        if action.value in offered:
+            assert response.status_code == 200, (who, status, action, response.text)
+        else:
+            assert response.status_code in (403, 409), (who, status, action, response.text)
+            assert response.headers["content-type"] == "application/problem+json"
+            if response.status_code == 409:  # the refusal says what is open instead
+                assert response.json()["allowed_actions"] == offered, (who, status, action)
+
+
+async def test_a_returned_dossier_is_told_apart_from_a_new_draft(
+    client: AsyncClient,
+    session: AsyncSession,
+    actors: Actors,
+    headers,  # type: ignore[no-untyped-def]
+    marseille: Candidate,
+) -> None:
+    fresh = await make_project(session, candidate=marseille)
+    new = (await client.get(f"{URL}/{fresh.id}", headers=headers(actors.cand_a))).json()
+    assert (new["status"], new["returned_at"], new["status_message"]) == ("draft", None, None)
+
+    reviewed = await make_project(session, candidate=marseille, status="in_review")
+    returned = await attempt(client, headers(actors.pref13), reviewed.id, ProjectAction.RETURN)
+    assert returned.status_code == 200, returned.text
+    # the transition's answer speaks to its caller: the prefect has nothing left to do
+    assert returned.json()["allowed_actions"] == []
+    seen = (await client.get(f"{URL}/{reviewed.id}", headers=headers(actors.cand_a))).json()
+    assert seen["status"] == "draft"
+    assert seen["returned_at"] is not None
+    assert seen["status_message"] == "Précisez le plan de financement."
+    assert seen["allowed_actions"] == ["edit", "submit", "withdraw"]
+    listed = await client.get(URL, params={"status": "draft"}, headers=headers(actors.cand_a))
+    returned_at = {i["id"]: i["returned_at"] for i in listed.json()["items"]}
+    assert returned_at[str(fresh.id)] is None and returned_at[str(reviewed.id)] is not None
