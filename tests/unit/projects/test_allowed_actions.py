@@ -6,6 +6,8 @@ server judges by; tests/api/projects/test_allowed_actions.py proves the server a
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from app.auth.principal import Role
@@ -46,3 +48,21 @@ def test_r_flow_3_only_a_draft_is_edited(status: Status) -> None:
 )
 def test_r_flow_1_decided_or_ended_dossiers_offer_nothing_through_projects(status: Status) -> None:
     assert all(allowed_actions(status, role) == [] for role in Role)
+
+
+def test_the_readme_lifecycle_table_is_the_rules_table() -> None:
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    rows = {
+        cells[0].strip("`"): cells[1 : 1 + len(ProjectAction)]
+        for line in readme.splitlines()
+        if line.startswith("| `")
+        and (cells := [c.strip() for c in line.strip("|").split("|")])[0].strip("`")
+        in {s.value for s in Status}
+    }
+    assert set(rows) == {s.value for s in Status}
+    for status in Status:
+        expected = [
+            ", ".join(r.value for r in Role if action in allowed_actions(status, r)) or "—"
+            for action in ProjectAction
+        ]
+        assert rows[status.value] == expected, status
