@@ -59,7 +59,13 @@ def event_read(event: AuditEvent) -> AuditEventRead:
     )
 
 
-@router.get("", response_model=AuditEventPage, responses=problems(401, 403), description=SYNC_NOTE)
+@router.get(
+    "",
+    summary="Lister le journal d'audit",
+    response_model=AuditEventPage,
+    responses=problems(401, 403),
+    description=SYNC_NOTE,
+)
 async def list_audit_events(
     session: SessionDep,
     principal: Readers,
@@ -109,7 +115,12 @@ async def list_audit_events(
     return AuditEventPage(items=[event_read(e) for e in rows], next_cursor=next_cursor)
 
 
-@router.get("/verify", response_model=ChainVerification, responses=problems(401, 403))
+@router.get(
+    "/verify",
+    summary="Vérifier la chaîne d'audit",
+    response_model=ChainVerification,
+    responses=problems(401, 403),
+)
 async def verify_audit_chain(session: SessionDep, _principal: Dinum) -> ChainVerification:
     """Recalcule toute la chaîne de hachage (R-AUDIT-1) : le premier lien rompu (séquence et
     ce qui diffère), ou la séquence jusqu'à laquelle elle tient."""

@@ -92,7 +92,12 @@ def movement_read(movement: LedgerMovement, departement: str) -> MovementRead:
     )
 
 
-@envelopes_router.get("", response_model=EnvelopeList, responses=problems(401, 403))
+@envelopes_router.get(
+    "",
+    summary="Lister les enveloppes départementales",
+    response_model=EnvelopeList,
+    responses=problems(401, 403),
+)
 async def list_envelopes(
     session: SessionDep,
     principal: StateReaders,
@@ -109,6 +114,7 @@ async def list_envelopes(
 
 @envelopes_router.get(
     "/{departement}",
+    summary="Lire une enveloppe départementale",
     response_model=EnvelopeRead,
     responses={200: {"headers": ETAG}, **problems(401, 403, 404)},
 )
@@ -129,6 +135,7 @@ async def read_envelope(
 
 @envelopes_router.post(
     "/{departement}/allocations",
+    summary="Allouer, abonder ou transférer une enveloppe",
     status_code=201,
     response_model=AllocationResult,
     responses={201: {"headers": REPLAYED}, **problems(401, 403, 404, 409, 413)},
@@ -170,7 +177,10 @@ async def create_allocation(
 
 
 @envelopes_router.get(
-    "/{departement}/ledger", response_model=LedgerPage, responses=problems(401, 403, 404)
+    "/{departement}/ledger",
+    summary="Lire les mouvements d'une enveloppe",
+    response_model=LedgerPage,
+    responses=problems(401, 403, 404),
 )
 async def read_ledger(
     departement: DepartementPath,
@@ -203,6 +213,7 @@ def _schedule_read(schedule: programme_service.ForfaitSchedule) -> ForfaitSchedu
 
 @envelopes_router.get(
     "/{departement}/forfaits",
+    summary="Lire le barème de forfaits d'un département",
     response_model=ForfaitScheduleRead,
     responses={200: {"headers": ETAG}, **problems(401, 403, 404)},
 )
@@ -222,6 +233,7 @@ async def read_forfaits(
 
 @envelopes_router.put(
     "/{departement}/forfaits",
+    summary="Fixer le barème de forfaits d'un département",
     response_model=ForfaitScheduleRead,
     responses={200: {"headers": ETAG}, **problems(401, 403, 404, 412, 413, 428)},
 )
@@ -299,6 +311,7 @@ async def grant_read(
 
 @grants_router.get(
     "/{project_id}/grant",
+    summary="Lire la subvention d'un dossier",
     response_model=GrantRead,
     responses={200: {"headers": PROJECT_ETAG}, **problems(401, 403, 404)},
 )
@@ -312,6 +325,7 @@ async def read_grant(
 
 @grants_router.post(
     "/{project_id}/convention",
+    summary="Enregistrer la convention signée",
     response_model=GrantRead,
     responses={200: {"headers": PROJECT_ETAG}, **problems(401, 403, 404, 409, 412, 413, 428)},
 )
@@ -333,6 +347,7 @@ async def sign_convention(
 
 @grants_router.post(
     "/{project_id}/payments",
+    summary="Enregistrer un paiement",
     status_code=201,
     response_model=PaymentRead,
     responses={201: {"headers": REPLAYED}, **problems(401, 403, 404, 409, 413)},
@@ -370,6 +385,7 @@ async def create_payment(
 
 @grants_router.post(
     "/{project_id}/final-report",
+    summary="Enregistrer le rapport final",
     response_model=GrantRead,
     responses={200: {"headers": PROJECT_ETAG}, **problems(401, 403, 404, 409, 413)},
 )
@@ -387,6 +403,7 @@ async def record_final_report(
 
 @grants_router.post(
     "/{project_id}/cancel",
+    summary="Annuler une subvention",
     response_model=GrantRead,
     responses={200: {"headers": PROJECT_ETAG}, **problems(401, 403, 404, 409, 412, 413, 428)},
 )

@@ -129,7 +129,12 @@ def committee_read(view: committees_service.CommitteeView, response: Response) -
     )
 
 
-@router.get("/status", response_model=CommitteeStatusList, responses=problems(401, 403))
+@router.get(
+    "/status",
+    summary="Savoir si un comité est dû",
+    response_model=CommitteeStatusList,
+    responses=problems(401, 403),
+)
 async def committee_status(
     session: SessionDep, principal: StateReaders, programme: CurrentProgramme
 ) -> CommitteeStatusList:
@@ -156,6 +161,7 @@ async def committee_status(
 
 @router.post(
     "",
+    summary="Planifier un comité de sélection",
     status_code=201,
     response_model=CommitteeRead,
     responses={201: {"headers": ETAG}, **problems(401, 403, 413)},
@@ -175,7 +181,12 @@ async def create_committee(
     return committee_read(await committees_service.committee_view(session, committee), response)
 
 
-@router.get("", response_model=CommitteeList, responses=problems(401, 403))
+@router.get(
+    "",
+    summary="Lister les comités de sélection",
+    response_model=CommitteeList,
+    responses=problems(401, 403),
+)
 async def list_committees(
     session: SessionDep,
     principal: StateReaders,
@@ -201,6 +212,7 @@ async def list_committees(
 
 @router.get(
     "/{committee_id}",
+    summary="Lire un comité et son ordre du jour",
     response_model=CommitteeRead,
     responses={200: {"headers": ETAG}, **problems(401, 403, 404)},
 )
@@ -215,6 +227,7 @@ async def read_committee(
 
 @router.post(
     "/{committee_id}/agenda",
+    summary="Modifier l'ordre du jour d'un comité",
     response_model=CommitteeRead,
     responses={200: {"headers": ETAG}, **problems(401, 403, 404, 409, 412, 413, 428)},
 )
@@ -237,6 +250,7 @@ async def change_agenda(
 
 @router.post(
     "/{committee_id}/decisions",
+    summary="Décider d'un dossier en comité",
     response_model=CommitteeRead,
     responses={
         200: {"headers": {**ETAG, **REPLAYED}},
@@ -280,6 +294,7 @@ async def record_decision(
 
 @router.post(
     "/{committee_id}/close",
+    summary="Clore un comité de sélection",
     response_model=CommitteeRead,
     responses={200: {"headers": {**ETAG, **REPLAYED}}, **problems(401, 403, 404, 409, 412, 428)},
 )
@@ -319,7 +334,10 @@ async def close_committee(
 
 
 @router.get(
-    "/{committee_id}/minutes", response_model=MinutesRead, responses=problems(401, 403, 404)
+    "/{committee_id}/minutes",
+    summary="Lire le procès-verbal d'un comité",
+    response_model=MinutesRead,
+    responses=problems(401, 403, 404),
 )
 async def read_minutes(
     committee_id: uuid.UUID, session: SessionDep, principal: StateReaders
@@ -358,7 +376,10 @@ async def read_minutes(
 
 
 @decisions_router.get(
-    "/{project_id}/decision", response_model=ProjectDecisionRead, responses=problems(401, 403, 404)
+    "/{project_id}/decision",
+    summary="Lire la décision du comité sur un dossier",
+    response_model=ProjectDecisionRead,
+    responses=problems(401, 403, 404),
 )
 async def read_project_decision(
     project_id: uuid.UUID, session: SessionDep, principal: AllReaders

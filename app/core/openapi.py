@@ -25,6 +25,8 @@ from app.core.errors import (
     problem_example,
     problem_ref,
 )
+from app.core.examples import add_examples
+from app.core.glossary import describe
 from app.core.ratelimit import document_rate_limits
 from app.core.schemas import NO_NUL_PATTERN
 
@@ -378,4 +380,6 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     _tidy_parameters(schema)
     _add_links(schema)
     _add_problem_examples(schema)
+    describe(components)  # every schema and field described, in French (issue 12)
+    add_examples(schema)  # every request body and 2xx JSON answer illustrated (issue 12)
     return schema

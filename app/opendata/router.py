@@ -100,6 +100,7 @@ def _filter(
 
 @router.get(
     "/subventions.csv",
+    summary="Télécharger les subventions attribuées (CSV)",
     response_class=StreamingResponse,
     responses={
         200: {
@@ -134,6 +135,7 @@ async def read_subventions_csv(
 
 @router.get(
     "/subventions.json",
+    summary="Télécharger les subventions attribuées (JSON)",
     response_model=list[SubventionRecord],
     responses={
         200: {

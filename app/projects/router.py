@@ -168,6 +168,7 @@ async def _respond(
 
 @router.post(
     "",
+    summary="Créer un brouillon de dossier",
     status_code=201,
     response_model=ProjectRead,
     responses={201: {"headers": ETAG}, **problems(401, 403, 409, 413)},
@@ -186,7 +187,9 @@ async def create_project(
     return await _respond(session, response, principal, project)
 
 
-@router.get("", response_model=ProjectList, responses=problems(401, 403))
+@router.get(
+    "", summary="Lister les dossiers", response_model=ProjectList, responses=problems(401, 403)
+)
 async def list_projects(
     session: SessionDep,
     principal: Readers,
@@ -224,6 +227,7 @@ async def list_projects(
 
 @router.get(
     "/{project_id}",
+    summary="Lire un dossier",
     response_model=ProjectRead,
     responses={200: {"headers": ETAG}, **problems(401, 403, 404)},
 )
@@ -237,6 +241,7 @@ async def read_project(
 
 @router.patch(
     "/{project_id}",
+    summary="Modifier un brouillon de dossier",
     response_model=ProjectRead,
     responses={200: {"headers": ETAG}, **problems(401, 403, 404, 409, 412, 413, 428)},
 )
@@ -257,6 +262,7 @@ async def update_project(
 
 @router.get(
     "/{project_id}/eligibility",
+    summary="Lire le rapport d'éligibilité d'un dossier",
     response_model=EligibilityRead,
     responses=problems(401, 403, 404),
 )
@@ -271,7 +277,12 @@ async def read_eligibility(
 TRANSITION_RESPONSES = {200: {"headers": ETAG}, **problems(401, 403, 404, 409, 412, 428)}
 
 
-@router.post("/{project_id}/submit", response_model=ProjectRead, responses=TRANSITION_RESPONSES)
+@router.post(
+    "/{project_id}/submit",
+    summary="Déposer un dossier",
+    response_model=ProjectRead,
+    responses=TRANSITION_RESPONSES,
+)
 async def submit_project(
     project_id: uuid.UUID,
     response: Response,
@@ -287,7 +298,12 @@ async def submit_project(
     return await _respond(session, response, principal, project)
 
 
-@router.post("/{project_id}/withdraw", response_model=ProjectRead, responses=TRANSITION_RESPONSES)
+@router.post(
+    "/{project_id}/withdraw",
+    summary="Retirer un dossier",
+    response_model=ProjectRead,
+    responses=TRANSITION_RESPONSES,
+)
 async def withdraw_project(
     project_id: uuid.UUID,
     response: Response,
@@ -303,7 +319,10 @@ async def withdraw_project(
 
 
 @router.post(
-    "/{project_id}/start-review", response_model=ProjectRead, responses=TRANSITION_RESPONSES
+    "/{project_id}/start-review",
+    summary="Mettre un dossier en instruction",
+    response_model=ProjectRead,
+    responses=TRANSITION_RESPONSES,
 )
 async def start_review(
     project_id: uuid.UUID,
@@ -319,7 +338,12 @@ async def start_review(
     return await _respond(session, response, principal, project)
 
 
-@router.post("/{project_id}/return", response_model=ProjectRead, responses=TRANSITION_RESPONSES)
+@router.post(
+    "/{project_id}/return",
+    summary="Renvoyer un dossier pour complément",
+    response_model=ProjectRead,
+    responses=TRANSITION_RESPONSES,
+)
 async def return_project(
     project_id: uuid.UUID,
     response: Response,
@@ -340,7 +364,12 @@ async def return_project(
     return await _respond(session, response, principal, project)
 
 
-@router.post("/{project_id}/close", response_model=ProjectRead, responses=TRANSITION_RESPONSES)
+@router.post(
+    "/{project_id}/close",
+    summary="Classer un dossier sans suite",
+    response_model=ProjectRead,
+    responses=TRANSITION_RESPONSES,
+)
 async def close_project(
     project_id: uuid.UUID,
     response: Response,
@@ -376,7 +405,12 @@ def _transition_read(item: ProjectTransition, *, hide_agent: bool) -> Transition
     )
 
 
-@router.get("/{project_id}/history", response_model=HistoryRead, responses=problems(401, 403, 404))
+@router.get(
+    "/{project_id}/history",
+    summary="Lire l'historique d'un dossier",
+    response_model=HistoryRead,
+    responses=problems(401, 403, 404),
+)
 async def read_history(
     project_id: uuid.UUID, session: SessionDep, principal: Readers
 ) -> HistoryRead:

@@ -60,6 +60,7 @@ def delivery_read(delivery: WebhookDelivery) -> DeliveryRead:
 
 @router.post(
     "",
+    summary="S'abonner aux événements",
     status_code=201,
     response_model=SubscriptionCreated,
     responses=problems(401, 403, 415, 422),
@@ -75,7 +76,12 @@ async def create_webhook(
     return _created(subscription, secret)
 
 
-@router.get("", response_model=SubscriptionList, responses=problems(401, 403))
+@router.get(
+    "",
+    summary="Lister les abonnements aux événements",
+    response_model=SubscriptionList,
+    responses=problems(401, 403),
+)
 async def list_webhooks(
     session: SessionDep,
     principal: Subscribers,
@@ -90,7 +96,10 @@ async def list_webhooks(
 
 
 @router.get(
-    "/{subscription_id}", response_model=SubscriptionRead, responses=problems(401, 403, 404)
+    "/{subscription_id}",
+    summary="Lire un abonnement",
+    response_model=SubscriptionRead,
+    responses=problems(401, 403, 404),
 )
 async def read_webhook(
     subscription_id: uuid.UUID, session: SessionDep, principal: Subscribers
@@ -101,7 +110,12 @@ async def read_webhook(
     )
 
 
-@router.delete("/{subscription_id}", status_code=204, responses=problems(401, 403, 404))
+@router.delete(
+    "/{subscription_id}",
+    summary="Supprimer un abonnement",
+    status_code=204,
+    responses=problems(401, 403, 404),
+)
 async def delete_webhook(
     subscription_id: uuid.UUID, session: SessionDep, principal: Subscribers
 ) -> Response:
@@ -112,6 +126,7 @@ async def delete_webhook(
 
 @router.post(
     "/{subscription_id}/rotate-secret",
+    summary="Changer le secret d'un abonnement",
     response_model=SubscriptionCreated,
     responses=problems(401, 403, 404),
 )
@@ -130,7 +145,10 @@ async def rotate_webhook_secret(
 
 
 @router.get(
-    "/{subscription_id}/deliveries", response_model=DeliveryList, responses=problems(401, 403, 404)
+    "/{subscription_id}/deliveries",
+    summary="Lister les envois d'un abonnement",
+    response_model=DeliveryList,
+    responses=problems(401, 403, 404),
 )
 async def list_webhook_deliveries(
     subscription_id: uuid.UUID,
@@ -147,7 +165,10 @@ async def list_webhook_deliveries(
 
 
 @router.post(
-    "/{subscription_id}/replay", response_model=ReplayResult, responses=problems(401, 403, 404)
+    "/{subscription_id}/replay",
+    summary="Renvoyer les événements d'un abonnement",
+    response_model=ReplayResult,
+    responses=problems(401, 403, 404),
 )
 async def replay_webhook(
     subscription_id: uuid.UUID,
