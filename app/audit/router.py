@@ -95,7 +95,10 @@ async def list_audit_events(
     updated_since: UpdatedSince = None,
 ) -> AuditEventPage:
     """Le journal d'audit (R-AUDIT-1), par séquence croissante : DINUM tout, un préfet les
-    événements de son département."""
+    événements de son département.
+
+    Règles : R-AUDIT-1, R-ACL-1, R-SYNC-1.
+    """
     # R-SYNC-1: events are immutable, so `updated_since` is one more lower bound on `at`.
     lower_bounds = [t for t in (at_from, updated_since) if t is not None]
     rows, next_cursor = await audit_service.list_events(

@@ -105,7 +105,10 @@ async def list_envelopes(
     page: Annotated[PageParams, Depends(page_params_for(ENVELOPES_CURSOR))],
     updated_since: UpdatedSince = None,
 ) -> EnvelopeList:
-    """Les enveloppes de votre périmètre (préfet : la sienne ; DINUM, ANCT : toutes)."""
+    """Les enveloppes de votre périmètre (préfet : la sienne ; DINUM, ANCT : toutes).
+
+    Règles : R-CAP-4, R-ACL-1, R-SYNC-1 (`updated_since`).
+    """
     rows, next_cursor = await budgets_service.list_envelopes(
         session, principal, programme=programme, page=page, updated_since=updated_since
     )
@@ -190,7 +193,10 @@ async def read_ledger(
     page: Annotated[PageParams, Depends(page_params_for(LEDGER_CURSOR))],
     updated_since: UpdatedSince = None,
 ) -> LedgerPage:
-    """Les mouvements de l'enveloppe, du plus ancien au plus récent (append-only)."""
+    """Les mouvements de l'enveloppe, du plus ancien au plus récent (append-only).
+
+    Règles : R-CAP-4, R-ACL-1.
+    """
     rows, next_cursor = await budgets_service.ledger(
         session,
         principal,
@@ -319,7 +325,10 @@ async def read_grant(
     project_id: uuid.UUID, response: Response, session: SessionDep, principal: AllReaders
 ) -> GrantRead:
     """La subvention d'un dossier : montant, convention, paiements (le candidat voit la
-    sienne)."""
+    sienne).
+
+    Règles : R-CAP-4, R-PAY-1, R-PAY-2, R-ACL-1.
+    """
     return await grant_read(session, principal, project_id, response)
 
 
@@ -338,7 +347,10 @@ async def sign_convention(
     if_match: IfMatchHeader = None,
 ) -> GrantRead:
     """Enregistrer la convention signée (CRTE ou ad hoc) d'un dossier accepté (If-Match du
-    dossier)."""
+    dossier).
+
+    Règles : R-FLOW-1, R-FLOW-3, R-PAY-1, R-PAY-3.
+    """
     await budgets_service.sign_convention(
         session, principal, project_id=project_id, if_match=if_match, data=data
     )

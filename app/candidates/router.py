@@ -76,7 +76,10 @@ async def list_candidates(
     ] = None,
     updated_since: UpdatedSince = None,
 ) -> CandidateList:
-    """Lister les candidats de votre périmètre (pagination par curseur)."""
+    """Lister les candidats de votre périmètre (pagination par curseur).
+
+    Règles : R-ACL-1 (périmètre), R-SYNC-1 (`updated_since`).
+    """
     rows, next_cursor = await candidates_service.list_candidates(
         session,
         principal,

@@ -174,7 +174,10 @@ async def create_committee(
     data: CommitteeCreate,
 ) -> CommitteeRead:
     """Planifier un comité de sélection de son département (préfet) : date, membres (le
-    premier préside)."""
+    premier préside).
+
+    Règles : R-COM-1, R-COM-2, R-ACL-1.
+    """
     committee = await committees_service.create_committee(
         session, principal, programme=programme, data=data
     )
@@ -195,7 +198,10 @@ async def list_committees(
     status: Annotated[CommitteeStatus | None, Query(description="Seulement cet état.")] = None,
     updated_since: UpdatedSince = None,
 ) -> CommitteeList:
-    """Les comités du périmètre (préfet : son département ; DINUM, ANCT : tous)."""
+    """Les comités du périmètre (préfet : son département ; DINUM, ANCT : tous).
+
+    Règles : R-ACL-1 (périmètre), R-COM-1, R-SYNC-1 (`updated_since`).
+    """
     rows, next_cursor = await committees_service.list_committees(
         session,
         principal,
@@ -343,7 +349,10 @@ async def read_minutes(
     committee_id: uuid.UUID, session: SessionDep, principal: StateReaders
 ) -> MinutesRead:
     """Le procès-verbal : membres, président, date, chaque décision avec son montant et sa
-    motivation, l'enveloppe avant et après, les totaux par volet."""
+    motivation, l'enveloppe avant et après, les totaux par volet.
+
+    Règles : R-COM-3, R-COM-4, R-ACL-1.
+    """
     view = await committees_service.read_committee(session, principal, committee_id=committee_id)
     committee = view.committee
     members = _members(committee)
@@ -386,7 +395,10 @@ async def read_project_decision(
 ) -> ProjectDecisionRead:
     """La décision du comité sur un dossier : issue, montant accordé, motivation. Le candidat
     ne la voit qu'une fois le comité clos (404 avant) ; préfet, DINUM et ANCT voient aussi la
-    décision en cours d'un comité ouvert (`final` faux)."""
+    décision en cours d'un comité ouvert (`final` faux).
+
+    Règles : R-COM-3, R-ACL-1.
+    """
     item, committee = await committees_service.project_decision(
         session, principal, project_id=project_id
     )

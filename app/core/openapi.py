@@ -15,7 +15,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
-from app.auth.dependencies import get_principal
+from app.auth.dependencies import ROLE_LABELS, get_principal
 from app.auth.principal import Role
 from app.core.errors import (
     PROBLEM_DESCRIPTIONS,
@@ -312,6 +312,9 @@ def _reads_if_match(operation: dict[str, Any]) -> bool:
     )
 
 
+_ROLES = {role.value for role in Role}
+
+
 def _add_problem_examples(schema: dict[str, Any]) -> None:
     """Every error response shows a problem+json example (issue 12): the route's own when it
     gave one (`problems(..., examples=...)`), else the status's usual one at this path."""
@@ -324,6 +327,12 @@ def _add_problem_examples(schema: dict[str, Any]) -> None:
             media.setdefault("schema", {"$ref": COMPONENT_REF + "Problem"})
             if "example" not in media:
                 media["example"] = problem_example(int(status), path, if_match=if_match)
+                if status == "403":  # the roles this operation admits (require_roles)
+                    names = ", ".join(
+                        ROLE_LABELS[Role(r)] for r in operation.get("x-roles", []) if r in _ROLES
+                    )
+                    if names:
+                        media["example"]["detail"] = f"Action réservée aux rôles : {names}."
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:

@@ -123,7 +123,10 @@ async def read_subventions_csv(
     « subventions » 2.1.1 : UTF-8, virgule, point décimal, euros à deux décimales. Public.
 
     Filtres : `departement`, `from` et `to` sur la date de la convention. `ETag` et
-    `Last-Modified` permettent de ne retélécharger qu'en cas de changement (304)."""
+    `Last-Modified` permettent de ne retélécharger qu'en cas de changement (304).
+
+    Règles : R-PAY-3 (conventions signées), R-CAP-1.
+    """
     return await _export(
         request,
         session,
@@ -154,7 +157,10 @@ async def read_subventions_json(
     signed_to: SignedTo = None,
 ) -> Response:
     """Les mêmes subventions en JSON (tableau d'objets SCDL typés), avec en plus `tauxAide`
-    (subvention / coût éligible) et `volet`. Public."""
+    (subvention / coût éligible) et `volet`. Public.
+
+    Règles : R-PAY-3 (conventions signées), R-CAP-1.
+    """
     return await _export(
         request,
         session,

@@ -11,13 +11,14 @@ from app.auth.dependencies import require_roles
 from app.auth.principal import Principal, Role
 from app.core.concurrency import ETAG, IfMatchHeader, etag_for
 from app.core.db import SessionDep
-from app.core.errors import problems
+from app.core.errors import PROBLEM_BASE, problems
 from app.core.filters import SubmittedFrom, SubmittedTo, UpdatedSince
 from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.projects import service as projects_service
 from app.projects.models import Project, ProjectTransition
 from app.projects.rules import (
     ACTION_ROLES,
+    TRANSITIONS,
     Action,
     EligibilityReport,
     ProjectAction,
@@ -159,6 +160,91 @@ def eligibility_read(project: Project, report: EligibilityReport) -> Eligibility
     )
 
 
+def _problem(
+    status: int, slug: str, title: str, detail: str, code: str, **extra: object
+) -> dict[str, object]:
+    """A problem+json example of this router's contract (issue 12)."""
+    return {
+        "type": f"{PROBLEM_BASE}{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": "/api/v1/projects/3f2c9a1e-8b4d-4e6f-9a0b-1c2d3e4f5a6b",
+        "code": code,
+        "errors": extra.pop("errors", []),
+        "request_id": "01JDZ8V4KQ3M2N5P7R9S1T3V5X",
+        **extra,
+    }
+
+
+NOT_FOUND = _problem(
+    404,
+    "project-not-found",
+    "Dossier introuvable",
+    "Ce dossier n'existe pas ou n'est pas dans votre périmètre.",
+    "R-ACL-1",
+)
+
+
+def _transition_responses(
+    action: Action, current: Status, label: str, allowed: list[str]
+) -> dict[int | str, dict[str, object]]:
+    """The documented answers of a transition, with the 409 a UI meets most (R-FLOW-1)."""
+    target = TRANSITIONS[action][1]
+    conflict = _problem(
+        409,
+        "invalid-transition",
+        "Transition interdite",
+        f"Transition « {action.value} » impossible : le dossier est « {label} » "
+        f"({current.value}), la transition mènerait à « {target.value} ».",
+        "R-FLOW-1",
+        current_status=current.value,
+        requested_status=target.value,
+        allowed_actions=allowed,
+    )
+    conflict["instance"] = f"{conflict['instance']}/{action.value}"
+    examples: dict[int, dict[str, object]] = {409: conflict, 404: NOT_FOUND}
+    if action is Action.SUBMIT:
+        examples[422] = _problem(
+            422,
+            "project-ineligible",
+            "Dossier inéligible",
+            "Le dossier ne peut pas être déposé : voir chaque règle non respectée dans "
+            "`errors` (R-FLOW-2).",
+            "R-FLOW-2",
+            errors=[
+                {
+                    "code": "R-ELIG-3",
+                    "field": "/sponsor/name",
+                    "in": "body",
+                    "message": "Le dossier doit nommer son porteur (élu ou cadre dirigeant).",
+                },
+                {
+                    "code": "R-ELIG-6",
+                    "field": "/end_on",
+                    "in": "body",
+                    "message": "Le projet dure au plus 24 mois.",
+                },
+            ],
+        )
+        return {
+            200: {"headers": ETAG},
+            **problems(401, 403, 404, 409, 412, 422, 428, examples=examples),
+        }
+    return {200: {"headers": ETAG}, **problems(401, 403, 404, 409, 412, 428, examples=examples)}
+
+
+EDIT_CONFLICT = _problem(
+    409,
+    "project-not-editable",
+    "Dossier non modifiable",
+    "Le dossier est « déposé » : seuls les brouillons sont modifiables (R-FLOW-3).",
+    "R-FLOW-3",
+    status_current="submitted",
+    allowed_actions=["withdraw"],
+)
+
+
 async def _respond(
     session: SessionDep, response: Response, principal: Principal, project: Project
 ) -> ProjectRead:
@@ -180,7 +266,10 @@ async def create_project(
     principal: Candidate,
     data: ProjectCreate,
 ) -> ProjectRead:
-    """Déposer un brouillon de dossier pour sa propre organisation (agent candidat)."""
+    """Déposer un brouillon de dossier pour sa propre organisation (agent candidat).
+
+    Règles : R-ELIG-1, R-ELIG-8, R-REF-2 ; la réponse porte `allowed_actions` (R-FLOW-1).
+    """
     project = await projects_service.create_project(
         session, principal, programme_code=request.app.state.settings.programme_code, data=data
     )
@@ -202,7 +291,11 @@ async def list_projects(
     submitted_to: SubmittedTo = None,
     updated_since: UpdatedSince = None,
 ) -> ProjectList:
-    """Lister les dossiers de votre périmètre (candidat : les siens ; préfet : son département)."""
+    """Lister les dossiers de votre périmètre (candidat : les siens ; préfet : son département).
+
+    Règles : R-ACL-1 (périmètre), R-EVAL-4 (pas de notes pour un candidat), R-SYNC-1
+    (`updated_since`) ; chaque élément porte `allowed_actions` (R-FLOW-1, R-FLOW-3).
+    """
     rows, next_cursor = await projects_service.list_projects(
         session,
         principal,
@@ -229,12 +322,16 @@ async def list_projects(
     "/{project_id}",
     summary="Lire un dossier",
     response_model=ProjectRead,
-    responses={200: {"headers": ETAG}, **problems(401, 403, 404)},
+    responses={200: {"headers": ETAG}, **problems(401, 403, 404, examples={404: NOT_FOUND})},
 )
 async def read_project(
     project_id: uuid.UUID, response: Response, session: SessionDep, principal: Readers
 ) -> ProjectRead:
-    """Lire un dossier de votre périmètre (404 hors périmètre, R-ACL-1)."""
+    """Lire un dossier de votre périmètre (404 hors périmètre, R-ACL-1).
+
+    Règles : R-ACL-1, R-EVAL-4 ; porte `allowed_actions` (R-FLOW-1, R-FLOW-3) et, pour un
+    dossier renvoyé, `returned_at`.
+    """
     project = await projects_service.get_project(session, principal, project_id=project_id)
     return await _respond(session, response, principal, project)
 
@@ -243,7 +340,12 @@ async def read_project(
     "/{project_id}",
     summary="Modifier un brouillon de dossier",
     response_model=ProjectRead,
-    responses={200: {"headers": ETAG}, **problems(401, 403, 404, 409, 412, 413, 428)},
+    responses={
+        200: {"headers": ETAG},
+        **problems(
+            401, 403, 404, 409, 412, 413, 428, examples={404: NOT_FOUND, 409: EDIT_CONFLICT}
+        ),
+    },
 )
 async def update_project(
     project_id: uuid.UUID,
@@ -253,7 +355,10 @@ async def update_project(
     data: ProjectUpdate,
     if_match: IfMatchHeader = None,
 ) -> ProjectRead:
-    """Modifier son brouillon (R-FLOW-3 : brouillons seulement, If-Match requis)."""
+    """Modifier son brouillon (R-FLOW-3 : brouillons seulement, If-Match requis).
+
+    Règles : R-FLOW-3 ; un 409 liste `allowed_actions`.
+    """
     project = await projects_service.update_project(
         session, principal, project_id=project_id, if_match=if_match, data=data
     )
@@ -269,19 +374,21 @@ async def update_project(
 async def read_eligibility(
     project_id: uuid.UUID, session: SessionDep, principal: Readers
 ) -> EligibilityRead:
-    """Le rapport d'éligibilité : coût éligible, exclusions ligne à ligne, plafond, règles."""
+    """Le rapport d'éligibilité : coût éligible, exclusions ligne à ligne, plafond, règles.
+
+    Règles : R-EXCL-1, R-EXCL-2, R-EXCL-3, R-CAP-1, R-CAP-2, R-CAP-3, R-ELIG-3 à R-ELIG-8.
+    """
     project, report = await projects_service.eligibility(session, principal, project_id=project_id)
     return eligibility_read(project, report)
-
-
-TRANSITION_RESPONSES = {200: {"headers": ETAG}, **problems(401, 403, 404, 409, 412, 428)}
 
 
 @router.post(
     "/{project_id}/submit",
     summary="Déposer un dossier",
     response_model=ProjectRead,
-    responses=TRANSITION_RESPONSES,
+    responses=_transition_responses(
+        Action.SUBMIT, Status.IN_REVIEW, "en instruction", ["withdraw"]
+    ),
 )
 async def submit_project(
     project_id: uuid.UUID,
@@ -291,7 +398,10 @@ async def submit_project(
     if_match: IfMatchHeader = None,
 ) -> ProjectRead:
     """Déposer le dossier : le contrôle d'éligibilité liste chaque règle non respectée
-    (R-FLOW-2)."""
+    (R-FLOW-2).
+
+    Règles : R-FLOW-1, R-FLOW-2, R-FLOW-3 ; un 409 liste `allowed_actions`.
+    """
     project = await projects_service.transition(
         session, principal, project_id=project_id, action=Action.SUBMIT, if_match=if_match
     )
@@ -302,7 +412,7 @@ async def submit_project(
     "/{project_id}/withdraw",
     summary="Retirer un dossier",
     response_model=ProjectRead,
-    responses=TRANSITION_RESPONSES,
+    responses=_transition_responses(Action.WITHDRAW, Status.CLOSED, "classé sans suite", []),
 )
 async def withdraw_project(
     project_id: uuid.UUID,
@@ -311,7 +421,10 @@ async def withdraw_project(
     principal: Withdrawer,
     if_match: IfMatchHeader = None,
 ) -> ProjectRead:
-    """Retirer son dossier (brouillon, déposé ou en instruction)."""
+    """Retirer son dossier (brouillon, déposé ou en instruction).
+
+    Règles : R-FLOW-1, R-FLOW-3 (If-Match) ; un 409 liste `allowed_actions`.
+    """
     project = await projects_service.transition(
         session, principal, project_id=project_id, action=Action.WITHDRAW, if_match=if_match
     )
@@ -322,7 +435,7 @@ async def withdraw_project(
     "/{project_id}/start-review",
     summary="Mettre un dossier en instruction",
     response_model=ProjectRead,
-    responses=TRANSITION_RESPONSES,
+    responses=_transition_responses(Action.START_REVIEW, Status.DRAFT, "brouillon", []),
 )
 async def start_review(
     project_id: uuid.UUID,
@@ -331,7 +444,10 @@ async def start_review(
     principal: Reviewer,
     if_match: IfMatchHeader = None,
 ) -> ProjectRead:
-    """Mettre un dossier déposé en instruction (préfet du département)."""
+    """Mettre un dossier déposé en instruction (préfet du département).
+
+    Règles : R-FLOW-1 (déposé seulement), R-FLOW-3 (If-Match) ; un 409 liste `allowed_actions`.
+    """
     project = await projects_service.transition(
         session, principal, project_id=project_id, action=Action.START_REVIEW, if_match=if_match
     )
@@ -342,7 +458,7 @@ async def start_review(
     "/{project_id}/return",
     summary="Renvoyer un dossier pour complément",
     response_model=ProjectRead,
-    responses=TRANSITION_RESPONSES,
+    responses=_transition_responses(Action.RETURN, Status.SUBMITTED, "déposé", ["start-review"]),
 )
 async def return_project(
     project_id: uuid.UUID,
@@ -352,7 +468,11 @@ async def return_project(
     data: ReturnRequest,
     if_match: IfMatchHeader = None,
 ) -> ProjectRead:
-    """Renvoyer un dossier en instruction au candidat pour complément, avec un message."""
+    """Renvoyer un dossier en instruction au candidat pour complément, avec un message.
+
+    Règles : R-FLOW-1 (en instruction seulement), R-FLOW-3 (If-Match) ; le dossier redevient
+    brouillon avec `returned_at` et `status_message` ; un 409 liste `allowed_actions`.
+    """
     project = await projects_service.transition(
         session,
         principal,
@@ -368,7 +488,7 @@ async def return_project(
     "/{project_id}/close",
     summary="Classer un dossier sans suite",
     response_model=ProjectRead,
-    responses=TRANSITION_RESPONSES,
+    responses=_transition_responses(Action.CLOSE, Status.SUBMITTED, "déposé", ["start-review"]),
 )
 async def close_project(
     project_id: uuid.UUID,
@@ -378,7 +498,11 @@ async def close_project(
     data: CloseRequest,
     if_match: IfMatchHeader = None,
 ) -> ProjectRead:
-    """Classer sans suite un dossier en instruction, avec un motif."""
+    """Classer sans suite un dossier en instruction, avec un motif.
+
+    Règles : R-FLOW-1 (en instruction seulement), R-FLOW-3 (If-Match) ; un 409 liste
+    `allowed_actions`.
+    """
     project = await projects_service.transition(
         session,
         principal,
@@ -414,7 +538,10 @@ def _transition_read(item: ProjectTransition, *, hide_agent: bool) -> Transition
 async def read_history(
     project_id: uuid.UUID, session: SessionDep, principal: Readers
 ) -> HistoryRead:
-    """L'historique des transitions du dossier : qui, quand, de quel état à quel état."""
+    """L'historique des transitions du dossier : qui, quand, de quel état à quel état.
+
+    Règles : R-FLOW-1, R-ACL-1.
+    """
     items = await projects_service.history(session, principal, project_id=project_id)
     hide = projects_service.hides_state_agents(principal)
     return HistoryRead(

@@ -88,7 +88,10 @@ async def list_webhooks(
     page: Annotated[PageParams, Depends(page_params_for(SUBSCRIPTIONS_CURSOR))],
     updated_since: UpdatedSince = None,
 ) -> SubscriptionList:
-    """Les abonnements de votre périmètre (préfet : ceux de son département)."""
+    """Les abonnements de votre périmètre (préfet : ceux de son département).
+
+    Règles : R-HOOK-1, R-ACL-1.
+    """
     rows, next_cursor = await webhooks_service.list_subscriptions(
         session, principal, page=page, updated_since=updated_since
     )
@@ -104,7 +107,10 @@ async def list_webhooks(
 async def read_webhook(
     subscription_id: uuid.UUID, session: SessionDep, principal: Subscribers
 ) -> SubscriptionRead:
-    """Un abonnement : état, et pourquoi il est désactivé le cas échéant."""
+    """Un abonnement : état, et pourquoi il est désactivé le cas échéant.
+
+    Règles : R-HOOK-1, R-ACL-1.
+    """
     return subscription_read(
         await webhooks_service.get_subscription(session, principal, subscription_id=subscription_id)
     )
@@ -119,7 +125,10 @@ async def read_webhook(
 async def delete_webhook(
     subscription_id: uuid.UUID, session: SessionDep, principal: Subscribers
 ) -> Response:
-    """Supprimer un abonnement et ses envois en attente."""
+    """Supprimer un abonnement et ses envois en attente.
+
+    Règles : R-HOOK-1, R-ACL-1.
+    """
     await webhooks_service.delete_subscription(session, principal, subscription_id=subscription_id)
     return Response(status_code=204)
 
@@ -134,7 +143,10 @@ async def rotate_webhook_secret(
     subscription_id: uuid.UUID, request: Request, session: SessionDep, principal: Subscribers
 ) -> SubscriptionCreated:
     """Un nouveau secret, montré cette seule fois ; l'ancien signe encore (à côté du nouveau)
-    pendant la période de grâce (`previous_secret_until`)."""
+    pendant la période de grâce (`previous_secret_until`).
+
+    Règles : R-HOOK-1, R-ACL-1.
+    """
     subscription, secret = await webhooks_service.rotate_secret(
         session,
         principal,
@@ -157,7 +169,10 @@ async def list_webhook_deliveries(
     page: Annotated[PageParams, Depends(page_params_for(DELIVERIES_CURSOR))],
 ) -> DeliveryList:
     """Les envois, du plus récent au plus ancien : essais, codes de réponse, latence,
-    prochain essai."""
+    prochain essai.
+
+    Règles : R-HOOK-1, R-ACL-1.
+    """
     rows, next_cursor = await webhooks_service.list_deliveries(
         session, principal, subscription_id=subscription_id, page=page
     )
@@ -179,7 +194,10 @@ async def replay_webhook(
         Query(description="Identifiant (`event_id`) du dernier événement bien reçu."),
     ],
 ) -> ReplayResult:
-    """Renvoyer, dans l'ordre, les événements de cet abonnement qui suivent celui-ci."""
+    """Renvoyer, dans l'ordre, les événements de cet abonnement qui suivent celui-ci.
+
+    Règles : R-HOOK-1, R-ACL-1.
+    """
     queued = await webhooks_service.replay(
         session, principal, subscription_id=subscription_id, after_event_id=after
     )
