@@ -38,6 +38,7 @@ from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.programme import service as programme_service
 from app.programme.dependencies import CurrentProgramme
 from app.programme.schemas import ForfaitTier
+from app.projects.rules import ACTION_ROLES, ProjectAction
 from app.reference.departements import DepartementPath
 
 envelopes_router = APIRouter(prefix="/envelopes", tags=["budgets"])
@@ -57,6 +58,16 @@ AllReaders = Annotated[
 ]
 Dinum = Annotated[Principal, Depends(require_roles(Role.DINUM))]
 Prefect = Annotated[Principal, Depends(require_roles(Role.PREFECT))]
+
+
+def _may(action: ProjectAction) -> object:
+    """The role check of `action`, from the table project reads offer it by (issue 12)."""
+    return Depends(require_roles(*sorted(ACTION_ROLES[action], key=lambda r: r.value)))
+
+
+Signer = Annotated[Principal, _may(ProjectAction.CONVENTION)]
+Payer = Annotated[Principal, _may(ProjectAction.PAYMENTS)]
+Canceller = Annotated[Principal, _may(ProjectAction.CANCEL)]
 
 
 def envelope_read(envelope: Envelope) -> EnvelopeRead:
@@ -342,7 +353,7 @@ async def sign_convention(
     project_id: uuid.UUID,
     response: Response,
     session: SessionDep,
-    principal: Prefect,
+    principal: Signer,
     data: ConventionCreate,
     if_match: IfMatchHeader = None,
 ) -> GrantRead:
@@ -367,7 +378,7 @@ async def sign_convention(
 async def create_payment(
     project_id: uuid.UUID,
     session: SessionDep,
-    principal: Prefect,
+    principal: Payer,
     data: PaymentCreate,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Any:
@@ -423,7 +434,7 @@ async def cancel_grant(
     project_id: uuid.UUID,
     response: Response,
     session: SessionDep,
-    principal: Prefect,
+    principal: Canceller,
     data: CancelRequest,
     if_match: IfMatchHeader = None,
 ) -> GrantRead:

@@ -68,7 +68,7 @@ from app.programme.models import Programme
 from app.projects import service as projects_service
 from app.projects.errors import InvalidTransition
 from app.projects.models import Project
-from app.projects.rules import Action, Status, euros
+from app.projects.rules import Action, ProjectAction, Status, euros, state_allows
 from app.reference.catalogue import get_catalogue
 
 
@@ -649,11 +649,12 @@ async def record_payment(
     `completed`, and whatever was granted but not paid returns to the envelope.
     """
     project = await projects_service.get_project(session, principal, project_id=project_id)
-    if project.status != Status.UNDER_CONVENTION.value:
+    if not state_allows(Status(project.status), ProjectAction.PAYMENTS):  # R-FLOW-1: PAYABLE
         raise PaymentRefused(
             f"Un paiement suppose une convention signée (état du dossier : {project.status}).",
             code="R-FLOW-1",
             current_status=project.status,
+            allowed_actions=[a.value for a in projects_service.actions_for(principal, project)],
         )
     grant = await _locked_grant(session, project)
     if grant.status != "active":

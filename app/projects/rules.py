@@ -97,7 +97,8 @@ class ProjectAction(StrEnum):
     """What a caller may do on a dossier through /projects, as `allowed_actions` names it.
 
     The value is the last segment of the operation's path (`POST /projects/{id}/submit`);
-    `edit` is `PATCH /projects/{id}`.
+    `edit` is `PATCH /projects/{id}`; `convention`, `payments` and `cancel` are the budgets
+    domain's routes on the dossier, judged by this table too.
     """
 
     EDIT = "edit"
@@ -106,10 +107,15 @@ class ProjectAction(StrEnum):
     START_REVIEW = Action.START_REVIEW.value
     RETURN = Action.RETURN.value
     CLOSE = Action.CLOSE.value
+    CONVENTION = Action.SIGN_CONVENTION.value
+    PAYMENTS = "payments"
+    CANCEL = Action.CANCEL.value
 
 
 # R-FLOW-3: only a draft is edited (a returned dossier is a draft again).
 EDITABLE: frozenset[Status] = frozenset({Status.DRAFT})
+# R-FLOW-1: payments are recorded under a signed convention only (the balance moves it on).
+PAYABLE: frozenset[Status] = frozenset({Status.UNDER_CONVENTION})
 
 # Who drives each action on a dossier in their scope (R-ACL-1 does the scope): the routes'
 # `require_roles(...)` are built from this table, so the offer and the judge cannot drift.
@@ -120,6 +126,9 @@ ACTION_ROLES: dict[ProjectAction, frozenset[Role]] = {
     ProjectAction.START_REVIEW: frozenset({Role.PREFECT}),
     ProjectAction.RETURN: frozenset({Role.PREFECT}),
     ProjectAction.CLOSE: frozenset({Role.PREFECT}),
+    ProjectAction.CONVENTION: frozenset({Role.PREFECT}),
+    ProjectAction.PAYMENTS: frozenset({Role.PREFECT}),
+    ProjectAction.CANCEL: frozenset({Role.PREFECT}),
 }
 
 
@@ -127,6 +136,8 @@ def state_allows(status: Status, action: ProjectAction) -> bool:
     """R-FLOW-1 / R-FLOW-3: the dossier's state lets `action` happen (whoever asks)."""
     if action is ProjectAction.EDIT:
         return status in EDITABLE
+    if action is ProjectAction.PAYMENTS:
+        return status in PAYABLE
     sources, _target = TRANSITIONS[Action(action.value)]
     return status in sources
 
@@ -135,8 +146,10 @@ def allowed_actions(status: Status, role: Role) -> list[ProjectAction]:
     """What `role` may do now on a dossier in `status` within its scope (issue 12).
 
     The same two checks the server makes when the action comes: the role (ACTION_ROLES, 403)
-    and the state (TRANSITIONS / EDITABLE, 409). Submit still runs the eligibility check
-    (R-FLOW-2, 422): that judges the dossier's content, not whether submitting is open.
+    and the state (TRANSITIONS / EDITABLE / PAYABLE, 409). What the body then says is judged
+    apart: submit runs the eligibility check (R-FLOW-2, 422), a payment its caps (R-PAY-1,
+    R-PAY-2). The final report is not offered: it hangs on the grant (R-PAY-2), which this
+    domain does not read.
     """
     return [
         action

@@ -21,9 +21,15 @@ E, S, W, R, RET, C = (
     ProjectAction.RETURN,
     ProjectAction.CLOSE,
 )
+CONV, PAY, CAN = ProjectAction.CONVENTION, ProjectAction.PAYMENTS, ProjectAction.CANCEL
 
 CANDIDATE = {Status.DRAFT: [E, S, W], Status.SUBMITTED: [W], Status.IN_REVIEW: [W]}
-PREFECT = {Status.SUBMITTED: [R], Status.IN_REVIEW: [RET, C]}
+PREFECT = {
+    Status.SUBMITTED: [R],
+    Status.IN_REVIEW: [RET, C],
+    Status.ACCEPTED: [CONV, CAN],
+    Status.UNDER_CONVENTION: [PAY, CAN],
+}
 
 
 @pytest.mark.parametrize("status", list(Status))
@@ -44,9 +50,9 @@ def test_r_flow_3_only_a_draft_is_edited(status: Status) -> None:
 
 @pytest.mark.parametrize(
     "status",
-    [Status.ACCEPTED, Status.REJECTED, Status.WITHDRAWN, Status.CLOSED, Status.COMPLETED],
+    [Status.REJECTED, Status.WITHDRAWN, Status.CLOSED, Status.PAID, Status.COMPLETED],
 )
-def test_r_flow_1_decided_or_ended_dossiers_offer_nothing_through_projects(status: Status) -> None:
+def test_r_flow_1_refused_or_ended_dossiers_offer_nothing(status: Status) -> None:
     assert all(allowed_actions(status, role) == [] for role in Role)
 
 
