@@ -94,12 +94,11 @@ TRANSITIONS: dict[Action, tuple[frozenset[Status], Status]] = {
 
 
 class ProjectAction(StrEnum):
-    """What a caller may do on a dossier through /projects, as `allowed_actions` names it.
+    """Une action possible sur un dossier, telle que `allowed_actions` la nomme : `edit` est
+    PATCH /projects/{id}, les autres POST /projects/{id}/<action>."""
 
-    The value is the last segment of the operation's path (`POST /projects/{id}/submit`);
-    `edit` is `PATCH /projects/{id}`; `convention`, `payments` and `cancel` are the budgets
-    domain's routes on the dossier, judged by this table too.
-    """
+    # The value is the last segment of the operation's path; `convention`, `payments` and
+    # `cancel` are the budgets domain's routes on the dossier, judged by this table too.
 
     EDIT = "edit"
     SUBMIT = Action.SUBMIT.value

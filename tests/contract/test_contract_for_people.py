@@ -129,3 +129,17 @@ def test_every_error_status_has_a_problem_example(where: str, operation: dict[st
         assert example["status"] == int(status), f"{where} {status}"
         assert example["detail"] and example["code"], f"{where} {status}"
         assert FRENCH.search(example["detail"]), f"{where} {status}: detail not French"
+
+
+ENGLISH_PROSE = re.compile(r"\b(the|is|are|what|which|whether|with|and)\b")
+
+
+def test_no_description_of_the_contract_is_english_prose() -> None:
+    texts = [(name, schema.get("description", "")) for name, schema in COMPONENTS.items()]
+    texts += [
+        (f"{name}.{field}", sub.get("description", ""))
+        for name, schema in COMPONENTS.items()
+        for field, sub in schema.get("properties", {}).items()
+    ]
+    texts += [(where, operation.get("description", "")) for where, operation in OPERATIONS]
+    assert [name for name, text in texts if ENGLISH_PROSE.search(text)] == []
