@@ -31,7 +31,7 @@ from app.budgets.schemas import (
 )
 from app.core.concurrency import ETAG, IfMatchHeader, etag_for
 from app.core.db import SessionDep
-from app.core.errors import problems
+from app.core.errors import example_problem, problems
 from app.core.filters import UpdatedSince
 from app.core.idempotency import IdempotencyKeyHeader, run_idempotent
 from app.core.pagination import CursorFormat, PageParams, page_params_for
@@ -64,6 +64,43 @@ def _may(action: ProjectAction) -> object:
     """The role check of `action`, from the table project reads offer it by (issue 12)."""
     return Depends(require_roles(*sorted(ACTION_ROLES[action], key=lambda r: r.value)))
 
+
+_DOSSIER = "/api/v1/projects/3f2c9a1e-8b4d-4e6f-9a0b-1c2d3e4f5a6b"
+# The 409s a UI meets on a granted dossier: each names the actions open instead (issue 12).
+CONVENTION_CONFLICT = example_problem(
+    409,
+    "invalid-transition",
+    "Transition interdite",
+    "Transition « convention » impossible : le dossier est « conventionné » "
+    "(under_convention), la transition mènerait à « under_convention ».",
+    "R-FLOW-1",
+    instance=f"{_DOSSIER}/convention",
+    current_status="under_convention",
+    requested_status="under_convention",
+    allowed_actions=["payments", "cancel"],
+)
+PAYMENT_CONFLICT = example_problem(
+    409,
+    "payment-refused",
+    "Paiement refusé",
+    "Un paiement suppose une convention signée (état du dossier : accepted).",
+    "R-FLOW-1",
+    instance=f"{_DOSSIER}/payments",
+    current_status="accepted",
+    allowed_actions=["convention", "cancel"],
+)
+CANCEL_CONFLICT = example_problem(
+    409,
+    "invalid-transition",
+    "Transition interdite",
+    "Transition « cancel » impossible : le dossier est « soldé » (paid), la transition "
+    "mènerait à « cancelled ».",
+    "R-FLOW-1",
+    instance=f"{_DOSSIER}/cancel",
+    current_status="paid",
+    requested_status="cancelled",
+    allowed_actions=[],
+)
 
 Signer = Annotated[Principal, _may(ProjectAction.CONVENTION)]
 Payer = Annotated[Principal, _may(ProjectAction.PAYMENTS)]
@@ -347,7 +384,10 @@ async def read_grant(
     "/{project_id}/convention",
     summary="Enregistrer la convention signée",
     response_model=GrantRead,
-    responses={200: {"headers": PROJECT_ETAG}, **problems(401, 403, 404, 409, 412, 413, 428)},
+    responses={
+        200: {"headers": PROJECT_ETAG},
+        **problems(401, 403, 404, 409, 412, 413, 428, examples={409: CONVENTION_CONFLICT}),
+    },
 )
 async def sign_convention(
     project_id: uuid.UUID,
@@ -373,7 +413,10 @@ async def sign_convention(
     summary="Enregistrer un paiement",
     status_code=201,
     response_model=PaymentRead,
-    responses={201: {"headers": REPLAYED}, **problems(401, 403, 404, 409, 413)},
+    responses={
+        201: {"headers": REPLAYED},
+        **problems(401, 403, 404, 409, 413, examples={409: PAYMENT_CONFLICT}),
+    },
 )
 async def create_payment(
     project_id: uuid.UUID,
@@ -428,7 +471,10 @@ async def record_final_report(
     "/{project_id}/cancel",
     summary="Annuler une subvention",
     response_model=GrantRead,
-    responses={200: {"headers": PROJECT_ETAG}, **problems(401, 403, 404, 409, 412, 413, 428)},
+    responses={
+        200: {"headers": PROJECT_ETAG},
+        **problems(401, 403, 404, 409, 412, 413, 428, examples={409: CANCEL_CONFLICT}),
+    },
 )
 async def cancel_grant(
     project_id: uuid.UUID,

@@ -720,6 +720,31 @@ MALFORMED_ETAG_EXAMPLE = (
 )
 
 
+def example_problem(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    code: str,
+    *,
+    instance: str,
+    errors: list[dict[str, str]] | None = None,
+    **extensions: Any,
+) -> dict[str, Any]:
+    """A route's own problem+json example, for `problems(..., examples={status: ...})`."""
+    return {
+        "type": PROBLEM_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        "code": code,
+        "errors": errors or [],
+        "request_id": _EXAMPLE_REQUEST_ID,
+        **extensions,
+    }
+
+
 def problem_example(status: int, instance: str, *, if_match: bool = False) -> dict[str, Any]:
     """A realistic problem+json body for `status` on the operation at `instance`."""
     known = MALFORMED_ETAG_EXAMPLE if status == 400 and if_match else _EXAMPLES.get(status)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
@@ -11,7 +11,7 @@ from app.auth.dependencies import require_roles
 from app.auth.principal import Principal, Role
 from app.core.concurrency import ETAG, IfMatchHeader, etag_for
 from app.core.db import SessionDep
-from app.core.errors import PROBLEM_BASE, problems
+from app.core.errors import example_problem, problems
 from app.core.filters import SubmittedFrom, SubmittedTo, UpdatedSince
 from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.projects import service as projects_service
@@ -160,21 +160,14 @@ def eligibility_read(project: Project, report: EligibilityReport) -> Eligibility
     )
 
 
+EXAMPLE_PROJECT = "/api/v1/projects/3f2c9a1e-8b4d-4e6f-9a0b-1c2d3e4f5a6b"
+
+
 def _problem(
-    status: int, slug: str, title: str, detail: str, code: str, **extra: object
-) -> dict[str, object]:
+    status: int, slug: str, title: str, detail: str, code: str, **extra: Any
+) -> dict[str, Any]:
     """A problem+json example of this router's contract (issue 12)."""
-    return {
-        "type": f"{PROBLEM_BASE}{slug}",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": "/api/v1/projects/3f2c9a1e-8b4d-4e6f-9a0b-1c2d3e4f5a6b",
-        "code": code,
-        "errors": extra.pop("errors", []),
-        "request_id": "01JDZ8V4KQ3M2N5P7R9S1T3V5X",
-        **extra,
-    }
+    return example_problem(status, slug, title, detail, code, instance=EXAMPLE_PROJECT, **extra)
 
 
 NOT_FOUND = _problem(

@@ -8,6 +8,7 @@ need a real grant: tests/api/budgets/test_allowed_actions.py tries them.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -122,3 +123,24 @@ async def test_a_returned_dossier_is_told_apart_from_a_new_draft(
     listed = await client.get(URL, params={"status": "draft"}, headers=headers(actors.cand_a))
     returned_at = {i["id"]: i["returned_at"] for i in listed.json()["items"]}
     assert returned_at[str(fresh.id)] is None and returned_at[str(reviewed.id)] is not None
+
+
+async def test_the_contracts_409_example_of_submit_is_what_the_server_answers(
+    client: AsyncClient,
+    session: AsyncSession,
+    actors: Actors,
+    headers,  # type: ignore[no-untyped-def]
+    marseille: Candidate,
+) -> None:
+    from app.openapi_export import CONTRACT_PATH
+
+    contract = json.loads(CONTRACT_PATH.read_text())
+    documented = contract["paths"]["/api/v1/projects/{project_id}/submit"]["post"]["responses"][
+        "409"
+    ]["content"]["application/problem+json"]["example"]
+    project = await make_project(session, candidate=marseille, status="in_review")
+    answer = (
+        await attempt(client, headers(actors.cand_a), project.id, ProjectAction.SUBMIT)
+    ).json()
+    keys = ("type", "title", "status", "detail", "code", "current_status", "allowed_actions")
+    assert {k: answer[k] for k in keys} == {k: documented[k] for k in keys}
