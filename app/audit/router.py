@@ -59,7 +59,13 @@ def event_read(event: AuditEvent) -> AuditEventRead:
     )
 
 
-@router.get("", response_model=AuditEventPage, responses=problems(401, 403), description=SYNC_NOTE)
+@router.get(
+    "",
+    summary="Lister le journal d'audit",
+    response_model=AuditEventPage,
+    responses=problems(401, 403),
+    description=SYNC_NOTE,
+)
 async def list_audit_events(
     session: SessionDep,
     principal: Readers,
@@ -89,7 +95,10 @@ async def list_audit_events(
     updated_since: UpdatedSince = None,
 ) -> AuditEventPage:
     """Le journal d'audit (R-AUDIT-1), par séquence croissante : DINUM tout, un préfet les
-    événements de son département."""
+    événements de son département.
+
+    Règles : R-AUDIT-1, R-ACL-1, R-SYNC-1.
+    """
     # R-SYNC-1: events are immutable, so `updated_since` is one more lower bound on `at`.
     lower_bounds = [t for t in (at_from, updated_since) if t is not None]
     rows, next_cursor = await audit_service.list_events(
@@ -109,7 +118,12 @@ async def list_audit_events(
     return AuditEventPage(items=[event_read(e) for e in rows], next_cursor=next_cursor)
 
 
-@router.get("/verify", response_model=ChainVerification, responses=problems(401, 403))
+@router.get(
+    "/verify",
+    summary="Vérifier la chaîne d'audit",
+    response_model=ChainVerification,
+    responses=problems(401, 403),
+)
 async def verify_audit_chain(session: SessionDep, _principal: Dinum) -> ChainVerification:
     """Recalcule toute la chaîne de hachage (R-AUDIT-1) : le premier lien rompu (séquence et
     ce qui diffère), ou la séquence jusqu'à laquelle elle tient."""

@@ -11,7 +11,12 @@ from app.core.errors import problems
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-@router.get("/me", response_model=MeRead, responses=problems(401))
+@router.get(
+    "/me",
+    summary="Qui suis-je ? (rôle et périmètre)",
+    response_model=MeRead,
+    responses=problems(401),
+)
 async def read_me(principal: CurrentPrincipal) -> MeRead:
     """Le rôle et le périmètre de l'appelant (R-AUTH-1), et la règle qui l'a donné (R-AUTH-2)."""
     if principal.departement:

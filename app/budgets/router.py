@@ -31,13 +31,14 @@ from app.budgets.schemas import (
 )
 from app.core.concurrency import ETAG, IfMatchHeader, etag_for
 from app.core.db import SessionDep
-from app.core.errors import problems
+from app.core.errors import example_problem, problems
 from app.core.filters import UpdatedSince
 from app.core.idempotency import IdempotencyKeyHeader, run_idempotent
 from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.programme import service as programme_service
 from app.programme.dependencies import CurrentProgramme
 from app.programme.schemas import ForfaitTier
+from app.projects.rules import ACTION_ROLES, ProjectAction
 from app.reference.departements import DepartementPath
 
 envelopes_router = APIRouter(prefix="/envelopes", tags=["budgets"])
@@ -57,6 +58,53 @@ AllReaders = Annotated[
 ]
 Dinum = Annotated[Principal, Depends(require_roles(Role.DINUM))]
 Prefect = Annotated[Principal, Depends(require_roles(Role.PREFECT))]
+
+
+def _may(action: ProjectAction) -> object:
+    """The role check of `action`, from the table project reads offer it by (issue 12)."""
+    return Depends(require_roles(*sorted(ACTION_ROLES[action], key=lambda r: r.value)))
+
+
+_DOSSIER = "/api/v1/projects/3f2c9a1e-8b4d-4e6f-9a0b-1c2d3e4f5a6b"
+# The 409s a UI meets on a granted dossier: each names the actions open instead (issue 12).
+CONVENTION_CONFLICT = example_problem(
+    409,
+    "invalid-transition",
+    "Transition interdite",
+    "Transition « convention » impossible : le dossier est « conventionné » "
+    "(under_convention), la transition mènerait à « under_convention ».",
+    "R-FLOW-1",
+    instance=f"{_DOSSIER}/convention",
+    current_status="under_convention",
+    requested_status="under_convention",
+    allowed_actions=["payments", "cancel"],
+)
+PAYMENT_CONFLICT = example_problem(
+    409,
+    "payment-refused",
+    "Paiement refusé",
+    "Un paiement suppose une convention signée (état du dossier : accepted).",
+    "R-FLOW-1",
+    instance=f"{_DOSSIER}/payments",
+    current_status="accepted",
+    allowed_actions=["convention", "cancel"],
+)
+CANCEL_CONFLICT = example_problem(
+    409,
+    "invalid-transition",
+    "Transition interdite",
+    "Transition « cancel » impossible : le dossier est « soldé » (paid), la transition "
+    "mènerait à « cancelled ».",
+    "R-FLOW-1",
+    instance=f"{_DOSSIER}/cancel",
+    current_status="paid",
+    requested_status="cancelled",
+    allowed_actions=[],
+)
+
+Signer = Annotated[Principal, _may(ProjectAction.CONVENTION)]
+Payer = Annotated[Principal, _may(ProjectAction.PAYMENTS)]
+Canceller = Annotated[Principal, _may(ProjectAction.CANCEL)]
 
 
 def envelope_read(envelope: Envelope) -> EnvelopeRead:
@@ -92,7 +140,12 @@ def movement_read(movement: LedgerMovement, departement: str) -> MovementRead:
     )
 
 
-@envelopes_router.get("", response_model=EnvelopeList, responses=problems(401, 403))
+@envelopes_router.get(
+    "",
+    summary="Lister les enveloppes départementales",
+    response_model=EnvelopeList,
+    responses=problems(401, 403),
+)
 async def list_envelopes(
     session: SessionDep,
     principal: StateReaders,
@@ -100,7 +153,10 @@ async def list_envelopes(
     page: Annotated[PageParams, Depends(page_params_for(ENVELOPES_CURSOR))],
     updated_since: UpdatedSince = None,
 ) -> EnvelopeList:
-    """Les enveloppes de votre périmètre (préfet : la sienne ; DINUM, ANCT : toutes)."""
+    """Les enveloppes de votre périmètre (préfet : la sienne ; DINUM, ANCT : toutes).
+
+    Règles : R-CAP-4, R-ACL-1, R-SYNC-1 (`updated_since`).
+    """
     rows, next_cursor = await budgets_service.list_envelopes(
         session, principal, programme=programme, page=page, updated_since=updated_since
     )
@@ -109,6 +165,7 @@ async def list_envelopes(
 
 @envelopes_router.get(
     "/{departement}",
+    summary="Lire une enveloppe départementale",
     response_model=EnvelopeRead,
     responses={200: {"headers": ETAG}, **problems(401, 403, 404)},
 )
@@ -129,6 +186,7 @@ async def read_envelope(
 
 @envelopes_router.post(
     "/{departement}/allocations",
+    summary="Allouer, abonder ou transférer une enveloppe",
     status_code=201,
     response_model=AllocationResult,
     responses={201: {"headers": REPLAYED}, **problems(401, 403, 404, 409, 413)},
@@ -170,7 +228,10 @@ async def create_allocation(
 
 
 @envelopes_router.get(
-    "/{departement}/ledger", response_model=LedgerPage, responses=problems(401, 403, 404)
+    "/{departement}/ledger",
+    summary="Lire les mouvements d'une enveloppe",
+    response_model=LedgerPage,
+    responses=problems(401, 403, 404),
 )
 async def read_ledger(
     departement: DepartementPath,
@@ -180,7 +241,10 @@ async def read_ledger(
     page: Annotated[PageParams, Depends(page_params_for(LEDGER_CURSOR))],
     updated_since: UpdatedSince = None,
 ) -> LedgerPage:
-    """Les mouvements de l'enveloppe, du plus ancien au plus récent (append-only)."""
+    """Les mouvements de l'enveloppe, du plus ancien au plus récent (append-only).
+
+    Règles : R-CAP-4, R-ACL-1.
+    """
     rows, next_cursor = await budgets_service.ledger(
         session,
         principal,
@@ -203,6 +267,7 @@ def _schedule_read(schedule: programme_service.ForfaitSchedule) -> ForfaitSchedu
 
 @envelopes_router.get(
     "/{departement}/forfaits",
+    summary="Lire le barème de forfaits d'un département",
     response_model=ForfaitScheduleRead,
     responses={200: {"headers": ETAG}, **problems(401, 403, 404)},
 )
@@ -222,6 +287,7 @@ async def read_forfaits(
 
 @envelopes_router.put(
     "/{departement}/forfaits",
+    summary="Fixer le barème de forfaits d'un département",
     response_model=ForfaitScheduleRead,
     responses={200: {"headers": ETAG}, **problems(401, 403, 404, 412, 413, 428)},
 )
@@ -299,6 +365,7 @@ async def grant_read(
 
 @grants_router.get(
     "/{project_id}/grant",
+    summary="Lire la subvention d'un dossier",
     response_model=GrantRead,
     responses={200: {"headers": PROJECT_ETAG}, **problems(401, 403, 404)},
 )
@@ -306,25 +373,35 @@ async def read_grant(
     project_id: uuid.UUID, response: Response, session: SessionDep, principal: AllReaders
 ) -> GrantRead:
     """La subvention d'un dossier : montant, convention, paiements (le candidat voit la
-    sienne)."""
+    sienne).
+
+    Règles : R-CAP-4, R-PAY-1, R-PAY-2, R-ACL-1.
+    """
     return await grant_read(session, principal, project_id, response)
 
 
 @grants_router.post(
     "/{project_id}/convention",
+    summary="Enregistrer la convention signée",
     response_model=GrantRead,
-    responses={200: {"headers": PROJECT_ETAG}, **problems(401, 403, 404, 409, 412, 413, 428)},
+    responses={
+        200: {"headers": PROJECT_ETAG},
+        **problems(401, 403, 404, 409, 412, 413, 428, examples={409: CONVENTION_CONFLICT}),
+    },
 )
 async def sign_convention(
     project_id: uuid.UUID,
     response: Response,
     session: SessionDep,
-    principal: Prefect,
+    principal: Signer,
     data: ConventionCreate,
     if_match: IfMatchHeader = None,
 ) -> GrantRead:
     """Enregistrer la convention signée (CRTE ou ad hoc) d'un dossier accepté (If-Match du
-    dossier)."""
+    dossier).
+
+    Règles : R-FLOW-1, R-FLOW-3, R-PAY-1, R-PAY-3.
+    """
     await budgets_service.sign_convention(
         session, principal, project_id=project_id, if_match=if_match, data=data
     )
@@ -333,14 +410,18 @@ async def sign_convention(
 
 @grants_router.post(
     "/{project_id}/payments",
+    summary="Enregistrer un paiement",
     status_code=201,
     response_model=PaymentRead,
-    responses={201: {"headers": REPLAYED}, **problems(401, 403, 404, 409, 413)},
+    responses={
+        201: {"headers": REPLAYED},
+        **problems(401, 403, 404, 409, 413, examples={409: PAYMENT_CONFLICT}),
+    },
 )
 async def create_payment(
     project_id: uuid.UUID,
     session: SessionDep,
-    principal: Prefect,
+    principal: Payer,
     data: PaymentCreate,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Any:
@@ -370,6 +451,7 @@ async def create_payment(
 
 @grants_router.post(
     "/{project_id}/final-report",
+    summary="Enregistrer le rapport final",
     response_model=GrantRead,
     responses={200: {"headers": PROJECT_ETAG}, **problems(401, 403, 404, 409, 413)},
 )
@@ -387,14 +469,18 @@ async def record_final_report(
 
 @grants_router.post(
     "/{project_id}/cancel",
+    summary="Annuler une subvention",
     response_model=GrantRead,
-    responses={200: {"headers": PROJECT_ETAG}, **problems(401, 403, 404, 409, 412, 413, 428)},
+    responses={
+        200: {"headers": PROJECT_ETAG},
+        **problems(401, 403, 404, 409, 412, 413, 428, examples={409: CANCEL_CONFLICT}),
+    },
 )
 async def cancel_grant(
     project_id: uuid.UUID,
     response: Response,
     session: SessionDep,
-    principal: Prefect,
+    principal: Canceller,
     data: CancelRequest,
     if_match: IfMatchHeader = None,
 ) -> GrantRead:

@@ -68,7 +68,7 @@ from app.programme.models import Programme
 from app.projects import service as projects_service
 from app.projects.errors import InvalidTransition
 from app.projects.models import Project
-from app.projects.rules import Action, Status, euros
+from app.projects.rules import Action, ProjectAction, Status, euros, state_allows
 from app.reference.catalogue import get_catalogue
 
 
@@ -596,7 +596,7 @@ async def sign_convention(
     """
     project = await projects_service.get_project(session, principal, project_id=project_id)
     check_if_match(if_match, project.version)
-    projects_service.check_transition(project, Action.SIGN_CONVENTION)
+    projects_service.check_transition(project, Action.SIGN_CONVENTION, principal)
     grant = await _locked_grant(session, project)
     programme = await session.get_one(Programme, project.programme_id)
     # R-PAY-3: signed on/after the decision, not in the future; the schedule within R-CAP-5,
@@ -649,11 +649,12 @@ async def record_payment(
     `completed`, and whatever was granted but not paid returns to the envelope.
     """
     project = await projects_service.get_project(session, principal, project_id=project_id)
-    if project.status != Status.UNDER_CONVENTION.value:
+    if not state_allows(Status(project.status), ProjectAction.PAYMENTS):  # R-FLOW-1: PAYABLE
         raise PaymentRefused(
             f"Un paiement suppose une convention signée (état du dossier : {project.status}).",
             code="R-FLOW-1",
             current_status=project.status,
+            allowed_actions=[a.value for a in projects_service.actions_for(principal, project)],
         )
     grant = await _locked_grant(session, project)
     if grant.status != "active":
@@ -825,7 +826,7 @@ async def cancel_grant(
     the envelope (R-CAP-5). Raises 404, 412/428, 409."""
     project = await projects_service.get_project(session, principal, project_id=project_id)
     check_if_match(if_match, project.version)
-    projects_service.check_transition(project, Action.CANCEL)
+    projects_service.check_transition(project, Action.CANCEL, principal)
     grant = await _locked_grant(session, project)
     if grant.status != "active":
         # R-CAP-5: the dossier was read before the grant's lock; a concurrent balance payment

@@ -36,6 +36,7 @@ Readers = Annotated[
 
 @router.post(
     "",
+    summary="Enregistrer une organisation candidate",
     status_code=201,
     response_model=CandidateRead,
     responses={201: {"headers": ETAG}, **problems(401, 403, 404, 409, 413)},
@@ -61,7 +62,9 @@ async def create_candidate(
     return candidates_service.to_read(candidate)
 
 
-@router.get("", response_model=CandidateList, responses=problems(401, 403))
+@router.get(
+    "", summary="Lister les candidats", response_model=CandidateList, responses=problems(401, 403)
+)
 async def list_candidates(
     session: SessionDep,
     principal: Readers,
@@ -73,7 +76,10 @@ async def list_candidates(
     ] = None,
     updated_since: UpdatedSince = None,
 ) -> CandidateList:
-    """Lister les candidats de votre périmètre (pagination par curseur)."""
+    """Lister les candidats de votre périmètre (pagination par curseur).
+
+    Règles : R-ACL-1 (périmètre), R-SYNC-1 (`updated_since`).
+    """
     rows, next_cursor = await candidates_service.list_candidates(
         session,
         principal,
@@ -92,6 +98,7 @@ async def list_candidates(
 
 @router.get(
     "/{candidate_id}",
+    summary="Lire un candidat",
     response_model=CandidateRead,
     responses={200: {"headers": ETAG}, **problems(401, 403, 404)},
 )
@@ -108,6 +115,7 @@ async def read_candidate(
 
 @router.patch(
     "/{candidate_id}",
+    summary="Modifier sa fiche d'organisation",
     response_model=CandidateRead,
     responses={200: {"headers": ETAG}, **problems(401, 403, 404, 412, 413, 428)},
 )
@@ -129,6 +137,7 @@ async def update_candidate(
 
 @router.post(
     "/{candidate_id}/verify",
+    summary="Vérifier l'identité d'un candidat",
     response_model=CandidateRead,
     responses={200: {"headers": ETAG}, **problems(401, 403, 404, 412, 413, 428)},
 )

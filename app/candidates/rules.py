@@ -24,7 +24,7 @@ class ReferenceData(Protocol):
 
 
 class Verification(StrEnum):
-    """R-REF-2: whether the candidate's identity is confirmed (by the reference or a prefect)."""
+    """R-REF-2 : l'identité du candidat est-elle confirmée (par le référentiel ou le préfet) ?"""
 
     TO_VERIFY = "to_verify"
     VERIFIED = "verified"

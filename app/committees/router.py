@@ -129,7 +129,12 @@ def committee_read(view: committees_service.CommitteeView, response: Response) -
     )
 
 
-@router.get("/status", response_model=CommitteeStatusList, responses=problems(401, 403))
+@router.get(
+    "/status",
+    summary="Savoir si un comité est dû",
+    response_model=CommitteeStatusList,
+    responses=problems(401, 403),
+)
 async def committee_status(
     session: SessionDep, principal: StateReaders, programme: CurrentProgramme
 ) -> CommitteeStatusList:
@@ -156,6 +161,7 @@ async def committee_status(
 
 @router.post(
     "",
+    summary="Planifier un comité de sélection",
     status_code=201,
     response_model=CommitteeRead,
     responses={201: {"headers": ETAG}, **problems(401, 403, 413)},
@@ -168,14 +174,22 @@ async def create_committee(
     data: CommitteeCreate,
 ) -> CommitteeRead:
     """Planifier un comité de sélection de son département (préfet) : date, membres (le
-    premier préside)."""
+    premier préside).
+
+    Règles : R-COM-1, R-COM-2, R-ACL-1.
+    """
     committee = await committees_service.create_committee(
         session, principal, programme=programme, data=data
     )
     return committee_read(await committees_service.committee_view(session, committee), response)
 
 
-@router.get("", response_model=CommitteeList, responses=problems(401, 403))
+@router.get(
+    "",
+    summary="Lister les comités de sélection",
+    response_model=CommitteeList,
+    responses=problems(401, 403),
+)
 async def list_committees(
     session: SessionDep,
     principal: StateReaders,
@@ -184,7 +198,10 @@ async def list_committees(
     status: Annotated[CommitteeStatus | None, Query(description="Seulement cet état.")] = None,
     updated_since: UpdatedSince = None,
 ) -> CommitteeList:
-    """Les comités du périmètre (préfet : son département ; DINUM, ANCT : tous)."""
+    """Les comités du périmètre (préfet : son département ; DINUM, ANCT : tous).
+
+    Règles : R-ACL-1 (périmètre), R-COM-1, R-SYNC-1 (`updated_since`).
+    """
     rows, next_cursor = await committees_service.list_committees(
         session,
         principal,
@@ -201,6 +218,7 @@ async def list_committees(
 
 @router.get(
     "/{committee_id}",
+    summary="Lire un comité et son ordre du jour",
     response_model=CommitteeRead,
     responses={200: {"headers": ETAG}, **problems(401, 403, 404)},
 )
@@ -215,6 +233,7 @@ async def read_committee(
 
 @router.post(
     "/{committee_id}/agenda",
+    summary="Modifier l'ordre du jour d'un comité",
     response_model=CommitteeRead,
     responses={200: {"headers": ETAG}, **problems(401, 403, 404, 409, 412, 413, 428)},
 )
@@ -237,6 +256,7 @@ async def change_agenda(
 
 @router.post(
     "/{committee_id}/decisions",
+    summary="Décider d'un dossier en comité",
     response_model=CommitteeRead,
     responses={
         200: {"headers": {**ETAG, **REPLAYED}},
@@ -280,6 +300,7 @@ async def record_decision(
 
 @router.post(
     "/{committee_id}/close",
+    summary="Clore un comité de sélection",
     response_model=CommitteeRead,
     responses={200: {"headers": {**ETAG, **REPLAYED}}, **problems(401, 403, 404, 409, 412, 428)},
 )
@@ -319,13 +340,19 @@ async def close_committee(
 
 
 @router.get(
-    "/{committee_id}/minutes", response_model=MinutesRead, responses=problems(401, 403, 404)
+    "/{committee_id}/minutes",
+    summary="Lire le procès-verbal d'un comité",
+    response_model=MinutesRead,
+    responses=problems(401, 403, 404),
 )
 async def read_minutes(
     committee_id: uuid.UUID, session: SessionDep, principal: StateReaders
 ) -> MinutesRead:
     """Le procès-verbal : membres, président, date, chaque décision avec son montant et sa
-    motivation, l'enveloppe avant et après, les totaux par volet."""
+    motivation, l'enveloppe avant et après, les totaux par volet.
+
+    Règles : R-COM-3, R-COM-4, R-ACL-1.
+    """
     view = await committees_service.read_committee(session, principal, committee_id=committee_id)
     committee = view.committee
     members = _members(committee)
@@ -358,14 +385,20 @@ async def read_minutes(
 
 
 @decisions_router.get(
-    "/{project_id}/decision", response_model=ProjectDecisionRead, responses=problems(401, 403, 404)
+    "/{project_id}/decision",
+    summary="Lire la décision du comité sur un dossier",
+    response_model=ProjectDecisionRead,
+    responses=problems(401, 403, 404),
 )
 async def read_project_decision(
     project_id: uuid.UUID, session: SessionDep, principal: AllReaders
 ) -> ProjectDecisionRead:
     """La décision du comité sur un dossier : issue, montant accordé, motivation. Le candidat
     ne la voit qu'une fois le comité clos (404 avant) ; préfet, DINUM et ANCT voient aussi la
-    décision en cours d'un comité ouvert (`final` faux)."""
+    décision en cours d'un comité ouvert (`final` faux).
+
+    Règles : R-COM-3, R-ACL-1.
+    """
     item, committee = await committees_service.project_decision(
         session, principal, project_id=project_id
     )

@@ -10,10 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.core.errors import (
+    AppError,
     PreconditionFailed,
     PreconditionRequired,
     ProblemItem,
-    UnprocessableEntity,
 )
 
 # One entity-tag as the server writes them (strong; a weak one parses but never matches).
@@ -25,7 +25,8 @@ _TAG_LIST = re.compile(IF_MATCH_PATTERN)
 
 IF_MATCH_DESCRIPTION = (
     'Obligatoire : l\'ETag lu sur la ressource (ex. `"v3"`) — R-FLOW-3. Absent ou `*` : 428 ; '
-    "ne désigne pas la version actuelle (ou faible, `W/`) : 412 ; autre forme : 422."
+    "ne désigne pas la version actuelle (ou faible, `W/`) : 412 ; mal formé (guillemets "
+    "absents, ex. `v3`) : 400 « ETag mal formé », qui donne l'ETag attendu."
 )
 
 # Optional for FastAPI, so that a missing header reaches `check_if_match` (428, not FastAPI's
@@ -45,12 +46,22 @@ IfMatchHeader = Annotated[
 ETAG = {"ETag": {"description": "Version, à renvoyer en If-Match.", "schema": {"type": "string"}}}
 
 
+class MalformedETag(AppError):
+    """400: the If-Match value is no entity-tag (an unquoted `v2`, a typo). Not 412: nothing says
+    the version is stale, the client wrote the header wrong (issue 12)."""
+
+    status = 400
+    slug = "malformed-etag"
+    title = "ETag mal formé"
+
+
 def etag_for(version: int) -> str:
     return f'"v{version}"'
 
 
 def check_if_match(if_match: str | None, version: int) -> None:
-    """R-FLOW-3: missing If-Match (or `*`) answers 428, a stale or weak one 412."""
+    """R-FLOW-3: missing If-Match (or `*`) answers 428, a malformed one 400, a stale or weak
+    one 412."""
     if if_match is None or not if_match.strip():
         raise PreconditionRequired(code="R-FLOW-3")
     candidates = [tag.strip() for tag in if_match.split(",")]
@@ -60,17 +71,20 @@ def check_if_match(if_match: str | None, version: int) -> None:
             code="R-FLOW-3",
         )
     if not _TAG_LIST.fullmatch(if_match):  # exactly the contract's pattern
-        raise UnprocessableEntity(
-            'If-Match doit porter l\'ETag lu sur la ressource (ex. "v3").',
+        expected = etag_for(version)
+        raise MalformedETag(
+            f"ETag mal formé : attendu {expected} (l'ETag lu sur la ressource, guillemets "
+            "compris).",
             code="R-FLOW-3",
             errors=[
                 ProblemItem(
                     code="R-FLOW-3",
-                    message="Un ETag ou une liste d'ETags séparés par des virgules est attendu.",
+                    message=f"Un ETag entre guillemets est attendu, par ex. {expected}.",
                     field="If-Match",
                     location="header",
                 )
             ],
+            current_etag=expected,
         )
     if etag_for(version) not in candidates:  # weak tags (W/"…") never match: strong comparison
         raise PreconditionFailed(code="R-FLOW-3", current_etag=etag_for(version))

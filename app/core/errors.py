@@ -36,28 +36,47 @@ MESSAGE_MAX = 2000
 FIELD_MAX = 1000
 
 
-class ProblemItem(BaseModel):
-    """Une règle ou un champ en échec."""
+Location = Literal["body", "query", "path", "header"]
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+class ProblemItem(BaseModel):
+    """Une règle ou un champ en échec : `{code, field, in, message}`, toujours les quatre."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        json_schema_extra={
+            "required": ["code", "field", "in", "message"],
+            "examples": [
+                {
+                    "code": "R-ELIG-3",
+                    "field": "/sponsor/name",
+                    "in": "body",
+                    "message": "Le dossier doit nommer son porteur (élu ou cadre dirigeant).",
+                }
+            ],
+        },
+    )
 
     code: str = Field(
         max_length=CODE_MAX,
         description="Identifiant de règle (R-…) ou type d'erreur de validation.",
     )
     message: str = Field(max_length=MESSAGE_MAX, description="Explication en français.")
-    field: str | None = Field(
-        default=None,
+    field: str = Field(
+        default="",
         max_length=FIELD_MAX,
         description=(
-            "Le champ en cause : pointeur JSON (RFC 6901) dans le corps, nom du paramètre ou de "
-            "l'en-tête ailleurs (voir `in`)."
+            "Le champ en cause. Dans le corps (`in` = `body`) : un pointeur JSON (RFC 6901), "
+            "par ex. `/strand` ou `/expense_lines/0/label` ; la chaîne vide désigne le dossier "
+            "entier. Pour un paramètre d'URL, de chemin ou un en-tête : son nom tel qu'envoyé "
+            "(`cursor`, `departement`, `If-Match`)."
         ),
     )
-    location: Literal["body", "query", "path", "header", "cookie"] | None = Field(
-        default=None,
+    location: Location = Field(
+        default="body",
         alias="in",
-        description="Où se trouve le champ : corps, paramètre d'URL, de chemin, en-tête.",
+        description="Où se trouve le champ : `body` (corps), `query`, `path` ou `header`.",
     )
 
 
@@ -297,21 +316,27 @@ async def _app_error_handler(request: Request, exc: Exception) -> JSONResponse:
 _LOCATIONS = {"body", "query", "path", "header", "cookie"}
 
 
-def _where(loc: tuple[int | str, ...]) -> tuple[str, str]:
-    """(`in`, `field`) of a validation error: a parameter by its name, a body field by a pointer.
+def json_pointer(parts: list[str]) -> str:
+    """RFC 6901 pointer of a path of keys (`["lines", "0"]` -> `/lines/0`; `[]` -> "")."""
+    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
 
-    Body fields keep their `body:/…` pointer (RFC 6901 after the prefix); a query, path, header
-    or cookie parameter is named as sent (`updated_since`, `If-Match`).
+
+def _where(loc: tuple[int | str, ...]) -> tuple[str, str]:
+    """(`in`, `field`) of a validation error: a body field by its JSON pointer (`/strand`), a
+    query, path or header parameter by its name as sent (`updated_since`, `If-Match`).
+
+    A cookie is a header (`Cookie`); the contract states no cookie parameter.
     """
     parts = [str(p) for p in loc]
     if parts and parts[0] in _LOCATIONS:
         where, rest = parts[0], parts[1:]
     else:
         where, rest = "body", parts
+    if where == "cookie":
+        return "header", "Cookie"
     if where != "body":
         return where, "/".join(rest)
-    escaped = [p.replace("~", "~0").replace("/", "~1") for p in rest]
-    return where, "body:/" + "/".join(escaped)
+    return where, json_pointer(rest)
 
 
 _VALIDATION_FR = {
@@ -526,6 +551,225 @@ PROBLEM_DESCRIPTIONS: dict[int, str] = {
 }
 
 
-def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """`responses=` entries documenting these problem statuses on a route."""
-    return {s: problem_ref(PROBLEM_DESCRIPTIONS[s]) for s in statuses}
+def problems(
+    *statuses: int, examples: dict[int, dict[str, Any]] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """`responses=` entries documenting these problem statuses on a route.
+
+    Each one carries a problem+json example: the status's usual one (`problem_example`), or the
+    one given in `examples` for this route (a specific rule, its French detail and errors).
+    """
+    entries: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        entry = problem_ref(PROBLEM_DESCRIPTIONS[status])
+        if examples and status in examples:
+            entry["content"][PROBLEM_MEDIA_TYPE]["example"] = examples[status]
+        entries[status] = entry
+    return entries
+
+
+# -- examples of the contract --------------------------------------------------------------------
+
+_EXAMPLE_REQUEST_ID = "01JDZ8V4KQ3M2N5P7R9S1T3V5X"
+
+# status -> (slug, title, detail, code, errors, extensions): what the server answers most often
+# with this status. `problem_example` fills in the operation's path as `instance`.
+_EXAMPLES: dict[int, tuple[str, str, str, str, list[dict[str, str]], dict[str, Any]]] = {
+    400: (
+        "bad-request",
+        "Requête invalide",
+        "La requête est mal formée.",
+        "bad-request",
+        [],
+        {},
+    ),
+    401: (
+        "unauthenticated",
+        "Authentification requise",
+        "Un jeton d'accès valide est requis (en-tête Authorization: Bearer).",
+        "R-AUTH-1",
+        [],
+        {},
+    ),
+    403: (
+        "forbidden",
+        "Action interdite",
+        "Action réservée aux rôles : préfet.",
+        "forbidden-role",
+        [],
+        {},
+    ),
+    404: (
+        "not-found",
+        "Ressource introuvable",
+        "La ressource demandée n'existe pas ou n'est pas accessible.",
+        "R-ACL-1",
+        [],
+        {},
+    ),
+    405: (
+        "method-not-allowed",
+        "Méthode non autorisée",
+        "Cette méthode n'est pas permise ici.",
+        "method-not-allowed",
+        [],
+        {},
+    ),
+    409: (
+        "conflict",
+        "Conflit avec l'état actuel",
+        "La requête entre en conflit avec l'état actuel de la ressource.",
+        "conflict",
+        [],
+        {},
+    ),
+    412: (
+        "precondition-failed",
+        "Version périmée",
+        PreconditionFailed.default_detail,
+        "R-FLOW-3",
+        [],
+        {"current_etag": '"v4"'},
+    ),
+    413: (
+        PayloadTooLarge.slug,
+        PayloadTooLarge.title,
+        PayloadTooLarge.default_detail,
+        PayloadTooLarge.slug,
+        [],
+        {},
+    ),
+    415: (
+        "unsupported-media-type",
+        "Type de contenu non pris en charge",
+        "Le corps doit être envoyé en JSON (Content-Type: application/json).",
+        "unsupported-media-type",
+        [
+            {
+                "code": "unsupported-media-type",
+                "field": "Content-Type",
+                "in": "header",
+                "message": "Envoyez le corps en application/json.",
+            }
+        ],
+        {},
+    ),
+    422: (
+        "validation-error",
+        "Requête invalide",
+        "Certains champs sont invalides : voir `errors`.",
+        "validation-error",
+        [
+            {
+                "code": "missing",
+                "field": "/title",
+                "in": "body",
+                "message": "Champ obligatoire manquant.",
+            }
+        ],
+        {},
+    ),
+    428: (
+        PreconditionRequired.slug,
+        PreconditionRequired.title,
+        PreconditionRequired.default_detail,
+        "R-FLOW-3",
+        [],
+        {},
+    ),
+    429: (
+        "too-many-requests",
+        "Trop de requêtes",
+        "Trop de requêtes (écritures) : 60 par minute au plus. Réessayez dans 12 s.",
+        "too-many-requests",
+        [],
+        {"retry_after_seconds": 12},
+    ),
+    500: (
+        "internal-error",
+        "Erreur interne",
+        "Une erreur inattendue est survenue ; elle a été journalisée.",
+        "internal-error",
+        [],
+        {},
+    ),
+    502: (
+        "ds-failed",
+        "Échec de démarches-simplifiées",
+        "démarches-simplifiées a répondu par une erreur (GraphQL : « Dossier introuvable ») : "
+        "rien n'a été importé.",
+        "ds-failed",
+        [],
+        {},
+    ),
+    503: (
+        ServiceUnavailable.slug,
+        ServiceUnavailable.title,
+        DatabaseUnavailable.default_detail,
+        ServiceUnavailable.slug,
+        [],
+        {},
+    ),
+}
+
+# 400 where the operation reads If-Match: the malformed ETag (app.core.concurrency).
+MALFORMED_ETAG_EXAMPLE = (
+    "malformed-etag",
+    "ETag mal formé",
+    'ETag mal formé : attendu "v2" (l\'ETag lu sur la ressource, guillemets compris).',
+    "R-FLOW-3",
+    [
+        {
+            "code": "R-FLOW-3",
+            "field": "If-Match",
+            "in": "header",
+            "message": 'Un ETag entre guillemets est attendu, par ex. "v2".',
+        }
+    ],
+    {"current_etag": '"v2"'},
+)
+
+
+def example_problem(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    code: str,
+    *,
+    instance: str,
+    errors: list[dict[str, str]] | None = None,
+    **extensions: Any,
+) -> dict[str, Any]:
+    """A route's own problem+json example, for `problems(..., examples={status: ...})`."""
+    return {
+        "type": PROBLEM_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        "code": code,
+        "errors": errors or [],
+        "request_id": _EXAMPLE_REQUEST_ID,
+        **extensions,
+    }
+
+
+def problem_example(status: int, instance: str, *, if_match: bool = False) -> dict[str, Any]:
+    """A realistic problem+json body for `status` on the operation at `instance`."""
+    known = MALFORMED_ETAG_EXAMPLE if status == 400 and if_match else _EXAMPLES.get(status)
+    if known is None:
+        slug, title, detail = _HTTP_TITLES.get(status, ("http-error", "Erreur", "Erreur."))
+        known = (slug, title, detail, slug, [], {})
+    slug, title, detail, code, errors, extensions = known
+    return {
+        "type": PROBLEM_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        "code": code,
+        "errors": errors,
+        "request_id": _EXAMPLE_REQUEST_ID,
+        **extensions,
+    }

@@ -15,9 +15,18 @@ from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
-from app.auth.dependencies import get_principal
+from app.auth.dependencies import ROLE_LABELS, get_principal
 from app.auth.principal import Role
-from app.core.errors import PROBLEM_DESCRIPTIONS, Problem, ProblemItem, problem_ref
+from app.core.errors import (
+    PROBLEM_DESCRIPTIONS,
+    PROBLEM_MEDIA_TYPE,
+    Problem,
+    ProblemItem,
+    problem_example,
+    problem_ref,
+)
+from app.core.examples import add_examples
+from app.core.glossary import describe
 from app.core.ratelimit import document_rate_limits
 from app.core.schemas import NO_NUL_PATTERN
 
@@ -296,6 +305,36 @@ def _add_links(schema: dict[str, Any]) -> None:
         }
 
 
+def _reads_if_match(operation: dict[str, Any]) -> bool:
+    return any(
+        p.get("in") == "header" and p.get("name") == "If-Match"
+        for p in operation.get("parameters", [])
+    )
+
+
+_ROLES = {role.value for role in Role}
+
+
+def _add_problem_examples(schema: dict[str, Any]) -> None:
+    """Every error response shows a problem+json example (issue 12): the route's own when it
+    gave one (`problems(..., examples=...)`), else the status's usual one at this path."""
+    for path, _method, operation in _operations(schema):
+        if_match = _reads_if_match(operation)
+        for status, response in operation.get("responses", {}).items():
+            if int(status) < 400:
+                continue
+            media = response.setdefault("content", {}).setdefault(PROBLEM_MEDIA_TYPE, {})
+            media.setdefault("schema", {"$ref": COMPONENT_REF + "Problem"})
+            if "example" not in media:
+                media["example"] = problem_example(int(status), path, if_match=if_match)
+                if status == "403":  # the roles this operation admits (require_roles)
+                    names = ", ".join(
+                        ROLE_LABELS[Role(r)] for r in operation.get("x-roles", []) if r in _ROLES
+                    )
+                    if names:
+                        media["example"]["detail"] = f"Action réservée aux rôles : {names}."
+
+
 def build_openapi(app: FastAPI) -> dict[str, Any]:
     """The contract: FastAPI's schema with problem+json errors and x-roles on each operation."""
     schema = get_openapi(
@@ -329,11 +368,16 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             # undecodable JSON gets a 422; 413: the body cap (BodyLimitMiddleware).
             # 415: a body sent under another media type than JSON (app.core.errors).
             needed |= {400, 413, 415}
+        if _reads_if_match(operation):
+            needed.add(400)  # a malformed ETag (app.core.concurrency)
         for status in needed:
             responses.setdefault(str(status), problem_ref(PROBLEM_DESCRIPTIONS[status]))
         for status, response in responses.items():
             if int(status) >= 400:
+                given = response.get("content", {}).get(PROBLEM_MEDIA_TYPE, {}).get("example")
                 response["content"] = problem_ref(response.get("description", ""))["content"]
+                if given is not None:
+                    response["content"][PROBLEM_MEDIA_TYPE]["example"] = given
                 if status in {"422"}:
                     response["description"] = PROBLEM_DESCRIPTIONS[422]
         roles = roles_by_op.get((path, method))
@@ -344,4 +388,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     _state_input_texts(schema)
     _tidy_parameters(schema)
     _add_links(schema)
+    _add_problem_examples(schema)
+    describe(components)  # every schema and field described, in French (issue 12)
+    add_examples(schema)  # every request body and 2xx JSON answer illustrated (issue 12)
     return schema

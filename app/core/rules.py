@@ -17,7 +17,7 @@ class RuleFailure:
     field: str | None = None
 
     def as_item(self) -> ProblemItem:
-        return ProblemItem(code=self.code, message=self.message, field=self.field)
+        return ProblemItem(code=self.code, message=self.message, field=self.field or "")
 
 
 def raise_failures(

@@ -46,6 +46,7 @@ def _mapping_read(demarche: DsDemarche, response: Response) -> MappingRead:
 
 @router.get(
     "/demarches/{number}/mapping",
+    summary="Lire la correspondance d'une démarche",
     response_model=MappingRead,
     responses={200: {"headers": ETAG}, **problems(401, 403, 404)},
 )
@@ -60,6 +61,7 @@ async def get_ds_mapping(
 
 @router.put(
     "/demarches/{number}/mapping",
+    summary="Remplacer la correspondance d'une démarche",
     response_model=MappingRead,
     responses={
         200: {"headers": ETAG},
@@ -91,6 +93,7 @@ def _run_read(run: DsSyncRun) -> SyncRunRead:
 
 @router.post(
     "/demarches/{number}/sync",
+    summary="Synchroniser une démarche de démarches-simplifiées",
     response_model=SyncReport,
     responses=problems(401, 403, 404, 409, 502),
 )
@@ -110,7 +113,12 @@ async def sync_demarche(
     )
 
 
-@router.get("/syncs", response_model=SyncRunList, responses=problems(401, 403))
+@router.get(
+    "/syncs",
+    summary="Lister les synchronisations",
+    response_model=SyncRunList,
+    responses=problems(401, 403),
+)
 async def list_ds_syncs(
     session: SessionDep,
     principal: Operators,
@@ -143,7 +151,10 @@ def _mutation_read(mutation: DsMutation) -> MutationRead:
 
 
 @project_router.get(
-    "/{project_id}/ds", response_model=ProjectDsRead, responses=problems(401, 403, 404)
+    "/{project_id}/ds",
+    summary="Suivi démarches-simplifiées d'un dossier",
+    response_model=ProjectDsRead,
+    responses=problems(401, 403, 404),
 )
 async def get_project_ds(
     project_id: uuid.UUID, session: SessionDep, principal: StateRoles

@@ -640,7 +640,10 @@ def _decisions(events: list[dict[str, Any]]) -> list[tuple[str, MutationKind, di
             elif transition == Action.CLOSE.value:
                 found.append((event["object_id"], MutationKind.CLASSER_SANS_SUITE, {}))
         elif event["object_type"] == "committee" and event["action"] == "closed":
-            for decision in after.get("decisions") or []:
+            decisions = after.get("decisions")
+            # the committees domain records the list of decisions at close (anything else,
+            # e.g. a bare count, names no dossier)
+            for decision in decisions if isinstance(decisions, list) else []:
                 if decision.get("outcome") == "accepted":
                     found.append((str(decision["project_id"]), MutationKind.ACCEPTER, decision))
                 elif decision.get("outcome") == "rejected":

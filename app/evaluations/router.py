@@ -68,6 +68,7 @@ def _respond(response: Response, evaluation: Evaluation) -> EvaluationRead:
 
 @project_evaluations_router.post(
     "/{project_id}/evaluations",
+    summary="Évaluer un dossier",
     status_code=201,
     response_model=EvaluationRead,
     responses={201: {"headers": ETAG}, **problems(401, 403, 404, 409, 413)},
@@ -90,7 +91,10 @@ async def create_evaluation(
 
 
 @project_evaluations_router.get(
-    "/{project_id}/evaluations", response_model=EvaluationList, responses=problems(401, 403, 404)
+    "/{project_id}/evaluations",
+    summary="Lister les évaluations d'un dossier",
+    response_model=EvaluationList,
+    responses=problems(401, 403, 404),
 )
 async def list_evaluations(
     project_id: uuid.UUID,
@@ -108,6 +112,7 @@ async def list_evaluations(
 
 @evaluations_router.get(
     "/{evaluation_id}",
+    summary="Lire une évaluation",
     response_model=EvaluationRead,
     responses={200: {"headers": ETAG}, **problems(401, 403, 404)},
 )
@@ -123,6 +128,7 @@ async def read_evaluation(
 
 @evaluations_router.patch(
     "/{evaluation_id}",
+    summary="Modifier son évaluation",
     response_model=EvaluationRead,
     responses={200: {"headers": ETAG}, **problems(401, 403, 404, 409, 412, 413, 428)},
 )

@@ -100,6 +100,7 @@ def _filter(
 
 @router.get(
     "/subventions.csv",
+    summary="Télécharger les subventions attribuées (CSV)",
     response_class=StreamingResponse,
     responses={
         200: {
@@ -122,7 +123,10 @@ async def read_subventions_csv(
     « subventions » 2.1.1 : UTF-8, virgule, point décimal, euros à deux décimales. Public.
 
     Filtres : `departement`, `from` et `to` sur la date de la convention. `ETag` et
-    `Last-Modified` permettent de ne retélécharger qu'en cas de changement (304)."""
+    `Last-Modified` permettent de ne retélécharger qu'en cas de changement (304).
+
+    Règles : R-PAY-3 (conventions signées), R-CAP-1.
+    """
     return await _export(
         request,
         session,
@@ -134,6 +138,7 @@ async def read_subventions_csv(
 
 @router.get(
     "/subventions.json",
+    summary="Télécharger les subventions attribuées (JSON)",
     response_model=list[SubventionRecord],
     responses={
         200: {
@@ -152,7 +157,10 @@ async def read_subventions_json(
     signed_to: SignedTo = None,
 ) -> Response:
     """Les mêmes subventions en JSON (tableau d'objets SCDL typés), avec en plus `tauxAide`
-    (subvention / coût éligible) et `volet`. Public."""
+    (subvention / coût éligible) et `volet`. Public.
+
+    Règles : R-PAY-3 (conventions signées), R-CAP-1.
+    """
     return await _export(
         request,
         session,

@@ -35,13 +35,18 @@ class Readiness(BaseModel):
     revision: str = Field(max_length=64, description="Révision Alembic de la base.")
 
 
-@router.get("/healthz", response_model=Health)
+@router.get("/healthz", summary="Vérifier que le service répond", response_model=Health)
 async def read_health() -> Health:
     """Le processus répond (sans toucher la base)."""
     return Health(status="ok")
 
 
-@router.get("/readyz", response_model=Readiness, responses=problems(503))
+@router.get(
+    "/readyz",
+    summary="Vérifier que le service est prêt",
+    response_model=Readiness,
+    responses=problems(503),
+)
 async def read_readiness(session: SessionDep) -> Readiness:
     """La base répond et ses migrations sont à la dernière révision ; 503 sinon."""
     try:
@@ -106,6 +111,7 @@ async def metrics_access(request: Request) -> None:
 
 @router.get(
     "/metrics",
+    summary="Lire les métriques Prometheus",
     response_class=PlainTextResponse,
     dependencies=[Depends(metrics_access)],
     responses={

@@ -30,6 +30,7 @@ async def _read(session: SessionDep, programme: Programme) -> ProgrammeRead:
 
 @router.get(
     "",
+    summary="Lire le programme",
     response_model=ProgrammeRead,
     responses={200: {"headers": ETAG}, **problems(404)},
 )
@@ -47,6 +48,7 @@ async def read_programme(
 
 @router.patch(
     "",
+    summary="Modifier le programme",
     response_model=ProgrammeRead,
     responses={200: {"headers": ETAG}, **problems(401, 403, 404, 412, 428)},
 )

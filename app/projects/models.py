@@ -60,6 +60,9 @@ class Project(SQLModel, table=True):
     total_cost_cents: int = Field(default=0, sa_type=BigInteger)
     status: str = Field(default="draft", max_length=20, index=True)
     status_message: str | None = Field(default=None, max_length=5_000)
+    # When the prefect last returned the dossier for completion (issue 12): a draft with it
+    # set is a returned dossier, not a new one; kept after the new submission, as a trace.
+    returned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     submitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     created_by: str = Field(max_length=255)
     # R-EVAL-3/R-EVAL-4: the evaluations' summary, owned here so that projects never import

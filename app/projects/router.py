@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
@@ -11,12 +11,20 @@ from app.auth.dependencies import require_roles
 from app.auth.principal import Principal, Role
 from app.core.concurrency import ETAG, IfMatchHeader, etag_for
 from app.core.db import SessionDep
-from app.core.errors import problems
+from app.core.errors import example_problem, problems
 from app.core.filters import SubmittedFrom, SubmittedTo, UpdatedSince
 from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.projects import service as projects_service
 from app.projects.models import Project, ProjectTransition
-from app.projects.rules import Action, EligibilityReport, Status, centi_text
+from app.projects.rules import (
+    ACTION_ROLES,
+    TRANSITIONS,
+    Action,
+    EligibilityReport,
+    ProjectAction,
+    Status,
+    centi_text,
+)
 from app.projects.schemas import (
     CloseRequest,
     EligibilityRead,
@@ -45,7 +53,19 @@ PROJECTS_CURSOR = CursorFormat("projects")
 ALL_ROLES = (Role.CANDIDATE, Role.PREFECT, Role.DINUM, Role.ANCT)
 Readers = Annotated[Principal, Depends(require_roles(*ALL_ROLES))]
 Candidate = Annotated[Principal, Depends(require_roles(Role.CANDIDATE))]
-Prefect = Annotated[Principal, Depends(require_roles(Role.PREFECT))]
+
+
+def _may(action: ProjectAction) -> object:
+    """The role check of `action`, from the table `allowed_actions` offers by (issue 12)."""
+    return Depends(require_roles(*sorted(ACTION_ROLES[action], key=lambda r: r.value)))
+
+
+Editor = Annotated[Principal, _may(ProjectAction.EDIT)]
+Submitter = Annotated[Principal, _may(ProjectAction.SUBMIT)]
+Withdrawer = Annotated[Principal, _may(ProjectAction.WITHDRAW)]
+Reviewer = Annotated[Principal, _may(ProjectAction.START_REVIEW)]
+Returner = Annotated[Principal, _may(ProjectAction.RETURN)]
+Closer = Annotated[Principal, _may(ProjectAction.CLOSE)]
 
 
 def _scores(project: Project, *, shown: bool) -> ProjectScores | None:
@@ -61,8 +81,9 @@ def _scores(project: Project, *, shown: bool) -> ProjectScores | None:
 
 
 def _summary_fields(
-    project: Project, candidate_name: str, *, shows_scores: bool
+    project: Project, candidate_name: str, principal: Principal
 ) -> dict[str, object]:
+    shows_scores = projects_service.shows_scores(principal)
     return {
         "id": project.id,
         "candidate_id": project.candidate_id,
@@ -77,6 +98,8 @@ def _summary_fields(
         "start_on": project.start_on,
         "end_on": project.end_on,
         "submitted_at": project.submitted_at,
+        "returned_at": project.returned_at,
+        "allowed_actions": projects_service.actions_for(principal, project),
         "evaluations": _scores(project, shown=shows_scores),
         "version": project.version,
         "created_at": project.created_at,
@@ -84,10 +107,10 @@ def _summary_fields(
     }
 
 
-def to_read(project: Project, candidate_name: str, *, shows_scores: bool) -> ProjectRead:
+def to_read(project: Project, candidate_name: str, principal: Principal) -> ProjectRead:
     return ProjectRead.model_validate(
         {
-            **_summary_fields(project, candidate_name, shows_scores=shows_scores),
+            **_summary_fields(project, candidate_name, principal),
             "description": project.description,
             "objectives": project.objectives,
             "status_message": project.status_message,
@@ -137,19 +160,94 @@ def eligibility_read(project: Project, report: EligibilityReport) -> Eligibility
     )
 
 
+EXAMPLE_PROJECT = "/api/v1/projects/3f2c9a1e-8b4d-4e6f-9a0b-1c2d3e4f5a6b"
+
+
+def _problem(
+    status: int, slug: str, title: str, detail: str, code: str, **extra: Any
+) -> dict[str, Any]:
+    """A problem+json example of this router's contract (issue 12)."""
+    return example_problem(status, slug, title, detail, code, instance=EXAMPLE_PROJECT, **extra)
+
+
+NOT_FOUND = _problem(
+    404,
+    "project-not-found",
+    "Dossier introuvable",
+    "Ce dossier n'existe pas ou n'est pas dans votre périmètre.",
+    "R-ACL-1",
+)
+
+
+def _transition_responses(
+    action: Action, current: Status, label: str, allowed: list[str]
+) -> dict[int | str, dict[str, object]]:
+    """The documented answers of a transition, with the 409 a UI meets most (R-FLOW-1)."""
+    target = TRANSITIONS[action][1]
+    conflict = _problem(
+        409,
+        "invalid-transition",
+        "Transition interdite",
+        f"Transition « {action.value} » impossible : le dossier est « {label} » "
+        f"({current.value}), la transition mènerait à « {target.value} ».",
+        "R-FLOW-1",
+        current_status=current.value,
+        requested_status=target.value,
+        allowed_actions=allowed,
+    )
+    conflict["instance"] = f"{conflict['instance']}/{action.value}"
+    examples: dict[int, dict[str, object]] = {409: conflict, 404: NOT_FOUND}
+    if action is Action.SUBMIT:
+        examples[422] = _problem(
+            422,
+            "project-ineligible",
+            "Dossier inéligible",
+            "Le dossier ne peut pas être déposé : voir chaque règle non respectée dans "
+            "`errors` (R-FLOW-2).",
+            "R-FLOW-2",
+            errors=[
+                {
+                    "code": "R-ELIG-3",
+                    "field": "/sponsor/name",
+                    "in": "body",
+                    "message": "Le dossier doit nommer son porteur (élu ou cadre dirigeant).",
+                },
+                {
+                    "code": "R-ELIG-6",
+                    "field": "/end_on",
+                    "in": "body",
+                    "message": "Le projet dure au plus 24 mois.",
+                },
+            ],
+        )
+        return {
+            200: {"headers": ETAG},
+            **problems(401, 403, 404, 409, 412, 422, 428, examples=examples),
+        }
+    return {200: {"headers": ETAG}, **problems(401, 403, 404, 409, 412, 428, examples=examples)}
+
+
+EDIT_CONFLICT = _problem(
+    409,
+    "project-not-editable",
+    "Dossier non modifiable",
+    "Le dossier est « déposé » : seuls les brouillons sont modifiables (R-FLOW-3).",
+    "R-FLOW-3",
+    status_current="submitted",
+    allowed_actions=["withdraw"],
+)
+
+
 async def _respond(
     session: SessionDep, response: Response, principal: Principal, project: Project
 ) -> ProjectRead:
     response.headers["ETag"] = etag_for(project.version)
-    return to_read(
-        project,
-        await projects_service.candidate_name(session, project),
-        shows_scores=projects_service.shows_scores(principal),
-    )
+    return to_read(project, await projects_service.candidate_name(session, project), principal)
 
 
 @router.post(
     "",
+    summary="Créer un brouillon de dossier",
     status_code=201,
     response_model=ProjectRead,
     responses={201: {"headers": ETAG}, **problems(401, 403, 409, 413)},
@@ -161,14 +259,19 @@ async def create_project(
     principal: Candidate,
     data: ProjectCreate,
 ) -> ProjectRead:
-    """Déposer un brouillon de dossier pour sa propre organisation (agent candidat)."""
+    """Déposer un brouillon de dossier pour sa propre organisation (agent candidat).
+
+    Règles : R-ELIG-1, R-ELIG-8, R-REF-2 ; la réponse porte `allowed_actions` (R-FLOW-1).
+    """
     project = await projects_service.create_project(
         session, principal, programme_code=request.app.state.settings.programme_code, data=data
     )
     return await _respond(session, response, principal, project)
 
 
-@router.get("", response_model=ProjectList, responses=problems(401, 403))
+@router.get(
+    "", summary="Lister les dossiers", response_model=ProjectList, responses=problems(401, 403)
+)
 async def list_projects(
     session: SessionDep,
     principal: Readers,
@@ -181,7 +284,11 @@ async def list_projects(
     submitted_to: SubmittedTo = None,
     updated_since: UpdatedSince = None,
 ) -> ProjectList:
-    """Lister les dossiers de votre périmètre (candidat : les siens ; préfet : son département)."""
+    """Lister les dossiers de votre périmètre (candidat : les siens ; préfet : son département).
+
+    Règles : R-ACL-1 (périmètre), R-EVAL-4 (pas de notes pour un candidat), R-SYNC-1
+    (`updated_since`) ; chaque élément porte `allowed_actions` (R-FLOW-1, R-FLOW-3).
+    """
     rows, next_cursor = await projects_service.list_projects(
         session,
         principal,
@@ -196,11 +303,9 @@ async def list_projects(
         ),
         page=page,
     )
-    shown = projects_service.shows_scores(principal)
     return ProjectList(
         items=[
-            ProjectSummary.model_validate(_summary_fields(p, name, shows_scores=shown))
-            for p, name in rows
+            ProjectSummary.model_validate(_summary_fields(p, name, principal)) for p, name in rows
         ],
         next_cursor=next_cursor,
     )
@@ -208,31 +313,45 @@ async def list_projects(
 
 @router.get(
     "/{project_id}",
+    summary="Lire un dossier",
     response_model=ProjectRead,
-    responses={200: {"headers": ETAG}, **problems(401, 403, 404)},
+    responses={200: {"headers": ETAG}, **problems(401, 403, 404, examples={404: NOT_FOUND})},
 )
 async def read_project(
     project_id: uuid.UUID, response: Response, session: SessionDep, principal: Readers
 ) -> ProjectRead:
-    """Lire un dossier de votre périmètre (404 hors périmètre, R-ACL-1)."""
+    """Lire un dossier de votre périmètre (404 hors périmètre, R-ACL-1).
+
+    Règles : R-ACL-1, R-EVAL-4 ; porte `allowed_actions` (R-FLOW-1, R-FLOW-3) et, pour un
+    dossier renvoyé, `returned_at`.
+    """
     project = await projects_service.get_project(session, principal, project_id=project_id)
     return await _respond(session, response, principal, project)
 
 
 @router.patch(
     "/{project_id}",
+    summary="Modifier un brouillon de dossier",
     response_model=ProjectRead,
-    responses={200: {"headers": ETAG}, **problems(401, 403, 404, 409, 412, 413, 428)},
+    responses={
+        200: {"headers": ETAG},
+        **problems(
+            401, 403, 404, 409, 412, 413, 428, examples={404: NOT_FOUND, 409: EDIT_CONFLICT}
+        ),
+    },
 )
 async def update_project(
     project_id: uuid.UUID,
     response: Response,
     session: SessionDep,
-    principal: Candidate,
+    principal: Editor,
     data: ProjectUpdate,
     if_match: IfMatchHeader = None,
 ) -> ProjectRead:
-    """Modifier son brouillon (R-FLOW-3 : brouillons seulement, If-Match requis)."""
+    """Modifier son brouillon (R-FLOW-3 : brouillons seulement, If-Match requis).
+
+    Règles : R-FLOW-3 ; un 409 liste `allowed_actions`.
+    """
     project = await projects_service.update_project(
         session, principal, project_id=project_id, if_match=if_match, data=data
     )
@@ -241,45 +360,64 @@ async def update_project(
 
 @router.get(
     "/{project_id}/eligibility",
+    summary="Lire le rapport d'éligibilité d'un dossier",
     response_model=EligibilityRead,
     responses=problems(401, 403, 404),
 )
 async def read_eligibility(
     project_id: uuid.UUID, session: SessionDep, principal: Readers
 ) -> EligibilityRead:
-    """Le rapport d'éligibilité : coût éligible, exclusions ligne à ligne, plafond, règles."""
+    """Le rapport d'éligibilité : coût éligible, exclusions ligne à ligne, plafond, règles.
+
+    Règles : R-EXCL-1, R-EXCL-2, R-EXCL-3, R-CAP-1, R-CAP-2, R-CAP-3, R-ELIG-3 à R-ELIG-8.
+    """
     project, report = await projects_service.eligibility(session, principal, project_id=project_id)
     return eligibility_read(project, report)
 
 
-TRANSITION_RESPONSES = {200: {"headers": ETAG}, **problems(401, 403, 404, 409, 412, 428)}
-
-
-@router.post("/{project_id}/submit", response_model=ProjectRead, responses=TRANSITION_RESPONSES)
+@router.post(
+    "/{project_id}/submit",
+    summary="Déposer un dossier",
+    response_model=ProjectRead,
+    responses=_transition_responses(
+        Action.SUBMIT, Status.IN_REVIEW, "en instruction", ["withdraw"]
+    ),
+)
 async def submit_project(
     project_id: uuid.UUID,
     response: Response,
     session: SessionDep,
-    principal: Candidate,
+    principal: Submitter,
     if_match: IfMatchHeader = None,
 ) -> ProjectRead:
     """Déposer le dossier : le contrôle d'éligibilité liste chaque règle non respectée
-    (R-FLOW-2)."""
+    (R-FLOW-2).
+
+    Règles : R-FLOW-1, R-FLOW-2, R-FLOW-3 ; un 409 liste `allowed_actions`.
+    """
     project = await projects_service.transition(
         session, principal, project_id=project_id, action=Action.SUBMIT, if_match=if_match
     )
     return await _respond(session, response, principal, project)
 
 
-@router.post("/{project_id}/withdraw", response_model=ProjectRead, responses=TRANSITION_RESPONSES)
+@router.post(
+    "/{project_id}/withdraw",
+    summary="Retirer un dossier",
+    response_model=ProjectRead,
+    responses=_transition_responses(Action.WITHDRAW, Status.CLOSED, "classé sans suite", []),
+)
 async def withdraw_project(
     project_id: uuid.UUID,
     response: Response,
     session: SessionDep,
-    principal: Candidate,
+    principal: Withdrawer,
     if_match: IfMatchHeader = None,
 ) -> ProjectRead:
-    """Retirer son dossier (brouillon, déposé ou en instruction)."""
+    """Retirer son dossier (brouillon, déposé ou en instruction).
+
+    Règles : R-FLOW-1, R-FLOW-3 (If-Match) ; un 409 liste `allowed_actions`.
+    """
     project = await projects_service.transition(
         session, principal, project_id=project_id, action=Action.WITHDRAW, if_match=if_match
     )
@@ -287,32 +425,47 @@ async def withdraw_project(
 
 
 @router.post(
-    "/{project_id}/start-review", response_model=ProjectRead, responses=TRANSITION_RESPONSES
+    "/{project_id}/start-review",
+    summary="Mettre un dossier en instruction",
+    response_model=ProjectRead,
+    responses=_transition_responses(Action.START_REVIEW, Status.DRAFT, "brouillon", []),
 )
 async def start_review(
     project_id: uuid.UUID,
     response: Response,
     session: SessionDep,
-    principal: Prefect,
+    principal: Reviewer,
     if_match: IfMatchHeader = None,
 ) -> ProjectRead:
-    """Mettre un dossier déposé en instruction (préfet du département)."""
+    """Mettre un dossier déposé en instruction (préfet du département).
+
+    Règles : R-FLOW-1 (déposé seulement), R-FLOW-3 (If-Match) ; un 409 liste `allowed_actions`.
+    """
     project = await projects_service.transition(
         session, principal, project_id=project_id, action=Action.START_REVIEW, if_match=if_match
     )
     return await _respond(session, response, principal, project)
 
 
-@router.post("/{project_id}/return", response_model=ProjectRead, responses=TRANSITION_RESPONSES)
+@router.post(
+    "/{project_id}/return",
+    summary="Renvoyer un dossier pour complément",
+    response_model=ProjectRead,
+    responses=_transition_responses(Action.RETURN, Status.SUBMITTED, "déposé", ["start-review"]),
+)
 async def return_project(
     project_id: uuid.UUID,
     response: Response,
     session: SessionDep,
-    principal: Prefect,
+    principal: Returner,
     data: ReturnRequest,
     if_match: IfMatchHeader = None,
 ) -> ProjectRead:
-    """Renvoyer un dossier en instruction au candidat pour complément, avec un message."""
+    """Renvoyer un dossier en instruction au candidat pour complément, avec un message.
+
+    Règles : R-FLOW-1 (en instruction seulement), R-FLOW-3 (If-Match) ; le dossier redevient
+    brouillon avec `returned_at` et `status_message` ; un 409 liste `allowed_actions`.
+    """
     project = await projects_service.transition(
         session,
         principal,
@@ -324,16 +477,25 @@ async def return_project(
     return await _respond(session, response, principal, project)
 
 
-@router.post("/{project_id}/close", response_model=ProjectRead, responses=TRANSITION_RESPONSES)
+@router.post(
+    "/{project_id}/close",
+    summary="Classer un dossier sans suite",
+    response_model=ProjectRead,
+    responses=_transition_responses(Action.CLOSE, Status.SUBMITTED, "déposé", ["start-review"]),
+)
 async def close_project(
     project_id: uuid.UUID,
     response: Response,
     session: SessionDep,
-    principal: Prefect,
+    principal: Closer,
     data: CloseRequest,
     if_match: IfMatchHeader = None,
 ) -> ProjectRead:
-    """Classer sans suite un dossier en instruction, avec un motif."""
+    """Classer sans suite un dossier en instruction, avec un motif.
+
+    Règles : R-FLOW-1 (en instruction seulement), R-FLOW-3 (If-Match) ; un 409 liste
+    `allowed_actions`.
+    """
     project = await projects_service.transition(
         session,
         principal,
@@ -360,11 +522,19 @@ def _transition_read(item: ProjectTransition, *, hide_agent: bool) -> Transition
     )
 
 
-@router.get("/{project_id}/history", response_model=HistoryRead, responses=problems(401, 403, 404))
+@router.get(
+    "/{project_id}/history",
+    summary="Lire l'historique d'un dossier",
+    response_model=HistoryRead,
+    responses=problems(401, 403, 404),
+)
 async def read_history(
     project_id: uuid.UUID, session: SessionDep, principal: Readers
 ) -> HistoryRead:
-    """L'historique des transitions du dossier : qui, quand, de quel état à quel état."""
+    """L'historique des transitions du dossier : qui, quand, de quel état à quel état.
+
+    Règles : R-FLOW-1, R-ACL-1.
+    """
     items = await projects_service.history(session, principal, project_id=project_id)
     hide = projects_service.hides_state_agents(principal)
     return HistoryRead(

@@ -2,7 +2,8 @@
 
 R-EXCL-1, R-EXCL-2 (eligible cost, licence origin), R-EXCL-3 (nothing eligible), R-CAP-1,
 R-CAP-2 (caps), R-ELIG-3..8 (eligibility),
-R-FLOW-1 (transitions). Integer cents and basis points only; `today` is passed in.
+R-FLOW-1 (transitions), R-FLOW-3 (drafts only are edited), and what a caller may do now
+(`allowed_actions`, issue 12). Integer cents and basis points only; `today` is passed in.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
+from app.auth.principal import Role
 from app.core.rules import RuleFailure
 
 BPS = 10_000
@@ -89,6 +91,70 @@ TRANSITIONS: dict[Action, tuple[frozenset[Status], Status]] = {
     Action.COMPLETE: (frozenset({Status.PAID}), Status.COMPLETED),
     Action.CANCEL: (frozenset({Status.ACCEPTED, Status.UNDER_CONVENTION}), Status.CANCELLED),
 }
+
+
+class ProjectAction(StrEnum):
+    """Une action possible sur un dossier, telle que `allowed_actions` la nomme : `edit` est
+    PATCH /projects/{id}, les autres POST /projects/{id}/<action>."""
+
+    # The value is the last segment of the operation's path; `convention`, `payments` and
+    # `cancel` are the budgets domain's routes on the dossier, judged by this table too.
+
+    EDIT = "edit"
+    SUBMIT = Action.SUBMIT.value
+    WITHDRAW = Action.WITHDRAW.value
+    START_REVIEW = Action.START_REVIEW.value
+    RETURN = Action.RETURN.value
+    CLOSE = Action.CLOSE.value
+    CONVENTION = Action.SIGN_CONVENTION.value
+    PAYMENTS = "payments"
+    CANCEL = Action.CANCEL.value
+
+
+# R-FLOW-3: only a draft is edited (a returned dossier is a draft again).
+EDITABLE: frozenset[Status] = frozenset({Status.DRAFT})
+# R-FLOW-1: payments are recorded under a signed convention only (the balance moves it on).
+PAYABLE: frozenset[Status] = frozenset({Status.UNDER_CONVENTION})
+
+# Who drives each action on a dossier in their scope (R-ACL-1 does the scope): the routes'
+# `require_roles(...)` are built from this table, so the offer and the judge cannot drift.
+ACTION_ROLES: dict[ProjectAction, frozenset[Role]] = {
+    ProjectAction.EDIT: frozenset({Role.CANDIDATE}),
+    ProjectAction.SUBMIT: frozenset({Role.CANDIDATE}),
+    ProjectAction.WITHDRAW: frozenset({Role.CANDIDATE}),
+    ProjectAction.START_REVIEW: frozenset({Role.PREFECT}),
+    ProjectAction.RETURN: frozenset({Role.PREFECT}),
+    ProjectAction.CLOSE: frozenset({Role.PREFECT}),
+    ProjectAction.CONVENTION: frozenset({Role.PREFECT}),
+    ProjectAction.PAYMENTS: frozenset({Role.PREFECT}),
+    ProjectAction.CANCEL: frozenset({Role.PREFECT}),
+}
+
+
+def state_allows(status: Status, action: ProjectAction) -> bool:
+    """R-FLOW-1 / R-FLOW-3: the dossier's state lets `action` happen (whoever asks)."""
+    if action is ProjectAction.EDIT:
+        return status in EDITABLE
+    if action is ProjectAction.PAYMENTS:
+        return status in PAYABLE
+    sources, _target = TRANSITIONS[Action(action.value)]
+    return status in sources
+
+
+def allowed_actions(status: Status, role: Role) -> list[ProjectAction]:
+    """What `role` may do now on a dossier in `status` within its scope (issue 12).
+
+    The same two checks the server makes when the action comes: the role (ACTION_ROLES, 403)
+    and the state (TRANSITIONS / EDITABLE / PAYABLE, 409). What the body then says is judged
+    apart: submit runs the eligibility check (R-FLOW-2, 422), a payment its caps (R-PAY-1,
+    R-PAY-2). The final report is not offered: it hangs on the grant (R-PAY-2), which this
+    domain does not read.
+    """
+    return [
+        action
+        for action, roles in ACTION_ROLES.items()
+        if role in roles and state_allows(status, action)
+    ]
 
 
 class IllegalTransition(Exception):

@@ -22,7 +22,14 @@ from app.core.schemas import (
     Version,
     not_blank,
 )
-from app.projects.rules import Action, ExpenseCategory, Nature, Status, VendorOrigin
+from app.projects.rules import (
+    Action,
+    ExpenseCategory,
+    Nature,
+    ProjectAction,
+    Status,
+    VendorOrigin,
+)
 
 Strand = Annotated[str, Field(pattern=r"^3[abc]$", description="Volet : 3a, 3b ou 3c.")]
 ShortText = Annotated[str, Field(min_length=1, max_length=200), not_blank()]
@@ -203,7 +210,20 @@ class ProjectSummary(ReadModel):
     total_cost_cents: Cents
     start_on: date | None
     end_on: date | None
-    submitted_at: datetime | None
+    submitted_at: datetime | None = Field(description="Date du dernier dépôt (UTC).")
+    returned_at: datetime | None = Field(
+        description="Date du dernier renvoi pour complément par le préfet (UTC). Un brouillon "
+        "(`draft`) qui la porte est un dossier renvoyé, à compléter selon `status_message` "
+        "(lecture d'un dossier), pas un nouveau brouillon."
+    )
+    allowed_actions: list[ProjectAction] = Field(
+        max_length=len(ProjectAction),
+        description="Ce que vous pouvez faire maintenant sur ce dossier, selon votre rôle et son "
+        "état, jugé par les mêmes règles que l'action elle-même (R-FLOW-1, R-FLOW-3) : `edit` "
+        "(PATCH /projects/{id}), `submit`, `withdraw`, `start-review`, `return`, `close` "
+        "(POST /projects/{id}/<action>). Le dépôt reste soumis au contrôle d'éligibilité "
+        "(R-FLOW-2, 422).",
+    )
     evaluations: ProjectScores | None = Field(
         description="Synthèse des évaluations pour les agents de l'État ; null pour un "
         "candidat (R-EVAL-4)."

@@ -41,12 +41,15 @@ from app.projects.rules import (
     IllegalTransition,
     Nature,
     ProgrammeTerms,
+    ProjectAction,
     ProjectFacts,
     ScoreSummary,
     Status,
     VendorOrigin,
+    allowed_actions,
     assess,
     next_status,
+    state_allows,
 )
 from app.projects.schemas import ExpenseLineIn, FundingLineIn, ProjectCreate, ProjectUpdate
 
@@ -260,13 +263,20 @@ async def list_projects(
     return split_page(rows, page, lambda r: (r[0].created_at, r[0].id))
 
 
-def _ensure_draft(project: Project) -> None:
-    if project.status != Status.DRAFT.value:
+def actions_for(principal: Principal, project: Project) -> list[ProjectAction]:
+    """What the caller may do now on this dossier (issue 12), by the rules that judge it."""
+    return allowed_actions(Status(project.status), principal.role)
+
+
+def _ensure_draft(project: Project, principal: Principal) -> None:
+    # R-FLOW-3: drafts only (a returned dossier is a draft again).
+    if not state_allows(Status(project.status), ProjectAction.EDIT):
         raise ProjectNotEditable(
             f"Le dossier est « {STATUS_LABELS_FR[Status(project.status)]} » : seuls les "
             "brouillons sont modifiables (R-FLOW-3).",
             code="R-FLOW-3",
             status_current=project.status,
+            allowed_actions=[a.value for a in actions_for(principal, project)],
         )
 
 
@@ -292,7 +302,7 @@ async def apply_update(
 ) -> Project:
     """Write `data` to a loaded draft (R-FLOW-3: drafts only) and audit it; the caller checked
     scope and concurrency (If-Match, or a re-read of the DS dossier inside its transaction)."""
-    _ensure_draft(project)
+    _ensure_draft(project, principal)
     before = audit_view(project)
     changes = data.model_dump(exclude_unset=True)
     for name in (
@@ -405,12 +415,18 @@ async def eligibility(
     return project, await assess_project(session, project)
 
 
-def check_transition(project: Project, action: Action) -> Status:
-    """R-FLOW-1: the state `action` leads to, or InvalidTransition (409) naming both states."""
+def check_transition(
+    project: Project, action: Action, principal: Principal | None = None
+) -> Status:
+    """R-FLOW-1: the state `action` leads to, or InvalidTransition (409) naming both states
+    and, when the caller is known, the actions it may do now (`allowed_actions`)."""
     before = Status(project.status)
     try:
         return next_status(before, action)
     except IllegalTransition as exc:
+        extra: dict[str, Any] = {}
+        if principal is not None:
+            extra["allowed_actions"] = [a.value for a in actions_for(principal, project)]
         raise InvalidTransition(
             f"Transition « {action.value} » impossible : le dossier est "
             f"« {STATUS_LABELS_FR[before]} » ({before.value}), la transition mènerait à "
@@ -418,6 +434,7 @@ def check_transition(project: Project, action: Action) -> Status:
             code="R-FLOW-1",
             current_status=before.value,
             requested_status=exc.target.value,
+            **extra,
         ) from exc
 
 
@@ -466,7 +483,7 @@ async def transition(
     """
     project = await get_project(session, principal, project_id=project_id)
     check_if_match(if_match, project.version)
-    check_transition(project, action)
+    check_transition(project, action, principal)
     if action is Action.SUBMIT:
         report = await assess_project(session, project)
         raise_failures(
@@ -479,6 +496,8 @@ async def transition(
         project.status_message = None
     if action in (Action.RETURN, Action.CLOSE):
         project.status_message = message
+    if action is Action.RETURN:
+        project.returned_at = utcnow()  # told apart from a new draft (issue 12)
     await advance(session, principal, project, action, message)
     return project
 

@@ -24,6 +24,7 @@ class CollectiviteNotFound(NotFound):
 
 @router.get(
     "/collectivites/{siren}",
+    summary="Identifier une collectivité par son SIREN",
     response_model=CollectiviteRead,
     responses=problems(401, 403, 404),
 )

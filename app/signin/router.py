@@ -57,6 +57,7 @@ def _service_key(request: Request) -> Any:
 
 @router.post(
     "/token",
+    summary="Échanger un jeton d'identité ProConnect",
     response_model=TokenResponse,
     responses=problems(401, 403, 404, 422, 503),
 )
@@ -90,6 +91,7 @@ async def exchange_token(
 
 @router.get(
     "/proconnect/login",
+    summary="Se connecter à l'aide de ProConnect",
     status_code=303,
     response_class=RedirectResponse,
     responses={**REDIRECT, **problems(404, 503)},
@@ -109,6 +111,7 @@ async def proconnect_login(request: Request, session: SessionDep) -> RedirectRes
 
 @router.get(
     "/proconnect/callback",
+    summary="Retour de ProConnect après connexion",
     status_code=303,
     response_class=RedirectResponse,
     responses={**REDIRECT, **problems(401, 404, 422, 503)},
@@ -139,7 +142,12 @@ async def proconnect_callback(
     return RedirectResponse(f"{frontend}?{urlencode({'code': one_time})}", status_code=303)
 
 
-@router.post("/logout", response_model=LogoutResponse, responses=problems(401, 404, 503))
+@router.post(
+    "/logout",
+    summary="Se déconnecter de ProConnect",
+    response_model=LogoutResponse,
+    responses=problems(401, 404, 503),
+)
 async def logout(
     request: Request,
     principal: CurrentPrincipal,
@@ -156,6 +164,7 @@ async def logout(
 
 @router.get(
     "/mappings",
+    summary="Lister les règles de correspondance des rôles",
     response_model=MappingRuleList,
     responses=problems(401, 403, 422),
 )
@@ -172,14 +181,34 @@ async def list_mapping_rules(
     )
 
 
+MAPPING_RULE_EXAMPLES = {
+    "prefet": {
+        "summary": "Préfet des Bouches-du-Rhône par le domaine de son adresse",
+        "value": {
+            "kind": "prefect_email_domain",
+            "departement": "13",
+            "value": "bouches-du-rhone.gouv.fr",
+            "note": "SIRET de la préfecture peu fiable : domaine vérifié par la DINUM.",
+        },
+    },
+    "dinum": {
+        "summary": "Agents de la DINUM par le SIREN de leur organisation",
+        "value": {"kind": "national_siren", "role": "dinum", "value": "130025265"},
+    },
+}
+
+
 @router.post(
     "/mappings",
+    summary="Créer une règle de correspondance des rôles",
     status_code=201,
     response_model=MappingRuleRead,
     responses=problems(401, 403, 409, 422),
 )
 async def create_mapping_rule(
-    session: SessionDep, principal: Dinum, body: Annotated[MappingRuleCreate, Body()]
+    session: SessionDep,
+    principal: Dinum,
+    body: Annotated[MappingRuleCreate, Body(openapi_examples=MAPPING_RULE_EXAMPLES)],
 ) -> MappingRule:
     """Ajoute une règle (R-AUTH-2) : SIRET/SIREN DINUM ou ANCT, SIRET de préfecture ou domaine
     d'adresse d'un département. Chaque ajout est audité."""
@@ -188,6 +217,7 @@ async def create_mapping_rule(
 
 @router.delete(
     "/mappings/{rule_id}",
+    summary="Supprimer une règle de correspondance des rôles",
     status_code=204,
     response_class=Response,
     responses=problems(401, 403, 404),
@@ -200,7 +230,7 @@ async def delete_mapping_rule(
     return Response(status_code=204)
 
 
-@wellknown_router.get("/.well-known/jwks.json")
+@wellknown_router.get("/.well-known/jwks.json", summary="Clés publiques des jetons du service")
 async def jwks(request: Request) -> dict[str, list[dict[str, str]]]:
     """Les clés publiques des jetons émis par le service (R-AUTH-2)."""
     key = _service_key(request)

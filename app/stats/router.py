@@ -78,7 +78,12 @@ def _csv(rows: list[tuple[str, str, str, str]]) -> Response:
     return Response(csv_document(iter(rows)), media_type=CSV_MEDIA_TYPE)
 
 
-@router.get("/national", response_model=NationalStats, responses=_responses(NationalStats))
+@router.get(
+    "/national",
+    summary="Lire le tableau de bord national",
+    response_model=NationalStats,
+    responses=_responses(NationalStats),
+)
 async def read_national_stats(
     request: Request,
     session: SessionDep,
@@ -107,7 +112,10 @@ async def read_national_stats(
 
 
 @router.get(
-    "/departements", response_model=DepartementsStats, responses=_responses(DepartementsStats)
+    "/departements",
+    summary="Lire les chiffres par département",
+    response_model=DepartementsStats,
+    responses=_responses(DepartementsStats),
 )
 async def read_departements_stats(
     request: Request,

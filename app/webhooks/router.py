@@ -60,6 +60,7 @@ def delivery_read(delivery: WebhookDelivery) -> DeliveryRead:
 
 @router.post(
     "",
+    summary="S'abonner aux événements",
     status_code=201,
     response_model=SubscriptionCreated,
     responses=problems(401, 403, 415, 422),
@@ -75,14 +76,22 @@ async def create_webhook(
     return _created(subscription, secret)
 
 
-@router.get("", response_model=SubscriptionList, responses=problems(401, 403))
+@router.get(
+    "",
+    summary="Lister les abonnements aux événements",
+    response_model=SubscriptionList,
+    responses=problems(401, 403),
+)
 async def list_webhooks(
     session: SessionDep,
     principal: Subscribers,
     page: Annotated[PageParams, Depends(page_params_for(SUBSCRIPTIONS_CURSOR))],
     updated_since: UpdatedSince = None,
 ) -> SubscriptionList:
-    """Les abonnements de votre périmètre (préfet : ceux de son département)."""
+    """Les abonnements de votre périmètre (préfet : ceux de son département).
+
+    Règles : R-HOOK-1, R-ACL-1.
+    """
     rows, next_cursor = await webhooks_service.list_subscriptions(
         session, principal, page=page, updated_since=updated_since
     )
@@ -90,28 +99,43 @@ async def list_webhooks(
 
 
 @router.get(
-    "/{subscription_id}", response_model=SubscriptionRead, responses=problems(401, 403, 404)
+    "/{subscription_id}",
+    summary="Lire un abonnement",
+    response_model=SubscriptionRead,
+    responses=problems(401, 403, 404),
 )
 async def read_webhook(
     subscription_id: uuid.UUID, session: SessionDep, principal: Subscribers
 ) -> SubscriptionRead:
-    """Un abonnement : état, et pourquoi il est désactivé le cas échéant."""
+    """Un abonnement : état, et pourquoi il est désactivé le cas échéant.
+
+    Règles : R-HOOK-1, R-ACL-1.
+    """
     return subscription_read(
         await webhooks_service.get_subscription(session, principal, subscription_id=subscription_id)
     )
 
 
-@router.delete("/{subscription_id}", status_code=204, responses=problems(401, 403, 404))
+@router.delete(
+    "/{subscription_id}",
+    summary="Supprimer un abonnement",
+    status_code=204,
+    responses=problems(401, 403, 404),
+)
 async def delete_webhook(
     subscription_id: uuid.UUID, session: SessionDep, principal: Subscribers
 ) -> Response:
-    """Supprimer un abonnement et ses envois en attente."""
+    """Supprimer un abonnement et ses envois en attente.
+
+    Règles : R-HOOK-1, R-ACL-1.
+    """
     await webhooks_service.delete_subscription(session, principal, subscription_id=subscription_id)
     return Response(status_code=204)
 
 
 @router.post(
     "/{subscription_id}/rotate-secret",
+    summary="Changer le secret d'un abonnement",
     response_model=SubscriptionCreated,
     responses=problems(401, 403, 404),
 )
@@ -119,7 +143,10 @@ async def rotate_webhook_secret(
     subscription_id: uuid.UUID, request: Request, session: SessionDep, principal: Subscribers
 ) -> SubscriptionCreated:
     """Un nouveau secret, montré cette seule fois ; l'ancien signe encore (à côté du nouveau)
-    pendant la période de grâce (`previous_secret_until`)."""
+    pendant la période de grâce (`previous_secret_until`).
+
+    Règles : R-HOOK-1, R-ACL-1.
+    """
     subscription, secret = await webhooks_service.rotate_secret(
         session,
         principal,
@@ -130,7 +157,10 @@ async def rotate_webhook_secret(
 
 
 @router.get(
-    "/{subscription_id}/deliveries", response_model=DeliveryList, responses=problems(401, 403, 404)
+    "/{subscription_id}/deliveries",
+    summary="Lister les envois d'un abonnement",
+    response_model=DeliveryList,
+    responses=problems(401, 403, 404),
 )
 async def list_webhook_deliveries(
     subscription_id: uuid.UUID,
@@ -139,7 +169,10 @@ async def list_webhook_deliveries(
     page: Annotated[PageParams, Depends(page_params_for(DELIVERIES_CURSOR))],
 ) -> DeliveryList:
     """Les envois, du plus récent au plus ancien : essais, codes de réponse, latence,
-    prochain essai."""
+    prochain essai.
+
+    Règles : R-HOOK-1, R-ACL-1.
+    """
     rows, next_cursor = await webhooks_service.list_deliveries(
         session, principal, subscription_id=subscription_id, page=page
     )
@@ -147,7 +180,10 @@ async def list_webhook_deliveries(
 
 
 @router.post(
-    "/{subscription_id}/replay", response_model=ReplayResult, responses=problems(401, 403, 404)
+    "/{subscription_id}/replay",
+    summary="Renvoyer les événements d'un abonnement",
+    response_model=ReplayResult,
+    responses=problems(401, 403, 404),
 )
 async def replay_webhook(
     subscription_id: uuid.UUID,
@@ -158,7 +194,10 @@ async def replay_webhook(
         Query(description="Identifiant (`event_id`) du dernier événement bien reçu."),
     ],
 ) -> ReplayResult:
-    """Renvoyer, dans l'ordre, les événements de cet abonnement qui suivent celui-ci."""
+    """Renvoyer, dans l'ordre, les événements de cet abonnement qui suivent celui-ci.
+
+    Règles : R-HOOK-1, R-ACL-1.
+    """
     queued = await webhooks_service.replay(
         session, principal, subscription_id=subscription_id, after_event_id=after
     )

@@ -65,8 +65,8 @@ async def _render_project(
         session, principal, project_id=uuid.UUID(delivery.object_id)
     )
     name = await projects_service.candidate_name(session, project)
-    shown = projects_service.shows_scores(principal)  # R-EVAL-4: subscribers are State agents
-    return to_read(project, name, shows_scores=shown).model_dump(mode="json")
+    # R-EVAL-4 (scores shown to State agents) and allowed_actions follow the subscriber's role
+    return to_read(project, name, principal).model_dump(mode="json")
 
 
 async def _render_committee(

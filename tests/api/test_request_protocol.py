@@ -118,11 +118,19 @@ async def test_r_flow_3_missing_if_match_is_428(
 
 @pytest.mark.parametrize("value", ["v1", "abc", '"v1"x', '"1"', "'v1'", '"v1";"v2"', '"v-1"'])
 @pytest.mark.parametrize("name", WRITES)
-async def test_r_flow_3_an_if_match_that_is_no_entity_tag_is_422_naming_the_header(
+async def test_r_flow_3_a_malformed_if_match_is_400_naming_the_header_and_the_expected_tag(
     client: AsyncClient, writes: dict[str, Write], name: str, value: str
 ) -> None:
-    body = problem(await send(client, writes[name], value), 422, "R-FLOW-3")
+    # issue 12: not 412 (nothing says the version is stale) nor 422: the header is written wrong,
+    # and the answer says what was expected.
+    write = writes[name]
+    body = problem(await send(client, write, value), 400, "R-FLOW-3")
+    assert body["type"].endswith("/malformed-etag")
+    assert body["detail"].startswith(f"ETag mal formé : attendu {write.etag}"), body["detail"]
+    assert body["current_etag"] == write.etag
     assert [(e["in"], e["field"]) for e in body["errors"]] == [("header", "If-Match")]
+    # nothing was written: the ETag read first still works
+    assert (await send(client, write, write.etag)).status_code == 200
 
 
 @pytest.mark.parametrize("name", WRITES)

@@ -40,14 +40,18 @@ def parameters(name: str) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-def test_r_flow_3_if_match_is_required_with_its_pattern_428_and_412_wherever_it_is_read() -> None:
+def test_r_flow_3_if_match_is_required_with_its_pattern_400_412_428_wherever_it_is_read() -> None:
     found = parameters("If-Match")
     assert len(found) >= 10
     by_id = {op["operationId"]: op for _p, _m, op in operations()}
     for operation_id, parameter in found:
         assert parameter["required"] is True, operation_id
         assert parameter["schema"]["pattern"] == IF_MATCH_PATTERN, operation_id
-        assert {"412", "422", "428"} <= set(by_id[operation_id]["responses"]), operation_id
+        # 400: a value the pattern refuses (no entity-tag) is a malformed ETag, answered with the
+        # expected tag (issue 12); 412 a stale one; 428 none.
+        assert {"400", "412", "428"} <= set(by_id[operation_id]["responses"]), operation_id
+        example = by_id[operation_id]["responses"]["400"]["content"]["application/problem+json"]
+        assert example["example"]["type"].endswith("/malformed-etag"), operation_id
 
 
 def test_if_match_pattern_takes_entity_tags_and_refuses_star() -> None:
@@ -84,6 +88,7 @@ def test_r_sync_1_every_timestamp_filter_states_format_offset_and_years(name: st
         "list_audit_events",
         "list_webhooks",
         "list_ds_syncs",
+        "list_mapping_rules",
     }
 
 
@@ -101,6 +106,7 @@ def test_every_list_states_its_own_cursor_format() -> None:
         "list_webhooks",
         "list_webhook_deliveries",
         "list_ds_syncs",
+        "list_mapping_rules",
     }
     assert len(set(patterns.values())) == len(patterns)  # a cursor fits one list only
     for operation_id, parameter in found:

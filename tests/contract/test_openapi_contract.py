@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from app.auth.principal import Role
-from app.core.errors import PROBLEM_MEDIA_TYPE
+from app.core.errors import PROBLEM_MEDIA_TYPE, Problem
 from app.main import create_app
 from app.openapi_export import CONTRACT_PATH, contract_settings, render_contract
 
@@ -118,9 +118,21 @@ def test_every_error_response_is_a_problem(contract: dict[str, Any]) -> None:
     for path, method, operation in _operations(contract):
         for status, response in operation["responses"].items():
             if status[0] in "45":
-                assert response.get("content") == PROBLEM_CONTENT, (
-                    f"{method.upper()} {path} {status}: not application/problem+json with Problem"
+                where = f"{method.upper()} {path} {status}"
+                content = response.get("content", {})
+                assert list(content) == list(PROBLEM_CONTENT), f"{where}: not problem+json"
+                media = content["application/problem+json"]
+                assert media["schema"] == PROBLEM_CONTENT["application/problem+json"]["schema"], (
+                    f"{where}: not the Problem schema"
                 )
+                # issue 12: each error status shows an example of the problem it answers,
+                # valid against Problem, every `errors[]` item in its {code, field, in, message}
+                example = media.get("example")
+                assert example is not None, f"{where}: no problem+json example"
+                Problem.model_validate(example)
+                assert example["status"] == int(status), where
+                for item in example["errors"]:
+                    assert set(item) == {"code", "field", "in", "message"}, where
 
 
 def _resolve(contract: dict[str, Any], node: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:

@@ -213,6 +213,7 @@ async def test_r_elig_2_unknown_departement_is_refused(
     assert problem(response)["errors"][0] == {
         "code": "R-ELIG-2",
         "field": "/departement",
+        "in": "body",
         "message": "Département « 20 » inconnu du code officiel géographique.",
     }
 

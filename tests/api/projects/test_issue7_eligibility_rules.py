@@ -246,13 +246,13 @@ async def test_r_cap_3_kinds_outside_the_reference_get_20_000_euros(
 @pytest.mark.parametrize(
     ("changes", "field", "code"),
     [
-        ({"sponsor": {"name": " ", "role": " "}}, "body:/sponsor/name", "R-ELIG-3"),
-        ({"sponsor": {"name": "Mme la Maire", "role": "\t "}}, "body:/sponsor/role", "R-ELIG-3"),
-        ({"title": " "}, "body:/title", "blank"),
-        ({"description": " \n "}, "body:/description", "blank"),
+        ({"sponsor": {"name": " ", "role": " "}}, "/sponsor/name", "R-ELIG-3"),
+        ({"sponsor": {"name": "Mme la Maire", "role": "\t "}}, "/sponsor/role", "R-ELIG-3"),
+        ({"title": " "}, "/title", "blank"),
+        ({"description": " \n "}, "/description", "blank"),
         (
             {"expense_lines": [{"category": "study", "label": "  ", "amount_cents": 1}]},
-            "body:/expense_lines/0/label",
+            "/expense_lines/0/label",
             "blank",
         ),
     ],

@@ -1,0 +1,74 @@
+"""allowed_actions: what a role may do now on a dossier in a state (issue 12, R-FLOW-1, R-FLOW-3).
+
+The table is the lifecycle of the README, read from the same TRANSITIONS and ACTION_ROLES the
+server judges by; tests/api/projects/test_allowed_actions.py proves the server agrees.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.auth.principal import Role
+from app.projects.rules import ProjectAction, Status, allowed_actions, state_allows
+
+E, S, W, R, RET, C = (
+    ProjectAction.EDIT,
+    ProjectAction.SUBMIT,
+    ProjectAction.WITHDRAW,
+    ProjectAction.START_REVIEW,
+    ProjectAction.RETURN,
+    ProjectAction.CLOSE,
+)
+CONV, PAY, CAN = ProjectAction.CONVENTION, ProjectAction.PAYMENTS, ProjectAction.CANCEL
+
+CANDIDATE = {Status.DRAFT: [E, S, W], Status.SUBMITTED: [W], Status.IN_REVIEW: [W]}
+PREFECT = {
+    Status.SUBMITTED: [R],
+    Status.IN_REVIEW: [RET, C],
+    Status.ACCEPTED: [CONV, CAN],
+    Status.UNDER_CONVENTION: [PAY, CAN],
+}
+
+
+@pytest.mark.parametrize("status", list(Status))
+@pytest.mark.parametrize(
+    ("role", "table"),
+    [(Role.CANDIDATE, CANDIDATE), (Role.PREFECT, PREFECT), (Role.DINUM, {}), (Role.ANCT, {})],
+)
+def test_allowed_actions_by_role_and_state(
+    role: Role, table: dict[Status, list[ProjectAction]], status: Status
+) -> None:
+    assert allowed_actions(status, role) == table.get(status, [])
+
+
+@pytest.mark.parametrize("status", list(Status))
+def test_r_flow_3_only_a_draft_is_edited(status: Status) -> None:
+    assert state_allows(status, ProjectAction.EDIT) is (status is Status.DRAFT)
+
+
+@pytest.mark.parametrize(
+    "status",
+    [Status.REJECTED, Status.WITHDRAWN, Status.CLOSED, Status.PAID, Status.COMPLETED],
+)
+def test_r_flow_1_refused_or_ended_dossiers_offer_nothing(status: Status) -> None:
+    assert all(allowed_actions(status, role) == [] for role in Role)
+
+
+def test_the_readme_lifecycle_table_is_the_rules_table() -> None:
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    rows = {
+        cells[0].strip("`"): cells[1 : 1 + len(ProjectAction)]
+        for line in readme.splitlines()
+        if line.startswith("| `")
+        and (cells := [c.strip() for c in line.strip("|").split("|")])[0].strip("`")
+        in {s.value for s in Status}
+    }
+    assert set(rows) == {s.value for s in Status}
+    for status in Status:
+        expected = [
+            ", ".join(r.value for r in Role if action in allowed_actions(status, r)) or "—"
+            for action in ProjectAction
+        ]
+        assert rows[status.value] == expected, status
