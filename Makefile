@@ -9,7 +9,7 @@ PORT   ?= 8000
 # "The service's clock"); `make run CLOCK_START=` for real time.
 CLOCK_START ?= 2021-03-01T09:00:00+01:00
 
-.PHONY: install migrate seed run test openapi lint mutation clean
+.PHONY: install migrate seed demo run test openapi lint mutation clean lock frontend-check
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ requis"'
@@ -26,10 +26,16 @@ migrate: install
 seed: migrate
 	$(BIN)/python -m app seed
 
+# The demonstration data set (app/demo.py) on an empty database; GUICHET_DEMO_DATA=false
+# leaves it empty. Refused in production.
+demo: export GUICHET_CLOCK_START = $(CLOCK_START)
+demo: seed
+	$(BIN)/python -m app demo --if-empty
+
 run: export GUICHET_CLOCK_START = $(CLOCK_START)
 # Keep-alive, connection limit and server header come from the settings (GUICHET_SERVER_*,
 # README, configuration): `python -m app serve` builds uvicorn's configuration from them.
-run: seed
+run: demo
 	$(BIN)/python -m app serve --host $(HOST) --port $(PORT)
 
 test: install
