@@ -18,8 +18,8 @@ from app.committees.router import (
     router as committees_router,
 )
 from app.core.config import Settings, get_settings
-from app.core.docs import install_docs
 from app.core.db import make_engine, make_sessionmaker, start_clock
+from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
 from app.core.middleware import (
     BodyLimitMiddleware,

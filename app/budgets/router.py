@@ -34,6 +34,7 @@ from app.core.db import SessionDep
 from app.core.errors import problems
 from app.core.filters import UpdatedSince
 from app.core.idempotency import IdempotencyKeyHeader, run_idempotent
+from app.core.location import located
 from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.programme import service as programme_service
 from app.programme.dependencies import CurrentProgramme
@@ -135,6 +136,7 @@ async def read_envelope(
 )
 async def create_allocation(
     departement: DepartementPath,
+    response: Response,
     session: SessionDep,
     principal: Dinum,
     programme: CurrentProgramme,
@@ -157,7 +159,7 @@ async def create_allocation(
     async def authorize() -> None:
         budgets_service.check_departement_scope(principal, departement)
 
-    return await run_idempotent(
+    result = await run_idempotent(
         session,
         principal,
         key=idempotency_key,
@@ -167,6 +169,7 @@ async def create_allocation(
         authorize=authorize,
         action=action,
     )
+    return located(response, result, lambda _: f"/envelopes/{departement}")
 
 
 @envelopes_router.get(
@@ -339,6 +342,7 @@ async def sign_convention(
 )
 async def create_payment(
     project_id: uuid.UUID,
+    response: Response,
     session: SessionDep,
     principal: Prefect,
     data: PaymentCreate,
@@ -356,7 +360,7 @@ async def create_payment(
     async def authorize() -> None:
         await budgets_service.check_project_scope(session, principal, project_id=project_id)
 
-    return await run_idempotent(
+    result = await run_idempotent(
         session,
         principal,
         key=idempotency_key,
@@ -366,6 +370,7 @@ async def create_payment(
         authorize=authorize,
         action=action,
     )
+    return located(response, result, lambda _: f"/projects/{project_id}/grant")
 
 
 @grants_router.post(

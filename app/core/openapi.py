@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from app.auth.dependencies import get_principal
 from app.auth.principal import Role
 from app.core.errors import PROBLEM_DESCRIPTIONS, Problem, ProblemItem, problem_ref
+from app.core.location import LOCATION_HEADER
 from app.core.ratelimit import document_rate_limits
 from app.core.schemas import NO_NUL_PATTERN
 
@@ -336,6 +337,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 response["content"] = problem_ref(response.get("description", ""))["content"]
                 if status in {"422"}:
                     response["description"] = PROBLEM_DESCRIPTIONS[422]
+        if "201" in responses:  # issue 12: every creation says where to read what it made
+            responses["201"].setdefault("headers", {})["Location"] = LOCATION_HEADER
         roles = roles_by_op.get((path, method))
         operation["x-roles"] = roles if roles is not None else ["anonymous"]
     document_rate_limits(schema)  # 429 wherever the rate limiter runs (API4)
