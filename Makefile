@@ -56,5 +56,10 @@ mutation: install
 	-$(BIN)/mutmut run --max-children 2
 	@$(BIN)/mutmut results | grep -E ': (survived|no tests)' || echo "no surviving mutant"
 
+# tests/frontend: npm ci (exact versions, package-lock.json), types generated from the contract,
+# an example client compiled with tsc --noEmit (Node.js of the machine; not needed by `make run`).
+frontend-check:
+	cd tests/frontend && npm ci --no-audit --no-fund && npm run check
+
 clean:
 	rm -rf $(VENV) var mutants

@@ -18,6 +18,7 @@ from fastapi.openapi.docs import (
 )
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.requests import Request
 
 ASSETS_URL = "/docs-assets"
 ASSETS_DIR = Path(fastapi_offline.__file__).resolve().parent / "static"
@@ -41,14 +42,11 @@ def install_docs(app: FastAPI, *, openapi_url: str) -> None:
     """Mount the bundled assets and the two documentation pages on `app`."""
     title = app.title
 
-    @app.get(f"{ASSETS_URL}/redoc.standalone.js", include_in_schema=False)
-    async def redoc_js() -> Response:
+    # Plain Starlette routes (as FastAPI's own docs pages): no operation of the API contract.
+    async def redoc_js(_request: Request) -> Response:
         return Response(redoc_script(), media_type="text/javascript")
 
-    app.mount(ASSETS_URL, StaticFiles(directory=ASSETS_DIR), name="docs-assets")
-
-    @app.get(SWAGGER_URL, include_in_schema=False)
-    async def swagger_ui() -> HTMLResponse:
+    async def swagger_ui(_request: Request) -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url=openapi_url,
             title=f"{title} — Swagger UI",
@@ -58,12 +56,10 @@ def install_docs(app: FastAPI, *, openapi_url: str) -> None:
             oauth2_redirect_url=OAUTH2_REDIRECT_URL,
         )
 
-    @app.get(OAUTH2_REDIRECT_URL, include_in_schema=False)
-    async def swagger_ui_redirect() -> HTMLResponse:
+    async def swagger_ui_redirect(_request: Request) -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
 
-    @app.get(REDOC_URL, include_in_schema=False)
-    async def redoc() -> HTMLResponse:
+    async def redoc(_request: Request) -> HTMLResponse:
         return get_redoc_html(
             openapi_url=openapi_url,
             title=f"{title} — ReDoc",
@@ -71,3 +67,9 @@ def install_docs(app: FastAPI, *, openapi_url: str) -> None:
             redoc_favicon_url=f"{ASSETS_URL}/favicon.png",
             with_google_fonts=False,
         )
+
+    app.add_route(f"{ASSETS_URL}/redoc.standalone.js", redoc_js, include_in_schema=False)
+    app.mount(ASSETS_URL, StaticFiles(directory=ASSETS_DIR), name="docs-assets")
+    app.add_route(SWAGGER_URL, swagger_ui, include_in_schema=False)
+    app.add_route(OAUTH2_REDIRECT_URL, swagger_ui_redirect, include_in_schema=False)
+    app.add_route(REDOC_URL, redoc, include_in_schema=False)
