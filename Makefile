@@ -58,6 +58,13 @@ mutation: install
 
 # tests/frontend: npm ci (exact versions, package-lock.json), types generated from the contract,
 # an example client compiled with tsc --noEmit (Node.js of the machine; not needed by `make run`).
+# requirements.lock: every dependency of pyproject.toml pinned with its hashes, for the
+# Dockerfile's non-editable install (pyproject keeps the ranges). Regenerate after a change.
+lock: install
+	$(BIN)/python -m pip install --quiet 'uv>=0.5'
+	$(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 -o requirements.lock
+
 frontend-check:
 	cd tests/frontend && npm ci --no-audit --no-fund && npm run check
 

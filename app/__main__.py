@@ -103,6 +103,7 @@ def _wait_for_database(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import InterfaceError, OperationalError
 
     from app.core.db import make_engine
+    from app.core.errors import DatabaseUnavailable
 
     async def ping() -> None:
         engine = make_engine(get_settings())
@@ -118,7 +119,8 @@ def _wait_for_database(args: argparse.Namespace) -> int:
         try:
             asyncio.run(ping())
             return 0
-        except (OSError, OperationalError, InterfaceError) as exc:  # unreachable: wait
+        except (OSError, OperationalError, InterfaceError, DatabaseUnavailable) as exc:
+            # unreachable (refused, timed out, starting): wait; anything else is raised at once
             reason = exc
         if time.monotonic() >= deadline:
             print(f"database not reachable: {reason}", file=sys.stderr)  # noqa: T201
@@ -152,6 +154,9 @@ def server_config(
         port=settings.server_port if port is None else port,
         workers=workers or settings.server_workers,
         proxy_headers=proxy_headers,
+        # Proxy headers are believed only from these peers: the same list as the rate limiter's
+        # (GUICHET_FORWARDED_ALLOW_IPS); unset, uvicorn's own FORWARDED_ALLOW_IPS or 127.0.0.1.
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
         timeout_keep_alive=settings.server_keep_alive_seconds,
         limit_concurrency=settings.server_limit_concurrency,
         h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,

@@ -163,12 +163,10 @@ async def offline_page(chromium: str) -> AsyncIterator[OfflinePage]:
             await context.route("**/*", only_local)
             page.on(
                 "console",
-                lambda message: offline.console_errors.append(message.text)
-                if message.type == "error"
-                else None,
+                lambda message: (
+                    offline.console_errors.append(message.text) if message.type == "error" else None
+                ),
             )
             yield offline
         finally:
             await browser.close()
-
-
