@@ -78,6 +78,13 @@ async def test_the_demo_loads_every_state_of_every_strand_once(tmp_path: Path) -
         assert closed[0][0] >= 1
         outcomes = await rows(url, "SELECT DISTINCT outcome FROM committee_agenda_item")
         assert {o for (o,) in outcomes} >= {"accepted", "rejected"}
+        mixed = await rows(
+            url,
+            "SELECT i.committee_id FROM committee_agenda_item i JOIN committee c "
+            "ON c.id = i.committee_id WHERE c.status = 'closed' GROUP BY i.committee_id "
+            "HAVING count(DISTINCT i.outcome) >= 2",
+        )
+        assert mixed, "no closed committee both accepted and rejected dossiers"
         payments = await rows(url, "SELECT kind, count(*) FROM payment GROUP BY 1 ORDER BY 1")
         assert dict(payments) == {"advance": 3 * len(STRANDS), "balance": len(STRANDS)}
 
