@@ -9,7 +9,7 @@ PORT   ?= 8000
 # "The service's clock"); `make run CLOCK_START=` for real time.
 CLOCK_START ?= 2021-03-01T09:00:00+01:00
 
-.PHONY: install migrate seed run test openapi lint mutation clean oidc assets
+.PHONY: install migrate seed demo run test openapi lint mutation clean oidc assets lock frontend-check
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ requis"'
@@ -26,10 +26,16 @@ migrate: install
 seed: migrate
 	$(BIN)/python -m app seed
 
+# The demonstration data set (app/demo.py) on an empty database; GUICHET_DEMO_DATA=false
+# leaves it empty. Refused in production.
+demo: export GUICHET_CLOCK_START = $(CLOCK_START)
+demo: seed
+	$(BIN)/python -m app demo --if-empty
+
 run: export GUICHET_CLOCK_START = $(CLOCK_START)
 # Keep-alive, connection limit and server header come from the settings (GUICHET_SERVER_*,
 # README, configuration): `python -m app serve` builds uvicorn's configuration from them.
-run: seed
+run: demo
 	$(BIN)/python -m app serve --host $(HOST) --port $(PORT)
 
 # R-AUTH-2 tests run panva's oidc-provider with the machine's Node.js, at the version pinned
@@ -63,6 +69,18 @@ mutation: install
 # needs no Node.js.
 assets:
 	cd frontend && npm ci --ignore-scripts --no-audit --no-fund && node build.mjs
+
+# tests/frontend: npm ci (exact versions, package-lock.json), types generated from the contract,
+# an example client compiled with tsc --noEmit (Node.js of the machine; not needed by `make run`).
+# requirements.lock: every dependency of pyproject.toml pinned with its hashes, for the
+# Dockerfile's non-editable install (pyproject keeps the ranges). Regenerate after a change.
+lock: install
+	$(BIN)/python -m pip install --quiet 'uv>=0.5'
+	$(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 -o requirements.lock
+
+frontend-check:
+	cd tests/frontend && npm ci --no-audit --no-fund && npm run check
 
 clean:
 	rm -rf $(VENV) var mutants

@@ -1,4 +1,4 @@
-"""Command line: `python -m app serve|worker|token|openapi|seed|migrate`."""
+"""Command line: `python -m app serve|worker|token|openapi|seed|migrate|demo|check-config`."""
 
 from __future__ import annotations
 
@@ -58,6 +58,76 @@ async def _seed() -> bool:
         await engine.dispose()
 
 
+def _demo(args: argparse.Namespace) -> int:
+    """Load the demonstration data set (app/demo.py). `--if-empty` (what `make run` does):
+    skip quietly when GUICHET_DEMO_DATA=false or when the database holds data already."""
+    from app.demo import DemoRefused, load
+
+    settings = get_settings()
+    if args.if_empty and not settings.demo_data:
+        print("GUICHET_DEMO_DATA=false : base laissée vide", file=sys.stderr)  # noqa: T201
+        return 0
+    try:
+        loaded = asyncio.run(load(settings))
+    except DemoRefused as refused:
+        print(refused, file=sys.stderr)  # noqa: T201
+        production = settings.environment == "production"
+        return 0 if args.if_empty and not production else 1
+    counts = ", ".join(f"{state} {n}" for state, n in sorted(loaded.counts().items()))
+    print(  # noqa: T201
+        f"données de démonstration chargées : {len(loaded.candidates)} candidats, "
+        f"{len(loaded.dossiers)} dossiers ({counts}), {len(loaded.committees)} comités clos"
+    )
+    return 0
+
+
+def _check_config(_args: argparse.Namespace) -> int:
+    """Exit 2 at once on a configuration error (the container entrypoint runs it first, so a
+    missing production secret is reported as such, never retried as an unreachable database)."""
+    from pydantic import ValidationError
+
+    get_settings.cache_clear()
+    try:
+        get_settings()
+    except ValidationError as error:
+        print(f"configuration refusée : {error}", file=sys.stderr)  # noqa: T201
+        return 2
+    return 0
+
+
+def _wait_for_database(args: argparse.Namespace) -> int:
+    """Exit 0 once the database answers, 1 after `--timeout` seconds of it not answering."""
+    import time
+
+    from sqlalchemy import text
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    from app.core.db import make_engine
+    from app.core.errors import DatabaseUnavailable
+
+    async def ping() -> None:
+        engine = make_engine(get_settings())
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        finally:
+            await engine.dispose()
+
+    deadline = time.monotonic() + args.timeout
+    while True:
+        reason: Exception
+        try:
+            asyncio.run(ping())
+            return 0
+        except (OSError, OperationalError, InterfaceError, DatabaseUnavailable) as exc:
+            # unreachable (refused, timed out, starting): wait; anything else is raised at once
+            reason = exc
+        if time.monotonic() >= deadline:
+            print(f"database not reachable: {reason}", file=sys.stderr)  # noqa: T201
+            return 1
+        time.sleep(2)
+
+
 def server_config(
     settings: Settings,
     *,
@@ -84,6 +154,9 @@ def server_config(
         port=settings.server_port if port is None else port,
         workers=workers or settings.server_workers,
         proxy_headers=proxy_headers,
+        # Proxy headers are believed only from these peers: the same list as the rate limiter's
+        # (GUICHET_FORWARDED_ALLOW_IPS); unset, uvicorn's own FORWARDED_ALLOW_IPS or 127.0.0.1.
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
         timeout_keep_alive=settings.server_keep_alive_seconds,
         limit_concurrency=settings.server_limit_concurrency,
         h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
@@ -198,6 +271,17 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("openapi", help="écrire openapi/openapi.json")
     sub.add_parser("seed", help="créer le programme FITN7 axe 3 s'il manque")
     sub.add_parser("migrate", help="alembic upgrade head")
+    demo = sub.add_parser(
+        "demo", help="charger les données de démonstration (jamais en production)"
+    )
+    demo.add_argument(
+        "--if-empty",
+        action="store_true",
+        help="ne rien faire si GUICHET_DEMO_DATA=false ou si la base contient déjà des données",
+    )
+    sub.add_parser("check-config", help="valider la configuration (code 2 si elle est refusée)")
+    wait = sub.add_parser("wait-for-database", help="attendre que la base réponde")
+    wait.add_argument("--timeout", type=float, default=60.0)
     args = parser.parse_args(argv)
     if args.command == "token":
         return _token(args)
@@ -215,6 +299,12 @@ def main(argv: list[str] | None = None) -> int:
         created = asyncio.run(_seed())
         print("programme créé" if created else "programme déjà présent")  # noqa: T201
         return 0
+    if args.command == "demo":
+        return _demo(args)
+    if args.command == "check-config":
+        return _check_config(args)
+    if args.command == "wait-for-database":
+        return _wait_for_database(args)
     return _migrate(args)
 
 

@@ -19,6 +19,7 @@ from app.committees.router import (
 )
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker, start_clock
+from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
 from app.core.middleware import (
     BodyLimitMiddleware,
@@ -62,6 +63,22 @@ Erreurs : `application/problem+json` (RFC 9457) avec `code` = identifiant de rè
 Montants en centimes d'euro (`*_cents`), taux en points de base (`*_bps`).
 """
 
+# CORS: the response headers a browser front-end may read (issue 12): versions, the URL of a
+# created resource, idempotent replays, and the rate limit's answers.
+EXPOSED_HEADERS = [
+    "ETag",
+    "Location",
+    "Last-Modified",
+    "Idempotent-Replayed",
+    "X-Request-ID",
+    "Retry-After",
+    "RateLimit",
+    "RateLimit-Policy",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+]
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for these settings (engine, sessions and verifier live on app.state)."""
@@ -94,7 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=API_VERSION,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs" if settings.show_docs else None,
+        docs_url=None,  # served offline by app.core.docs when settings.show_docs
         redoc_url=None,
         openapi_url="/openapi.json" if settings.show_docs else None,
         generate_unique_id_function=lambda route: route.name,
@@ -112,6 +129,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.proconnect = ProviderVerifier(settings) if settings.proconnect_issuer else None
 
     install_error_handlers(app)
+    if settings.show_docs:
+        install_docs(app, openapi_url="/openapi.json")
     app.include_router(ops_router)
     app.include_router(wellknown_router)
     # /tableau-de-bord/: the page and its files (DSFR built by `make assets`), outside the API.
@@ -163,17 +182,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "If-None-Match",
                 "X-Request-ID",
             ],
-            expose_headers=[
-                "ETag",
-                "Last-Modified",
-                "X-Request-ID",
-                "Retry-After",
-                "RateLimit",
-                "RateLimit-Policy",
-                "RateLimit-Limit",
-                "RateLimit-Remaining",
-                "RateLimit-Reset",
-            ],
+            expose_headers=EXPOSED_HEADERS,
         )
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

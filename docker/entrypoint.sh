@@ -1,14 +1,33 @@
 #!/bin/sh
-# Container start: wait for the database (bounded), migrate, seed, serve.
+# Container commands (Dockerfile, compose.yaml):
+#   serve    (default) the API; never migrates (several replicas may start at once)
+#   migrate  one-shot: wait for the database, `alembic upgrade head`, seed the programme
+#   worker   deliver webhooks (R-HOOK-1)
+# A configuration error (a missing production secret, a bad URL) stops at once with code 2 and
+# says so; only an unreachable database is waited for (bounded, GUICHET_DATABASE_WAIT_SECONDS).
 set -eu
-tries=0
-until python -m app migrate; do
-  tries=$((tries + 1))
-  if [ "$tries" -ge 30 ]; then echo "database not reachable after 30 attempts" >&2; exit 1; fi
-  sleep 2
-done
-python -m app seed
-# Keep-alive (75 s, over a load balancer's 60 s idle timeout), connection limit and no
-# `server` header: from the GUICHET_SERVER_* settings, see `python -m app serve`.
-exec python -m app serve --host 0.0.0.0 --port "${PORT:-8000}" \
-  --workers "${WEB_CONCURRENCY:-2}" --proxy-headers
+command="${1:-serve}"
+[ "$#" -gt 0 ] && shift
+
+python -m app check-config
+
+case "$command" in
+  migrate)
+    python -m app wait-for-database --timeout "${GUICHET_DATABASE_WAIT_SECONDS:-60}"
+    python -m app migrate
+    exec python -m app seed
+    ;;
+  serve)
+    # Keep-alive (75 s, over a load balancer's 60 s idle timeout), connection limit and no
+    # `server` header: from the GUICHET_SERVER_* settings, see `python -m app serve`. Proxy
+    # headers are believed only from GUICHET_FORWARDED_ALLOW_IPS.
+    exec python -m app serve --host 0.0.0.0 --port "${PORT:-8000}" \
+      --workers "${WEB_CONCURRENCY:-2}" --proxy-headers "$@"
+    ;;
+  worker)
+    exec python -m app worker
+    ;;
+  *)
+    exec python -m app "$command" "$@"
+    ;;
+esac

@@ -34,6 +34,7 @@ from app.core.db import SessionDep
 from app.core.errors import example_problem, problems
 from app.core.filters import UpdatedSince
 from app.core.idempotency import IdempotencyKeyHeader, run_idempotent
+from app.core.location import located
 from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.programme import service as programme_service
 from app.programme.dependencies import CurrentProgramme
@@ -193,6 +194,7 @@ async def read_envelope(
 )
 async def create_allocation(
     departement: DepartementPath,
+    response: Response,
     session: SessionDep,
     principal: Dinum,
     programme: CurrentProgramme,
@@ -215,7 +217,7 @@ async def create_allocation(
     async def authorize() -> None:
         budgets_service.check_departement_scope(principal, departement)
 
-    return await run_idempotent(
+    result = await run_idempotent(
         session,
         principal,
         key=idempotency_key,
@@ -225,6 +227,7 @@ async def create_allocation(
         authorize=authorize,
         action=action,
     )
+    return located(response, result, lambda _: f"/envelopes/{departement}")
 
 
 @envelopes_router.get(
@@ -420,6 +423,7 @@ async def sign_convention(
 )
 async def create_payment(
     project_id: uuid.UUID,
+    response: Response,
     session: SessionDep,
     principal: Payer,
     data: PaymentCreate,
@@ -437,7 +441,7 @@ async def create_payment(
     async def authorize() -> None:
         await budgets_service.check_project_scope(session, principal, project_id=project_id)
 
-    return await run_idempotent(
+    result = await run_idempotent(
         session,
         principal,
         key=idempotency_key,
@@ -447,6 +451,7 @@ async def create_payment(
         authorize=authorize,
         action=action,
     )
+    return located(response, result, lambda _: f"/projects/{project_id}/grant")
 
 
 @grants_router.post(

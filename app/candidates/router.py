@@ -22,6 +22,7 @@ from app.core.concurrency import ETAG, IfMatchHeader, etag_for
 from app.core.db import SessionDep
 from app.core.errors import problems
 from app.core.filters import UpdatedSince
+from app.core.location import set_location
 from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.reference.departements import DepartementQuery
 from app.reference.kinds import OrganisationKind
@@ -59,6 +60,7 @@ async def create_candidate(
     """
     candidate = await candidates_service.register_candidate(session, principal, data=data)
     response.headers["ETag"] = etag_for(candidate.version)
+    set_location(response, f"/candidates/{candidate.id}")
     return candidates_service.to_read(candidate)
 
 

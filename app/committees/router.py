@@ -35,6 +35,7 @@ from app.core.db import SessionDep
 from app.core.errors import problems
 from app.core.filters import UpdatedSince
 from app.core.idempotency import IdempotencyKeyHeader, run_idempotent
+from app.core.location import set_location
 from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.programme.dependencies import CurrentProgramme
 from app.projects.rules import centi_text
@@ -181,6 +182,7 @@ async def create_committee(
     committee = await committees_service.create_committee(
         session, principal, programme=programme, data=data
     )
+    set_location(response, f"/committees/{committee.id}")
     return committee_read(await committees_service.committee_view(session, committee), response)
 
 

@@ -151,6 +151,9 @@ class Settings(BaseSettings):
     server_workers: int = Field(default=1, ge=1)
 
     programme_code: str = "FITN7-AXE3"
+    # `make run` loads the demonstration data set into an empty database (`python -m app demo
+    # --if-empty`, app/demo.py) unless this is false. The demo itself is refused in production.
+    demo_data: bool = True
     max_body_bytes: int = 1_048_576
     docs_enabled: bool | None = None  # default: on outside production
     cors_origins: list[str] = []

@@ -8,7 +8,15 @@ from pathlib import Path
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+def _project_root() -> Path:
+    """The source tree in development; the working directory (which ships alembic.ini and
+    alembic/, see the Dockerfile) when the app is installed as a package (non-editable)."""
+    source = Path(__file__).resolve().parents[2]
+    return source if (source / "alembic.ini").exists() else Path.cwd()
+
+
+PROJECT_ROOT = _project_root()
 ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
 
 

@@ -27,6 +27,7 @@ from app.core.errors import (
 )
 from app.core.examples import add_examples
 from app.core.glossary import describe
+from app.core.location import LOCATION_HEADER
 from app.core.ratelimit import document_rate_limits
 from app.core.schemas import NO_NUL_PATTERN
 
@@ -380,6 +381,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                     response["content"][PROBLEM_MEDIA_TYPE]["example"] = given
                 if status in {"422"}:
                     response["description"] = PROBLEM_DESCRIPTIONS[422]
+        if "201" in responses:  # issue 12: every creation says where to read what it made
+            responses["201"].setdefault("headers", {})["Location"] = LOCATION_HEADER
         roles = roles_by_op.get((path, method))
         operation["x-roles"] = roles if roles is not None else ["anonymous"]
     document_rate_limits(schema)  # 429 wherever the rate limiter runs (API4)

@@ -16,6 +16,7 @@ from app.core.concurrency import ETAG, IfMatchHeader, etag_for
 from app.core.db import SessionDep
 from app.core.errors import problems
 from app.core.filters import UpdatedSince
+from app.core.location import set_location
 from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.evaluations import service as evaluations_service
 from app.evaluations.models import Evaluation
@@ -87,6 +88,7 @@ async def create_evaluation(
     evaluation = await evaluations_service.create_evaluation(
         session, principal, project_id=project_id, data=data
     )
+    set_location(response, f"/evaluations/{evaluation.id}")
     return _respond(response, evaluation)
 
 

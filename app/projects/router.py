@@ -13,6 +13,7 @@ from app.core.concurrency import ETAG, IfMatchHeader, etag_for
 from app.core.db import SessionDep
 from app.core.errors import example_problem, problems
 from app.core.filters import SubmittedFrom, SubmittedTo, UpdatedSince
+from app.core.location import set_location
 from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.projects import service as projects_service
 from app.projects.models import Project, ProjectTransition
@@ -266,6 +267,7 @@ async def create_project(
     project = await projects_service.create_project(
         session, principal, programme_code=request.app.state.settings.programme_code, data=data
     )
+    set_location(response, f"/projects/{project.id}")
     return await _respond(session, response, principal, project)
 
 

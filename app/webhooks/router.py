@@ -12,6 +12,7 @@ from app.auth.principal import Principal, Role
 from app.core.db import SessionDep
 from app.core.errors import problems
 from app.core.filters import UpdatedSince
+from app.core.location import set_location
 from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.webhooks import service as webhooks_service
 from app.webhooks.models import WebhookDelivery, WebhookSubscription
@@ -66,13 +67,18 @@ def delivery_read(delivery: WebhookDelivery) -> DeliveryRead:
     responses=problems(401, 403, 415, 422),
 )
 async def create_webhook(
-    data: SubscriptionCreate, request: Request, session: SessionDep, principal: Subscribers
+    data: SubscriptionCreate,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: Subscribers,
 ) -> SubscriptionCreated:
     """S'abonner aux événements (R-HOOK-1) : la DINUM reçoit ceux de tous les départements, un
     préfet ceux du sien. Le secret de signature (Standard Webhooks) n'est montré qu'ici."""
     subscription, secret = await webhooks_service.create_subscription(
         session, principal, data=data, settings=request.app.state.settings
     )
+    set_location(response, f"/webhooks/{subscription.id}")
     return _created(subscription, secret)
 
 

@@ -2,7 +2,8 @@
 
 The shell block of that README section is run as written (bash, curl, the app's token command)
 against a real server started the way `make run` starts it: a fresh database, migrated and
-seeded, the clock started at the Makefile's CLOCK_START. The dossier it files must be submitted.
+seeded and loaded with the demo data (issue 12), the clock started at the Makefile's CLOCK_START.
+The dossier it files must be submitted.
 """
 
 from __future__ import annotations
@@ -65,8 +66,9 @@ def run_walkthrough(database_url: str, clock_start: str) -> subprocess.Completed
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUICHET_")}
     env |= {"GUICHET_DATABASE_URL": database_url, "GUICHET_CLOCK_START": clock_start}
     python = sys.executable
-    for command in ("migrate", "seed"):  # what `make run` does before serving
-        subprocess.run([python, "-m", "app", command], cwd=ROOT, env=env, check=True)
+    # what `make run` does before serving: migrate, seed, and the demo data (issue 12)
+    for command in (["migrate"], ["seed"], ["demo", "--if-empty"]):
+        subprocess.run([python, "-m", "app", *command], cwd=ROOT, env=env, check=True)
     port = free_port()
     server = subprocess.Popen(
         [python, "-m", "uvicorn", "app.main:create_app", "--factory", "--port", str(port)],

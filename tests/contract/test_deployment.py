@@ -1,0 +1,178 @@
+"""Issue 12, a real deployment: what the Dockerfile and compose.yaml rely on, checked here
+(no container engine on this machine: `docker compose config` runs where Docker exists).
+
+- requirements.lock pins, with hashes, every dependency of pyproject.toml (whose ranges it
+  satisfies), so the image installs exactly it (`pip install --require-hashes`);
+- the Dockerfile is multi-stage, installs the project non-editable from the lock, checks
+  /readyz, and starts through the entrypoint, which never migrates in `serve`;
+- a configuration error stops the entrypoint at once (code 2, said as such), not after 30
+  retries reported as "database not reachable";
+- compose.yaml: the API, one-shot migrations the API waits for, PostgreSQL and Redis;
+- uvicorn believes proxy headers only from GUICHET_FORWARDED_ALLOW_IPS.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from app.__main__ import server_config
+from tests.support import test_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _locked() -> dict[str, tuple[Version, int]]:
+    """name -> (pinned version, number of hashes) from requirements.lock."""
+    text = (ROOT / "requirements.lock").read_text()
+    pins: dict[str, tuple[Version, int]] = {}
+    for block in re.split(r"\n(?=[A-Za-z0-9])", text):
+        match = re.match(r"([A-Za-z0-9_.\-\[\]]+)==(\S+)", block)
+        if match:
+            name = canonicalize_name(match.group(1).split("[")[0])
+            pins[name] = (Version(match.group(2)), block.count("--hash=sha256:"))
+    return pins
+
+
+def _closure(requirement: Requirement, seen: set[str]) -> None:
+    from importlib.metadata import PackageNotFoundError, requires
+
+    name = canonicalize_name(requirement.name)
+    if name in seen:
+        return
+    seen.add(name)
+    try:
+        children = requires(requirement.name) or []
+    except PackageNotFoundError:
+        return
+    extras = requirement.extras
+    for line in children:
+        child = Requirement(line)
+        if child.marker is None or any(
+            child.marker.evaluate({"extra": extra}) for extra in (extras or {""})
+        ):
+            _closure(child, seen)
+
+
+def test_the_lock_pins_every_dependency_of_pyproject_with_hashes() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pins = _locked()
+    assert pins, "requirements.lock is empty"
+    for line in project["dependencies"]:
+        requirement = Requirement(line)
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{name} missing from requirements.lock (make lock)"
+        assert requirement.specifier.contains(pins[name][0]), (line, pins[name][0])
+    # and what they need in turn, as installed here (the closure of the runtime deps)
+    needed: set[str] = set()
+    for line in project["dependencies"]:
+        _closure(Requirement(line), needed)
+    assert needed - set(pins) == set(), "requirements.lock misses transitive dependencies"
+    assert all(hashes >= 1 for _, hashes in pins.values())
+    # the image carries no development tool
+    dev = {canonicalize_name(Requirement(d).name) for d in project["optional-dependencies"]["dev"]}
+    assert dev & set(pins) == set()
+
+
+def test_the_dockerfile_is_multi_stage_non_editable_from_the_lock() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert len(re.findall(r"^FROM ", dockerfile, re.M)) >= 2
+    assert "--require-hashes" in dockerfile and "requirements.lock" in dockerfile
+    assert not re.search(r"pip install[^\n]*\s-e\s", dockerfile), "editable install"
+    assert re.search(r"^HEALTHCHECK .*\n?.*/readyz", dockerfile, re.M)
+    assert re.search(r"^USER ", dockerfile, re.M)
+    assert 'ENTRYPOINT ["sh", "docker/entrypoint.sh"]' in dockerfile
+    for copied in ("requirements.lock", "alembic.ini", "alembic", "docker/entrypoint.sh"):
+        assert (ROOT / copied).exists()
+
+
+def test_serving_never_migrates() -> None:
+    script = (ROOT / "docker/entrypoint.sh").read_text()
+    serve = script.split("  serve)", 1)[1].split(";;", 1)[0]
+    assert "migrate" not in serve and "wait-for-database" not in serve
+    migrate = script.split("  migrate)", 1)[1].split(";;", 1)[0]
+    assert "python -m app migrate" in migrate
+    assert "until" not in script, "no retry loop around the migration itself"
+
+
+def _entrypoint(*args: str, **env: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("GUICHET_")}
+    environ |= env
+    environ["PATH"] = f"{Path(sys.executable).parent}:{environ.get('PATH', '')}"
+    start = time.monotonic()
+    done = subprocess.run(  # noqa: S603 - fixed argv
+        ["sh", "docker/entrypoint.sh", *args],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done, time.monotonic() - start
+
+
+def test_a_configuration_error_stops_at_once_and_says_so() -> None:
+    for command in ("serve", "migrate"):
+        done, elapsed = _entrypoint(
+            command,
+            GUICHET_ENVIRONMENT="production",
+            GUICHET_DATABASE_URL="postgresql+asyncpg://nobody@127.0.0.1:1/none",
+        )
+        assert done.returncode == 2, done.stderr
+        assert "configuration refusée" in done.stderr
+        assert "GUICHET_JWT_SECRET" in done.stderr
+        assert "not reachable" not in done.stderr
+        assert elapsed < 60
+
+
+def test_an_unreachable_database_is_waited_for_then_reported(tmp_path: Path) -> None:
+    done, _ = _entrypoint(
+        "migrate",
+        GUICHET_ENVIRONMENT="test",
+        GUICHET_DATABASE_URL="postgresql+asyncpg://nobody@127.0.0.1:1/none",
+        GUICHET_DATABASE_WAIT_SECONDS="3",
+    )
+    assert done.returncode == 1
+    assert "database not reachable" in done.stderr
+
+
+def test_compose_has_the_api_one_shot_migrations_postgres_and_redis() -> None:
+    compose: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    services = compose["services"]
+    assert {"api", "migrate", "postgres", "redis"} <= set(services)
+    assert services["migrate"]["command"] == ["migrate"]
+    assert services["migrate"].get("restart") == "no"
+    api = services["api"]
+    assert api["command"] == ["serve"]
+    assert api["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert api["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    env = api["environment"]
+    assert env["GUICHET_DATABASE_URL"].startswith("postgresql+asyncpg://")
+    assert "@postgres:" in env["GUICHET_DATABASE_URL"]
+    assert env["GUICHET_RATE_LIMIT_STORAGE_URL"].startswith("redis://redis:")
+    assert "GUICHET_FORWARDED_ALLOW_IPS" in env
+    assert env["GUICHET_ENVIRONMENT"] == "production"
+    for name, service in services.items():
+        assert "image" in service or "build" in service, name
+
+
+def test_uvicorn_believes_proxy_headers_from_the_setting_only(database_url: str) -> None:
+    trusted = test_settings(database_url, forwarded_allow_ips="10.0.0.0/8")
+    config = server_config(trusted, proxy_headers=True)
+    assert config.proxy_headers is True
+    assert config.forwarded_allow_ips == "10.0.0.0/8"
+    unset = server_config(test_settings(database_url), proxy_headers=True)
+    # unset: uvicorn's own default (its FORWARDED_ALLOW_IPS, else the loopback only)
+    assert unset.forwarded_allow_ips == os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
