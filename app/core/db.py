@@ -64,7 +64,12 @@ def make_engine(settings: Settings) -> AsyncEngine:
         return engine
     if settings.database_pool != "null":
         kwargs["pool_size"] = settings.database_pool_size
-        kwargs["pool_pre_ping"] = True
+        # Issue 13: no pre-ping (one round trip per checkout, 9–11 where the floor needs 3).
+        # Connections are recycled by age; a dead one fails its first statement, which
+        # invalidates the pool (every older connection is replaced) and answers 503 with
+        # Retry-After (app/core/errors.py, `connection_invalidated`).
+        kwargs["pool_pre_ping"] = False
+        kwargs["pool_recycle"] = settings.database_pool_recycle_seconds
         # Waiting for a pooled connection is bounded too (SQLAlchemy's default is 30 s).
         kwargs["pool_timeout"] = settings.database_pool_timeout_seconds
     # A slow query is cut off by the server and answered 503, never a hung worker; a server

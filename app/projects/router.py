@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
@@ -48,7 +48,7 @@ Candidate = Annotated[Principal, Depends(require_roles(Role.CANDIDATE))]
 Prefect = Annotated[Principal, Depends(require_roles(Role.PREFECT))]
 
 
-def _scores(project: Project, *, shown: bool) -> ProjectScores | None:
+def _scores(project: Any, *, shown: bool) -> ProjectScores | None:
     """R-EVAL-4: None for a candidate; the summary stored on the row otherwise (R-EVAL-3)."""
     if not shown:
         return None
@@ -60,9 +60,7 @@ def _scores(project: Project, *, shown: bool) -> ProjectScores | None:
     )
 
 
-def _summary_fields(
-    project: Project, candidate_name: str, *, shows_scores: bool
-) -> dict[str, object]:
+def _summary_fields(project: Any, candidate_name: str, *, shows_scores: bool) -> dict[str, object]:
     return {
         "id": project.id,
         "candidate_id": project.candidate_id,
@@ -138,12 +136,16 @@ def eligibility_read(project: Project, report: EligibilityReport) -> Eligibility
 
 
 async def _respond(
-    session: SessionDep, response: Response, principal: Principal, project: Project
+    session: SessionDep,
+    response: Response,
+    principal: Principal,
+    project: Project,
+    name: str | None = None,
 ) -> ProjectRead:
     response.headers["ETag"] = etag_for(project.version)
     return to_read(
         project,
-        await projects_service.candidate_name(session, project),
+        name if name is not None else await projects_service.candidate_name(session, project),
         shows_scores=projects_service.shows_scores(principal),
     )
 
@@ -199,8 +201,10 @@ async def list_projects(
     shown = projects_service.shows_scores(principal)
     return ProjectList(
         items=[
-            ProjectSummary.model_validate(_summary_fields(p, name, shows_scores=shown))
-            for p, name in rows
+            ProjectSummary.model_validate(
+                _summary_fields(row, row.candidate_name, shows_scores=shown)
+            )
+            for row in rows
         ],
         next_cursor=next_cursor,
     )
@@ -215,8 +219,10 @@ async def read_project(
     project_id: uuid.UUID, response: Response, session: SessionDep, principal: Readers
 ) -> ProjectRead:
     """Lire un dossier de votre périmètre (404 hors périmètre, R-ACL-1)."""
-    project = await projects_service.get_project(session, principal, project_id=project_id)
-    return await _respond(session, response, principal, project)
+    project, name, _programme = await projects_service.read_project(
+        session, principal, project_id=project_id
+    )
+    return await _respond(session, response, principal, project, name)
 
 
 @router.patch(
