@@ -169,9 +169,9 @@ async def read_ledger(request: Request) -> Response:
         rows = await conn.fetch(
             "SELECT m.id, m.kind, m.allocated_delta_cents, m.committed_delta_cents,"
             " m.paid_delta_cents, m.project_id, m.reference, m.actor_subject, m.actor_role,"
-            " m.at FROM ledger_movement m JOIN envelope e ON e.id = m.envelope_id"
+            " m.at FROM ledger_movement m WHERE m.envelope_id = (SELECT e.id FROM envelope e"
             " JOIN programme g ON g.id = e.programme_id WHERE g.code = $1"
-            f" AND e.departement = $2{after} ORDER BY m.id LIMIT ${len(args)}",
+            f" AND e.departement = $2){after} ORDER BY m.id LIMIT ${len(args)}",
             *args,
         )
     next_cursor = None
