@@ -375,6 +375,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             for name, (paths, h, fh) in cases.items():
                 f = tmp / (re.sub(r"\W+", "_", name) + ".txt")
                 f.write_text("\n".join(paths) + "\n")
+                # Warm-up (the database's cache, the service's statement caches) so that
+                # neither side measures cold pages the other then finds warm.
+                wrk(floor.base, f, {**h, **fh}, 2, args.connections, "1")
+                wrk(service.base, f, h, 2, args.connections, "1")
                 s = wrk(service.base, f, h, args.duration, args.connections, "1")
                 fl = wrk(floor.base, f, {**h, **fh}, args.duration, args.connections, "1")
                 rows.append({"endpoint": name, "service": s, "floor": fl,
