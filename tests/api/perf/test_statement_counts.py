@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tests.api.evaluations.driver import PREF13_BIS, PREF13_TER, Evaluations, body
@@ -112,3 +113,24 @@ async def test_reads_cost_the_same_whatever_the_evaluations(
     ):
         costs = [await cost(client, engine, f"/api/v1/projects/{i}{suffix}", h) for i in ids]
         assert costs[0] == costs[1] <= budget, suffix
+
+
+async def test_the_cached_programme_follows_an_edit_made_by_another_instance(
+    client: AsyncClient, session: AsyncSession, headers: Any, actors: Actors
+) -> None:
+    """Issue 13: the programme is cached per process and revalidated by its version, so an
+    edit committed by another instance (here: straight in the database, version bumped as the
+    ORM does) is seen at the next read, with no restart."""
+    candidate = await make_candidate(session, siren="211300553")
+    project = await make_project(session, candidate=candidate)
+    url = f"/api/v1/projects/{project.id}/eligibility"
+    h = headers(actors.pref13)
+    before = (await client.get(url, headers=h)).json()["funding_cap_cents"]
+    await session.execute(
+        text(
+            "UPDATE programme SET funding_cap_rate_bps = funding_cap_rate_bps / 2,"
+            " version = version + 1 WHERE code = 'FITN7-AXE3'"
+        )
+    )
+    after = (await client.get(url, headers=h)).json()["funding_cap_cents"]
+    assert before > 0 and after == before // 2
