@@ -9,7 +9,7 @@ PORT   ?= 8000
 # "The service's clock"); `make run CLOCK_START=` for real time.
 CLOCK_START ?= 2021-03-01T09:00:00+01:00
 
-.PHONY: install migrate seed demo run test openapi lint mutation clean oidc assets lock frontend-check
+.PHONY: install migrate seed demo run test openapi lint mutation clean oidc assets lock frontend-check bench bench-quick
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ requis"'
@@ -81,6 +81,19 @@ lock: install
 
 frontend-check:
 	cd tests/frontend && npm ci --no-audit --no-fund && npm run check
+
+# Issue 13 (BENCHMARKS.md): the service against its floor on PostgreSQL, 200,000 dossiers and
+# 1,000,000 movements (generated once, then restored from var/bench/*.dump). Needs wrk:
+#   sudo apt-get install wrk        (Debian package)
+# BENCH_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/guichet_bench_200000 by default.
+BENCH_ARGS ?=
+bench: install
+	@command -v wrk >/dev/null || { echo "wrk is missing: sudo apt-get install wrk"; exit 1; }
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+bench-quick: install
+	@command -v wrk >/dev/null || { echo "wrk is missing: sudo apt-get install wrk"; exit 1; }
+	$(BIN)/python bench/run.py --quick --skip-two-workers $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var mutants

@@ -14,6 +14,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     ForeignKey,
+    Index,
     Integer,
     UniqueConstraint,
 )
@@ -58,6 +59,8 @@ class LedgerMovement(SQLModel, table=True):
     """Append-only history of an envelope: the figures are the sums of these deltas."""
 
     __tablename__ = "ledger_movement"
+    # Issue 13: an envelope's page of movements in id order is one index range.
+    __table_args__ = (Index("ix_ledger_movement_envelope_seq", "envelope_id", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     envelope_id: uuid.UUID = Field(

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Response
 from app.auth.dependencies import require_roles
 from app.auth.principal import Principal, Role
 from app.budgets import service as budgets_service
-from app.budgets.models import Envelope, LedgerMovement
+from app.budgets.models import Envelope
 from app.budgets.schemas import (
     AllocationCreate,
     AllocationResult,
@@ -37,7 +37,7 @@ from app.core.idempotency import IdempotencyKeyHeader, run_idempotent
 from app.core.location import located
 from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.programme import service as programme_service
-from app.programme.dependencies import CurrentProgramme
+from app.programme.dependencies import CurrentProgramme, ProgrammeRef
 from app.programme.schemas import ForfaitTier
 from app.projects.rules import ACTION_ROLES, ProjectAction
 from app.reference.departements import DepartementPath
@@ -125,7 +125,8 @@ def envelope_read(envelope: Envelope) -> EnvelopeRead:
     )
 
 
-def movement_read(movement: LedgerMovement, departement: str) -> MovementRead:
+def movement_read(movement: Any, departement: str) -> MovementRead:
+    """A movement from its ORM row or its selected columns (same attribute names)."""
     return MovementRead(
         id=movement.id or 0,
         departement=departement,
@@ -150,7 +151,7 @@ def movement_read(movement: LedgerMovement, departement: str) -> MovementRead:
 async def list_envelopes(
     session: SessionDep,
     principal: StateReaders,
-    programme: CurrentProgramme,
+    programme: ProgrammeRef,
     page: Annotated[PageParams, Depends(page_params_for(ENVELOPES_CURSOR))],
     updated_since: UpdatedSince = None,
 ) -> EnvelopeList:
@@ -175,7 +176,7 @@ async def read_envelope(
     response: Response,
     session: SessionDep,
     principal: StateReaders,
-    programme: CurrentProgramme,
+    programme: ProgrammeRef,
 ) -> EnvelopeRead:
     """Alloué, engagé, payé, disponible (préfet : son département seulement, R-ACL-1)."""
     envelope = await budgets_service.get_envelope(
@@ -240,7 +241,7 @@ async def read_ledger(
     departement: DepartementPath,
     session: SessionDep,
     principal: StateReaders,
-    programme: CurrentProgramme,
+    programme: ProgrammeRef,
     page: Annotated[PageParams, Depends(page_params_for(LEDGER_CURSOR))],
     updated_since: UpdatedSince = None,
 ) -> LedgerPage:

@@ -137,6 +137,11 @@ class Settings(BaseSettings):
     # pooled one; past either, the request answers 503 with Retry-After.
     database_connect_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
     database_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # Issue 13: no pre-ping round trip on every checkout; a pooled connection is replaced after
+    # this age (below the usual idle cut of proxies and servers), and one found dead at its
+    # first statement invalidates the pool and answers 503 with Retry-After (the client's retry
+    # then gets a fresh connection).
+    database_pool_recycle_seconds: int = Field(default=1800, ge=1)
     # R-AUTH-1: the longest accepted token lifetime (exp - iat); ProConnect tokens live 1 h.
     jwt_max_lifetime_seconds: int = Field(default=6 * 3600, ge=60, le=7 * 24 * 3600)
     # Requests (not connections) in flight per process; over it: 503 problem+json.

@@ -64,7 +64,12 @@ def make_engine(settings: Settings) -> AsyncEngine:
         return engine
     if settings.database_pool != "null":
         kwargs["pool_size"] = settings.database_pool_size
-        kwargs["pool_pre_ping"] = True
+        # Issue 13: no pre-ping (one round trip per checkout, 9–11 where the floor needs 3).
+        # Connections are recycled by age; a dead one fails its first statement, which
+        # invalidates the pool (every older connection is replaced) and answers 503 with
+        # Retry-After (app/core/errors.py, `connection_invalidated`).
+        kwargs["pool_pre_ping"] = False
+        kwargs["pool_recycle"] = settings.database_pool_recycle_seconds
         # Waiting for a pooled connection is bounded too (SQLAlchemy's default is 30 s).
         kwargs["pool_timeout"] = settings.database_pool_timeout_seconds
     # A slow query is cut off by the server and answered 503, never a hung worker; a server
@@ -263,7 +268,25 @@ async def get_session(request: Request, _clock: RequestClock) -> AsyncIterator[A
     The request's clock is made current first, so every timestamp written reads it.
     """
     async with request.app.state.sessionmaker() as session, transaction_scope(session) as scoped:
+        if (
+            request.method in _READ_METHODS
+            and session.bind.dialect.name == "postgresql"
+            and not request.url.path.startswith(_SNAPSHOT_READS)
+        ):
+            # Issue 13: a read runs its statements in autocommit (no BEGIN and COMMIT round
+            # trips: 3 round trips become 1 for a one-statement read). Each statement reads
+            # its own snapshot; the reads that take two statements (a dossier, then its
+            # funding lines) read rows that only their own dossier's writes change.
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         yield scoped
+
+
+_READ_METHODS = frozenset({"GET", "HEAD"})
+# Reads that need one snapshot across statements or a server-side cursor (which asyncpg opens
+# only inside a transaction): the dashboards, the streamed open-data export, the audit chain
+# (its verification reads the head and the events in one snapshot) and sign-in (whose GET
+# login and callback write their state and one-time code, and audit in a transaction).
+_SNAPSHOT_READS = ("/api/v1/stats", "/api/v1/open-data", "/api/v1/audit-events", "/api/v1/auth")
 
 
 # scope="function": commit/rollback run before the response goes out, so a failed commit

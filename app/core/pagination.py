@@ -18,7 +18,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy import ColumnElement, Select, tuple_
 
 from app.core.errors import ProblemItem, UnprocessableEntity
 
@@ -161,9 +161,9 @@ def keyset_page(stmt: SelectT, created_col: Any, id_col: Any, params: PageParams
     """Order by (created_at, id), start after the cursor, fetch one extra row to detect more."""
     if params.cursor:
         created, row_id = params.format.decode_keyset(params.cursor)
-        after: ColumnElement[bool] = or_(
-            created_col > created, and_(created_col == created, id_col > row_id)
-        )
+        # A row comparison, not `a > x OR (a = x AND id > y)`: both PostgreSQL and SQLite
+        # (3.15+) turn it into one index range on (created_at, id), on every page (issue 13).
+        after: ColumnElement[bool] = tuple_(created_col, id_col) > (created, row_id)
         stmt = stmt.where(after)
     return stmt.order_by(created_col, id_col).limit(params.limit + 1)
 

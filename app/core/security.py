@@ -29,6 +29,7 @@ logger = logging.getLogger("app.security")
 
 REQUIRED_CLAIMS = ("exp", "iat", "aud", "iss", "sub")
 TIME_CLAIMS = ("exp", "iat", "nbf")
+VERIFIED_CACHE_SIZE = 10_000
 # R-AUTH-1: bounds of the string claims we read (the subject is stored in histories,
 # VARCHAR(255)); claims we never read are bounded by the token size (8 KiB) alone.
 SUB_MAX = 255
@@ -158,6 +159,10 @@ class TokenVerifier:
         self._jwks_url = settings.jwt_jwks_url
         self._keys: dict[str, Any] = {}
         self._fetched_at = 0.0
+        # Issue 13: a token already verified in full is served from here until it expires
+        # (its signature, audience, issuer and claims cannot change; exp and nbf are checked
+        # again on every hit). Bounded: emptied when full, and whenever the JWKS is refreshed.
+        self._verified: dict[str, TokenClaims] = {}
         if self.algorithm != "HS256" and settings.jwt_jwks_file is not None:
             self._keys = signing_keys(
                 JWKS.model_validate_json(settings.jwt_jwks_file.read_text(encoding="utf-8")),
@@ -184,6 +189,9 @@ class TokenVerifier:
             if self.service_key is not None:
                 fetched[self.service_key.kid] = self.service_key.public
             self._keys = fetched
+            # A key that left the JWKS is no longer trusted: neither are the tokens it signed
+            # that were verified before (issue 13's cache of verified tokens).
+            self._verified.clear()
         except (httpx.HTTPError, ValidationError, ValueError) as exc:
             logger.warning("JWKS fetch failed, keeping %d cached keys: %s", len(self._keys), exc)
             if not self._keys:
@@ -205,6 +213,20 @@ class TokenVerifier:
 
     async def verify(self, token: str) -> TokenClaims:
         """Return the verified claims, or raise Unauthenticated (401)."""
+        hit = self._verified.get(token)
+        if hit is not None:
+            now = time.time()
+            nbf = hit.raw.get("nbf")
+            if hit.raw["exp"] + self.leeway > now and (nbf is None or nbf <= now + self.leeway):
+                return hit
+            del self._verified[token]
+        claims = await self._verify(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = claims
+        return claims
+
+    async def _verify(self, token: str) -> TokenClaims:
         if len(token.encode("utf-8", "ignore")) > self.max_bytes:
             raise Unauthenticated("Jeton trop volumineux.")
         try:

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Index, UniqueConstraint
 from sqlalchemy.types import Uuid
 from sqlmodel import Field, SQLModel
 
@@ -29,6 +29,8 @@ class Evaluation(SQLModel, table=True):
             "AND weighted_total_centi IS NOT NULL AND recommendation IS NOT NULL)",
             name="recused_without_scores",
         ),
+        # Issue 13: a dossier's evaluations in keyset order.
+        Index("ix_evaluation_project_created", "project_id", "created_at", "id"),
     )
     __mapper_args__ = {"version_id_col": _EVALUATION_VERSION}  # noqa: RUF012
 

@@ -194,13 +194,23 @@ async def list_evaluations(
     page: PageParams,
     updated_since: datetime | None = None,
 ) -> tuple[list[Evaluation], str | None]:
-    """One page of a dossier's evaluations, oldest first (404 outside scope, R-ACL-1)."""
-    await projects_service.get_project(session, principal, project_id=project_id, with_lines=False)
-    stmt = select(Evaluation).where(Evaluation.project_id == project_id)
+    """One page of a dossier's evaluations, oldest first (404 outside scope, R-ACL-1).
+
+    Issue 13: one statement (the scope is a condition of it); only an empty page looks the
+    dossier up, to tell "no evaluation yet" from 404.
+    """
+    in_scope = projects_repository.scope_projects(
+        select(Project.id).where(Project.id == project_id), principal
+    ).exists()
+    stmt = select(Evaluation).where(Evaluation.project_id == project_id, in_scope)
     if updated_since is not None:
         stmt = stmt.where(Evaluation.updated_at >= updated_since)
     stmt = keyset_page(stmt, Evaluation.created_at, Evaluation.id, page)
     rows = list((await session.execute(stmt)).scalars().all())
+    if not rows:
+        await projects_service.get_project(
+            session, principal, project_id=project_id, with_lines=False
+        )
     return split_page(rows, page, lambda e: (e.created_at, e.id))
 
 

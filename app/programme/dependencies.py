@@ -1,4 +1,9 @@
-"""The programme in force, as a dependency (the code comes from the deployment settings)."""
+"""The programme in force, as a dependency (the code comes from the deployment settings).
+
+Issue 13: served from the per-process cache (app/programme/cache.py), revalidated by its version
+with one cheap statement. Reads that need only its id (envelopes, ledger) use `ProgrammeRef`,
+which costs no statement once the id is known (a programme's id never changes).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,24 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.core.db import SessionDep
-from app.programme import service as programme_service
+from app.programme import cache
+from app.programme.cache import ProgrammeKey
 from app.programme.models import Programme
 
 
 async def current_programme(request: Request, session: SessionDep) -> Programme:
-    return await programme_service.get_programme(session, request.app.state.settings.programme_code)
+    return await cache.programme_by_code(session, request.app.state.settings.programme_code)
 
 
 CurrentProgramme = Annotated[Programme, Depends(current_programme)]
+
+
+async def programme_ref(request: Request, session: SessionDep) -> ProgrammeKey:
+    code = request.app.state.settings.programme_code
+    known = cache.programme_id_for(session, code)
+    if known is None:
+        known = (await cache.programme_by_code(session, code)).id
+    return ProgrammeKey(known)
+
+
+ProgrammeRef = Annotated[ProgrammeKey, Depends(programme_ref)]

@@ -22,6 +22,13 @@ class Project(SQLModel, table=True):
         CheckConstraint("agents_impacted >= 0", name="agents_impacted_positive"),
         CheckConstraint("users_impacted >= 0", name="users_impacted_positive"),
         Index("ix_project_departement_created", "departement", "created_at", "id"),
+        # Issue 13: every list filter with the keyset order (created_at, id), so that a page is
+        # one index range whatever the filter (chosen from EXPLAIN, BENCHMARKS.md).
+        Index("ix_project_created", "created_at", "id"),
+        Index("ix_project_status_created", "status", "created_at", "id"),
+        Index("ix_project_departement_status_created", "departement", "status", "created_at", "id"),
+        Index("ix_project_strand_created", "strand", "created_at", "id"),
+        Index("ix_project_candidate_created", "candidate_id", "created_at", "id"),
         CheckConstraint(
             "evaluation_count >= 0 AND advisory_count >= 0", name="evaluation_counts_positive"
         ),

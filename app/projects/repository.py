@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, false
+from sqlalchemy import Row, Select, false, select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlmodel import col, select
 
 from app.auth.principal import Principal, Role
 from app.candidates.models import Candidate
+from app.programme.models import Programme
 from app.projects.models import Project, ProjectTransition
 
 # A SELECT over Project, whatever its other columns: scope_projects keeps its type.
@@ -53,12 +54,63 @@ async def get_visible_project(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-def summary_stmt(principal: Principal) -> Select[Project, str]:
-    """Projects with their candidate's name: one statement per page, whatever its size."""
-    stmt = select(Project, Candidate.name).join(
-        Candidate, col(Candidate.id) == Project.candidate_id
-    )
+# Issue 13: the columns a summary shows, nothing else (no team JSON, no long texts, no ORM
+# object per row): the list's one statement returns rows read by attribute.
+SUMMARY_COLUMNS: tuple[Any, ...] = (
+    Project.id,
+    Project.candidate_id,
+    Project.departement,
+    Project.strand,
+    Project.title,
+    Project.nature,
+    Project.status,
+    Project.requested_cents,
+    Project.total_cost_cents,
+    Project.start_on,
+    Project.end_on,
+    Project.submitted_at,
+    Project.returned_at,
+    Project.evaluation_count,
+    Project.mean_score_centi,
+    Project.advisory_count,
+    Project.advisory_mean_centi,
+    Project.version,
+    Project.created_at,
+    Project.updated_at,
+)
+
+
+def summary_stmt(principal: Principal) -> Select[Any]:
+    """Projects' summary columns with their candidate's name: one statement per page."""
+    columns = (*SUMMARY_COLUMNS, col(Candidate.name).label("candidate_name"))
+    stmt = sa_select(*columns).join(Candidate, col(Candidate.id) == Project.candidate_id)
     return scope_projects(stmt, principal)
+
+
+async def read_visible_project(
+    session: AsyncSession, principal: Principal, project_id: uuid.UUID
+) -> Row[Project, str, int | None] | None:
+    """Issue 13: a dossier in scope with its candidate's name, its expense lines (joined) and
+    its programme's version (to revalidate the cached programme), then its funding lines: two
+    statements whatever the lines."""
+    programme_version = (
+        select(Programme.version).where(Programme.id == Project.programme_id).scalar_subquery()
+    )
+    stmt = (
+        scope_projects(
+            select(Project, col(Candidate.name), programme_version).join(
+                Candidate, col(Candidate.id) == Project.candidate_id
+            ),
+            principal,
+        )
+        .where(col(Project.id) == project_id)
+        .options(
+            joinedload(Project.expense_lines),  # type: ignore[arg-type]
+            selectinload(Project.funding_lines),  # type: ignore[arg-type]
+        )
+    )
+    row: Row[Project, str, int | None] | None = (await session.execute(stmt)).unique().one_or_none()
+    return row
 
 
 async def list_transitions(session: AsyncSession, project_id: uuid.UUID) -> list[ProjectTransition]:

@@ -69,7 +69,7 @@ Returner = Annotated[Principal, _may(ProjectAction.RETURN)]
 Closer = Annotated[Principal, _may(ProjectAction.CLOSE)]
 
 
-def _scores(project: Project, *, shown: bool) -> ProjectScores | None:
+def _scores(project: Any, *, shown: bool) -> ProjectScores | None:
     """R-EVAL-4: None for a candidate; the summary stored on the row otherwise (R-EVAL-3)."""
     if not shown:
         return None
@@ -81,9 +81,8 @@ def _scores(project: Project, *, shown: bool) -> ProjectScores | None:
     )
 
 
-def _summary_fields(
-    project: Project, candidate_name: str, principal: Principal
-) -> dict[str, object]:
+def _summary_fields(project: Any, candidate_name: str, principal: Principal) -> dict[str, object]:
+    """The summary of a dossier: a loaded Project, or a list row of its summary columns."""
     shows_scores = projects_service.shows_scores(principal)
     return {
         "id": project.id,
@@ -240,10 +239,18 @@ EDIT_CONFLICT = _problem(
 
 
 async def _respond(
-    session: SessionDep, response: Response, principal: Principal, project: Project
+    session: SessionDep,
+    response: Response,
+    principal: Principal,
+    project: Project,
+    name: str | None = None,
 ) -> ProjectRead:
     response.headers["ETag"] = etag_for(project.version)
-    return to_read(project, await projects_service.candidate_name(session, project), principal)
+    return to_read(
+        project,
+        name if name is not None else await projects_service.candidate_name(session, project),
+        principal,
+    )
 
 
 @router.post(
@@ -307,7 +314,8 @@ async def list_projects(
     )
     return ProjectList(
         items=[
-            ProjectSummary.model_validate(_summary_fields(p, name, principal)) for p, name in rows
+            ProjectSummary.model_validate(_summary_fields(row, row.candidate_name, principal))
+            for row in rows
         ],
         next_cursor=next_cursor,
     )
@@ -327,8 +335,10 @@ async def read_project(
     Règles : R-ACL-1, R-EVAL-4 ; porte `allowed_actions` (R-FLOW-1, R-FLOW-3) et, pour un
     dossier renvoyé, `returned_at`.
     """
-    project = await projects_service.get_project(session, principal, project_id=project_id)
-    return await _respond(session, response, principal, project)
+    project, name, _programme = await projects_service.read_project(
+        session, principal, project_id=project_id
+    )
+    return await _respond(session, response, principal, project, name)
 
 
 @router.patch(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select as sa_select, update
+from sqlalchemy import Row, select as sa_select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
@@ -21,7 +21,7 @@ from app.core.concurrency import check_if_match, flush_versioned
 from app.core.pagination import PageParams, keyset_page, split_page
 from app.core.rules import raise_failures
 from app.core.types import utcnow
-from app.programme import service as programme_service
+from app.programme import cache as programme_cache, service as programme_service
 from app.programme.models import Programme
 from app.programme.rules import select_forfait
 from app.projects import repository
@@ -236,10 +236,24 @@ async def candidate_name(session: AsyncSession, project: Project) -> str:
     return str(name)
 
 
+async def read_project(
+    session: AsyncSession, principal: Principal, *, project_id: uuid.UUID
+) -> tuple[Project, str, Programme]:
+    """Issue 13: a dossier in scope with its lines, its candidate's name and its programme (from
+    the per-process cache, revalidated by the version read beside it): two statements."""
+    row = await repository.read_visible_project(session, principal, project_id)
+    if row is None:
+        raise ProjectNotFound()
+    project, name, programme_version = row
+    programme = await programme_cache.programme_at(session, project.programme_id, programme_version)
+    return project, str(name), programme
+
+
 async def list_projects(
     session: AsyncSession, principal: Principal, *, filters: ProjectFilters, page: PageParams
-) -> tuple[list[tuple[Project, str]], str | None]:
-    """One page of dossiers in scope, with their candidate's name: a single statement."""
+) -> tuple[list[Row[Any]], str | None]:
+    """One page of dossiers in scope, with their candidate's name: a single statement of the
+    summary's columns (rows read by attribute, `candidate_name` included)."""
     stmt = repository.summary_stmt(principal)
     conditions: list[Any] = []
     if filters.departement is not None:
@@ -259,8 +273,8 @@ async def list_projects(
     if conditions:
         stmt = stmt.where(*conditions)
     stmt = keyset_page(stmt, Project.created_at, Project.id, page)
-    rows = [(row[0], row[1]) for row in (await session.execute(stmt)).all()]
-    return split_page(rows, page, lambda r: (r[0].created_at, r[0].id))
+    rows = list((await session.execute(stmt)).all())
+    return split_page(rows, page, lambda r: (r.created_at, r.id))
 
 
 def actions_for(principal: Principal, project: Project) -> list[ProjectAction]:
@@ -384,14 +398,20 @@ def project_facts(project: Project, forfait_cents: int | None = None) -> Project
 
 
 async def assess_project(
-    session: AsyncSession, project: Project, *, request_day: date | None = None
+    session: AsyncSession,
+    project: Project,
+    programme: Programme | None = None,
+    *,
+    request_day: date | None = None,
 ) -> EligibilityReport:
     """Load the facts a dossier is judged on and run the pure rules (R-FLOW-2).
 
     R-ELIG-8: `request_day` is the day the request was received: today for a dossier filed
     here, the filing date (`dateDepot`) for one imported from démarches-simplifiées.
+    `programme`, when the caller already holds it (issue 13), saves a statement.
     """
-    programme = await session.get_one(Programme, project.programme_id)
+    if programme is None:
+        programme = await session.get_one(Programme, project.programme_id)
     forfait = None
     if project.strand == "3a":
         candidate = await session.get_one(Candidate, project.candidate_id)
@@ -411,8 +431,8 @@ async def eligibility(
     session: AsyncSession, principal: Principal, *, project_id: uuid.UUID
 ) -> tuple[Project, EligibilityReport]:
     """The eligibility report of a dossier in scope (any status, drafts included)."""
-    project = await get_project(session, principal, project_id=project_id)
-    return project, await assess_project(session, project)
+    project, _name, programme = await read_project(session, principal, project_id=project_id)
+    return project, await assess_project(session, project, programme)
 
 
 def check_transition(

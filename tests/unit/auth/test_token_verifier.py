@@ -689,3 +689,37 @@ async def test_r_auth_1_jwks_rotation_picks_up_a_new_kid(
     # The old key left the JWKS: it is no longer trusted.
     with pytest.raises(Unauthenticated):
         await verifier.verify(rs_token(c))
+
+
+# -- issue 13: a verified token is not verified again until it expires ---------------------
+
+
+async def test_a_verified_token_is_served_from_the_cache_until_it_expires(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = make_settings(DB_URL)
+    verifier = TokenVerifier(settings)
+    now = time.time()
+    token = hs256_token(settings, iat=int(now) - 10, exp=int(now) + 60)
+    first = await verifier.verify(token)
+    decodes: list[str] = []
+    real_decode = security.jwt.decode
+
+    def counting_decode(*args: Any, **kwargs: Any) -> Any:
+        decodes.append("decode")
+        return real_decode(*args, **kwargs)
+
+    monkeypatch.setattr(security.jwt, "decode", counting_decode)
+    assert await verifier.verify(token) == first
+    assert decodes == []  # the hit skipped the signature check
+    # Past exp + leeway (by this module's clock), the cached claims are not served: the token
+    # goes through the full check again (jose's own clock, the real one, still accepts it).
+    monkeypatch.setattr(security.time, "time", lambda: now + 60 + LEEWAY + 1)
+    await verifier.verify(token)
+    assert decodes == ["decode"]
+    # A token that failed is never cached.
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    monkeypatch.setattr(security.time, "time", lambda: now)
+    for _ in range(2):
+        with pytest.raises(Unauthenticated):
+            await verifier.verify(forged)

@@ -1,0 +1,93 @@
+"""The programme, cached per process and revalidated by its version (issue 13).
+
+A programme row changes only by DINUM's edits, each of which bumps its `version` (the ORM's
+version counter). Every instance keeps the last programme it read, detached from any session
+(read-only: callers read its terms and id), and serves it while the database still holds that
+version: the check is one indexed one-column SELECT (`current_programme`), or rides on a query
+the request makes anyway (the project read selects its programme's version beside it). So
+several instances stay correct after an edit made through any of them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
+
+from app.programme.errors import ProgrammeNotSeeded
+from app.programme.models import Programme
+
+
+@dataclass(frozen=True)
+class ProgrammeKey:
+    """The programme in force, by id only (reads that need nothing else)."""
+
+    id: uuid.UUID
+
+
+_by_id: dict[uuid.UUID, Programme] = {}
+# By database and code: one process may serve (or test) several databases.
+_id_by_code: dict[tuple[str, str], uuid.UUID] = {}
+
+
+def _key(session: AsyncSession, code: str) -> tuple[str, str]:
+    return (str(session.get_bind().engine.url), code)
+
+
+def clear() -> None:
+    _by_id.clear()
+    _id_by_code.clear()
+
+
+def _remember(session: AsyncSession, programme: Programme) -> Programme:
+    session.expunge(programme)  # shared between sessions: never attached to one
+    _by_id[programme.id] = programme
+    _id_by_code[_key(session, programme.code)] = programme.id
+    return programme
+
+
+async def programme_at(
+    session: AsyncSession, programme_id: uuid.UUID, version: int | None
+) -> Programme:
+    """The programme `programme_id` at `version` (read beside another query): from the cache
+    when it holds that version, else loaded (one statement) and cached."""
+    hit = _by_id.get(programme_id)
+    if hit is not None and version is not None and hit.version == version:
+        return hit
+    programme = (
+        await session.execute(
+            select(Programme)
+            .where(Programme.id == programme_id)
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one()
+    return _remember(session, programme)
+
+
+async def programme_by_code(session: AsyncSession, code: str) -> Programme:
+    """The programme in force by code: one cheap version check when cached, else one load."""
+    known = _id_by_code.get(_key(session, code))
+    if known is not None:
+        version = (
+            await session.execute(select(Programme.version).where(Programme.id == known))
+        ).scalar_one_or_none()
+        hit = _by_id.get(known)
+        if version is not None and hit is not None and hit.version == version:
+            return hit
+    programme = (
+        await session.execute(
+            select(Programme)
+            .where(Programme.code == code)
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+    if programme is None:
+        raise ProgrammeNotSeeded()
+    return _remember(session, programme)
+
+
+def programme_id_for(session: AsyncSession, code: str) -> uuid.UUID | None:
+    """The id of a programme already read by this process (an id never changes)."""
+    return _id_by_code.get(_key(session, code))
