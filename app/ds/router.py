@@ -77,7 +77,8 @@ async def put_ds_mapping(
     principal: Operators,
     if_match: IfMatchHeader = None,
 ) -> MappingRead:
-    """Créer ou remplacer la correspondance (If-Match pour la remplacer). Une correspondance
+    """Créer ou remplacer la correspondance, toujours avec If-Match (R-FLOW-3) : l'ETag lu
+    pour la remplacer, `"v0"` pour la créer (aucune correspondance encore). Une correspondance
     modifiée relit tous les dossiers de la démarche à la synchronisation suivante."""
     demarche, created = await ds_service.put_mapping(
         session, principal, number=number, data=data, if_match=if_match

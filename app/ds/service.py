@@ -119,6 +119,9 @@ async def put_mapping(
     stored = data.model_dump(mode="json", exclude={"departement"})
     demarche = await session.get(DsDemarche, number)
     if demarche is None:
+        # R-FLOW-3: a creation too carries If-Match, "v0" (no mapping yet), so that two
+        # concurrent creations cannot both win and a lost read is a 412, not an overwrite.
+        check_if_match(if_match, 0)
         demarche = DsDemarche(
             number=number, departement=departement, mapping=stored, updated_by=principal.subject
         )

@@ -102,12 +102,22 @@ class Ds:
         self.client, self.headers, self.actors = client, headers, actors
 
     async def put_mapping(
-        self, body: dict[str, Any] | None = None, *, who: Principal | None = None, **extra: str
+        self,
+        body: dict[str, Any] | None = None,
+        *,
+        who: Principal | None = None,
+        etag: str | None = '"v0"',
+        **extra: str,
     ) -> Response:
+        """PUT the mapping; If-Match `etag` ("v0", a mapping not created yet, by default;
+        None sends none) unless `extra` gives one."""
+        headers = {**self.headers(who or self.actors.dinum)}
+        if etag is not None:
+            headers["If-Match"] = etag
         return await self.client.put(
             f"{DS}/demarches/{DEMARCHE}/mapping",
             json=body or MAPPING,
-            headers={**self.headers(who or self.actors.dinum), **extra},
+            headers={**headers, **extra},
         )
 
     async def sync(self, who: Principal | None = None) -> Response:
@@ -307,11 +317,16 @@ async def test_a_graphql_error_fails_the_sync_with_nothing_written(ds: Ds, fake:
 
 
 async def test_mapping_needs_if_match_and_stays_in_scope(ds: Ds, fake: FakeDS) -> None:
-    """R-FLOW-3 and R-ACL-1 on the mapping."""
+    """R-FLOW-3 and R-ACL-1 on the mapping: even its creation carries If-Match, "v0" (the
+    version of a mapping that does not exist yet), so that two creations never overwrite."""
+    assert (await ds.put_mapping(who=PREF47, etag=None)).status_code == 428
+    assert (await ds.put_mapping(who=PREF47, etag='"v1"')).status_code == 412
     created = await ds.put_mapping(who=PREF47)
     assert created.status_code == 201 and created.json()["departement"] == "47"
     etag = created.headers["ETag"]
-    assert (await ds.put_mapping(who=PREF47)).status_code == 428
+    assert etag == '"v1"'
+    assert (await ds.put_mapping(who=PREF47, etag=None)).status_code == 428
+    assert (await ds.put_mapping(who=PREF47)).status_code == 412  # "v0": it exists now
     assert (await ds.put_mapping(who=PREF47, **{"If-Match": '"v9"'})).status_code == 412
     assert (await ds.put_mapping(who=PREF33, **{"If-Match": etag})).status_code == 404
     read = await ds.client.get(f"{DS}/demarches/{DEMARCHE}/mapping", headers=ds.headers(PREF33))

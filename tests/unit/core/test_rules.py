@@ -11,7 +11,7 @@ from app.core.rules import RuleFailure, raise_failures
 def test_a_failure_becomes_a_problem_item() -> None:
     item = RuleFailure("R-CAP-1", "Trop.", "/requested_cents").as_item()
     assert item == ProblemItem(code="R-CAP-1", message="Trop.", field="/requested_cents")
-    assert RuleFailure("R-ELIG-7", "Clos.").as_item().field is None
+    assert RuleFailure("R-ELIG-7", "Clos.").as_item().field == ""  # the whole document
 
 
 def test_no_failure_raises_nothing() -> None:
@@ -27,7 +27,7 @@ def test_failures_raise_422_named_by_the_first_rule_listing_every_one() -> None:
     assert error.detail == "Nul. ; Cap."
     assert [(e.code, e.field, e.message) for e in error.errors] == [
         ("R-EXCL-3", "/expense_lines", "Nul."),
-        ("R-CAP-1", None, "Cap."),
+        ("R-CAP-1", "", "Cap."),
     ]
 
 
