@@ -22,7 +22,7 @@ from app.core.db import SessionDep
 from app.core.errors import problems
 from app.core.filters import Timestamp, UpdatedSince
 from app.core.pagination import CursorFormat, PageParams, page_params_for
-from app.core.schemas import MAX_INT32
+from app.core.schemas import MAX_INT32, NO_NUL_PATTERN
 
 router = APIRouter(prefix="/audit-events", tags=["audit"])
 
@@ -73,9 +73,15 @@ async def list_audit_events(
     object_type: Annotated[
         str | None, Query(pattern=Word, description="Type d'objet (project, grant, …).")
     ] = None,
-    object_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    # NUL is refused by the contract (PostgreSQL cannot compare a text holding it).
+    object_id: Annotated[
+        str | None, Query(min_length=1, max_length=64, pattern=NO_NUL_PATTERN)
+    ] = None,
     actor: Annotated[
-        str | None, Query(min_length=1, max_length=255, description="`sub` de l'auteur.")
+        str | None,
+        Query(
+            min_length=1, max_length=255, pattern=NO_NUL_PATTERN, description="`sub` de l'auteur."
+        ),
     ] = None,
     action: Annotated[str | None, Query(pattern=Word)] = None,
     at_from: Annotated[

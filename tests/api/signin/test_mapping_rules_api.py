@@ -41,7 +41,13 @@ async def test_r_auth_2_dinum_creates_lists_and_deletes_a_rule(
     gone = await client.delete(f"{MAPPINGS}/{rule['id']}", headers=headers(actors.dinum))
     assert gone.status_code == 404
     events = (
-        (await session.execute(select(AuditEvent).where(col(AuditEvent.object_id) == rule["id"])))
+        (
+            await session.execute(
+                select(AuditEvent)
+                .where(col(AuditEvent.object_id) == rule["id"])
+                .order_by(col(AuditEvent.seq))
+            )
+        )
         .scalars()
         .all()
     )
