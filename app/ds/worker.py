@@ -29,6 +29,7 @@ from app.ds.models import DsMutation
 from app.ds.rules import MutationKind
 from app.ds.service import real_now
 from app.webhooks.rules import next_delay
+from app.webhooks.worker import run_rounds
 
 logger = logging.getLogger("app.ds")
 MAX_LOG = 20
@@ -176,15 +177,9 @@ async def run_worker(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, stop: asyncio.Event
 ) -> None:
     """Write decisions back to DS until `stop` is set; errors are logged and the loop goes on."""
-    while not stop.is_set():
-        try:
-            done = await deliver_once(sessionmaker, settings)
-        except Exception:
-            logger.exception("ds worker round failed")
-            done = 0
-        if done:
-            continue
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=settings.webhook_poll_seconds)
-        except TimeoutError:
-            pass
+    await run_rounds(
+        lambda: deliver_once(sessionmaker, settings),
+        stop,
+        poll_seconds=settings.webhook_poll_seconds,
+        name="ds",
+    )

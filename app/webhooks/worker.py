@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -342,15 +343,31 @@ async def run_worker(
 ) -> None:
     """Deliver until `stop` is set; errors are logged and the loop goes on."""
     async with make_client(settings) as client:
-        while not stop.is_set():
-            try:
-                done = await deliver_once(sessionmaker, settings, client=client)
-            except Exception:
-                logger.exception("webhook worker round failed")
-                done = 0
-            if done:
-                continue
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=settings.webhook_poll_seconds)
-            except TimeoutError:
-                pass
+        await run_rounds(
+            lambda: deliver_once(sessionmaker, settings, client=client),
+            stop,
+            poll_seconds=settings.webhook_poll_seconds,
+            name="webhook",
+        )
+
+
+async def run_rounds(
+    round_once: Callable[[], Awaitable[int]],
+    stop: asyncio.Event,
+    *,
+    poll_seconds: float,
+    name: str,
+) -> None:
+    """An outbox worker's loop (webhooks, DS write-back): run rounds back to back while they
+    find work, else wait `poll_seconds` or until `stop` is set; a failed round is logged and
+    the loop goes on (the rows it leased are retried once their lease expires)."""
+    while not stop.is_set():
+        try:
+            done = await round_once()
+        except Exception:
+            logger.exception("%s worker round failed", name)
+            done = 0
+        if done:
+            continue
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
