@@ -88,6 +88,7 @@ class Settings(BaseSettings):
     # object is driven from several event loops, e.g. by an in-process contract fuzzer).
     database_pool: Literal["queue", "null"] = "queue"
     database_pool_size: int = 10
+    database_pool_overflow: int = Field(default=0, ge=0)
     sqlite_busy_timeout_ms: int = 5000
     statement_timeout_ms: int = 5000
 

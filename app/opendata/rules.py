@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from app.budgets.rules import PaymentConditions, payment_conditions
+from app.projects.rules import extra_eu_licence_allowance
 
 # The schema's fields, in its order (the CSV header; frictionless checks names and order).
 SCDL_FIELDS: tuple[str, ...] = (
@@ -50,6 +51,22 @@ AID_RATE_DECIMALS = Decimal("0.0001")
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """What the export reads of a convention's schedule: how many payments have a due date,
+    the first and the last of them."""
+
+    count: int = 0
+    first: date | None = None
+    last: date | None = None
+
+    @classmethod
+    def of(cls, due_dates: Sequence[date]) -> Schedule:
+        if not due_dates:
+            return cls()
+        return cls(len(due_dates), min(due_dates), max(due_dates))
+
+
+@dataclass(frozen=True)
 class GrantFacts:
     """What one exported grant needs, as read by the service in one row."""
 
@@ -61,7 +78,7 @@ class GrantFacts:
     beneficiary_siret: str
     title: str
     amount_cents: int
-    due_dates: Sequence[date]  # the convention schedule's due dates
+    schedule: Schedule  # the convention schedule's due dates
     strand: str
     eligible_cost_cents: int
 
@@ -79,16 +96,15 @@ def clip_objet(title: str) -> str:
     return text if len(text) <= OBJET_MAX else text[: OBJET_MAX - 1] + "…"
 
 
-def payment_period(due_dates: Sequence[date], signed_on: date) -> str:
+def payment_period(schedule: Schedule, signed_on: date) -> str:
     """SCDL `datesPeriodeVersement`: the date of a single payment, else the period
     `AAAA-MM-JJ/AAAA-MM-JJ` from the first to the last due date. A convention without a
     schedule (`autre`) states the day it was signed."""
-    if not due_dates:
+    if schedule.first is None or schedule.last is None:
         return signed_on.isoformat()
-    first, last = min(due_dates), max(due_dates)
-    if len(due_dates) == 1:
-        return first.isoformat()
-    return f"{first.isoformat()}/{last.isoformat()}"
+    if schedule.count == 1:
+        return schedule.first.isoformat()
+    return f"{schedule.first.isoformat()}/{schedule.last.isoformat()}"
 
 
 def aid_rate(amount_cents: int, eligible_cost_cents: int) -> Decimal | None:
@@ -100,9 +116,16 @@ def aid_rate(amount_cents: int, eligible_cost_cents: int) -> Decimal | None:
     )
 
 
+def eligible_cost_cents(other_cents: int, licence_cents: int, share_cap_bps: int) -> int:
+    """R-EXCL-1/R-EXCL-2 from a dossier's sums: its lines other than agents' equipment and
+    extra-EU licences, plus its extra-EU licences up to the allowance floor(s·E/(1−s)), as
+    `app.projects.rules.eligible_cost` computes line by line."""
+    return other_cents + min(licence_cents, extra_eu_licence_allowance(other_cents, share_cap_bps))
+
+
 def scdl_row(facts: GrantFacts) -> dict[str, str]:
     """The SCDL fields of one grant, as the CSV writes them (empty string: not given)."""
-    conditions: PaymentConditions = payment_conditions(len(facts.due_dates))
+    conditions: PaymentConditions = payment_conditions(facts.schedule.count)
     return {
         "nomAttribuant": facts.prefecture_name,
         "idAttribuant": facts.prefecture_siret,
@@ -115,7 +138,7 @@ def scdl_row(facts: GrantFacts) -> dict[str, str]:
         "montant": euros_text(facts.amount_cents),
         "nature": NATURE,
         "conditionsVersement": conditions.value,
-        "datesPeriodeVersement": payment_period(facts.due_dates, facts.convention_signed_on),
+        "datesPeriodeVersement": payment_period(facts.schedule, facts.convention_signed_on),
         "idRAE": "",
         "notificationUE": NOTIFICATION_UE,
         "pourcentageSubvention": SINGLE_BENEFICIARY_SHARE,

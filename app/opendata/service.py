@@ -51,16 +51,17 @@ async def freshness(session: AsyncSession, f: ExportFilter, *, variant: str) -> 
     return Freshness(count, latest.replace(microsecond=0), etag)
 
 
-def _due_dates(schedule: object) -> list[date]:
-    items = schedule if isinstance(schedule, list) else []
-    return [date.fromisoformat(str(item["due_on"])) for item in items if item.get("due_on")]
+def _day(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
 
 
 async def grant_facts(
-    session: AsyncSession, f: ExportFilter
+    session: AsyncSession, f: ExportFilter, *, eligible_cost: bool
 ) -> AsyncIterator[list[rules.GrantFacts]]:
-    """The published grants, batch by batch, from a server-side cursor."""
-    result = await session.stream(export_stmt(f).execution_options(yield_per=BATCH_ROWS))
+    """The published grants, batch by batch, from a server-side cursor; their eligible cost
+    (R-EXCL-1, R-EXCL-2) only when asked (the JSON's `tauxAide`), else 0."""
+    stmt = export_stmt(f, eligible_cost=eligible_cost)
+    result = await session.stream(stmt.execution_options(yield_per=BATCH_ROWS))
     try:
         async for batch in result.partitions():
             yield [
@@ -73,9 +74,13 @@ async def grant_facts(
                     beneficiary_siret=row[5],
                     title=row[6],
                     amount_cents=int(row[7]),
-                    due_dates=_due_dates(row[8]),
-                    strand=row[9],
-                    eligible_cost_cents=int(row[10] or 0),
+                    schedule=rules.Schedule(int(row[8] or 0), _day(row[9]), _day(row[10])),
+                    strand=row[11],
+                    eligible_cost_cents=(
+                        rules.eligible_cost_cents(int(row[12]), int(row[13]), int(row[14]))
+                        if eligible_cost
+                        else 0
+                    ),
                 )
                 for row in batch
             ]
@@ -86,7 +91,7 @@ async def grant_facts(
 async def csv_chunks(session: AsyncSession, f: ExportFilter) -> AsyncIterator[bytes]:
     """The SCDL CSV: header, then one chunk of lines per batch (UTF-8, comma, CRLF)."""
     yield rules.csv_header().encode("utf-8")
-    async for batch in grant_facts(session, f):
+    async for batch in grant_facts(session, f, eligible_cost=False):
         yield rules.csv_text(rules.csv_line(facts) for facts in batch).encode("utf-8")
 
 
@@ -94,7 +99,7 @@ async def json_chunks(session: AsyncSession, f: ExportFilter) -> AsyncIterator[b
     """A JSON array of records, written batch by batch."""
     yield b"["
     first = True
-    async for batch in grant_facts(session, f):
+    async for batch in grant_facts(session, f, eligible_cost=True):
         text = ",".join(rules.json_record(facts) for facts in batch)
         if text:
             yield (text if first else "," + text).encode("utf-8")

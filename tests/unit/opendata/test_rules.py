@@ -7,9 +7,17 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, strategies as st
 
 from app.opendata import rules
 from app.opendata.rules import GrantFacts
+from app.projects.rules import (
+    ExpenseCategory,
+    ExpenseLineFacts,
+    VendorOrigin,
+    eligible_cost,
+    is_extra_eu_licence,
+)
 
 
 @pytest.mark.parametrize(
@@ -30,7 +38,7 @@ def test_euros_with_two_decimals_and_a_point(cents: int, text: str) -> None:
     ],
 )
 def test_payment_period(dues: list[date], text: str) -> None:
-    assert rules.payment_period(dues, date(2021, 3, 15)) == text
+    assert rules.payment_period(rules.Schedule.of(dues), date(2021, 3, 15)) == text
 
 
 @pytest.mark.parametrize(
@@ -57,7 +65,7 @@ FACTS = GrantFacts(
     beneficiary_siret="21130003300017",
     title='Projet "A", B',
     amount_cents=800_050,
-    due_dates=[date(2021, 10, 1)],
+    schedule=rules.Schedule.of([date(2021, 10, 1)]),
     strand="3b",
     eligible_cost_cents=1_600_100,
 )
@@ -80,3 +88,30 @@ def test_json_record_is_typed() -> None:
     assert record["referenceDecision"] is None
     assert record["tauxAide"] == 0.5
     assert record["volet"] == "3b"
+
+
+@given(
+    lines=st.lists(
+        st.tuples(
+            st.sampled_from(list(ExpenseCategory)),
+            st.sampled_from([None, *VendorOrigin]),
+            st.integers(min_value=1, max_value=10_000_000),
+        ),
+        max_size=12,
+    ),
+    share=st.integers(min_value=0, max_value=9_999),
+)
+def test_eligible_cost_from_sums_is_the_dossiers_report(
+    lines: list[tuple[ExpenseCategory, VendorOrigin | None, int]], share: int
+) -> None:
+    """R-EXCL-1/R-EXCL-2: the export's eligible cost (from two SQL sums) is the one the
+    dossier's eligibility report computes line by line."""
+    facts = [ExpenseLineFacts(category=c, amount_cents=a, vendor_origin=o) for c, o, a in lines]
+    licences = sum(f.amount_cents for f in facts if is_extra_eu_licence(f))
+    other = sum(
+        f.amount_cents
+        for f in facts
+        if f.category is not ExpenseCategory.EQUIPMENT_AGENTS and not is_extra_eu_licence(f)
+    )
+    expected = eligible_cost(facts, share).eligible_cost_cents
+    assert rules.eligible_cost_cents(other, licences, share) == expected
