@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import Select, false
+from sqlalchemy import ColumnElement, Select, false
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.auth.principal import Principal, Role
 from app.budgets.models import Envelope, Grant
+from app.projects.models import Project
 
 
 def visible_envelopes_stmt(principal: Principal) -> Select[Envelope]:
@@ -43,3 +45,19 @@ async def grant_for_update(session: AsyncSession, project_id: uuid.UUID) -> Gran
         .execution_options(populate_existing=True)
     )
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def grant_status_fact(_principal: Principal) -> ColumnElement[Any]:
+    """The status of the dossier's grant (None without one), correlated to `Project.id`: a
+    fact of `final-report` in `allowed_actions` (R-FLOW-1, issue 12)."""
+    return select(Grant.status).where(Grant.project_id == Project.id).scalar_subquery()
+
+
+def final_report_recorded_fact(_principal: Principal) -> ColumnElement[Any]:
+    """Whether the dossier's grant has its final report (R-PAY-2: once), correlated to
+    `Project.id`."""
+    return (
+        select(Grant.id)
+        .where(Grant.project_id == Project.id, col(Grant.final_report_on).is_not(None))
+        .exists()
+    )

@@ -106,6 +106,7 @@ CANCEL_CONFLICT = example_problem(
 Signer = Annotated[Principal, _may(ProjectAction.CONVENTION)]
 Payer = Annotated[Principal, _may(ProjectAction.PAYMENTS)]
 Canceller = Annotated[Principal, _may(ProjectAction.CANCEL)]
+Reporter = Annotated[Principal, _may(ProjectAction.FINAL_REPORT)]
 
 
 def envelope_read(envelope: Envelope) -> EnvelopeRead:
@@ -465,10 +466,12 @@ async def record_final_report(
     project_id: uuid.UUID,
     response: Response,
     session: SessionDep,
-    principal: Prefect,
+    principal: Reporter,
     data: FinalReportCreate,
 ) -> GrantRead:
-    """Enregistrer le rapport final, qui ouvre le versement du solde (R-PAY-2)."""
+    """Enregistrer le rapport final, qui ouvre le versement du solde (R-PAY-2), une fois, sous
+    convention et subvention active (R-FLOW-1). Offert par `allowed_actions` (`final-report`)
+    selon ces mêmes règles ; un 409 les liste."""
     await budgets_service.record_final_report(session, principal, project_id=project_id, data=data)
     return await grant_read(session, principal, project_id, response)
 

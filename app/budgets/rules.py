@@ -9,7 +9,7 @@ from datetime import date
 from enum import StrEnum
 
 from app.core.rules import RuleFailure
-from app.projects.rules import BPS, euros
+from app.projects.rules import BPS, ProjectAction, Status, euros, state_allows
 
 
 class MovementKind(StrEnum):
@@ -284,3 +284,38 @@ def payment_conditions(scheduled_payments: int) -> PaymentConditions:
     if scheduled_payments == 0:
         return PaymentConditions.OTHER
     return PaymentConditions.UNIQUE if scheduled_payments == 1 else PaymentConditions.STAGGERED
+
+
+ACTIVE = "active"  # a grant neither cancelled nor settled (R-CAP-5)
+
+
+def final_report_state_failure(status: Status) -> RuleFailure | None:
+    """R-FLOW-1 (REPORTABLE): the final report follows a signed convention."""
+    if state_allows(status, ProjectAction.FINAL_REPORT):
+        return None
+    return RuleFailure(
+        "R-FLOW-1", f"Le rapport final suit la convention (état du dossier : {status.value})."
+    )
+
+
+def final_report_grant_failure(grant_status: str | None, *, recorded: bool) -> RuleFailure | None:
+    """R-FLOW-1: the grant is still active (not cancelled, not settled); R-PAY-2: one final
+    report per grant. `grant_status` is None when the dossier has no grant."""
+    if grant_status != ACTIVE:
+        return RuleFailure(
+            "R-FLOW-1", f"La subvention n'est plus active (état : {grant_status or 'aucune'})."
+        )
+    if recorded:
+        return RuleFailure("R-PAY-2", "Le rapport final est déjà enregistré.")
+    return None
+
+
+def final_report_refusal(
+    status: Status, *, grant_status: str | None, recorded: bool
+) -> RuleFailure | None:
+    """Whether the final report of this dossier may be recorded now (R-FLOW-1, R-PAY-2): the
+    first rule that refuses it, or None. The service runs its two halves in this order (the
+    grant's lock between them); `allowed_actions` offers `final-report` when it is None."""
+    return final_report_state_failure(status) or final_report_grant_failure(
+        grant_status, recorded=recorded
+    )

@@ -46,6 +46,9 @@ from app.budgets.rules import (
     check_payment,
     check_schedule,
     check_schedule_total,
+    final_report_grant_failure,
+    final_report_refusal,
+    final_report_state_failure,
     payment_conditions,
     unpaid_part,
 )
@@ -66,7 +69,7 @@ from app.core.schemas import MAX_CENTS
 from app.core.types import utcnow
 from app.programme.cache import ProgrammeKey
 from app.programme.models import Programme
-from app.projects import service as projects_service
+from app.projects import guards as projects_guards, service as projects_service
 from app.projects.errors import InvalidTransition
 from app.projects.models import Project
 from app.projects.rules import Action, ProjectAction, Status, euros, state_allows
@@ -632,7 +635,7 @@ async def sign_convention(
     """
     project = await projects_service.get_project(session, principal, project_id=project_id)
     check_if_match(if_match, project.version)
-    projects_service.check_transition(project, Action.SIGN_CONVENTION, principal)
+    await projects_service.check_transition_for(session, principal, project, Action.SIGN_CONVENTION)
     grant = await _locked_grant(session, project)
     programme = await session.get_one(Programme, project.programme_id)
     # R-PAY-3: signed on/after the decision, not in the future; the schedule within R-CAP-5,
@@ -668,6 +671,11 @@ async def sign_convention(
     return grant
 
 
+async def _actions(session: AsyncSession, principal: Principal, project: Project) -> list[str]:
+    """What the caller may do now, for a 409's `allowed_actions` (issue 12)."""
+    return [a.value for a in await projects_service.actions_now(session, principal, project)]
+
+
 async def check_project_scope(
     session: AsyncSession, principal: Principal, *, project_id: uuid.UUID
 ) -> None:
@@ -690,7 +698,7 @@ async def record_payment(
             f"Un paiement suppose une convention signée (état du dossier : {project.status}).",
             code="R-FLOW-1",
             current_status=project.status,
-            allowed_actions=[a.value for a in projects_service.actions_for(principal, project)],
+            allowed_actions=await _actions(session, principal, project),
         )
     grant = await _locked_grant(session, project)
     if grant.status != "active":
@@ -808,25 +816,58 @@ async def _release(
     await _audit_grant(session, principal, project, grant, closed_status, before=before)
 
 
+GRANT_STATUS = "grant_status"
+FINAL_REPORT_RECORDED = "final_report_recorded"
+
+
+@projects_guards.guard(
+    ProjectAction.FINAL_REPORT,
+    facts={
+        GRANT_STATUS: repository.grant_status_fact,
+        FINAL_REPORT_RECORDED: repository.final_report_recorded_fact,
+    },
+)
+def may_report(principal: Principal, dossier: projects_guards.Dossier) -> bool:
+    """`final-report` in `allowed_actions`: record_final_report's own rules (R-FLOW-1, R-PAY-2)
+    on the facts selected with the dossier (issue 12)."""
+    return (
+        final_report_refusal(
+            dossier.status,
+            grant_status=dossier.facts[GRANT_STATUS],
+            recorded=bool(dossier.facts[FINAL_REPORT_RECORDED]),
+        )
+        is None
+    )
+
+
 async def record_final_report(
     session: AsyncSession, principal: Principal, *, project_id: uuid.UUID, data: FinalReportCreate
 ) -> Grant:
     """Record the final report of a project under convention, which opens the balance
-    (R-PAY-2). Raises 404 or 409 (wrong state, already recorded)."""
+    (R-PAY-2). Raises 404 or 409 (wrong state, grant no longer active, already recorded), the
+    409 listing `allowed_actions`."""
     project = await projects_service.get_project(session, principal, project_id=project_id)
-    if project.status != Status.UNDER_CONVENTION.value:
+    refused = final_report_state_failure(Status(project.status))  # R-FLOW-1
+    if refused is not None:
         raise InvalidTransition(
-            f"Le rapport final suit la convention (état du dossier : {project.status}).",
-            code="R-FLOW-1",
+            refused.message,
+            code=refused.code,
             current_status=project.status,
+            allowed_actions=await _actions(session, principal, project),
         )
-    grant = await _locked_grant(session, project)
-    if grant.status != "active":  # cancelled while we waited for its lock (see record_payment)
+    grant = await repository.grant_for_update(session, project.id)
+    # R-FLOW-1: cancelled while we waited for its lock (see record_payment); R-PAY-2: once
+    refused = final_report_grant_failure(
+        grant.status if grant else None,
+        recorded=grant is not None and grant.final_report_on is not None,
+    )
+    if refused is not None:
         raise GrantRefused(
-            f"La subvention n'est plus active (état : {grant.status}).", code="R-FLOW-1"
+            refused.message,
+            code=refused.code,
+            allowed_actions=await _actions(session, principal, project),
         )
-    if grant.final_report_on is not None:
-        raise GrantRefused("Le rapport final est déjà enregistré.", code="R-PAY-2")
+    assert grant is not None  # a missing grant is refused above (R-FLOW-1)
     convention = await _convention_of(session, project)
     raise_failures(  # R-PAY-3: not in the future, not before the convention
         check_event_date(
@@ -862,7 +903,7 @@ async def cancel_grant(
     the envelope (R-CAP-5). Raises 404, 412/428, 409."""
     project = await projects_service.get_project(session, principal, project_id=project_id)
     check_if_match(if_match, project.version)
-    projects_service.check_transition(project, Action.CANCEL, principal)
+    await projects_service.check_transition_for(session, principal, project, Action.CANCEL)
     grant = await _locked_grant(session, project)
     if grant.status != "active":
         # R-CAP-5: the dossier was read before the grant's lock; a concurrent balance payment

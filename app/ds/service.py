@@ -52,7 +52,7 @@ from app.ds.rules import (
 from app.ds.schemas import MappingIn
 from app.projects import service as projects_service
 from app.projects.models import Project
-from app.projects.rules import Action, Status, euros
+from app.projects.rules import STATUS_LABELS_FR, Action, Status, euros
 from app.projects.schemas import ProjectCreate, ProjectUpdate
 from app.reference.catalogue import get_catalogue
 from app.reference.kinds import OrganisationKind
@@ -471,7 +471,7 @@ async def _update(
         reason = "edited_after_decision" if status in DECIDED_HERE else "edited_after_submission"
         message = (
             f"Dossier modifié sur DS le {dossier.modified_at:%d/%m/%Y %H:%M} alors qu'il est "
-            f"« {projects_service.STATUS_LABELS_FR[status]} » ici : la modification n'est pas "
+            f"« {STATUS_LABELS_FR[status]} » ici : la modification n'est pas "
             "reprise, à examiner."
         )
         link.flagged_at = utcnow()

@@ -28,15 +28,21 @@ from app.evaluations.schemas import (
     EvaluationUpdate,
     ScoreRead,
 )
-from app.projects.rules import centi_text
+from app.projects.rules import ACTION_ROLES, ProjectAction, centi_text
 
 project_evaluations_router = APIRouter(prefix="/projects", tags=["evaluations"])
 evaluations_router = APIRouter(prefix="/evaluations", tags=["evaluations"])
 EVALUATIONS_CURSOR = CursorFormat("evaluations")
 
-# R-EVAL-4: never candidates. R-EVAL-3: the prefect and ANCT (3b only) evaluate, not DINUM.
+# R-EVAL-4: never candidates. R-EVAL-3: the prefect and ANCT (3b only) evaluate, not DINUM:
+# the table `allowed_actions` offers `evaluate` by (issue 12).
 Readers = Annotated[Principal, Depends(require_roles(Role.PREFECT, Role.DINUM, Role.ANCT))]
-Evaluators = Annotated[Principal, Depends(require_roles(Role.PREFECT, Role.ANCT))]
+Evaluators = Annotated[
+    Principal,
+    Depends(
+        require_roles(*[role for role in Role if role in ACTION_ROLES[ProjectAction.EVALUATE]])
+    ),
+]
 
 
 def to_read(evaluation: Evaluation) -> EvaluationRead:
@@ -84,7 +90,8 @@ async def create_evaluation(
     """Évaluer un dossier déposé ou en instruction, une fois par évaluateur (R-EVAL-2) : le
     préfet ceux de son département ; l'ANCT les dossiers du volet 3b seulement, à titre
     consultatif (R-EVAL-3, 403 ailleurs). Notes sur la grille en vigueur du volet (R-EVAL-1) ;
-    conflit d'intérêts : déport, sans notes ni recommandation. Deuxième évaluation : 409."""
+    conflit d'intérêts : déport, sans notes ni recommandation. Deuxième évaluation : 409.
+    Offerte par `allowed_actions` (`evaluate`) selon ces mêmes règles ; un 409 la liste."""
     evaluation = await evaluations_service.create_evaluation(
         session, principal, project_id=project_id, data=data
     )

@@ -10,13 +10,15 @@ from enum import StrEnum
 from fractions import Fraction
 
 from app.core.rules import RuleFailure
+from app.projects.rules import EVALUABLE, STATUS_LABELS_FR, Status
 
 MIN_SCORE = 0
 MAX_SCORE = 5
 CENTI = 100
 # R-EVAL-2: while the dossier is being instructed; a committee's close moves it out of
-# in_review (accepted/rejected), which ends the evaluations without importing committees.
-EVALUABLE_STATUSES = frozenset({"submitted", "in_review"})
+# in_review (accepted/rejected), which ends the evaluations without importing committees. The
+# lifecycle's own table (app.projects.rules.EVALUABLE), which `allowed_actions` reads too.
+EVALUABLE_STATUSES = frozenset(status.value for status in EVALUABLE)
 ANCT_STRANDS = frozenset({"3b"})  # R-EVAL-3
 
 
@@ -145,6 +147,44 @@ def evaluator_kind(role: str, strand: str) -> MayEvaluate:
         )
     return MayEvaluate(
         None, RuleFailure("R-EVAL-3", "Seuls la préfecture et l'ANCT (volet 3b) évaluent.")
+    )
+
+
+def status_failure(status: str) -> RuleFailure | None:
+    """R-EVAL-2: a dossier is evaluated (and its evaluations edited) while submitted or in
+    review, until a committee decides it."""
+    if status in EVALUABLE_STATUSES:
+        return None
+    return RuleFailure(
+        "R-EVAL-2",
+        f"Le dossier est « {STATUS_LABELS_FR[Status(status)]} » : il ne s'évalue (et son "
+        "évaluation ne se modifie) que déposé ou en instruction, jusqu'à la clôture du comité "
+        "(R-EVAL-2).",
+    )
+
+
+def second_evaluation_failure(already_evaluated: bool) -> RuleFailure | None:
+    """R-EVAL-2: one evaluation per evaluator and dossier (the second one edits the first)."""
+    if not already_evaluated:
+        return None
+    return RuleFailure(
+        "R-EVAL-2",
+        "Vous avez déjà évalué ce dossier : modifiez votre évaluation (une par évaluateur, "
+        "R-EVAL-2).",
+    )
+
+
+def evaluate_refusal(
+    *, role: str, strand: str, status: str, already_evaluated: bool
+) -> RuleFailure | None:
+    """Whether this evaluator may evaluate this dossier now: the first rule that refuses it
+    (R-EVAL-3: who, on which strand; R-EVAL-2: while submitted or in review, once per
+    evaluator), or None. The service runs these checks in this order (403, then 409);
+    `allowed_actions` offers `evaluate` when it is None (issue 12)."""
+    return (
+        evaluator_kind(role, strand).failure
+        or status_failure(status)
+        or second_evaluation_failure(already_evaluated)
     )
 
 

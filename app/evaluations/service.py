@@ -6,8 +6,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, and_, func, not_
+from sqlalchemy import ColumnElement, Select, and_, func, not_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -16,7 +17,7 @@ from app.audit import service as audit
 from app.auth.principal import Principal
 from app.core.concurrency import check_if_match, flush_versioned
 from app.core.pagination import PageParams, keyset_page, split_page
-from app.core.rules import raise_failures
+from app.core.rules import RuleFailure, raise_failures
 from app.core.types import utcnow
 from app.evaluations.errors import (
     EvaluationConflict,
@@ -27,22 +28,28 @@ from app.evaluations.errors import (
 )
 from app.evaluations.models import Evaluation
 from app.evaluations.rules import (
-    EVALUABLE_STATUSES,
     EvaluatorKind,
+    evaluate_refusal,
     evaluation_failures,
     evaluator_kind,
     grid_criteria,
     mean_centi,
+    second_evaluation_failure,
+    status_failure,
     to_centi,
     weighted_total,
 )
 from app.evaluations.schemas import EvaluationCreate, EvaluationUpdate
 from app.programme import service as programme_service
 from app.programme.models import ScoringGrid
-from app.projects import repository as projects_repository, service as projects_service
+from app.projects import (
+    guards as projects_guards,
+    repository as projects_repository,
+    service as projects_service,
+)
 from app.projects.errors import ProjectNotFound
 from app.projects.models import Project
-from app.projects.rules import ScoreSummary, Status
+from app.projects.rules import ProjectAction, ScoreSummary
 
 INVALID_DETAIL = "L'évaluation est refusée : voir chaque règle non respectée dans `errors`."
 
@@ -60,17 +67,55 @@ async def _project_for_update(
     return project
 
 
-def _check_status(project: Project) -> None:
+async def _conflict(
+    session: AsyncSession, principal: Principal, project: Project, failure: RuleFailure
+) -> EvaluationConflict:
+    """The 409 of an R-EVAL-2 refusal, listing what the caller may do now (issue 12)."""
+    actions = await projects_service.actions_now(session, principal, project)
+    return EvaluationConflict(
+        failure.message,
+        code=failure.code,
+        status_current=project.status,
+        allowed_actions=[a.value for a in actions],
+    )
+
+
+async def _check_status(session: AsyncSession, principal: Principal, project: Project) -> None:
     """R-EVAL-2: a dossier is evaluated while submitted or in review; once a committee decided
     it (its close moves it out of in_review), evaluations are final."""
-    if project.status not in EVALUABLE_STATUSES:
-        raise EvaluationConflict(
-            f"Le dossier est « {projects_service.STATUS_LABELS_FR[Status(project.status)]} » : il "
-            "ne s'évalue (et son évaluation ne se modifie) que déposé ou en instruction, "
-            "jusqu'à la clôture du comité (R-EVAL-2).",
-            code="R-EVAL-2",
-            status_current=project.status,
+    failure = status_failure(project.status)
+    if failure is not None:
+        raise await _conflict(session, principal, project, failure)
+
+
+def evaluated_by(subject: str, project_id: Any = Project.id) -> ColumnElement[bool]:
+    """Whether `subject` has evaluated the dossier (R-EVAL-2: once per evaluator); correlated
+    to `Project.id` unless a dossier's id is given."""
+    return (
+        select(Evaluation.id)
+        .where(Evaluation.project_id == project_id, Evaluation.evaluator_subject == subject)
+        .exists()
+    )
+
+
+EVALUATED = "evaluated_by_caller"
+
+
+@projects_guards.guard(
+    ProjectAction.EVALUATE, facts={EVALUATED: lambda principal: evaluated_by(principal.subject)}
+)
+def may_evaluate(principal: Principal, dossier: projects_guards.Dossier) -> bool:
+    """`evaluate` in `allowed_actions`: create_evaluation's own rules (R-EVAL-3, R-EVAL-2) on
+    the facts selected with the dossier (issue 12)."""
+    return (
+        evaluate_refusal(
+            role=principal.role.value,
+            strand=dossier.strand,
+            status=dossier.status.value,
+            already_evaluated=bool(dossier.facts[EVALUATED]),
         )
+        is None
+    )
 
 
 def _score(
@@ -100,14 +145,6 @@ def _in_grid_order(scores: Mapping[str, int] | None, grid: ScoringGrid) -> dict[
     return {c.code: given[c.code] for c in grid_criteria(grid.criteria) if c.code in given}
 
 
-def _second_evaluation() -> EvaluationConflict:
-    return EvaluationConflict(
-        "Vous avez déjà évalué ce dossier : modifiez votre évaluation (une par évaluateur, "
-        "R-EVAL-2).",
-        code="R-EVAL-2",
-    )
-
-
 async def create_evaluation(
     session: AsyncSession, principal: Principal, *, project_id: uuid.UUID, data: EvaluationCreate
 ) -> Evaluation:
@@ -117,18 +154,15 @@ async def create_evaluation(
     EvaluationConflict (409: status, or a second evaluation), InvalidEvaluation (422).
     """
     project = await _project_for_update(session, principal, project_id)
+    # The checks of `evaluate_refusal`, in its order (`allowed_actions` offers by it).
     may = evaluator_kind(principal.role.value, project.strand)
-    if may.failure is not None:
+    if may.failure is not None:  # R-EVAL-3
         raise EvaluationForbidden(may.failure.message, code=may.failure.code)
-    _check_status(project)
-    already = await session.execute(
-        select(Evaluation.id).where(
-            Evaluation.project_id == project.id,
-            Evaluation.evaluator_subject == principal.subject,
-        )
-    )
-    if already.first() is not None:  # said before the body's checks; UNIQUE decides races
-        raise _second_evaluation()
+    await _check_status(session, principal, project)  # R-EVAL-2: submitted or in review
+    already = await session.scalar(select(evaluated_by(principal.subject, project.id)))
+    second = second_evaluation_failure(bool(already))  # R-EVAL-2: once per evaluator
+    if second is not None:  # said before the body's checks; UNIQUE decides races
+        raise await _conflict(session, principal, project, second)
     grid = await programme_service.current_grid(session, project.programme_id, project.strand)
     if grid is None:
         raise GridMissing()
@@ -155,7 +189,9 @@ async def create_evaluation(
             session.add(evaluation)
             await session.flush()
     except IntegrityError as exc:  # UNIQUE (project, evaluator): the second one loses
-        raise _second_evaluation() from exc
+        second = second_evaluation_failure(True)
+        assert second is not None
+        raise await _conflict(session, principal, project, second) from exc
     await refresh_summary(session, project.id)
     await audit.record(  # R-AUDIT-1 (never shown to candidates: they read no audit event)
         session,
@@ -237,7 +273,7 @@ async def update_evaluation(
         )
     check_if_match(if_match, evaluation.version)
     project = await _project_for_update(session, principal, evaluation.project_id)
-    _check_status(project)
+    await _check_status(session, principal, project)
     before = audit.snapshot(evaluation)
     sent = data.model_fields_set
     recused = data.conflict_of_interest if "conflict_of_interest" in sent else evaluation.recused

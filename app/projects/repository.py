@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from app.auth.principal import Principal, Role
 from app.candidates.models import Candidate
 from app.programme.models import Programme
+from app.projects import guards
 from app.projects.models import Project, ProjectTransition
 
 # A SELECT over Project, whatever its other columns: scope_projects keeps its type.
@@ -81,26 +82,32 @@ SUMMARY_COLUMNS: tuple[Any, ...] = (
 
 
 def summary_stmt(principal: Principal) -> Select[Any]:
-    """Projects' summary columns with their candidate's name: one statement per page."""
-    columns = (*SUMMARY_COLUMNS, col(Candidate.name).label("candidate_name"))
+    """Projects' summary columns with their candidate's name and the facts the caller's
+    guarded actions hang on (issue 12, correlated EXISTS columns): one statement per page."""
+    columns = (
+        *SUMMARY_COLUMNS,
+        col(Candidate.name).label("candidate_name"),
+        *guards.fact_columns(principal),
+    )
     stmt = sa_select(*columns).join(Candidate, col(Candidate.id) == Project.candidate_id)
     return scope_projects(stmt, principal)
 
 
 async def read_visible_project(
     session: AsyncSession, principal: Principal, project_id: uuid.UUID
-) -> Row[Project, str, int | None] | None:
-    """Issue 13: a dossier in scope with its candidate's name, its expense lines (joined) and
-    its programme's version (to revalidate the cached programme), then its funding lines: two
-    statements whatever the lines."""
+) -> Row[*tuple[Any, ...]] | None:
+    """Issue 13: a dossier in scope with its candidate's name, its expense lines (joined), its
+    programme's version (to revalidate the cached programme) and the facts the caller's guarded
+    actions hang on (issue 12: `guards.facts_of`), then its funding lines: two statements
+    whatever the lines."""
     programme_version = (
         select(Programme.version).where(Programme.id == Project.programme_id).scalar_subquery()
     )
     stmt = (
         scope_projects(
-            select(Project, col(Candidate.name), programme_version).join(
-                Candidate, col(Candidate.id) == Project.candidate_id
-            ),
+            sa_select(
+                Project, col(Candidate.name), programme_version, *guards.fact_columns(principal)
+            ).join(Candidate, col(Candidate.id) == Project.candidate_id),
             principal,
         )
         .where(col(Project.id) == project_id)
@@ -109,7 +116,7 @@ async def read_visible_project(
             selectinload(Project.funding_lines),  # type: ignore[arg-type]
         )
     )
-    row: Row[Project, str, int | None] | None = (await session.execute(stmt)).unique().one_or_none()
+    row: Row[*tuple[Any, ...]] | None = (await session.execute(stmt)).unique().one_or_none()
     return row
 
 

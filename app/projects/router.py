@@ -15,7 +15,7 @@ from app.core.errors import example_problem, problems
 from app.core.filters import SubmittedFrom, SubmittedTo, UpdatedSince
 from app.core.location import set_location
 from app.core.pagination import CursorFormat, PageParams, page_params_for
-from app.projects import service as projects_service
+from app.projects import guards, service as projects_service
 from app.projects.models import Project, ProjectTransition
 from app.projects.rules import (
     ACTION_ROLES,
@@ -81,8 +81,11 @@ def _scores(project: Any, *, shown: bool) -> ProjectScores | None:
     )
 
 
-def _summary_fields(project: Any, candidate_name: str, principal: Principal) -> dict[str, object]:
-    """The summary of a dossier: a loaded Project, or a list row of its summary columns."""
+def _summary_fields(
+    project: Any, candidate_name: str, principal: Principal, actions: list[ProjectAction]
+) -> dict[str, object]:
+    """The summary of a dossier: a loaded Project, or a list row of its summary columns, with
+    what the caller may do on it now (`projects_service.actions_for`)."""
     shows_scores = projects_service.shows_scores(principal)
     return {
         "id": project.id,
@@ -99,7 +102,7 @@ def _summary_fields(project: Any, candidate_name: str, principal: Principal) -> 
         "end_on": project.end_on,
         "submitted_at": project.submitted_at,
         "returned_at": project.returned_at,
-        "allowed_actions": projects_service.actions_for(principal, project),
+        "allowed_actions": actions,
         "evaluations": _scores(project, shown=shows_scores),
         "version": project.version,
         "created_at": project.created_at,
@@ -107,10 +110,12 @@ def _summary_fields(project: Any, candidate_name: str, principal: Principal) -> 
     }
 
 
-def to_read(project: Project, candidate_name: str, principal: Principal) -> ProjectRead:
+def to_read(
+    project: Project, candidate_name: str, principal: Principal, actions: list[ProjectAction]
+) -> ProjectRead:
     return ProjectRead.model_validate(
         {
-            **_summary_fields(project, candidate_name, principal),
+            **_summary_fields(project, candidate_name, principal, actions),
             "description": project.description,
             "objectives": project.objectives,
             "status_message": project.status_message,
@@ -239,18 +244,13 @@ EDIT_CONFLICT = _problem(
 
 
 async def _respond(
-    session: SessionDep,
-    response: Response,
-    principal: Principal,
-    project: Project,
-    name: str | None = None,
+    session: SessionDep, response: Response, principal: Principal, project: Project
 ) -> ProjectRead:
+    """A dossier just written, as its writer reads it now (one statement: the candidate's name
+    and the facts of `allowed_actions`)."""
     response.headers["ETag"] = etag_for(project.version)
-    return to_read(
-        project,
-        name if name is not None else await projects_service.candidate_name(session, project),
-        principal,
-    )
+    name, actions = await projects_service.name_and_actions(session, principal, project)
+    return to_read(project, name, principal, actions)
 
 
 @router.post(
@@ -314,7 +314,14 @@ async def list_projects(
     )
     return ProjectList(
         items=[
-            ProjectSummary.model_validate(_summary_fields(row, row.candidate_name, principal))
+            ProjectSummary.model_validate(
+                _summary_fields(
+                    row,
+                    row.candidate_name,
+                    principal,
+                    projects_service.actions_for(principal, row, guards.facts_of(row, principal)),
+                )
+            )
             for row in rows
         ],
         next_cursor=next_cursor,
@@ -335,10 +342,9 @@ async def read_project(
     Règles : R-ACL-1, R-EVAL-4 ; porte `allowed_actions` (R-FLOW-1, R-FLOW-3) et, pour un
     dossier renvoyé, `returned_at`.
     """
-    project, name, _programme = await projects_service.read_project(
-        session, principal, project_id=project_id
-    )
-    return await _respond(session, response, principal, project, name)
+    view = await projects_service.read_project(session, principal, project_id=project_id)
+    response.headers["ETag"] = etag_for(view.project.version)
+    return to_read(view.project, view.candidate_name, principal, view.allowed_actions)
 
 
 @router.patch(

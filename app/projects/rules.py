@@ -3,7 +3,8 @@
 R-EXCL-1, R-EXCL-2 (eligible cost, licence origin), R-EXCL-3 (nothing eligible), R-CAP-1,
 R-CAP-2 (caps), R-ELIG-3..8 (eligibility),
 R-FLOW-1 (transitions), R-FLOW-3 (drafts only are edited), and what a caller may do now
-(`allowed_actions`, issue 12). Integer cents and basis points only; `today` is passed in.
+(`allowed_actions`, issue 12; the facts of higher domains are registered in `guards`). Integer
+cents and basis points only; `today` is passed in.
 """
 
 from __future__ import annotations
@@ -59,6 +60,21 @@ class Status(StrEnum):
     CANCELLED = "cancelled"
 
 
+STATUS_LABELS_FR = {
+    Status.DRAFT: "brouillon",
+    Status.SUBMITTED: "déposé",
+    Status.IN_REVIEW: "en instruction",
+    Status.ACCEPTED: "accepté",
+    Status.REJECTED: "refusé",
+    Status.WITHDRAWN: "retiré",
+    Status.CLOSED: "classé sans suite",
+    Status.UNDER_CONVENTION: "conventionné",
+    Status.PAID: "soldé",
+    Status.COMPLETED: "terminé",
+    Status.CANCELLED: "annulé",
+}
+
+
 class Action(StrEnum):
     CREATE = "create"
     SUBMIT = "submit"
@@ -95,10 +111,13 @@ TRANSITIONS: dict[Action, tuple[frozenset[Status], Status]] = {
 
 class ProjectAction(StrEnum):
     """Une action possible sur un dossier, telle que `allowed_actions` la nomme : `edit` est
-    PATCH /projects/{id}, les autres POST /projects/{id}/<action>."""
+    PATCH /projects/{id}, `evaluate` POST /projects/{id}/evaluations, les autres
+    POST /projects/{id}/<action>."""
 
-    # The value is the last segment of the operation's path; `convention`, `payments` and
-    # `cancel` are the budgets domain's routes on the dossier, judged by this table too.
+    # The value is the last segment of the operation's path (but `evaluate`, which posts to
+    # `evaluations`); `convention`, `payments`, `cancel` and `final-report` are the budgets
+    # domain's routes on the dossier, `evaluate` the evaluations domain's, judged by this table
+    # too (their other facts are registered in app.projects.guards).
 
     EDIT = "edit"
     SUBMIT = Action.SUBMIT.value
@@ -109,12 +128,26 @@ class ProjectAction(StrEnum):
     CONVENTION = Action.SIGN_CONVENTION.value
     PAYMENTS = "payments"
     CANCEL = Action.CANCEL.value
+    EVALUATE = "evaluate"
+    FINAL_REPORT = "final-report"
 
 
 # R-FLOW-3: only a draft is edited (a returned dossier is a draft again).
 EDITABLE: frozenset[Status] = frozenset({Status.DRAFT})
 # R-FLOW-1: payments are recorded under a signed convention only (the balance moves it on).
 PAYABLE: frozenset[Status] = frozenset({Status.UNDER_CONVENTION})
+# R-EVAL-2: a dossier is evaluated while submitted or in review; a committee's close moves it
+# out of in_review (accepted/rejected), which ends its evaluations.
+EVALUABLE: frozenset[Status] = frozenset({Status.SUBMITTED, Status.IN_REVIEW})
+# R-PAY-2: the final report comes under a signed convention (it opens the balance).
+REPORTABLE: frozenset[Status] = frozenset({Status.UNDER_CONVENTION})
+# The states of the actions that are not transitions (R-FLOW-1's TRANSITIONS hold the others).
+ACTION_STATES: dict[ProjectAction, frozenset[Status]] = {
+    ProjectAction.EDIT: EDITABLE,
+    ProjectAction.PAYMENTS: PAYABLE,
+    ProjectAction.EVALUATE: EVALUABLE,
+    ProjectAction.FINAL_REPORT: REPORTABLE,
+}
 
 # Who drives each action on a dossier in their scope (R-ACL-1 does the scope): the routes'
 # `require_roles(...)` are built from this table, so the offer and the judge cannot drift.
@@ -128,27 +161,34 @@ ACTION_ROLES: dict[ProjectAction, frozenset[Role]] = {
     ProjectAction.CONVENTION: frozenset({Role.PREFECT}),
     ProjectAction.PAYMENTS: frozenset({Role.PREFECT}),
     ProjectAction.CANCEL: frozenset({Role.PREFECT}),
+    # R-EVAL-3: the prefecture evaluates, ANCT too (on 3b only: a registered guard says so).
+    ProjectAction.EVALUATE: frozenset({Role.PREFECT, Role.ANCT}),
+    ProjectAction.FINAL_REPORT: frozenset({Role.PREFECT}),  # R-PAY-2
 }
+# Actions whose offer also hangs on facts a higher domain judges (R-EVAL-2, R-EVAL-3: who
+# evaluated, on which strand; R-PAY-2: the grant): offered only when the guard it registered
+# in app.projects.guards permits them, never when no guard is registered.
+GUARDED: frozenset[ProjectAction] = frozenset({ProjectAction.EVALUATE, ProjectAction.FINAL_REPORT})
 
 
 def state_allows(status: Status, action: ProjectAction) -> bool:
-    """R-FLOW-1 / R-FLOW-3: the dossier's state lets `action` happen (whoever asks)."""
-    if action is ProjectAction.EDIT:
-        return status in EDITABLE
-    if action is ProjectAction.PAYMENTS:
-        return status in PAYABLE
+    """R-FLOW-1 / R-FLOW-3 / R-EVAL-2 / R-PAY-2: the dossier's state lets `action` happen
+    (whoever asks)."""
+    if action in ACTION_STATES:
+        return status in ACTION_STATES[action]
     sources, _target = TRANSITIONS[Action(action.value)]
     return status in sources
 
 
 def allowed_actions(status: Status, role: Role) -> list[ProjectAction]:
-    """What `role` may do now on a dossier in `status` within its scope (issue 12).
+    """What `role` may do on a dossier in `status` within its scope (issue 12): the
+    lifecycle table of the README.
 
     The same two checks the server makes when the action comes: the role (ACTION_ROLES, 403)
-    and the state (TRANSITIONS / EDITABLE / PAYABLE, 409). What the body then says is judged
-    apart: submit runs the eligibility check (R-FLOW-2, 422), a payment its caps (R-PAY-1,
-    R-PAY-2). The final report is not offered: it hangs on the grant (R-PAY-2), which this
-    domain does not read.
+    and the state (TRANSITIONS / ACTION_STATES, 409). The GUARDED actions are then narrowed by
+    the facts of the dossier (app.projects.guards: R-EVAL-2, R-EVAL-3, R-PAY-2). What the body
+    then says is judged apart: submit runs the eligibility check (R-FLOW-2, 422), a payment its
+    caps (R-PAY-1, R-PAY-2), an evaluation its grid (R-EVAL-1, 422).
     """
     return [
         action

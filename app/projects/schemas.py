@@ -220,9 +220,13 @@ class ProjectSummary(ReadModel):
         max_length=len(ProjectAction),
         description="Ce que vous pouvez faire maintenant sur ce dossier, selon votre rôle et son "
         "état, jugé par les mêmes règles que l'action elle-même (R-FLOW-1, R-FLOW-3) : `edit` "
-        "(PATCH /projects/{id}), `submit`, `withdraw`, `start-review`, `return`, `close` "
-        "(POST /projects/{id}/<action>). Le dépôt reste soumis au contrôle d'éligibilité "
-        "(R-FLOW-2, 422).",
+        "(PATCH /projects/{id}), `submit`, `withdraw`, `start-review`, `return`, `close`, "
+        "`convention`, `payments`, `cancel`, `final-report` (POST /projects/{id}/<action> ; le "
+        "rapport final tant que la subvention est active et qu'il n'est pas enregistré, "
+        "R-PAY-2), `evaluate` (POST /projects/{id}/evaluations : préfecture, ANCT sur le volet "
+        "3b seulement, R-EVAL-3 ; tant que vous n'avez pas évalué ce dossier, R-EVAL-2). Le "
+        "dépôt reste soumis au contrôle d'éligibilité (R-FLOW-2, 422), une évaluation à sa "
+        "grille (R-EVAL-1, 422).",
     )
     evaluations: ProjectScores | None = Field(
         description="Synthèse des évaluations pour les agents de l'État ; null pour un "

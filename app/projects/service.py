@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -24,7 +24,7 @@ from app.core.types import utcnow
 from app.programme import cache as programme_cache, service as programme_service
 from app.programme.models import Programme
 from app.programme.rules import select_forfait
-from app.projects import repository
+from app.projects import guards, repository
 from app.projects.errors import (
     CandidateNotRegistered,
     InvalidTransition,
@@ -34,6 +34,8 @@ from app.projects.errors import (
 )
 from app.projects.models import ExpenseLine, FundingLine, Project, ProjectTransition
 from app.projects.rules import (
+    GUARDED,
+    STATUS_LABELS_FR,
     Action,
     EligibilityReport,
     ExpenseCategory,
@@ -52,20 +54,6 @@ from app.projects.rules import (
     state_allows,
 )
 from app.projects.schemas import ExpenseLineIn, FundingLineIn, ProjectCreate, ProjectUpdate
-
-STATUS_LABELS_FR = {
-    Status.DRAFT: "brouillon",
-    Status.SUBMITTED: "déposé",
-    Status.IN_REVIEW: "en instruction",
-    Status.ACCEPTED: "accepté",
-    Status.REJECTED: "refusé",
-    Status.WITHDRAWN: "retiré",
-    Status.CLOSED: "classé sans suite",
-    Status.UNDER_CONVENTION: "conventionné",
-    Status.PAID: "soldé",
-    Status.COMPLETED: "terminé",
-    Status.CANCELLED: "annulé",
-}
 
 
 @dataclass(frozen=True)
@@ -229,24 +217,29 @@ async def get_project(
     return project
 
 
-async def candidate_name(session: AsyncSession, project: Project) -> str:
-    name = (
-        await session.execute(select(Candidate.name).where(Candidate.id == project.candidate_id))
-    ).scalar_one()
-    return str(name)
+@dataclass(frozen=True)
+class ProjectView:
+    """A dossier as read: its candidate's name, its programme and what the caller may do."""
+
+    project: Project
+    candidate_name: str
+    programme: Programme
+    allowed_actions: list[ProjectAction]
 
 
 async def read_project(
     session: AsyncSession, principal: Principal, *, project_id: uuid.UUID
-) -> tuple[Project, str, Programme]:
-    """Issue 13: a dossier in scope with its lines, its candidate's name and its programme (from
-    the per-process cache, revalidated by the version read beside it): two statements."""
+) -> ProjectView:
+    """Issue 13: a dossier in scope with its lines, its candidate's name, the facts its guarded
+    actions hang on (issue 12) and its programme (from the per-process cache, revalidated by the
+    version read beside it): two statements."""
     row = await repository.read_visible_project(session, principal, project_id)
     if row is None:
         raise ProjectNotFound()
-    project, name, programme_version = row
+    project, name, programme_version = row[0], row[1], row[2]
     programme = await programme_cache.programme_at(session, project.programme_id, programme_version)
-    return project, str(name), programme
+    actions = actions_for(principal, project, guards.facts_of(row, principal))
+    return ProjectView(project, str(name), programme, actions)
 
 
 async def list_projects(
@@ -277,12 +270,55 @@ async def list_projects(
     return split_page(rows, page, lambda r: (r.created_at, r.id))
 
 
-def actions_for(principal: Principal, project: Project) -> list[ProjectAction]:
-    """What the caller may do now on this dossier (issue 12), by the rules that judge it."""
-    return allowed_actions(Status(project.status), principal.role)
+def actions_for(
+    principal: Principal, project: Any, facts: Mapping[str, Any]
+) -> list[ProjectAction]:
+    """What the caller may do now on this dossier (issue 12), by the rules that judge it: the
+    lifecycle table (state, role), then the guards registered for the GUARDED actions
+    (R-EVAL-2, R-EVAL-3, R-PAY-2), reading `facts` (`guards.fact_columns`, selected with the
+    dossier). `project` is a loaded Project or a row of its summary columns."""
+    status = Status(project.status)
+    dossier = guards.Dossier(status=status, strand=project.strand, facts=facts)
+    return [
+        action
+        for action in allowed_actions(status, principal.role)
+        if action not in GUARDED or guards.permits(action, principal, dossier)
+    ]
 
 
-def _ensure_draft(project: Project, principal: Principal) -> None:
+def _facts_stmt(principal: Principal, project_id: uuid.UUID, *columns: Any) -> Any:
+    return (
+        sa_select(*columns, *guards.fact_columns(principal))
+        .select_from(Project)
+        .where(col(Project.id) == project_id)
+    )
+
+
+async def actions_now(
+    session: AsyncSession, principal: Principal, project: Project
+) -> list[ProjectAction]:
+    """`actions_for` a dossier loaded without its facts (an error path, issue 12): one
+    statement reads them, none when the table offers the caller no guarded action."""
+    facts: dict[str, Any] = {}
+    if guards.needs_facts(principal, allowed_actions(Status(project.status), principal.role)):
+        row = (await session.execute(_facts_stmt(principal, project.id))).one()
+        facts = guards.facts_of(row, principal)
+    return actions_for(principal, project, facts)
+
+
+async def name_and_actions(
+    session: AsyncSession, principal: Principal, project: Project
+) -> tuple[str, list[ProjectAction]]:
+    """The candidate's name of a dossier just written and what the caller may do on it now:
+    one statement (the name and the guards' facts together)."""
+    stmt = _facts_stmt(principal, project.id, col(Candidate.name)).join(
+        Candidate, col(Candidate.id) == Project.candidate_id
+    )
+    row = (await session.execute(stmt)).one()
+    return str(row[0]), actions_for(principal, project, guards.facts_of(row, principal))
+
+
+async def _ensure_draft(session: AsyncSession, project: Project, principal: Principal) -> None:
     # R-FLOW-3: drafts only (a returned dossier is a draft again).
     if not state_allows(Status(project.status), ProjectAction.EDIT):
         raise ProjectNotEditable(
@@ -290,7 +326,7 @@ def _ensure_draft(project: Project, principal: Principal) -> None:
             "brouillons sont modifiables (R-FLOW-3).",
             code="R-FLOW-3",
             status_current=project.status,
-            allowed_actions=[a.value for a in actions_for(principal, project)],
+            allowed_actions=[a.value for a in await actions_now(session, principal, project)],
         )
 
 
@@ -316,7 +352,7 @@ async def apply_update(
 ) -> Project:
     """Write `data` to a loaded draft (R-FLOW-3: drafts only) and audit it; the caller checked
     scope and concurrency (If-Match, or a re-read of the DS dossier inside its transaction)."""
-    _ensure_draft(project, principal)
+    await _ensure_draft(session, project, principal)
     before = audit_view(project)
     changes = data.model_dump(exclude_unset=True)
     for name in (
@@ -431,22 +467,16 @@ async def eligibility(
     session: AsyncSession, principal: Principal, *, project_id: uuid.UUID
 ) -> tuple[Project, EligibilityReport]:
     """The eligibility report of a dossier in scope (any status, drafts included)."""
-    project, _name, programme = await read_project(session, principal, project_id=project_id)
-    return project, await assess_project(session, project, programme)
+    view = await read_project(session, principal, project_id=project_id)
+    return view.project, await assess_project(session, view.project, view.programme)
 
 
-def check_transition(
-    project: Project, action: Action, principal: Principal | None = None
-) -> Status:
-    """R-FLOW-1: the state `action` leads to, or InvalidTransition (409) naming both states
-    and, when the caller is known, the actions it may do now (`allowed_actions`)."""
+def check_transition(project: Project, action: Action) -> Status:
+    """R-FLOW-1: the state `action` leads to, or InvalidTransition (409) naming both states."""
     before = Status(project.status)
     try:
         return next_status(before, action)
     except IllegalTransition as exc:
-        extra: dict[str, Any] = {}
-        if principal is not None:
-            extra["allowed_actions"] = [a.value for a in actions_for(principal, project)]
         raise InvalidTransition(
             f"Transition « {action.value} » impossible : le dossier est "
             f"« {STATUS_LABELS_FR[before]} » ({before.value}), la transition mènerait à "
@@ -454,8 +484,21 @@ def check_transition(
             code="R-FLOW-1",
             current_status=before.value,
             requested_status=exc.target.value,
-            **extra,
         ) from exc
+
+
+async def check_transition_for(
+    session: AsyncSession, principal: Principal, project: Project, action: Action
+) -> Status:
+    """`check_transition` for a caller: its 409 also lists the actions it may do now
+    (`allowed_actions`, issue 12; their facts cost a statement on this error path only)."""
+    try:
+        return check_transition(project, action)
+    except InvalidTransition as exc:
+        exc.extensions["allowed_actions"] = [
+            a.value for a in await actions_now(session, principal, project)
+        ]
+        raise
 
 
 async def advance(
@@ -503,7 +546,7 @@ async def transition(
     """
     project = await get_project(session, principal, project_id=project_id)
     check_if_match(if_match, project.version)
-    check_transition(project, action, principal)
+    await check_transition_for(session, principal, project, action)
     if action is Action.SUBMIT:
         report = await assess_project(session, project)
         raise_failures(

@@ -65,9 +65,9 @@ async def _render_project(
     project = await projects_service.get_project(
         session, principal, project_id=uuid.UUID(delivery.object_id)
     )
-    name = await projects_service.candidate_name(session, project)
+    name, actions = await projects_service.name_and_actions(session, principal, project)
     # R-EVAL-4 (scores shown to State agents) and allowed_actions follow the subscriber's role
-    return to_read(project, name, principal).model_dump(mode="json")
+    return to_read(project, name, principal, actions).model_dump(mode="json")
 
 
 async def _render_committee(

@@ -1,6 +1,8 @@
 """allowed_actions never lies on granted dossiers (issue 12): on `accepted` and
 `under_convention`, for each role, every action offered is accepted by the server and every
-action withheld is refused (R-FLOW-1, R-PAY-1, R-ACL-1).
+action withheld is refused (R-FLOW-1, R-PAY-1, R-PAY-2, R-EVAL-2, R-ACL-1): `final-report` is
+offered to the prefect under convention until the report is recorded (R-PAY-2: once), never
+before the convention; `evaluate` never on a decided dossier (R-EVAL-2).
 
 The dossiers are granted for real (a committee's commitment on the 13's envelope), so the
 budgets routes judge them as they would in production.
@@ -19,7 +21,7 @@ from app.candidates.models import Candidate
 from app.projects.rules import ProjectAction
 from tests.api.budgets.conftest import GRANT
 from tests.api.budgets.driver import Money, today
-from tests.api.projects.test_allowed_actions import BODIES, WHO, attempt
+from tests.api.projects.test_allowed_actions import BODIES, WHO, attempt, judge, read_offer
 from tests.conftest import Actors
 from tests.factories import make_project
 
@@ -38,6 +40,8 @@ def body(action: ProjectAction) -> dict[str, Any] | None:
         }
     if action is ProjectAction.PAYMENTS:
         return {**BODIES[action], "paid_on": today()}  # type: ignore[dict-item]
+    if action is ProjectAction.FINAL_REPORT:  # R-PAY-3: not before the convention, nor later
+        return {**BODIES[action], "received_on": today()}  # type: ignore[dict-item]
     return sent
 
 
@@ -67,18 +71,42 @@ async def test_allowed_actions_on_a_granted_dossier_are_what_the_server_accepts(
     status: str,
 ) -> None:
     caller = headers(getattr(actors, who))
+    # one grant per action tried, and the probe's: top the envelope up to cover them all
+    top_up = await money.allocate("13", GRANT * (len(ProjectAction) + 1), kind="top_up")
+    assert top_up.status_code == 201, top_up.text
     probe = await granted_dossier(session, money, marseille, status)
-    read = await client.get(f"/api/v1/projects/{probe}", headers=caller)
-    assert read.status_code == 200, read.text
-    assert read.json()["status"] == status
-    offered = read.json()["allowed_actions"]
+    offered = await read_offer(client, caller, probe, status)
 
     for action in ProjectAction:
         project_id = await granted_dossier(session, money, marseille, status)
         response = await attempt(client, caller, project_id, action, body(action))
-        if action.value in offered:
-            assert response.status_code in (200, 201), (who, status, action, response.text)
-        else:
-            assert response.status_code in (403, 409), (who, status, action, response.text)
-            if response.status_code == 409:
-                assert response.json()["allowed_actions"] == offered, (who, status, action)
+        judge(response, offered, action, who, status)
+
+
+async def test_final_report_is_offered_until_it_is_recorded_r_pay_2(
+    client: AsyncClient,
+    session: AsyncSession,
+    actors: Actors,
+    headers,  # type: ignore[no-untyped-def]
+    money: Money,
+    envelope_13: dict,  # type: ignore[type-arg]
+    marseille: Candidate,
+    aix: Candidate,
+) -> None:
+    caller = headers(actors.pref13)
+    accepted = await granted_dossier(session, money, marseille, "accepted")
+    # R-FLOW-1: the final report follows the convention
+    assert "final-report" not in await read_offer(client, caller, accepted, "accepted")
+
+    project_id = await granted_dossier(session, money, marseille, "under_convention")
+    before = await read_offer(client, caller, project_id, "under_convention")
+    assert before == ["payments", "cancel", "final-report"]
+    report = ProjectAction.FINAL_REPORT
+    judge(await money.final_report(project_id), before, report)
+
+    # R-PAY-2: once per grant, so no longer offered (read and list say the same)
+    after = await read_offer(client, caller, project_id, "under_convention")
+    assert after == ["payments", "cancel"]
+    again = await money.final_report(project_id)
+    judge(again, after, report)
+    assert (again.status_code, again.json()["code"]) == (409, "R-PAY-2")

@@ -22,20 +22,23 @@ E, S, W, R, RET, C = (
     ProjectAction.CLOSE,
 )
 CONV, PAY, CAN = ProjectAction.CONVENTION, ProjectAction.PAYMENTS, ProjectAction.CANCEL
+EV, FR = ProjectAction.EVALUATE, ProjectAction.FINAL_REPORT
 
 CANDIDATE = {Status.DRAFT: [E, S, W], Status.SUBMITTED: [W], Status.IN_REVIEW: [W]}
 PREFECT = {
-    Status.SUBMITTED: [R],
-    Status.IN_REVIEW: [RET, C],
+    Status.SUBMITTED: [R, EV],
+    Status.IN_REVIEW: [RET, C, EV],
     Status.ACCEPTED: [CONV, CAN],
-    Status.UNDER_CONVENTION: [PAY, CAN],
+    Status.UNDER_CONVENTION: [PAY, CAN, FR],
 }
+# R-EVAL-3: ANCT evaluates (3b only: its guard narrows it), nothing else.
+ANCT = {Status.SUBMITTED: [EV], Status.IN_REVIEW: [EV]}
 
 
 @pytest.mark.parametrize("status", list(Status))
 @pytest.mark.parametrize(
     ("role", "table"),
-    [(Role.CANDIDATE, CANDIDATE), (Role.PREFECT, PREFECT), (Role.DINUM, {}), (Role.ANCT, {})],
+    [(Role.CANDIDATE, CANDIDATE), (Role.PREFECT, PREFECT), (Role.DINUM, {}), (Role.ANCT, ANCT)],
 )
 def test_allowed_actions_by_role_and_state(
     role: Role, table: dict[Status, list[ProjectAction]], status: Status
