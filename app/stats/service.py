@@ -1,5 +1,6 @@
-"""Use cases of the dashboards: each figure is one aggregate query (app.stats.repository);
-this module only sets them side by side per scope. No loop over business rows.
+"""Use cases of the dashboards: the figures are a few aggregate queries (app.stats.repository);
+this module adds up their aggregate rows per figure and sets them side by side per scope. No
+loop over business rows.
 
 Scope (R-ACL-1): DINUM and ANCT read every département and the national figures; a prefect
 reads its own département only (its row, never another's); candidates never read dashboards.
@@ -8,6 +9,7 @@ reads its own département only (its row, never another's); candidates never rea
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -49,6 +51,56 @@ async def _due(
     return dict.fromkeys(due, 1)
 
 
+def _add(table: dict[Any, list[int]], key: Any, *values: Any) -> None:
+    """Add aggregate `values` into `table[key]` (a fold of aggregate rows, never of dossiers)."""
+    sums = table.setdefault(key, [0] * len(values))
+    for i, value in enumerate(values):
+        sums[i] += int(value or 0)
+
+
+Tables = list[dict[Any, list[int]]]
+
+
+def _fold(rows: Rows, width: int, step: Callable[[tuple[Any, ...], Tables], None]) -> list[Rows]:
+    """Fold the aggregate rows of one statement (never dossiers) into `width` figures per
+    scope: `step` adds each row into the figures' tables of (key → sums)."""
+    folded: list[Rows] = [{} for _ in range(width)]
+    for scope, scope_rows in rows.items():
+        tables: Tables = [{} for _ in range(width)]
+        for row in scope_rows:
+            step(row, tables)
+        for figure, table in zip(folded, tables, strict=True):
+            figure[scope] = [(key, *sums) for key, sums in table.items()]
+    return folded
+
+
+def _project_step(row: tuple[Any, ...], tables: Tables) -> None:
+    """A row of `project_figures` into by status, by strand (count, requested), by kind."""
+    status, strand, kind, count, submitted, requested = row
+    _add(tables[0], status, count)
+    _add(tables[1], strand, count, requested)
+    if submitted:  # only kinds with a submitted dossier request anything
+        _add(tables[2], kind, requested)
+
+
+def _grant_step(series: bool) -> Callable[[tuple[Any, ...], Tables], None]:
+    """A row of `grant_figures` into granted by strand and by kind (live grants), the agents
+    and users reached (one row, key None) and the commitments by month."""
+
+    def step(row: tuple[Any, ...], tables: Tables) -> None:
+        strand, kind, *rest = row
+        month = rest.pop(0) if series else None
+        live, granted, agents, users, count, committed = rest
+        if live:
+            _add(tables[0], strand, granted)
+            _add(tables[1], kind, granted)
+        _add(tables[2], None, agents, users)
+        if series:
+            _add(tables[3], month, count, committed)
+
+    return step
+
+
 async def _figures(
     session: AsyncSession,
     principal: Principal,
@@ -57,28 +109,28 @@ async def _figures(
     *,
     series: bool,
 ) -> dict[str | None, dict[str, Any]]:
-    """Every figure of every scope the query covers, one aggregate per figure."""
+    """Every figure of every scope the query covers: one pass over the dossiers, one over the
+    grants, one aggregate for each other figure."""
     await read_only_transaction(session)  # SQLite: reads never hold the write lock
     envelopes = await _rows(session, q.envelope_figures(query))
-    statuses = await _rows(session, q.projects_by_status(query))
-    strands = await _rows(session, q.projects_by_strand(query))
-    granted_strand = await _rows(session, q.granted_by_strand(query))
-    requested_kind = await _rows(session, q.requested_by_kind(query))
-    granted_kind = await _rows(session, q.granted_by_kind(query))
-    beneficiaries = await _rows(session, q.beneficiaries_and_impact(query))
+    statuses, strands, requested_kind = _fold(
+        await _rows(session, q.project_figures(query)), 3, _project_step
+    )
+    granted_strand, granted_kind, impact, commitments = _fold(
+        await _rows(session, q.grant_figures(query, series=series)), 4, _grant_step(series)
+    )
+    people = await _rows(session, q.beneficiaries(query))
     medians = await _rows(session, q.median_days_to_decision(query))
     months: dict[str, Rows] = {}
     if series:
-        months["commitments"] = await _rows(session, q.commitments_by_month(query))
+        months["commitments"] = commitments
         months["payments"] = await _rows(session, q.payments_by_month(query))
         months["submissions"] = await _rows(session, q.submissions_by_month(query))
     held = await _rows(session, q.committees_held(query))
     due = await _due(session, principal, programme, grouped=query.grouped)
 
     scopes: set[str | None] = (
-        {None}
-        if not query.grouped
-        else set(envelopes) | set(statuses) | set(strands) | set(beneficiaries)
+        {None} if not query.grouped else set(envelopes) | set(statuses) | set(people)
     )
     if query.departement is not None:
         scopes &= {query.departement}
@@ -90,7 +142,7 @@ async def _figures(
             granted_strand.get(scope, []),
             requested_kind.get(scope, []),
             granted_kind.get(scope, []),
-            beneficiaries.get(scope, []),
+            [(*_one(people.get(scope, []), 2), *_one(impact.get(scope, []), 3)[1:])],
             medians.get(scope, []),
             {name: rows.get(scope, []) for name, rows in months.items()} if series else None,
             held=held.get(scope, []),
