@@ -1,6 +1,6 @@
 """Use cases of the dashboards: the figures are a few aggregate queries (app.stats.repository);
 this module adds up their aggregate rows per figure and sets them side by side per scope. No
-loop over business rows.
+loop over business rows. Figures are memoised by the database's version (app.stats.cache).
 
 Scope (R-ACL-1): DINUM and ANCT read every département and the national figures; a prefect
 reads its own département only (its row, never another's); candidates never read dashboards.
@@ -18,10 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal, Role
 from app.committees import service as committees_service
+from app.core import clock
 from app.core.db import read_only_transaction
 from app.programme.models import Programme
 from app.projects.rules import Status
-from app.stats import repository as q
+from app.stats import cache as stats_cache, repository as q
 from app.stats.rules import ratio_bps, use_rate_bps
 from app.stats.schemas import DepartementFigures, DepartementsStats, NationalStats
 
@@ -101,7 +102,52 @@ def _grant_step(series: bool) -> Callable[[tuple[Any, ...], Tables], None]:
     return step
 
 
+def _cache_key(
+    principal: Principal,
+    programme: Programme,
+    query: q.StatsQuery,
+    *,
+    series: bool,
+    version: tuple[int, str] | None,
+) -> tuple[Any, ...]:
+    """What the figures depend on: the query, the reader's scope (R-COM-1 is scoped), the
+    programme and its thresholds, today (R-COM-1 due-ness) and the database's version."""
+    reader = principal.departement if principal.role is Role.PREFECT else None
+    return (
+        query,
+        series,
+        reader,
+        programme.id,
+        programme.small_population_threshold,
+        programme.committee_filing_threshold,
+        clock.today(),
+        version,
+    )
+
+
 async def _figures(
+    session: AsyncSession,
+    principal: Principal,
+    programme: Programme,
+    query: q.StatsQuery,
+    *,
+    series: bool,
+) -> dict[str | None, dict[str, Any]]:
+    """Every figure of every scope the query covers, from the cache when the database has not
+    moved since they were computed (app.stats.cache), else by `_compute`."""
+    await read_only_transaction(session)  # SQLite: reads never hold the write lock
+    # First statement: the snapshot's version, so the figures below are exactly its figures.
+    version = await stats_cache.database_version(session)
+    key = _cache_key(principal, programme, query, series=series, version=version)
+    cached = stats_cache.get(key)
+    if cached is not None:
+        return dict(cached)
+    figures = await _compute(session, principal, programme, query, series=series)
+    stats_cache.put(key, figures)
+    return dict(figures)
+
+
+async def _compute(
     session: AsyncSession,
     principal: Principal,
     programme: Programme,
@@ -111,7 +157,6 @@ async def _figures(
 ) -> dict[str | None, dict[str, Any]]:
     """Every figure of every scope the query covers: one pass over the dossiers, one over the
     grants, one aggregate for each other figure."""
-    await read_only_transaction(session)  # SQLite: reads never hold the write lock
     envelopes = await _rows(session, q.envelope_figures(query))
     statuses, strands, requested_kind = _fold(
         await _rows(session, q.project_figures(query)), 3, _project_step
