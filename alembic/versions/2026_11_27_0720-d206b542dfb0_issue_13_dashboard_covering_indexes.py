@@ -30,6 +30,7 @@ def upgrade() -> None:
                 "candidate_id",
                 "submitted_at",
                 "requested_cents",
+                "programme_id",
             ],
             unique=False,
         )

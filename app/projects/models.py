@@ -40,6 +40,7 @@ class Project(SQLModel, table=True):
             "candidate_id",
             "submitted_at",
             "requested_cents",
+            "programme_id",
         ),
         Index(
             "ix_project_grant_stats",
