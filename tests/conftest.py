@@ -27,6 +27,7 @@ from app.core.config import Settings
 from app.core.db import RequestClock, get_clock, get_session, load_clock, transaction_scope
 from app.main import create_app
 from app.programme.service import seed_programme
+from app.stats import cache as stats_cache
 from tests.support import (
     TEST_CLOCK_START,
     auth_headers,
@@ -104,6 +105,8 @@ def engine(app: FastAPI) -> AsyncEngine:
 async def session(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     """A session in a transaction rolled back after the test; the app shares it."""
     use_clock(app.state.clock)  # the test's own writes read the app's clock
+    # Every test's rollback rewinds the audit chain head that keys the dashboards' cache.
+    stats_cache.clear()
     connection = await engine.connect()
     outer = await connection.begin()
     test_session = AsyncSession(

@@ -85,19 +85,12 @@ async def committee_status(
     session: AsyncSession, principal: Principal, *, programme: Programme
 ) -> list[DueStatus]:
     """R-COM-1 for every département in scope (prefect: its own; DINUM, ANCT: every
-    département with an envelope or a submission), in one aggregate statement."""
+    département with an envelope or a submission), in one aggregate statement.
+
+    Issue 13: the submitted dossiers are read once, grouped by département (`filed`, an
+    index-only scan of ix_project_stats); the départements in scope are the envelopes' and
+    `filed`'s, never a second pass over the dossiers."""
     pid = programme.id
-    if principal.role is Role.PREFECT:
-        deps = select(literal(principal.departement, type_=String).label("departement")).subquery()
-    else:
-        deps = union(
-            select(col(Envelope.departement).label("departement")).where(
-                col(Envelope.programme_id) == pid
-            ),
-            select(col(Project.departement).label("departement")).where(
-                col(Project.programme_id) == pid, col(Project.submitted_at).is_not(None)
-            ),
-        ).subquery()
     closed = (
         select(
             col(Committee.departement).label("departement"),
@@ -114,25 +107,41 @@ async def committee_status(
         col(Project.status) != Status.WITHDRAWN.value,
         or_(closed.c.last_close.is_(None), col(Project.submitted_at) > closed.c.last_close),
     )
+    filed_stmt = (
+        core_select(
+            col(Project.departement).label("departement"),
+            func.sum(case((since_last, 1), else_=0)).label("since_count"),
+            func.sum(case((col(Project.status).in_(WAITING), 1), else_=0)).label("waiting"),
+            func.min(col(Project.submitted_at)).label("first"),
+        )
+        .select_from(Project)
+        .outerjoin(closed, closed.c.departement == col(Project.departement))
+        .where(col(Project.programme_id) == pid, col(Project.submitted_at).is_not(None))
+        .group_by(col(Project.departement))
+    )
+    if principal.role is Role.PREFECT:
+        filed_stmt = filed_stmt.where(col(Project.departement) == principal.departement)
+        deps = select(literal(principal.departement, type_=String).label("departement")).subquery()
+        filed = filed_stmt.subquery("filed")
+    else:
+        filed = filed_stmt.cte("filed")
+        deps = union(
+            select(col(Envelope.departement).label("departement")).where(
+                col(Envelope.programme_id) == pid
+            ),
+            core_select(filed.c.departement),
+        ).subquery()
     stmt = (
         core_select(
             deps.c.departement,
             closed.c.last_close,
-            func.coalesce(func.sum(case((since_last, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((col(Project.status).in_(WAITING), 1), else_=0)), 0),
-            func.min(col(Project.submitted_at)),
+            func.coalesce(filed.c.since_count, 0),
+            func.coalesce(filed.c.waiting, 0),
+            filed.c.first,
         )
         .select_from(deps)
         .outerjoin(closed, closed.c.departement == deps.c.departement)
-        .outerjoin(
-            Project,
-            and_(
-                col(Project.departement) == deps.c.departement,
-                col(Project.programme_id) == pid,
-                col(Project.submitted_at).is_not(None),
-            ),
-        )
-        .group_by(deps.c.departement, closed.c.last_close)
+        .outerjoin(filed, filed.c.departement == deps.c.departement)
         .order_by(deps.c.departement)
     )
     threshold = programme.committee_filing_threshold

@@ -29,6 +29,29 @@ class Project(SQLModel, table=True):
         Index("ix_project_departement_status_created", "departement", "status", "created_at", "id"),
         Index("ix_project_strand_created", "strand", "created_at", "id"),
         Index("ix_project_candidate_created", "candidate_id", "created_at", "id"),
+        # Issue 13: the dashboards' two passes read only these columns (index-only scans of
+        # a fraction of the table): the dossiers grouped by status, strand and candidate, and
+        # the dossier of each grant (app.stats.repository, EXPLAIN in BENCHMARKS.md).
+        Index(
+            "ix_project_stats",
+            "departement",
+            "status",
+            "strand",
+            "candidate_id",
+            "submitted_at",
+            "requested_cents",
+            "programme_id",
+        ),
+        Index(
+            "ix_project_grant_stats",
+            "id",
+            "departement",
+            "strand",
+            "candidate_id",
+            "agents_impacted",
+            "users_impacted",
+            "programme_id",
+        ),
         CheckConstraint(
             "evaluation_count >= 0 AND advisory_count >= 0", name="evaluation_counts_positive"
         ),

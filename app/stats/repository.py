@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, func, null, select
+from sqlalchemy import Select, case, func, literal, null, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
@@ -98,104 +98,106 @@ def envelope_figures(q: StatsQuery) -> Select[*tuple[Any, ...]]:
     ).select_from(Envelope)
 
 
-def projects_by_status(q: StatsQuery) -> Select[*tuple[Any, ...]]:
-    """Dossiers by status (submitted in the period, when one is given: drafts then drop out)."""
-    return (
-        _grouped(
-            q, col(Project.departement), [col(Project.status), func.count()], [col(Project.status)]
-        )
-        .select_from(Project)
-        .where(*_in_period(q, col(Project.submitted_at)))
-    )
-
-
-def projects_by_strand(q: StatsQuery) -> Select[*tuple[Any, ...]]:
-    """Dossiers by strand, and the amounts requested by the submitted ones."""
-    requested = case(
-        (col(Project.submitted_at).is_not(None), col(Project.requested_cents)), else_=0
-    )
+def project_figures(q: StatsQuery) -> Select[*tuple[Any, ...]]:
+    """One pass over the dossiers (submitted in the period, when one is given: drafts then
+    drop out) for three figures: by status, by strand (count, requested by the submitted
+    ones) and requested by candidate kind. One row per (status, strand, kind): the service
+    adds them up per figure. Read from the covering index ix_project_stats (issue 13)."""
+    submitted = col(Project.submitted_at).is_not(None)
     return (
         _grouped(
             q,
             col(Project.departement),
-            [col(Project.strand), func.count(), func.coalesce(func.sum(requested), 0)],
-            [col(Project.strand)],
-        )
-        .select_from(Project)
-        .where(*_in_period(q, col(Project.submitted_at)))
-    )
-
-
-def requested_by_kind(q: StatsQuery) -> Select[*tuple[Any, ...]]:
-    """Amounts requested by submitted dossiers, by candidate kind."""
-    return (
-        _grouped(
-            q,
-            col(Project.departement),
-            [col(Candidate.kind), func.coalesce(func.sum(col(Project.requested_cents)), 0)],
-            [col(Candidate.kind)],
+            [
+                col(Project.status),
+                col(Project.strand),
+                col(Candidate.kind),
+                func.count(),
+                func.count(col(Project.submitted_at)),
+                func.coalesce(
+                    func.sum(case((submitted, col(Project.requested_cents)), else_=0)), 0
+                ),
+            ],
+            [col(Project.status), col(Project.strand), col(Candidate.kind)],
         )
         .select_from(Project)
         .join(Candidate, col(Candidate.id) == col(Project.candidate_id))
-        .where(col(Project.submitted_at).is_not(None), *_in_period(q, col(Project.submitted_at)))
+        .where(*_in_period(q, col(Project.submitted_at)))
     )
 
 
-def _live_grants(q: StatsQuery, stmt: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
-    """Grants not cancelled, decided in the period, with their dossier (and candidate)."""
+def _live(amount: Any) -> Any:
+    """`amount` for a grant not cancelled (a cancelled grant counts as granted nowhere)."""
+    return func.coalesce(func.sum(case((col(Grant.status) != CANCELLED, amount), else_=0)), 0)
+
+
+def grant_figures(q: StatsQuery, *, series: bool) -> Select[*tuple[Any, ...]]:
+    """One pass over the grants decided in the period for granted by strand and by kind, the
+    agents and users their funded projects reach (live grants), and, with `series`, the
+    commitments per month (UTC), cancelled ones included: the flow as it happened. One row
+    per (strand, kind[, month]); the dossier's columns come from the covering index
+    ix_project_grant_stats (issue 13)."""
+    keys: list[Any] = [col(Project.strand), col(Candidate.kind)]
+    if series:
+        keys.append(year_month(col(Grant.committed_at)))
     return (
-        stmt.select_from(Grant)
+        _grouped(
+            q,
+            col(Project.departement),
+            [
+                *keys,
+                _live(literal(1)),
+                _live(col(Grant.amount_cents)),
+                _live(col(Project.agents_impacted)),
+                _live(col(Project.users_impacted)),
+                func.count(),
+                func.coalesce(func.sum(col(Grant.amount_cents)), 0),
+            ],
+            keys,
+        )
+        .select_from(Grant)
         .join(Project, col(Project.id) == col(Grant.project_id))
         .join(Candidate, col(Candidate.id) == col(Project.candidate_id))
+        .where(*_in_period(q, col(Grant.committed_at)))
+    )
+
+
+def beneficiaries(q: StatsQuery) -> Select[*tuple[Any, ...]]:
+    """Distinct beneficiaries of live grants decided in the period, and those under the
+    programme's small-population threshold (5,000 inhabitants). The distinct beneficiaries
+    are found first (a hashed DISTINCT over the grants), then counted: COUNT(DISTINCT …)
+    then sorts a few thousand rows, not every grant."""
+    columns = [
+        col(Project.candidate_id).label("candidate_id"),
+        col(Project.programme_id).label("programme_id"),
+    ]
+    if q.grouped:
+        columns.insert(0, col(Project.departement).label("departement"))
+    funded = (
+        select(*columns)
+        .distinct()
+        .select_from(Grant)
+        .join(Project, col(Project.id) == col(Grant.project_id))
         .where(col(Grant.status) != CANCELLED, *_in_period(q, col(Grant.committed_at)))
     )
-
-
-def granted_by_strand(q: StatsQuery) -> Select[*tuple[Any, ...]]:
-    return _live_grants(
-        q,
-        _grouped(
-            q,
-            col(Project.departement),
-            [col(Project.strand), func.coalesce(func.sum(col(Grant.amount_cents)), 0)],
-            [col(Project.strand)],
-        ),
-    )
-
-
-def granted_by_kind(q: StatsQuery) -> Select[*tuple[Any, ...]]:
-    return _live_grants(
-        q,
-        _grouped(
-            q,
-            col(Project.departement),
-            [col(Candidate.kind), func.coalesce(func.sum(col(Grant.amount_cents)), 0)],
-            [col(Candidate.kind)],
-        ),
-    )
-
-
-def beneficiaries_and_impact(q: StatsQuery) -> Select[*tuple[Any, ...]]:
-    """Distinct beneficiaries of live grants, those under the programme's small-population
-    threshold (5,000 inhabitants), and the agents and users their funded projects reach."""
+    if q.departement is not None:
+        funded = funded.where(col(Project.departement) == q.departement)
+    f = funded.subquery("funded")
     small = case(
-        (
-            col(Candidate.population) < col(Programme.small_population_threshold),
-            col(Candidate.id),
-        ),
-        else_=None,
+        (col(Candidate.population) < col(Programme.small_population_threshold), f.c.candidate_id)
     )
-    stmt = _grouped(
-        q,
-        col(Project.departement),
-        [
-            func.count(func.distinct(col(Candidate.id))),
+    dep = f.c.departement if q.grouped else null()
+    stmt = (
+        select(
+            dep.label("departement"),
+            func.count(func.distinct(f.c.candidate_id)),
             func.count(func.distinct(small)),
-            func.coalesce(func.sum(col(Project.agents_impacted)), 0),
-            func.coalesce(func.sum(col(Project.users_impacted)), 0),
-        ],
+        )
+        .select_from(f)
+        .join(Candidate, col(Candidate.id) == f.c.candidate_id)
+        .join(Programme, col(Programme.id) == f.c.programme_id)
     )
-    return _live_grants(q, stmt).join(Programme, col(Programme.id) == col(Project.programme_id))
+    return stmt.group_by(f.c.departement) if q.grouped else stmt
 
 
 def median_days_to_decision(q: StatsQuery) -> Select[*tuple[Any, ...]]:
@@ -231,22 +233,6 @@ def median_days_to_decision(q: StatsQuery) -> Select[*tuple[Any, ...]]:
         func.avg(case((middle, d.c.days), else_=None)),
     )
     return stmt.group_by(d.c.departement) if q.grouped else stmt
-
-
-def commitments_by_month(q: StatsQuery) -> Select[*tuple[Any, ...]]:
-    """Grants committed per month (UTC), cancelled ones included: the flow as it happened."""
-    month = year_month(col(Grant.committed_at))
-    return (
-        _grouped(
-            q,
-            col(Project.departement),
-            [month, func.count(), func.coalesce(func.sum(col(Grant.amount_cents)), 0)],
-            [month],
-        )
-        .select_from(Grant)
-        .join(Project, col(Project.id) == col(Grant.project_id))
-        .where(*_in_period(q, col(Grant.committed_at)))
-    )
 
 
 def payments_by_month(q: StatsQuery) -> Select[*tuple[Any, ...]]:

@@ -1,5 +1,6 @@
-"""Use cases of the dashboards: each figure is one aggregate query (app.stats.repository);
-this module only sets them side by side per scope. No loop over business rows.
+"""Use cases of the dashboards: the figures are a few aggregate queries (app.stats.repository);
+this module adds up their aggregate rows per figure and sets them side by side per scope. No
+loop over business rows. Figures are memoised by the database's version (app.stats.cache).
 
 Scope (R-ACL-1): DINUM and ANCT read every département and the national figures; a prefect
 reads its own département only (its row, never another's); candidates never read dashboards.
@@ -8,6 +9,7 @@ reads its own département only (its row, never another's); candidates never rea
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -16,10 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal, Role
 from app.committees import service as committees_service
+from app.core import clock
 from app.core.db import read_only_transaction
 from app.programme.models import Programme
 from app.projects.rules import Status
-from app.stats import repository as q
+from app.stats import cache as stats_cache, repository as q
 from app.stats.rules import ratio_bps, use_rate_bps
 from app.stats.schemas import DepartementFigures, DepartementsStats, NationalStats
 
@@ -49,6 +52,79 @@ async def _due(
     return dict.fromkeys(due, 1)
 
 
+def _add(table: dict[Any, list[int]], key: Any, *values: Any) -> None:
+    """Add aggregate `values` into `table[key]` (a fold of aggregate rows, never of dossiers)."""
+    sums = table.setdefault(key, [0] * len(values))
+    for i, value in enumerate(values):
+        sums[i] += int(value or 0)
+
+
+Tables = list[dict[Any, list[int]]]
+
+
+def _fold(rows: Rows, width: int, step: Callable[[tuple[Any, ...], Tables], None]) -> list[Rows]:
+    """Fold the aggregate rows of one statement (never dossiers) into `width` figures per
+    scope: `step` adds each row into the figures' tables of (key → sums)."""
+    folded: list[Rows] = [{} for _ in range(width)]
+    for scope, scope_rows in rows.items():
+        tables: Tables = [{} for _ in range(width)]
+        for row in scope_rows:
+            step(row, tables)
+        for figure, table in zip(folded, tables, strict=True):
+            figure[scope] = [(key, *sums) for key, sums in table.items()]
+    return folded
+
+
+def _project_step(row: tuple[Any, ...], tables: Tables) -> None:
+    """A row of `project_figures` into by status, by strand (count, requested), by kind."""
+    status, strand, kind, count, submitted, requested = row
+    _add(tables[0], status, count)
+    _add(tables[1], strand, count, requested)
+    if submitted:  # only kinds with a submitted dossier request anything
+        _add(tables[2], kind, requested)
+
+
+def _grant_step(series: bool) -> Callable[[tuple[Any, ...], Tables], None]:
+    """A row of `grant_figures` into granted by strand and by kind (live grants), the agents
+    and users reached (one row, key None) and the commitments by month."""
+
+    def step(row: tuple[Any, ...], tables: Tables) -> None:
+        strand, kind, *rest = row
+        month = rest.pop(0) if series else None
+        live, granted, agents, users, count, committed = rest
+        if live:
+            _add(tables[0], strand, granted)
+            _add(tables[1], kind, granted)
+        _add(tables[2], None, agents, users)
+        if series:
+            _add(tables[3], month, count, committed)
+
+    return step
+
+
+def _cache_key(
+    principal: Principal,
+    programme: Programme,
+    query: q.StatsQuery,
+    *,
+    series: bool,
+    version: tuple[int, str] | None,
+) -> tuple[Any, ...]:
+    """What the figures depend on: the query, the reader's scope (R-COM-1 is scoped), the
+    programme and its thresholds, today (R-COM-1 due-ness) and the database's version."""
+    reader = principal.departement if principal.role is Role.PREFECT else None
+    return (
+        query,
+        series,
+        reader,
+        programme.id,
+        programme.small_population_threshold,
+        programme.committee_filing_threshold,
+        clock.today(),
+        version,
+    )
+
+
 async def _figures(
     session: AsyncSession,
     principal: Principal,
@@ -57,28 +133,49 @@ async def _figures(
     *,
     series: bool,
 ) -> dict[str | None, dict[str, Any]]:
-    """Every figure of every scope the query covers, one aggregate per figure."""
+    """Every figure of every scope the query covers, from the cache when the database has not
+    moved since they were computed (app.stats.cache), else by `_compute`."""
     await read_only_transaction(session)  # SQLite: reads never hold the write lock
+    # First statement: the snapshot's version, so the figures below are exactly its figures.
+    version = await stats_cache.database_version(session)
+    key = _cache_key(principal, programme, query, series=series, version=version)
+    cached = stats_cache.get(key)
+    if cached is not None:
+        return dict(cached)
+    figures = await _compute(session, principal, programme, query, series=series)
+    stats_cache.put(key, figures)
+    return dict(figures)
+
+
+async def _compute(
+    session: AsyncSession,
+    principal: Principal,
+    programme: Programme,
+    query: q.StatsQuery,
+    *,
+    series: bool,
+) -> dict[str | None, dict[str, Any]]:
+    """Every figure of every scope the query covers: one pass over the dossiers, one over the
+    grants, one aggregate for each other figure."""
     envelopes = await _rows(session, q.envelope_figures(query))
-    statuses = await _rows(session, q.projects_by_status(query))
-    strands = await _rows(session, q.projects_by_strand(query))
-    granted_strand = await _rows(session, q.granted_by_strand(query))
-    requested_kind = await _rows(session, q.requested_by_kind(query))
-    granted_kind = await _rows(session, q.granted_by_kind(query))
-    beneficiaries = await _rows(session, q.beneficiaries_and_impact(query))
+    statuses, strands, requested_kind = _fold(
+        await _rows(session, q.project_figures(query)), 3, _project_step
+    )
+    granted_strand, granted_kind, impact, commitments = _fold(
+        await _rows(session, q.grant_figures(query, series=series)), 4, _grant_step(series)
+    )
+    people = await _rows(session, q.beneficiaries(query))
     medians = await _rows(session, q.median_days_to_decision(query))
     months: dict[str, Rows] = {}
     if series:
-        months["commitments"] = await _rows(session, q.commitments_by_month(query))
+        months["commitments"] = commitments
         months["payments"] = await _rows(session, q.payments_by_month(query))
         months["submissions"] = await _rows(session, q.submissions_by_month(query))
     held = await _rows(session, q.committees_held(query))
     due = await _due(session, principal, programme, grouped=query.grouped)
 
     scopes: set[str | None] = (
-        {None}
-        if not query.grouped
-        else set(envelopes) | set(statuses) | set(strands) | set(beneficiaries)
+        {None} if not query.grouped else set(envelopes) | set(statuses) | set(people)
     )
     if query.departement is not None:
         scopes &= {query.departement}
@@ -90,7 +187,7 @@ async def _figures(
             granted_strand.get(scope, []),
             requested_kind.get(scope, []),
             granted_kind.get(scope, []),
-            beneficiaries.get(scope, []),
+            [(*_one(people.get(scope, []), 2), *_one(impact.get(scope, []), 3)[1:])],
             medians.get(scope, []),
             {name: rows.get(scope, []) for name, rows in months.items()} if series else None,
             held=held.get(scope, []),
