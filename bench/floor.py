@@ -22,6 +22,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from app.auth.principal import Role
+from app.budgets.rules import final_report_refusal
+from app.evaluations.rules import evaluate_refusal
+from app.projects.rules import ProjectAction, Status, allowed_actions
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 
@@ -44,11 +49,39 @@ def _json(payload: Any) -> Response:
 
 SUMMARY = """p.id, p.candidate_id, c.name AS candidate_name, p.departement, p.strand, p.title,
  p.nature, p.status, p.requested_cents, p.total_cost_cents, p.start_on, p.end_on,
- p.submitted_at, p.evaluation_count, p.mean_score_centi, p.advisory_count,
+ p.submitted_at, p.returned_at, p.evaluation_count, p.mean_score_centi, p.advisory_count,
  p.advisory_mean_centi, p.version, p.created_at, p.updated_at"""
 
 
-def _summary(r: Any) -> dict[str, Any]:
+# What a prefect's actions hang on (app.projects.guards): its own evaluation (R-EVAL-2) and
+# the grant (R-FLOW-1, R-PAY-2), selected with the dossier as the service does. `$1` is the
+# caller's subject.
+PREFECT_FACTS = """, EXISTS (SELECT 1 FROM evaluation v WHERE v.project_id = p.id
+ AND v.evaluator_subject = $1) AS evaluated,
+ (SELECT g.status FROM project_grant g WHERE g.project_id = p.id) AS grant_status,
+ EXISTS (SELECT 1 FROM project_grant g WHERE g.project_id = p.id
+ AND g.final_report_on IS NOT NULL) AS reported"""
+
+
+def _actions(r: Any, role: Role) -> list[str]:
+    """allowed_actions by the lifecycle table and the two guards' pure rules."""
+    status = Status(r["status"])
+    out = []
+    for action in allowed_actions(status, role):
+        if action is ProjectAction.EVALUATE and evaluate_refusal(
+            role=role.value, strand=r["strand"], status=status.value,
+            already_evaluated=r["evaluated"],
+        ):  # fmt: skip
+            continue
+        if action is ProjectAction.FINAL_REPORT and final_report_refusal(
+            status, grant_status=r["grant_status"], recorded=r["reported"]
+        ):
+            continue
+        out.append(action.value)
+    return out
+
+
+def _summary(r: Any, role: Role) -> dict[str, Any]:
     return {
         "id": str(r["id"]), "candidate_id": str(r["candidate_id"]),
         "candidate_name": r["candidate_name"], "departement": r["departement"],
@@ -58,6 +91,8 @@ def _summary(r: Any) -> dict[str, Any]:
         "start_on": r["start_on"].isoformat() if r["start_on"] else None,
         "end_on": r["end_on"].isoformat() if r["end_on"] else None,
         "submitted_at": _dt(r["submitted_at"]),
+        "returned_at": _dt(r["returned_at"]),
+        "allowed_actions": _actions(r, role),
         "evaluations": {
             "count": r["evaluation_count"], "mean_weighted_total": _centi(r["mean_score_centi"]),
             "advisory_count": r["advisory_count"],
@@ -71,7 +106,12 @@ def _summary(r: Any) -> dict[str, Any]:
 async def list_projects(request: Request) -> Response:
     q = request.query_params
     limit = int(q.get("limit", 50))
-    conditions, args = [], []
+    conditions: list[str] = []
+    args: list[Any] = []
+    subject = request.headers.get("x-floor-subject")  # a prefect's list: its facts too
+    facts, role = ("", Role.DINUM) if subject is None else (PREFECT_FACTS, Role.PREFECT)
+    if subject is not None:
+        args.append(subject)
     departement = q.get("departement") or request.headers.get("x-floor-departement")
     for column, value in (("p.departement", departement), ("p.status", q.get("status"))):
         if value:
@@ -84,7 +124,7 @@ async def list_projects(request: Request) -> Response:
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     args.append(limit + 1)
     sql = (
-        f"SELECT {SUMMARY} FROM project p JOIN candidate c ON c.id = p.candidate_id {where} "
+        f"SELECT {SUMMARY}{facts} FROM project p JOIN candidate c ON c.id = p.candidate_id {where} "
         f"ORDER BY p.created_at, p.id LIMIT ${len(args)}"
     )
     async with request.app.state.pool.acquire() as conn:
@@ -94,7 +134,7 @@ async def list_projects(request: Request) -> Response:
         rows = rows[:limit]
         last = rows[-1]
         next_cursor = f"projects.{(last['created_at'] - _EPOCH) // _US}.{last['id'].hex}"
-    return _json({"items": [_summary(r) for r in rows], "next_cursor": next_cursor})
+    return _json({"items": [_summary(r, role) for r in rows], "next_cursor": next_cursor})
 
 
 async def read_project(request: Request) -> Response:
@@ -115,7 +155,7 @@ async def read_project(request: Request) -> Response:
         )
     if r is None:
         return Response(status_code=404)
-    body = _summary(r)
+    body = _summary(r, Role.DINUM)
     body.update(
         description=r["description"], objectives=r["objectives"],
         status_message=r["status_message"],

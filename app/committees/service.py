@@ -14,7 +14,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, case, false, func, literal, or_, select as core_select, union
+from sqlalchemy import (
+    CTE,
+    Select,
+    String,
+    Subquery,
+    and_,
+    case,
+    false,
+    func,
+    literal,
+    or_,
+    select as core_select,
+    union,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -107,7 +120,7 @@ async def committee_status(
         col(Project.status) != Status.WITHDRAWN.value,
         or_(closed.c.last_close.is_(None), col(Project.submitted_at) > closed.c.last_close),
     )
-    filed_stmt = (
+    filed_stmt: Select[*tuple[Any, ...]] = (
         core_select(
             col(Project.departement).label("departement"),
             func.sum(case((since_last, 1), else_=0)).label("since_count"),
@@ -122,7 +135,7 @@ async def committee_status(
     if principal.role is Role.PREFECT:
         filed_stmt = filed_stmt.where(col(Project.departement) == principal.departement)
         deps = select(literal(principal.departement, type_=String).label("departement")).subquery()
-        filed = filed_stmt.subquery("filed")
+        filed: Subquery | CTE = filed_stmt.subquery("filed")
     else:
         filed = filed_stmt.cte("filed")
         deps = union(

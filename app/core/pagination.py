@@ -11,7 +11,7 @@ other `cursor` answers 422 `invalid-cursor` before the database is queried.
 # function must be real objects, since FastAPI cannot resolve names local to a closure.
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Generic, TypeVar
@@ -111,7 +111,7 @@ class PageParams:
         return self.format.encode_serial(row_id)
 
 
-def page_params_for(cursor_format: CursorFormat) -> Callable[..., PageParams]:
+def page_params_for(cursor_format: CursorFormat) -> Callable[..., Awaitable[PageParams]]:
     """The `limit` and `cursor` query parameters of one list (`Depends(page_params_for(…))`)."""
     example = (
         f"{cursor_format.list_name}.42"
@@ -119,7 +119,9 @@ def page_params_for(cursor_format: CursorFormat) -> Callable[..., PageParams]:
         else f"{cursor_format.list_name}.1614556800000000.{uuid.UUID(int=1).hex}"
     )
 
-    def page_params(
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a thread hop on every
+    # list request for two query parameters (issue 13).
+    async def page_params(
         limit: Annotated[
             int,
             Query(ge=1, le=MAX_LIMIT, description="Taille de page (50 par défaut, 200 au plus)."),

@@ -72,7 +72,7 @@ def export_stmt(f: ExportFilter, *, eligible_cost: bool = True) -> Select[*tuple
 
     The eligible cost (the JSON's `tauxAide`) is read only when asked: the CSV has no use
     for it, and it is the one column that reads expense lines."""
-    stmt = select(
+    stmt: Select[*tuple[Any, ...]] = select(
         col(Envelope.prefecture_name),
         col(Envelope.prefecture_siret),
         col(Convention.signed_on),

@@ -92,10 +92,21 @@ def fact_columns(principal: Principal) -> list[Label[Any]]:
     ]
 
 
+def facts_reader(principal: Principal) -> Callable[[Any], dict[str, Any]]:
+    """Reads back, from a result row, the facts `fact_columns(principal)` selected (the
+    names worked out once for a whole page of rows)."""
+    labels = [(name, _label(name)) for g in _concerned(principal) for name in g.facts]
+
+    def read(row: Any) -> dict[str, Any]:
+        mapping = row._mapping
+        return {name: mapping[label] for name, label in labels}
+
+    return read
+
+
 def facts_of(row: Any, principal: Principal) -> dict[str, Any]:
     """The facts `fact_columns(principal)` selected, read back from a result row."""
-    mapping = row._mapping
-    return {name: mapping[_label(name)] for g in _concerned(principal) for name in g.facts}
+    return facts_reader(principal)(row)
 
 
 def needs_facts(principal: Principal, actions: list[ProjectAction]) -> bool:

@@ -36,8 +36,6 @@ from app.projects.schemas import (
     ProjectCreate,
     ProjectList,
     ProjectRead,
-    ProjectScores,
-    ProjectSummary,
     ProjectUpdate,
     ReturnRequest,
     RuleFailureRead,
@@ -69,16 +67,17 @@ Returner = Annotated[Principal, _may(ProjectAction.RETURN)]
 Closer = Annotated[Principal, _may(ProjectAction.CLOSE)]
 
 
-def _scores(project: Any, *, shown: bool) -> ProjectScores | None:
-    """R-EVAL-4: None for a candidate; the summary stored on the row otherwise (R-EVAL-3)."""
+def _scores(project: Any, *, shown: bool) -> dict[str, object] | None:
+    """R-EVAL-4: None for a candidate; the summary stored on the row otherwise (R-EVAL-3).
+    The fields of `ProjectScores`, validated with the dossier's (one validation, issue 13)."""
     if not shown:
         return None
-    return ProjectScores(
-        count=project.evaluation_count,
-        mean_weighted_total=centi_text(project.mean_score_centi),
-        advisory_count=project.advisory_count,
-        advisory_mean_weighted_total=centi_text(project.advisory_mean_centi),
-    )
+    return {
+        "count": project.evaluation_count,
+        "mean_weighted_total": centi_text(project.mean_score_centi),
+        "advisory_count": project.advisory_count,
+        "advisory_mean_weighted_total": centi_text(project.advisory_mean_centi),
+    }
 
 
 def _summary_fields(
@@ -312,19 +311,20 @@ async def list_projects(
         ),
         page=page,
     )
-    return ProjectList(
-        items=[
-            ProjectSummary.model_validate(
+    facts = guards.facts_reader(principal)  # what this caller's actions hang on, once
+    return ProjectList.model_validate(  # the page validated in one call (issue 13)
+        {
+            "items": [
                 _summary_fields(
                     row,
                     row.candidate_name,
                     principal,
-                    projects_service.actions_for(principal, row, guards.facts_of(row, principal)),
+                    projects_service.actions_for(principal, row, facts(row)),
                 )
-            )
-            for row in rows
-        ],
-        next_cursor=next_cursor,
+                for row in rows
+            ],
+            "next_cursor": next_cursor,
+        }
     )
 
 

@@ -167,7 +167,7 @@ def beneficiaries(q: StatsQuery) -> Select[*tuple[Any, ...]]:
     programme's small-population threshold (5,000 inhabitants). The distinct beneficiaries
     are found first (a hashed DISTINCT over the grants), then counted: COUNT(DISTINCT …)
     then sorts a few thousand rows, not every grant."""
-    columns = [
+    columns: list[Any] = [
         col(Project.candidate_id).label("candidate_id"),
         col(Project.programme_id).label("programme_id"),
     ]
