@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from functools import cache
 
 from app.auth.principal import Role
 from app.core.rules import RuleFailure
@@ -190,11 +191,17 @@ def allowed_actions(status: Status, role: Role) -> list[ProjectAction]:
     then says is judged apart: submit runs the eligibility check (R-FLOW-2, 422), a payment its
     caps (R-PAY-1, R-PAY-2), an evaluation its grid (R-EVAL-1, 422).
     """
-    return [
+    return list(_allowed_actions(status, role))
+
+
+@cache
+def _allowed_actions(status: Status, role: Role) -> tuple[ProjectAction, ...]:
+    """The table itself, worked out once per (state, role): a list page asks it per row."""
+    return tuple(
         action
         for action, roles in ACTION_ROLES.items()
         if role in roles and state_allows(status, action)
-    ]
+    )
 
 
 class IllegalTransition(Exception):
