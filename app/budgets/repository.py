@@ -47,13 +47,13 @@ async def grant_for_update(session: AsyncSession, project_id: uuid.UUID) -> Gran
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-def grant_status_fact(_principal: Principal) -> ColumnElement[Any]:
+def grant_status_fact(_caller: ColumnElement[str]) -> ColumnElement[Any]:
     """The status of the dossier's grant (None without one), correlated to `Project.id`: a
     fact of `final-report` in `allowed_actions` (R-FLOW-1, issue 12)."""
     return select(Grant.status).where(Grant.project_id == Project.id).scalar_subquery()
 
 
-def final_report_recorded_fact(_principal: Principal) -> ColumnElement[Any]:
+def final_report_recorded_fact(_caller: ColumnElement[str]) -> ColumnElement[Any]:
     """Whether the dossier's grant has its final report (R-PAY-2: once), correlated to
     `Project.id`."""
     return (

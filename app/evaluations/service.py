@@ -88,7 +88,7 @@ async def _check_status(session: AsyncSession, principal: Principal, project: Pr
         raise await _conflict(session, principal, project, failure)
 
 
-def evaluated_by(subject: str, project_id: Any = Project.id) -> ColumnElement[bool]:
+def evaluated_by(subject: Any, project_id: Any = Project.id) -> ColumnElement[bool]:
     """Whether `subject` has evaluated the dossier (R-EVAL-2: once per evaluator); correlated
     to `Project.id` unless a dossier's id is given."""
     return (
@@ -101,9 +101,7 @@ def evaluated_by(subject: str, project_id: Any = Project.id) -> ColumnElement[bo
 EVALUATED = "evaluated_by_caller"
 
 
-@projects_guards.guard(
-    ProjectAction.EVALUATE, facts={EVALUATED: lambda principal: evaluated_by(principal.subject)}
-)
+@projects_guards.guard(ProjectAction.EVALUATE, facts={EVALUATED: evaluated_by})
 def may_evaluate(principal: Principal, dossier: projects_guards.Dossier) -> bool:
     """`evaluate` in `allowed_actions`: create_evaluation's own rules (R-EVAL-3, R-EVAL-2) on
     the facts selected with the dossier (issue 12)."""

@@ -19,13 +19,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Label
+from sqlalchemy import ColumnElement, Label, String, bindparam
 
-from app.auth.principal import Principal
+from app.auth.principal import Principal, Role
 from app.projects.rules import ACTION_ROLES, ProjectAction, Status
 
-FactColumn = Callable[[Principal], ColumnElement[Any]]
-"""A fact of the dossier for this caller, as a column correlated to `Project.id`."""
+FactColumn = Callable[[ColumnElement[str]], ColumnElement[Any]]
+"""A fact of the dossier for the caller whose subject is given (the bind parameter `CALLER`),
+as a column correlated to `Project.id`."""
+
+CALLER = "caller_subject"
+"""The bind parameter of the caller's subject in the fact columns (issue 13: a statement built
+once per role is executed with `fact_params(principal)`)."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,12 @@ class Guard:
 
 
 _guards: dict[ProjectAction, Guard] = {}
+_generation = 0  # bumped at each registration: statements built from the guards key on it
+
+
+def generation() -> int:
+    """Changes whenever a guard is registered (statements cached per role key on it)."""
+    return _generation
 
 
 def guard(
@@ -66,7 +77,9 @@ def guard(
         }
         if taken & set(facts):
             raise ValueError(f"fact names already registered: {sorted(taken & set(facts))}")
+        global _generation
         _guards[action] = Guard(action, dict(facts), permits)
+        _generation += 1
         return permits
 
     return register
@@ -76,26 +89,41 @@ def _label(name: str) -> str:
     return f"fact_{name}"
 
 
-def _concerned(principal: Principal) -> list[Guard]:
+def _concerned(role: Role) -> list[Guard]:
     """The guards of the actions the caller's role may drive (ACTION_ROLES): a candidate's or
     DINUM's reads select no fact."""
-    return [g for g in _guards.values() if principal.role in ACTION_ROLES[g.action]]
+    return [g for g in _guards.values() if role in ACTION_ROLES[g.action]]
+
+
+def _fact_columns(role: Role, caller: ColumnElement[str]) -> list[Label[Any]]:
+    return [
+        column(caller).label(_label(name))
+        for g in _concerned(role)
+        for name, column in g.facts.items()
+    ]
 
 
 def fact_columns(principal: Principal) -> list[Label[Any]]:
     """The facts the caller's actions hang on, as labelled columns to add to a statement over
-    `Project` (correlated to its `Project.id`)."""
-    return [
-        column(principal).label(_label(name))
-        for g in _concerned(principal)
-        for name, column in g.facts.items()
-    ]
+    `Project` (correlated to its `Project.id`), the caller's subject bound in them."""
+    return _fact_columns(principal.role, bindparam(CALLER, principal.subject, type_=String))
+
+
+def role_fact_columns(role: Role) -> list[Label[Any]]:
+    """The same columns for any caller of this role: a statement built once per role, then
+    executed with `fact_params(principal)` (issue 13)."""
+    return _fact_columns(role, bindparam(CALLER, type_=String))
+
+
+def fact_params(principal: Principal) -> dict[str, Any]:
+    """The parameters of the statements built with `fact_columns(principal, bound=False)`."""
+    return {CALLER: principal.subject}
 
 
 def facts_reader(principal: Principal) -> Callable[[Any], dict[str, Any]]:
     """Reads back, from a result row, the facts `fact_columns(principal)` selected (the
     names worked out once for a whole page of rows)."""
-    labels = [(name, _label(name)) for g in _concerned(principal) for name in g.facts]
+    labels = [(name, _label(name)) for g in _concerned(principal.role) for name in g.facts]
 
     def read(row: Any) -> dict[str, Any]:
         mapping = row._mapping
@@ -111,7 +139,7 @@ def facts_of(row: Any, principal: Principal) -> dict[str, Any]:
 
 def needs_facts(principal: Principal, actions: list[ProjectAction]) -> bool:
     """Whether some of these actions (allowed by the table) wait on a registered fact."""
-    return any(g.facts for g in _concerned(principal) if g.action in actions)
+    return any(g.facts for g in _concerned(principal.role) if g.action in actions)
 
 
 def permits(action: ProjectAction, principal: Principal, dossier: Dossier) -> bool:
