@@ -80,23 +80,29 @@ EVALUATED = {"in_review"} | GRANTED | {"rejected", "closed"}
 CATEGORIES = ("development", "study", "integration", "consulting", "training")
 
 
-def _pg_dsn(url: str) -> str:
+def pg_dsn(url: str) -> str:
+    """The asyncpg / libpq spelling of a SQLAlchemy PostgreSQL URL."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def recreate_pg_database(url: str) -> None:
+    """Drop the URL's PostgreSQL database (its sessions cut) and create it empty."""
+    import asyncpg
+
+    name = make_url(url).database
+    admin = await asyncpg.connect(pg_dsn(str(make_url(url).set(database="postgres"))))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
 
 
 async def migrate_and_seed(url: str) -> None:
     """A fresh database at head, with the programme (as `python -m app migrate` and `seed`)."""
     backend = make_url(url).get_backend_name()
     if backend == "postgresql":
-        import asyncpg
-
-        name = make_url(url).database
-        admin = await asyncpg.connect(_pg_dsn(str(make_url(url).set(database="postgres"))))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await admin.close()
+        await recreate_pg_database(url)
     else:
         path = Path(make_url(url).database or "")
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -125,7 +131,7 @@ class Loader:
         if self.pg:
             import asyncpg
 
-            self.conn = await asyncpg.connect(_pg_dsn(self.url))
+            self.conn = await asyncpg.connect(pg_dsn(self.url))
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
@@ -395,7 +401,7 @@ async def generate(args: argparse.Namespace) -> dict[str, Any]:
               "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
     if args.dump and make_url(args.url).get_backend_name() == "postgresql":
         Path(args.dump).parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["pg_dump", "-Fc", "-Z1", "-f", args.dump, _pg_dsn(args.url)], check=True)
+        subprocess.run(["pg_dump", "-Fc", "-Z1", "-f", args.dump, pg_dsn(args.url)], check=True)
         result["dump"] = args.dump
     return result
 

@@ -38,10 +38,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from app.auth.principal import Principal, Role  # noqa: E402
 from app.core.config import Settings  # noqa: E402
+from bench.generate import pg_dsn, recreate_pg_database  # noqa: E402
 from tests.support import auth_headers  # noqa: E402
 
 VAR = ROOT / "var" / "bench"
@@ -68,10 +68,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def pg_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def head_revision() -> str:
     out = subprocess.run(
         [PY, "-m", "alembic", "heads"], cwd=ROOT, capture_output=True, text=True, check=True
@@ -91,15 +87,7 @@ async def prepare_database(args: argparse.Namespace) -> str:
         print("reusing the loaded database", file=sys.stderr)  # noqa: T201
         return url
     if dump.exists() and not args.regenerate:
-        import asyncpg
-
-        name = make_url(url).database
-        admin = await asyncpg.connect(pg_dsn(str(make_url(url).set(database="postgres"))))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await admin.close()
+        await recreate_pg_database(url)
         started = time.perf_counter()
         subprocess.run(
             ["pg_restore", "-j", "2", "--no-owner", "-d", pg_dsn(url), str(dump)], check=True

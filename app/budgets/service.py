@@ -32,6 +32,7 @@ from app.budgets.errors import (
 )
 from app.budgets.models import Convention, Envelope, Grant, LedgerMovement, Payment
 from app.budgets.rules import (
+    ACTIVE,
     AllocationKind,
     GrantState,
     MovementKind,
@@ -701,7 +702,7 @@ async def record_payment(
             allowed_actions=await _actions(session, principal, project),
         )
     grant = await _locked_grant(session, project)
-    if grant.status != "active":
+    if grant.status != ACTIVE:
         # The dossier was read before the grant's lock: a concurrent cancellation (or pay-off)
         # may have closed the grant meanwhile and released its unpaid part (R-CAP-5).
         raise PaymentRefused(
@@ -905,7 +906,7 @@ async def cancel_grant(
     check_if_match(if_match, project.version)
     await projects_service.check_transition_for(session, principal, project, Action.CANCEL)
     grant = await _locked_grant(session, project)
-    if grant.status != "active":
+    if grant.status != ACTIVE:
         # R-CAP-5: the dossier was read before the grant's lock; a concurrent balance payment
         # (or cancellation) may have settled the grant meanwhile and released its unpaid part,
         # which must not be released twice.

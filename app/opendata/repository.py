@@ -90,7 +90,7 @@ def export_stmt(f: ExportFilter, *, eligible_cost: bool = True) -> Select[*tuple
     stmt = stmt.join(Convention, col(Convention.project_id) == col(Grant.project_id))
     if eligible_cost:
         # R-EXCL-1/R-EXCL-2: the sums the eligible cost is computed from, in Python, by the
-        # same rule as the dossier's report (app.projects.rules.eligible_cost_from_sums).
+        # same rule as the dossier's report (app.opendata.rules.eligible_cost_cents).
         licence = and_(
             col(ExpenseLine.category) == ExpenseCategory.SOFTWARE_LICENCE.value,
             func.coalesce(col(ExpenseLine.vendor_origin), "") != VendorOrigin.EU.value,

@@ -116,7 +116,7 @@ def role_fact_columns(role: Role) -> list[Label[Any]]:
 
 
 def fact_params(principal: Principal) -> dict[str, Any]:
-    """The parameters of the statements built with `fact_columns(principal, bound=False)`."""
+    """The parameters of the statements built with `role_fact_columns(principal.role)`."""
     return {CALLER: principal.subject}
 
 

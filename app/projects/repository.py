@@ -68,10 +68,6 @@ def _scope_params(principal: Principal) -> dict[str, Any]:
     return {SCOPE: _scope(principal)[1]}
 
 
-def visible_projects_stmt(principal: Principal) -> Select[Project]:
-    return scope_projects(select(Project), principal)
-
-
 @cache
 def _visible_project_stmt(kind: str, with_lines: bool, for_update: bool) -> Select[Project]:
     """One dossier by id (`project_id`) within a scope of this kind (`SCOPE`): built once per
