@@ -18,7 +18,7 @@ from app.committees.router import (
     router as committees_router,
 )
 from app.core.config import Settings, get_settings
-from app.core.db import make_engine, make_sessionmaker, start_clock
+from app.core.db import CheckoutGate, make_engine, make_sessionmaker, start_clock
 from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
 from app.core.middleware import (
@@ -119,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = make_engine(settings)
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
+    app.state.checkout_gate = CheckoutGate.for_engine(app.state.engine, settings)
     instrument_pool(app.state.engine)
     configure_access_log(settings.access_log)
     # GET /metrics reads these at scrape time (gauges computed from the database).
