@@ -61,6 +61,8 @@ class ReadModel(BaseModel):
 
 def _json_integer(value: object) -> object:
     """A JSON integer: 12 or 12.0, never true/false nor "12" (lax int would take them)."""
+    if type(value) is int:  # the common case first: every response's amounts and versions
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError("un entier JSON est attendu")
     if isinstance(value, float):

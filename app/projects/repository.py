@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -11,9 +11,11 @@ from sqlalchemy import (
     Row,
     Select,
     String,
+    Uuid,
     bindparam,
     false,
     select as sa_select,
+    tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
@@ -21,6 +23,7 @@ from sqlmodel import col, select
 
 from app.auth.principal import Principal, Role
 from app.candidates.models import Candidate
+from app.core.types import UTCDateTime
 from app.programme.models import Programme
 from app.projects import guards
 from app.projects.models import Project, ProjectTransition
@@ -126,16 +129,75 @@ SUMMARY_COLUMNS: tuple[Any, ...] = (
 )
 
 
-def summary_stmt(principal: Principal) -> Select[Any]:
-    """Projects' summary columns with their candidate's name and the facts the caller's
-    guarded actions hang on (issue 12, correlated EXISTS columns): one statement per page."""
+# The list's filters: (name, condition on a bind parameter of that name). A page's statement
+# holds the conditions of the filters it was given, in this order.
+_FILTERS: dict[str, Any] = {
+    "departement": lambda p: col(Project.departement) == p,
+    "strand": lambda p: col(Project.strand) == p,
+    "status": lambda p: col(Project.status) == p,
+    "candidate_id": lambda p: col(Project.candidate_id) == p,
+    "submitted_from": lambda p: col(Project.submitted_at) >= p,
+    "submitted_to": lambda p: col(Project.submitted_at) <= p,
+    "updated_since": lambda p: col(Project.updated_at) >= p,
+}
+FILTER_NAMES = tuple(_FILTERS)
+AFTER_CREATED, AFTER_ID = "after_created_at", "after_id"
+
+
+@lru_cache(maxsize=1024)
+def _summary_stmt(
+    kind: str,
+    role: Role,
+    _guards_generation: int,
+    filters: tuple[str, ...],
+    after: bool,
+    limit: int,
+) -> Select[Any]:
+    """One list page: the summary's columns with the candidate's name and the facts the
+    caller's guarded actions hang on (issue 12, correlated EXISTS columns), within a scope of
+    this kind, under these filters, after a keyset cursor or not. Built once per shape and
+    executed with parameters (issue 13: building it took a tenth of a page's CPU)."""
     columns = (
         *SUMMARY_COLUMNS,
         col(Candidate.name).label("candidate_name"),
-        *guards.fact_columns(principal),
+        *guards.role_fact_columns(role),
     )
     stmt = sa_select(*columns).join(Candidate, col(Candidate.id) == Project.candidate_id)
-    return scope_projects(stmt, principal)
+    clause = _scope_clause(kind, bindparam(SCOPE, type_=String))
+    if clause is not None:
+        stmt = stmt.where(clause)
+    for name in filters:
+        stmt = stmt.where(_FILTERS[name](bindparam(name)))
+    if after:
+        # The row comparison of `app.core.pagination.keyset_page` (one index range).
+        stmt = stmt.where(
+            tuple_(col(Project.created_at), col(Project.id))
+            > tuple_(
+                bindparam(AFTER_CREATED, type_=UTCDateTime(timezone=True)),
+                bindparam(AFTER_ID, type_=Uuid()),
+            )
+        )
+    return stmt.order_by(col(Project.created_at), col(Project.id)).limit(limit + 1)
+
+
+async def summary_page(
+    session: AsyncSession,
+    principal: Principal,
+    filters: dict[str, Any],
+    after: tuple[Any, Any] | None,
+    limit: int,
+) -> list[Row[Any]]:
+    """A page of dossiers in scope (R-ACL-1) matching `filters` (the FILTER_NAMES given, by
+    value), after the keyset `after` (created_at, id), with one row more than `limit` when
+    there are more: one statement."""
+    names = tuple(name for name in FILTER_NAMES if name in filters)
+    stmt = _summary_stmt(
+        _scope(principal)[0], principal.role, guards.generation(), names, after is not None, limit
+    )
+    params = {**filters, **_scope_params(principal), **guards.fact_params(principal)}
+    if after is not None:
+        params[AFTER_CREATED], params[AFTER_ID] = after
+    return list((await session.execute(stmt, params)).all())
 
 
 @cache

@@ -312,6 +312,7 @@ async def list_projects(
         page=page,
     )
     facts = guards.facts_reader(principal)  # what this caller's actions hang on, once
+    actions = projects_service.page_actions(principal)
     return ProjectList.model_validate(  # the page validated in one call (issue 13)
         {
             "items": [
@@ -319,7 +320,7 @@ async def list_projects(
                     row,
                     row.candidate_name,
                     principal,
-                    projects_service.actions_for(principal, row, facts(row)),
+                    actions(row, facts(row)),
                 )
                 for row in rows
             ],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -18,7 +18,7 @@ from app.auth.principal import Principal, Role
 from app.candidates.models import Candidate
 from app.core import clock
 from app.core.concurrency import check_if_match, flush_versioned
-from app.core.pagination import PageParams, keyset_page, split_page
+from app.core.pagination import PageParams, split_page
 from app.core.rules import raise_failures
 from app.core.types import utcnow
 from app.programme import cache as programme_cache, service as programme_service
@@ -247,26 +247,23 @@ async def list_projects(
 ) -> tuple[list[Row[Any]], str | None]:
     """One page of dossiers in scope, with their candidate's name: a single statement of the
     summary's columns (rows read by attribute, `candidate_name` included)."""
-    stmt = repository.summary_stmt(principal)
-    conditions: list[Any] = []
-    if filters.departement is not None:
-        conditions.append(Project.departement == filters.departement)
-    if filters.strand is not None:
-        conditions.append(Project.strand == filters.strand)
-    if filters.status is not None:
-        conditions.append(Project.status == filters.status.value)
-    if filters.candidate_id is not None:
-        conditions.append(Project.candidate_id == filters.candidate_id)
-    if filters.submitted_from is not None:
-        conditions.append(col(Project.submitted_at) >= filters.submitted_from)
-    if filters.submitted_to is not None:
-        conditions.append(col(Project.submitted_at) <= filters.submitted_to)
-    if filters.updated_since is not None:
-        conditions.append(Project.updated_at >= filters.updated_since)
-    if conditions:
-        stmt = stmt.where(*conditions)
-    stmt = keyset_page(stmt, Project.created_at, Project.id, page)
-    rows = list((await session.execute(stmt)).all())
+    given = {
+        "departement": filters.departement,
+        "strand": filters.strand,
+        "status": None if filters.status is None else filters.status.value,
+        "candidate_id": filters.candidate_id,
+        "submitted_from": filters.submitted_from,
+        "submitted_to": filters.submitted_to,
+        "updated_since": filters.updated_since,
+    }
+    after = None if page.cursor is None else page.format.decode_keyset(page.cursor)
+    rows = await repository.summary_page(
+        session,
+        principal,
+        {name: value for name, value in given.items() if value is not None},
+        after,
+        page.limit,
+    )
     return split_page(rows, page, lambda r: (r.created_at, r.id))
 
 
@@ -287,6 +284,22 @@ def actions_for(
         for action in table
         if action not in GUARDED or guards.permits(action, principal, dossier)
     ]
+
+
+def page_actions(principal: Principal) -> Callable[[Any, Mapping[str, Any]], list[ProjectAction]]:
+    """`actions_for` over a page of rows for one caller, judged once per distinct (state,
+    strand, facts): a page of 50 dossiers holds a handful of them (issue 13). The answer
+    depends on nothing else (`guards.Dossier` is exactly these three)."""
+    judged: dict[tuple[Any, ...], list[ProjectAction]] = {}
+
+    def actions(project: Any, facts: Mapping[str, Any]) -> list[ProjectAction]:
+        key = (project.status, project.strand, *facts.values())
+        found = judged.get(key)
+        if found is None:
+            found = judged[key] = actions_for(principal, project, facts)
+        return found
+
+    return actions
 
 
 def _facts_stmt(principal: Principal, project_id: uuid.UUID, *columns: Any) -> Any:

@@ -17,7 +17,7 @@ from app.evaluations import service as evaluations_service
 from app.evaluations.rules import evaluate_refusal
 from app.projects import guards
 from app.projects.rules import ProjectAction, Status
-from app.projects.service import actions_for
+from app.projects.service import actions_for, page_actions
 
 PREFECT = Principal("prefet-13", Role.PREFECT, departement="13")
 ANCT = Principal("anct", Role.ANCT)
@@ -124,3 +124,23 @@ def test_only_the_roles_of_a_guarded_action_select_its_facts() -> None:
         f"fact_{GRANT_STATUS}",
         f"fact_{RECORDED}",
     }
+
+
+def test_a_page_judges_each_row_as_actions_for_does() -> None:
+    """Issue 13: a list page judges once per distinct (state, strand, facts), and every row
+    gets what `actions_for` would give it alone (R-EVAL-2, R-EVAL-3, R-PAY-2)."""
+    rows = [
+        (dossier(status, strand), facts)
+        for status in (Status.IN_REVIEW, Status.UNDER_CONVENTION, Status.DRAFT)
+        for strand in ("3b", "3c")
+        for facts in (
+            {EVALUATED: False, GRANT_STATUS: "active", RECORDED: False},
+            {EVALUATED: True, GRANT_STATUS: "active", RECORDED: True},
+            {EVALUATED: False, GRANT_STATUS: None, RECORDED: False},
+        )
+    ]
+    for principal in (PREFECT, ANCT):
+        page = page_actions(principal)
+        for _ in range(2):  # the second pass answers from what the first judged
+            for row, facts in rows:
+                assert page(row, facts) == actions_for(principal, row, facts)
