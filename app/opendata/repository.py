@@ -12,7 +12,7 @@ from sqlmodel import col
 
 from app.budgets.models import Convention, Envelope, Grant
 from app.candidates.models import Candidate
-from app.opendata.sql import due_count, first_due, last_due
+from app.opendata.sql import due_summary
 from app.programme.models import Programme
 from app.projects.models import ExpenseLine, Project
 from app.projects.rules import ExpenseCategory, Status, VendorOrigin
@@ -81,9 +81,7 @@ def export_stmt(f: ExportFilter, *, eligible_cost: bool = True) -> Select[*tuple
         col(Candidate.siret),
         col(Project.title),
         col(Grant.amount_cents),
-        due_count(col(Convention.schedule)),
-        first_due(col(Convention.schedule)),
-        last_due(col(Convention.schedule)),
+        due_summary(col(Convention.schedule)),
         col(Project.strand),
     ).select_from(Grant)
     stmt = _scope(stmt, f)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.db import read_only_transaction
 from app.opendata import rules
 from app.opendata.repository import ExportFilter, export_stmt, freshness_stmt
+from app.opendata.sql import split_due_summary
 
 BATCH_ROWS = 1000
 # The validators of an export that has never had a grant.
@@ -51,8 +52,13 @@ async def freshness(session: AsyncSession, f: ExportFilter, *, variant: str) -> 
     return Freshness(count, latest.replace(microsecond=0), etag)
 
 
-def _day(text: str | None) -> date | None:
-    return date.fromisoformat(text) if text else None
+def _schedule(summary: str | None) -> rules.Schedule:
+    count, first, last = split_due_summary(summary)
+    return rules.Schedule(
+        count,
+        date.fromisoformat(first) if first else None,
+        date.fromisoformat(last) if last else None,
+    )
 
 
 async def grant_facts(
@@ -74,10 +80,10 @@ async def grant_facts(
                     beneficiary_siret=row[5],
                     title=row[6],
                     amount_cents=int(row[7]),
-                    schedule=rules.Schedule(int(row[8] or 0), _day(row[9]), _day(row[10])),
-                    strand=row[11],
+                    schedule=_schedule(row[8]),
+                    strand=row[9],
                     eligible_cost_cents=(
-                        rules.eligible_cost_cents(int(row[12]), int(row[13]), int(row[14]))
+                        rules.eligible_cost_cents(int(row[10]), int(row[11]), int(row[12]))
                         if eligible_cost
                         else 0
                     ),

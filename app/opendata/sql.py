@@ -10,53 +10,45 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Integer, String
+from sqlalchemy import String
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
 
-class _ScheduleDue(FunctionElement[Any]):
-    """AGG(due_on) over the items of a JSON array of payments (`aggregate` is COUNT, MIN or
-    MAX; COUNT skips the items without a due date)."""
+class due_summary(FunctionElement[Any]):  # noqa: N801 - an SQL function's spelling
+    """`COUNT MIN MAX` of the due dates of a JSON array of payments, as one text of three
+    words separated by a space ("2 2021-05-01 2022-01-31"; "0  " without a due date): the
+    JSON document is parsed once per row, not once per aggregate (three scalar subqueries
+    parsed it three times: two thirds of the export's time in the database, issue 13).
+    COUNT skips the items without a due date. Read back by `split_due_summary`."""
 
-    inherit_cache = True
-    aggregate = ""
-
-
-class due_count(_ScheduleDue):  # noqa: N801 - an SQL function's spelling
-    type = Integer()
-    name = "due_count"
-    inherit_cache = True
-    aggregate = "count"
-
-
-class first_due(_ScheduleDue):  # noqa: N801
     type = String()
-    name = "first_due"
+    name = "due_summary"
     inherit_cache = True
-    aggregate = "min"
 
 
-class last_due(_ScheduleDue):  # noqa: N801
-    type = String()
-    name = "last_due"
-    inherit_cache = True
-    aggregate = "max"
-
-
-@compiles(_ScheduleDue, "sqlite")
-def _schedule_due_sqlite(element: _ScheduleDue, compiler: Any, **kw: Any) -> str:
-    schedule = compiler.process(list(element.clauses)[0], **kw)
+def _summary_of(due_on: str, source: str) -> str:
     return (
-        f"(SELECT {element.aggregate}(json_extract(item.value, '$.due_on')) "
-        f"FROM json_each({schedule}) AS item)"
+        f"(SELECT count({due_on}) || ' ' || coalesce(min({due_on}), '') || ' ' || "
+        f"coalesce(max({due_on}), '') FROM {source})"
     )
 
 
-@compiles(_ScheduleDue, "postgresql")
-def _schedule_due_pg(element: _ScheduleDue, compiler: Any, **kw: Any) -> str:
+@compiles(due_summary, "sqlite")
+def _due_summary_sqlite(element: due_summary, compiler: Any, **kw: Any) -> str:
     schedule = compiler.process(list(element.clauses)[0], **kw)
-    return (
-        f"(SELECT {element.aggregate}(item ->> 'due_on') "
-        f"FROM json_array_elements({schedule}) AS item)"
-    )
+    return _summary_of("json_extract(item.value, '$.due_on')", f"json_each({schedule}) AS item")
+
+
+@compiles(due_summary, "postgresql")
+def _due_summary_pg(element: due_summary, compiler: Any, **kw: Any) -> str:
+    schedule = compiler.process(list(element.clauses)[0], **kw)
+    return _summary_of("item ->> 'due_on'", f"json_array_elements({schedule}) AS item")
+
+
+def split_due_summary(text: str | None) -> tuple[int, str | None, str | None]:
+    """(count, first, last) from `due_summary`'s text; a missing date is None."""
+    if not text:
+        return 0, None, None
+    count, first, last = text.split(" ")
+    return int(count), first or None, last or None
