@@ -135,7 +135,7 @@ class Server:
             "GUICHET_ACCESS_LOG": "false",
             "GUICHET_MAX_IN_FLIGHT_REQUESTS": "100000",
             "GUICHET_CLOCK_START": "2021-02-26T10:00:00+01:00",  # deadline day
-            "GUICHET_DATABASE_POOL_SIZE": "10",
+            "GUICHET_DATABASE_POOL_SIZE": os.environ.get("BENCH_POOL", "10"),
         }
         cmd = [
             "taskset", "-c", cores, PY, "-m", "uvicorn", target, "--factory", "--host",
