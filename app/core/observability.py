@@ -219,9 +219,12 @@ class ObservabilityMiddleware:
             method = scope["method"] if scope["method"] in METHODS else "OTHER"
             REQUESTS.labels(method, route, str(status)).inc()
             LATENCY.labels(method, route).observe(duration)
-            access_logger.info(
-                access_line(context, method=method, route=route, status=status, duration=duration)
-            )
+            if access_logger.isEnabledFor(logging.INFO):  # GUICHET_ACCESS_LOG=false: no line built
+                access_logger.info(
+                    access_line(
+                        context, method=method, route=route, status=status, duration=duration
+                    )
+                )
             _current.reset(token)
 
 
