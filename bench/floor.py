@@ -231,6 +231,11 @@ async def read_ledger(request: Request) -> Response:
     return _json({"items": items, "next_cursor": next_cursor})
 
 
+async def health(_request: Request) -> Response:
+    """GET /healthz: no database, the same bytes as the service's (the stack alone)."""
+    return _json({"status": "ok"})
+
+
 def create_app() -> Starlette:
     url = os.environ["GUICHET_DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://")
 
@@ -242,6 +247,7 @@ def create_app() -> Starlette:
 
     return Starlette(
         routes=[
+            Route("/healthz", health),
             Route("/api/v1/projects", list_projects),
             Route("/api/v1/projects/{project_id}", read_project),
             Route("/api/v1/projects/{project_id}/eligibility", read_project),

@@ -167,6 +167,17 @@ class Server:
                 peaks.append(int(m.group(1)) / 1024)
         return round(max(peaks, default=0.0), 1)
 
+    def cpu_seconds(self) -> float:
+        """User and system CPU time of the server's processes so far."""
+        total = 0.0
+        for pid in [self.proc.pid, *children(self.proc.pid)]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
     def stop(self) -> None:
         os.killpg(self.proc.pid, signal.SIGTERM)
         try:
@@ -184,7 +195,7 @@ def children(pid: int) -> list[int]:
 
 
 def wrk(base: str, paths_file: Path, headers: dict[str, str], seconds: int, conns: int,
-        cores: str | None) -> dict[str, Any]:  # fmt: skip
+        cores: str | None, server: Server | None = None) -> dict[str, Any]:  # fmt: skip
     script = Path(tempfile.gettempdir()) / "guichet_bench_paths.lua"
     script.write_text(LUA)
     cmd = [] if cores is None else ["taskset", "-c", cores]
@@ -192,7 +203,9 @@ def wrk(base: str, paths_file: Path, headers: dict[str, str], seconds: int, conn
     for name, value in headers.items():
         cmd += ["-H", f"{name}: {value}"]
     cmd += [base, "--", str(paths_file)]
+    cpu_before = server.cpu_seconds() if server else 0.0
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    cpu = server.cpu_seconds() - cpu_before if server else None
 
     def ms(label: str) -> float | None:
         m = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
@@ -205,8 +218,11 @@ def wrk(base: str, paths_file: Path, headers: dict[str, str], seconds: int, conn
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     sock = re.search(r"Socket errors: (.*)", out)
+    done = re.search(r"(\d+) requests in", out)
     return {
         "rps": round(float(rps.group(1))) if rps else 0,
+        # The server's CPU per request (user + system), steadier run to run than req/s.
+        "cpu_ms": round(1000 * cpu / int(done.group(1)), 2) if cpu and done else None,
         "p50_ms": ms("50%"),
         "p99_ms": ms("99%"),
         "non_2xx": int(errors.group(1)) if errors else 0,
@@ -259,7 +275,7 @@ async def export(client: httpx.AsyncClient, server: Server) -> dict[str, Any]:
     }
 
 
-async def burst(base: str, url: str, settings: Settings, n: int = 200) -> dict[str, Any]:
+async def burst(server: Server, url: str, settings: Settings, n: int = 200) -> dict[str, Any]:
     """n candidates submit their draft at once (deadline day): If-Match read just before."""
     import asyncpg
 
@@ -273,7 +289,7 @@ async def burst(base: str, url: str, settings: Settings, n: int = 200) -> dict[s
         )
     finally:
         await conn.close()
-    async with httpx.AsyncClient(base_url=base, timeout=60,
+    async with httpx.AsyncClient(base_url=server.base, timeout=60,
                                  limits=httpx.Limits(max_connections=n)) as client:  # fmt: skip
         prepared = []
         for row in rows:
@@ -287,7 +303,9 @@ async def burst(base: str, url: str, settings: Settings, n: int = 200) -> dict[s
             r = await client.post(f"/api/v1/projects/{pid}/submit", headers=h)
             return r.status_code, (time.perf_counter() - start) * 1000
 
+        cpu_before = server.cpu_seconds()
         results = await asyncio.gather(*(one(p, h) for p, h in prepared))
+        cpu = server.cpu_seconds() - cpu_before
     statuses: dict[str, int] = {}
     for status, _ in results:
         statuses[str(status)] = statuses.get(str(status), 0) + 1
@@ -295,6 +313,7 @@ async def burst(base: str, url: str, settings: Settings, n: int = 200) -> dict[s
     return {
         "requests": len(results),
         "statuses": statuses,
+        "server_cpu_ms_per_request": round(1000 * cpu / len(results), 2) if results else None,
         "errors": sum(v for k, v in statuses.items() if k.startswith("5")),
         "p50_ms": round(times[len(times) // 2], 1) if times else None,
         "p99_ms": round(times[max(0, int(len(times) * 0.99) - 1)], 1) if times else None,
@@ -330,6 +349,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     client, f"/api/v1/envelopes/{dep}/ledger", dinum, 5
                 )
             cases = {
+                "stack only: GET /healthz (no database)": (["/healthz"], dinum, {}),
                 "list, prefect, status filter, keyset pages": (
                     await walk_pages(client, "/api/v1/projects?status=in_review", prefect, 40),
                     prefect, {"X-Floor-Departement": "13", "X-Floor-Subject": PREFECT.subject},
@@ -370,8 +390,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 # neither side measures cold pages the other then finds warm.
                 wrk(floor.base, f, {**h, **fh}, 2, args.connections, "1")
                 wrk(service.base, f, h, 2, args.connections, "1")
-                s = wrk(service.base, f, h, args.duration, args.connections, "1")
-                fl = wrk(floor.base, f, {**h, **fh}, args.duration, args.connections, "1")
+                s = wrk(service.base, f, h, args.duration, args.connections, "1", service)
+                fl = wrk(floor.base, f, {**h, **fh}, args.duration, args.connections, "1", floor)
                 rows.append({"endpoint": name, "service": s, "floor": fl,
                              "ratio": round(s["rps"] / fl["rps"], 2) if fl["rps"] else None,
                              "p99_ratio": round(s["p99_ms"] / fl["p99_ms"], 2)
@@ -396,7 +416,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 results["export"] = await export(eclient, exporter)
         finally:
             exporter.stop()
-        results["burst"] = await burst(service.base, url, settings)
+        results["burst"] = await burst(service, url, settings)
     finally:
         service.stop()
         floor.stop()
@@ -420,15 +440,16 @@ def table(r: dict[str, Any]) -> str:
         f"{r['dossiers']:,} dossiers, {r['movements']:,} movements; wrk -c{r['connections']} "
         f"-d{r['duration_s']}s; one worker pinned to core 0, wrk to core 1",
         "",
-        "| endpoint | service req/s | p50 | p99 | floor req/s | p50 | p99 | ratio | p99 ratio "
-        "| identical bytes |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| endpoint | service req/s | p50 | p99 | CPU/req | floor req/s | p50 | p99 | CPU/req "
+        "| ratio | p99 ratio | identical bytes |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in r["table"]:
         s, f = row["service"], row["floor"]
         out.append(
             f"| {row['endpoint']} | {s['rps']} | {s['p50_ms']} ms | {s['p99_ms']} ms | "
-            f"{f['rps']} | {f['p50_ms']} ms | {f['p99_ms']} ms | {row['ratio']} | "
+            f"{s.get('cpu_ms')} ms | {f['rps']} | {f['p50_ms']} ms | {f['p99_ms']} ms | "
+            f"{f.get('cpu_ms')} ms | {row['ratio']} | "
             f"{row['p99_ratio']} | {r['identical'].get(row['endpoint'])} |"
         )
     e, b = r["export"], r["burst"]
@@ -441,7 +462,8 @@ def table(r: dict[str, Any]) -> str:
         f"server RSS {e['idle_rss_mib']} MiB before, peak {e['peak_rss_mib']} MiB (a fresh "
         "worker)",
         f"- burst of {b['requests']} concurrent submissions: statuses {b['statuses']}, "
-        f"{b['errors']} server errors, p50 {b['p50_ms']} ms, p99 {b['p99_ms']} ms",
+        f"{b['errors']} server errors, p50 {b['p50_ms']} ms, p99 {b['p99_ms']} ms, "
+        f"{b['server_cpu_ms_per_request']} ms of server CPU per submission",
     ]
     for row in r.get("two_workers", []):
         s = row["service"]
