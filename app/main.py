@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -95,6 +96,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.ds_worker_enabled and settings.ds_api_token is not None:
             # Issue 14: decisions written back to démarches-simplifiées from the outbox.
             ds_worker = asyncio.create_task(run_ds_worker(app.state.sessionmaker, settings, stop))
+        if settings.server_gc_freeze:
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:

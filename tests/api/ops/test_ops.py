@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from pathlib import Path
 
+import pytest
 from alembic import command
 from httpx import ASGITransport, AsyncClient
 
@@ -53,3 +55,21 @@ async def migrate_to_previous(url: str) -> None:
     cfg = alembic_config(url)
     cfg.attributes["skip_logging"] = True
     await asyncio.to_thread(command.downgrade, cfg, "-1")
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+async def test_startup_freezes_what_it_built_for_the_collector(
+    database_url: str, freeze: bool
+) -> None:
+    """Issue 13 (GUICHET_SERVER_GC_FREEZE): at the end of startup what is alive moves to the
+    collector's permanent generation, which full collections no longer walk; off, nothing
+    moves (the test suite's setting)."""
+    app = create_app(test_settings(database_url, server_gc_freeze=freeze))
+    before = gc.get_freeze_count()
+    try:
+        async with app.router.lifespan_context(app):
+            frozen = gc.get_freeze_count()
+    finally:
+        gc.unfreeze()  # this test process builds many apps: give the objects back
+        await app.state.engine.dispose()
+    assert (frozen > before) is freeze
