@@ -129,6 +129,10 @@ SUMMARY_COLUMNS: tuple[Any, ...] = (
 )
 
 
+# Their names, then the candidate's: how a list row reads by position (`summary_values`).
+SUMMARY_NAMES: tuple[str, ...] = (*(c.key for c in SUMMARY_COLUMNS), "candidate_name")
+
+
 # The list's filters: (name, condition on a bind parameter of that name). A page's statement
 # holds the conditions of the filters it was given, in this order.
 _FILTERS: dict[str, Any] = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -72,12 +73,44 @@ def _scores(project: Any, *, shown: bool) -> dict[str, object] | None:
     The fields of `ProjectScores`, validated with the dossier's (one validation, issue 13)."""
     if not shown:
         return None
+    return _score_fields(
+        project.evaluation_count,
+        project.mean_score_centi,
+        project.advisory_count,
+        project.advisory_mean_centi,
+    )
+
+
+def _score_fields(
+    count: int, mean_centi: int | None, advisory_count: int, advisory_mean_centi: int | None
+) -> dict[str, object]:
     return {
-        "count": project.evaluation_count,
-        "mean_weighted_total": centi_text(project.mean_score_centi),
-        "advisory_count": project.advisory_count,
-        "advisory_mean_weighted_total": centi_text(project.advisory_mean_centi),
+        "count": count,
+        "mean_weighted_total": centi_text(mean_centi),
+        "advisory_count": advisory_count,
+        "advisory_mean_weighted_total": centi_text(advisory_mean_centi),
     }
+
+
+def _list_item(
+    row: Any,
+    shows_scores: bool,
+    facts: Callable[[Any], Mapping[str, Any]],
+    actions: Callable[[Mapping[str, Any], Mapping[str, Any]], list[ProjectAction]],
+) -> dict[str, object]:
+    """A list row as `ProjectSummary`'s fields: its summary values by name (positional
+    reads, issue 13), the four score columns folded into `evaluations`, and what the caller
+    may do on it now."""
+    item = projects_service.summary_values(row)
+    scores = (
+        item.pop("evaluation_count"),
+        item.pop("mean_score_centi"),
+        item.pop("advisory_count"),
+        item.pop("advisory_mean_centi"),
+    )
+    item["evaluations"] = _score_fields(*scores) if shows_scores else None
+    item["allowed_actions"] = actions(item, facts(row))
+    return item
 
 
 def _summary_fields(
@@ -313,17 +346,10 @@ async def list_projects(
     )
     facts = guards.facts_reader(principal)  # what this caller's actions hang on, once
     actions = projects_service.page_actions(principal)
+    shows_scores = projects_service.shows_scores(principal)
     return ProjectList.model_validate(  # the page validated in one call (issue 13)
         {
-            "items": [
-                _summary_fields(
-                    row,
-                    row.candidate_name,
-                    principal,
-                    actions(row, facts(row)),
-                )
-                for row in rows
-            ],
+            "items": [_list_item(row, shows_scores, facts, actions) for row in rows],
             "next_cursor": next_cursor,
         }
     )

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Row, select as sa_select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -286,20 +286,37 @@ def actions_for(
     ]
 
 
-def page_actions(principal: Principal) -> Callable[[Any, Mapping[str, Any]], list[ProjectAction]]:
+class _Judged(NamedTuple):
+    """What `actions_for` reads of a dossier besides its facts."""
+
+    status: str
+    strand: str
+
+
+def page_actions(
+    principal: Principal,
+) -> Callable[[Mapping[str, Any], Mapping[str, Any]], list[ProjectAction]]:
     """`actions_for` over a page of rows for one caller, judged once per distinct (state,
     strand, facts): a page of 50 dossiers holds a handful of them (issue 13). The answer
-    depends on nothing else (`guards.Dossier` is exactly these three)."""
+    depends on nothing else (`guards.Dossier` is exactly these three). Each row is given as
+    its `summary_values`."""
     judged: dict[tuple[Any, ...], list[ProjectAction]] = {}
 
-    def actions(project: Any, facts: Mapping[str, Any]) -> list[ProjectAction]:
-        key = (project.status, project.strand, *facts.values())
+    def actions(summary: Mapping[str, Any], facts: Mapping[str, Any]) -> list[ProjectAction]:
+        status, strand = summary["status"], summary["strand"]
+        key = (status, strand, *facts.values())
         found = judged.get(key)
         if found is None:
-            found = judged[key] = actions_for(principal, project, facts)
+            found = judged[key] = actions_for(principal, _Judged(status, strand), facts)
         return found
 
     return actions
+
+
+def summary_values(row: Row[Any]) -> dict[str, Any]:
+    """A list row's summary columns and candidate name, by name (`repository.SUMMARY_NAMES`),
+    read by position: a Row's attribute access costs 0.7 µs, twenty of them a row (issue 13)."""
+    return dict(zip(repository.SUMMARY_NAMES, row, strict=False))
 
 
 def _facts_stmt(principal: Principal, project_id: uuid.UUID, *columns: Any) -> Any:

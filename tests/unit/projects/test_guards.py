@@ -16,7 +16,9 @@ from app.budgets.rules import final_report_refusal
 from app.evaluations import service as evaluations_service
 from app.evaluations.rules import evaluate_refusal
 from app.projects import guards
+from app.projects.repository import SUMMARY_NAMES
 from app.projects.rules import ProjectAction, Status
+from app.projects.schemas import ProjectSummary
 from app.projects.service import actions_for, page_actions
 
 PREFECT = Principal("prefet-13", Role.PREFECT, departement="13")
@@ -143,4 +145,15 @@ def test_a_page_judges_each_row_as_actions_for_does() -> None:
         page = page_actions(principal)
         for _ in range(2):  # the second pass answers from what the first judged
             for row, facts in rows:
-                assert page(row, facts) == actions_for(principal, row, facts)
+                summary = {"status": row.status, "strand": row.strand}
+                assert page(summary, facts) == actions_for(principal, row, facts)
+
+
+def test_a_list_row_reads_by_position_every_field_of_a_summary() -> None:
+    """Issue 13: a list row is read by position (`summary_values`), its names those of the
+    summary's fields but for the four score columns folded into `evaluations`."""
+    scores = {"evaluation_count", "mean_score_centi", "advisory_count", "advisory_mean_centi"}
+    names = set(SUMMARY_NAMES)
+    assert len(names) == len(SUMMARY_NAMES)
+    computed = {"allowed_actions", "evaluations"}
+    assert (names - scores) | computed == set(ProjectSummary.model_fields)
