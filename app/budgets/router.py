@@ -258,7 +258,13 @@ async def read_ledger(
         page=page,
         updated_since=updated_since,
     )
-    return LedgerPage(items=[movement_read(m, departement) for m in rows], next_cursor=next_cursor)
+    fields = budgets_service.LEDGER_FIELDS
+    return LedgerPage.model_validate(  # the page validated in one call (issue 13)
+        {
+            "items": [dict(zip(fields, row, strict=True), departement=departement) for row in rows],
+            "next_cursor": next_cursor,
+        }
+    )
 
 
 def _schedule_read(schedule: programme_service.ForfaitSchedule) -> ForfaitScheduleRead:

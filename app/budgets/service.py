@@ -415,6 +415,20 @@ LEDGER_COLUMNS: tuple[Any, ...] = (
     LedgerMovement.actor_role,
     LedgerMovement.at,
 )
+# The fields of a movement as read (`MovementRead`), in LEDGER_COLUMNS' order: a ledger row
+# reads by position (a Row's attribute access costs 0.7 µs, ten a row; issue 13).
+LEDGER_FIELDS: tuple[str, ...] = (
+    "id",
+    "kind",
+    "allocated_delta_cents",
+    "committed_delta_cents",
+    "paid_delta_cents",
+    "project_id",
+    "reference",
+    "actor",
+    "actor_role",
+    "at",
+)
 
 
 async def ledger(
