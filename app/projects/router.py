@@ -30,8 +30,6 @@ from app.projects.rules import (
 from app.projects.schemas import (
     CloseRequest,
     EligibilityRead,
-    ExpenseLineRead,
-    FundingLineRead,
     HistoryRead,
     LineOutcomeRead,
     ProjectCreate,
@@ -40,9 +38,7 @@ from app.projects.schemas import (
     ProjectUpdate,
     ReturnRequest,
     RuleFailureRead,
-    SponsorRead,
     Strand,
-    TeamMemberRead,
     TransitionRead,
 )
 from app.reference.departements import DepartementQuery
@@ -151,14 +147,16 @@ def to_read(
             "description": project.description,
             "objectives": project.objectives,
             "status_message": project.status_message,
-            "sponsor": SponsorRead(name=project.sponsor_name, role=project.sponsor_role),
-            "team": [TeamMemberRead.model_validate(m) for m in project.team],
+            "sponsor": {"name": project.sponsor_name, "role": project.sponsor_role},
+            "team": project.team,
             "agents_impacted": project.agents_impacted,
             "users_impacted": project.users_impacted,
             "replicability": project.replicability,
             "open_source": project.open_source,
-            "expense_lines": [ExpenseLineRead.model_validate(x) for x in project.expense_lines],
-            "other_funding": [FundingLineRead.model_validate(x) for x in project.funding_lines],
+            # ORM lines, read by their attributes in the same validation (issue 13: one
+            # validation of the dossier instead of one per line and per team member).
+            "expense_lines": project.expense_lines,
+            "other_funding": project.funding_lines,
         }
     )
 
