@@ -464,7 +464,8 @@ async def ledger(
     if after is not None:
         stmt = stmt.where(col(LedgerMovement.id) > after)
     stmt = stmt.order_by(col(LedgerMovement.id)).limit(page.limit + 1)
-    rows = list((await session.execute(stmt)).all())
+    connection = await session.connection()  # Core rows: no ORM loading for plain columns
+    rows = list((await connection.execute(stmt)).all())
     if not rows:
         await get_envelope(session, principal, programme=programme, departement=departement)
     if len(rows) <= page.limit:

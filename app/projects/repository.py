@@ -201,7 +201,8 @@ async def summary_page(
     params = {**filters, **_scope_params(principal), **guards.fact_params(principal)}
     if after is not None:
         params[AFTER_CREATED], params[AFTER_ID] = after
-    return list((await session.execute(stmt, params)).all())
+    connection = await session.connection()  # Core rows: no ORM loading for plain columns
+    return list((await connection.execute(stmt, params)).all())
 
 
 @cache
