@@ -127,7 +127,8 @@ def envelope_read(envelope: Envelope) -> EnvelopeRead:
 
 
 def movement_read(movement: Any, departement: str) -> MovementRead:
-    """A movement from its ORM row or its selected columns (same attribute names)."""
+    """A movement from its ORM row (an allocation's; ledger pages read their rows by position,
+    `budgets_service.LEDGER_FIELDS`)."""
     return MovementRead(
         id=movement.id or 0,
         departement=departement,

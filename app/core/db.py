@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -321,7 +321,7 @@ async def get_session(request: Request, _clock: RequestClock) -> AsyncIterator[A
     """
     gate: CheckoutGate | None = request.app.state.checkout_gate
     async with (
-        gate.admitted() if gate is not None else _no_gate(),
+        gate.admitted() if gate is not None else nullcontext(),
         request.app.state.sessionmaker() as session,
         transaction_scope(session) as scoped,
     ):
@@ -336,11 +336,6 @@ async def get_session(request: Request, _clock: RequestClock) -> AsyncIterator[A
             # funding lines) read rows that only their own dossier's writes change.
             await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         yield scoped
-
-
-@asynccontextmanager
-async def _no_gate() -> AsyncIterator[None]:
-    yield
 
 
 _READ_METHODS = frozenset({"GET", "HEAD"})

@@ -246,7 +246,7 @@ async def list_projects(
     session: AsyncSession, principal: Principal, *, filters: ProjectFilters, page: PageParams
 ) -> tuple[list[Row[Any]], str | None]:
     """One page of dossiers in scope, with their candidate's name: a single statement of the
-    summary's columns (rows read by attribute, `candidate_name` included)."""
+    summary's columns and the caller's facts (read by position: `summary_values`)."""
     given = {
         "departement": filters.departement,
         "strand": filters.strand,
