@@ -238,14 +238,12 @@ async def send(
                 url, content=body, headers={**headers, **host}, extensions=extensions
             )
             break
-        except (httpx.ConnectError, httpx.ConnectTimeout):
-            if index + 1 < len(target.addresses):
-                continue  # nothing was sent: the next checked address
-            latency = int((time.perf_counter() - started) * 1000)
-            return Outcome(None, latency, f"Connexion impossible à {address}"[:500])
         except httpx.HTTPError as exc:
+            connect = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+            if connect and index + 1 < len(target.addresses):
+                continue  # nothing was sent: try the next checked address
             latency = int((time.perf_counter() - started) * 1000)
-            return Outcome(None, latency, f"{type(exc).__name__}: {exc}"[:500])
+            return Outcome(None, latency, f"{type(exc).__name__} ({address}): {exc}"[:500])
     latency = int((time.perf_counter() - started) * 1000)
     error = None if is_success(response.status_code) else f"HTTP {response.status_code}"
     return Outcome(response.status_code, latency, error)
