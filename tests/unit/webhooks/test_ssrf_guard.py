@@ -21,6 +21,7 @@ from app.webhooks.guard import (
     markdown_table,
     pinned,
     resolve,
+    system_resolver,
 )
 
 PRODUCTION = TargetPolicy()
@@ -214,3 +215,11 @@ def test_r_hook_1_the_request_connects_to_the_checked_address_as_the_host() -> N
     assert extensions == {"sni_hostname": "hooks.example.org"}  # SNI and certificate check
     literal = Target(httpx.URL("https://1.1.1.1/in"), ())
     assert pinned(literal, ip_address("1.1.1.1"))[2] == {}  # the certificate names the address
+
+
+@pytest.mark.parametrize("url", ["https://2130706433/", "https://0x7f.1/"])
+async def test_r_hook_1_numeric_host_spellings_are_judged_by_their_address(url: str) -> None:
+    """Not IP literals to Python, but the system resolver reads them as 127.0.0.1 (inet_aton):
+    the guard judges the address it resolved, the one the worker would connect to."""
+    refusal = await resolve(url, PRODUCTION, system_resolver)
+    assert isinstance(refusal, str) and "127.0.0.1" in refusal
