@@ -49,7 +49,7 @@ from app.reference.router import router as reference_router
 from app.signin.router import router as signin_router, wellknown_router
 from app.stats import metrics as stats_metrics
 from app.stats.router import router as stats_router
-from app.webhooks import metrics as webhooks_metrics
+from app.webhooks import guard as webhooks_guard, metrics as webhooks_metrics
 from app.webhooks.router import router as webhooks_router
 from app.webhooks.worker import run_worker
 
@@ -128,6 +128,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_access_log(settings.access_log)
     # GET /metrics reads these at scrape time (gauges computed from the database).
     app.state.metrics_sources = [stats_metrics.envelope_gauges, webhooks_metrics.outbox_gauges]
+    # R-HOOK-1: how the SSRF guard resolves webhook hosts at registration (tests replace it).
+    app.state.webhook_resolver = webhooks_guard.system_resolver
     app.state.clock = None  # read from the database at startup, or at the first request
     app.state.token_verifier = TokenVerifier(settings)
     # R-AUTH-2: ProConnect ID tokens (discovery and JWKS fetched at first use, then cached).

@@ -6,7 +6,7 @@ import ipaddress
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from limits import parse as parse_rate_limit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -181,10 +181,12 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
     # Old secret still signs (beside the new one) this long after a rotation.
     webhook_secret_grace_hours: int = Field(default=24, ge=0, le=24 * 7)
-    # SSRF guard: https to public addresses only, unless loopback (and http) is allowed, for
-    # development and tests; refused in production. A non-empty allow-list restricts hosts.
+    # SSRF guard (app/webhooks/guard.py): https to public addresses on port 443 only, unless
+    # loopback (and http) is allowed, for development and tests; refused in production. A
+    # non-empty host allow-list restricts hosts; the port allow-list adds ports beside 443.
     webhook_allow_loopback: bool = False
     webhook_allowed_hosts: list[str] = []
+    webhook_allowed_ports: list[Annotated[int, Field(ge=1, le=65535)]] = []
 
     # Issue 14: démarches-simplifiées (DS) GraphQL API v2 (app/ds). The token is a DS API
     # token of the prefecture or DINUM; `ds_instructeur_id` is the instructeur the decisions

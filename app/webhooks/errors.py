@@ -1,6 +1,8 @@
 """Errors of webhooks."""
 
-from app.core.errors import NotFound, UnprocessableEntity
+from __future__ import annotations
+
+from app.core.errors import NotFound, ProblemItem, UnprocessableEntity
 
 
 class SubscriptionNotFound(NotFound):
@@ -11,6 +13,15 @@ class TargetRefused(UnprocessableEntity):
     slug = "webhook-target-refused"
     title = "Adresse de webhook refusée"
     default_detail = "L'adresse de réception est refusée (R-HOOK-1)."
+
+    @classmethod
+    def because(cls, reason: str) -> TargetRefused:
+        """R-HOOK-1, naming why (the SSRF guard's reason) on the `url` field."""
+        return cls(
+            f"L'adresse de réception est refusée (R-HOOK-1) : {reason}",
+            code="R-HOOK-1",
+            errors=[ProblemItem(code="R-HOOK-1", field="/url", message=reason)],
+        )
 
 
 class EventNotFound(NotFound):

@@ -76,7 +76,11 @@ async def create_webhook(
     """S'abonner aux événements (R-HOOK-1) : la DINUM reçoit ceux de tous les départements, un
     préfet ceux du sien. Le secret de signature (Standard Webhooks) n'est montré qu'ici."""
     subscription, secret = await webhooks_service.create_subscription(
-        session, principal, data=data, settings=request.app.state.settings
+        session,
+        principal,
+        data=data,
+        settings=request.app.state.settings,
+        resolver=request.app.state.webhook_resolver,
     )
     set_location(response, f"/webhooks/{subscription.id}")
     return _created(subscription, secret)

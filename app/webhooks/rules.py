@@ -1,4 +1,5 @@
-"""R-HOOK-1: signatures, retry schedule, event types and the SSRF guard, as pure functions.
+"""R-HOOK-1: signatures, retry schedule and event types, as pure functions (the SSRF guard:
+`app.webhooks.guard`).
 
 Signatures follow the Standard Webhooks convention (standardwebhooks.com): the secret is
 `whsec_` + base64 of random bytes; the signed content is `{webhook-id}.{webhook-timestamp}.{body}`;
@@ -11,15 +12,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
 import random
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urlsplit
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
@@ -130,49 +128,3 @@ def next_delay(failed_attempts: int, rng: random.Random | None = None) -> timede
 
 def is_success(status_code: int) -> bool:
     return 200 <= status_code < 300
-
-
-# -- SSRF guard -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TargetPolicy:
-    allow_loopback: bool = False  # development and tests: http and 127.0.0.1/::1 allowed
-    allowed_hosts: tuple[str, ...] = ()  # empty: any public host
-
-
-def check_url(url: str, policy: TargetPolicy) -> str | None:
-    """Why a target URL is refused before resolving it (None when it may be resolved)."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return "URL invalide."
-    del port
-    if parts.scheme != "https" and not (policy.allow_loopback and parts.scheme == "http"):
-        return "L'URL doit être en https."
-    host = (parts.hostname or "").lower()
-    if not host:
-        return "L'URL doit nommer un hôte."
-    if parts.username or parts.password:
-        return "L'URL ne doit pas contenir d'identifiants."
-    if policy.allowed_hosts and host not in {h.lower() for h in policy.allowed_hosts}:
-        return f"L'hôte « {host} » n'est pas dans la liste des hôtes autorisés."
-    return None
-
-
-def check_addresses(addresses: Iterable[str], policy: TargetPolicy) -> str | None:
-    """Why resolved addresses are refused: every one must be public (global), or loopback
-    when the policy allows it. None when the target may be called."""
-    found = list(addresses)
-    if not found:
-        return "L'hôte ne se résout en aucune adresse."
-    for text in found:
-        address = ipaddress.ip_address(text.split("%", 1)[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        if address.is_loopback and policy.allow_loopback:
-            continue
-        if not address.is_global or address.is_multicast:
-            return f"Adresse non publique refusée : {address}."
-    return None

@@ -19,9 +19,11 @@ class SubscriptionCreate(InputModel):
         min_length=8,
         max_length=2000,
         pattern=r"^https?://[^\s]+$",
-        description="Adresse de réception : https, hôte public (et dans la liste autorisée si "
-        "la DINUM en a fixé une), vérifiée aussi à chaque envoi ; http et la boucle locale "
-        "seulement en développement.",
+        description="Adresse de réception (R-HOOK-1) : https, port 443 (ou un port autorisé par "
+        "l'exploitant), hôte dont toutes les adresses sont publiques, formes de transition IPv6 "
+        "(NAT64, 6to4, Teredo, IPv4 mappée…) comprises (et dans la liste autorisée si la DINUM "
+        "en a fixé une) ; vérifiée aussi à chaque envoi, sur l'adresse même à laquelle le "
+        "service se connecte ; http et la boucle locale seulement en développement.",
     )
     event_types: list[EventType] = Field(min_length=1, max_length=5)
     description: str | None = Field(default=None, max_length=300)

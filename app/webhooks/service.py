@@ -8,11 +8,9 @@ nothing) and in the chain's order. `app.webhooks.worker` delivers them.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,11 +24,9 @@ from app.core.config import Settings
 from app.core.pagination import PageParams, keyset_page, split_page
 from app.core.types import utcnow
 from app.webhooks.errors import EventNotFound, SubscriptionNotFound, TargetRefused
+from app.webhooks.guard import Resolver, Target, TargetPolicy, resolve, system_resolver
 from app.webhooks.models import WebhookDelivery, WebhookSubscription
 from app.webhooks.rules import (
-    TargetPolicy,
-    check_addresses,
-    check_url,
     event_types_of,
     new_secret,
     reaches,
@@ -50,6 +46,7 @@ def policy_of(settings: Settings) -> TargetPolicy:
     return TargetPolicy(
         allow_loopback=settings.webhook_allow_loopback,
         allowed_hosts=tuple(settings.webhook_allowed_hosts),
+        allowed_ports=tuple(settings.webhook_allowed_ports),
     )
 
 
@@ -62,36 +59,32 @@ def subscriber(subscription: WebhookSubscription) -> Principal:
     return Principal(subscription.owner_subject, Role.DINUM)
 
 
-async def check_target(url: str, settings: Settings) -> str | None:
-    """The SSRF guard, at registration and at each delivery: why the target is refused, or
-    None. The host is resolved and every address must be public (loopback when allowed).
-    (The HTTP client resolves the name again when it connects: a DNS answer changed in
-    between is not caught; an egress proxy or firewall is the complete guard.)"""
-    policy = policy_of(settings)
-    refused = check_url(url, policy)
-    if refused is not None:
-        return refused
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname or "", port)
-    except (OSError, UnicodeError) as exc:  # UnicodeError: a label IDNA cannot encode
-        return f"Résolution impossible de l'hôte : {exc}."
-    return check_addresses([str(info[4][0]) for info in infos], policy)
+async def check_target(
+    url: str, settings: Settings, resolver: Resolver = system_resolver
+) -> Target | str:
+    """The SSRF guard (R-HOOK-1), at registration and at each delivery: the target resolved
+    once with every address checked, or why it is refused. A delivery connects to one of the
+    checked addresses (`guard.pinned`): the name is not resolved again after the check."""
+    return await resolve(url, policy_of(settings), resolver)
 
 
 # -- subscriptions --------------------------------------------------------------------------
 
 
 async def create_subscription(
-    session: AsyncSession, principal: Principal, *, data: SubscriptionCreate, settings: Settings
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    data: SubscriptionCreate,
+    settings: Settings,
+    resolver: Resolver = system_resolver,
 ) -> tuple[WebhookSubscription, str]:
     """DINUM subscribes to every département's events, a prefect to its own (R-HOOK-1).
     Returns the subscription and its secret, shown once. The URL is checked now and again at
     each delivery (its address may change)."""
-    refused = await check_target(data.url, settings)
-    if refused is not None:
-        raise TargetRefused(refused)
+    checked = await check_target(data.url, settings, resolver)
+    if isinstance(checked, str):
+        raise TargetRefused.because(checked)
     secret = new_secret()
     subscription = WebhookSubscription(
         url=data.url,

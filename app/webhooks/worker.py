@@ -5,8 +5,10 @@
   `FOR UPDATE SKIP LOCKED` on PostgreSQL so that several workers never claim the same row
   (SQLite: one writer at a time), and leases it (`webhook_lease_seconds`). A worker that dies
   mid-delivery leaves the lease to expire: the row is claimed again, never lost (at least once).
-- Send: the SSRF guard resolves the host and refuses non-public addresses (loopback only when
-  allowed), then POSTs with short timeouts, no redirects, Standard Webhooks headers.
+- Send: the SSRF guard (`app.webhooks.guard`) resolves the host once and refuses non-public
+  addresses (loopback only when allowed), then POSTs to a checked address, the host kept as Host
+  header and TLS server name (no second resolution: DNS rebinding cannot slip past the check),
+  with short timeouts, no redirects, no kept-alive connections, Standard Webhooks headers.
 - Settle: 2xx is delivered; anything else is retried after the backoff schedule with jitter
   (`rules.RETRY_DELAYS`, about a day), then the delivery fails and its subscription is
   disabled with the reason.
@@ -36,6 +38,7 @@ from app.auth.principal import Principal
 from app.core.config import Settings
 from app.core.errors import AppError
 from app.core.types import utcnow
+from app.webhooks.guard import Resolver, pinned, system_resolver
 from app.webhooks.models import WebhookDelivery, WebhookSubscription
 from app.webhooks.rules import (
     is_success,
@@ -207,10 +210,11 @@ async def send(
     sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
     item: Claim,
+    resolver: Resolver = system_resolver,
 ) -> Outcome:
-    refused = await check_target(item.subscription.url, settings)  # again: DNS may change
-    if refused is not None:
-        return Outcome(None, None, refused[:500])
+    target = await check_target(item.subscription.url, settings, resolver)  # again: DNS changes
+    if isinstance(target, str):
+        return Outcome(None, None, target[:500])
     payload = await render(sessionmaker, item)
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     msg_id = payload["id"]
@@ -226,11 +230,20 @@ async def send(
         ),
     }
     started = time.perf_counter()
-    try:
-        response = await client.post(item.subscription.url, content=body, headers=headers)
-    except httpx.HTTPError as exc:
-        latency = int((time.perf_counter() - started) * 1000)
-        return Outcome(None, latency, f"{type(exc).__name__}: {exc}"[:500])
+    for index, address in enumerate(target.addresses):
+        # R-HOOK-1: connect to this checked address, never to what a new resolution answers.
+        url, host, extensions = pinned(target, address)
+        try:
+            response = await client.post(
+                url, content=body, headers={**headers, **host}, extensions=extensions
+            )
+            break
+        except httpx.HTTPError as exc:
+            connect = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+            if connect and index + 1 < len(target.addresses):
+                continue  # nothing was sent: try the next checked address
+            latency = int((time.perf_counter() - started) * 1000)
+            return Outcome(None, latency, f"{type(exc).__name__} ({address}): {exc}"[:500])
     latency = int((time.perf_counter() - started) * 1000)
     error = None if is_success(response.status_code) else f"HTTP {response.status_code}"
     return Outcome(response.status_code, latency, error)
@@ -301,10 +314,14 @@ async def settle(
 
 def make_client(settings: Settings) -> httpx.AsyncClient:
     timeout = settings.webhook_timeout_seconds
+    # No kept-alive connections: a request goes to a checked address with its host as TLS
+    # server name, and a pool keyed by address could reuse one host's TLS session for another
+    # host served at the same address.
     return httpx.AsyncClient(
         timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
         follow_redirects=False,
         trust_env=False,
+        limits=httpx.Limits(max_keepalive_connections=0),
     )
 
 
@@ -314,9 +331,11 @@ async def deliver_once(
     *,
     client: httpx.AsyncClient | None = None,
     now: datetime | None = None,
+    resolver: Resolver = system_resolver,
 ) -> int:
     """One round: claim what is due, send it (subscriptions in parallel), settle. Returns how
-    many deliveries were attempted. `now` lets tests jump over the backoff."""
+    many deliveries were attempted. `now` lets tests jump over the backoff; `resolver`, the
+    SSRF guard's name resolution."""
     moment = now or real_now()
     claims = await claim(sessionmaker, settings, now=moment, limit=settings.webhook_batch_size)
     if not claims:
@@ -326,7 +345,7 @@ async def deliver_once(
     try:
 
         async def one(item: Claim) -> None:
-            outcome = await send(http, sessionmaker, settings, item)
+            outcome = await send(http, sessionmaker, settings, item, resolver)
             await settle(sessionmaker, item, outcome, now or real_now())
 
         await asyncio.gather(*(one(item) for item in claims))

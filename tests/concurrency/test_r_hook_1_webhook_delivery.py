@@ -58,6 +58,7 @@ class Receiver:
     statuses: list[int] = field(default_factory=list)
     requests: list[Received] = field(default_factory=list)
     url: str = ""
+    port: int = 0
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         assert scope["type"] == "http"
@@ -103,6 +104,7 @@ async def receiver() -> AsyncIterator[Receiver]:
     while not server.started:
         await asyncio.sleep(0.01)
     target.url = f"http://127.0.0.1:{port}/hooks"
+    target.port = port
     try:
         yield target
     finally:
@@ -112,9 +114,12 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 @pytest.fixture
-def settings(world: World) -> Settings:
-    """The world's settings, with http and loopback allowed for the receiver (development)."""
-    return world.settings.model_copy(update={"webhook_allow_loopback": True})
+def settings(world: World, receiver: Receiver) -> Settings:
+    """The world's settings for the receiver (development): http and loopback allowed, and its
+    port allowed beside 443 by the operator's list (R-HOOK-1)."""
+    return world.settings.model_copy(
+        update={"webhook_allow_loopback": True, "webhook_allowed_ports": [receiver.port]}
+    )
 
 
 @pytest_asyncio.fixture

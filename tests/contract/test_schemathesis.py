@@ -83,7 +83,7 @@ RULE_REJECTIONS = {
     "create_evaluation": "R-EVAL-1, R-EVAL-2 scores against the grid, recusal",
     "update_evaluation": "R-EVAL-1, R-EVAL-2 scores against the grid, recusal",
     # R-HOOK-1 SSRF guard: the target URL must resolve to public addresses (and belong to the
-    # allow-list when one is set), which no schema can state (webhook-target-refused).
+    # allow-list when one is set), on port 443 unless allowed, which no schema can state.
     "create_webhook": "R-HOOK-1 target resolves to public addresses",
     # R-AUTH-2: the subject token must be a ProConnect ID token that verifies (401), the
     # one-time code one the callback issued (422), the state one /proconnect/login stored (422);

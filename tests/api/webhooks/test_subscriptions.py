@@ -22,9 +22,11 @@ TARGET = "https://93.184.216.34/guichet"  # a public address: no DNS needed
 
 @pytest.fixture
 def loopback(app: FastAPI) -> Iterator[None]:
-    """Development settings: http and loopback targets allowed."""
+    """Development settings: http and loopback targets allowed (port 9 allowed too)."""
     production_like = app.state.settings
-    app.state.settings = production_like.model_copy(update={"webhook_allow_loopback": True})
+    app.state.settings = production_like.model_copy(
+        update={"webhook_allow_loopback": True, "webhook_allowed_ports": [9]}
+    )
     yield
     app.state.settings = production_like
 
@@ -95,6 +97,14 @@ async def test_r_hook_1_candidates_and_anct_cannot_subscribe(
         "https://10.1.2.3/guichet",  # private
         "https://169.254.169.254/latest/meta-data",  # link-local: cloud metadata
         "https://[::1]/guichet",
+        # Issue 23, point 3: IPv6 transition forms of non-public IPv4 addresses, and ports.
+        "https://[64:ff9b::a9fe:a9fe]/",  # NAT64 → 169.254.169.254
+        "https://[64:ff9b::a00:1]/",  # NAT64 → 10.0.0.1
+        "https://[64:ff9b:1::a9fe:a9fe]/",  # NAT64 local-use
+        "https://[::ffff:0:a9fe:a9fe]/",  # IPv4-translated → 169.254.169.254
+        "https://[::127.0.0.1]/",  # IPv4-compatible → 127.0.0.1
+        "https://[2002:7f00:1::1]/",  # 6to4 → 127.0.0.1
+        "https://1.1.1.1:22/",  # not port 443
     ],
 )
 async def test_r_hook_1_target_url_refused_at_registration(
@@ -102,7 +112,10 @@ async def test_r_hook_1_target_url_refused_at_registration(
 ) -> None:
     response = await create(client, headers, actors.dinum, url=url)
     assert response.status_code == 422
-    assert response.json()["code"] == "webhook-target-refused"
+    body = response.json()
+    assert body["type"].endswith("/webhook-target-refused")
+    assert body["code"] == "R-HOOK-1" and "R-HOOK-1" in body["detail"]
+    assert [(e["code"], e["field"]) for e in body["errors"]] == [("R-HOOK-1", "/url")]
 
 
 async def test_r_hook_1_loopback_is_for_development_only(
@@ -124,6 +137,57 @@ async def test_r_hook_1_the_allow_list_restricts_hosts(
         app.state.settings = settings
     assert refused.status_code == 422
     assert allowed.status_code == 201
+
+
+async def test_r_hook_1_the_operator_allows_other_ports(
+    app: FastAPI, client: AsyncClient, headers: Any, actors: Actors
+) -> None:
+    settings = app.state.settings
+    app.state.settings = settings.model_copy(update={"webhook_allowed_ports": [8443]})
+    try:
+        allowed = await create(client, headers, actors.dinum, url="https://1.1.1.1:8443/h")
+        refused = await create(client, headers, actors.dinum, url="https://1.1.1.1:22/h")
+    finally:
+        app.state.settings = settings
+    assert allowed.status_code == 201, allowed.text
+    assert refused.status_code == 422 and refused.json()["code"] == "R-HOOK-1"
+
+
+@pytest.fixture
+def resolves_to(app: FastAPI) -> Iterator[dict[str, list[str]]]:
+    """The guard's resolver, answering what the test puts in the returned mapping."""
+    answers: dict[str, list[str]] = {}
+
+    async def resolver(host: str, port: int) -> list[str]:
+        return answers[host]
+
+    system = app.state.webhook_resolver
+    app.state.webhook_resolver = resolver
+    yield answers
+    app.state.webhook_resolver = system
+
+
+@pytest.mark.parametrize(
+    ("answer", "status"),
+    [
+        (["93.184.216.34"], 201),
+        (["2606:4700::1111", "1.1.1.1"], 201),
+        (["64:ff9b::a9fe:a9fe"], 422),  # a name resolving to NAT64 of the metadata address
+        (["1.1.1.1", "::ffff:10.0.0.1"], 422),  # one refused answer is enough
+        (["169.254.169.254"], 422),
+    ],
+)
+async def test_r_hook_1_a_host_name_is_judged_by_every_address_it_resolves_to(
+    client: AsyncClient,
+    headers: Any,
+    actors: Actors,
+    resolves_to: dict[str, list[str]],
+    answer: list[str],
+    status: int,
+) -> None:
+    resolves_to["hooks.example.org"] = answer
+    response = await create(client, headers, actors.dinum, url="https://hooks.example.org/h")
+    assert response.status_code == status, response.text
 
 
 async def test_r_hook_1_rotation_gives_a_new_secret_and_a_grace_period(

@@ -10,12 +10,10 @@ from datetime import timedelta
 
 import pytest
 
+from app.webhooks.guard import TargetPolicy, check_addresses, check_url
 from app.webhooks.rules import (
     RETRY_DELAYS,
     EventType,
-    TargetPolicy,
-    check_addresses,
-    check_url,
     event_types_of,
     new_secret,
     next_delay,
@@ -120,7 +118,7 @@ def test_r_hook_1_a_prefect_subscription_reaches_its_departement_only(
 
 
 PRODUCTION = TargetPolicy()
-DEVELOPMENT = TargetPolicy(allow_loopback=True)
+DEVELOPMENT = TargetPolicy(allow_loopback=True, allowed_ports=(8000,))
 
 
 @pytest.mark.parametrize(
@@ -129,6 +127,7 @@ DEVELOPMENT = TargetPolicy(allow_loopback=True)
         ("https://hooks.example.org/x", PRODUCTION, False),
         ("http://hooks.example.org/x", PRODUCTION, True),
         ("http://127.0.0.1:8000/x", DEVELOPMENT, False),
+        ("http://127.0.0.1:8000/x", TargetPolicy(allow_loopback=True), True),  # port not allowed
         ("ftp://hooks.example.org/x", DEVELOPMENT, True),
         ("https://u:p@hooks.example.org/x", PRODUCTION, True),
         ("https:///x", PRODUCTION, True),
