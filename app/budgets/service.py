@@ -59,6 +59,7 @@ from app.candidates.rules import Verification
 from app.core import clock
 from app.core.clock import PARIS
 from app.core.concurrency import check_if_match
+from app.core.db import add_unique
 from app.core.errors import ProblemItem, UnprocessableEntity
 from app.core.pagination import (
     PageParams,
@@ -562,11 +563,9 @@ async def commit_grant(
         amount_cents=amount_cents,
         reference=reference,
     )
-    try:
-        async with session.begin_nested():
-            session.add(grant)
-    except IntegrityError as exc:
-        raise GrantRefused("Ce dossier a déjà une subvention.", code="R-CAP-4") from exc
+    await add_unique(  # UNIQUE (project): a concurrent acceptance won
+        session, grant, GrantRefused("Ce dossier a déjà une subvention.", code="R-CAP-4")
+    )
     await projects_service.advance(session, principal, project, Action.ACCEPT, reference)
     await _audit_grant(session, principal, project, grant, GRANT_COMMITTED, before=None)
     return grant

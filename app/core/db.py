@@ -30,7 +30,12 @@ from sqlmodel import Field, SQLModel
 
 from app.core.clock import Clock, ClockRefused, settle_offset, use_clock
 from app.core.config import Settings
-from app.core.errors import DatabaseUnavailable, ServiceUnavailable
+from app.core.errors import (
+    AppError,
+    DatabaseUnavailable,
+    ServiceUnavailable,
+    is_unique_violation,
+)
 from app.core.types import UTCDateTime
 
 logger = logging.getLogger("app.db")
@@ -344,6 +349,19 @@ _READ_METHODS = frozenset({"GET", "HEAD"})
 # (its verification reads the head and the events in one snapshot) and sign-in (whose GET
 # login and callback write their state and one-time code, and audit in a transaction).
 _SNAPSHOT_READS = ("/api/v1/stats", "/api/v1/open-data", "/api/v1/audit-events", "/api/v1/auth")
+
+
+async def add_unique(session: AsyncSession, row: Any, error: AppError) -> None:
+    """Insert `row` now, in a savepoint: if a UNIQUE or PRIMARY KEY constraint refuses it (a
+    concurrent request created the same natural key first), raise `error` (a 409 or a 412
+    naming the rule) instead of a 500; the request's transaction stays usable. Issue 23."""
+    try:
+        async with session.begin_nested():
+            session.add(row)
+    except IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
+        raise error from exc
 
 
 # scope="function": commit/rollback run before the response goes out, so a failed commit

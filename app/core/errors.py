@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeoutError
+from sqlalchemy.exc import DBAPIError, IntegrityError, TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.observability import REQUEST_ID_MAX, current_request_id
@@ -203,6 +203,11 @@ class Conflict(AppError):
     slug = "conflict"
     title = "Conflit avec l'état actuel"
     default_detail = "La requête entre en conflit avec l'état actuel de la ressource."
+
+
+UNIQUE_CONFLICT_DETAIL = (
+    "Une autre requête vient de créer la même ressource : relisez-la puis recommencez si besoin."
+)
 
 
 class PreconditionFailed(AppError):
@@ -484,11 +489,38 @@ def _unavailable(request: Request, detail: str) -> JSONResponse:
     )
 
 
+UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
+
+
+def is_unique_violation(exc: IntegrityError) -> bool:
+    """A UNIQUE or PRIMARY KEY constraint refused the row (PostgreSQL: SQLSTATE 23505;
+    SQLite: « UNIQUE constraint failed »), not a NOT NULL, CHECK or foreign key."""
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if code is not None:
+        return bool(code == UNIQUE_VIOLATION)
+    text = str(orig).lower()
+    return "unique constraint" in text or "duplicate key" in text
+
+
 async def _db_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DBAPIError)
     if exc.connection_invalidated or _is_transient(exc):
         logger.warning("transient database error on %s: %s", request.url.path, exc.orig)
         return _unavailable(request, ServiceUnavailable.default_detail)
+    if isinstance(exc, IntegrityError) and is_unique_violation(exc):
+        # Issue 23: a row created under a natural key that a concurrent request created first.
+        # The services map the ones they expect to their rule (`app.core.db.add_unique`); this
+        # is the net under the others: a 409, never a 500.
+        logger.warning("unique violation on %s: %s", request.url.path, exc.orig)
+        return problem_response(
+            request,
+            status=Conflict.status,
+            slug=Conflict.slug,
+            title=Conflict.title,
+            detail=UNIQUE_CONFLICT_DETAIL,
+            code=Conflict.slug,
+        )
     return await _unexpected_handler(request, exc)
 
 

@@ -28,8 +28,8 @@ from app.candidates.rules import Identity, resolve_identity
 from app.candidates.schemas import CandidateCreate
 from app.core.concurrency import check_if_match, flush_versioned
 from app.core.config import Settings
-from app.core.db import read_only_transaction
-from app.core.errors import AppError
+from app.core.db import add_unique, read_only_transaction
+from app.core.errors import AppError, PreconditionFailed
 from app.core.pagination import PageParams, keyset_page, split_page
 from app.core.types import utcnow
 from app.ds import client as ds_client
@@ -125,8 +125,8 @@ async def put_mapping(
         demarche = DsDemarche(
             number=number, departement=departement, mapping=stored, updated_by=principal.subject
         )
-        session.add(demarche)
-        await session.flush()
+        # Created meanwhile by a concurrent "v0": ours is stale (R-FLOW-3), a 412, not a 500.
+        await add_unique(session, demarche, PreconditionFailed(code="R-FLOW-3"))
         await audit.record(  # R-AUDIT-1
             session,
             principal,

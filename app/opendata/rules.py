@@ -7,8 +7,6 @@ carries the same fields (typed) plus the aid rate and the strand.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,6 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from app.budgets.rules import PaymentConditions, payment_conditions
+from app.core.csvcells import csv_text as _csv_text, starts_formula
 from app.projects.rules import extra_eu_licence_allowance
 
 # The schema's fields, in its order (the CSV header; frictionless checks names and order).
@@ -90,10 +89,10 @@ def euros_text(cents: int) -> str:
     return f"{sign}{whole}.{part:02d}"
 
 
-def clip_objet(title: str) -> str:
+def clip_objet(title: str, limit: int = OBJET_MAX) -> str:
     """SCDL `objet`: at most 256 characters (an ellipsis marks a cut)."""
     text = " ".join(title.split())
-    return text if len(text) <= OBJET_MAX else text[: OBJET_MAX - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def payment_period(schedule: Schedule, signed_on: date) -> str:
@@ -146,12 +145,18 @@ def scdl_row(facts: GrantFacts) -> dict[str, str]:
     }
 
 
+# The cells the service writes as numbers or dates (the schema types them so): written as they
+# are; every other cell is text, neutralised against spreadsheet formulas (DOMAIN.md §5).
+SCDL_NOT_TEXT = frozenset(
+    SCDL_FIELDS.index(name)
+    for name in ("dateConvention", "montant", "datesPeriodeVersement", "pourcentageSubvention")
+)
+
+
 def csv_text(rows: Iterable[Sequence[str]]) -> str:
-    """CSV lines (comma, minimal quoting, CRLF as RFC 4180) for these rows."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerows(rows)
-    return buffer.getvalue()
+    """CSV lines (comma, minimal quoting, CRLF as RFC 4180) for these SCDL rows, text cells
+    neutralised against formulas (`app.core.csvcells`)."""
+    return _csv_text(rows, numeric=SCDL_NOT_TEXT)
 
 
 def csv_header() -> str:
@@ -160,6 +165,8 @@ def csv_header() -> str:
 
 def csv_line(facts: GrantFacts) -> list[str]:
     row = scdl_row(facts)
+    if starts_formula(row["objet"]):  # its neutralising `'` must fit the schema's 256 too
+        row["objet"] = clip_objet(facts.title, OBJET_MAX - 1)
     return [row[name] for name in SCDL_FIELDS]
 
 

@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from app.audit import service as audit
 from app.auth.principal import Principal
 from app.core.concurrency import check_if_match, flush_versioned
+from app.core.db import add_unique
 from app.core.errors import PreconditionFailed, ProblemItem
 from app.core.types import utcnow
 from app.programme.errors import InvalidProgramme, ProgrammeNotSeeded
@@ -256,11 +257,8 @@ async def set_departement_forfaits(
             tiers=tiers,
             updated_by=principal.subject,
         )
-        try:
-            async with session.begin_nested():
-                session.add(own)
-        except IntegrityError as exc:  # another request created it first: our "v0" is stale
-            raise PreconditionFailed(code="R-FLOW-3") from exc
+        # another request created it first: our "v0" is stale
+        await add_unique(session, own, PreconditionFailed(code="R-FLOW-3"))
     else:
         own.tiers = tiers
         own.updated_by = principal.subject

@@ -122,8 +122,11 @@ class MappingRuleList(Page[MappingRuleRead]):
 class LogoutRequest(InputModel):
     """Le jeton d'identité ProConnect de la session, que ProConnect demande à la déconnexion."""
 
+    # Issue 23: bounded so that the end-session URL it goes into stays within its own bound
+    # (LogoutResponse, 4096): a JWS or JWE in compact form is base64url without padding, so
+    # no `=` (urlencode would triple it); 2048 characters hold a ProConnect ID token.
     id_token_hint: str | None = Field(
-        default=None, min_length=1, max_length=8192, pattern=r"^[A-Za-z0-9_.=-]+$"
+        default=None, min_length=1, max_length=2048, pattern=r"^[A-Za-z0-9_.-]+$"
     )
 
 

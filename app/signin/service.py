@@ -20,6 +20,7 @@ from app.auth.principal import Principal, Role
 from app.budgets.models import Envelope
 from app.candidates.models import Candidate
 from app.core.config import Settings
+from app.core.db import add_unique
 from app.core.errors import Conflict
 from app.core.pagination import PageParams, keyset_page, split_page
 from app.core.security import ServiceKey, encode_access_token
@@ -266,8 +267,8 @@ async def create_rule(
         note=body.note,
         created_by=principal.subject,
     )
-    session.add(rule)
-    await session.flush()
+    # Issue 23: an identical rule created meanwhile by a concurrent request: 409, not a 500.
+    await add_unique(session, rule, Conflict("Une règle identique existe déjà.", code="R-AUTH-2"))
     await record(
         session,
         principal,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from typing import Any
+
+from app.core.csvcells import csv_text
 
 BPS = 10_000
 CSV_HEADER = ("scope", "figure", "key", "value")
@@ -46,9 +46,10 @@ def flatten(scope: str, figures: dict[str, Any]) -> Iterator[tuple[str, str, str
             yield scope, name, "", _cell(value)
 
 
+VALUE_COLUMN = CSV_HEADER.index("value")  # a number (or empty): not text
+
+
 def csv_document(rows: Iterator[tuple[str, str, str, str]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
-    writer.writerows(rows)
-    return buffer.getvalue()
+    """The header, then the rows; scope, figure and key are text, neutralised against
+    spreadsheet formulas (DOMAIN.md §5, `app.core.csvcells`)."""
+    return csv_text([CSV_HEADER, *rows], numeric={VALUE_COLUMN})

@@ -206,9 +206,19 @@ async def replay_webhook(
 ) -> ReplayResult:
     """Renvoyer, dans l'ordre, les événements de cet abonnement qui suivent celui-ci.
 
+    Au plus 500 événements du journal sont lus par appel : au-delà, le renvoi s'arrête et
+    `next_after` donne l'événement après lequel reprendre (rappeler avec `after` égal à
+    `next_after` jusqu'à ce qu'il soit absent). Un événement dont l'envoi est encore en
+    attente pour cet abonnement n'est pas remis en file une seconde fois (`already_pending`) :
+    renvoyer plusieurs fois la même plage ne multiplie pas les envois.
+
     Règles : R-HOOK-1, R-ACL-1.
     """
-    queued = await webhooks_service.replay(
+    outcome = await webhooks_service.replay(
         session, principal, subscription_id=subscription_id, after_event_id=after
     )
-    return ReplayResult(queued=queued)
+    return ReplayResult(
+        queued=outcome.queued,
+        already_pending=outcome.already_pending,
+        next_after=outcome.next_after,
+    )

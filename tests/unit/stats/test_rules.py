@@ -44,3 +44,13 @@ def test_flatten_one_row_per_number() -> None:
         "scope,figure,key,value",
         "13,committed_cents,,10",
     ]
+
+
+def test_stats_csv_neutralises_text_cells_not_numbers() -> None:
+    """DOMAIN.md §5: every CSV the service writes quotes a text cell starting a formula; the
+    value column is a number (a negative one stays a number)."""
+    rows = [("=cmd|' /C calc'!A0", "@SUM(1+1)", "+1", "-5"), ("13", "available_cents", "", "-7")]
+    assert csv_document(iter(rows)).splitlines()[1:] == [
+        "'=cmd|' /C calc'!A0,'@SUM(1+1),'+1,-5",
+        "13,available_cents,,-7",
+    ]
