@@ -22,6 +22,7 @@ from tests.concurrency.test_r_hook_1_webhook_delivery import (
     DINUM,
     committee_closes,
     deliveries,
+    receiver,  # noqa: F401 (fixture: the delivery settings' receiver)
     settings,  # noqa: F401 (fixture)
     subscribe,
     subscriptions,  # noqa: F401 (fixture)
