@@ -469,6 +469,10 @@ FORGERIES = {
         OTHER_KEY.private,
     ),
     "no-aud": lambda s: _signed(s, aud=DROP),
+    # Issue 23: the claim checks of the service's access tokens (one function, R-AUTH-1).
+    "float-nbf": lambda s: _signed(s, nbf=time.time() - 5),
+    "sub-of-one-space": lambda s: _signed(s, sub=" "),
+    "sub-of-spaces": lambda s: _signed(s, sub="   "),
 }
 
 
