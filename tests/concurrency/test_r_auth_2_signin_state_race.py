@@ -22,6 +22,8 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import func
 from sqlmodel import select
 
+from app.core.clock import use_clock
+from app.core.db import load_clock
 from app.main import create_app
 from app.signin import proconnect, service
 from app.signin.models import OneTimeCode
@@ -52,6 +54,9 @@ async def signin_app(world: World) -> AsyncIterator[FastAPI]:
         proconnect_frontend_redirect_uri=FRONT_PAGE,
     )
     application = create_app(settings)
+    # The state's expiry is written by the test on the app's clock (an earlier module may have
+    # left another one current), as the requests read it.
+    application.state.clock = await load_clock(application.state.sessionmaker, settings)
     try:
         yield application
     finally:
@@ -74,6 +79,7 @@ async def test_r_auth_2_six_concurrent_callbacks_with_one_state_issue_one_code(
         return {"sub": "agent-race", "siret": "13002526500013", "iss": "x", "aud": "y"}
 
     monkeypatch.setattr(proconnect, "redeem_authorization_code", redeem)
+    use_clock(signin_app.state.clock)
     async with signin_app.state.sessionmaker() as session, session.begin():
         pending, _ = await service.start_login(session, signin_app.state.settings)
     before = await _codes_stored(signin_app)
