@@ -15,7 +15,7 @@ from app.auth.dependencies import CurrentPrincipal, require_roles
 from app.auth.principal import Principal, Role
 from app.core.config import Settings
 from app.core.db import SessionDep
-from app.core.errors import problems
+from app.core.errors import example_problem, problems
 from app.core.filters import UpdatedSince
 from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.core.security import TokenVerifier
@@ -73,6 +73,28 @@ CALLBACK_REDIRECT: dict[int | str, dict[str, Any]] = {
         },
     }
 }
+
+CALLBACK_PROBLEMS = problems(
+    401,
+    403,
+    404,
+    422,
+    503,
+    examples={
+        403: example_problem(
+            403,
+            LoginFromAnotherBrowser.slug,
+            LoginFromAnotherBrowser.title,
+            LoginFromAnotherBrowser.default_detail,
+            "R-AUTH-2",
+            instance="/api/v1/auth/proconnect/callback",
+        )
+    },
+)
+CALLBACK_PROBLEMS[403]["description"] = (
+    "Connexion commencée dans un autre navigateur : cookie de connexion absent ou d'une autre "
+    "connexion (R-AUTH-2)."
+)
 
 
 def _cleared_login_cookie() -> str:
@@ -161,7 +183,7 @@ async def proconnect_login(request: Request, session: SessionDep) -> RedirectRes
     summary="Retour de ProConnect après connexion",
     status_code=303,
     response_class=RedirectResponse,
-    responses={**CALLBACK_REDIRECT, **problems(401, 403, 404, 422, 503)},
+    responses={**CALLBACK_REDIRECT, **CALLBACK_PROBLEMS},
 )
 async def proconnect_callback(
     request: Request,
