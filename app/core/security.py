@@ -276,25 +276,39 @@ class TokenVerifier:
 
     def _check_claims(self, claims: dict[str, Any]) -> None:
         """R-AUTH-1: strict types and bounds, past what the signature and jose check."""
-        for name in TIME_CLAIMS:
-            value = claims.get(name)
-            # NumericDate as an integer: no bool (`true` is an int in Python), float or string.
-            if (value is not None or name != "nbf") and type(value) is not int:
-                raise Unauthenticated(f"Date du jeton invalide (claim `{name}`).")
-        exp, iat = claims["exp"], claims["iat"]
-        if iat > time.time() + self.leeway:
-            raise Unauthenticated("Jeton émis dans le futur.")
-        if not 0 < exp - iat <= self.max_lifetime:
-            raise Unauthenticated("Durée de vie du jeton hors des limites admises.")
-        sub = claims.get("sub")
-        if not isinstance(sub, str) or not sub:
-            raise Unauthenticated("Jeton sans sujet (sub).")
-        if not sub.isprintable():
-            raise Unauthenticated("Sujet du jeton (sub) invalide.")
+        check_registered_claims(
+            claims, leeway=self.leeway, max_lifetime=self.max_lifetime, what="jeton"
+        )
         for name, limit in CLAIM_MAX_LENGTHS.items():
             value = claims.get(name)
             if isinstance(value, str) and len(value) > limit:
                 raise Unauthenticated(f"Claim `{name}` trop long ({limit} caractères au plus).")
+
+
+def check_registered_claims(
+    claims: dict[str, Any], *, leeway: int, max_lifetime: int, what: str
+) -> None:
+    """R-AUTH-1 / R-AUTH-2 (RELIABILITY.md §0): the checks past jose's that every token we
+    accept passes, the service's access tokens and ProConnect's ID tokens alike: NumericDates
+    as integers (`exp`, `iat`, and `nbf` when present), not issued in the future, a bounded
+    lifetime, and a `sub` that is a non-blank printable string of at most 255 characters.
+    `what` names the token in the French detail ("jeton", "jeton ProConnect")."""
+    token = what[:1].upper() + what[1:]
+    for name in TIME_CLAIMS:
+        value = claims.get(name)
+        # NumericDate as an integer: no bool (`true` is an int in Python), float or string.
+        if (value is not None or name != "nbf") and type(value) is not int:
+            raise Unauthenticated(f"Date du {what} invalide (claim `{name}`).")
+    exp, iat = claims["exp"], claims["iat"]
+    if iat > time.time() + leeway:
+        raise Unauthenticated(f"{token} émis dans le futur.")
+    if not 0 < exp - iat <= max_lifetime:
+        raise Unauthenticated(f"Durée de vie du {what} hors des limites admises.")
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub.strip():
+        raise Unauthenticated(f"{token} sans sujet (sub).")
+    if len(sub) > SUB_MAX or not sub.isprintable():
+        raise Unauthenticated(f"Sujet du {what} (sub) invalide.")
 
 
 def encode_access_token(
@@ -512,16 +526,9 @@ class ProviderVerifier:
             raise Unauthenticated(
                 "Jeton ProConnect invalide, expiré ou non destiné à ce service."
             ) from exc
-        for name in ("exp", "iat"):
-            if type(claims.get(name)) is not int:
-                raise Unauthenticated(f"Date du jeton ProConnect invalide (claim `{name}`).")
-        if claims["iat"] > time.time() + self.leeway:
-            raise Unauthenticated("Jeton ProConnect émis dans le futur.")
-        if not 0 < claims["exp"] - claims["iat"] <= self.max_lifetime:
-            raise Unauthenticated("Durée de vie du jeton ProConnect hors des limites admises.")
-        sub = claims.get("sub")
-        if not isinstance(sub, str) or not sub or len(sub) > SUB_MAX or not sub.isprintable():
-            raise Unauthenticated("Sujet du jeton ProConnect (sub) invalide.")
+        check_registered_claims(
+            claims, leeway=self.leeway, max_lifetime=self.max_lifetime, what="jeton ProConnect"
+        )
         if nonce is not None and claims.get("nonce") != nonce:
             raise Unauthenticated("Jeton ProConnect rejoué ou d'une autre connexion (nonce).")
         return claims

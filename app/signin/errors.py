@@ -36,3 +36,14 @@ class LoginStateUnknown(UnprocessableEntity):
     slug = "signin-state-invalid"
     title = "Connexion expirée"
     default_detail = "Cette connexion ProConnect est inconnue, expirée ou déjà terminée."
+
+
+class LoginFromAnotherBrowser(Forbidden):
+    """R-AUTH-2 (RFC 6749 §10.12): the callback comes without this login's browser cookie."""
+
+    slug = "signin-browser-mismatch"
+    title = "Connexion commencée dans un autre navigateur"
+    default_detail = (
+        "Cette connexion ProConnect n'a pas été commencée dans ce navigateur (cookie de "
+        "connexion absent ou différent) : recommencez la connexion depuis ce navigateur."
+    )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -14,12 +15,12 @@ from app.auth.dependencies import CurrentPrincipal, require_roles
 from app.auth.principal import Principal, Role
 from app.core.config import Settings
 from app.core.db import SessionDep
-from app.core.errors import problems
+from app.core.errors import example_problem, problems
 from app.core.filters import UpdatedSince
 from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.core.security import TokenVerifier
 from app.signin import proconnect, service
-from app.signin.errors import LoginStateUnknown
+from app.signin.errors import LoginFromAnotherBrowser, LoginStateUnknown
 from app.signin.models import MappingRule
 from app.signin.rules import identity_from_claims
 from app.signin.schemas import (
@@ -37,12 +38,68 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 wellknown_router = APIRouter(tags=["auth"])
 RULES_CURSOR = CursorFormat("mappings")
 Dinum = Annotated[Principal, Depends(require_roles(Role.DINUM))]
-REDIRECT: dict[int | str, dict[str, Any]] = {
+# R-AUTH-2 (RFC 6749 §10.12): the login's `state` is bound to the browser that started it by
+# this cookie, checked at the callback. `__Host-`: Secure, Path=/ and no Domain, so that no
+# other host, subdomain or path can set or overwrite it; HttpOnly; SameSite=Lax, so that it
+# rides the top-level GET redirect back from ProConnect and no cross-site subrequest.
+LOGIN_COOKIE = "__Host-guichet-proconnect"
+LOGIN_COOKIE_ATTRIBUTES = "Path=/; Secure; HttpOnly; SameSite=Lax"
+LOGIN_REDIRECT: dict[int | str, dict[str, Any]] = {
     303: {
-        "description": "Redirection (en-tête Location).",
-        "headers": {"Location": {"schema": {"type": "string", "maxLength": 4096}}},
+        "description": "Redirection vers ProConnect (en-tête Location), avec le cookie qui lie "
+        "la connexion à ce navigateur.",
+        "headers": {
+            "Location": {"schema": {"type": "string", "maxLength": 4096}},
+            "Set-Cookie": {
+                "description": f"`{LOGIN_COOKIE}=<state>; Max-Age=<durée de la connexion>; "
+                f"{LOGIN_COOKIE_ATTRIBUTES}` : le `state` de cette connexion, que le retour "
+                "de ProConnect doit présenter (R-AUTH-2).",
+                "schema": {"type": "string", "maxLength": 512},
+            },
+        },
     }
 }
+CALLBACK_REDIRECT: dict[int | str, dict[str, Any]] = {
+    303: {
+        "description": "Redirection vers la page du front-end (en-tête Location) ; le cookie de "
+        "connexion est effacé.",
+        "headers": {
+            "Location": {"schema": {"type": "string", "maxLength": 4096}},
+            "Set-Cookie": {
+                "description": f"`{LOGIN_COOKIE}=; Max-Age=0; {LOGIN_COOKIE_ATTRIBUTES}` : "
+                "le cookie de connexion, effacé après usage.",
+                "schema": {"type": "string", "maxLength": 512},
+            },
+        },
+    }
+}
+
+CALLBACK_PROBLEMS = problems(
+    401,
+    403,
+    404,
+    422,
+    503,
+    examples={
+        403: example_problem(
+            403,
+            LoginFromAnotherBrowser.slug,
+            LoginFromAnotherBrowser.title,
+            LoginFromAnotherBrowser.default_detail,
+            "R-AUTH-2",
+            instance="/api/v1/auth/proconnect/callback",
+        )
+    },
+)
+CALLBACK_PROBLEMS[403]["description"] = (
+    "Connexion commencée dans un autre navigateur : cookie de connexion absent ou d'une autre "
+    "connexion (R-AUTH-2)."
+)
+
+
+def _cleared_login_cookie() -> str:
+    """The Set-Cookie value that removes the login cookie (same attributes, Max-Age=0)."""
+    return f"{LOGIN_COOKIE}=; Max-Age=0; {LOGIN_COOKIE_ATTRIBUTES}"
 
 
 def _settings(request: Request) -> Settings:
@@ -94,11 +151,13 @@ async def exchange_token(
     summary="Se connecter à l'aide de ProConnect",
     status_code=303,
     response_class=RedirectResponse,
-    responses={**REDIRECT, **problems(404, 503)},
+    responses={**LOGIN_REDIRECT, **problems(404, 503)},
 )
 async def proconnect_login(request: Request, session: SessionDep) -> RedirectResponse:
     """Démarre la connexion ProConnect (code d'autorisation + PKCE, `state` et `nonce` de
-    43 caractères gardés en base) : redirige vers le fournisseur d'identité."""
+    43 caractères gardés en base) : redirige vers le fournisseur d'identité et pose le cookie
+    `__Host-guichet-proconnect` (Secure, HttpOnly, SameSite=Lax, Path=/) qui lie la connexion
+    à ce navigateur ; le retour de ProConnect sans ce cookie est refusé (R-AUTH-2)."""
     settings = _settings(request)
     verifier = proconnect.verifier_of(request.app.state)
     proconnect.client_settings(settings)
@@ -106,7 +165,17 @@ async def proconnect_login(request: Request, session: SessionDep) -> RedirectRes
     url = await proconnect.authorization_url(
         verifier, settings, state=state.state, nonce=state.nonce, challenge=challenge
     )
-    return RedirectResponse(url, status_code=303)
+    response = RedirectResponse(url, status_code=303)
+    response.set_cookie(
+        LOGIN_COOKIE,
+        state.state,
+        max_age=settings.signin_state_ttl_seconds,
+        path="/",
+        secure=True,
+        httponly=True,
+        samesite="lax",
+    )
+    return response
 
 
 @router.get(
@@ -114,7 +183,7 @@ async def proconnect_login(request: Request, session: SessionDep) -> RedirectRes
     summary="Retour de ProConnect après connexion",
     status_code=303,
     response_class=RedirectResponse,
-    responses={**REDIRECT, **problems(401, 404, 422, 503)},
+    responses={**CALLBACK_REDIRECT, **CALLBACK_PROBLEMS},
 )
 async def proconnect_callback(
     request: Request,
@@ -123,23 +192,34 @@ async def proconnect_callback(
     code: Annotated[str | None, Query(min_length=1, max_length=512)] = None,
     error: Annotated[str | None, Query(max_length=100, pattern=r"^[a-z_]+$")] = None,
 ) -> RedirectResponse:
-    """Retour de ProConnect : vérifie `state`, échange le code (PKCE), vérifie le jeton
-    d'identité (`nonce`), puis redirige vers la page du front-end avec un code à usage unique
-    et de courte durée (jamais un jeton dans une URL), que la page échange sur /auth/token."""
+    """Retour de ProConnect : vérifie que le navigateur présente le cookie
+    `__Host-guichet-proconnect` posé par /auth/proconnect/login pour ce `state` (sinon 403,
+    R-AUTH-2 : connexion commencée dans un autre navigateur), consomme le `state` (usage
+    unique), échange le code (PKCE), vérifie le jeton d'identité (`nonce`), puis redirige vers
+    la page du front-end avec un code à usage unique et de courte durée (jamais un jeton dans
+    une URL), que la page échange sur /auth/token. Le cookie est effacé après usage."""
     settings = _settings(request)
     verifier = proconnect.verifier_of(request.app.state)
     _, _, _, frontend = proconnect.client_settings(settings)
-    pending = await service.take_login_state(session, state)
+    # R-AUTH-2 (RFC 6749 §10.12): only the browser that started this login may finish it.
+    # Checked before the state is consumed: another browser's attempt leaves it to its owner.
+    bound = request.cookies.get(LOGIN_COOKIE, "")
+    if not secrets.compare_digest(bound.encode("utf-8"), state.encode("ascii")):
+        raise LoginFromAnotherBrowser(code="R-AUTH-2")
+    cleared = {"Set-Cookie": _cleared_login_cookie()}
+    pending = await service.take_login_state(request.app.state.sessionmaker, state)
     if pending is None:
-        raise LoginStateUnknown(code="R-AUTH-2")
+        raise LoginStateUnknown(code="R-AUTH-2", headers=cleared)
     if error is not None or code is None:
         query = urlencode({"error": error or "invalid_request"})
-        return RedirectResponse(f"{frontend}?{query}", status_code=303)
+        return RedirectResponse(f"{frontend}?{query}", status_code=303, headers=cleared)
     claims = await proconnect.redeem_authorization_code(
         verifier, settings, code=code, code_verifier=pending.code_verifier, nonce=pending.nonce
     )
     one_time = await service.issue_code(session, identity_from_claims(claims), settings)
-    return RedirectResponse(f"{frontend}?{urlencode({'code': one_time})}", status_code=303)
+    return RedirectResponse(
+        f"{frontend}?{urlencode({'code': one_time})}", status_code=303, headers=cleared
+    )
 
 
 @router.post(

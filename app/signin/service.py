@@ -8,6 +8,7 @@ import hashlib
 import secrets
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -325,14 +326,33 @@ async def start_login(session: AsyncSession, settings: Settings) -> tuple[LoginS
     return state, challenge
 
 
-async def take_login_state(session: AsyncSession, state: str) -> LoginState | None:
-    """The pending login of this `state`, removed (single use); None if unknown or expired."""
-    row = await session.get(LoginState, state)
-    if row is None:
+@dataclass(frozen=True)
+class PendingLogin:
+    """What a consumed `state` row held: the ID token's nonce and the PKCE verifier."""
+
+    nonce: str
+    code_verifier: str
+
+
+async def take_login_state(
+    sessionmaker: async_sessionmaker[AsyncSession], state: str
+) -> PendingLogin | None:
+    """The pending login of this `state`, consumed; None if unknown, expired or already taken.
+
+    R-AUTH-2, single use under concurrency: the row is deleted by the statement that reads it
+    (DELETE … RETURNING), so of concurrent callbacks with one `state` only the one whose delete
+    removed the row gets it; in a transaction of its own, committed before the provider is
+    called, so that a failure after it never revives the state."""
+    stmt = (
+        delete(LoginState)
+        .where(col(LoginState.state) == state)
+        .returning(col(LoginState.nonce), col(LoginState.code_verifier), col(LoginState.expires_at))
+    )
+    async with sessionmaker() as side, side.begin():
+        row = (await side.execute(stmt)).one_or_none()
+    if row is None or row.expires_at <= utcnow():
         return None
-    await session.delete(row)
-    await session.flush()
-    return row if row.expires_at > utcnow() else None
+    return PendingLogin(nonce=row.nonce, code_verifier=row.code_verifier)
 
 
 def _hash(code: str) -> str:

@@ -61,16 +61,17 @@ def chromium() -> str:
     return path
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager
-def serve(database_url: str, log: Path, **env: str) -> Iterator[str]:
-    """Migrate and seed `database_url`, then `python -m app serve` on 127.0.0.1 and a free
-    port (its output to `log`, never to an unread pipe); yields the base URL; always stopped."""
+def serve(database_url: str, log: Path, *, port: int | None = None, **env: str) -> Iterator[str]:
+    """Migrate and seed `database_url`, then `python -m app serve` on 127.0.0.1 and `port` (a
+    free one by default; its output to `log`, never to an unread pipe); yields the base URL;
+    always stopped."""
     import httpx
 
     environ = {
@@ -86,7 +87,7 @@ def serve(database_url: str, log: Path, **env: str) -> Iterator[str]:
         subprocess.run(  # noqa: S603 - fixed argv, the project's own interpreter
             [python, "-m", "app", command], cwd=PROJECT_ROOT, env=environ, check=True
         )
-    port = _free_port()
+    port = port or free_port()
     with log.open("wb") as output:
         process = subprocess.Popen(  # noqa: S603
             [python, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],

@@ -86,8 +86,9 @@ RULE_REJECTIONS = {
     # allow-list when one is set), on port 443 unless allowed, which no schema can state.
     "create_webhook": "R-HOOK-1 target resolves to public addresses",
     # R-AUTH-2: the subject token must be a ProConnect ID token that verifies (401), the
-    # one-time code one the callback issued (422), the state one /proconnect/login stored (422);
-    # without ProConnect configured they answer 404. A rule already present is a 409.
+    # one-time code one the callback issued (422), the state one /proconnect/login stored (422)
+    # and bound to the browser by its cookie (403); without ProConnect configured they answer
+    # 404. A rule already present is a 409.
     "exchange_token": "R-AUTH-2 ID token, one-time code",
     "proconnect_callback": "R-AUTH-2 state of a pending login",
     "create_mapping_rule": "R-AUTH-2 duplicate rule",

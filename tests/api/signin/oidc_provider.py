@@ -108,10 +108,15 @@ def ec_private_jwk(key: ec.EllipticCurvePrivateKey, kid: str) -> dict[str, Any]:
 
 
 def start_provider(
-    tmp: Path, accounts: dict[str, dict[str, Any]], *, alg: str = "RS256"
+    tmp: Path,
+    accounts: dict[str, dict[str, Any]],
+    *,
+    alg: str = "RS256",
+    api_redirect: str = API_REDIRECT,
 ) -> Provider:
     """The provider signing ID tokens and userinfo with `alg` (RS256, or ES256 with an EC
-    P-256 key published beside the RSA one)."""
+    P-256 key published beside the RSA one); the API's client redirects to `api_redirect`
+    (a real server's callback in the browser tests)."""
     node = shutil.which("node")
     assert node, "Node.js is required (the machine's node 20)"
     assert (OIDC_DIR / "node_modules" / "oidc-provider").is_dir(), (
@@ -146,7 +151,7 @@ def start_provider(
                 **client,
                 "client_id": API_ID,
                 "client_secret": API_SECRET,
-                "redirect_uris": [API_REDIRECT],
+                "redirect_uris": [api_redirect],
                 "post_logout_redirect_uris": [POST_LOGOUT],
             },
         ],

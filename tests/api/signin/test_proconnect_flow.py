@@ -316,10 +316,51 @@ async def test_r_auth_2_dinum_enables_the_email_domain_of_a_prefecture(stack: St
 # -- the server-side flow: one-time code, never a token in a URL -----------------------------
 
 
-async def test_r_auth_2_server_side_flow_hands_a_single_use_code(stack: Stack) -> None:
-    start = await stack.client.get("/api/v1/auth/proconnect/login")
-    assert start.status_code == 303
+LOGIN = "/api/v1/auth/proconnect/login"
+CALLBACK = "/api/v1/auth/proconnect/callback"
+LOGIN_COOKIE = "__Host-guichet-proconnect"
+
+
+@dataclass
+class Login:
+    """A login started by one browser: where it is sent, its state, and the cookie it got."""
+
+    authorize: str
+    state: str
+    set_cookie: str  # the Set-Cookie header of the login's answer
+    cookie: dict[str, str]  # the Cookie header that browser sends back
+
+
+async def start_login(stack: Stack) -> Login:
+    start = await stack.client.get(LOGIN)
+    assert start.status_code == 303, start.text
     authorize = start.headers["location"]
+    state = parse_qs(urlsplit(authorize).query)["state"][0]
+    set_cookie = start.headers["set-cookie"]
+    pair = set_cookie.split(";")[0]
+    return Login(authorize, state, set_cookie, {"Cookie": pair})
+
+
+def _attributes(set_cookie: str) -> dict[str, str]:
+    """The lower-cased attributes of a Set-Cookie header (after its name=value)."""
+    attributes = {}
+    for part in set_cookie.split(";")[1:]:
+        key, _, value = part.strip().partition("=")
+        attributes[key.lower()] = value.lower()
+    return attributes
+
+
+def assert_cookie_cleared(response: httpx.Response) -> None:
+    set_cookie = response.headers["set-cookie"]
+    assert set_cookie.startswith(f"{LOGIN_COOKIE}=;"), set_cookie
+    attributes = _attributes(set_cookie)
+    assert attributes["max-age"] == "0"
+    assert {"secure", "httponly", "path", "samesite"} <= set(attributes)  # __Host- rules
+
+
+async def test_r_auth_2_server_side_flow_hands_a_single_use_code(stack: Stack) -> None:
+    login = await start_login(stack)
+    authorize = login.authorize
     query = parse_qs(urlsplit(authorize).query)
     assert authorize.startswith(f"{stack.provider.issuer}/auth?")
     assert query["redirect_uri"] == [API_REDIRECT]
@@ -327,8 +368,9 @@ async def test_r_auth_2_server_side_flow_hands_a_single_use_code(stack: Stack) -
     assert query["code_challenge_method"] == ["S256"]
     async with httpx.AsyncClient(timeout=10) as browser:
         back = await browse_to_redirect(browser, authorize, "prefecture", API_REDIRECT)
-    callback = await stack.client.get("/api/v1/auth/proconnect/callback", params=back)
+    callback = await stack.client.get(CALLBACK, params=back, headers=login.cookie)
     assert callback.status_code == 303, callback.text
+    assert_cookie_cleared(callback)
     landing = callback.headers["location"]
     assert landing.startswith(FRONT_PAGE + "?")
     params = parse_qs(urlsplit(landing).query)
@@ -343,9 +385,51 @@ async def test_r_auth_2_server_side_flow_hands_a_single_use_code(stack: Stack) -
     again = await stack.client.post(TOKEN, json={"grant_type": "authorization_code", "code": code})
     assert again.status_code == 422
     assert again.json()["code"] == "R-AUTH-2"
-    # The state was single use too.
-    replay = await stack.client.get("/api/v1/auth/proconnect/callback", params=back)
+    # The state was single use too (even from the browser that started it).
+    replay = await stack.client.get(CALLBACK, params=back, headers=login.cookie)
     assert replay.status_code == 422
+    assert replay.json()["code"] == "R-AUTH-2"
+    assert_cookie_cleared(replay)
+
+
+async def test_r_auth_2_login_binds_its_state_to_the_browser_with_a_host_cookie(
+    stack: Stack,
+) -> None:
+    """RFC 6749 §10.12: the login's answer sets `__Host-…=<state>`, Secure, HttpOnly,
+    SameSite=Lax, Path=/, no Domain, for the state's lifetime."""
+    login = await start_login(stack)
+    name, _, value = login.set_cookie.split(";")[0].partition("=")
+    assert (name, value) == (LOGIN_COOKIE, login.state)
+    attributes = _attributes(login.set_cookie)
+    assert attributes == {
+        "httponly": "",
+        "max-age": str(stack.app.state.settings.signin_state_ttl_seconds),
+        "path": "/",
+        "samesite": "lax",
+        "secure": "",
+    }
+
+
+async def test_r_auth_2_a_callback_from_another_browser_is_refused(stack: Stack) -> None:
+    """R-AUTH-2 (login CSRF): the victim's browser opening the attacker's callback link, with no
+    login cookie or with its own login's, is refused with 403; the login's own browser then
+    completes it (the refusals did not consume its state)."""
+    attacker, victim = await start_login(stack), await start_login(stack)
+    async with httpx.AsyncClient(timeout=10) as browser:
+        back = await browse_to_redirect(browser, attacker.authorize, "dinum", API_REDIRECT)
+    assert back["state"] == attacker.state
+    for cookie in ({}, victim.cookie, {"Cookie": f"{LOGIN_COOKIE}={attacker.state[:-1]}A"}):
+        refused = await stack.client.get(CALLBACK, params=back, headers=cookie)
+        assert refused.status_code == 403, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        body = refused.json()
+        assert (body["code"], body["status"]) == ("R-AUTH-2", 403)
+        assert "autre navigateur" in body["title"] and "navigateur" in body["detail"]
+        assert "set-cookie" not in refused.headers  # the victim's own login is left alone
+    accepted = await stack.client.get(CALLBACK, params=back, headers=attacker.cookie)
+    assert accepted.status_code == 303, accepted.text
+    assert set(parse_qs(urlsplit(accepted.headers["location"]).query)) == {"code"}
+    assert_cookie_cleared(accepted)
 
 
 async def test_r_auth_2_logout_returns_the_end_session_url(stack: Stack) -> None:
@@ -371,10 +455,10 @@ async def test_r_auth_2_logout_returns_the_end_session_url(stack: Stack) -> None
 
 
 async def _server_side_code(stack: Stack, login: str) -> str:
-    start = await stack.client.get("/api/v1/auth/proconnect/login")
+    start = await start_login(stack)
     async with httpx.AsyncClient(timeout=10) as browser:
-        back = await browse_to_redirect(browser, start.headers["location"], login, API_REDIRECT)
-    callback = await stack.client.get("/api/v1/auth/proconnect/callback", params=back)
+        back = await browse_to_redirect(browser, start.authorize, login, API_REDIRECT)
+    callback = await stack.client.get(CALLBACK, params=back, headers=start.cookie)
     assert callback.status_code == 303, callback.text
     return parse_qs(urlsplit(callback.headers["location"]).query)["code"][0]
 
@@ -389,13 +473,13 @@ async def test_r_auth_2_a_refused_one_time_code_is_spent(stack: Stack) -> None:
 
 
 async def test_r_auth_2_the_callback_relays_a_provider_error_without_a_code(stack: Stack) -> None:
-    start = await stack.client.get("/api/v1/auth/proconnect/login")
-    state = parse_qs(urlsplit(start.headers["location"]).query)["state"][0]
+    start = await start_login(stack)
     callback = await stack.client.get(
-        "/api/v1/auth/proconnect/callback", params={"state": state, "error": "access_denied"}
+        CALLBACK, params={"state": start.state, "error": "access_denied"}, headers=start.cookie
     )
     assert callback.status_code == 303
     assert callback.headers["location"] == f"{FRONT_PAGE}?error=access_denied"
+    assert_cookie_cleared(callback)
 
 
 async def test_r_auth_2_jwks_publishes_the_service_key(stack: Stack) -> None:
@@ -469,6 +553,10 @@ FORGERIES = {
         OTHER_KEY.private,
     ),
     "no-aud": lambda s: _signed(s, aud=DROP),
+    # Issue 23: the claim checks of the service's access tokens (one function, R-AUTH-1).
+    "float-nbf": lambda s: _signed(s, nbf=time.time() - 5),
+    "sub-of-one-space": lambda s: _signed(s, sub=" "),
+    "sub-of-spaces": lambda s: _signed(s, sub="   "),
 }
 
 

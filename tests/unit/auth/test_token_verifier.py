@@ -131,6 +131,7 @@ CLAIMS_REFUSED: list[tuple[str, Callable[[int], dict[str, Any]]]] = [
     ("iss-list-containing-ours", lambda now: {"iss": ["https://guichet-fitn7.local/dev"]}),
     ("iss-null", lambda now: {"iss": None}),
     ("sub-empty", lambda now: {"sub": ""}),
+    ("sub-one-space", lambda now: {"sub": " "}),  # issue 23: a blank subject is no subject
     ("sub-not-a-string", lambda now: {"sub": 42}),
     ("sub-null", lambda now: {"sub": None}),
     ("exp-null", lambda now: {"exp": None}),
@@ -150,6 +151,7 @@ CLAIMS_REFUSED: list[tuple[str, Callable[[int], dict[str, Any]]]] = [
     ("nbf-true", lambda now: {"nbf": True}),
     ("nbf-string", lambda now: {"nbf": str(now)}),
     ("nbf-null", lambda now: {"nbf": None}),
+    ("nbf-float", lambda now: {"nbf": float(now - 5)}),  # issue 23: as for ProConnect ID tokens
     ("exp-1e30", lambda now: {"exp": 1e30}),
     ("exp-huge-integer", lambda now: {"exp": 10**30}),
     # The lifetime (exp - iat) is bounded by GUICHET_JWT_MAX_LIFETIME_SECONDS (6 h here).
