@@ -138,12 +138,13 @@ def _plan_reseal(connection: sa.Connection) -> tuple[list[dict[str, Any]], str]:
 
 
 def _write(connection: sa.Connection, updates: list[dict[str, Any]], last_hash: str) -> None:
+    """Store the new links (and key ids, when `updates` carry them) and the head's hash."""
     if updates:
+        values = {"prev_hash": sa.bindparam("p"), "hash": sa.bindparam("h")}
+        if "k" in updates[0]:
+            values["key_id"] = sa.bindparam("k")
         connection.execute(
-            events.update()
-            .where(events.c.seq == sa.bindparam("s"))
-            .values(key_id=sa.bindparam("k"), prev_hash=sa.bindparam("p"), hash=sa.bindparam("h")),
-            updates,
+            events.update().where(events.c.seq == sa.bindparam("s")).values(values), updates
         )
     connection.execute(head.update().values(last_hash=last_hash))
 
@@ -181,7 +182,7 @@ def downgrade() -> None:
     prev, updates = GENESIS, []
     for row in _rows(connection):
         new_hash = hashlib.sha256(_canonical(row, prev, None)).hexdigest()
-        updates.append({"s": row.seq, "k": None, "p": prev, "h": new_hash})
+        updates.append({"s": row.seq, "p": prev, "h": new_hash})
         prev = new_hash
     _write(connection, updates, prev)
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
