@@ -35,7 +35,8 @@ from app.audit.errors import CheckpointInvalid
 from app.audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
 from app.audit.rules import GENESIS_HASH
 from app.audit.service import current_keyring
-from app.core.config import Settings
+from app.core.config import AUDIT_KEY_ID_PATTERN, Settings
+from app.core.schemas import MAX_INT32
 from app.core.security import ServiceKey
 
 logger = logging.getLogger("app.audit")
@@ -95,6 +96,8 @@ def verify(settings: Settings, service_key: ServiceKey | None, token: str) -> Ch
         header = jws.get_unverified_header(token)
     except (JOSEError, ValueError, TypeError) as exc:
         raise CheckpointInvalid("Point de contrôle mal formé (JWS compact attendu).") from exc
+    if not isinstance(header, dict):
+        raise CheckpointInvalid("Point de contrôle mal formé (JWS compact attendu).")
     if header.get("typ") != CHECKPOINT_TYPE or "crit" in header:
         raise CheckpointInvalid("Ce JWS n'est pas un point de contrôle du journal d'audit.")
     if header.get("alg") != algorithm or header.get("kid") != kid:
@@ -114,10 +117,11 @@ def verify(settings: Settings, service_key: ServiceKey | None, token: str) -> Ch
     seq, hash_, key_id, iat = (claims.get(k) for k in ("head_seq", "head_hash", "key_id", "iat"))
     if (
         type(seq) is not int
-        or seq < 0
+        or not 0 <= seq <= MAX_INT32
         or not isinstance(hash_, str)
-        or HASH_PATTERN.match(hash_) is None
+        or HASH_PATTERN.fullmatch(hash_) is None
         or not isinstance(key_id, str)
+        or re.fullmatch(AUDIT_KEY_ID_PATTERN, key_id) is None
         or type(iat) is not int
         or not 0 <= iat <= time.time() + 60
     ):

@@ -83,6 +83,8 @@ class AuditEventPage(Page[AuditEventRead]):
 
 
 class CheckpointClaimsRead(ReadModel):
+    """Ce qu'atteste un point de contrôle signé : la tête de chaîne à un instant."""
+
     head_seq: Count = Field(description="Séquence de la tête de chaîne attestée.")
     head_hash: Hash = Field(pattern=r"^[0-9a-f]{64}$", description="Son hachage.")
     key_id: str = Field(max_length=40, description="Clé HMAC qui a scellé cet événement.")
@@ -90,6 +92,8 @@ class CheckpointClaimsRead(ReadModel):
 
 
 class CheckpointRead(CheckpointClaimsRead):
+    """Un point de contrôle publié (R-AUDIT-1) : ce qu'il atteste et le JWS à conserver."""
+
     jws: str = Field(
         max_length=4096,
         description="Le point de contrôle : JWS compact (en-tête `typ` = "

@@ -62,3 +62,27 @@ def test_r_audit_1_an_hs256_checkpoint_is_refused_once_the_service_has_its_key()
     settings, key = _service(es256_pem())
     with pytest.raises(CheckpointInvalid):
         checkpoints.verify(settings, key, token)
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"head_seq": 2**40, "head_hash": "a" * 64, "key_id": "k", "iat": 1},
+        {"head_seq": 1, "head_hash": "a" * 64, "key_id": "k" * 41, "iat": 1},
+        {"head_seq": 1, "head_hash": "A" * 64, "key_id": "k", "iat": 1},
+        {"head_seq": 1.0, "head_hash": "a" * 64, "key_id": "k", "iat": 1},
+        {"head_seq": 1, "head_hash": "a" * 64, "key_id": "k", "iat": 10**30},
+        {"head_seq": 1, "head_hash": "a" * 64, "key_id": "k"},
+    ],
+)
+def test_r_audit_1_a_signed_checkpoint_out_of_bounds_is_refused(claims: dict[str, object]) -> None:
+    settings = settings_with()
+    payload = {"iss": settings.jwt_issuer, **claims}
+    token = jws.sign(
+        payload,
+        settings.jwt_secret.get_secret_value(),
+        headers={"kid": checkpoints.HS256_KID, "typ": checkpoints.CHECKPOINT_TYPE},
+        algorithm="HS256",
+    )
+    with pytest.raises(CheckpointInvalid):
+        checkpoints.verify(settings, None, token)
