@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, func, insert, update
+from sqlalchemy import ColumnElement, event, func, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel import col, select
@@ -238,6 +238,13 @@ class AuditFilters:
     after: int | None = None
 
 
+def up_to_head() -> ColumnElement[bool]:
+    """R-AUDIT-1: events up to the recorded head only, for every reader of the chain (a row
+    past the head was not appended by the service: never served, never replayed)."""
+    head_seq = select(AuditChainHead.last_seq).where(col(AuditChainHead.id) == 1)
+    return col(AuditEvent.seq) <= head_seq.scalar_subquery()
+
+
 def check_reader(principal: Principal) -> None:
     """DINUM reads every event, a prefect its département's; anyone else is refused."""
     if principal.role not in (Role.DINUM, Role.PREFECT):
@@ -251,8 +258,7 @@ async def list_events(
 
     R-AUDIT-1: never past the recorded head (a row there was not appended by the service)."""
     check_reader(principal)
-    head_seq = select(AuditChainHead.last_seq).where(col(AuditChainHead.id) == 1)
-    stmt = select(AuditEvent).where(col(AuditEvent.seq) <= head_seq.scalar_subquery())
+    stmt = select(AuditEvent).where(up_to_head())
     if principal.role is Role.PREFECT:
         stmt = stmt.where(AuditEvent.departement == principal.departement)
     if filters.object_type is not None:

@@ -80,34 +80,41 @@ async def _rewrite_from(session: AsyncSession, seq: int, seal: Any, **changes: A
     await session.commit()
 
 
+async def _forge_past_head(
+    session: AsyncSession, last: dict[str, Any], **overrides: Any
+) -> EventContent:
+    """A well-formed row after the head (seq = head + 1, right prev_hash, hash sealed even with
+    the HMAC key), the head left as it was: 9 999 999,99 € allocated."""
+    keyring = audit_service.current_keyring()
+    values: dict[str, Any] = {
+        "seq": last["seq"] + 1,
+        "id": uuid.uuid4(),
+        "key_id": keyring.current,
+        "at": (await _rows(session))[-1].at,
+        "actor_subject": "agent-dinum",
+        "actor_role": "dinum",
+        "actor_scope": None,
+        "object_type": "envelope",
+        "object_id": last["object"]["id"],
+        "departement": "13",
+        "action": "allocation",
+        "before": {"allocated_cents": 0},
+        "after": {"allocated_cents": 999_999_999},
+        "prev_hash": last["hash"],
+        **overrides,
+    }
+    forged = EventContent(**values)
+    sealed = event_hash(forged, keyring.keys[keyring.current])
+    await session.execute(insert(AuditEvent).values({**values, "hash": sealed}))
+    await session.commit()
+    return forged
+
+
 async def test_r_audit_1_a_well_formed_row_past_the_head_is_a_break_and_not_served(
     money: Money, client: AsyncClient, headers: Any, actors: Actors, session: AsyncSession
 ) -> None:
     *_, last = await _three_events(money, client, headers, actors)
-    keyring = audit_service.current_keyring()
-    # The forger even holds the HMAC key: seq = head + 1, right prev_hash and hash, head kept.
-    forged = EventContent(
-        seq=last["seq"] + 1,
-        id=uuid.uuid4(),
-        key_id=keyring.current,
-        at=(await _rows(session))[-1].at,
-        actor_subject="agent-dinum",
-        actor_role="dinum",
-        actor_scope=None,
-        object_type="envelope",
-        object_id=last["object"]["id"],
-        departement="13",
-        action="allocation",
-        before={"allocated_cents": 0},
-        after={"allocated_cents": 999_999_999},  # 9 999 999,99 €
-        prev_hash=last["hash"],
-    )
-    values = {
-        **forged.__dict__,
-        "hash": event_hash(forged, keyring.keys[keyring.current]),
-    }
-    await session.execute(insert(AuditEvent).values(values))
-    await session.commit()
+    forged = await _forge_past_head(session, last)
     report = await verify(client, headers, actors)
     assert report["valid"] is False
     assert report["head_seq"] == report["verified_up_to"] == last["seq"]
@@ -116,6 +123,27 @@ async def test_r_audit_1_a_well_formed_row_past_the_head_is_a_break_and_not_serv
     assert [e["seq"] for e in served] == [last["seq"]]
     served13 = await events(client, headers, actors.pref13)
     assert forged.seq not in [e["seq"] for e in served13]
+
+
+async def test_r_audit_1_a_row_past_the_head_is_never_replayed_to_webhooks(
+    money: Money, client: AsyncClient, headers: Any, actors: Actors, session: AsyncSession
+) -> None:
+    first, *_ = await _three_events(money, client, headers, actors)
+    subscribed = await client.post(
+        "/api/v1/webhooks",
+        json={"url": "https://93.184.216.34/guichet", "event_types": ["grant.committed"]},
+        headers=headers(actors.dinum),
+    )
+    assert subscribed.status_code == 201, subscribed.text
+    last = (await events(client, headers, actors.dinum))[-1]  # the subscription's own event
+    await _forge_past_head(session, last, object_type="grant", action="committed")
+    replayed = await client.post(
+        f"/api/v1/webhooks/{subscribed.json()['id']}/replay",
+        params={"after": first["id"]},
+        headers=headers(actors.dinum),
+    )
+    assert replayed.status_code == 200, replayed.text
+    assert replayed.json()["queued"] == 0
 
 
 async def test_r_audit_1_a_chain_rewritten_with_unkeyed_hashes_is_detected(
