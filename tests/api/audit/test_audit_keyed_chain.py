@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient
-from sqlalchemy import insert, update
+from sqlalchemy import delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -303,3 +303,21 @@ async def test_r_audit_1_the_periodic_checkpoint_follows_the_head(
     moved = await checkpoints.publish_if_moved(session, settings, None)
     assert moved is not None and moved.head_seq == 3
     assert checkpoints.verify(settings, None, moved.jws).head_hash == moved.head_hash
+
+
+async def test_r_audit_1_a_tail_cut_behind_a_checkpoint_fails_it(
+    money: Money, client: AsyncClient, headers: Any, actors: Actors, session: AsyncSession
+) -> None:
+    _first, middle, last = await _three_events(money, client, headers, actors)
+    kept = (await client.post(CHECKPOINTS, headers=headers(actors.dinum))).json()["jws"]
+    # The last event deleted and the head moved back onto the one before: a chain that holds.
+    await session.execute(delete(AuditEvent).where(col(AuditEvent.seq) == last["seq"]))
+    await session.execute(
+        update(AuditChainHead).values(last_seq=middle["seq"], last_hash=middle["hash"])
+    )
+    await session.commit()
+    assert (await verify(client, headers, actors))["valid"] is True
+    report = await client.get(VERIFY, params={"checkpoint": kept}, headers=headers(actors.dinum))
+    body = report.json()
+    assert body["valid"] is False
+    assert (body["broken"]["seq"], body["broken"]["field"]) == (last["seq"], "checkpoint")
