@@ -10,7 +10,9 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from app.audit.checkpoints import run_publisher as run_checkpoint_publisher
 from app.audit.router import router as audit_router
+from app.audit.service import keyring_of, use_keyring
 from app.auth.router import router as auth_router
 from app.budgets.router import envelopes_router, grants_router
 from app.candidates.router import router as candidates_router
@@ -96,6 +98,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.ds_worker_enabled and settings.ds_api_token is not None:
             # Issue 14: decisions written back to démarches-simplifiées from the outbox.
             ds_worker = asyncio.create_task(run_ds_worker(app.state.sessionmaker, settings, stop))
+        checkpoints = None
+        if settings.audit_checkpoint_interval_seconds > 0:  # R-AUDIT-1: the head, anchored
+            checkpoints = asyncio.create_task(
+                run_checkpoint_publisher(
+                    app.state.sessionmaker, settings, app.state.token_verifier.service_key, stop
+                )
+            )
         if settings.server_gc_freeze:
             gc.collect()
             gc.freeze()
@@ -107,6 +116,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await worker
             if ds_worker is not None:
                 await ds_worker
+            if checkpoints is not None:
+                await checkpoints
             await app.state.engine.dispose()
             mark_worker_dead()  # multiprocess metrics: this worker's live gauges go
 
@@ -132,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.webhook_resolver = webhooks_guard.system_resolver
     app.state.clock = None  # read from the database at startup, or at the first request
     app.state.token_verifier = TokenVerifier(settings)
+    use_keyring(keyring_of(settings))  # R-AUDIT-1: the chain's HMAC keys, outside the database
     # R-AUTH-2: ProConnect ID tokens (discovery and JWKS fetched at first use, then cached).
     app.state.proconnect = ProviderVerifier(settings) if settings.proconnect_issuer else None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import SQLModel
 
 import app.core.db  # noqa: F401  (sets the naming convention before any table is declared)
-from app.audit.models import AuditChainHead, AuditEvent
+from app.audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
 from app.budgets.models import Convention, Envelope, Grant, LedgerMovement, Payment
 from app.candidates.models import Candidate
 from app.committees.models import AgendaItem, Committee
@@ -24,6 +24,7 @@ __all__ = [
     "AgendaItem",
     "Committee",
     "AuditChainHead",
+    "AuditCheckpoint",
     "AuditEvent",
     "Convention",
     "DepartementForfaits",

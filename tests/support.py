@@ -20,6 +20,7 @@ from app.core.migrations import alembic_config
 from app.core.security import encode_access_token
 
 TEST_SECRET = "test-secret-0123456789abcdef0123456789abcdef"  # noqa: S105
+TEST_AUDIT_KEY = "test-audit-key-0123456789abcdef0123456789"  # noqa: S105
 BASE_URL_ENV = "GUICHET_DATABASE_URL"
 
 # R-ELIG-8: the suite runs the 2021 programme (window open from 2021-01-25, results by
@@ -51,6 +52,7 @@ def test_settings(database_url: str, **overrides: object) -> Settings:
         "environment": "test",
         "database_url": database_url,
         "jwt_secret": TEST_SECRET,
+        "audit_keys": {"test": TEST_AUDIT_KEY},  # R-AUDIT-1: strong, so production builds too
         "docs_enabled": True,
         "clock_start": None,  # never from the caller's environment; the suite sets its own
         "webhook_worker_enabled": False,  # tests drive app.webhooks.worker.deliver_once

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, Integer, Text
 from sqlmodel import Field, SQLModel
 
 from app.core.types import UTCDateTime, utcnow
@@ -35,6 +35,8 @@ class AuditEvent(SQLModel, table=True):
     before: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     after: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     prev_hash: str = Field(max_length=64)
+    # R-AUDIT-1: the id of the HMAC key (GUICHET_AUDIT_KEYS) that sealed `hash`.
+    key_id: str = Field(max_length=40)
     hash: str = Field(max_length=64)
 
 
@@ -52,3 +54,25 @@ class AuditChainHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     last_seq: int = Field(default=0, sa_type=BigInteger)
     last_hash: str = Field(max_length=64)
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """R-AUDIT-1: a signed checkpoint of the chain head (a compact JWS, kept as published).
+
+    The JWS is what anchors the head outside the database (auditors keep copies); this table
+    only serves the latest one back. A checkpoint is verified from its JWS, never from here.
+    """
+
+    __tablename__ = "audit_checkpoint"
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    at: datetime = Field(sa_type=UTCDateTime)
+    head_seq: int = Field(sa_type=BigInteger)
+    head_hash: str = Field(max_length=64)
+    key_id: str = Field(max_length=40)
+    jws: str = Field(sa_type=Text)

@@ -1,15 +1,19 @@
-"""R-AUDIT-1: the hash chain of audit events, as pure functions.
+"""R-AUDIT-1: the keyed hash chain of audit events, as pure functions.
 
-Each event's hash is SHA-256 over a canonical serialisation of its content and of the previous
-event's hash: JSON with sorted keys, no insignificant whitespace, UTF-8, integers and strings
-only (a float has no single text, so none is ever hashed: `summarise` turns one into its
-decimal text before it is stored). Anyone holding the rows can recompute the chain with this
-module alone; `verify_chain` names the first event that does not hold.
+Each event's `hash` is HMAC-SHA256, under the key named by its `key_id`, of a canonical
+serialisation of every stored field of the event (its `id`, `seq`, `key_id` and the previous
+event's hash included): JSON with sorted keys, no insignificant whitespace, UTF-8, integers and
+strings only (a float has no single text, so none is ever hashed: `summarise` turns one into its
+decimal text before it is stored). The keys live outside the database (GUICHET_AUDIT_KEYS), so
+someone who can write the database alone cannot seal a forged or rewritten event. Whoever holds
+the rows and the keys can recompute the chain with this module alone; `verify_chain` names the
+first event that does not hold.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import uuid
 from collections.abc import Iterable, Mapping
@@ -92,10 +96,27 @@ def changed_fields(
 
 
 @dataclass(frozen=True)
+class Keyring:
+    """R-AUDIT-1: the chain's HMAC keys by key id, and the id of the one that seals new events.
+
+    Rotation: add a new key and make it current; keep the old ones as long as events sealed
+    under them must verify (each event names its key)."""
+
+    keys: Mapping[str, bytes]
+    current: str
+
+    def __post_init__(self) -> None:
+        if self.current not in self.keys:
+            raise ValueError(f"the current audit key {self.current!r} is not in the keyring")
+
+
+@dataclass(frozen=True)
 class EventContent:
-    """What an audit event's hash covers: everything it says, and the previous hash."""
+    """What an audit event's hash covers: every stored field but the hash itself."""
 
     seq: int
+    id: uuid.UUID
+    key_id: str
     at: datetime
     actor_subject: str
     actor_role: str
@@ -112,6 +133,8 @@ class EventContent:
         return canonical_json(
             {
                 "seq": self.seq,
+                "id": str(self.id),
+                "key_id": self.key_id,
                 "at": instant_text(self.at),
                 "actor": {
                     "subject": self.actor_subject,
@@ -131,9 +154,9 @@ class EventContent:
         )
 
 
-def event_hash(content: EventContent) -> str:
-    """R-AUDIT-1: SHA-256 (hex) of the canonical serialisation of the event."""
-    return hashlib.sha256(content.canonical().encode("utf-8")).hexdigest()
+def event_hash(content: EventContent, key: bytes) -> str:
+    """R-AUDIT-1: HMAC-SHA256 (hex) of the canonical serialisation of the event."""
+    return hmac.new(key, content.canonical().encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -149,7 +172,10 @@ class ChainBreak:
     """The first link that does not hold: which event, which part, expected vs found."""
 
     seq: int
-    field: str  # "seq" (a gap or reordering), "prev_hash", "hash" (content altered), "head"
+    # "seq" (a gap or reordering), "prev_hash", "hash" (content altered), "key_id" (a key the
+    # settings do not hold), "head" (events cut off the end, or rows past the head),
+    # "checkpoint" (the chain no longer has the hash a signed checkpoint recorded)
+    field: str
     expected: str
     found: str
     message: str
@@ -165,13 +191,14 @@ class ChainCheck:
 
 
 def verify_chain(
-    events: Iterable[StoredEvent], start: ChainCheck | None = None
+    events: Iterable[StoredEvent], keyring: Keyring, start: ChainCheck | None = None
 ) -> tuple[ChainCheck, ChainBreak | None]:
     """R-AUDIT-1: walk events in sequence order from `start` (the genesis by default).
 
     Returns how far the chain holds and the first break, if any: a missing or repeated
-    sequence number, a `prev_hash` that is not the previous event's hash, or a stored hash that
-    is not the hash of the event's content (the row was edited).
+    sequence number, a `prev_hash` that is not the previous event's hash, an event sealed under
+    a key the keyring does not hold, or a stored hash that is not the HMAC of the event's
+    content (the row was edited, or sealed without the key).
     """
     state = start or ChainCheck()
     for event in events:
@@ -195,15 +222,25 @@ def verify_chain(
                 message=f"L'événement {content.seq} ne cite pas le hachage de l'événement "
                 "précédent.",
             )
-        recomputed = event_hash(content)
-        if recomputed != event.hash:
+        key = keyring.keys.get(content.key_id)
+        if key is None:
+            return state, ChainBreak(
+                seq=content.seq,
+                field="key_id",
+                expected=", ".join(sorted(keyring.keys))[:200],
+                found=content.key_id[:200],
+                message=f"L'événement {content.seq} est scellé par une clé inconnue des "
+                "paramètres (GUICHET_AUDIT_KEYS) : il ne peut pas être vérifié.",
+            )
+        recomputed = event_hash(content, key)
+        if not hmac.compare_digest(recomputed, event.hash):
             return state, ChainBreak(
                 seq=content.seq,
                 field="hash",
                 expected=recomputed,
                 found=event.hash,
                 message=f"Le contenu de l'événement {content.seq} ne correspond plus à son "
-                "hachage (modifié après coup).",
+                "hachage (modifié après coup ou scellé sans la clé).",
             )
         state = ChainCheck(content.seq, event.hash, state.checked + 1)
     return state, None
@@ -221,3 +258,43 @@ def check_head(state: ChainCheck, head_seq: int, head_hash: str) -> ChainBreak |
         message=f"La tête de chaîne annonce l'événement {head_seq}, la chaîne s'arrête à "
         f"{state.verified_up_to} (événements retirés en fin de chaîne).",
     )
+
+
+def past_head(head_seq: int, first_seq_past: int) -> ChainBreak:
+    """A row stored past the recorded head: never appended by the service (forged)."""
+    return ChainBreak(
+        seq=first_seq_past,
+        field="head",
+        expected=str(head_seq),
+        found=str(first_seq_past),
+        message=f"L'événement {first_seq_past} est au-delà de la tête de chaîne ({head_seq}) : "
+        "il n'a pas été ajouté par le service (inséré dans la base).",
+    )
+
+
+def check_checkpoint(
+    state: ChainCheck, checkpoint_seq: int, checkpoint_hash: str, stored_hash: str | None
+) -> ChainBreak | None:
+    """A signed checkpoint (seq, hash) kept by an auditor: the verified chain must still have
+    that hash at that sequence (a rewrite before the checkpoint changes it)."""
+    if checkpoint_seq == 0:
+        return None
+    if checkpoint_seq > state.verified_up_to or stored_hash is None:
+        return ChainBreak(
+            seq=checkpoint_seq,
+            field="checkpoint",
+            expected=f"{checkpoint_seq}:{checkpoint_hash}",
+            found=f"{state.verified_up_to}:{state.last_hash}",
+            message=f"Le point de contrôle atteste l'événement {checkpoint_seq}, la chaîne "
+            f"vérifiée s'arrête à {state.verified_up_to}.",
+        )
+    if not hmac.compare_digest(stored_hash, checkpoint_hash):
+        return ChainBreak(
+            seq=checkpoint_seq,
+            field="checkpoint",
+            expected=checkpoint_hash,
+            found=stored_hash,
+            message=f"L'événement {checkpoint_seq} n'a plus le hachage attesté par le point de "
+            "contrôle signé : la chaîne a été réécrite avant lui.",
+        )
+    return None

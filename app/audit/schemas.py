@@ -64,10 +64,17 @@ class AuditEventRead(ReadModel):
         default=None, description="Valeurs après le changement des seuls champs modifiés."
     )
     prev_hash: Hash = Field(pattern=r"^[0-9a-f]{64}$")
+    key_id: str = Field(
+        max_length=40,
+        description="Identifiant de la clé HMAC (paramètre GUICHET_AUDIT_KEYS, hors de la base) "
+        "qui a scellé l'événement.",
+    )
     hash: Hash = Field(
         pattern=r"^[0-9a-f]{64}$",
-        description="SHA-256 de la sérialisation canonique de l'événement (JSON, clés triées, "
-        "sans espace, UTF-8, sans nombre flottant), `prev_hash` compris.",
+        description="HMAC-SHA256, sous la clé `key_id`, de la sérialisation canonique de tous "
+        "les champs de l'événement (JSON, clés triées, sans espace, UTF-8, sans nombre "
+        "flottant) : `seq`, `id`, `key_id`, `at`, `actor`, `object`, `action`, `before`, "
+        "`after`, `prev_hash`.",
     )
 
 
@@ -75,12 +82,39 @@ class AuditEventPage(Page[AuditEventRead]):
     """Une page d'événements, par séquence croissante, et le curseur suivant."""
 
 
+class CheckpointClaimsRead(ReadModel):
+    """Ce qu'atteste un point de contrôle signé : la tête de chaîne à un instant."""
+
+    head_seq: Count = Field(description="Séquence de la tête de chaîne attestée.")
+    head_hash: Hash = Field(pattern=r"^[0-9a-f]{64}$", description="Son hachage.")
+    key_id: str = Field(max_length=40, description="Clé HMAC qui a scellé cet événement.")
+    at: datetime = Field(description="Instant de la signature (UTC).")
+
+
+class CheckpointRead(CheckpointClaimsRead):
+    """Un point de contrôle publié (R-AUDIT-1) : ce qu'il atteste et le JWS à conserver."""
+
+    jws: str = Field(
+        max_length=4096,
+        description="Le point de contrôle : JWS compact (en-tête `typ` = "
+        "`audit-checkpoint+jwt`) signé par la clé du service publiée dans "
+        "/.well-known/jwks.json (ES256 ou RS256). À conserver par l'auditeur, avec la JWKS.",
+    )
+    anchored: bool = Field(
+        description="Vrai si signé par la clé asymétrique du service (vérifiable par tous avec "
+        "la JWKS) ; faux en développement, signé HS256 par le secret : pas une ancre externe."
+    )
+
+
 class ChainBreakRead(ReadModel):
     seq: Count = Field(description="Séquence de l'événement où la chaîne rompt.")
     field: str = Field(
-        pattern=r"^(seq|prev_hash|hash|head)$",
+        pattern=r"^(seq|prev_hash|hash|key_id|head|checkpoint)$",
         description="`seq` : événement manquant ou inséré ; `prev_hash` : lien rompu ; "
-        "`hash` : contenu modifié ; `head` : événements retirés en fin de chaîne.",
+        "`hash` : contenu modifié ou scellé sans la clé ; `key_id` : clé inconnue des "
+        "paramètres ; `head` : événements retirés en fin de chaîne, ou ligne au-delà de la "
+        "tête ; `checkpoint` : la chaîne n'a plus le hachage attesté par le point de contrôle "
+        "signé fourni.",
     )
     expected: str = Field(max_length=200)
     found: str = Field(max_length=200)
@@ -96,4 +130,9 @@ class ChainVerification(ReadModel):
     head_seq: Count = Field(description="Séquence annoncée par la tête de chaîne.")
     broken: ChainBreakRead | None = Field(
         default=None, description="Premier lien rompu ; absent si la chaîne tient."
+    )
+    checkpoint: CheckpointClaimsRead | None = Field(
+        default=None,
+        description="Le point de contrôle fourni (`checkpoint=`), dont la signature est "
+        "valide ; la chaîne le contient encore si `valid` est vrai.",
     )

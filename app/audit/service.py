@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, insert, update
+from sqlalchemy import ColumnElement, event, func, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel import col, select
@@ -35,14 +35,18 @@ from app.audit.rules import (
     ChainCheck,
     EventContent,
     JsonValue,
+    Keyring,
     StoredEvent,
     changed_fields,
+    check_checkpoint,
     check_head,
     event_hash,
+    past_head,
     summarise,
     verify_chain,
 )
 from app.auth.principal import Principal, Role
+from app.core.config import Settings, get_settings
 from app.core.pagination import PageParams
 from app.core.types import utcnow
 
@@ -60,6 +64,31 @@ def on_append(listener: AppendListener) -> AppendListener:
     fed. It runs under the chain head's lock: keep it to a few INSERTs."""
     _append_listeners.append(listener)
     return listener
+
+
+_keyring: Keyring | None = None
+
+
+def keyring_of(settings: Settings) -> Keyring:
+    """R-AUDIT-1: the chain's keys from the settings (GUICHET_AUDIT_KEYS, GUICHET_AUDIT_KEY_ID)."""
+    return Keyring(
+        keys={k: v.get_secret_value().encode("utf-8") for k, v in settings.audit_keys.items()},
+        current=settings.current_audit_key_id,
+    )
+
+
+def use_keyring(keyring: Keyring) -> None:
+    """Set the process's audit keys (create_app does, from its settings)."""
+    global _keyring
+    _keyring = keyring
+
+
+def current_keyring() -> Keyring:
+    """The keys that seal and verify the chain: as set by create_app, else the settings'."""
+    global _keyring
+    if _keyring is None:
+        _keyring = keyring_of(get_settings())
+    return _keyring
 
 
 def actor_scope(principal: Principal) -> str | None:
@@ -134,6 +163,8 @@ async def record(
 def _content(row: Mapping[str, Any]) -> EventContent:
     return EventContent(
         seq=row["seq"],
+        id=row["id"],
+        key_id=row["key_id"],
         at=row["at"],
         actor_subject=row["actor_subject"],
         actor_role=row["actor_role"],
@@ -168,10 +199,12 @@ def _append_pending(session: Session) -> None:
         last_seq, last_hash = 0, GENESIS_HASH
     else:
         last_seq, last_hash = int(head[0]), str(head[1])
+    keyring = current_keyring()
+    key = keyring.keys[keyring.current]
     rows = []
     for item in pending:
-        row = {**item, "seq": last_seq + 1, "prev_hash": last_hash}
-        row["hash"] = event_hash(_content(row))
+        row = {**item, "seq": last_seq + 1, "prev_hash": last_hash, "key_id": keyring.current}
+        row["hash"] = event_hash(_content(row), key)
         rows.append(row)
         last_seq, last_hash = row["seq"], row["hash"]
     session.execute(insert(AuditEvent), rows)
@@ -205,6 +238,13 @@ class AuditFilters:
     after: int | None = None
 
 
+def up_to_head() -> ColumnElement[bool]:
+    """R-AUDIT-1: events up to the recorded head only, for every reader of the chain (a row
+    past the head was not appended by the service: never served, never replayed)."""
+    head_seq = select(AuditChainHead.last_seq).where(col(AuditChainHead.id) == 1)
+    return col(AuditEvent.seq) <= head_seq.scalar_subquery()
+
+
 def check_reader(principal: Principal) -> None:
     """DINUM reads every event, a prefect its département's; anyone else is refused."""
     if principal.role not in (Role.DINUM, Role.PREFECT):
@@ -214,9 +254,11 @@ def check_reader(principal: Principal) -> None:
 async def list_events(
     session: AsyncSession, principal: Principal, *, filters: AuditFilters, page: PageParams
 ) -> tuple[list[AuditEvent], str | None]:
-    """Events in scope in sequence (= commit) order, one page after a sequence number."""
+    """Events in scope in sequence (= commit) order, one page after a sequence number.
+
+    R-AUDIT-1: never past the recorded head (a row there was not appended by the service)."""
     check_reader(principal)
-    stmt = select(AuditEvent)
+    stmt = select(AuditEvent).where(up_to_head())
     if principal.role is Role.PREFECT:
         stmt = stmt.where(AuditEvent.departement == principal.departement)
     if filters.object_type is not None:
@@ -253,13 +295,19 @@ def _stored(row: Mapping[str, Any]) -> StoredEvent:
     return StoredEvent(content=_content(row), hash=row["hash"])
 
 
-async def verify(session: AsyncSession) -> Verification:
-    """R-AUDIT-1: recompute the whole chain, in batches, up to the head read first."""
+async def verify(
+    session: AsyncSession, *, checkpoint: tuple[int, str] | None = None
+) -> Verification:
+    """R-AUDIT-1: recompute the whole chain with the keys, in batches, up to the head read
+    first; a row past the head is a break; `checkpoint` (seq, hash), from a signed checkpoint
+    already checked, must still be in the chain."""
+    keyring = current_keyring()
     head = (
         await session.execute(select(AuditChainHead.last_seq, AuditChainHead.last_hash))
     ).first()
     head_seq, head_hash = (0, GENESIS_HASH) if head is None else (int(head[0]), str(head[1]))
     state = ChainCheck()
+    at_checkpoint: str | None = None
     after = 0
     while True:
         # Plain rows, not ORM objects: a long chain is never held in the session.
@@ -272,8 +320,23 @@ async def verify(session: AsyncSession) -> Verification:
         batch = list((await session.execute(stmt)).mappings().all())
         if not batch:
             break
-        state, broken = verify_chain((_stored(e) for e in batch), state)
+        state, broken = verify_chain((_stored(e) for e in batch), keyring, state)
         if broken is not None:
             return Verification(head_seq, state, broken)
+        if checkpoint is not None:
+            at_checkpoint = next(
+                (str(e["hash"]) for e in batch if e["seq"] == checkpoint[0]), at_checkpoint
+            )
         after = int(batch[-1]["seq"])
-    return Verification(head_seq, state, check_head(state, head_seq, head_hash))
+    broken = check_head(state, head_seq, head_hash)
+    if broken is None:
+        first_past = (
+            await session.execute(
+                select(func.min(AUDIT_TABLE.c.seq)).where(AUDIT_TABLE.c.seq > head_seq)
+            )
+        ).scalar_one_or_none()
+        if first_past is not None:
+            broken = past_head(head_seq, int(first_past))
+    if broken is None and checkpoint is not None:
+        broken = check_checkpoint(state, checkpoint[0], checkpoint[1], at_checkpoint)
+    return Verification(head_seq, state, broken)

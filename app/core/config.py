@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -14,6 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # noqa: S105 - refused outside dev
 PLACEHOLDER_SECRETS = {"", "changethis", "secret", "change-me", DEV_SECRET}
+# R-AUDIT-1: the audit chain's development key (refused in production, like DEV_SECRET).
+DEV_AUDIT_KEY = "dev-only-audit-key-change-me-0123456789abcdef"  # noqa: S105
+AUDIT_KEY_ID_PATTERN = r"^[A-Za-z0-9._-]{1,40}$"
 
 
 # -- rate limits (API4) --------------------------------------------------------------------
@@ -161,6 +165,18 @@ class Settings(BaseSettings):
     # the list load, 15–20 ms after. Off in the test suite, which builds many apps in one
     # process (frozen objects are never collected).
     server_gc_freeze: bool = True
+
+    # R-AUDIT-1: the audit chain's HMAC-SHA256 keys, by key id, held outside the database:
+    # GUICHET_AUDIT_KEYS='{"2026-12": "<32+ random characters>"}'. `audit_key_id` seals new
+    # events (default: the only key); older keys stay listed as long as events sealed under them
+    # must verify. Development and tests have a default key; production refuses to start
+    # without its own.
+    audit_keys: dict[str, SecretStr] = {"dev": SecretStr(DEV_AUDIT_KEY)}
+    audit_key_id: str | None = None
+    # The chain head is anchored outside the database by a checkpoint signed with the service's
+    # key (app/audit/checkpoints.py): published every this many seconds when the head moved
+    # (0: only on demand, POST /audit-events/checkpoints).
+    audit_checkpoint_interval_seconds: float = Field(default=3600.0, ge=0, le=7 * 24 * 3600)
 
     programme_code: str = "FITN7-AXE3"
     # `make run` loads the demonstration data set into an empty database (`python -m app demo
@@ -318,6 +334,32 @@ class Settings(BaseSettings):
         if "*" in self.cors_origins and self.cors_allow_credentials:
             raise ValueError("CORS: '*' together with credentials is refused")
         return self
+
+    @model_validator(mode="after")
+    def _check_audit_keys(self) -> Settings:
+        """R-AUDIT-1: at least one key, ids of safe characters, the current one listed; in
+        production, strong keys of its own (never the development key)."""
+        if not self.audit_keys:
+            raise ValueError("GUICHET_AUDIT_KEYS must hold at least one key")
+        for key_id, key in self.audit_keys.items():
+            if re.fullmatch(AUDIT_KEY_ID_PATTERN, key_id) is None:
+                raise ValueError(f"GUICHET_AUDIT_KEYS: key id {key_id!r} (A-Z a-z 0-9 . _ -)")
+            if self.environment == "production" and (
+                key.get_secret_value() in PLACEHOLDER_SECRETS | {DEV_AUDIT_KEY}
+                or len(key.get_secret_value()) < 32
+            ):
+                raise ValueError(
+                    "GUICHET_AUDIT_KEYS must be set to strong keys (32+ chars) in production"
+                )
+        if self.audit_key_id is None and len(self.audit_keys) > 1:
+            raise ValueError("GUICHET_AUDIT_KEY_ID must name the current one of GUICHET_AUDIT_KEYS")
+        if self.audit_key_id is not None and self.audit_key_id not in self.audit_keys:
+            raise ValueError("GUICHET_AUDIT_KEY_ID is not one of GUICHET_AUDIT_KEYS")
+        return self
+
+    @property
+    def current_audit_key_id(self) -> str:
+        return self.audit_key_id or next(iter(self.audit_keys))
 
     @property
     def has_signing_key(self) -> bool:

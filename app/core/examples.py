@@ -60,6 +60,10 @@ _VALUES: dict[str, Any] = {
     "secret": "whsec_c2VjcmV0LWV4ZW1wbGU=",
     "hash": "9" * 64,
     "prev_hash": "8" * 64,
+    "head_hash": "9" * 64,
+    "key_id": "2026-12",
+    "jws": "eyJhbGciOiJFUzI1NiIsImtpZCI6Imd1aWNoZXQtMjAyNiIsInR5cCI6ImF1ZGl0LWNoZWNrcG9pbnQrand0In0"
+    ".eyJoZWFkX3NlcSI6NDIsImhlYWRfaGFzaCI6Ijk5OTkifQ.c2lnbmF0dXJl",
     "weighted_total": "3.45",
     "mean_weighted_total": "3.45",
     "advisory_mean_weighted_total": "3.10",

@@ -323,6 +323,7 @@ async def replay(
         select(AuditEvent)
         .where(
             col(AuditEvent.seq) > after_seq,
+            audit_service.up_to_head(),  # R-AUDIT-1: a row past the head is never replayed
             col(AuditEvent.object_type).in_(["project", "grant", "payment", "committee"]),
         )
         .order_by(col(AuditEvent.seq))

@@ -45,6 +45,7 @@ def test_r_elig_8_production_refuses_guichet_clock_start(monkeypatch: pytest.Mon
         _settings(environment="production", jwt_secret=STRONG_SECRET, clock_start=START)
     monkeypatch.setenv("GUICHET_ENVIRONMENT", "production")
     monkeypatch.setenv("GUICHET_JWT_SECRET", STRONG_SECRET)
+    monkeypatch.setenv("GUICHET_AUDIT_KEYS", '{"k": "' + STRONG_SECRET + '"}')  # R-AUDIT-1
     monkeypatch.setenv("GUICHET_CLOCK_START", "2021-03-01T09:00:00+01:00")
     with pytest.raises(ValidationError, match="GUICHET_CLOCK_START"):
         _settings()

@@ -8,7 +8,7 @@ import pytest
 from httpx import ASGITransport, AsyncClient
 from pydantic import ValidationError
 
-from app.core.config import DEV_SECRET, Settings
+from app.core.config import DEV_AUDIT_KEY, DEV_SECRET, Settings
 from app.core.errors import PROBLEM_MEDIA_TYPE
 from app.main import create_app
 from tests import support
@@ -66,7 +66,9 @@ def test_production_refuses_the_default_secret() -> None:
 
 
 def test_production_with_a_strong_secret_hides_docs_by_default() -> None:
-    settings = _settings(environment="production", jwt_secret=STRONG_SECRET)
+    settings = _settings(
+        environment="production", jwt_secret=STRONG_SECRET, audit_keys={"k": STRONG_SECRET}
+    )
     assert settings.show_docs is False
 
 
@@ -98,3 +100,38 @@ async def test_cors_answers_only_the_listed_origins(tmp_path: Path) -> None:
         await app.state.engine.dispose()
     assert listed.headers["access-control-allow-origin"] == "https://guichet.example"
     assert "access-control-allow-origin" not in other.headers
+
+
+AUDIT_KEYS = {"2026-12": "a" * 40}
+
+
+def test_r_audit_1_production_refuses_to_start_without_its_audit_keys() -> None:
+    with pytest.raises(ValidationError, match="GUICHET_AUDIT_KEYS"):
+        _settings(environment="production", jwt_secret=STRONG_SECRET, audit_keys={})
+    for weak in ({"dev": DEV_AUDIT_KEY}, {"k": "short"}):
+        with pytest.raises(ValidationError, match="GUICHET_AUDIT_KEYS"):
+            _settings(environment="production", jwt_secret=STRONG_SECRET, audit_keys=weak)
+    settings = _settings(environment="production", jwt_secret=STRONG_SECRET, audit_keys=AUDIT_KEYS)
+    assert settings.current_audit_key_id == "2026-12"
+
+
+def test_r_audit_1_the_current_audit_key_is_one_of_the_keys() -> None:
+    two = {**AUDIT_KEYS, "2027-01": "b" * 40}
+    with pytest.raises(ValidationError, match="GUICHET_AUDIT_KEY_ID"):
+        _settings(audit_keys=two)
+    with pytest.raises(ValidationError, match="GUICHET_AUDIT_KEY_ID"):
+        _settings(audit_keys=two, audit_key_id="2028-01")
+    with pytest.raises(ValidationError, match="key id"):
+        _settings(audit_keys={"bad id!": "c" * 40})
+    assert _settings(audit_keys=two, audit_key_id="2027-01").current_audit_key_id == "2027-01"
+    assert _settings().current_audit_key_id == "dev"  # development's default key
+
+
+def test_r_audit_1_audit_keys_are_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GUICHET_AUDIT_KEYS", '{"k1": "' + "x" * 40 + '", "k2": "' + "y" * 40 + '"}')
+    monkeypatch.setenv("GUICHET_AUDIT_KEY_ID", "k2")
+    settings = _settings()
+    assert set(settings.audit_keys) == {"k1", "k2"}
+    assert settings.current_audit_key_id == "k2"

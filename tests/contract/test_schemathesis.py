@@ -92,6 +92,9 @@ RULE_REJECTIONS = {
     "exchange_token": "R-AUTH-2 ID token, one-time code",
     "proconnect_callback": "R-AUTH-2 state of a pending login",
     "create_mapping_rule": "R-AUTH-2 duplicate rule",
+    # R-AUDIT-1: `checkpoint` must be a JWS that this service signed (its signature, its
+    # claims), which no schema can state: anything else is 422 audit-checkpoint-invalid.
+    "verify_audit_chain": "R-AUDIT-1 checkpoint signed by the service",
 }
 
 # Statuses the checks accept beyond their defaults, each one what the contract documents:

@@ -85,6 +85,7 @@ async def test_r_audit_1_verify_on_an_empty_chain_holds_up_to_zero(
         "events_checked": 0,
         "head_seq": 0,
         "broken": None,
+        "checkpoint": None,
     }
 
 

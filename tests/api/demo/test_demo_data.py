@@ -10,6 +10,7 @@ Production refuses it.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.demo import DEPARTEMENTS, STRANDS, TARGETS
-from tests.support import TEST_SECRET, create_database, drop_database
+from tests.support import TEST_AUDIT_KEY, TEST_SECRET, create_database, drop_database
 
 ROOT = Path(__file__).resolve().parents[3]
 CLOCK_START = "2021-03-01T09:00:00+01:00"
@@ -31,6 +32,7 @@ def run(url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
         "GUICHET_DATABASE_URL": url,
         "GUICHET_CLOCK_START": CLOCK_START,
         "GUICHET_JWT_SECRET": TEST_SECRET,
+        "GUICHET_AUDIT_KEYS": json.dumps({"test": TEST_AUDIT_KEY}),  # R-AUDIT-1
         **env,
     }
     return subprocess.run(  # noqa: S603 - the project's own interpreter, fixed argv
