@@ -12,6 +12,7 @@ one test.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -101,9 +102,10 @@ def engine(app: FastAPI) -> AsyncEngine:
     return app.state.engine  # type: ignore[no-any-return]
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def session(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
-    """A session in a transaction rolled back after the test; the app shares it."""
+@asynccontextmanager
+async def isolated_session(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session in a transaction rolled back at the end; the app shares it meanwhile (one
+    test, or one example of a property test)."""
     use_clock(app.state.clock)  # the test's own writes read the app's clock
     # Every test's rollback rewinds the audit chain head that keys the dashboards' cache.
     stats_cache.clear()
@@ -126,10 +128,21 @@ async def session(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[AsyncSessi
     try:
         yield test_session
     finally:
-        app.dependency_overrides.clear()
+        app.dependency_overrides.pop(get_session, None)
         await test_session.close()
         await outer.rollback()
         await connection.close()
+        stats_cache.clear()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def session(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session in a transaction rolled back after the test; the app shares it."""
+    try:
+        async with isolated_session(app, engine) as test_session:
+            yield test_session
+    finally:
+        app.dependency_overrides.clear()
 
 
 @pytest_asyncio.fixture(loop_scope="session")

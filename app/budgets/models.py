@@ -19,7 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.types import Uuid
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from app.core.types import UTCDateTime, utcnow
 
@@ -118,9 +118,31 @@ class Grant(SQLModel, table=True):
     reference: str | None = Field(default=None, max_length=300)
     final_report_on: date | None = None
     final_report_summary: str | None = Field(default=None, max_length=10_000)
+    # R-PAY-4: the terms that govern the grant for life, frozen when its committee closes (in
+    # commit_grant, inside the close's transaction); later programme changes never reach them.
+    eligible_cost_cents: int = Field(sa_type=BigInteger)
+    aid_rate_bps: int  # the programme's funding cap rate (R-CAP-1)
+    forfait_cents: int | None = Field(default=None, sa_type=BigInteger)  # R-CAP-3
+    forfait_tier: str | None = Field(default=None, max_length=300)  # the tier's label
+    advance_cap_bps: int  # R-PAY-1
+    pre_final_payment_cap_bps: int  # R-PAY-2
+    programme_version: int
+    grid_version: int | None = None  # the dossier's strand grid in force (R-EVAL-1)
     committed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    @property
+    def net_cents(self) -> int:
+        """§5: the grant's net amount (see `net_amount`)."""
+        return self.amount_cents - self.released_cents
+
+
+def net_amount() -> Any:
+    """§5: a grant's net amount, defined once: granted less what was released at settlement or
+    on cancellation (R-CAP-5). What an active grant still commits, what a settled or cancelled
+    one paid; the envelopes' committed is their grants' sum of it. As an SQL expression."""
+    return col(Grant.amount_cents) - col(Grant.released_cents)
 
 
 class Convention(SQLModel, table=True):

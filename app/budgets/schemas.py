@@ -260,6 +260,33 @@ class CancelRequest(InputModel):
     reason: Annotated[str, Field(min_length=1, max_length=5_000), not_blank()]
 
 
+Bps = Annotated[JsonInt, Field(ge=0, le=10_000)]
+
+
+class GrantTerms(ReadModel):
+    """Les conditions figées à la clôture du comité qui a décidé la subvention (R-PAY-4) :
+    elles la régissent jusqu'au bout, quelles que soient les modifications ultérieures du
+    programme."""
+
+    eligible_cost_cents: Cents = Field(description="Coût éligible retenu à la décision.")
+    aid_rate_bps: Bps = Field(
+        description="Taux de financement maximal (R-CAP-1), en points de base."
+    )
+    forfait_cents: Cents | None = Field(description="Forfait applicable (R-CAP-3), s'il y en a un.")
+    forfait_tier: str | None = Field(
+        max_length=300,
+        description="Palier du forfait (son libellé) ; null si inconnu ou sans forfait.",
+    )
+    advance_cap_bps: Bps = Field(description="Plafond de l'avance (R-PAY-1), en points de base.")
+    pre_final_payment_cap_bps: Bps = Field(
+        description="Plafond des versements avant le rapport final (R-PAY-2), en points de base."
+    )
+    programme_version: Version = Field(description="Version du programme en vigueur à la décision.")
+    grid_version: Version | None = Field(
+        description="Version de la grille d'évaluation du volet en vigueur à la décision."
+    )
+
+
 class GrantRead(ReadModel):
     """La subvention d'un dossier, telle que la voient son candidat, le préfet ou la DINUM."""
 
@@ -271,6 +298,11 @@ class GrantRead(ReadModel):
     remaining_cents: Cents
     advance_paid_cents: Cents
     released_cents: Cents
+    net_cents: Cents = Field(
+        description="Montant net (§5) : accordé moins ce qui a été libéré au solde ou à "
+        "l'annulation ; c'est le montant publié en données ouvertes."
+    )
+    terms: GrantTerms
     status: str = Field(pattern=r"^(active|cancelled|closed)$")
     final_report_on: date | None
     committed_at: datetime

@@ -55,6 +55,7 @@ from app.budgets.rules import (
 )
 from app.budgets.schemas import AllocationCreate, ConventionCreate, FinalReportCreate, PaymentCreate
 from app.candidates import service as candidates_service
+from app.candidates.models import Candidate
 from app.candidates.rules import Verification
 from app.core import clock
 from app.core.clock import PARIS
@@ -69,12 +70,21 @@ from app.core.pagination import (
 from app.core.rules import RuleFailure, raise_failures
 from app.core.schemas import MAX_CENTS
 from app.core.types import utcnow
+from app.programme import service as programme_service
 from app.programme.cache import ProgrammeKey
 from app.programme.models import Programme
+from app.programme.rules import select_forfait
 from app.projects import guards as projects_guards, service as projects_service
 from app.projects.errors import InvalidTransition
 from app.projects.models import Project
-from app.projects.rules import Action, ProjectAction, Status, euros, state_allows
+from app.projects.rules import (
+    Action,
+    EligibilityReport,
+    ProjectAction,
+    Status,
+    euros,
+    state_allows,
+)
 from app.reference.catalogue import get_catalogue
 
 
@@ -562,6 +572,7 @@ async def commit_grant(
         envelope_id=envelope.id,
         amount_cents=amount_cents,
         reference=reference,
+        **await _frozen_terms(session, project, report),
     )
     await add_unique(  # UNIQUE (project): a concurrent acceptance won
         session, grant, GrantRefused("Ce dossier a déjà une subvention.", code="R-CAP-4")
@@ -569,6 +580,37 @@ async def commit_grant(
     await projects_service.advance(session, principal, project, Action.ACCEPT, reference)
     await _audit_grant(session, principal, project, grant, GRANT_COMMITTED, before=None)
     return grant
+
+
+async def _frozen_terms(
+    session: AsyncSession, project: Project, report: EligibilityReport
+) -> dict[str, Any]:
+    """R-PAY-4: what governs the grant for life, as the programme stands at the decision (the
+    committee's close): eligible cost, aid rate, forfait and its tier, payment caps, the
+    programme's version and the grid version of the dossier's strand."""
+    programme = await session.get_one(Programme, project.programme_id)
+    tier_label: str | None = None
+    if report.forfait_cents is not None:
+        candidate = await session.get_one(Candidate, project.candidate_id)
+        schedule = await programme_service.forfait_schedule(session, programme, project.departement)
+        tier = select_forfait(
+            schedule.tiers,
+            kind=candidate.kind,
+            population=candidate.population,
+            epci_type=candidate.epci_type,
+        )
+        tier_label = None if tier is None else str(tier.get("label") or "") or None
+    grid = await programme_service.current_grid(session, programme.id, project.strand)
+    return {
+        "eligible_cost_cents": report.cost.eligible_cost_cents,
+        "aid_rate_bps": programme.funding_cap_rate_bps,
+        "forfait_cents": report.forfait_cents,
+        "forfait_tier": tier_label,
+        "advance_cap_bps": programme.advance_cap_bps,
+        "pre_final_payment_cap_bps": programme.pre_final_payment_cap_bps,
+        "programme_version": programme.version,
+        "grid_version": None if grid is None else grid.version,
+    }
 
 
 GRANT_COMMITTED = "committed"
@@ -605,10 +647,11 @@ def decided_on(grant: Grant) -> date:
     return grant.committed_at.astimezone(PARIS).date()
 
 
-def _payment_caps(programme: Programme) -> PaymentCaps:
+def _payment_caps(grant: Grant) -> PaymentCaps:
+    """R-PAY-4: the caps frozen at the decision, never today's programme."""
     return PaymentCaps(
-        advance_cap_bps=programme.advance_cap_bps,
-        pre_final_payment_cap_bps=programme.pre_final_payment_cap_bps,
+        advance_cap_bps=grant.advance_cap_bps,
+        pre_final_payment_cap_bps=grant.pre_final_payment_cap_bps,
     )
 
 
@@ -644,14 +687,13 @@ async def sign_convention(
     check_if_match(if_match, project.version)
     await projects_service.check_transition_for(session, principal, project, Action.SIGN_CONVENTION)
     grant = await _locked_grant(session, project)
-    programme = await session.get_one(Programme, project.programme_id)
     # R-PAY-3: signed on/after the decision, not in the future; the schedule within R-CAP-5,
     # R-PAY-1 and R-PAY-2.
     schedule = [ScheduledPayment(item.kind, item.amount_cents) for item in data.schedule]
     raise_failures(check_schedule_total(schedule, grant.amount_cents), error=ConventionRefused)
     raise_failures(  # 422: implausible input
         check_convention_dates(data.signed_on, decided_on(grant), clock.today())
-        + check_schedule(schedule, grant.amount_cents, _payment_caps(programme))
+        + check_schedule(schedule, grant.amount_cents, _payment_caps(grant))
     )
     await projects_service.advance(
         session, principal, project, Action.SIGN_CONVENTION, data.reference
@@ -716,7 +758,6 @@ async def record_payment(
             code="R-FLOW-1",
             current_status=grant.status,
         )
-    programme = await session.get_one(Programme, project.programme_id)
     convention = await _convention_of(session, project)
     raise_failures(  # R-PAY-3 (422): not in the future, not before the convention
         check_event_date(
@@ -736,7 +777,7 @@ async def record_payment(
             advance_paid_cents=grant.advance_paid_cents,
             final_report=grant.final_report_on is not None,
         ),
-        _payment_caps(programme),
+        _payment_caps(grant),  # R-PAY-4
     )
     raise_failures(failures, error=PaymentRefused)
     movement = await move(

@@ -6,20 +6,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, and_, case, cast, func, select
+from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
-from app.budgets.models import Convention, Envelope, Grant
+from app.budgets.models import Convention, Envelope, Grant, net_amount
 from app.candidates.models import Candidate
 from app.opendata.sql import due_summary
-from app.programme.models import Programme
-from app.projects.models import ExpenseLine, Project
-from app.projects.rules import ExpenseCategory, Status, VendorOrigin
-
-# Grants that never appear: cancelled ones (their project too: a cancelled project whose
-# grant was settled earlier cannot exist, but the project's state is checked as well).
-EXCLUDED_GRANT_STATUS = "cancelled"
+from app.projects.models import Project
 
 
 @dataclass(frozen=True)
@@ -30,10 +24,10 @@ class ExportFilter:
 
 
 def _published(f: ExportFilter) -> list[ColumnElement[bool]]:
-    """DOMAIN.md §5: an accepted grant with a signed convention, not cancelled."""
+    """DOMAIN.md §5: an accepted grant with a signed convention whose net amount is positive:
+    a cancelled grant appears only if it paid something (its net amount is what it paid)."""
     clauses: list[ColumnElement[bool]] = [
-        col(Grant.status) != EXCLUDED_GRANT_STATUS,
-        col(Project.status) != Status.CANCELLED.value,
+        net_amount() > 0,
         col(Convention.id).is_not(None),
     ]
     if f.signed_from is not None:
@@ -54,24 +48,10 @@ def _scope(stmt: Select[*tuple[Any, ...]], f: ExportFilter) -> Select[*tuple[Any
     return stmt
 
 
-def _line_sum(condition: ColumnElement[bool]) -> Any:
-    """SUM of this dossier's expense lines that meet `condition`: a correlated subquery on
-    `ix_expense_line_project_id`, so only the exported grants' lines are read (issue 13: a
-    GROUP BY over every line of every dossier took 4 s at 200,000 dossiers).
-    CAST: PostgreSQL's SUM(bigint) is numeric, whose division is not integral."""
-    return func.coalesce(
-        select(cast(func.sum(col(ExpenseLine.amount_cents)), BigInteger))
-        .where(col(ExpenseLine.project_id) == col(Project.id), condition)
-        .scalar_subquery(),
-        0,
-    )
-
-
-def export_stmt(f: ExportFilter, *, eligible_cost: bool = True) -> Select[*tuple[Any, ...]]:
-    """One row per published grant, in a stable order (convention date, then grant id).
-
-    The eligible cost (the JSON's `tauxAide`) is read only when asked: the CSV has no use
-    for it, and it is the one column that reads expense lines."""
+def export_stmt(f: ExportFilter) -> Select[*tuple[Any, ...]]:
+    """One row per published grant, in a stable order (convention date, then grant id): its
+    net amount (§5) and the eligible cost frozen at its decision (R-PAY-4, the JSON's
+    `tauxAide`)."""
     stmt: Select[*tuple[Any, ...]] = select(
         col(Envelope.prefecture_name),
         col(Envelope.prefecture_siret),
@@ -80,25 +60,13 @@ def export_stmt(f: ExportFilter, *, eligible_cost: bool = True) -> Select[*tuple
         col(Candidate.name),
         col(Candidate.siret),
         col(Project.title),
-        col(Grant.amount_cents),
+        net_amount(),
         due_summary(col(Convention.schedule)),
         col(Project.strand),
+        col(Grant.eligible_cost_cents),
     ).select_from(Grant)
     stmt = _scope(stmt, f)
     stmt = stmt.join(Convention, col(Convention.project_id) == col(Grant.project_id))
-    if eligible_cost:
-        # R-EXCL-1/R-EXCL-2: the sums the eligible cost is computed from, in Python, by the
-        # same rule as the dossier's report (app.opendata.rules.eligible_cost_cents).
-        licence = and_(
-            col(ExpenseLine.category) == ExpenseCategory.SOFTWARE_LICENCE.value,
-            func.coalesce(col(ExpenseLine.vendor_origin), "") != VendorOrigin.EU.value,
-        )
-        other = and_(col(ExpenseLine.category) != ExpenseCategory.EQUIPMENT_AGENTS.value, ~licence)
-        stmt = stmt.add_columns(
-            _line_sum(other).label("other_cents"),
-            _line_sum(licence).label("licence_cents"),
-            col(Programme.extra_eu_licence_share_cap_bps),
-        ).join(Programme, col(Programme.id) == col(Project.programme_id))
     return stmt.where(*_published(f)).order_by(col(Convention.signed_on), col(Grant.id))
 
 

@@ -16,7 +16,6 @@ from typing import Any
 
 from app.budgets.rules import PaymentConditions, payment_conditions
 from app.core.csvcells import csv_text as _csv_text, starts_formula
-from app.projects.rules import extra_eu_licence_allowance
 
 # The schema's fields, in its order (the CSV header; frictionless checks names and order).
 SCDL_FIELDS: tuple[str, ...] = (
@@ -37,7 +36,7 @@ SCDL_FIELDS: tuple[str, ...] = (
     "pourcentageSubvention",
     "dispositifAide",
 )
-# Added by the JSON export only (not SCDL fields): grant / eligible cost, and the strand.
+# Added by the JSON export only (not SCDL fields): net amount / frozen eligible cost, strand.
 JSON_EXTRA_FIELDS: tuple[str, ...] = ("tauxAide", "volet")
 
 OBJET_MAX = 256  # SCDL: `objet` is at most 256 characters
@@ -47,6 +46,7 @@ NOTIFICATION_UE = "non"  # not a de minimis aid notified to the European Commiss
 # grant); not an aid rate (that is `tauxAide`, JSON only).
 SINGLE_BENEFICIARY_SHARE = "1.00"
 AID_RATE_DECIMALS = Decimal("0.0001")
+MAX_AID_RATE = Decimal("1.0000")  # §5: the aid rate is never above 1.00
 
 
 @dataclass(frozen=True)
@@ -107,19 +107,14 @@ def payment_period(schedule: Schedule, signed_on: date) -> str:
 
 
 def aid_rate(amount_cents: int, eligible_cost_cents: int) -> Decimal | None:
-    """Grant / eligible cost, 4 decimals (0.8000 for 80 %); None when nothing is eligible."""
+    """Net amount / eligible cost frozen at the decision (R-PAY-4), 4 decimals (0.8000 for
+    80 %), never above 1.0000 (§5); None when nothing is eligible."""
     if eligible_cost_cents <= 0:
         return None
-    return (Decimal(amount_cents) / Decimal(eligible_cost_cents)).quantize(
+    rate = (Decimal(amount_cents) / Decimal(eligible_cost_cents)).quantize(
         AID_RATE_DECIMALS, rounding=ROUND_HALF_UP
     )
-
-
-def eligible_cost_cents(other_cents: int, licence_cents: int, share_cap_bps: int) -> int:
-    """R-EXCL-1/R-EXCL-2 from a dossier's sums: its lines other than agents' equipment and
-    extra-EU licences, plus its extra-EU licences up to the allowance floor(s·E/(1−s)), as
-    `app.projects.rules.eligible_cost` computes line by line."""
-    return other_cents + min(licence_cents, extra_eu_licence_allowance(other_cents, share_cap_bps))
+    return min(rate, MAX_AID_RATE)
 
 
 def scdl_row(facts: GrantFacts) -> dict[str, str]:

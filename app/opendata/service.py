@@ -62,11 +62,11 @@ def _schedule(summary: str | None) -> rules.Schedule:
 
 
 async def grant_facts(
-    session: AsyncSession, f: ExportFilter, *, eligible_cost: bool
+    session: AsyncSession, f: ExportFilter
 ) -> AsyncIterator[list[rules.GrantFacts]]:
-    """The published grants, batch by batch, from a server-side cursor; their eligible cost
-    (R-EXCL-1, R-EXCL-2) only when asked (the JSON's `tauxAide`), else 0."""
-    stmt = export_stmt(f, eligible_cost=eligible_cost)
+    """The published grants, batch by batch, from a server-side cursor: their net amount
+    (§5) and their eligible cost frozen at the decision (R-PAY-4)."""
+    stmt = export_stmt(f)
     result = await session.stream(stmt.execution_options(yield_per=BATCH_ROWS))
     try:
         async for batch in result.partitions():
@@ -82,11 +82,7 @@ async def grant_facts(
                     amount_cents=int(row[7]),
                     schedule=_schedule(row[8]),
                     strand=row[9],
-                    eligible_cost_cents=(
-                        rules.eligible_cost_cents(int(row[10]), int(row[11]), int(row[12]))
-                        if eligible_cost
-                        else 0
-                    ),
+                    eligible_cost_cents=int(row[10]),
                 )
                 for row in batch
             ]
@@ -97,7 +93,7 @@ async def grant_facts(
 async def csv_chunks(session: AsyncSession, f: ExportFilter) -> AsyncIterator[bytes]:
     """The SCDL CSV: header, then one chunk of lines per batch (UTF-8, comma, CRLF)."""
     yield rules.csv_header().encode("utf-8")
-    async for batch in grant_facts(session, f, eligible_cost=False):
+    async for batch in grant_facts(session, f):
         yield rules.csv_text(rules.csv_line(facts) for facts in batch).encode("utf-8")
 
 
@@ -105,7 +101,7 @@ async def json_chunks(session: AsyncSession, f: ExportFilter) -> AsyncIterator[b
     """A JSON array of records, written batch by batch."""
     yield b"["
     first = True
-    async for batch in grant_facts(session, f, eligible_cost=True):
+    async for batch in grant_facts(session, f):
         text = ",".join(rules.json_record(facts) for facts in batch)
         if text:
             yield (text if first else "," + text).encode("utf-8")

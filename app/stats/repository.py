@@ -15,7 +15,7 @@ from sqlalchemy import Select, case, func, literal, null, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
-from app.budgets.models import Envelope, Grant, Payment
+from app.budgets.models import Envelope, Grant, Payment, net_amount
 from app.candidates.models import Candidate
 from app.committees.models import Committee
 from app.committees.rules import CommitteeStatus
@@ -25,7 +25,8 @@ from app.projects.models import Project, ProjectTransition
 from app.projects.rules import Status
 from app.stats.sql import date_year_month, days_between, year_month
 
-CANCELLED = "cancelled"  # a cancelled grant counts as granted nowhere
+CANCELLED = "cancelled"
+FUNDED = net_amount() > 0  # §5: a grant counts for its net amount, and when it is positive
 DECISIONS = (Status.ACCEPTED.value, Status.REJECTED.value)
 
 
@@ -126,16 +127,23 @@ def project_figures(q: StatsQuery) -> Select[*tuple[Any, ...]]:
     )
 
 
-def _live(amount: Any) -> Any:
-    """`amount` for a grant not cancelled (a cancelled grant counts as granted nowhere)."""
+def _funded(amount: Any) -> Any:
+    """`amount` summed over funded grants: those whose net amount is positive (§5: a cancelled
+    grant that paid nothing counts for nothing, one that paid counts for what it paid)."""
+    return func.coalesce(func.sum(case((FUNDED, amount), else_=0)), 0)
+
+
+def _carried_out(amount: Any) -> Any:
+    """`amount` summed over grants not cancelled: an abandoned project reached no one, even
+    when it was paid something (which still counts as granted and its beneficiary as one)."""
     return func.coalesce(func.sum(case((col(Grant.status) != CANCELLED, amount), else_=0)), 0)
 
 
 def grant_figures(q: StatsQuery, *, series: bool) -> Select[*tuple[Any, ...]]:
-    """One pass over the grants decided in the period for granted by strand and by kind, the
-    agents and users their funded projects reach (live grants), and, with `series`, the
-    commitments per month (UTC), cancelled ones included: the flow as it happened. One row
-    per (strand, kind[, month]); the dossier's columns come from the covering index
+    """One pass over the grants decided in the period: how many are funded and the sum of
+    their net amounts (§5), by strand and by kind (and, with `series`, by month of the
+    decision, UTC), and the agents and users the projects not cancelled reach. One row per
+    (strand, kind[, month]); the dossier's columns come from the covering index
     ix_project_grant_stats (issue 13)."""
     keys: list[Any] = [col(Project.strand), col(Candidate.kind)]
     if series:
@@ -146,12 +154,10 @@ def grant_figures(q: StatsQuery, *, series: bool) -> Select[*tuple[Any, ...]]:
             col(Project.departement),
             [
                 *keys,
-                _live(literal(1)),
-                _live(col(Grant.amount_cents)),
-                _live(col(Project.agents_impacted)),
-                _live(col(Project.users_impacted)),
-                func.count(),
-                func.coalesce(func.sum(col(Grant.amount_cents)), 0),
+                _funded(literal(1)),
+                func.coalesce(func.sum(net_amount()), 0),
+                _carried_out(col(Project.agents_impacted)),
+                _carried_out(col(Project.users_impacted)),
             ],
             keys,
         )
@@ -163,7 +169,8 @@ def grant_figures(q: StatsQuery, *, series: bool) -> Select[*tuple[Any, ...]]:
 
 
 def beneficiaries(q: StatsQuery) -> Select[*tuple[Any, ...]]:
-    """Distinct beneficiaries of live grants decided in the period, and those under the
+    """Distinct beneficiaries of funded grants (net amount > 0, §5) decided in the period,
+    and those under the
     programme's small-population threshold (5,000 inhabitants). The distinct beneficiaries
     are found first (a hashed DISTINCT over the grants), then counted: COUNT(DISTINCT …)
     then sorts a few thousand rows, not every grant."""
@@ -178,7 +185,7 @@ def beneficiaries(q: StatsQuery) -> Select[*tuple[Any, ...]]:
         .distinct()
         .select_from(Grant)
         .join(Project, col(Project.id) == col(Grant.project_id))
-        .where(col(Grant.status) != CANCELLED, *_in_period(q, col(Grant.committed_at)))
+        .where(FUNDED, *_in_period(q, col(Grant.committed_at)))
     )
     if q.departement is not None:
         funded = funded.where(col(Project.departement) == q.departement)

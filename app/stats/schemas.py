@@ -7,6 +7,11 @@ from pydantic import Field
 from app.core.schemas import Cents, Count, JsonInt, ReadModel
 
 Month = str
+GRANTED_NET = (
+    "Accordé net (§5) : somme des montants nets des subventions (accordé moins ce qui a été "
+    "libéré au solde ou à l'annulation) ; une subvention annulée compte pour ce qu'elle a "
+    "versé. Le total par volet égale le total par catégorie et l'engagé des enveloppes."
+)
 
 
 class StatusCount(ReadModel):
@@ -18,20 +23,24 @@ class StrandFigures(ReadModel):
     strand: str = Field(max_length=2)
     projects: Count
     requested_cents: Cents = Field(description="Demandé par les dossiers déposés.")
-    granted_cents: Cents = Field(description="Accordé (subventions non annulées).")
+    granted_cents: Cents = Field(description=GRANTED_NET)
 
 
 class KindFigures(ReadModel):
     kind: str = Field(max_length=40, description="Catégorie de candidat (R-ELIG-1).")
     requested_cents: Cents
-    granted_cents: Cents
+    granted_cents: Cents = Field(description=GRANTED_NET)
 
 
 class MonthFigures(ReadModel):
     month: Month = Field(pattern=r"^[0-9]{4}-[0-9]{2}$", description="AAAA-MM (UTC).")
     submissions: Count
-    commitments: Count
-    commitments_cents: Cents
+    commitments: Count = Field(
+        description="Subventions décidées ce mois dont le montant net est positif."
+    )
+    commitments_cents: Cents = Field(
+        description="Somme des montants nets des subventions décidées ce mois."
+    )
     payments: Count
     payments_cents: Cents
 
@@ -53,7 +62,10 @@ class Figures(ReadModel):
         le=100_000,
         description="Médiane des jours du dépôt à la décision (null sans décision).",
     )
-    beneficiaries: Count = Field(description="Bénéficiaires distincts d'une subvention.")
+    beneficiaries: Count = Field(
+        description="Bénéficiaires distincts d'une subvention de montant net positif (une "
+        "subvention annulée sans versement ne compte pas)."
+    )
     small_beneficiaries: Count = Field(
         description="Dont communes de moins de 5 000 habitants (seuil du programme)."
     )

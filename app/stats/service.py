@@ -85,19 +85,19 @@ def _project_step(row: tuple[Any, ...], tables: Tables) -> None:
 
 
 def _grant_step(series: bool) -> Callable[[tuple[Any, ...], Tables], None]:
-    """A row of `grant_figures` into granted by strand and by kind (live grants), the agents
-    and users reached (one row, key None) and the commitments by month."""
+    """A row of `grant_figures` into granted by strand and by kind (net amounts, §5), the
+    agents and users reached (one row, key None) and the funded grants by month."""
 
     def step(row: tuple[Any, ...], tables: Tables) -> None:
         strand, kind, *rest = row
         month = rest.pop(0) if series else None
-        live, granted, agents, users, count, committed = rest
-        if live:
-            _add(tables[0], strand, granted)
-            _add(tables[1], kind, granted)
+        funded, net, agents, users = rest
+        if funded:
+            _add(tables[0], strand, net)
+            _add(tables[1], kind, net)
+            if series:
+                _add(tables[3], month, funded, net)
         _add(tables[2], None, agents, users)
-        if series:
-            _add(tables[3], month, count, committed)
 
     return step
 

@@ -714,43 +714,61 @@ async def set_payment_caps(client: AsyncClient, headers, actors: Actors, **caps:
 
 
 async def test_r_pay_1_r_pay_2_caps_come_from_the_programme_no_advance_at_0_bp(
-    client: AsyncClient, headers, actors: Actors, money: Money, under_convention: uuid.UUID
+    client: AsyncClient,
+    headers,
+    actors: Actors,
+    money: Money,
+    envelope_13: dict,
+    in_review: uuid.UUID,
 ) -> None:
+    """The caps in force at the decision govern the grant (R-PAY-4)."""
     await set_payment_caps(client, headers, actors, advance_cap_bps=0)
-    problem(await money.pay(under_convention, "advance", 1), 409, "R-PAY-1")
-    assert (await money.pay(under_convention, "instalment", 800_000)).status_code == 201
+    await money.commit(in_review, GRANT)
+    schedule = [
+        {"label": "Acompte", "kind": "instalment", "due_on": today(), "amount_cents": 800_000},
+        {"label": "Solde", "kind": "balance", "due_on": today(), "amount_cents": 200_000},
+    ]
+    assert (await money.convention(in_review, schedule=schedule)).status_code == 200
+    problem(await money.pay(in_review, "advance", 1), 409, "R-PAY-1")
+    assert (await money.pay(in_review, "instalment", 800_000)).status_code == 201
 
 
 async def test_r_pay_1_r_pay_2_caps_come_from_the_programme_everything_early_at_10000_bp(
-    client: AsyncClient, headers, actors: Actors, money: Money, under_convention: uuid.UUID
+    client: AsyncClient,
+    headers,
+    actors: Actors,
+    money: Money,
+    envelope_13: dict,
+    in_review: uuid.UUID,
 ) -> None:
     await set_payment_caps(
         client, headers, actors, advance_cap_bps=10_000, pre_final_payment_cap_bps=10_000
     )
-    assert (await money.pay(under_convention, "advance", 600_000)).status_code == 201
-    assert (await money.pay(under_convention, "instalment", 400_000)).status_code == 201
-    problem(await money.pay(under_convention, "instalment", 1), 409, "R-CAP-5")
-    assert (await money.grant(under_convention)).json()["paid_cents"] == GRANT
+    await money.commit(in_review, GRANT)
+    assert (await money.convention(in_review)).status_code == 200
+    assert (await money.pay(in_review, "advance", 600_000)).status_code == 201
+    assert (await money.pay(in_review, "instalment", 400_000)).status_code == 201
+    problem(await money.pay(in_review, "instalment", 1), 409, "R-CAP-5")
+    assert (await money.grant(in_review)).json()["paid_cents"] == GRANT
 
 
 async def test_r_pay_2_a_grant_fully_paid_before_its_final_report_completes_with_the_report(
-    money: Money, client: AsyncClient, headers, actors: Actors, under_convention: uuid.UUID
+    money: Money,
+    client: AsyncClient,
+    headers,
+    actors: Actors,
+    envelope_13: dict,
+    in_review: uuid.UUID,
 ) -> None:
-    etag = (await client.get("/api/v1/programme")).headers["ETag"]
-    raised = await client.patch(
-        "/api/v1/programme",
-        json={"pre_final_payment_cap_bps": 10_000},
-        headers={**headers(actors.dinum), "If-Match": etag},
-    )
-    assert raised.status_code == 200
-    assert (await money.pay(under_convention, "instalment", GRANT)).status_code == 201
-    report = await money.final_report(under_convention)
+    await set_payment_caps(client, headers, actors, pre_final_payment_cap_bps=10_000)
+    await money.commit(in_review, GRANT)
+    assert (await money.convention(in_review)).status_code == 200
+    assert (await money.pay(in_review, "instalment", GRANT)).status_code == 201
+    report = await money.final_report(in_review)
     assert report.status_code == 200, report.text
     assert report.json()["project_status"] == "completed"
     assert report.json()["released_cents"] == 0
-    history = await client.get(
-        f"{PROJECTS}/{under_convention}/history", headers=headers(actors.pref13)
-    )
+    history = await client.get(f"{PROJECTS}/{in_review}/history", headers=headers(actors.pref13))
     assert [h["action"] for h in history.json()["items"]][-2:] == ["pay-balance", "complete"]
 
 

@@ -62,13 +62,14 @@ async def test_csv_is_valid_scdl_with_only_published_grants(
     assert not bad.valid
 
     rows = rows_of(text)
-    # p1 and p2 only: p3 cancelled, p4 without convention, p5 rejected, p6 withdrawn,
-    # p7 draft, p8 in review
+    # p1, p2, and p3 cancelled after a 6 000 € advance, for what it paid (§5); not p4 without
+    # convention, p5 rejected, p6 withdrawn, p7 draft, p8 in review
     assert [r["objet"] for r in rows] == [
         "Prise de rendez-vous en ligne",
         "Formation des agents au numérique",
+        "Portail citoyen",
     ]
-    assert "Portail citoyen" not in text and "Projet refusé" not in text
+    assert "Projet refusé" not in text
     assert "Projet retiré" not in text and "civil" not in text
     for row in rows:  # the checks the schema cannot express
         assert siret.is_valid(row["idAttribuant"]), row
@@ -78,7 +79,7 @@ async def test_csv_is_valid_scdl_with_only_published_grants(
         assert row["nature"] == "aide en numéraire"
         assert row["notificationUE"] == "non"
         assert row["pourcentageSubvention"] == "1.00"
-    p1, p2 = rows
+    p1, p2, p3 = rows
     assert p1["montant"] == "10000.00"
     assert p1["idAttribuant"] == PREFECTURES["13"]["prefecture_siret"]
     assert p1["nomAttribuant"] == PREFECTURES["13"]["prefecture_name"]
@@ -93,6 +94,8 @@ async def test_csv_is_valid_scdl_with_only_published_grants(
     assert p2["idBeneficiaire"] == dataset.candidates["alleins"]["siret"]
     assert p2["conditionsVersement"] == "unique"
     assert p2["datesPeriodeVersement"] == "2021-10-01"
+    assert p3["montant"] == "6000.00"  # §5: the net amount, what the cancelled grant paid
+    assert p3["idAttribuant"] == PREFECTURES["75"]["prefecture_siret"]
 
 
 async def test_json_adds_aid_rate_and_strand(client: AsyncClient, dataset: Dataset) -> None:
@@ -102,10 +105,11 @@ async def test_json_adds_aid_rate_and_strand(client: AsyncClient, dataset: Datas
     assert [(r["objet"], r["montant"], r["volet"]) for r in records] == [
         ("Prise de rendez-vous en ligne", 10000.0, "3c"),
         ("Formation des agents au numérique", 8000.0, "3b"),
+        ("Portail citoyen", 6000.0, "3c"),
     ]
     # 10 000 € of 20 000 € eligible; 8 000 € of 16 000 € + 1 000 € of extra-EU licences
-    # (under the 10 % allowance, R-EXCL-2)
-    assert [r["tauxAide"] for r in records] == [0.5, 0.4706]
+    # (under the 10 % allowance, R-EXCL-2); 6 000 € paid (net) of 40 000 €
+    assert [r["tauxAide"] for r in records] == [0.5, 0.4706, 0.15]
     assert records[0]["notificationUE"] is False
     assert records[0]["pourcentageSubvention"] == 1.0
     assert records[0]["rnaBeneficiaire"] is None
@@ -113,9 +117,10 @@ async def test_json_adds_aid_rate_and_strand(client: AsyncClient, dataset: Datas
 
 async def test_filters(client: AsyncClient, dataset: Dataset) -> None:
     only_75 = rows_of((await client.get(CSV_URL, params={"departement": "75"})).text)
-    assert only_75 == []  # its only grant was cancelled
+    # its only grant was cancelled after a 6 000 € advance: published for what it paid (§5)
+    assert [r["montant"] for r in only_75] == ["6000.00"]
     april = rows_of((await client.get(CSV_URL, params={"from": "2021-04-01"})).text)
-    assert [r["dateConvention"] for r in april] == ["2021-04-02"]
+    assert [r["dateConvention"] for r in april] == ["2021-04-02", "2021-05-03"]
     march = rows_of(
         (await client.get(CSV_URL, params={"from": "2021-03-15", "to": "2021-03-31"})).text
     )
@@ -149,7 +154,8 @@ async def test_a_change_changes_the_validator(
 
     builder_etag = (await client.get(CSV_URL)).headers["etag"]
     clock_at(at("2021-05-20"))
-    # cancelling p1 removes its row: the validator changes, a 304 is no longer given
+    # cancelling p1 after its 3 000 € advance changes its row to what it paid (§5): the
+    # validator changes, a 304 is no longer given
     response = await client.post(
         f"/api/v1/projects/{dataset.ids['p1']}/cancel",
         json={"reason": "Projet abandonné."},
@@ -165,7 +171,11 @@ async def test_a_change_changes_the_validator(
     assert response.status_code == 200, response.text
     after = await client.get(CSV_URL, headers={"If-None-Match": builder_etag})
     assert after.status_code == 200
-    assert [r["objet"] for r in rows_of(after.text)] == ["Formation des agents au numérique"]
+    assert [(r["objet"], r["montant"]) for r in rows_of(after.text)] == [
+        ("Prise de rendez-vous en ligne", "3000.00"),
+        ("Formation des agents au numérique", "8000.00"),
+        ("Portail citoyen", "6000.00"),
+    ]
 
 
 async def test_empty_export_is_a_header(client: AsyncClient) -> None:

@@ -44,17 +44,18 @@ EXPECTED_NATIONAL: dict[str, Any] = {
     "projects_by_status": by_status(
         draft=1, in_review=1, accepted=1, rejected=1, withdrawn=1, under_convention=2, cancelled=1
     ),
-    # requested: submitted dossiers only (p7 is a draft); granted: p3 was cancelled
-    "by_strand": strands((3, 1_900_000, 800_000), (5, 3_900_000, 1_500_000)),
+    # requested: submitted dossiers only (p7 is a draft); granted: net amounts (§5), p3
+    # cancelled after a 6 000 € payment counts for those 6 000 €: Σ = committed
+    "by_strand": strands((3, 1_900_000, 800_000), (5, 3_900_000, 2_100_000)),
     "by_candidate_kind": [
-        {"kind": "commune", "requested_cents": 5_800_000, "granted_cents": 2_300_000}
+        {"kind": "commune", "requested_cents": 5_800_000, "granted_cents": 2_900_000}
     ],
     "decisions": 5,
     "median_days_to_decision": 10.0,  # 5, 7, 10, 15, 20
-    "beneficiaries": 2,  # Marseille, Alleins
+    "beneficiaries": 3,  # Marseille, Alleins, Paris (p3 paid 6 000 € before its cancellation)
     "small_beneficiaries": 1,  # Alleins, 2 852 inhabitants
-    "small_beneficiary_share_bps": 5000,
-    "agents_impacted": 18,  # p1 10 + p2 3 + p4 5
+    "small_beneficiary_share_bps": 3333,
+    "agents_impacted": 18,  # p1 10 + p2 3 + p4 5 (p3, cancelled, reached no one)
     "users_impacted": 1_700,
     "series": None,
     "committees_held": 5,  # one committee per decision: 4 in the 13, 1 in the 75
@@ -93,13 +94,16 @@ EXPECTED_75: dict[str, Any] = {
     "available_cents": 4_400_000,
     "use_rate_bps": 1200,
     "projects_by_status": by_status(draft=1, in_review=1, cancelled=1),
-    "by_strand": strands((1, 600_000, 0), (2, 2_000_000, 0)),
-    "by_candidate_kind": [{"kind": "commune", "requested_cents": 2_600_000, "granted_cents": 0}],
+    # §5: p3, cancelled after a 6 000 € payment, counts for what it paid
+    "by_strand": strands((1, 600_000, 0), (2, 2_000_000, 600_000)),
+    "by_candidate_kind": [
+        {"kind": "commune", "requested_cents": 2_600_000, "granted_cents": 600_000}
+    ],
     "decisions": 1,
     "median_days_to_decision": 15.0,
-    "beneficiaries": 0,
+    "beneficiaries": 1,
     "small_beneficiaries": 0,
-    "small_beneficiary_share_bps": None,
+    "small_beneficiary_share_bps": 0,
     "agents_impacted": 0,
     "users_impacted": 0,
     "series": None,
@@ -116,11 +120,11 @@ SERIES_NATIONAL = [
         "payments_cents": 300_000,
     },
     {
-        # p3's commitment counts in the flow although it was cancelled later
+        # §5: p3, cancelled later after a 6 000 € payment, counts for its net amount
         "month": "2021-04",
         "submissions": 4,
         "commitments": 2,
-        "commitments_cents": 2_500_000,
+        "commitments_cents": 1_100_000,
         "payments": 0,
         "payments_cents": 0,
     },
@@ -182,7 +186,7 @@ async def test_monthly_series(client: AsyncClient, headers: Any, dataset: Datase
     assert [m["month"] for m in items[0]["series"]] == ["2021-03", "2021-04"]
     assert items[1]["series"] == [
         {"month": "2021-04", "submissions": 2, "commitments": 1,
-         "commitments_cents": 2_000_000, "payments": 0, "payments_cents": 0},
+         "commitments_cents": 600_000, "payments": 0, "payments_cents": 0},
         {"month": "2021-05", "submissions": 0, "commitments": 0,
          "commitments_cents": 0, "payments": 1, "payments_cents": 600_000},
     ]  # fmt: skip
@@ -192,18 +196,19 @@ async def test_monthly_series(client: AsyncClient, headers: Any, dataset: Datase
 
 async def test_period_filter(client: AsyncClient, headers: Any, dataset: Dataset) -> None:
     """April 2021: dossiers submitted in April (p3, p4, p5, p8), decisions taken in April
-    (p3 15 days, p4 5, p5 7), grants decided in April and not cancelled (p4)."""
+    (p3 15 days, p4 5, p5 7), grants decided in April at their net amount (p4 5 000 €, p3
+    cancelled after paying 6 000 €)."""
     body = await get(
         client, headers, NATIONAL, ACTORS.dinum, **{"from": "2021-04-01", "to": "2021-04-30"}
     )
     assert body["period_from"] == "2021-04-01" and body["period_to"] == "2021-04-30"
     assert body["projects_by_status"] == by_status(in_review=1, accepted=1, rejected=1, cancelled=1)
-    assert body["by_strand"] == strands((1, 600_000, 0), (3, 2_900_000, 500_000))
+    assert body["by_strand"] == strands((1, 600_000, 0), (3, 2_900_000, 1_100_000))
     assert body["by_candidate_kind"] == [
-        {"kind": "commune", "requested_cents": 3_500_000, "granted_cents": 500_000}
+        {"kind": "commune", "requested_cents": 3_500_000, "granted_cents": 1_100_000}
     ]
     assert (body["decisions"], body["median_days_to_decision"]) == (3, 7.0)
-    assert (body["beneficiaries"], body["small_beneficiaries"]) == (1, 0)
+    assert (body["beneficiaries"], body["small_beneficiaries"]) == (2, 0)
     assert body["small_beneficiary_share_bps"] == 0
     assert (body["agents_impacted"], body["users_impacted"]) == (5, 500)
     assert body["committees_held"] == 3  # closed on 04-10, 04-12 (13) and 04-20 (75)
@@ -241,7 +246,7 @@ async def test_csv_answers(client: AsyncClient, headers: Any, dataset: Dataset) 
     rows = list(csv.reader(io.StringIO(response.text)))
     assert rows[0] == ["scope", "figure", "key", "value"]
     assert ["national", "committed_cents", "", "2900000"] in rows
-    assert ["national", "by_strand.granted_cents", "3c", "1500000"] in rows
+    assert ["national", "by_strand.granted_cents", "3c", "2100000"] in rows
     assert ["national", "projects_by_status.projects", "under_convention", "2"] in rows
     assert ["national", "median_days_to_decision", "", "10.00"] in rows
     response = await client.get(
