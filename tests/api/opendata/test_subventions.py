@@ -252,6 +252,9 @@ class HostileBuilder(Builder):
         return await super().file(who, title=self.titles.get(title, title), **kwargs)
 
 
+UNTOUCHED = "Portail citoyen"
+
+
 @pytest.mark.parametrize(
     ("first", "second"),
     [
@@ -283,10 +286,11 @@ async def test_csv_text_cells_never_start_a_formula(
     report = Resource(path=path.name, basepath=str(tmp_path), schema=schema).validate()
     assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
 
-    rows = rows_of(response.content.decode("utf-8"))
+    # The data set's third published grant (cancelled after a payment, §5) keeps its title.
+    rows = [r for r in rows_of(response.content.decode("utf-8")) if r["objet"] != UNTOUCHED]
     assert [r["objet"] for r in rows] == ["'" + " ".join(t.split()) for t in (first, second)]
     for row in rows:
         assert not row["objet"].startswith(("=", "+", "-", "@", "\t", "\r"))
     assert [r["montant"] for r in rows] == ["10000.00", "8000.00"]
-    records = (await client.get(JSON_URL)).json()
+    records = [r for r in (await client.get(JSON_URL)).json() if r["objet"] != UNTOUCHED]
     assert [r["objet"] for r in records] == [" ".join(t.split()) for t in (first, second)]
