@@ -41,22 +41,31 @@ from app.budgets.models import Envelope
 from app.budgets.rules import check_grant_amount
 from app.candidates.models import Candidate
 from app.committees.errors import (
+    AgendaItemsRefused,
     AgendaRefused,
+    CancelRefused,
     CloseRefused,
+    CommitteeCancelled,
     CommitteeClosed,
+    CommitteeDateRefused,
     CommitteeNotFound,
     DecisionNotFound,
     DecisionRefused,
+    NationalDecider,
+    RecusedDecider,
 )
 from app.committees.models import AgendaItem, Committee
 from app.committees.rules import (
+    OPEN_STATUSES,
     AgendaRank,
     CommitteeStatus,
     DueReason,
+    LeftReason,
     Outcome,
     agenda_sort_key,
     committee_due,
     is_small_population,
+    meeting_date_problem,
 )
 from app.committees.schemas import (
     AcceptedDecision,
@@ -72,10 +81,11 @@ from app.core.errors import AppError, ProblemItem
 from app.core.pagination import PageParams, keyset_page, split_page
 from app.core.rules import RuleFailure, raise_failures
 from app.core.types import utcnow
+from app.evaluations.models import Evaluation
 from app.programme.models import Programme
-from app.projects import service as projects_service
+from app.projects import hooks as projects_hooks, service as projects_service
 from app.projects.models import Project
-from app.projects.rules import EligibilityReport, ScoreSummary, Status, euros
+from app.projects.rules import Action, EligibilityReport, ScoreSummary, Status, euros
 
 WAITING = (Status.SUBMITTED.value, Status.IN_REVIEW.value)
 
@@ -98,7 +108,8 @@ async def committee_status(
     session: AsyncSession, principal: Principal, *, programme: Programme
 ) -> list[DueStatus]:
     """R-COM-1 for every département in scope (prefect: its own; DINUM, ANCT: every
-    département with an envelope or a submission), in one aggregate statement.
+    département with an envelope or a submission), in one aggregate statement: the waiting
+    dossiers, those of them submitted since the last close, the oldest waiting submission.
 
     Issue 13: the submitted dossiers are read once, grouped by département (`filed`, an
     index-only scan of ix_project_stats); the départements in scope are the envelopes' and
@@ -116,16 +127,19 @@ async def committee_status(
         .group_by(col(Committee.departement))
         .subquery()
     )
+    # R-COM-1: only waiting dossiers count (returned, withdrawn, closed ones never do); the
+    # accepted and rejected ones left `in_review` when their committee closed.
+    waiting = col(Project.status).in_(WAITING)
     since_last = and_(
-        col(Project.status) != Status.WITHDRAWN.value,
+        waiting,
         or_(closed.c.last_close.is_(None), col(Project.submitted_at) > closed.c.last_close),
     )
     filed_stmt: Select[*tuple[Any, ...]] = (
         core_select(
             col(Project.departement).label("departement"),
             func.sum(case((since_last, 1), else_=0)).label("since_count"),
-            func.sum(case((col(Project.status).in_(WAITING), 1), else_=0)).label("waiting"),
-            func.min(col(Project.submitted_at)).label("first"),
+            func.sum(case((waiting, 1), else_=0)).label("waiting"),
+            func.min(case((waiting, col(Project.submitted_at)))).label("first"),
         )
         .select_from(Project)
         .outerjoin(closed, closed.c.departement == col(Project.departement))
@@ -207,16 +221,27 @@ async def get_committee(
     return committee
 
 
+def check_decider(principal: Principal) -> None:
+    """R-ACL-1: only a prefecture plans, decides and closes its committees; DINUM and ANCT,
+    who read every committee, never decide (403), whatever the route lets through."""
+    if principal.role is not Role.PREFECT:
+        raise NationalDecider(code="R-ACL-1")
+
+
 async def _writable(
     session: AsyncSession, principal: Principal, committee_id: uuid.UUID, if_match: str | None
 ) -> Committee:
-    """The committee in scope, locked, at the version the caller read (R-FLOW-3: If-Match
-    missing 428, stale 412), not closed (R-COM-3: 409)."""
+    """The committee, driven by its prefecture (R-ACL-1: 403), in scope (404), locked, at the
+    version the caller read (R-FLOW-3: If-Match missing 428, stale 412), open (R-COM-3: closed
+    409; R-COM-2: cancelled 409)."""
+    check_decider(principal)  # before any read: the refusal does not depend on the data
     committee = await get_committee(session, principal, committee_id=committee_id, lock=True)
     check_if_match(if_match, committee.version)
     if committee.status == CommitteeStatus.CLOSED.value:
         # R-COM-3: a closed committee is final.
         raise CommitteeClosed(current_status=committee.status)
+    if committee.status == CommitteeStatus.CANCELLED.value:
+        raise CommitteeCancelled(code="R-COM-2", current_status=committee.status)
     return committee
 
 
@@ -228,8 +253,22 @@ async def _touch(session: AsyncSession, committee: Committee) -> None:
 async def create_committee(
     session: AsyncSession, principal: Principal, *, programme: Programme, data: CommitteeCreate
 ) -> Committee:
-    """The prefect plans a committee of its own département."""
+    """The prefect plans a committee of its own département (R-ACL-1: DINUM and ANCT never do,
+    403). R-COM-2: its meeting date lies inside the programme and is not in the past (422)."""
+    check_decider(principal)
     assert principal.departement is not None
+    problem = meeting_date_problem(
+        data.meeting_on,
+        window_opens_on=programme.window_opens_on,
+        results_deadline=programme.results_deadline,
+        today=clock.today(),
+    )
+    if problem is not None:
+        raise CommitteeDateRefused(
+            f"{problem} (R-COM-2)",
+            code="R-COM-2",
+            errors=[ProblemItem(code="R-COM-2", message=problem, field="/meeting_on")],
+        )
     committee = Committee(
         programme_id=programme.id,
         departement=principal.departement,
@@ -265,7 +304,7 @@ async def list_committees(
     """Committees in scope with their agenda size, one keyset page."""
     count = (
         select(func.count())
-        .where(col(AgendaItem.committee_id) == col(Committee.id))
+        .where(col(AgendaItem.committee_id) == col(Committee.id), col(AgendaItem.left_at).is_(None))
         .correlate(Committee)
         .scalar_subquery()
     )
@@ -365,12 +404,14 @@ async def change_agenda(
     if_match: str | None,
     data: AgendaChange,
 ) -> CommitteeView:
-    """Remove, then add dossiers while the committee is not closed. R-COM-2: only `in_review`
-    dossiers of its département, each on one open agenda at most; every refused dossier is
-    named (409) and nothing changes."""
+    """Remove, then add dossiers while the committee is open. R-COM-2: only `in_review`
+    dossiers of its département (any other id: 422 naming it, the same answer for another
+    département's, an unknown one or one not in review), each on one open agenda at most (409);
+    every refused dossier is named and nothing changes. A dossier that left the agenda
+    (returned, withdrawn, closed) and is in review again comes back on it."""
     committee = await _writable(session, principal, committee_id, if_match)
     before = await _open_agenda(session, committee)
-    items = {
+    every = {
         i.project_id: i
         for i in (
             await session.execute(
@@ -380,6 +421,7 @@ async def change_agenda(
         .scalars()
         .all()
     }
+    items = {pid: i for pid, i in every.items() if i.left_at is None}
     for project_id in data.remove:
         item = items.pop(project_id, None)
         if item is not None:
@@ -408,37 +450,52 @@ async def change_agenda(
             )
         ).all()
     )
+    inadmissible: list[ProblemItem] = []
     failures: list[ProblemItem] = []
     added: set[uuid.UUID] = set()
     for index, pid in wanted:
         project = projects.get(pid)
-        message = None
-        if project is None:
-            message = (
-                f"Dossier {pid} introuvable parmi les dossiers du département "
-                f"{committee.departement}."
-            )
-        elif project.status != Status.IN_REVIEW.value:
-            message = (
-                f"Le dossier « {project.title} » n'est pas en instruction (état : "
-                f"{project.status}) : seuls les dossiers en instruction vont en comité."
+        if project is None or project.status != Status.IN_REVIEW.value:
+            # R-COM-2: one answer for another département's, an unknown or a not-in-review
+            # dossier, so that existence does not leak.
+            inadmissible.append(
+                ProblemItem(
+                    code="R-COM-2",
+                    message=f"{pid} n'est pas un dossier en instruction du département "
+                    f"{committee.departement}.",
+                    field=f"/add/{index}",
+                    project_id=str(pid),
+                )
             )
         elif pid in elsewhere and elsewhere[pid] != committee.id:
-            message = (
-                f"Le dossier « {project.title} » est déjà à l'ordre du jour du comité "
-                f"{elsewhere[pid]}, encore ouvert."
-            )
-        if message is not None:
             failures.append(
                 ProblemItem(
-                    code="R-COM-2", message=message, field=f"/add/{index}", project_id=str(pid)
+                    code="R-COM-2",
+                    message=f"Le dossier « {project.title} » est déjà à l'ordre du jour du "
+                    f"comité {elsewhere[pid]}, encore ouvert.",
+                    field=f"/add/{index}",
+                    project_id=str(pid),
                 )
             )
         elif pid not in added:
             added.add(pid)
-            session.add(
-                AgendaItem(committee_id=committee.id, project_id=pid, added_by=principal.subject)
-            )
+            left = every.get(pid)
+            if left is not None:  # back in review after leaving: on the agenda again
+                left.is_open, left.left_at, left.left_reason = True, None, None
+                left.added_by, left.added_at = principal.subject, utcnow()
+            else:
+                session.add(
+                    AgendaItem(
+                        committee_id=committee.id, project_id=pid, added_by=principal.subject
+                    )
+                )
+    if inadmissible:
+        raise AgendaItemsRefused(
+            "Ordre du jour refusé : seuls les dossiers en instruction du département "
+            f"{committee.departement} peuvent y être inscrits (R-COM-2). Voir `errors`.",
+            code="R-COM-2",
+            errors=inadmissible + failures,
+        )
     if failures:
         raise AgendaRefused(
             "Ordre du jour refusé : seuls les dossiers en instruction du département, absents "
@@ -478,6 +535,56 @@ async def _open_agenda(session: AsyncSession, committee: Committee) -> list[str]
     return sorted(str(i) for i in ids.scalars().all())
 
 
+# R-COM-2: the transitions that take a dossier off an open agenda.
+LEFT_BY = {
+    Action.RETURN: LeftReason.RETURNED,
+    Action.WITHDRAW: LeftReason.WITHDRAWN,
+    Action.CLOSE: LeftReason.CLOSED,
+}
+
+
+@projects_hooks.on_transition
+async def leave_open_agenda(
+    session: AsyncSession, principal: Principal, project: Project, before: Status, action: Action
+) -> None:
+    """R-COM-2: a dossier returned, withdrawn or closed while on an open agenda leaves it, in
+    the transition's transaction. Its item stays, marked as left (when, why) for the minutes;
+    a decision already recorded on it is dropped (the audit trail keeps it).
+
+    Registered on the projects' transitions (`app.projects.hooks`): projects cannot import
+    committees, so committees listen to them."""
+    reason = LEFT_BY.get(action)
+    if reason is None:
+        return
+    rows = (
+        await session.execute(
+            select(AgendaItem, Committee)
+            .join(Committee, col(Committee.id) == col(AgendaItem.committee_id))
+            .where(
+                col(AgendaItem.project_id) == project.id,
+                col(AgendaItem.is_open),
+                col(Committee.status).in_(OPEN_STATUSES),
+            )
+        )
+    ).all()
+    for item, committee in rows:
+        dropped = audit.snapshot(item, DECISION_FIELDS)
+        item.is_open, item.left_at, item.left_reason = False, utcnow(), reason.value
+        item.outcome = item.granted_cents = item.motivation = None
+        item.decided_by = item.decided_at = None
+        await _touch(session, committee)
+        await audit.record(  # R-AUDIT-1: the agenda lost a dossier
+            session,
+            principal,
+            object_type="committee",
+            object_id=committee.id,
+            departement=committee.departement,
+            action="agenda_left",
+            before={"project_id": str(project.id), **dropped},
+            after={"project_id": str(project.id), "left_reason": reason.value},
+        )
+
+
 # -- decisions ---------------------------------------------------------------------------------
 
 
@@ -515,13 +622,26 @@ async def record_decision(
     data: AcceptedDecision | RejectedDecision | DeferredDecision,
 ) -> CommitteeView:
     """Record (or replace) the committee's decision on a dossier of its agenda. An amount that
-    breaks a cap is refused at once (422); the first decision opens the session (R-COM-2)."""
+    breaks a cap is refused at once (422); the first decision opens the session (R-COM-2).
+
+    R-ACL-1: DINUM and ANCT never decide (403). R-COM-2: not before the meeting date (409).
+    R-EVAL-2: the agent who declared a conflict of interest on the dossier does not (403)."""
     committee = await _writable(session, principal, committee_id, if_match)
+    today = clock.today()
+    if today < committee.meeting_on:
+        raise DecisionRefused(
+            f"Le comité se réunit le {committee.meeting_on.isoformat()} : aucune décision ne "
+            f"peut être enregistrée avant sa séance (aujourd'hui : {today.isoformat()}) "
+            "(R-COM-2).",
+            code="R-COM-2",
+            meeting_on=committee.meeting_on.isoformat(),
+        )
     item = (
         await session.execute(
             select(AgendaItem).where(
                 col(AgendaItem.committee_id) == committee.id,
                 col(AgendaItem.project_id) == data.project_id,
+                col(AgendaItem.is_open),
             )
         )
     ).scalar_one_or_none()
@@ -543,6 +663,12 @@ async def record_decision(
             f"Le dossier n'est plus en instruction (état : {project.status}) (R-COM-2).",
             code="R-COM-2",
             current_status=project.status,
+        )
+    if await _recused(session, project.id, principal.subject):
+        raise RecusedDecider(
+            "Vous avez déclaré un conflit d'intérêts sur ce dossier : un autre agent de la "
+            "préfecture enregistre la décision du comité (R-EVAL-2).",
+            code="R-EVAL-2",
         )
     report = await projects_service.assess_project(session, project)
     granted = data.granted_cents if isinstance(data, AcceptedDecision) else None
@@ -578,6 +704,18 @@ async def record_decision(
 DECISION_FIELDS = ("outcome", "granted_cents", "motivation")
 
 
+async def _recused(session: AsyncSession, project_id: uuid.UUID, subject: str) -> bool:
+    """R-EVAL-2: whether the agent `subject` declared a conflict of interest on the dossier."""
+    found = await session.execute(
+        select(Evaluation.id).where(
+            col(Evaluation.project_id) == project_id,
+            col(Evaluation.evaluator_subject) == subject,
+            col(Evaluation.recused),
+        )
+    )
+    return found.first() is not None
+
+
 # -- close (R-COM-3) ---------------------------------------------------------------------------
 
 
@@ -609,10 +747,21 @@ async def close_committee(
     session: AsyncSession, principal: Principal, *, committee_id: uuid.UUID, if_match: str | None
 ) -> CommitteeView:
     """R-COM-3: make every decision final in one transaction, or change nothing (409 listing
-    every failing dossier with its rule, and for the envelope the shortfall in cents)."""
+    every failing dossier with its rule, and for the envelope the shortfall in cents).
+    R-COM-2: a committee with no decision is never closed (409). R-ACL-1: DINUM and ANCT
+    never close (403)."""
     committee = await _writable(session, principal, committee_id, if_match)
     view = await committee_view(session, committee)
     rows = [r for r in view.agenda if r.item.is_open]
+    if not any(r.item.outcome is not None for r in rows):
+        # R-COM-2: a committee with no decision is cancelled, never closed (a close would
+        # reset R-COM-1's count with nothing decided).
+        raise CloseRefused(
+            "Le comité n'a enregistré aucune décision : il ne peut pas être clos, seulement "
+            "annulé (R-COM-2).",
+            code="R-COM-2",
+            current_status=committee.status,
+        )
     failures = [
         _failure(r.project, "R-COM-3", f"« {r.project.title} » : aucune décision enregistrée.")
         for r in rows
@@ -729,6 +878,58 @@ async def close_committee(
     return await committee_view(session, committee)
 
 
+# -- cancel (R-COM-2) --------------------------------------------------------------------------
+
+
+async def cancel_committee(
+    session: AsyncSession, principal: Principal, *, committee_id: uuid.UUID, if_match: str | None
+) -> CommitteeView:
+    """R-COM-2: cancel an open committee with no decision on its agenda (409 otherwise): a
+    planned one, or one whose decided dossiers all left the agenda. Its dossiers leave the
+    agenda, free for a later committee; R-COM-1's count is not reset (only a close does).
+    R-ACL-1: its prefecture only (DINUM, ANCT: 403)."""
+    committee = await _writable(session, principal, committee_id, if_match)
+    decided = (
+        await session.execute(
+            select(func.count()).where(
+                col(AgendaItem.committee_id) == committee.id,
+                col(AgendaItem.is_open),
+                col(AgendaItem.outcome).is_not(None),
+            )
+        )
+    ).scalar_one()
+    if decided:
+        raise CancelRefused(
+            f"Le comité a enregistré {decided} décision(s) : il ne peut plus être annulé, "
+            "seulement clos (R-COM-2).",
+            code="R-COM-2",
+            current_status=committee.status,
+        )
+    before, before_status = await _open_agenda(session, committee), committee.status
+    items = await session.execute(
+        select(AgendaItem).where(
+            col(AgendaItem.committee_id) == committee.id, col(AgendaItem.is_open)
+        )
+    )
+    for item in items.scalars().all():
+        item.is_open = False  # free for a later committee
+    committee.status = CommitteeStatus.CANCELLED.value
+    committee.cancelled_at = utcnow()
+    committee.cancelled_by = principal.subject
+    await _touch(session, committee)
+    await audit.record(  # R-AUDIT-1
+        session,
+        principal,
+        object_type="committee",
+        object_id=committee.id,
+        departement=committee.departement,
+        action="cancelled",
+        before={"status": before_status, "agenda": before},
+        after={"status": committee.status, "agenda": []},
+    )
+    return await committee_view(session, committee)
+
+
 # -- minutes and the candidate's view ----------------------------------------------------------
 
 
@@ -769,6 +970,8 @@ def strand_totals(agenda: Sequence[AgendaRow]) -> list[StrandTotals]:
     """The minutes' totals per strand: accepted count and amounts, rejected, deferred."""
     totals: dict[str, dict[str, int]] = {}
     for row in agenda:
+        if row.item.left_at is not None:  # R-COM-2: left the agenda, decided nothing
+            continue
         t = totals.setdefault(
             row.project.strand,
             {"accepted_count": 0, "accepted_cents": 0, "rejected_count": 0, "deferred_count": 0},
