@@ -144,8 +144,9 @@ async def committee_status(
     session: SessionDep, principal: StateReaders, programme: CurrentProgramme
 ) -> CommitteeStatusList:
     """R-COM-1 : pour chaque département du périmètre (préfet : le sien ; DINUM, ANCT : ceux
-    qui ont une enveloppe ou un dépôt), le comité est-il dû, pourquoi, combien de dossiers
-    déposés depuis le dernier comité clos (hors retirés) et depuis quand."""
+    qui ont une enveloppe ou un dépôt), le comité est-il dû, pourquoi, combien de dossiers en
+    attente (déposés ou en instruction ; renvoyés, retirés et classés sans suite ne comptent
+    pas), combien d'entre eux déposés depuis le dernier comité clos, et depuis quand."""
     rows = await committees_service.committee_status(session, principal, programme=programme)
     return CommitteeStatusList(
         items=[
