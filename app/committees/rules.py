@@ -21,7 +21,7 @@ OPEN_STATUSES = frozenset({CommitteeStatus.PLANNED.value, CommitteeStatus.IN_SES
 
 
 class LeftReason(StrEnum):
-    """R-COM-2: why a dossier left an open agenda (the transition that took it off)."""
+    """Pourquoi un dossier a quitté l'ordre du jour d'un comité ouvert (R-COM-2)."""
 
     RETURNED = "returned"
     WITHDRAWN = "withdrawn"

@@ -91,6 +91,11 @@ RULE_REJECTIONS = {
     "exchange_token": "R-AUTH-2 ID token, one-time code",
     "proconnect_callback": "R-AUTH-2 state of a pending login",
     "create_mapping_rule": "R-AUTH-2 duplicate rule",
+    # R-COM-2: a committee meets inside the programme's dates (data, not schema) and not before
+    # the service's today; its agenda takes only ids of dossiers in review of its département
+    # (any other id: one 422 naming it).
+    "create_committee": "R-COM-2 meeting date",
+    "change_agenda": "R-COM-2 dossiers in review of the département",
 }
 
 # Statuses the checks accept beyond their defaults, each one what the contract documents:
