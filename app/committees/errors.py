@@ -20,7 +20,7 @@ class CommitteeClosed(Conflict):
 
 
 class AgendaRefused(Conflict):
-    """R-COM-2: only `in_review` dossiers of the committee's département, one open agenda each."""
+    """R-COM-2: a dossier is on one open agenda at a time (409: the server's state)."""
 
     slug = "agenda-refused"
     title = "Ordre du jour refusé"
