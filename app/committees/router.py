@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from app.auth.dependencies import require_roles
 from app.auth.principal import Principal, Role
-from app.committees import service as committees_service
+from app.committees import lifecycle as committees_lifecycle, service as committees_service
 from app.committees.models import AgendaItem, Committee
 from app.committees.rules import CommitteeStatus, Outcome
 from app.committees.schemas import (
@@ -368,7 +368,7 @@ async def cancel_committee(
     ses dossiers quittent l'ordre du jour et peuvent aller à un autre comité ; le décompte
     R-COM-1 n'est pas remis à zéro (seule une clôture le fait). Un comité qui a des décisions
     ne s'annule pas (409) : il se clôt. Préfet du département ; If-Match du comité."""
-    view = await committees_service.cancel_committee(
+    view = await committees_lifecycle.cancel_committee(
         session, principal, committee_id=committee_id, if_match=if_match
     )
     return committee_read(view, response)

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal, Role
-from app.committees import service as committees_service
+from app.committees import lifecycle as committees_lifecycle, service as committees_service
 from app.committees.errors import NationalDecider
 from app.committees.rules import Outcome
 from app.committees.schemas import AcceptedDecision, AgendaChange, CommitteeCreate, MemberIn
@@ -64,7 +64,7 @@ async def test_r_acl_1_a_national_principal_never_plans_changes_or_cancels(
     principal: Principal,
 ) -> None:
     with pytest.raises(NationalDecider) as exc:
-        await committees_service.cancel_committee(
+        await committees_lifecycle.cancel_committee(
             SESSION, principal, committee_id=COMMITTEE, if_match='"v1"'
         )
     _refused(exc)
