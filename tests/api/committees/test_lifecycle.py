@@ -328,3 +328,25 @@ async def test_r_eval_2_a_recused_prefect_does_not_record_the_decision(
     decided = await committees.decide(committee_id, pid, "deferred", who=PREF13_BIS)
     assert decided.status_code == 200, decided.text
     assert decided.json()["agenda"][0]["decision"]["outcome"] == "deferred"
+
+
+async def test_r_com_2_a_committee_whose_decided_dossiers_all_left_can_be_cancelled(
+    committees: Committees,
+    client: AsyncClient,
+    headers: Headers,
+    session: AsyncSession,
+    marseille: Candidate,
+    actors: Actors,
+) -> None:
+    """R-COM-2, decided here where the spec is silent: in session, then its only decided dossier
+    is returned; with no decision left it cannot be closed, so it can be cancelled."""
+    pid = await dossier(session, marseille)
+    committee_id = await committees.new()
+    assert (await committees.agenda(committee_id, [pid])).is_success
+    assert (await committees.decide(committee_id, pid, "deferred")).is_success
+    got = await _act(client, headers, actors.pref13, pid, "return", message="Complétez.")
+    assert got.status_code == 200, got.text
+    problem(await committees.close(committee_id), 409, "R-COM-2")
+    cancelled = await committees.cancel(committee_id)
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
