@@ -27,12 +27,14 @@ _COMMITTEE_VERSION = version_column()
 
 
 class Committee(SQLModel, table=True):
-    """A département's selection committee: planned → in_session → closed (R-COM-2)."""
+    """A département's selection committee: planned → in_session → closed, or planned →
+    cancelled while it has no decision (R-COM-2)."""
 
     __tablename__ = "committee"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('planned', 'in_session', 'closed')", name="committee_status_known"
+            "status IN ('planned', 'in_session', 'closed', 'cancelled')",
+            name="committee_status_known",
         ),
         Index("ix_committee_departement_status", "departement", "status"),
     )
@@ -53,6 +55,8 @@ class Committee(SQLModel, table=True):
     envelope_available_after_cents: int | None = Field(default=None, sa_type=BigInteger)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     closed_by: str | None = Field(default=None, max_length=255)
+    cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    cancelled_by: str | None = Field(default=None, max_length=255)
     created_by: str = Field(max_length=255)
     version: int = Field(default=1, sa_column=_COMMITTEE_VERSION)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -121,3 +125,7 @@ class AgendaItem(SQLModel, table=True):
     envelope_available_after_cents: int | None = Field(default=None, sa_type=BigInteger)
     # The grant's reference (budgets' Grant.reference / ledger movement reference).
     reference: str | None = Field(default=None, max_length=300)
+    # R-COM-2: the dossier left the open agenda when it was returned, withdrawn or closed
+    # (is_open is then false); the minutes say so.
+    left_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    left_reason: str | None = Field(default=None, max_length=20)

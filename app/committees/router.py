@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from app.auth.dependencies import require_roles
 from app.auth.principal import Principal, Role
-from app.committees import service as committees_service
+from app.committees import lifecycle as committees_lifecycle, service as committees_service
 from app.committees.models import AgendaItem, Committee
 from app.committees.rules import CommitteeStatus, Outcome
 from app.committees.schemas import (
@@ -24,6 +24,7 @@ from app.committees.schemas import (
     CommitteeSummary,
     DecisionCreate,
     DecisionRead,
+    LeftAgendaRead,
     MemberRead,
     MinutesDecision,
     MinutesRead,
@@ -74,6 +75,7 @@ def _summary_fields(committee: Committee, agenda_count: int) -> dict[str, Any]:
         "members": members,
         "agenda_count": agenda_count,
         "closed_at": committee.closed_at,
+        "cancelled_at": committee.cancelled_at,
         "version": committee.version,
         "created_at": committee.created_at,
         "updated_at": committee.updated_at,
@@ -100,8 +102,10 @@ def decision_read(item: AgendaItem) -> DecisionRead | None:
 def committee_read(view: committees_service.CommitteeView, response: Response) -> CommitteeRead:
     committee = view.committee
     response.headers["ETag"] = etag_for(committee.version)
+    # R-COM-2: a dossier that left the agenda is on the minutes only.
+    agenda = [row for row in view.agenda if row.item.left_at is None]
     return CommitteeRead(
-        **_summary_fields(committee, len(view.agenda)),
+        **_summary_fields(committee, len(agenda)),
         envelope_available_before_cents=committee.envelope_available_before_cents,
         envelope_available_after_cents=committee.envelope_available_after_cents,
         agenda=[
@@ -125,7 +129,7 @@ def committee_read(view: committees_service.CommitteeView, response: Response) -
                 ),
                 decision=decision_read(row.item),
             )
-            for row in view.agenda
+            for row in agenda
         ],
     )
 
@@ -140,8 +144,9 @@ async def committee_status(
     session: SessionDep, principal: StateReaders, programme: CurrentProgramme
 ) -> CommitteeStatusList:
     """R-COM-1 : pour chaque département du périmètre (préfet : le sien ; DINUM, ANCT : ceux
-    qui ont une enveloppe ou un dépôt), le comité est-il dû, pourquoi, combien de dossiers
-    déposés depuis le dernier comité clos (hors retirés) et depuis quand."""
+    qui ont une enveloppe ou un dépôt), le comité est-il dû, pourquoi, combien de dossiers en
+    attente (déposés ou en instruction ; renvoyés, retirés et classés sans suite ne comptent
+    pas), combien d'entre eux déposés depuis le dernier comité clos, et depuis quand."""
     rows = await committees_service.committee_status(session, principal, programme=programme)
     return CommitteeStatusList(
         items=[
@@ -175,7 +180,8 @@ async def create_committee(
     data: CommitteeCreate,
 ) -> CommitteeRead:
     """Planifier un comité de sélection de son département (préfet) : date, membres (le
-    premier préside).
+    premier préside). La date de séance est dans le programme (au plus tôt l'ouverture de
+    l'appel, au plus tard la date limite des résultats) et pas dans le passé (422, R-COM-2).
 
     Règles : R-COM-1, R-COM-2, R-ACL-1.
     """
@@ -247,9 +253,11 @@ async def change_agenda(
     data: AgendaChange,
     if_match: IfMatchHeader = None,
 ) -> CommitteeRead:
-    """Inscrire (`add`) ou retirer (`remove`) des dossiers tant que le comité n'est pas clos ;
-    les retraits d'abord. R-COM-2 : seulement des dossiers en instruction du département, sur
-    un seul comité ouvert à la fois (409 nommant chaque dossier refusé). If-Match du comité."""
+    """Inscrire (`add`) ou retirer (`remove`) des dossiers tant que le comité est ouvert ;
+    les retraits d'abord. R-COM-2 : seulement des dossiers en instruction du département (tout
+    autre identifiant, d'un autre département, inconnu ou pas en instruction : 422 nommant
+    chacun, la même réponse pour tous), sur un seul comité ouvert à la fois (409). If-Match du
+    comité."""
     view = await committees_service.change_agenda(
         session, principal, committee_id=committee_id, if_match=if_match, data=data
     )
@@ -276,8 +284,9 @@ async def record_decision(
 ) -> Any:
     """Décider d'un dossier de l'ordre du jour : accepté (montant ≤ plafonds, sinon 422 :
     R-CAP-1, R-CAP-2, R-CAP-3), refusé (motivation obligatoire) ou ajourné. Une nouvelle
-    décision remplace la précédente jusqu'à la clôture ; la première ouvre la séance
-    (R-COM-2). If-Match du comité ; accepte `Idempotency-Key`."""
+    décision remplace la précédente jusqu'à la clôture ; la première ouvre la séance ; pas
+    avant la date de séance (409, R-COM-2). L'agent qui a déclaré un conflit d'intérêts sur le
+    dossier ne décide pas (403, R-EVAL-2). If-Match du comité ; accepte `Idempotency-Key`."""
 
     async def action() -> CommitteeRead:
         view = await committees_service.record_decision(
@@ -318,7 +327,8 @@ async def close_committee(
     engagées (R-CAP-1 à R-CAP-4, R-REF-2), les refus motivés, les ajournés restent en
     instruction et quittent l'ordre du jour. Au moindre échec : 409 listant chaque dossier en
     échec avec sa règle, et pour l'enveloppe le manque (`shortfall_cents`) ; rien ne change.
-    If-Match du comité ; accepte `Idempotency-Key`."""
+    Un comité sans décision ne se clôt jamais (409, R-COM-2) : il s'annule. If-Match du
+    comité ; accepte `Idempotency-Key`."""
 
     async def action() -> CommitteeRead:
         view = await committees_service.close_committee(
@@ -339,6 +349,29 @@ async def close_committee(
         authorize=authorize,
         action=action,
     )
+
+
+@router.post(
+    "/{committee_id}/cancel",
+    summary="Annuler un comité de sélection",
+    response_model=CommitteeRead,
+    responses={200: {"headers": ETAG}, **problems(401, 403, 404, 409, 412, 428)},
+)
+async def cancel_committee(
+    committee_id: uuid.UUID,
+    response: Response,
+    session: SessionDep,
+    principal: Prefect,
+    if_match: IfMatchHeader = None,
+) -> CommitteeRead:
+    """Annuler un comité qui n'a enregistré aucune décision (R-COM-2) : il passe `cancelled`,
+    ses dossiers quittent l'ordre du jour et peuvent aller à un autre comité ; le décompte
+    R-COM-1 n'est pas remis à zéro (seule une clôture le fait). Un comité qui a des décisions
+    ne s'annule pas (409) : il se clôt. Préfet du département ; If-Match du comité."""
+    view = await committees_lifecycle.cancel_committee(
+        session, principal, committee_id=committee_id, if_match=if_match
+    )
+    return committee_read(view, response)
 
 
 @router.get(
@@ -378,6 +411,9 @@ async def read_minutes(
                 strand=row.project.strand,
                 requested_cents=row.project.requested_cents,
                 decision=decision_read(row.item),
+                left_agenda=LeftAgendaRead(at=row.item.left_at, reason=row.item.left_reason)
+                if row.item.left_at is not None and row.item.left_reason is not None
+                else None,
             )
             for row in view.agenda
         ],

@@ -1,4 +1,5 @@
-"""Pure rules of committees: when one is due (R-COM-1), the agenda's order (R-COM-4)."""
+"""Pure rules of committees: when one is due (R-COM-1), its meeting date and the dossiers that
+leave its agenda (R-COM-2), the agenda's order (R-COM-4)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,19 @@ from enum import StrEnum
 class CommitteeStatus(StrEnum):
     PLANNED = "planned"
     IN_SESSION = "in_session"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+# R-COM-2: the committee is open (its agenda can change, decisions can be recorded).
+OPEN_STATUSES = frozenset({CommitteeStatus.PLANNED.value, CommitteeStatus.IN_SESSION.value})
+
+
+class LeftReason(StrEnum):
+    """Pourquoi un dossier a quitté l'ordre du jour d'un comité ouvert (R-COM-2)."""
+
+    RETURNED = "returned"
+    WITHDRAWN = "withdrawn"
     CLOSED = "closed"
 
 
@@ -41,13 +55,37 @@ def committee_due(
     today: date,
     threshold: int,
 ) -> DueReason | None:
-    """R-COM-1: due when `threshold` dossiers were submitted since the last closed committee,
-    or when a calendar month has passed since `anchor` (that close, or for the first committee
-    the département's first submission) with at least one dossier waiting; else None."""
+    """R-COM-1: due when at least one dossier is waiting and either `threshold` of the waiting
+    dossiers were submitted since the last closed committee, or a calendar month has passed
+    since `anchor` (that close, or for the first committee the oldest waiting submission);
+    else None. Nothing waiting is never due (returned, withdrawn, closed dossiers don't count)."""
+    if waiting <= 0:
+        return None
     if submitted_since_last >= threshold:
         return DueReason.THRESHOLD
-    if anchor is not None and waiting > 0 and add_months(anchor, 1) <= today:
+    if anchor is not None and add_months(anchor, 1) <= today:
         return DueReason.MONTH
+    return None
+
+
+def meeting_date_problem(
+    meeting_on: date, *, window_opens_on: date, results_deadline: date, today: date
+) -> str | None:
+    """R-COM-2: a committee meets inside the programme (on or after the window's opening, not
+    after the results deadline) and, when it is planned, not in the past; the reason in French
+    when it does not, else None."""
+    if meeting_on < window_opens_on:
+        return (
+            f"La séance ({meeting_on.isoformat()}) précède l'ouverture de l'appel à projets "
+            f"({window_opens_on.isoformat()})."
+        )
+    if meeting_on > results_deadline:
+        return (
+            f"La séance ({meeting_on.isoformat()}) est postérieure à la date limite des "
+            f"résultats ({results_deadline.isoformat()})."
+        )
+    if meeting_on < today:
+        return f"La séance ({meeting_on.isoformat()}) est dans le passé (aujourd'hui : {today})."
     return None
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from app.committees.rules import CommitteeStatus, DueReason, Outcome
+from app.committees.rules import CommitteeStatus, DueReason, LeftReason, Outcome
 from app.core.pagination import Page
 from app.core.schemas import (
     Cents,
@@ -134,6 +134,9 @@ class CommitteeSummary(ReadModel):
     members: list[MemberRead] = Field(max_length=50)
     agenda_count: Count
     closed_at: datetime | None
+    cancelled_at: datetime | None = Field(
+        description="Annulation du comité (planifié, sans décision : R-COM-2) ; null sinon."
+    )
     version: Version
     created_at: datetime
     updated_at: datetime
@@ -159,11 +162,15 @@ class CommitteeDueRead(ReadModel):
         "écoulé avec au moins un dossier en attente."
     )
     submitted_since_last: Count = Field(
-        description="Dossiers déposés depuis le dernier comité clos (hors retirés)."
+        description="Dossiers en attente déposés depuis le dernier comité clos (les dossiers "
+        "renvoyés, retirés ou classés sans suite ne comptent pas)."
     )
     waiting: Count = Field(description="Dossiers déposés ou en instruction, non encore décidés.")
     since: datetime | None = Field(description="Clôture du dernier comité ; null avant le premier.")
-    first_submitted_at: datetime | None
+    first_submitted_at: datetime | None = Field(
+        description="Dépôt le plus ancien des dossiers en attente (point de départ du mois "
+        "avant le premier comité) ; null sans dossier en attente."
+    )
     threshold: Count
 
 
@@ -179,6 +186,16 @@ class StrandTotal(ReadModel):
     deferred_count: Count
 
 
+class LeftAgendaRead(ReadModel):
+    """Un dossier sorti de l'ordre du jour d'un comité ouvert (R-COM-2)."""
+
+    at: datetime
+    reason: LeftReason = Field(
+        description="returned : renvoyé au candidat pour complément ; withdrawn : retiré par "
+        "le candidat ; closed : classé sans suite."
+    )
+
+
 class MinutesDecision(ReadModel):
     project_id: uuid.UUID
     title: str = Field(max_length=200)
@@ -186,6 +203,10 @@ class MinutesDecision(ReadModel):
     strand: str = Field(max_length=2)
     requested_cents: Cents
     decision: DecisionRead | None
+    left_agenda: LeftAgendaRead | None = Field(
+        description="Renseigné quand le dossier a quitté l'ordre du jour avant la clôture "
+        "(renvoyé, retiré ou classé sans suite, R-COM-2) ; il n'est alors pas décidé."
+    )
 
 
 class MinutesRead(ReadModel):

@@ -41,12 +41,17 @@ from app.budgets.models import Envelope
 from app.budgets.rules import check_grant_amount
 from app.candidates.models import Candidate
 from app.committees.errors import (
+    AgendaItemsRefused,
     AgendaRefused,
     CloseRefused,
+    CommitteeCancelled,
     CommitteeClosed,
+    CommitteeDateRefused,
     CommitteeNotFound,
     DecisionNotFound,
     DecisionRefused,
+    NationalDecider,
+    RecusedDecider,
 )
 from app.committees.models import AgendaItem, Committee
 from app.committees.rules import (
@@ -57,6 +62,7 @@ from app.committees.rules import (
     agenda_sort_key,
     committee_due,
     is_small_population,
+    meeting_date_problem,
 )
 from app.committees.schemas import (
     AcceptedDecision,
@@ -72,6 +78,7 @@ from app.core.errors import AppError, ProblemItem
 from app.core.pagination import PageParams, keyset_page, split_page
 from app.core.rules import RuleFailure, raise_failures
 from app.core.types import utcnow
+from app.evaluations.models import Evaluation
 from app.programme.models import Programme
 from app.projects import service as projects_service
 from app.projects.models import Project
@@ -98,7 +105,8 @@ async def committee_status(
     session: AsyncSession, principal: Principal, *, programme: Programme
 ) -> list[DueStatus]:
     """R-COM-1 for every département in scope (prefect: its own; DINUM, ANCT: every
-    département with an envelope or a submission), in one aggregate statement.
+    département with an envelope or a submission), in one aggregate statement: the waiting
+    dossiers, those of them submitted since the last close, the oldest waiting submission.
 
     Issue 13: the submitted dossiers are read once, grouped by département (`filed`, an
     index-only scan of ix_project_stats); the départements in scope are the envelopes' and
@@ -116,16 +124,19 @@ async def committee_status(
         .group_by(col(Committee.departement))
         .subquery()
     )
+    # R-COM-1: only waiting dossiers count (returned, withdrawn, closed ones never do); the
+    # accepted and rejected ones left `in_review` when their committee closed.
+    waiting = col(Project.status).in_(WAITING)
     since_last = and_(
-        col(Project.status) != Status.WITHDRAWN.value,
+        waiting,
         or_(closed.c.last_close.is_(None), col(Project.submitted_at) > closed.c.last_close),
     )
     filed_stmt: Select[*tuple[Any, ...]] = (
         core_select(
             col(Project.departement).label("departement"),
             func.sum(case((since_last, 1), else_=0)).label("since_count"),
-            func.sum(case((col(Project.status).in_(WAITING), 1), else_=0)).label("waiting"),
-            func.min(col(Project.submitted_at)).label("first"),
+            func.sum(case((waiting, 1), else_=0)).label("waiting"),
+            func.min(case((waiting, col(Project.submitted_at)))).label("first"),
         )
         .select_from(Project)
         .outerjoin(closed, closed.c.departement == col(Project.departement))
@@ -207,16 +218,27 @@ async def get_committee(
     return committee
 
 
+def check_decider(principal: Principal) -> None:
+    """R-ACL-1: only a prefecture plans, decides and closes its committees; DINUM and ANCT,
+    who read every committee, never decide (403), whatever the route lets through."""
+    if principal.role is not Role.PREFECT:
+        raise NationalDecider(code="R-ACL-1")
+
+
 async def _writable(
     session: AsyncSession, principal: Principal, committee_id: uuid.UUID, if_match: str | None
 ) -> Committee:
-    """The committee in scope, locked, at the version the caller read (R-FLOW-3: If-Match
-    missing 428, stale 412), not closed (R-COM-3: 409)."""
+    """The committee, driven by its prefecture (R-ACL-1: 403), in scope (404), locked, at the
+    version the caller read (R-FLOW-3: If-Match missing 428, stale 412), open (R-COM-3: closed
+    409; R-COM-2: cancelled 409)."""
+    check_decider(principal)  # before any read: the refusal does not depend on the data
     committee = await get_committee(session, principal, committee_id=committee_id, lock=True)
     check_if_match(if_match, committee.version)
     if committee.status == CommitteeStatus.CLOSED.value:
         # R-COM-3: a closed committee is final.
         raise CommitteeClosed(current_status=committee.status)
+    if committee.status == CommitteeStatus.CANCELLED.value:
+        raise CommitteeCancelled(code="R-COM-2", current_status=committee.status)
     return committee
 
 
@@ -228,8 +250,22 @@ async def _touch(session: AsyncSession, committee: Committee) -> None:
 async def create_committee(
     session: AsyncSession, principal: Principal, *, programme: Programme, data: CommitteeCreate
 ) -> Committee:
-    """The prefect plans a committee of its own département."""
+    """The prefect plans a committee of its own département (R-ACL-1: DINUM and ANCT never do,
+    403). R-COM-2: its meeting date lies inside the programme and is not in the past (422)."""
+    check_decider(principal)
     assert principal.departement is not None
+    problem = meeting_date_problem(
+        data.meeting_on,
+        window_opens_on=programme.window_opens_on,
+        results_deadline=programme.results_deadline,
+        today=clock.today(),
+    )
+    if problem is not None:
+        raise CommitteeDateRefused(
+            f"{problem} (R-COM-2)",
+            code="R-COM-2",
+            errors=[ProblemItem(code="R-COM-2", message=problem, field="/meeting_on")],
+        )
     committee = Committee(
         programme_id=programme.id,
         departement=principal.departement,
@@ -265,7 +301,7 @@ async def list_committees(
     """Committees in scope with their agenda size, one keyset page."""
     count = (
         select(func.count())
-        .where(col(AgendaItem.committee_id) == col(Committee.id))
+        .where(col(AgendaItem.committee_id) == col(Committee.id), col(AgendaItem.left_at).is_(None))
         .correlate(Committee)
         .scalar_subquery()
     )
@@ -365,12 +401,14 @@ async def change_agenda(
     if_match: str | None,
     data: AgendaChange,
 ) -> CommitteeView:
-    """Remove, then add dossiers while the committee is not closed. R-COM-2: only `in_review`
-    dossiers of its département, each on one open agenda at most; every refused dossier is
-    named (409) and nothing changes."""
+    """Remove, then add dossiers while the committee is open. R-COM-2: only `in_review`
+    dossiers of its département (any other id: 422 naming it, the same answer for another
+    département's, an unknown one or one not in review), each on one open agenda at most (409);
+    every refused dossier is named and nothing changes. A dossier that left the agenda
+    (returned, withdrawn, closed) and is in review again comes back on it."""
     committee = await _writable(session, principal, committee_id, if_match)
     before = await _open_agenda(session, committee)
-    items = {
+    every = {
         i.project_id: i
         for i in (
             await session.execute(
@@ -380,6 +418,7 @@ async def change_agenda(
         .scalars()
         .all()
     }
+    items = {pid: i for pid, i in every.items() if i.left_at is None}
     for project_id in data.remove:
         item = items.pop(project_id, None)
         if item is not None:
@@ -408,37 +447,52 @@ async def change_agenda(
             )
         ).all()
     )
+    inadmissible: list[ProblemItem] = []
     failures: list[ProblemItem] = []
     added: set[uuid.UUID] = set()
     for index, pid in wanted:
         project = projects.get(pid)
-        message = None
-        if project is None:
-            message = (
-                f"Dossier {pid} introuvable parmi les dossiers du département "
-                f"{committee.departement}."
-            )
-        elif project.status != Status.IN_REVIEW.value:
-            message = (
-                f"Le dossier « {project.title} » n'est pas en instruction (état : "
-                f"{project.status}) : seuls les dossiers en instruction vont en comité."
+        if project is None or project.status != Status.IN_REVIEW.value:
+            # R-COM-2: one answer for another département's, an unknown or a not-in-review
+            # dossier, so that existence does not leak.
+            inadmissible.append(
+                ProblemItem(
+                    code="R-COM-2",
+                    message=f"{pid} n'est pas un dossier en instruction du département "
+                    f"{committee.departement}.",
+                    field=f"/add/{index}",
+                    project_id=str(pid),
+                )
             )
         elif pid in elsewhere and elsewhere[pid] != committee.id:
-            message = (
-                f"Le dossier « {project.title} » est déjà à l'ordre du jour du comité "
-                f"{elsewhere[pid]}, encore ouvert."
-            )
-        if message is not None:
             failures.append(
                 ProblemItem(
-                    code="R-COM-2", message=message, field=f"/add/{index}", project_id=str(pid)
+                    code="R-COM-2",
+                    message=f"Le dossier « {project.title} » est déjà à l'ordre du jour du "
+                    f"comité {elsewhere[pid]}, encore ouvert.",
+                    field=f"/add/{index}",
+                    project_id=str(pid),
                 )
             )
         elif pid not in added:
             added.add(pid)
-            session.add(
-                AgendaItem(committee_id=committee.id, project_id=pid, added_by=principal.subject)
-            )
+            left = every.get(pid)
+            if left is not None:  # back in review after leaving: on the agenda again
+                left.is_open, left.left_at, left.left_reason = True, None, None
+                left.added_by, left.added_at = principal.subject, utcnow()
+            else:
+                session.add(
+                    AgendaItem(
+                        committee_id=committee.id, project_id=pid, added_by=principal.subject
+                    )
+                )
+    if inadmissible:
+        raise AgendaItemsRefused(
+            "Ordre du jour refusé : seuls les dossiers en instruction du département "
+            f"{committee.departement} peuvent y être inscrits (R-COM-2). Voir `errors`.",
+            code="R-COM-2",
+            errors=inadmissible + failures,
+        )
     if failures:
         raise AgendaRefused(
             "Ordre du jour refusé : seuls les dossiers en instruction du département, absents "
@@ -515,13 +569,26 @@ async def record_decision(
     data: AcceptedDecision | RejectedDecision | DeferredDecision,
 ) -> CommitteeView:
     """Record (or replace) the committee's decision on a dossier of its agenda. An amount that
-    breaks a cap is refused at once (422); the first decision opens the session (R-COM-2)."""
+    breaks a cap is refused at once (422); the first decision opens the session (R-COM-2).
+
+    R-ACL-1: DINUM and ANCT never decide (403). R-COM-2: not before the meeting date (409).
+    R-EVAL-2: the agent who declared a conflict of interest on the dossier does not (403)."""
     committee = await _writable(session, principal, committee_id, if_match)
+    today = clock.today()
+    if today < committee.meeting_on:
+        raise DecisionRefused(
+            f"Le comité se réunit le {committee.meeting_on.isoformat()} : aucune décision ne "
+            f"peut être enregistrée avant sa séance (aujourd'hui : {today.isoformat()}) "
+            "(R-COM-2).",
+            code="R-COM-2",
+            meeting_on=committee.meeting_on.isoformat(),
+        )
     item = (
         await session.execute(
             select(AgendaItem).where(
                 col(AgendaItem.committee_id) == committee.id,
                 col(AgendaItem.project_id) == data.project_id,
+                col(AgendaItem.is_open),
             )
         )
     ).scalar_one_or_none()
@@ -543,6 +610,12 @@ async def record_decision(
             f"Le dossier n'est plus en instruction (état : {project.status}) (R-COM-2).",
             code="R-COM-2",
             current_status=project.status,
+        )
+    if await _recused(session, project.id, principal.subject):
+        raise RecusedDecider(
+            "Vous avez déclaré un conflit d'intérêts sur ce dossier : un autre agent de la "
+            "préfecture enregistre la décision du comité (R-EVAL-2).",
+            code="R-EVAL-2",
         )
     report = await projects_service.assess_project(session, project)
     granted = data.granted_cents if isinstance(data, AcceptedDecision) else None
@@ -578,6 +651,18 @@ async def record_decision(
 DECISION_FIELDS = ("outcome", "granted_cents", "motivation")
 
 
+async def _recused(session: AsyncSession, project_id: uuid.UUID, subject: str) -> bool:
+    """R-EVAL-2: whether the agent `subject` declared a conflict of interest on the dossier."""
+    found = await session.execute(
+        select(Evaluation.id).where(
+            col(Evaluation.project_id) == project_id,
+            col(Evaluation.evaluator_subject) == subject,
+            col(Evaluation.recused),
+        )
+    )
+    return found.first() is not None
+
+
 # -- close (R-COM-3) ---------------------------------------------------------------------------
 
 
@@ -609,10 +694,21 @@ async def close_committee(
     session: AsyncSession, principal: Principal, *, committee_id: uuid.UUID, if_match: str | None
 ) -> CommitteeView:
     """R-COM-3: make every decision final in one transaction, or change nothing (409 listing
-    every failing dossier with its rule, and for the envelope the shortfall in cents)."""
+    every failing dossier with its rule, and for the envelope the shortfall in cents).
+    R-COM-2: a committee with no decision is never closed (409). R-ACL-1: DINUM and ANCT
+    never close (403)."""
     committee = await _writable(session, principal, committee_id, if_match)
     view = await committee_view(session, committee)
     rows = [r for r in view.agenda if r.item.is_open]
+    if not any(r.item.outcome is not None for r in rows):
+        # R-COM-2: a committee with no decision is cancelled, never closed (a close would
+        # reset R-COM-1's count with nothing decided).
+        raise CloseRefused(
+            "Le comité n'a enregistré aucune décision : il ne peut pas être clos, seulement "
+            "annulé (R-COM-2).",
+            code="R-COM-2",
+            current_status=committee.status,
+        )
     failures = [
         _failure(r.project, "R-COM-3", f"« {r.project.title} » : aucune décision enregistrée.")
         for r in rows
@@ -769,6 +865,8 @@ def strand_totals(agenda: Sequence[AgendaRow]) -> list[StrandTotals]:
     """The minutes' totals per strand: accepted count and amounts, rejected, deferred."""
     totals: dict[str, dict[str, int]] = {}
     for row in agenda:
+        if row.item.left_at is not None:  # R-COM-2: left the agenda, decided nothing
+            continue
         t = totals.setdefault(
             row.project.strand,
             {"accepted_count": 0, "accepted_cents": 0, "rejected_count": 0, "deferred_count": 0},

@@ -302,7 +302,7 @@ SCHEMAS: dict[str, str] = {
     "ChainVerification": "Le résultat de la vérification de la chaîne d'audit (R-AUDIT-1).",
     "CloseRequest": "Le classement sans suite d'un dossier, avec son motif.",
     "CommitteeRead": "Un comité de sélection et son ordre du jour.",
-    "CommitteeStatus": "L'état d'un comité : planifié, en séance, clos.",
+    "CommitteeStatus": "L'état d'un comité : planifié, en séance, clos, annulé (R-COM-2).",
     "CommitteeStatusList": "Pour chaque département du périmètre, si un comité est dû (R-COM-1).",
     "CommitteeSummary": "Un comité tel que les listes le montrent.",
     "Contact": "La personne à contacter.",

@@ -24,7 +24,7 @@ from app.core.types import utcnow
 from app.programme import cache as programme_cache, service as programme_service
 from app.programme.models import Programme
 from app.programme.rules import select_forfait
-from app.projects import guards, repository
+from app.projects import guards, hooks, repository
 from app.projects.errors import (
     CandidateNotRegistered,
     InvalidTransition,
@@ -561,6 +561,7 @@ async def advance(
         before={"status": before.value},
         after={"status": project.status, "transition": action.value, "message": message},
     )
+    await hooks.notify(session, principal, project, before, action)  # e.g. R-COM-2
 
 
 async def transition(

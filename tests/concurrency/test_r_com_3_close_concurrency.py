@@ -8,7 +8,9 @@ import asyncio
 
 from httpx import AsyncClient
 
+from app.core.db import get_clock
 from tests.concurrency.conftest import World, prefect_of
+from tests.support import clock_starting_at
 
 MEMBERS = [{"name": "M. le Préfet", "role": "Préfet"}]
 
@@ -17,6 +19,18 @@ async def test_r_com_3_two_committees_closing_at_once_never_over_commit(
     world: World, http: AsyncClient
 ) -> None:
     departement, allocated, grant, rounds = "31", 1_000_000, 1_000_000, 3
+    # R-COM-2: the committees meet inside the programme and decide on their meeting day
+    meeting = clock_starting_at("2021-06-15")
+    world.app.dependency_overrides[get_clock] = lambda: meeting
+    try:
+        await _race(world, http, departement, allocated, grant, rounds)
+    finally:
+        world.app.dependency_overrides.pop(get_clock, None)
+
+
+async def _race(
+    world: World, http: AsyncClient, departement: str, allocated: int, grant: int, rounds: int
+) -> None:
     await world.open_envelope(departement, allocated)
     headers = world.headers(prefect_of(departement))
     dossiers = await world.dossiers_in_review(departement, 2 * rounds)

@@ -95,6 +95,11 @@ RULE_REJECTIONS = {
     # R-AUDIT-1: `checkpoint` must be a JWS that this service signed (its signature, its
     # claims), which no schema can state: anything else is 422 audit-checkpoint-invalid.
     "verify_audit_chain": "R-AUDIT-1 checkpoint signed by the service",
+    # R-COM-2: a committee meets inside the programme's dates (data, not schema) and not before
+    # the service's today; its agenda takes only ids of dossiers in review of its département
+    # (any other id: one 422 naming it).
+    "create_committee": "R-COM-2 meeting date",
+    "change_agenda": "R-COM-2 dossiers in review of the département",
 }
 
 # Statuses the checks accept beyond their defaults, each one what the contract documents:

@@ -10,6 +10,7 @@ from typing import Any
 from httpx import AsyncClient, Response
 
 from app.auth.principal import Principal
+from app.core import clock
 from tests.api.budgets.driver import Headers
 from tests.conftest import Actors
 
@@ -31,9 +32,11 @@ class Committees:
         return values
 
     async def create(
-        self, *, who: Principal | None = None, meeting_on: str = "2021-06-15", **extra: Any
+        self, *, who: Principal | None = None, meeting_on: str | None = None, **extra: Any
     ) -> Response:
-        body = {"meeting_on": meeting_on, "members": MEMBERS, **extra}
+        """Plan a committee meeting on `meeting_on`, by default the service's today (R-COM-2:
+        decisions are recorded on or after the meeting date)."""
+        body = {"meeting_on": meeting_on or clock.today().isoformat(), "members": MEMBERS, **extra}
         return await self.client.post(COMMITTEES, json=body, headers=self._h(who))
 
     async def new(self, *, who: Principal | None = None, **extra: Any) -> str:
@@ -106,6 +109,14 @@ class Committees:
         return await self.client.post(
             f"{COMMITTEES}/{committee_id}/close",
             headers=self._h(who, **{"Idempotency-Key": key, "If-Match": if_match}),
+        )
+
+    async def cancel(
+        self, committee_id: str, *, who: Principal | None = None, etag: str | None = None
+    ) -> Response:
+        if_match = await self._if_match(committee_id, who, etag)
+        return await self.client.post(
+            f"{COMMITTEES}/{committee_id}/cancel", headers=self._h(who, **{"If-Match": if_match})
         )
 
     async def read(self, committee_id: str, *, who: Principal | None = None) -> Response:

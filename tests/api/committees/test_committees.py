@@ -85,7 +85,7 @@ async def test_committee_access_by_role_and_departement(
 
 
 async def test_create_and_read_a_committee(committees: Committees, actors: Actors) -> None:
-    created = await committees.create(title="Comité de juin")
+    created = await committees.create(title="Comité de juin", meeting_on="2021-06-15")
     assert created.status_code == 201, created.text
     body = created.json()
     assert (body["departement"], body["status"], body["meeting_on"]) == (
@@ -114,7 +114,7 @@ async def test_r_com_2_agenda_takes_only_in_review_dossiers_of_the_departement(
 
     body = problem(
         await committees.agenda(committee_id, [good, draft, submitted, next_door, uuid.uuid4()]),
-        409,
+        422,
         "R-COM-2",
     )
     failing = {(e["field"], e["project_id"]) for e in body["errors"]}

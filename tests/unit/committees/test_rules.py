@@ -13,6 +13,7 @@ from app.committees.rules import (
     agenda_sort_key,
     committee_due,
     is_small_population,
+    meeting_date_problem,
 )
 
 
@@ -36,7 +37,10 @@ def test_add_months_is_a_calendar_month(day: date, months: int, expected: date) 
         # R-COM-1: the threshold (10) of dossiers submitted since the last close
         (10, 10, None, date(2021, 3, 1), DueReason.THRESHOLD),
         (9, 9, date(2021, 2, 15), date(2021, 3, 1), None),
-        (11, 0, date(2021, 2, 15), date(2021, 2, 16), DueReason.THRESHOLD),
+        (11, 11, date(2021, 2, 15), date(2021, 2, 16), DueReason.THRESHOLD),
+        # nothing waiting is never due, whatever was submitted then returned or closed
+        (11, 0, date(2021, 2, 15), date(2021, 2, 16), None),
+        (10, 0, None, date(2021, 3, 1), None),
         # a calendar month since the anchor with at least one dossier waiting
         (1, 1, date(2021, 2, 15), date(2021, 3, 14), None),
         (1, 1, date(2021, 2, 15), date(2021, 3, 15), DueReason.MONTH),
@@ -57,6 +61,51 @@ def test_r_com_1_committee_due(
             threshold=10,
         )
         is expected
+    )
+
+
+@pytest.mark.parametrize(
+    ("meeting_on", "refused"),
+    [
+        # R-COM-2: inside the programme (2021-01-25 .. 2022-12-31), not before today
+        (date(2021, 1, 24), True),
+        (date(2021, 1, 25), True),  # the window's opening, but in the past
+        (date(2021, 2, 14), True),
+        (date(2021, 2, 15), False),  # today
+        (date(2022, 12, 31), False),  # the results deadline
+        (date(2023, 1, 1), True),
+        (date(2100, 12, 31), True),
+        (date(2000, 1, 1), True),
+    ],
+)
+def test_r_com_2_meeting_date_bounds(meeting_on: date, refused: bool) -> None:
+    problem = meeting_date_problem(
+        meeting_on,
+        window_opens_on=date(2021, 1, 25),
+        results_deadline=date(2022, 12, 31),
+        today=date(2021, 2, 15),
+    )
+    assert (problem is not None) is refused
+    if problem is not None:
+        assert meeting_on.isoformat() in problem
+
+
+def test_r_com_2_meeting_date_on_the_window_opening_when_today_is_earlier() -> None:
+    opening = date(2021, 1, 25)
+    assert (
+        meeting_date_problem(
+            opening, window_opens_on=opening, results_deadline=date(2022, 12, 31), today=opening
+        )
+        is None
+    )
+    assert (
+        meeting_date_problem(
+            date(2021, 1, 24),
+            window_opens_on=opening,
+            results_deadline=date(2022, 12, 31),
+            today=date(2021, 1, 1),
+        )
+        is not None
     )
 
 
