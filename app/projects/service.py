@@ -457,7 +457,9 @@ def programme_terms(programme: Programme) -> ProgrammeTerms:
     )
 
 
-def project_facts(project: Project, forfait_cents: int | None = None) -> ProjectFacts:
+def project_facts(
+    project: Project, forfait_cents: int | None = None, forfait_tier: str | None = None
+) -> ProjectFacts:
     return ProjectFacts(
         title=project.title,
         description=project.description,
@@ -479,6 +481,7 @@ def project_facts(project: Project, forfait_cents: int | None = None) -> Project
         ),
         other_public_funding_cents=sum(f.amount_cents for f in project.funding_lines),
         forfait_cents=forfait_cents,
+        forfait_tier=forfait_tier,
     )
 
 
@@ -497,7 +500,7 @@ async def assess_project(
     """
     if programme is None:
         programme = await session.get_one(Programme, project.programme_id)
-    forfait = None
+    forfait, forfait_tier = None, None
     if project.strand == "3a":
         candidate = await session.get_one(Candidate, project.candidate_id)
         schedule = await programme_service.forfait_schedule(session, programme, project.departement)
@@ -507,9 +510,10 @@ async def assess_project(
             population=candidate.population,
             epci_type=candidate.epci_type,
         )
-        forfait = int(tier["amount_cents"]) if tier is not None else None
+        if tier is not None:  # R-CAP-3: its amount, and its label to name it by
+            forfait, forfait_tier = int(tier["amount_cents"]), str(tier["label"])
     day = request_day or today_in_france()
-    return assess(project_facts(project, forfait), programme_terms(programme), day)
+    return assess(project_facts(project, forfait, forfait_tier), programme_terms(programme), day)
 
 
 async def eligibility(
