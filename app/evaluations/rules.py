@@ -24,8 +24,8 @@ ANCT_STRANDS = frozenset({"3b"})  # R-EVAL-3
 
 
 class EvaluationStatus(StrEnum):
-    """R-EVAL-5: an evaluation of a dossier that later changed strand is `void`: kept and
-    readable, out of every mean, not editable."""
+    """État d'une évaluation : `void` (caduque) quand son dossier, renvoyé, a changé de volet
+    depuis : lisible, hors de toute moyenne, non modifiable (R-EVAL-5)."""
 
     ACTIVE = "active"
     VOID = "void"
