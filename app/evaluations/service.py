@@ -299,16 +299,19 @@ async def update_evaluation(
     strand = edit_strand_failure(principal.role.value, project.strand)  # R-EVAL-5
     if strand is not None:
         raise EvaluationForbidden(strand.message, code=strand.code)
+    void = void_failure(evaluation.status)  # R-EVAL-5: for good, so said before the status
+    if void is not None:
+        raise await _conflict(session, principal, project, void)
     await _check_status(session, principal, project)
     sent = data.model_fields_set
     recused = data.conflict_of_interest if "conflict_of_interest" in sent else evaluation.recused
-    refusal = void_failure(evaluation.status) or recusal_final_failure(  # R-EVAL-5, R-EVAL-2
+    final = recusal_final_failure(  # R-EVAL-2: a recusal is final
         was_recused=evaluation.recused,
         recused=recused,
         gives_scores=data.scores is not None or data.recommendation is not None,
     )
-    if refusal is not None:
-        raise await _conflict(session, principal, project, refusal)
+    if final is not None:
+        raise await _conflict(session, principal, project, final)
     before = audit.snapshot(evaluation)
     scores: Mapping[str, int] | None
     recommendation: str | None

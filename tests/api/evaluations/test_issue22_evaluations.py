@@ -69,8 +69,14 @@ async def test_r_eval_2_a_recusal_cannot_be_patched_into_scores(
 
 
 async def _return_and_switch(
-    client: AsyncClient, headers, actors: Actors, project_id: uuid.UUID, strand: str
-) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    client: AsyncClient,
+    headers,  # type: ignore[no-untyped-def]
+    actors: Actors,
+    project_id: uuid.UUID,
+    strand: str,
+    *,
+    resubmit: bool = True,
+) -> dict:  # type: ignore[type-arg]
     url = f"{PROJECTS}/{project_id}"
     etag = (await client.get(url, headers=headers(actors.pref13))).headers["ETag"]
     returned = await client.post(
@@ -85,12 +91,15 @@ async def _return_and_switch(
     )
     assert switched.status_code == 200, switched.text
     etag = switched.headers["ETag"]
+    if not resubmit:
+        result: dict = switched.json()  # type: ignore[type-arg]
+        return result
     submitted = await client.post(
         f"{url}/submit", headers={**headers(actors.cand_a), "If-Match": etag}
     )
     assert submitted.status_code == 200, submitted.text
-    result: dict = submitted.json()  # type: ignore[type-arg]
-    return result
+    resubmitted: dict = submitted.json()  # type: ignore[type-arg]
+    return resubmitted
 
 
 async def test_r_eval_5_a_strand_change_voids_the_former_strands_evaluations(
@@ -151,6 +160,23 @@ async def test_r_eval_5_a_strand_change_voids_the_former_strands_evaluations(
     summary = (await evals.project(actors.dinum, project_id)).json()["evaluations"]
     assert (summary["count"], summary["mean_weighted_total"]) == (1, "3.00")
     problem(await evals.post(actors.pref13, project_id, body("3c")), 409, "R-EVAL-2")
+
+
+async def test_r_eval_5_a_void_evaluation_says_so_while_the_dossier_is_a_draft_again(
+    client: AsyncClient,
+    session: AsyncSession,
+    actors: Actors,
+    headers,  # type: ignore[no-untyped-def]
+    evals: Evaluations,
+    marseille: Candidate,
+) -> None:
+    """Void is for good: the PATCH names R-EVAL-5 before the dossier's state (R-EVAL-2)."""
+    project_id = await in_review(session, marseille, "3b")
+    evaluation = await evals.evaluate(actors.pref13, project_id, body("3b", 4))
+    draft = await _return_and_switch(client, headers, actors, project_id, "3c", resubmit=False)
+    assert draft["status"] == "draft"
+    refused = await evals.patch(actors.pref13, evaluation["id"], {"comments": "x"}, '"v2"')
+    assert problem(refused, 409, "R-EVAL-5")["status_current"] == "draft"
 
 
 async def test_r_eval_5_a_recusal_outlives_a_strand_change(
