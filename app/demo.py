@@ -204,7 +204,9 @@ class Loader:
             "title": TITLES[strand],
             "description": f"Projet de démonstration ({strand}), destiné à l'état {target}.",
             "nature": "modernisation",
-            "start_on": "2021-06-01",
+            # R-PAY-3: a project completed today started by today (the day it is submitted,
+            # R-ELIG-8); the others start later in the year.
+            "start_on": await self.service_day() if target == Status.COMPLETED else "2021-06-01",
             "end_on": "2022-06-30",
             "sponsor": {"name": "Mme la Maire", "role": "Maire"},
             "expense_lines": [

@@ -442,7 +442,8 @@ async def create_payment(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Any:
     """Enregistrer un paiement : avance ≤ 30 % (R-PAY-1), ≤ 80 % avant le rapport final
-    (R-PAY-2), jamais au-delà de la subvention (R-CAP-5). Accepte `Idempotency-Key`."""
+    (R-PAY-2), jamais au-delà de la subvention (R-CAP-5). Daté ni dans le futur ni avant la
+    convention, le solde pas avant le rapport final (422 R-PAY-3). Accepte `Idempotency-Key`."""
 
     async def action() -> PaymentRead:
         payment = await budgets_service.record_payment(
@@ -480,7 +481,8 @@ async def record_final_report(
     data: FinalReportCreate,
 ) -> GrantRead:
     """Enregistrer le rapport final, qui ouvre le versement du solde (R-PAY-2), une fois, sous
-    convention et subvention active (R-FLOW-1). Offert par `allowed_actions` (`final-report`)
+    convention et subvention active (R-FLOW-1). Daté ni dans le futur, ni avant la convention,
+    ni avant le début du projet (422 R-PAY-3). Offert par `allowed_actions` (`final-report`)
     selon ces mêmes règles ; un 409 les liste."""
     await budgets_service.record_final_report(session, principal, project_id=project_id, data=data)
     return await grant_read(session, principal, project_id, response)

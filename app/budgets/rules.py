@@ -207,6 +207,22 @@ def check_event_date(
     return []
 
 
+def check_not_before(
+    on: date, earliest: date | None, *, field: str, what: str, earliest_what: str
+) -> list[RuleFailure]:
+    """R-PAY-3: the balance is not dated before the final report, the final report not before
+    the project's start (`earliest`: that date, None when there is none)."""
+    if earliest is None or on >= earliest:
+        return []
+    return [
+        RuleFailure(
+            "R-PAY-3",
+            f"{what} ({on:%d/%m/%Y}) ne peut pas précéder {earliest_what} ({earliest:%d/%m/%Y}).",
+            field,
+        )
+    ]
+
+
 @dataclass(frozen=True)
 class ScheduledPayment:
     kind: PaymentKind

@@ -44,6 +44,7 @@ from app.budgets.rules import (
     check_convention_dates,
     check_event_date,
     check_grant_amount,
+    check_not_before,
     check_payment,
     check_schedule,
     check_schedule_total,
@@ -767,6 +768,13 @@ async def record_payment(
             field="/paid_on",
             what="Le paiement",
         )
+        + check_not_before(  # R-PAY-3: the balance not before the final report
+            data.paid_on,
+            grant.final_report_on if data.kind is PaymentKind.BALANCE else None,
+            field="/paid_on",
+            what="Le solde",
+            earliest_what="le rapport final",
+        )
     )
     failures = check_payment(
         data.kind,
@@ -924,6 +932,13 @@ async def record_final_report(
             today=clock.today(),
             field="/received_on",
             what="Le rapport final",
+        )
+        + check_not_before(  # R-PAY-3: not before the project's start
+            data.received_on,
+            project.start_on,
+            field="/received_on",
+            what="Le rapport final",
+            earliest_what="le début du projet",
         )
     )
     before = audit.snapshot(grant, exclude=("committed_at",))

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Index, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Index, text
 from sqlalchemy.types import Uuid
 from sqlmodel import Field, SQLModel
 
@@ -17,8 +17,17 @@ _EVALUATION_VERSION = version_column()
 class Evaluation(SQLModel, table=True):
     __tablename__ = "evaluation"
     __table_args__ = (
-        # R-EVAL-2: one per evaluator per dossier, whatever the interleaving of requests.
-        UniqueConstraint("project_id", "evaluator_subject", name="uq_evaluation_evaluator"),
+        # R-EVAL-2: one per evaluator per dossier, whatever the interleaving of requests;
+        # R-EVAL-5: a void one (of the dossier's former strand) leaves room for a new one.
+        Index(
+            "uq_evaluation_evaluator",
+            "project_id",
+            "evaluator_subject",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+        CheckConstraint("status IN ('active', 'void')", name="status_known"),
         CheckConstraint(
             "weighted_total_centi BETWEEN 0 AND 500", name="weighted_total_centi_range"
         ),
@@ -44,6 +53,10 @@ class Evaluation(SQLModel, table=True):
     evaluator_role: str = Field(max_length=20)
     advisory: bool = False  # R-EVAL-3: ANCT's, shown apart, never in the mean
     recused: bool = False  # R-EVAL-2: conflict of interest declared
+    # R-EVAL-5: `void` once the dossier changed strand (kept, readable, out of every mean).
+    status: str = Field(
+        default="active", max_length=10, sa_column_kwargs={"server_default": "active"}
+    )
     # R-EVAL-1: the grid version it scored; its total never follows later weight changes.
     grid_id: uuid.UUID = Field(
         sa_column=Column(Uuid, ForeignKey("scoring_grid.id", ondelete="RESTRICT"), nullable=False)

@@ -20,7 +20,7 @@ from app.core.location import set_location
 from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.evaluations import service as evaluations_service
 from app.evaluations.models import Evaluation
-from app.evaluations.rules import Recommendation
+from app.evaluations.rules import EvaluationStatus, Recommendation
 from app.evaluations.schemas import (
     EvaluationCreate,
     EvaluationList,
@@ -53,6 +53,7 @@ def to_read(evaluation: Evaluation) -> EvaluationRead:
         evaluator_role=Role(evaluation.evaluator_role),
         advisory=evaluation.advisory,
         recused=evaluation.recused,
+        status=EvaluationStatus(evaluation.status),
         grid_version=evaluation.grid_version,
         scores=None
         if evaluation.scores is None
@@ -150,7 +151,10 @@ async def update_evaluation(
     if_match: IfMatchHeader = None,
 ) -> EvaluationRead:
     """Modifier son évaluation (son auteur seulement : 403 sinon ; If-Match requis) tant que le
-    dossier est déposé ou en instruction (409 ensuite, R-EVAL-2)."""
+    dossier est déposé ou en instruction (409 ensuite, R-EVAL-2). Un déport est définitif : il
+    ne se change pas en notes (409 R-EVAL-2). Une évaluation caduque (le dossier a changé de
+    volet) ne se modifie plus (409 R-EVAL-5) ; l'ANCT ne modifie la sienne que sur un dossier
+    du volet 3b (403 R-EVAL-5)."""
     evaluation = await evaluations_service.update_evaluation(
         session, principal, evaluation_id=evaluation_id, if_match=if_match, data=data
     )

@@ -1,5 +1,6 @@
 """Pure rules of evaluations: scores against a grid (R-EVAL-1, R-EVAL-2), the weighted total,
-who may evaluate what (R-EVAL-3), the mean that orders a committee's agenda."""
+who may evaluate what (R-EVAL-3), who reads them (R-EVAL-4), evaluations of another strand
+(R-EVAL-5), the mean that orders a committee's agenda."""
 
 from __future__ import annotations
 
@@ -20,6 +21,14 @@ CENTI = 100
 # lifecycle's own table (app.projects.rules.EVALUABLE), which `allowed_actions` reads too.
 EVALUABLE_STATUSES = frozenset(status.value for status in EVALUABLE)
 ANCT_STRANDS = frozenset({"3b"})  # R-EVAL-3
+
+
+class EvaluationStatus(StrEnum):
+    """État d'une évaluation : `void` (caduque) quand son dossier, renvoyé, a changé de volet
+    depuis : lisible, hors de toute moyenne, non modifiable (R-EVAL-5)."""
+
+    ACTIVE = "active"
+    VOID = "void"
 
 
 class Recommendation(StrEnum):
@@ -91,16 +100,21 @@ def half_up(value: Fraction, places: int = 2) -> Decimal:
     return Decimal(sign * rounded).scaleb(-places)
 
 
-def weighted_total(scores: Mapping[str, int], grid: Sequence[WeightedCriterion]) -> Decimal:
-    """R-EVAL-2: Σ(weight × score) / Σ weight on the 0–5 scale, rounded half-up to 0.01.
+def exact_total(scores: Mapping[str, int], grid: Sequence[WeightedCriterion]) -> Fraction:
+    """R-EVAL-2: Σ(weight × score) / Σ weight on the 0–5 scale, exactly (R-EVAL-5: the mean
+    is taken over these unrounded totals).
 
-    Exact arithmetic (Fraction); the grid's weights are ≥ 1 (R-EVAL-1), so Σ weight > 0.
+    The grid's weights are ≥ 1 (R-EVAL-1), so Σ weight > 0.
     """
     weights = sum(c.weight for c in grid)
     if weights <= 0:
         raise ValueError("a grid has at least one criterion of weight ≥ 1 (R-EVAL-1)")
-    points = sum(c.weight * scores[c.code] for c in grid)
-    return half_up(Fraction(points, weights))
+    return Fraction(sum(c.weight * scores[c.code] for c in grid), weights)
+
+
+def weighted_total(scores: Mapping[str, int], grid: Sequence[WeightedCriterion]) -> Decimal:
+    """R-EVAL-2: the weighted total shown, rounded half-up to 0.01."""
+    return half_up(exact_total(scores, grid))
 
 
 def to_centi(total: Decimal) -> int:
@@ -108,12 +122,12 @@ def to_centi(total: Decimal) -> int:
     return int(total.scaleb(2).to_integral_value(rounding=ROUND_HALF_UP))
 
 
-def mean_centi(total_centi: int, count: int) -> int | None:
-    """R-EVAL-3: the mean of `count` totals summing to `total_centi`, rounded half-up to the
-    hundredth (None when there is none). Totals are ≥ 0, so integer arithmetic is exact."""
-    if count == 0:
+def mean_centi(totals: Sequence[Fraction]) -> int | None:
+    """R-EVAL-3, R-EVAL-5: the mean of these unrounded totals, rounded half-up once to the
+    hundredth, in hundredths of a point (None when there is none)."""
+    if not totals:
         return None
-    return (2 * total_centi + count) // (2 * count)
+    return to_centi(half_up(sum(totals, Fraction(0)) / len(totals)))
 
 
 class EvaluatorKind(StrEnum):
@@ -161,6 +175,48 @@ def status_failure(status: str) -> RuleFailure | None:
         "évaluation ne se modifie) que déposé ou en instruction, jusqu'à la clôture du comité "
         "(R-EVAL-2).",
     )
+
+
+def void_failure(status: str) -> RuleFailure | None:
+    """R-EVAL-5: a void evaluation (its dossier changed strand since) is no longer edited."""
+    if status != EvaluationStatus.VOID:
+        return None
+    return RuleFailure(
+        "R-EVAL-5",
+        "Cette évaluation est caduque : le dossier a changé de volet depuis. Elle reste "
+        "lisible mais ne se modifie plus ; évaluez le dossier sur la grille de son volet "
+        "(R-EVAL-5).",
+    )
+
+
+def edit_strand_failure(role: str, strand: str) -> RuleFailure | None:
+    """R-EVAL-5 (with R-EVAL-3): ANCT edits its evaluation only while the dossier is on 3b,
+    as it creates one only there."""
+    failure = evaluator_kind(role, strand).failure
+    if failure is None:
+        return None
+    return RuleFailure("R-EVAL-5", f"{failure.message} Son évaluation ne se modifie plus.")
+
+
+def recusal_final_failure(
+    *, was_recused: bool, recused: bool, gives_scores: bool
+) -> RuleFailure | None:
+    """R-EVAL-2: a recusal is final: it cannot later be turned into scores (nor given a
+    score or a recommendation); scores may still become a recusal."""
+    if not was_recused or (recused and not gives_scores):
+        return None
+    return RuleFailure(
+        "R-EVAL-2",
+        "Vous vous êtes déporté sur ce dossier (conflit d'intérêts) : un déport est définitif, "
+        "il ne se change pas en notes (R-EVAL-2).",
+    )
+
+
+def reader_failure(role: str) -> RuleFailure | None:
+    """R-EVAL-4: evaluations are invisible to candidates."""
+    if role != "candidate":
+        return None
+    return RuleFailure("R-EVAL-4", "Les évaluations ne sont jamais communiquées aux candidats.")
 
 
 def second_evaluation_failure(already_evaluated: bool) -> RuleFailure | None:

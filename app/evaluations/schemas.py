@@ -11,7 +11,7 @@ from pydantic import Field, StrictBool
 from app.auth.principal import Role
 from app.core.pagination import Page
 from app.core.schemas import InputModel, JsonInt, ReadModel, Version
-from app.evaluations.rules import MAX_SCORE, MIN_SCORE, Recommendation
+from app.evaluations.rules import MAX_SCORE, MIN_SCORE, EvaluationStatus, Recommendation
 from app.projects.schemas import ScoreText
 
 Score = Annotated[
@@ -88,7 +88,14 @@ class EvaluationRead(ReadModel):
     advisory: StrictBool = Field(
         description="Évaluation consultative de l'ANCT (volet 3b), hors moyenne (R-EVAL-3)."
     )
-    recused: StrictBool = Field(description="Déport pour conflit d'intérêts (R-EVAL-2).")
+    recused: StrictBool = Field(
+        description="Déport pour conflit d'intérêts (R-EVAL-2), définitif : il ne se change "
+        "pas en notes (409)."
+    )
+    status: EvaluationStatus = Field(
+        description="`active`, ou `void` (caduque) quand le dossier, renvoyé, a changé de volet "
+        "depuis : lisible, hors de toute moyenne, non modifiable (R-EVAL-5)."
+    )
     grid_version: Version = Field(description="Version de la grille notée (R-EVAL-1).")
     scores: list[ScoreRead] | None = Field(
         max_length=40, description="Les notes, dans l'ordre de la grille ; null si déport."

@@ -1,4 +1,4 @@
-"""Use cases of evaluations (R-EVAL-1..4). Depends on projects and programme, never on
+"""Use cases of evaluations (R-EVAL-1..5). Depends on projects and programme, never on
 committees: a committee's close moves its dossiers out of in_review, which ends evaluation."""
 
 from __future__ import annotations
@@ -6,9 +6,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
+from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, not_
+from sqlalchemy import ColumnElement, Select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -28,15 +29,21 @@ from app.evaluations.errors import (
 )
 from app.evaluations.models import Evaluation
 from app.evaluations.rules import (
+    EvaluationStatus,
     EvaluatorKind,
+    edit_strand_failure,
     evaluate_refusal,
     evaluation_failures,
     evaluator_kind,
+    exact_total,
     grid_criteria,
     mean_centi,
+    reader_failure,
+    recusal_final_failure,
     second_evaluation_failure,
     status_failure,
     to_centi,
+    void_failure,
     weighted_total,
 )
 from app.evaluations.schemas import EvaluationCreate, EvaluationUpdate
@@ -89,11 +96,16 @@ async def _check_status(session: AsyncSession, principal: Principal, project: Pr
 
 
 def evaluated_by(subject: Any, project_id: Any = Project.id) -> ColumnElement[bool]:
-    """Whether `subject` has evaluated the dossier (R-EVAL-2: once per evaluator); correlated
-    to `Project.id` unless a dossier's id is given."""
+    """Whether `subject` has evaluated the dossier (R-EVAL-2: once per evaluator; R-EVAL-5:
+    a void evaluation does not count); correlated to `Project.id` unless a dossier's id is
+    given."""
     return (
         select(Evaluation.id)
-        .where(Evaluation.project_id == project_id, Evaluation.evaluator_subject == subject)
+        .where(
+            Evaluation.project_id == project_id,
+            Evaluation.evaluator_subject == subject,
+            Evaluation.status == EvaluationStatus.ACTIVE.value,
+        )
         .exists()
     )
 
@@ -203,6 +215,13 @@ async def create_evaluation(
     return evaluation
 
 
+def _check_reader(principal: Principal) -> None:
+    """R-EVAL-4: a candidate reads no evaluation, whatever route or caller asks (403)."""
+    failure = reader_failure(principal.role.value)
+    if failure is not None:
+        raise EvaluationForbidden(failure.message, code=failure.code)
+
+
 def _visible_evaluations(principal: Principal) -> Select[Evaluation]:
     """Evaluations of the dossiers in the principal's scope (R-ACL-1), in one statement."""
     stmt = select(Evaluation).join(Project, col(Project.id) == Evaluation.project_id)
@@ -212,7 +231,9 @@ def _visible_evaluations(principal: Principal) -> Select[Evaluation]:
 async def get_evaluation(
     session: AsyncSession, principal: Principal, *, evaluation_id: uuid.UUID
 ) -> Evaluation:
-    """An evaluation of a dossier in scope, else EvaluationNotFound (404, R-ACL-1)."""
+    """An evaluation of a dossier in scope, else EvaluationNotFound (404, R-ACL-1); never to
+    a candidate (EvaluationForbidden, 403 R-EVAL-4)."""
+    _check_reader(principal)
     stmt = _visible_evaluations(principal).where(col(Evaluation.id) == evaluation_id)
     evaluation: Evaluation | None = (await session.execute(stmt)).scalar_one_or_none()
     if evaluation is None:
@@ -228,11 +249,13 @@ async def list_evaluations(
     page: PageParams,
     updated_since: datetime | None = None,
 ) -> tuple[list[Evaluation], str | None]:
-    """One page of a dossier's evaluations, oldest first (404 outside scope, R-ACL-1).
+    """One page of a dossier's evaluations, oldest first (404 outside scope, R-ACL-1), void
+    ones included (R-EVAL-5); never to a candidate (EvaluationForbidden, 403 R-EVAL-4).
 
     Issue 13: one statement (the scope is a condition of it); only an empty page looks the
     dossier up, to tell "no evaluation yet" from 404.
     """
+    _check_reader(principal)
     in_scope = projects_repository.scope_projects(
         select(Project.id).where(Project.id == project_id), principal
     ).exists()
@@ -259,8 +282,10 @@ async def update_evaluation(
     """Its author edits an evaluation while the dossier is submitted or in review (R-EVAL-2).
 
     The evaluation keeps the grid version it scored (R-EVAL-1). Raises EvaluationNotFound
-    (404 outside scope), EvaluationForbidden (403: another evaluator's), 428/412 (If-Match),
-    EvaluationConflict (409: the dossier left in_review), InvalidEvaluation (422).
+    (404 outside scope), EvaluationForbidden (403: another evaluator's; R-EVAL-5: ANCT on a
+    dossier no longer on 3b), 428/412 (If-Match), EvaluationConflict (409: the dossier left
+    in_review; R-EVAL-5: the evaluation is void; R-EVAL-2: a recusal turned into scores),
+    InvalidEvaluation (422).
     """
     evaluation = await get_evaluation(session, principal, evaluation_id=evaluation_id)
     if evaluation.evaluator_subject != principal.subject:
@@ -271,10 +296,23 @@ async def update_evaluation(
         )
     check_if_match(if_match, evaluation.version)
     project = await _project_for_update(session, principal, evaluation.project_id)
+    strand = edit_strand_failure(principal.role.value, project.strand)  # R-EVAL-5
+    if strand is not None:
+        raise EvaluationForbidden(strand.message, code=strand.code)
+    void = void_failure(evaluation.status)  # R-EVAL-5: for good, so said before the status
+    if void is not None:
+        raise await _conflict(session, principal, project, void)
     await _check_status(session, principal, project)
-    before = audit.snapshot(evaluation)
     sent = data.model_fields_set
     recused = data.conflict_of_interest if "conflict_of_interest" in sent else evaluation.recused
+    final = recusal_final_failure(  # R-EVAL-2: a recusal is final
+        was_recused=evaluation.recused,
+        recused=recused,
+        gives_scores=data.scores is not None or data.recommendation is not None,
+    )
+    if final is not None:
+        raise await _conflict(session, principal, project, final)
+    before = audit.snapshot(evaluation)
     scores: Mapping[str, int] | None
     recommendation: str | None
     if recused:
@@ -313,31 +351,67 @@ async def update_evaluation(
 
 
 async def refresh_summary(session: AsyncSession, project_id: uuid.UUID) -> ScoreSummary:
-    """Recompute a dossier's summary with ONE aggregate and store it on the project row
-    (R-EVAL-3: ANCT's advisory evaluations apart, never in the mean; recusals not counted).
+    """Recompute a dossier's summary and store it on the project row (R-EVAL-3: ANCT's
+    advisory evaluations apart, never in the mean; recusals not counted; R-EVAL-5: void ones
+    neither, and the mean is taken over the unrounded totals, rounded once).
 
+    One statement reads the scored evaluations with their grids (a dossier has a handful).
     The caller holds the project row's lock, so no concurrent write can slip in between.
     """
-    scored = not_(col(Evaluation.recused))
-    prefecture = and_(scored, not_(col(Evaluation.advisory)))
-    advisory = and_(scored, col(Evaluation.advisory))
-    total = col(Evaluation.weighted_total_centi)
-    row = (
-        await session.execute(
-            select(
-                func.count().filter(prefecture),
-                func.coalesce(func.sum(total).filter(prefecture), 0),
-                func.count().filter(advisory),
-                func.coalesce(func.sum(total).filter(advisory), 0),
-            ).where(Evaluation.project_id == project_id)
+    rows = await session.execute(
+        select(Evaluation.advisory, Evaluation.scores, ScoringGrid.criteria)
+        .join(ScoringGrid, col(ScoringGrid.id) == Evaluation.grid_id)
+        .where(
+            Evaluation.project_id == project_id,
+            Evaluation.status == EvaluationStatus.ACTIVE.value,
+            col(Evaluation.recused).is_(False),
         )
-    ).one()
-    count, points, advisory_count, advisory_points = (int(value) for value in row)
+    )
+    totals: dict[bool, list[Fraction]] = {False: [], True: []}
+    for advisory, scores, criteria in rows.all():
+        totals[bool(advisory)].append(exact_total(scores, grid_criteria(criteria)))
     summary = ScoreSummary(
-        evaluation_count=count,
-        mean_score_centi=mean_centi(points, count),
-        advisory_count=advisory_count,
-        advisory_mean_centi=mean_centi(advisory_points, advisory_count),
+        evaluation_count=len(totals[False]),
+        mean_score_centi=mean_centi(totals[False]),
+        advisory_count=len(totals[True]),
+        advisory_mean_centi=mean_centi(totals[True]),
     )
     await projects_service.record_scores(session, project_id=project_id, summary=summary)
     return summary
+
+
+@projects_service.on_strand_change
+async def void_former_strand(session: AsyncSession, principal: Principal, project: Project) -> None:
+    """R-EVAL-5: a returned dossier changed strand: its scored evaluations, on the former
+    strand's grid, become void (kept and readable, out of every mean, not editable; each
+    evaluator may evaluate it anew on its strand's grid). A recusal scored nothing and stays:
+    the conflict of interest is the evaluator's on the dossier, whatever its strand (R-EVAL-2).
+    """
+    scored = await session.execute(
+        select(Evaluation).where(
+            Evaluation.project_id == project.id,
+            Evaluation.status == EvaluationStatus.ACTIVE.value,
+            col(Evaluation.recused).is_(False),
+        )
+    )
+    evaluations = list(scored.scalars().all())
+    if not evaluations:
+        return
+    now = utcnow()
+    befores = [audit.snapshot(e) for e in evaluations]
+    for evaluation in evaluations:
+        evaluation.status = EvaluationStatus.VOID.value
+        evaluation.updated_at = now
+    await flush_versioned(session)
+    await refresh_summary(session, project.id)
+    for evaluation, before in zip(evaluations, befores, strict=True):
+        await audit.record(  # R-AUDIT-1
+            session,
+            principal,
+            object_type="evaluation",
+            object_id=evaluation.id,
+            departement=project.departement,
+            action="voided",
+            before=before,
+            after=audit.snapshot(evaluation),
+        )

@@ -186,6 +186,7 @@ def eligibility_read(project: Project, report: EligibilityReport) -> Eligibility
         excluded=excluded,
         funding_cap_cents=report.funding_cap_cents,
         forfait_cents=report.forfait_cents,
+        forfait_tier=report.forfait_tier,
         max_grant_cents=report.max_grant_cents,
         requested_cents=project.requested_cents,
         other_public_funding_cents=report.other_public_funding_cents,

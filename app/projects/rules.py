@@ -380,25 +380,46 @@ def max_grant_cents(
     return cap if forfait_cents is None else min(forfait_cents, cap)
 
 
+def forfait_binds(forfait_cents: int | None, funding_cap_cents: int) -> bool:
+    """R-CAP-3: the forfait is the binding ceiling, below the R-CAP-1 cap (at equal amounts the
+    cap binds, as at the committee's decision, app.budgets.rules.check_grant_amount)."""
+    return forfait_cents is not None and forfait_cents < funding_cap_cents
+
+
 def check_caps(
     *,
     requested_cents: int,
     max_grant: int,
     total_cost_cents: int,
     other_public_funding_cents: int,
+    funding_cap: int | None = None,
+    forfait: int | None = None,
+    forfait_tier: str | None = None,
 ) -> list[RuleFailure]:
-    """R-CAP-1 (requested ≤ cap) and R-CAP-2 (all public funding ≤ total cost)."""
+    """R-CAP-1 (requested ≤ cap), R-CAP-3 (requested ≤ forfait, named with its tier, when the
+    forfait is the binding ceiling) and R-CAP-2 (all public funding ≤ total cost)."""
     failures = []
     public_cents = requested_cents + other_public_funding_cents
     if requested_cents > max_grant:
-        failures.append(
-            RuleFailure(
-                "R-CAP-1",
-                f"Montant demandé ({euros(requested_cents)}) supérieur au plafond "
-                f"({euros(max_grant)}).",
-                "/requested_cents",
+        if funding_cap is not None and forfait_binds(forfait, funding_cap):
+            tier = f" du palier « {forfait_tier} »" if forfait_tier else ""
+            failures.append(
+                RuleFailure(
+                    "R-CAP-3",
+                    f"Montant demandé ({euros(requested_cents)}) supérieur au forfait du volet "
+                    f"3a ({euros(max_grant)}{tier}) : la subvention ne peut pas le dépasser.",
+                    "/requested_cents",
+                )
             )
-        )
+        else:
+            failures.append(
+                RuleFailure(
+                    "R-CAP-1",
+                    f"Montant demandé ({euros(requested_cents)}) supérieur au plafond "
+                    f"({euros(max_grant)}).",
+                    "/requested_cents",
+                )
+            )
     if public_cents > total_cost_cents:
         failures.append(
             RuleFailure(
@@ -447,6 +468,7 @@ class ProjectFacts:
     expense_lines: tuple[ExpenseLineFacts, ...]
     other_public_funding_cents: int
     forfait_cents: int | None = None
+    forfait_tier: str | None = None  # R-CAP-3: the label of the tier that set the forfait
 
 
 @dataclass(frozen=True)
@@ -457,6 +479,7 @@ class EligibilityReport:
     forfait_cents: int | None
     other_public_funding_cents: int
     failures: tuple[RuleFailure, ...] = field(default_factory=tuple)
+    forfait_tier: str | None = None
 
     @property
     def eligible(self) -> bool:
@@ -596,6 +619,9 @@ def assess(facts: ProjectFacts, terms: ProgrammeTerms, today: date) -> Eligibili
             max_grant=grant,
             total_cost_cents=cost.total_cost_cents,
             other_public_funding_cents=facts.other_public_funding_cents,
+            funding_cap=cap,
+            forfait=facts.forfait_cents,
+            forfait_tier=facts.forfait_tier,
         )
     )
     return EligibilityReport(
@@ -605,6 +631,7 @@ def assess(facts: ProjectFacts, terms: ProgrammeTerms, today: date) -> Eligibili
         forfait_cents=facts.forfait_cents,
         other_public_funding_cents=facts.other_public_funding_cents,
         failures=tuple(failures),
+        forfait_tier=facts.forfait_tier if facts.forfait_cents is not None else None,
     )
 
 

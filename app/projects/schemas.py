@@ -288,7 +288,16 @@ class EligibilityRead(ReadModel):
     excluded: list[LineOutcomeRead] = Field(max_length=100)
     funding_cap_cents: Cents = Field(description="R-CAP-1 : coût éligible × taux plafond.")
     forfait_cents: Cents | None = Field(description="R-CAP-3 : forfait applicable.")
-    max_grant_cents: Cents
+    forfait_tier: str | None = Field(
+        max_length=300,
+        description="R-CAP-3 : le palier du barème qui fixe ce forfait (ex. « Communes de moins "
+        "de 5 000 habitants ») ; null sans forfait. Une demande au-delà d'un forfait inférieur "
+        "au plafond R-CAP-1 échoue en R-CAP-3, qui le nomme.",
+    )
+    max_grant_cents: Cents = Field(
+        description="Subvention maximale : min(forfait, plafond R-CAP-1) ; le comité peut "
+        "accorder moins que la demande, jamais plus (R-CAP-1, R-CAP-3)."
+    )
     requested_cents: Cents
     other_public_funding_cents: Cents
     failures: list[RuleFailureRead] = Field(max_length=50)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
@@ -351,6 +351,18 @@ async def name_and_actions(
     return str(row[0]), actions_for(principal, project, guards.facts_of(row, principal))
 
 
+StrandListener = Callable[[AsyncSession, Principal, Project], Awaitable[None]]
+_strand_listeners: list[StrandListener] = []
+
+
+def on_strand_change(listener: StrandListener) -> StrandListener:
+    """Register `listener(session, principal, project)`, awaited in the edit's transaction
+    when a draft changes strand: how the evaluations domain, which this one may not import,
+    voids the evaluations of the former strand (R-EVAL-5)."""
+    _strand_listeners.append(listener)
+    return listener
+
+
 async def _ensure_draft(session: AsyncSession, project: Project, principal: Principal) -> None:
     # R-FLOW-3: drafts only (a returned dossier is a draft again).
     if not state_allows(Status(project.status), ProjectAction.EDIT):
@@ -387,6 +399,7 @@ async def apply_update(
     scope and concurrency (If-Match, or a re-read of the DS dossier inside its transaction)."""
     await _ensure_draft(session, project, principal)
     before = audit_view(project)
+    former_strand = project.strand
     changes = data.model_dump(exclude_unset=True)
     for name in (
         "strand",
@@ -427,6 +440,9 @@ async def apply_update(
         before=before,
         after=audit_view(project),
     )
+    if project.strand != former_strand:  # R-EVAL-5
+        for listener in _strand_listeners:
+            await listener(session, principal, project)
     return project
 
 
@@ -441,7 +457,9 @@ def programme_terms(programme: Programme) -> ProgrammeTerms:
     )
 
 
-def project_facts(project: Project, forfait_cents: int | None = None) -> ProjectFacts:
+def project_facts(
+    project: Project, forfait_cents: int | None = None, forfait_tier: str | None = None
+) -> ProjectFacts:
     return ProjectFacts(
         title=project.title,
         description=project.description,
@@ -463,6 +481,7 @@ def project_facts(project: Project, forfait_cents: int | None = None) -> Project
         ),
         other_public_funding_cents=sum(f.amount_cents for f in project.funding_lines),
         forfait_cents=forfait_cents,
+        forfait_tier=forfait_tier,
     )
 
 
@@ -481,7 +500,7 @@ async def assess_project(
     """
     if programme is None:
         programme = await session.get_one(Programme, project.programme_id)
-    forfait = None
+    forfait, forfait_tier = None, None
     if project.strand == "3a":
         candidate = await session.get_one(Candidate, project.candidate_id)
         schedule = await programme_service.forfait_schedule(session, programme, project.departement)
@@ -491,9 +510,10 @@ async def assess_project(
             population=candidate.population,
             epci_type=candidate.epci_type,
         )
-        forfait = int(tier["amount_cents"]) if tier is not None else None
+        if tier is not None:  # R-CAP-3: its amount, and its label to name it by
+            forfait, forfait_tier = int(tier["amount_cents"]), str(tier["label"])
     day = request_day or today_in_france()
-    return assess(project_facts(project, forfait), programme_terms(programme), day)
+    return assess(project_facts(project, forfait, forfait_tier), programme_terms(programme), day)
 
 
 async def eligibility(

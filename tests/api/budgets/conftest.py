@@ -13,6 +13,7 @@ from app.candidates.models import Candidate
 from tests.api.budgets.driver import Money
 from tests.conftest import AIX_SIREN, MARSEILLE_SIREN, PARIS_SIREN, Actors
 from tests.factories import make_candidate, make_project
+from tests.support import TEST_CLOCK_START
 
 ENVELOPE_13 = 10_000_000  # 100 000 €
 GRANT = 1_000_000  # 10 000 €
@@ -47,8 +48,11 @@ async def envelope_13(money: Money) -> dict:  # type: ignore[type-arg]
 
 @pytest.fixture
 async def in_review(session: AsyncSession, marseille: Candidate, aix: Candidate) -> uuid.UUID:
-    """A 3c dossier of Marseille under review: 20 000 € eligible, 10 000 € asked."""
-    project = await make_project(session, candidate=marseille, status="in_review")
+    """A 3c dossier of Marseille under review: 20 000 € eligible, 10 000 € asked, started on
+    the suite's first day (a final report dated today is not before it, R-PAY-3)."""
+    project = await make_project(
+        session, candidate=marseille, status="in_review", start_on=TEST_CLOCK_START.date()
+    )
     return project.id
 
 

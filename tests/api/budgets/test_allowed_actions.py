@@ -18,6 +18,7 @@ from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.candidates.models import Candidate
+from app.core import clock
 from app.projects.rules import ProjectAction
 from tests.api.budgets.conftest import GRANT
 from tests.api.budgets.driver import Money, today
@@ -48,7 +49,9 @@ def body(action: ProjectAction) -> dict[str, Any] | None:
 async def granted_dossier(
     session: AsyncSession, money: Money, marseille: Candidate, status: str
 ) -> uuid.UUID:
-    project = await make_project(session, candidate=marseille, status="in_review")
+    project = await make_project(  # a final report today is not before its start (R-PAY-3)
+        session, candidate=marseille, status="in_review", start_on=clock.today()
+    )
     await money.commit(project.id, GRANT)
     if status == "under_convention":
         response = await money.convention(project.id)

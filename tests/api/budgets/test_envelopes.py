@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal, Role
 from app.candidates.models import Candidate
+from app.core import clock
 from tests.api.budgets.conftest import ENVELOPE_13, GRANT
 from tests.api.budgets.driver import (
     ENVELOPES,
@@ -459,7 +460,9 @@ async def test_r_cap_4_r_cap_5_envelope_figures_equal_the_sums_of_the_ledger_del
 ) -> None:
     await money.allocate("13", 5_000_000)
     await money.allocate("13", 1_000_000, kind="top_up")
-    first = (await make_project(session, candidate=marseille, status="in_review")).id
+    first = (  # started today: its final report, today, is not before its start (R-PAY-3)
+        await make_project(session, candidate=marseille, status="in_review", start_on=clock.today())
+    ).id
     second = (await make_project(session, candidate=aix, status="in_review")).id
     await money.commit(first, 1_000_000, reference="Comité 1")
     await money.commit(second, 800_000, reference="Comité 1")

@@ -29,6 +29,7 @@ async def dossier(
     values: dict[str, Any] = {
         "status": "in_review",
         "submitted_at": clock.now(),
+        "start_on": clock.today(),  # a final report today is not before it (R-PAY-3)
         "requested_cents": requested,
         "lines": [("development", 5_000_000)],
     }

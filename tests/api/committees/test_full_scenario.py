@@ -46,7 +46,9 @@ class Front:
                 "title": f"Projet {strand} de {who.subject}",
                 "description": "Un service numérique pour les usagers de la commune.",
                 "nature": "modernisation",
-                "start_on": "2021-03-01",
+                # Starts the day it is filed (R-ELIG-8), so that its final report, received
+                # today, is not before the project's start (R-PAY-3).
+                "start_on": clock.today().isoformat(),
                 "end_on": "2022-06-30",
                 "sponsor": {"name": "Mme la Maire", "role": "Maire"},
                 "expense_lines": [

@@ -399,9 +399,9 @@ async def test_r_eval_2_patch_by_its_author_with_if_match(
     assert recused.status_code == 200, recused.text
     assert (recused.json()["recused"], recused.json()["scores"]) == (True, None)
     assert (await evals.project(actors.pref13, project_id)).json()["evaluations"]["count"] == 0
-    # Back from a recusal: scores and recommendation must come with it.
+    # A recusal is final (R-EVAL-2): never back to scores (test_issue22_evaluations.py).
     back = await evals.patch(actors.pref13, url_id, {"conflict_of_interest": False}, '"v3"')
-    assert error_fields(problem(back, 422, "R-EVAL-1")) >= {"/scores/impact", "/recommendation"}
+    problem(back, 409, "R-EVAL-2")
 
 
 async def test_r_eval_2_patch_after_the_dossier_left_review_is_409(
@@ -473,17 +473,18 @@ async def test_r_eval_3_mean_is_rounded_half_up_to_the_hundredth(
     session: AsyncSession, actors: Actors, evals: Evaluations, marseille: Candidate
 ) -> None:
     project_id = await dossier(session, marseille, "3c")
-    # 3.03 (see above) and 3.00: mean 3.015 → 3.02 (half-up).
+    # (600 + 30 − 20) / 200 = 3.05 and 3.00: mean 3.025 → 3.03 (half-up, R-EVAL-5: once, on
+    # the unrounded totals; see test_issue22_evaluations.py).
     await evals.evaluate(
         actors.pref13,
         project_id,
-        body("3c", beneficiaires_replicabilite=4, duree_iterations_usagers=2),
+        body("3c", pertinence_impact=4, duree_iterations_usagers=2),
     )
     await evals.evaluate(PREF13_BIS, project_id, body("3c", 3))
     summary = (await evals.project(actors.pref13, project_id)).json()["evaluations"]
     assert summary == {
         "count": 2,
-        "mean_weighted_total": "3.02",
+        "mean_weighted_total": "3.03",
         "advisory_count": 0,
         "advisory_mean_weighted_total": None,
     }

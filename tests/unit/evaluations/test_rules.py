@@ -1,5 +1,6 @@
 """Pure evaluation rules in tables: the weighted total (R-EVAL-2), scores against a grid
-(R-EVAL-1), recusal (R-EVAL-2), who evaluates (R-EVAL-3), the mean (R-EVAL-3). No DB, no app."""
+(R-EVAL-1), recusal (R-EVAL-2), who evaluates (R-EVAL-3), who reads (R-EVAL-4), void
+evaluations and the mean (R-EVAL-3, R-EVAL-5). No DB, no app."""
 
 from __future__ import annotations
 
@@ -9,15 +10,20 @@ from fractions import Fraction
 import pytest
 
 from app.evaluations.rules import (
+    EvaluationStatus,
     EvaluatorKind,
     WeightedCriterion as W,
+    edit_strand_failure,
     evaluation_failures,
     evaluator_kind,
     grid_criteria,
     half_up,
     mean_centi,
+    reader_failure,
+    recusal_final_failure,
     score_failures,
     to_centi,
+    void_failure,
     weighted_total,
 )
 from app.programme.rules import grid_snapshot, shared_criterion_codes
@@ -87,21 +93,36 @@ def test_centi_text(centi: int | None, text: str | None) -> None:
     assert centi_text(centi) == text
 
 
+def centis(*values: int) -> list[Fraction]:
+    return [Fraction(v, 100) for v in values]
+
+
 @pytest.mark.parametrize(
-    ("total", "count", "expected"),
+    ("totals", "expected"),
     [
-        (0, 0, None),
-        (300, 1, 300),
-        (300 + 460, 2, 380),
-        (303 + 300, 2, 302),  # 301.5 → 302 (half-up)
-        (301 + 300, 2, 301),  # 300.5 → 301
-        (100 + 100 + 101, 3, 100),  # 100.33 → 100
-        (100 + 101 + 101, 3, 101),  # 100.67 → 101
-        (500 * 7, 7, 500),
+        ([], None),
+        (centis(300), 300),
+        (centis(300, 460), 380),
+        (centis(303, 300), 302),  # 301.5 → 302 (half-up)
+        (centis(301, 300), 301),  # 300.5 → 301
+        (centis(100, 100, 101), 100),  # 100.33 → 100
+        (centis(100, 101, 101), 101),  # 100.67 → 101
+        (centis(*[500] * 7), 500),
     ],
 )
-def test_r_eval_3_mean_in_hundredths_half_up(total: int, count: int, expected: int | None) -> None:
-    assert mean_centi(total, count) == expected
+def test_r_eval_3_mean_in_hundredths_half_up(totals: list[Fraction], expected: int | None) -> None:
+    assert mean_centi(totals) == expected
+
+
+def test_r_eval_5_mean_of_unrounded_totals_is_rounded_once() -> None:
+    """R-EVAL-5: 1.025 and 1.075 (each shown rounded: 1.03, 1.08) have the mean 1.05; the
+    mean of the rounded totals would be 1.055 → 1.06."""
+    totals = [Fraction(1025, 1000), Fraction(1075, 1000)]
+    assert [to_centi(half_up(t)) for t in totals] == [103, 108]
+    assert mean_centi(totals) == 105
+    # A third of a point is never rounded before the mean: (1/3 + 1/3 + 1/3) / 3 = 0.33.
+    assert mean_centi([Fraction(1, 3)] * 3) == 33
+    assert mean_centi([Fraction(1, 6), Fraction(1, 6)]) == 17  # 0.1666… → 0.17
 
 
 def fields(failures: list) -> list[tuple[str, str | None]]:  # type: ignore[type-arg]
@@ -214,3 +235,40 @@ def test_r_eval_1_a_code_appears_once_in_a_strand_grid(
         )
         == expected
     )
+
+
+def test_r_eval_2_a_recusal_is_final() -> None:
+    assert recusal_final_failure(was_recused=False, recused=False, gives_scores=True) is None
+    assert recusal_final_failure(was_recused=False, recused=True, gives_scores=False) is None
+    assert recusal_final_failure(was_recused=True, recused=True, gives_scores=False) is None
+    for recused, gives_scores in ((False, False), (False, True), (True, True)):
+        failure = recusal_final_failure(
+            was_recused=True, recused=recused, gives_scores=gives_scores
+        )
+        assert failure is not None and failure.code == "R-EVAL-2"
+
+
+def test_r_eval_5_a_void_evaluation_is_not_edited() -> None:
+    assert void_failure(EvaluationStatus.ACTIVE) is None
+    failure = void_failure(EvaluationStatus.VOID)
+    assert failure is not None and failure.code == "R-EVAL-5"
+
+
+@pytest.mark.parametrize(
+    ("role", "strand", "refused"),
+    [("anct", "3b", False), ("anct", "3c", True), ("anct", "3a", True), ("prefect", "3c", False)],
+)
+def test_r_eval_5_anct_edits_only_on_a_3b_dossier(role: str, strand: str, refused: bool) -> None:
+    failure = edit_strand_failure(role, strand)
+    assert (failure is not None) is refused
+    assert failure is None or failure.code == "R-EVAL-5"
+
+
+@pytest.mark.parametrize(
+    ("role", "refused"),
+    [("candidate", True), ("prefect", False), ("dinum", False), ("anct", False)],
+)
+def test_r_eval_4_candidates_read_no_evaluation(role: str, refused: bool) -> None:
+    failure = reader_failure(role)
+    assert (failure is not None) is refused
+    assert failure is None or failure.code == "R-EVAL-4"

@@ -178,11 +178,11 @@ def test_r_cap_1_requested_at_cap_and_one_cent_over(requested: int, failed: list
     assert codes(replace(FACTS, expense_lines=lines, requested_cents=requested)) == failed
 
 
-def test_r_cap_1_forfait_caps_the_grant_below_the_rate_cap() -> None:
+def test_r_cap_3_forfait_caps_the_grant_below_the_rate_cap() -> None:
     assert max_grant_cents(2_000_000, 10_000, 500_000) == 500_000
     assert max_grant_cents(300_000, 10_000, 500_000) == 300_000
     facts = replace(FACTS, forfait_cents=500_000, requested_cents=500_001)
-    assert codes(facts) == ["R-CAP-1"]
+    assert codes(facts) == ["R-CAP-3"]  # the forfait binds: R-CAP-3 names it (issue 22)
 
 
 @pytest.mark.parametrize(("other", "failed"), [(1_000_000, []), (1_000_001, ["R-CAP-2"])])

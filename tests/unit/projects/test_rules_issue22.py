@@ -1,0 +1,48 @@
+"""R-CAP-3 at submission (issue 22): a request above min(forfait, R-CAP-1 cap) fails as
+R-CAP-3, naming the forfait and its tier, when the forfait binds; as R-CAP-1 when the cap
+does. Pure rules, no DB."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from app.projects.rules import ExpenseCategory as C, ExpenseLineFacts as Line, assess
+from tests.unit.projects.test_rules import FACTS, TERMS, TODAY
+
+TIER = "Communes de moins de 5 000 habitants"
+
+
+@pytest.mark.parametrize(
+    ("eligible", "forfait", "requested", "expected"),
+    [
+        (2_000_000, 500_000, 1_000_000, ["R-CAP-3"]),  # the forfait binds
+        (2_000_000, 500_000, 500_001, ["R-CAP-3"]),
+        (2_000_000, 500_000, 500_000, []),  # up to the forfait: eligible in full
+        (300_000, 500_000, 300_001, ["R-CAP-1"]),  # the cap (3 000 €) binds
+        (500_000, 500_000, 500_001, ["R-CAP-1"]),  # equal: the cap names it, as at decision
+        (2_000_000, None, 2_000_001, ["R-CAP-1"]),  # no forfait
+    ],
+)
+def test_r_cap_3_names_the_binding_ceiling(
+    eligible: int, forfait: int | None, requested: int, expected: list[str]
+) -> None:
+    facts = replace(
+        FACTS,
+        expense_lines=(Line(C.DEVELOPMENT, eligible),),
+        other_public_funding_cents=0,
+        requested_cents=requested,
+        forfait_cents=forfait,
+        forfait_tier=TIER if forfait is not None else None,
+    )
+    failures = [f for f in assess(facts, TERMS, TODAY).failures if f.code != "R-CAP-2"]
+    assert [(f.code, f.field) for f in failures] == [(c, "/requested_cents") for c in expected]
+    if expected == ["R-CAP-3"]:
+        assert f"« {TIER} »" in failures[0].message and "5\u202f000,00 €" in failures[0].message
+
+
+def test_r_cap_3_the_report_names_the_tier_only_with_a_forfait() -> None:
+    with_forfait = replace(FACTS, requested_cents=500_000, forfait_cents=500_000, forfait_tier=TIER)
+    assert assess(with_forfait, TERMS, TODAY).forfait_tier == TIER
+    assert assess(replace(FACTS, forfait_tier=TIER), TERMS, TODAY).forfait_tier is None
