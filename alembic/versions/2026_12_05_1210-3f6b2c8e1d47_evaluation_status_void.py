@@ -9,7 +9,7 @@ the void evaluations (the former schema has no place for them beside a new one) 
 means.
 
 Revision ID: 3f6b2c8e1d47
-Revises: d206b542dfb0
+Revises: 7c0e5a1f3b2d
 Create Date: 2026-12-05 11:50:00.000000+00:00
 """
 
@@ -23,7 +23,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "3f6b2c8e1d47"
-down_revision: str | None = "d206b542dfb0"
+down_revision: str | None = "7c0e5a1f3b2d"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
