@@ -48,18 +48,28 @@ def _tokens(lines: list[str]) -> list[tuple[str, str]]:
     return out
 
 
-def is_message_only(diff: str) -> bool:
-    """True when the mutant only rewrites a message: every difference is a string literal
-    with a space in it (prose, not a code or a key), changed or replaced by None."""
-    body = diff.splitlines()[2:]
-    before = _tokens([line[1:] for line in body if line.startswith("-")])
-    after = _tokens([line[1:] for line in body if line.startswith("+")])
+def _only_prose_changed(before: list[tuple[str, str]], after: list[tuple[str, str]]) -> bool:
     if not before or len(before) != len(after):
         return False
     changed = [(b, a) for b, a in zip(before, after, strict=True) if b != a]
     return bool(changed) and all(
         b[0] == "STRING" and " " in b[1] and (a[0] == "STRING" or a == ("CODE", "None"))
         for b, a in changed
+    )
+
+
+def is_message_only(diff: str) -> bool:
+    """True when the mutant only rewrites a message: every difference is a string literal
+    with a space in it (prose, not a code or a key), changed or replaced by None. Read with
+    the hunk's context (a message split over lines is read whole), else the changed lines
+    alone (the context may open a docstring the hunk does not close)."""
+    body = [line for line in diff.splitlines()[2:] if not line.startswith("@@")]
+    return any(
+        _only_prose_changed(
+            _tokens([line[1:] for line in body if line[:1] in (*keep, "-")]),
+            _tokens([line[1:] for line in body if line[:1] in (*keep, "+")]),
+        )
+        for keep in ((" ",), ())
     )
 
 
@@ -94,7 +104,7 @@ def main() -> int:
     say(f"\nnot killed: {len(messages)} that only reword a message, {len(logic)} others:")
     for name, status, diff in logic:
         say(f"\n# {name}: {status}")
-        say("\n".join(diff.splitlines()[2:]))
+        say("\n".join(line for line in diff.splitlines()[2:] if line[:1] in ("-", "+")))
     if totals["total"] == 0 or unchecked:
         say(
             f"\nmutmut did not test every mutant ({totals['total']} generated, {unchecked} not"

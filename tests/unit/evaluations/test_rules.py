@@ -202,6 +202,16 @@ def test_r_eval_3_who_evaluates(
     assert (may.failure.code if may.failure else None) == code
 
 
+def test_r_eval_1_a_grid_snapshot_keeps_each_criterion_whole() -> None:
+    # The snapshot frozen on the dossier is what evaluators read: code, label, weight, group.
+    general = [{"code": "g", "label": "Pertinence", "weight": "30"}]
+    strand = [{"code": "s", "label": "Impact", "weight": 40}]
+    assert grid_snapshot(general, strand) == [
+        {"code": "g", "label": "Pertinence", "weight": 30, "group": "general"},
+        {"code": "s", "label": "Impact", "weight": 40, "group": "strand"},
+    ]
+
+
 def test_r_eval_1_seeded_grids_are_general_then_strand_with_positive_weights() -> None:
     for strand in STRANDS:
         snapshot = grid_snapshot(GENERAL_CRITERIA, strand["criteria"])
