@@ -177,8 +177,8 @@ def test_r_eval_2_recusal_without_scores_else_complete(
 def test_r_eval_2_a_recused_evaluator_is_told_which_field_to_remove() -> None:
     failures = evaluation_failures(recused=True, scores={}, recommendation="fund", grid=GRID)
     messages = {f.field: f.message for f in failures}
-    assert "notes" in messages["/scores"]
-    assert "recommandation" in messages["/recommendation"]
+    assert "pas de notes (" in messages["/scores"]
+    assert "pas de recommandation (" in messages["/recommendation"]
 
 
 @pytest.mark.parametrize(
