@@ -256,6 +256,10 @@ def test_payment_failures_name_the_field_and_the_amounts() -> None:
     assert (balance.code, balance.field) == ("R-PAY-2", "/kind")
     (over,) = check_payment(K.BALANCE, 200_001, grant(paid=800_000, final=True), DEFAULT_CAPS)
     assert over.field == "/amount_cents" and "2\u202f000,00 €" in over.message
+    # R-PAY-2: before the final report, the refusal states the configured share and its amount
+    (pre_final,) = check_payment(K.INSTALMENT, 500_001, grant(paid=300_000), DEFAULT_CAPS)
+    assert (pre_final.code, pre_final.field) == ("R-PAY-2", "/amount_cents")
+    assert "80 %" in pre_final.message and "8\u202f000,00 €" in pre_final.message
 
 
 # -- select_forfait with a prefect's own schedule (R-CAP-3) -------------------------------

@@ -138,3 +138,44 @@ def test_r_com_4_agenda_order_score_then_small_then_submission() -> None:
         "unscored-big-late",
         "unscored-big-never",
     ]
+
+
+def agenda(ranks: dict[str, AgendaRank]) -> list[str]:
+    """The R-COM-4 order of `ranks`, checked to be the same whatever order they come in (a
+    stable sort must not hide a missing tie-break)."""
+    forward = sorted(ranks, key=lambda name: agenda_sort_key(ranks[name]))
+    names = list(ranks)
+    names.reverse()
+    backward = sorted(names, key=lambda name: agenda_sort_key(ranks[name]))
+    assert forward == backward
+    return forward
+
+
+def test_r_com_4_a_mean_of_zero_is_scored_and_comes_before_the_unscored() -> None:
+    # 0.00 is a mean (every criterion scored 0), not "no mean": it stays among the scored,
+    # above an unscored dossier even a small candidate's submitted earlier.
+    early = datetime(2021, 2, 1, tzinfo=UTC)
+    late = datetime(2021, 2, 10, tzinfo=UTC)
+    ranks = {
+        "unscored-small-early": AgendaRank(None, True, early),
+        "zero-big-late": AgendaRank(0, False, late),
+        "one-hundredth-big-late": AgendaRank(1, False, late),
+        "zero-small-early": AgendaRank(0, True, early),
+    }
+    assert agenda(ranks) == [
+        "one-hundredth-big-late",  # 0.01 > 0.00, whatever the size and date
+        "zero-small-early",
+        "zero-big-late",
+        "unscored-small-early",
+    ]
+
+
+def test_r_com_4_same_score_and_size_earliest_submission_first() -> None:
+    ranks = {
+        "late": AgendaRank(300, False, datetime(2021, 2, 10, 9, tzinfo=UTC)),
+        "never": AgendaRank(300, False, None),
+        "early": AgendaRank(300, False, datetime(2021, 2, 10, 8, tzinfo=UTC)),
+        "unscored-late": AgendaRank(None, True, datetime(2021, 3, 1, tzinfo=UTC)),
+        "unscored-early": AgendaRank(None, True, datetime(2021, 1, 1, tzinfo=UTC)),
+    }
+    assert agenda(ranks) == ["early", "late", "never", "unscored-early", "unscored-late"]

@@ -52,6 +52,7 @@ def all_scores(value: int, **overrides: int) -> dict[str, int]:
         ({"x": 1, "y": 0}, (W("x", 1), W("y", 2)), "0.33"),  # 1/3 → 0.33 (down)
         ({"x": 2, "y": 0}, (W("x", 1), W("y", 2)), "0.67"),  # 2/3 → 0.67 (up)
         ({"x": 4}, (W("x", 7),), "4.00"),  # a single criterion: its score
+        ({"x": 3}, (W("x", 1),), "3.00"),  # Σ weight = 1, the least a grid may weigh
         # Large weights stay exact: 3 × 99 + 4 × 1 = 301 over 100.
         ({"x": 3, "y": 4}, (W("x", 99), W("y", 1)), "3.01"),
     ],
@@ -68,6 +69,15 @@ def test_r_eval_2_weighted_total_two_decimals_half_up(
 def test_r_eval_2_weighted_total_refuses_a_grid_without_weight() -> None:
     with pytest.raises(ValueError, match="R-EVAL-1"):
         weighted_total({}, ())
+
+
+@pytest.mark.parametrize(
+    ("total", "centi"),
+    [(Decimal("3.45"), 345), (Decimal("0.125"), 13), (Decimal("3.455"), 346), (Decimal(5), 500)],
+)
+def test_r_eval_2_to_centi_rounds_half_up_never_to_even(total: Decimal, centi: int) -> None:
+    # A total past two decimals rounds half-up like every score (0.125 → 13, not 12).
+    assert to_centi(total) == centi
 
 
 @pytest.mark.parametrize(
@@ -133,10 +143,16 @@ def fields(failures: list) -> list[tuple[str, str | None]]:  # type: ignore[type
     ("scores", "expected"),
     [
         (all_scores(3), []),
+        # R-EVAL-2: both bounds of 0–5 are scores, one step past either is not
+        (all_scores(0), []),
+        (all_scores(5), []),
+        (all_scores(0, c=5), []),
         ({"a": 1, "b": 2, "c": 3}, [("R-EVAL-1", "/scores/d")]),
         ({}, [("R-EVAL-1", f"/scores/{c}") for c in "abcd"]),
         (all_scores(3, z=1), [("R-EVAL-1", "/scores/z")]),
         (all_scores(3, **{"a/b": 1}), [("R-EVAL-1", "/scores/a~1b")]),  # RFC 6901 escape
+        (all_scores(3, **{"a~b": 1}), [("R-EVAL-1", "/scores/a~0b")]),
+        (all_scores(3, **{"~/": 1}), [("R-EVAL-1", "/scores/~0~1")]),
         (all_scores(3, a=6), [("R-EVAL-2", "/scores/a")]),
         (all_scores(3, b=-1), [("R-EVAL-2", "/scores/b")]),
         (
@@ -179,6 +195,13 @@ def test_r_eval_2_recusal_without_scores_else_complete(
     assert all(f.message for f in failures)
 
 
+def test_r_eval_2_a_recused_evaluator_is_told_which_field_to_remove() -> None:
+    failures = evaluation_failures(recused=True, scores={}, recommendation="fund", grid=GRID)
+    messages = {f.field: f.message for f in failures}
+    assert "pas de notes (" in messages["/scores"]
+    assert "pas de recommandation (" in messages["/recommendation"]
+
+
 @pytest.mark.parametrize(
     ("role", "strand", "kind", "code"),
     [
@@ -198,6 +221,16 @@ def test_r_eval_3_who_evaluates(
     may = evaluator_kind(role, strand)
     assert may.kind == kind
     assert (may.failure.code if may.failure else None) == code
+
+
+def test_r_eval_1_a_grid_snapshot_keeps_each_criterion_whole() -> None:
+    # The snapshot frozen on the dossier is what evaluators read: code, label, weight, group.
+    general = [{"code": "g", "label": "Pertinence", "weight": "30"}]
+    strand = [{"code": "s", "label": "Impact", "weight": 40}]
+    assert grid_snapshot(general, strand) == [
+        {"code": "g", "label": "Pertinence", "weight": 30, "group": "general"},
+        {"code": "s", "label": "Impact", "weight": 40, "group": "strand"},
+    ]
 
 
 def test_r_eval_1_seeded_grids_are_general_then_strand_with_positive_weights() -> None:

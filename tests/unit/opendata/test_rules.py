@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -16,8 +17,9 @@ from app.opendata.rules import GrantFacts
 
 @pytest.mark.parametrize(
     ("cents", "text"),
-    [(0, "0.00"), (5, "0.05"), (100, "1.00"), (1_000_000, "10000.00"), (123_456_789, "1234567.89")],
-)
+    [(0, "0.00"), (5, "0.05"), (100, "1.00"), (1_000_000, "10000.00"), (123_456_789, "1234567.89"),
+     (-5, "-0.05"), (-123_456, "-1234.56")],
+)  # fmt: skip
 def test_euros_with_two_decimals_and_a_point(cents: int, text: str) -> None:
     assert rules.euros_text(cents) == text
 
@@ -40,7 +42,10 @@ def test_payment_period(dues: list[date], text: str) -> None:
     [(1_000_000, 2_000_000, Decimal("0.5000")), (800_000, 1_700_000, Decimal("0.4706")),
      (1, 3, Decimal("0.3333")), (2, 3, Decimal("0.6667")), (100, 0, None),
      # R-PAY-4: never above 1.00 (a grant above an eligible cost frozen lower)
-     (1_000_000, 1_000_000, Decimal("1.0000")), (1_000_000, 950_000, Decimal("1.0000"))],
+     (1_000_000, 1_000_000, Decimal("1.0000")), (1_000_000, 950_000, Decimal("1.0000")),
+     (1, 32, Decimal("0.0313")),  # 0.03125: half-up, never to the even 0.0312
+     (3, 32, Decimal("0.0938")),  # 0.09375
+     (1, 1, Decimal("1.0000"))],  # an eligible cost of one cent is one
 )  # fmt: skip
 def test_aid_rate(amount: int, eligible: int, rate: Decimal | None) -> None:
     assert rules.aid_rate(amount, eligible) == rate
@@ -50,6 +55,8 @@ def test_objet_is_at_most_256_characters() -> None:
     assert rules.clip_objet("  Un   titre ") == "Un titre"
     clipped = rules.clip_objet("x" * 300)
     assert len(clipped) == 256 and clipped.endswith("…")
+    assert rules.clip_objet("y" * 256) == "y" * 256  # exactly 256: whole
+    assert rules.clip_objet("y" * 257) == "y" * 255 + "…"
 
 
 FACTS = GrantFacts(
@@ -75,9 +82,29 @@ def test_csv_line_quotes_commas_and_quotes() -> None:
     assert rules.csv_header().rstrip().split(",") == list(rules.SCDL_FIELDS)
 
 
+def test_scdl_row_fields_given_and_left_empty() -> None:
+    row = rules.scdl_row(replace(FACTS, decision_reference="Comité 13 du 2021-03-01"))
+    assert row["referenceDecision"] == "Comité 13 du 2021-03-01"
+    assert row["montant"] == "8000.50"
+    # not given by the service: empty, never a placeholder
+    assert [row[name] for name in ("rnaBeneficiaire", "idRAE", "dispositifAide")] == [""] * 3
+    # a convention without a schedule (`autre`) states the day it was signed
+    unscheduled = rules.scdl_row(replace(FACTS, schedule=rules.Schedule.of([])))
+    assert unscheduled["datesPeriodeVersement"] == "2021-03-15"
+
+
+def test_json_record_without_eligible_cost_has_a_null_rate() -> None:
+    record = json.loads(rules.json_record(replace(FACTS, eligible_cost_cents=0)))
+    assert record["tauxAide"] is None
+
+
 def test_json_record_is_typed() -> None:
-    record = json.loads(rules.json_record(FACTS))
+    text = rules.json_record(FACTS)
+    assert "Préfecture, « 13 »" in text  # UTF-8 as the CSV, not \u escapes
+    record = json.loads(text)
     assert list(record) == [*rules.SCDL_FIELDS, *rules.JSON_EXTRA_FIELDS]
+    assert record["nomBeneficiaire"] == "Commune d'Alleins"
+    assert record["datesPeriodeVersement"] == "2021-10-01"
     assert record["montant"] == 8000.50
     assert record["pourcentageSubvention"] == 1.0
     assert record["notificationUE"] is False

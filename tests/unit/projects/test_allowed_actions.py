@@ -51,6 +51,32 @@ def test_r_flow_3_only_a_draft_is_edited(status: Status) -> None:
     assert state_allows(status, ProjectAction.EDIT) is (status is Status.DRAFT)
 
 
+# R-FLOW-1 (transitions), R-FLOW-3, R-EVAL-2, R-PAY-2: the states each action starts from,
+# whoever asks. Asked of state_allows itself: allowed_actions caches its table, which would
+# hide a broken state_allows from a test (and from mutmut) once the table is computed.
+STATES = {
+    E: {Status.DRAFT},
+    S: {Status.DRAFT},
+    W: {Status.DRAFT, Status.SUBMITTED, Status.IN_REVIEW},
+    R: {Status.SUBMITTED},
+    RET: {Status.IN_REVIEW},
+    C: {Status.IN_REVIEW},
+    CONV: {Status.ACCEPTED},
+    PAY: {Status.UNDER_CONVENTION},
+    CAN: {Status.ACCEPTED, Status.UNDER_CONVENTION},
+    EV: {Status.SUBMITTED, Status.IN_REVIEW},
+    FR: {Status.UNDER_CONVENTION},
+}
+
+
+@pytest.mark.parametrize("status", list(Status))
+@pytest.mark.parametrize("action", list(ProjectAction))
+def test_r_flow_1_state_allows_each_action_from_its_states(
+    action: ProjectAction, status: Status
+) -> None:
+    assert state_allows(status, action) is (status in STATES[action])
+
+
 @pytest.mark.parametrize(
     "status",
     [Status.REJECTED, Status.WITHDRAWN, Status.CLOSED, Status.PAID, Status.COMPLETED],

@@ -9,7 +9,16 @@ from app.stats.rules import csv_document, flatten, ratio_bps, use_rate_bps
 
 @pytest.mark.parametrize(
     ("part", "whole", "bps"),
-    [(0, 10, 0), (1, 2, 5000), (1, 3, 3333), (2, 3, 6666), (3, 3, 10000), (1, 0, None)],
+    [
+        (0, 10, 0),
+        (1, 2, 5000),
+        (1, 3, 3333),
+        (2, 3, 6666),
+        (3, 3, 10000),
+        (1, 0, None),
+        (1, 1, 10000),  # a whole of one cent is a whole
+        (0, 1, 0),
+    ],
 )
 def test_ratio_bps(part: int, whole: int, bps: int | None) -> None:
     assert ratio_bps(part, whole) == bps
