@@ -302,7 +302,10 @@ class GrantRead(ReadModel):
         description="Montant net (§5) : accordé moins ce qui a été libéré au solde ou à "
         "l'annulation ; c'est le montant publié en données ouvertes."
     )
-    terms: GrantTerms
+    terms: GrantTerms = Field(
+        description="Conditions figées à la clôture du comité (R-PAY-4) : elles régissent les "
+        "paiements, les tableaux de bord et les données ouvertes de cette subvention."
+    )
     status: str = Field(pattern=r"^(active|cancelled|closed)$")
     final_report_on: date | None
     committed_at: datetime

@@ -11,6 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tests.api.budgets.driver import Money, ledger_sums
 from tests.conftest import ACTORS, AIX_SIREN, MARSEILLE_SIREN
 from tests.factories import make_candidate, make_project
+from tests.support import TEST_CLOCK_START
+
+# R-PAY-3: the final report recorded today is not dated before the project's start.
+TODAY = TEST_CLOCK_START.date()
 
 NATIONAL = "/api/v1/stats/national"
 DEPARTEMENTS = "/api/v1/stats/departements"
@@ -35,8 +39,10 @@ async def test_net_amounts_a_cancelled_grant_counts_for_what_it_paid(
     assert (await money.allocate("13", 10_000_000)).status_code == 201
     marseille = await make_candidate(session, siren=MARSEILLE_SIREN)
     aix = await make_candidate(session, siren=AIX_SIREN)
-    a = (await make_project(session, candidate=marseille, status="in_review")).id
-    b = (await make_project(session, candidate=aix, strand="3b", status="in_review")).id
+    a = (await make_project(session, candidate=marseille, status="in_review", start_on=TODAY)).id
+    b = (
+        await make_project(session, candidate=aix, strand="3b", status="in_review", start_on=TODAY)
+    ).id
     for project_id in (a, b):
         await money.commit(project_id, 1_000_000)
         assert (await money.convention(project_id)).status_code == 200
@@ -82,7 +88,7 @@ async def test_net_amounts_a_cancelled_grant_that_paid_nothing_counts_for_nothin
     money = Money(client, session, headers, ACTORS)
     assert (await money.allocate("13", 10_000_000)).status_code == 201
     marseille = await make_candidate(session, siren=MARSEILLE_SIREN)
-    a = (await make_project(session, candidate=marseille, status="in_review")).id
+    a = (await make_project(session, candidate=marseille, status="in_review", start_on=TODAY)).id
     await money.commit(a, 1_000_000)
     assert (await money.convention(a)).status_code == 200
     assert (await money.cancel(a)).status_code == 200
