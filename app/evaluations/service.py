@@ -51,6 +51,7 @@ from app.programme import service as programme_service
 from app.programme.models import ScoringGrid
 from app.projects import (
     guards as projects_guards,
+    hooks as projects_hooks,
     repository as projects_repository,
     service as projects_service,
 )
@@ -380,7 +381,7 @@ async def refresh_summary(session: AsyncSession, project_id: uuid.UUID) -> Score
     return summary
 
 
-@projects_service.on_strand_change
+@projects_hooks.on_strand_change
 async def void_former_strand(session: AsyncSession, principal: Principal, project: Project) -> None:
     """R-EVAL-5: a returned dossier changed strand: its scored evaluations, on the former
     strand's grid, become void (kept and readable, out of every mean, not editable; each

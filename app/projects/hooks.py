@@ -1,10 +1,12 @@
-"""Transition listeners: what a higher domain does when a dossier changes state.
+"""Listeners: what a higher domain does when a dossier changes state or strand.
 
-A higher domain (committees) must act, in the same transaction, when a dossier moves: a dossier
-returned, withdrawn or closed while on an open agenda leaves it (R-COM-2). This domain may not
-import it (the dependency direction), so it registers an async listener here at import, as the
-guards of `app.projects.guards` and `app.audit`'s `on_append` listeners do; `advance` calls
-every listener after each transition.
+A higher domain must act, in the same transaction, when a dossier moves: a dossier returned,
+withdrawn or closed while on an open agenda leaves it (committees, R-COM-2); a draft that
+changes strand voids the evaluations of its former strand (evaluations, R-EVAL-5). This domain
+may not import them (the dependency direction), so they register an async listener here at
+import, as the guards of `app.projects.guards` and `app.audit`'s `on_append` listeners do;
+`advance` calls the transition listeners after each transition, the edit of a draft the strand
+listeners when its strand changed.
 """
 
 from __future__ import annotations
@@ -24,12 +26,22 @@ TransitionListener = Callable[[AsyncSession, Principal, "Project", Status, Actio
 """`listener(session, principal, project, before, action)`: the dossier already carries its new
 status; the listener runs in the transition's transaction (it only flushes)."""
 
+StrandListener = Callable[[AsyncSession, Principal, "Project"], Awaitable[None]]
+"""`listener(session, principal, project)`: the draft already carries its new strand."""
+
 _listeners: dict[str, TransitionListener] = {}
+_strand_listeners: dict[str, StrandListener] = {}
 
 
 def on_transition(listener: TransitionListener) -> TransitionListener:
     """Register `listener` (by its qualified name: a module reloaded in tests replaces it)."""
     _listeners[f"{listener.__module__}.{listener.__qualname__}"] = listener
+    return listener
+
+
+def on_strand_change(listener: StrandListener) -> StrandListener:
+    """Register `listener` for a draft's change of strand (by its qualified name, likewise)."""
+    _strand_listeners[f"{listener.__module__}.{listener.__qualname__}"] = listener
     return listener
 
 
@@ -39,3 +51,9 @@ async def notify(
     """Call every registered listener, in registration order."""
     for listener in list(_listeners.values()):
         await listener(session, principal, project, before, action)
+
+
+async def strand_changed(session: AsyncSession, principal: Principal, project: Project) -> None:
+    """Call every strand listener, in registration order (e.g. R-EVAL-5)."""
+    for listener in list(_strand_listeners.values()):
+        await listener(session, principal, project)

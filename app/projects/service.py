@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
@@ -351,18 +351,6 @@ async def name_and_actions(
     return str(row[0]), actions_for(principal, project, guards.facts_of(row, principal))
 
 
-StrandListener = Callable[[AsyncSession, Principal, Project], Awaitable[None]]
-_strand_listeners: list[StrandListener] = []
-
-
-def on_strand_change(listener: StrandListener) -> StrandListener:
-    """Register `listener(session, principal, project)`, awaited in the edit's transaction
-    when a draft changes strand: how the evaluations domain, which this one may not import,
-    voids the evaluations of the former strand (R-EVAL-5)."""
-    _strand_listeners.append(listener)
-    return listener
-
-
 async def _ensure_draft(session: AsyncSession, project: Project, principal: Principal) -> None:
     # R-FLOW-3: drafts only (a returned dossier is a draft again).
     if not state_allows(Status(project.status), ProjectAction.EDIT):
@@ -440,9 +428,8 @@ async def apply_update(
         before=before,
         after=audit_view(project),
     )
-    if project.strand != former_strand:  # R-EVAL-5
-        for listener in _strand_listeners:
-            await listener(session, principal, project)
+    if project.strand != former_strand:
+        await hooks.strand_changed(session, principal, project)  # e.g. R-EVAL-5
     return project
 
 
