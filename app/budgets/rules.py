@@ -9,7 +9,7 @@ from datetime import date
 from enum import StrEnum
 
 from app.core.rules import RuleFailure
-from app.projects.rules import BPS, ProjectAction, Status, euros, state_allows
+from app.projects.rules import BPS, ProjectAction, Status, euros, forfait_binds, state_allows
 
 
 class MovementKind(StrEnum):
@@ -135,7 +135,7 @@ def check_grant_amount(
         return [RuleFailure("R-CAP-1", "Le montant accordé doit être positif.", "/amount_cents")]
     failures = []
     if amount_cents > max_grant_cents:
-        binding_forfait = forfait_cents is not None and forfait_cents < funding_cap_cents
+        binding_forfait = forfait_binds(forfait_cents, funding_cap_cents)
         failures.append(
             RuleFailure(
                 "R-CAP-3" if binding_forfait else "R-CAP-1",
