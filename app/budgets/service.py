@@ -56,7 +56,6 @@ from app.budgets.rules import (
 )
 from app.budgets.schemas import AllocationCreate, ConventionCreate, FinalReportCreate, PaymentCreate
 from app.candidates import service as candidates_service
-from app.candidates.models import Candidate
 from app.candidates.rules import Verification
 from app.core import clock
 from app.core.clock import PARIS
@@ -74,7 +73,6 @@ from app.core.types import utcnow
 from app.programme import service as programme_service
 from app.programme.cache import ProgrammeKey
 from app.programme.models import Programme
-from app.programme.rules import select_forfait
 from app.projects import guards as projects_guards, service as projects_service
 from app.projects.errors import InvalidTransition
 from app.projects.models import Project
@@ -590,23 +588,12 @@ async def _frozen_terms(
     committee's close): eligible cost, aid rate, forfait and its tier, payment caps, the
     programme's version and the grid version of the dossier's strand."""
     programme = await session.get_one(Programme, project.programme_id)
-    tier_label: str | None = None
-    if report.forfait_cents is not None:
-        candidate = await session.get_one(Candidate, project.candidate_id)
-        schedule = await programme_service.forfait_schedule(session, programme, project.departement)
-        tier = select_forfait(
-            schedule.tiers,
-            kind=candidate.kind,
-            population=candidate.population,
-            epci_type=candidate.epci_type,
-        )
-        tier_label = None if tier is None else str(tier.get("label") or "") or None
     grid = await programme_service.current_grid(session, programme.id, project.strand)
     return {
         "eligible_cost_cents": report.cost.eligible_cost_cents,
         "aid_rate_bps": programme.funding_cap_rate_bps,
         "forfait_cents": report.forfait_cents,
-        "forfait_tier": tier_label,
+        "forfait_tier": report.forfait_tier,  # the tier the report found (R-CAP-3)
         "advance_cap_bps": programme.advance_cap_bps,
         "pre_final_payment_cap_bps": programme.pre_final_payment_cap_bps,
         "programme_version": programme.version,
