@@ -38,6 +38,7 @@ from app.core.openapi import build_openapi
 from app.core.ratelimit import RateLimitMiddleware
 from app.core.security import ProviderVerifier, TokenVerifier
 from app.dashboard.router import mount as mount_dashboard
+from app.documents.router import router as documents_router
 from app.ds.router import project_router as ds_project_router, router as ds_router
 from app.ds.worker import run_worker as run_ds_worker
 from app.evaluations.router import evaluations_router, project_evaluations_router
@@ -161,6 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhooks_router,
         ds_router,
         ds_project_router,
+        documents_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 

@@ -202,6 +202,22 @@ class Settings(BaseSettings):
     ds_max_retry_after_seconds: float = Field(default=60.0, ge=0, le=600)
     ds_worker_enabled: bool = True
 
+    # Issue 24, documents (app/documents): the bytes live under `documents_dir` (the embedded
+    # default) or in an S3-compatible bucket; an upload is refused past `documents_max_bytes`
+    # while it is read (R-DOC-2; the programme's limit in step C).
+    documents_storage: Literal["filesystem", "s3"] = "filesystem"
+    documents_dir: str = "var/documents"
+    documents_s3_bucket: str = "guichet-documents"
+    documents_s3_prefix: str = ""
+    documents_s3_endpoint: str = ""  # empty: AWS's regional endpoint
+    documents_s3_region: str = "us-east-1"
+    documents_s3_access_key_id: str | None = None
+    documents_s3_secret_access_key: SecretStr | None = None
+    documents_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=1024**3)
+    # R-DOC-2: the malware scanner (ClamAV's clamd: unix:///run/clamav/clamd.ctl or
+    # tcp://host:3310). Unset: documents are `unscanned`, served only outside production.
+    documents_scanner_url: str | None = None
+
     # R-ELIG-8, demonstrations of a past programme: the service's clock reads this instant
     # (ISO 8601 with its offset) at the database's first start and runs on from there; the
     # offset is stored in the database and kept (app.core.clock.settle_offset). Refused in
