@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("scan_attempts", sa.Integer(), nullable=False),
         sa.Column("scan_next_at", app.core.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("scan_lease_until", app.core.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("scan_lease_token", sa.Uuid(), nullable=True),
         sa.Column("uploaded_by", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
         sa.Column("uploaded_role", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
         sa.Column("superseded_at", app.core.types.UTCDateTime(timezone=True), nullable=True),

@@ -58,6 +58,7 @@ class Document(SQLModel, table=True):
     scan_attempts: int = 0
     scan_next_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     scan_lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    scan_lease_token: uuid.UUID | None = None
     uploaded_by: str = Field(max_length=255)
     uploaded_role: str = Field(max_length=20)
     superseded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -29,14 +29,17 @@ ProjectFilers = Annotated[Principal, Depends(require_roles(Role.CANDIDATE, Role.
 CandidateFilers = Annotated[Principal, Depends(require_roles(Role.CANDIDATE))]
 
 
-def get_storage(request: Request) -> DocumentStorage:
+def storage_of(state: Any) -> DocumentStorage:
     """The app's document storage, built from its settings at first use."""
-    state = request.app.state
     storage: DocumentStorage | None = getattr(state, "document_storage", None)
     if storage is None:
         storage = DocumentStorage.from_settings(state.settings)
         state.document_storage = storage
     return storage
+
+
+def get_storage(request: Request) -> DocumentStorage:
+    return storage_of(request.app.state)
 
 
 Storage = Annotated[DocumentStorage, Depends(get_storage)]

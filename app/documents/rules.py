@@ -219,3 +219,17 @@ def project_upload_refusal(principal: Principal, kind: DocumentKind, status: str
 def servable(status: ScanStatus, *, production: bool) -> bool:
     """R-DOC-2: served only once scanned clean; unscanned only outside production."""
     return status is ScanStatus.CLEAN or (status is ScanStatus.UNSCANNED and not production)
+
+
+# -- scanning ------------------------------------------------------------------------------
+
+SCAN_BACKOFF_SECONDS = (5, 15, 60, 300, 900)
+
+
+def scan_retry_delay(failed_attempts: int) -> int:
+    """Seconds before a document whose scan failed (clamd down) is tried again: growing, then
+    every 15 minutes for as long as it takes (a document is never given up: it stays pending,
+    never served, until a scanner has judged it)."""
+    if failed_attempts < 1:
+        raise ValueError("at least one attempt failed")
+    return SCAN_BACKOFF_SECONDS[min(failed_attempts, len(SCAN_BACKOFF_SECONDS)) - 1]

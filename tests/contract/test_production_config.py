@@ -41,6 +41,7 @@ async def test_production_serves_neither_docs_nor_openapi(tmp_path: Path) -> Non
         environment="production",
         jwt_secret=STRONG_SECRET,
         docs_enabled=None,
+        documents_scanner_url="unix:///run/clamav/clamd.ctl",
     )
     assert settings.show_docs is False
     app = create_app(settings)
@@ -66,7 +67,11 @@ def test_production_refuses_the_default_secret() -> None:
 
 
 def test_production_with_a_strong_secret_hides_docs_by_default() -> None:
-    settings = _settings(environment="production", jwt_secret=STRONG_SECRET)
+    settings = _settings(
+        environment="production",
+        jwt_secret=STRONG_SECRET,
+        documents_scanner_url="unix:///run/clamav/clamd.ctl",
+    )
     assert settings.show_docs is False
 
 
@@ -98,3 +103,13 @@ async def test_cors_answers_only_the_listed_origins(tmp_path: Path) -> None:
         await app.state.engine.dispose()
     assert listed.headers["access-control-allow-origin"] == "https://guichet.example"
     assert "access-control-allow-origin" not in other.headers
+
+
+def test_production_refuses_to_start_without_a_malware_scanner_r_doc_2() -> None:
+    """R-DOC-2: no document is served unscanned in production, so it needs clamd."""
+    with pytest.raises(ValidationError, match="GUICHET_DOCUMENTS_SCANNER_URL"):
+        _settings(environment="production", jwt_secret=STRONG_SECRET)
+    with pytest.raises(ValidationError, match="documents_scanner_url"):
+        _settings(documents_scanner_url="http://clamd:3310")
+    assert _settings(documents_scanner_url="tcp://clamd:3310").documents_scanner_url
+    assert _settings().documents_scanner_url is None  # development: documents `unscanned`

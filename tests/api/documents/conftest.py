@@ -4,7 +4,12 @@ a free port)."""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
 import socket
+import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -73,3 +78,69 @@ def storage(
     app.state.document_storage = built
     yield built
     app.state.document_storage = None
+
+
+# -- a real clamd (R-DOC-2) ----------------------------------------------------------------
+
+# The EICAR test file: every antivirus detects it; the test's own signature database names
+# it by its MD5 and size (a `.hdb` line), as no signature update can be fetched here.
+EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+EICAR_SIGNATURE = "Guichet.Test.EICAR"
+
+
+def _pong(path: str) -> bool:
+    try:
+        with socket.socket(socket.AF_UNIX) as probe:
+            probe.settimeout(2)
+            probe.connect(path)
+            probe.sendall(b"zPING\0")
+            return probe.recv(16).rstrip(b"\0") == b"PONG"
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def clamd_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """clamd started for the suite: its own configuration, a unix socket in a tmp directory,
+    a one-signature database. Missing clamd: skipped, but a failure under CI (env CI set)."""
+    binary = shutil.which("clamd") or (
+        "/usr/sbin/clamd" if os.path.exists("/usr/sbin/clamd") else None
+    )
+    if binary is None:
+        message = "clamd is not installed (Debian package clamav-daemon)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    root = tmp_path_factory.mktemp("clamd")
+    database = root / "db"
+    database.mkdir()
+    digest = hashlib.md5(EICAR).hexdigest()  # noqa: S324 - ClamAV's .hdb format is MD5
+    (database / "guichet-test.hdb").write_text(f"{digest}:{len(EICAR)}:{EICAR_SIGNATURE}\n")
+    socket_path = root / "clamd.sock"
+    config = root / "clamd.conf"
+    config.write_text(
+        "Foreground yes\n"
+        f"DatabaseDirectory {database}\n"
+        f"LocalSocket {socket_path}\n"
+        f"LogFile {root / 'clamd.log'}\n"
+        f"PidFile {root / 'clamd.pid'}\n"
+        "StreamMaxLength 30M\n"
+    )
+    process = subprocess.Popen(  # noqa: S603 - our own binary and configuration
+        [binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"unix://{socket_path}"
+    try:
+        deadline = time.monotonic() + 60
+        while not _pong(str(socket_path)):
+            if process.poll() is not None or time.monotonic() > deadline:
+                log = (root / "clamd.log").read_text() if (root / "clamd.log").exists() else ""
+                pytest.fail(f"clamd did not start: {log[-2000:]}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()

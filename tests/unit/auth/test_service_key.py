@@ -123,7 +123,10 @@ def test_r_auth_2_settings_keep_one_algorithm() -> None:
     with pytest.raises(ValueError, match="not a RS256"):
         ServiceKey.from_settings(settings_with(jwt_algorithm="RS256", jwt_signing_key=es256_pem()))
     production = settings_with(
-        environment="production", jwt_algorithm="ES256", jwt_signing_key=es256_pem()
+        environment="production",
+        jwt_algorithm="ES256",
+        jwt_signing_key=es256_pem(),
+        documents_scanner_url="unix:///run/clamav/clamd.ctl",
     )
     assert production.has_signing_key
     with pytest.raises(ValidationError, match="ES256 needs"):

@@ -71,6 +71,7 @@ def test_api4_limits_default_per_environment_and_override_per_role_and_class() -
         _env_file=None,  # type: ignore[call-arg]
         environment="production",
         jwt_secret="x" * 40,
+        documents_scanner_url="unix:///run/clamav/clamd.ctl",
         rate_limits={"candidate_write": "7/minute"},
     )
     assert prod.rate_limit("candidate", "write") == "7/minute"
