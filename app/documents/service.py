@@ -4,7 +4,8 @@ An upload is received into a staging object while it is read (`upload.receive_fo
 judged (type from the bytes, kind, who may file it in which state), promoted to its final key
 (`rules.storage_key`: owner and hash) and recorded; the row is written in the request's
 transaction, after the bytes are in place, so a row never names missing bytes. A failure at
-any point discards the staging object; an object left behind by a crash is under `staging/`.
+any point discards the staging object; one left behind by a crash is swept by the scan
+worker (`worker.sweep`).
 """
 
 from __future__ import annotations

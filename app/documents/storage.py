@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -90,6 +91,19 @@ class DocumentStorage:
         except (NotFoundError, FileNotFoundError):
             return False
         return True
+
+    async def sweep_staging(self, before: datetime) -> int:
+        """Delete staging objects last written before `before` (real time): what an upload
+        interrupted by a crash left behind. Returns how many were deleted."""
+        stale: list[str] = []
+        try:
+            async for batch in obstore.list(self.store, prefix=STAGING_PREFIX):
+                stale.extend(m["path"] for m in batch if m["last_modified"] < before)
+        except (NotFoundError, FileNotFoundError):
+            return 0
+        for key in stale:
+            await self.discard(key)
+        return len(stale)
 
     async def read(
         self, key: str, *, start: int = 0, end: int | None = None

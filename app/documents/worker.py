@@ -15,7 +15,7 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, update
@@ -40,9 +40,15 @@ SCANNER = Principal("clamd", Role.DINUM)
 
 @dataclass
 class ScannerState:
-    """What the last round saw of clamd, for /metrics."""
+    """What the last round saw of clamd (for /metrics), and when staging was last swept."""
 
     up: bool | None = None
+    swept_at: datetime | None = None
+
+
+# Staging objects older than this are what a crash mid-upload left: swept every SWEEP_EVERY.
+STAGING_MAX_AGE = timedelta(hours=1)
+SWEEP_EVERY = timedelta(minutes=10)
 
 
 STATE = ScannerState()
@@ -169,7 +175,25 @@ async def scan_once(
             error = "contenu introuvable dans le stockage"
             logger.error("document %s: stored bytes missing (%s)", item.id, item.storage_key)
         await _settle(sessionmaker, item, now=at, verdict=verdict, error=error)
+    await sweep(storage)
     return len(items)
+
+
+async def sweep(storage: DocumentStorage, *, now: datetime | None = None) -> int:
+    """Every SWEEP_EVERY, delete the staging objects an interrupted upload left (issue 24).
+    Object stores date their objects in real time: so does this."""
+    real = now or datetime.now(UTC)
+    if STATE.swept_at is not None and real - STATE.swept_at < SWEEP_EVERY:
+        return 0
+    STATE.swept_at = real
+    try:
+        swept = await storage.sweep_staging(real - STAGING_MAX_AGE)
+    except Exception:
+        logger.exception("staging sweep failed")
+        return 0
+    if swept:
+        logger.info("swept %d staging objects left by interrupted uploads", swept)
+    return swept
 
 
 async def run_worker(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,7 +21,7 @@ from app.documents import scanner, worker
 from app.documents.models import Document
 from app.documents.storage import DocumentStorage
 from tests.api.documents.conftest import EICAR, EICAR_SIGNATURE
-from tests.api.documents.test_documents import API, PDF, upload
+from tests.api.documents.test_documents import API, PDF, stored_keys, upload
 from tests.conftest import MARSEILLE_SIREN, Actors
 from tests.factories import make_candidate, make_project
 
@@ -163,3 +163,28 @@ async def test_clamd_down_leaves_pending_retried_and_reported(
     document = await session.get(Document, uuid.UUID(filed["id"]), populate_existing=True)
     assert document is not None and document.scan_status == "clean"
     assert "guichet_documents_scanner_up 1.0" in (await client.get("/metrics")).text
+
+
+async def test_staging_left_by_an_interrupted_upload_is_swept(
+    storage: DocumentStorage,
+    client: AsyncClient,
+    headers: Any,
+    actors: Actors,
+    session: AsyncSession,
+) -> None:
+    """An upload cut by a crash leaves its staging object: the worker's sweep deletes those
+    older than an hour, never a stored document."""
+    filed = await _file(client, headers, actors, session, PDF, "deliberation.pdf")
+    writer = storage.open_writer(storage.staging_key())
+    await writer.write(b"half an upload")
+    await writer.close()
+    assert len(await stored_keys(storage)) == 2
+    worker.STATE.swept_at = None
+    assert await worker.sweep(storage) == 0  # too recent: it may be an upload in progress
+    worker.STATE.swept_at = None
+    later = datetime.now(UTC) + timedelta(hours=2)
+    assert await worker.sweep(storage, now=later) == 1
+    assert await worker.sweep(storage, now=later) == 0  # not again before SWEEP_EVERY
+    assert await stored_keys(storage) == [
+        f"projects/{filed['project_id'].replace('-', '')}/{filed['sha256']}"
+    ]
