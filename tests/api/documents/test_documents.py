@@ -302,6 +302,14 @@ async def test_download_attachment_headers_range_and_audit_r_doc_3(
     assert sorted(e.actor_subject for e in reads) == sorted(
         [actors.pref13.subject, actors.pref13.subject, actors.dinum.subject]
     )
+    # The trail reads through the API too: the prefecture sees who read its documents.
+    trail = await client.get(
+        f"{API}/audit-events",
+        params={"object_type": "document", "object_id": created["id"], "action": "downloaded"},
+        headers=headers(actors.pref13),
+    )
+    assert trail.status_code == 200, trail.text
+    assert len(trail.json()["items"]) == 3
 
 
 async def test_pending_or_infected_never_served_r_doc_2(
