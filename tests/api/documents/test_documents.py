@@ -390,3 +390,45 @@ async def test_not_multipart_is_415(
         headers=headers(actors.cand_a),
     )
     assert missing_file.status_code == 422
+
+
+async def test_a_body_arriving_in_tiny_pieces_is_read_whole(
+    client: AsyncClient, headers: Any, actors: Actors, dossier: Any, storage: DocumentStorage
+) -> None:
+    """The streaming parser sees the body as the network delivers it: boundaries, headers and
+    the file cut anywhere still give the same fields, bytes and hash."""
+    project, _ = dossier
+    boundary = "b0undary"
+    content = PDF + bytes(range(256)) * 40  # every byte value, CR/LF and dashes included
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            'filename="pièce.pdf"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        ).encode()
+        + content
+        + (
+            f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="kind"\r\n\r\n'
+            f"deliberation\r\n--{boundary}--\r\n"
+        ).encode()
+    )
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 7):
+            yield body[start : start + 7]
+
+    answer = await client.post(
+        f"{API}/projects/{project.id}/documents",
+        content=pieces(),
+        headers={
+            **headers(actors.cand_a),
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+        },
+    )
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["sha256"] == hashlib.sha256(content).hexdigest()
+    assert answer.json()["size_bytes"] == len(content)
+    assert answer.json()["filename"] == "pièce.pdf"
+    served = await client.get(
+        f"{API}/documents/{answer.json()['id']}/content", headers=headers(actors.cand_a)
+    )
+    assert served.content == content
