@@ -23,6 +23,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/venv/bin:$PATH \
     GUICHET_ENVIRONMENT=production
 
+# Issue 24: documents' types are read from their bytes by the system's libmagic (python-magic).
+RUN apt-get update && apt-get install -y --no-install-recommends libmagic1 \
+ && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 guichet
 WORKDIR /srv/guichet
 COPY --from=build /opt/venv /opt/venv

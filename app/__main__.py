@@ -235,6 +235,12 @@ async def _work() -> None:
         workers = [run_worker(sessionmaker, settings, stop)]
         if settings.ds_worker_enabled and settings.ds_api_token is not None:
             workers.append(run_ds_worker(sessionmaker, settings, stop))  # issue 14 write-back
+        if settings.documents_scanner_url is not None:  # R-DOC-2: the malware scan
+            from app.documents.storage import DocumentStorage
+            from app.documents.worker import run_worker as run_scan_worker
+
+            storage = DocumentStorage.from_settings(settings)
+            workers.append(run_scan_worker(sessionmaker, settings, storage, stop))
         await asyncio.gather(*workers)
     finally:
         await engine.dispose()
@@ -266,7 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--workers", type=int, default=None)
     serve.add_argument("--proxy-headers", action="store_true")
     sub.add_parser(
-        "worker", help="livrer les webhooks (R-HOOK-1) et les décisions à DS, sans servir l'API"
+        "worker",
+        help="livrer les webhooks (R-HOOK-1) et les décisions à DS, analyser les documents "
+        "(R-DOC-2), sans servir l'API",
     )
     sub.add_parser("openapi", help="écrire openapi/openapi.json")
     sub.add_parser("seed", help="créer le programme FITN7 axe 3 s'il manque")

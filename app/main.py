@@ -40,6 +40,8 @@ from app.core.openapi import build_openapi
 from app.core.ratelimit import RateLimitMiddleware
 from app.core.security import ProviderVerifier, TokenVerifier
 from app.dashboard.router import mount as mount_dashboard
+from app.documents import metrics as documents_metrics, worker as documents_worker
+from app.documents.router import router as documents_router
 from app.ds.router import project_router as ds_project_router, router as ds_router
 from app.ds.worker import run_worker as run_ds_worker
 from app.evaluations.router import evaluations_router, project_evaluations_router
@@ -105,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     app.state.sessionmaker, settings, app.state.token_verifier.service_key, stop
                 )
             )
+        scan_worker = documents_worker.start(app, stop)  # R-DOC-2, when clamd is configured
         if settings.server_gc_freeze:
             gc.collect()
             gc.freeze()
@@ -118,6 +121,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await ds_worker
             if checkpoints is not None:
                 await checkpoints
+            if scan_worker is not None:
+                await scan_worker
             await app.state.engine.dispose()
             mark_worker_dead()  # multiprocess metrics: this worker's live gauges go
 
@@ -138,7 +143,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     instrument_pool(app.state.engine)
     configure_access_log(settings.access_log)
     # GET /metrics reads these at scrape time (gauges computed from the database).
-    app.state.metrics_sources = [stats_metrics.envelope_gauges, webhooks_metrics.outbox_gauges]
+    app.state.metrics_sources = [
+        stats_metrics.envelope_gauges,
+        webhooks_metrics.outbox_gauges,
+        documents_metrics.scan_gauges,
+    ]
     # R-HOOK-1: how the SSRF guard resolves webhook hosts at registration (tests replace it).
     app.state.webhook_resolver = webhooks_guard.system_resolver
     app.state.clock = None  # read from the database at startup, or at the first request
@@ -173,6 +182,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhooks_router,
         ds_router,
         ds_project_router,
+        documents_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 

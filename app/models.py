@@ -11,6 +11,7 @@ from app.candidates.models import Candidate
 from app.committees.models import AgendaItem, Committee
 from app.core.db import ServiceClock
 from app.core.idempotency import IdempotencyRecord
+from app.documents.models import Document
 from app.ds.models import DsDemarche, DsDossier, DsMutation, DsSyncRun
 from app.evaluations.models import Evaluation
 from app.programme.models import DepartementForfaits, Programme, ScoringGrid
@@ -28,6 +29,7 @@ __all__ = [
     "AuditEvent",
     "Convention",
     "DepartementForfaits",
+    "Document",
     "DsDemarche",
     "DsDossier",
     "DsMutation",

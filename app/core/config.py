@@ -218,6 +218,29 @@ class Settings(BaseSettings):
     ds_max_retry_after_seconds: float = Field(default=60.0, ge=0, le=600)
     ds_worker_enabled: bool = True
 
+    # Issue 24, documents (app/documents): the bytes live under `documents_dir` (the embedded
+    # default) or in an S3-compatible bucket; an upload is refused past `documents_max_bytes`
+    # while it is read (R-DOC-2; the programme's limit in step C).
+    documents_storage: Literal["filesystem", "s3"] = "filesystem"
+    documents_dir: str = "var/documents"
+    documents_s3_bucket: str = "guichet-documents"
+    documents_s3_prefix: str = ""
+    documents_s3_endpoint: str = ""  # empty: AWS's regional endpoint
+    documents_s3_region: str = "us-east-1"
+    documents_s3_access_key_id: str | None = None
+    documents_s3_secret_access_key: SecretStr | None = None
+    documents_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=1024**3)
+    # R-DOC-2: the malware scanner (ClamAV's clamd: unix:///run/clamav/clamd.ctl or
+    # tcp://host:3310). Unset: documents are `unscanned`, served only outside production.
+    documents_scanner_url: str | None = Field(
+        default=None, pattern=r"^(unix:///[^\s]+|tcp://[^\s/:]+:[0-9]{1,5})$"
+    )
+    # The scan worker: a background task of each API process, as the webhook worker.
+    documents_scan_worker_enabled: bool = True
+    documents_scan_poll_seconds: float = Field(default=2.0, gt=0, le=60)
+    documents_scan_batch_size: int = Field(default=5, ge=1, le=100)
+    documents_scan_lease_seconds: int = Field(default=300, ge=10, le=3600)
+
     # R-ELIG-8, demonstrations of a past programme: the service's clock reads this instant
     # (ISO 8601 with its offset) at the database's first start and runs on from there; the
     # offset is stored in the database and kept (app.core.clock.settle_offset). Refused in
@@ -325,6 +348,12 @@ class Settings(BaseSettings):
                 )
             if self.proconnect_allow_http:
                 raise ValueError("GUICHET_PROCONNECT_ALLOW_HTTP is refused in production")
+            if not self.documents_scanner_url:
+                # R-DOC-2: no document is served unscanned in production.
+                raise ValueError(
+                    "GUICHET_DOCUMENTS_SCANNER_URL (clamd: unix:///run/clamav/clamd.ctl or "
+                    "tcp://host:3310) must be set in production"
+                )
         if self.has_signing_key and self.jwt_algorithm == "HS256":
             raise ValueError("a signing key needs GUICHET_JWT_ALGORITHM=RS256 or ES256")
         if self.jwt_signing_key is not None and self.jwt_signing_key_file is not None:

@@ -348,7 +348,13 @@ _READ_METHODS = frozenset({"GET", "HEAD"})
 # only inside a transaction): the dashboards, the streamed open-data export, the audit chain
 # (its verification reads the head and the events in one snapshot) and sign-in (whose GET
 # login and callback write their state and one-time code, and audit in a transaction).
-_SNAPSHOT_READS = ("/api/v1/stats", "/api/v1/open-data", "/api/v1/audit-events", "/api/v1/auth")
+_SNAPSHOT_READS = (
+    "/api/v1/stats",
+    "/api/v1/open-data",
+    "/api/v1/audit-events",
+    "/api/v1/auth",
+    "/api/v1/documents",  # a download audits who read it (R-DOC-3), in a transaction
+)
 
 
 async def add_unique(session: AsyncSession, row: Any, error: AppError) -> None:

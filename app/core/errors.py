@@ -575,6 +575,7 @@ PROBLEM_DESCRIPTIONS: dict[int, str] = {
     412: "If-Match périmé (R-FLOW-3).",
     413: "Corps trop volumineux.",
     415: "Type de contenu non pris en charge.",
+    416: "Plage (Range) hors du document.",
     422: "Données invalides ou refusées par une règle : voir `errors`.",
     428: "If-Match manquant (R-FLOW-3).",
     500: "Erreur interne.",
@@ -684,6 +685,14 @@ _EXAMPLES: dict[int, tuple[str, str, str, str, list[dict[str, str]], dict[str, A
                 "message": "Envoyez le corps en application/json.",
             }
         ],
+        {},
+    ),
+    416: (
+        "range-not-satisfiable",
+        "Plage non satisfaisable",
+        "La plage demandée (en-tête Range) est hors du document (48213 octets).",
+        "range-not-satisfiable",
+        [],
         {},
     ),
     422: (

@@ -4,6 +4,7 @@ request limit (503) and CORS whose refusals are problem+json too."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from starlette.datastructures import Headers
@@ -47,15 +48,26 @@ async def _send_413(scope: Scope, send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-class BodyLimitMiddleware:
-    """Refuse bodies over `max_bytes` with 413, whether Content-Length says so or not."""
+# Uploads read as they arrive by their route, which enforces its own (larger) limit while
+# reading and never holds the body (issue 24: documents, R-DOC-2).
+STREAMED_UPLOADS = re.compile(r"^/api/v1/(?:projects|candidates)/[^/]+/documents$")
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+
+class BodyLimitMiddleware:
+    """Refuse bodies over `max_bytes` with 413, whether Content-Length says so or not; the
+    streamed uploads (`streamed`) pass through untouched."""
+
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, streamed: re.Pattern[str] = STREAMED_UPLOADS
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.streamed = streamed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (
+            scope["method"] == "POST" and self.streamed.match(scope.get("path", ""))
+        ):
             await self.app(scope, receive, send)
             return
         for name, value in scope["headers"]:

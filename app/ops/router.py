@@ -21,6 +21,7 @@ from app.core.db import SessionDep
 from app.core.errors import Forbidden, NotFound, ServiceUnavailable, Unauthenticated, problems
 from app.core.migrations import head_revisions
 from app.core.observability import exposition
+from app.documents import scanner as documents_scanner
 
 router = APIRouter(tags=["ops"])
 
@@ -33,6 +34,11 @@ class Readiness(BaseModel):
     status: Literal["ready"]
     database: Literal["ok"]
     revision: str = Field(max_length=64, description="Révision Alembic de la base.")
+    scanner: Literal["ok", "down", "none"] = Field(
+        description="Antivirus des documents (clamd, R-DOC-2) : `ok` il répond, `down` il ne "
+        "répond pas (les documents restent en attente d'analyse, réessayés), `none` aucun "
+        "n'est configuré (hors production)."
+    )
 
 
 @router.get("/healthz", summary="Vérifier que le service répond", response_model=Health)
@@ -47,8 +53,9 @@ async def read_health() -> Health:
     response_model=Readiness,
     responses=problems(503),
 )
-async def read_readiness(session: SessionDep) -> Readiness:
-    """La base répond et ses migrations sont à la dernière révision ; 503 sinon."""
+async def read_readiness(request: Request, session: SessionDep) -> Readiness:
+    """La base répond et ses migrations sont à la dernière révision ; 503 sinon. Dit aussi
+    si l'antivirus des documents répond (sans en faire dépendre la disponibilité de l'API)."""
     try:
         rows = (await session.execute(text("SELECT version_num FROM alembic_version"))).all()
     except SQLAlchemyError as exc:
@@ -59,7 +66,13 @@ async def read_readiness(session: SessionDep) -> Readiness:
             "La base n'est pas à la dernière migration : lancez `alembic upgrade head`.",
             code="migrations-pending",
         )
-    return Readiness(status="ready", database="ok", revision=",".join(sorted(current)))
+    scanner_url = request.app.state.settings.documents_scanner_url
+    scanner: Literal["ok", "down", "none"] = "none"
+    if scanner_url is not None:
+        scanner = "ok" if await documents_scanner.ping(scanner_url) else "down"
+    return Readiness(
+        status="ready", database="ok", revision=",".join(sorted(current)), scanner=scanner
+    )
 
 
 # -- GET /metrics -----------------------------------------------------------------------------

@@ -42,10 +42,16 @@ def _settings(**values: object) -> Settings:
 
 def test_r_elig_8_production_refuses_guichet_clock_start(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValidationError, match="GUICHET_CLOCK_START is refused in production"):
-        _settings(environment="production", jwt_secret=STRONG_SECRET, clock_start=START)
+        _settings(
+            environment="production",
+            jwt_secret=STRONG_SECRET,
+            clock_start=START,
+            documents_scanner_url="unix:///run/clamav/clamd.ctl",
+        )
     monkeypatch.setenv("GUICHET_ENVIRONMENT", "production")
     monkeypatch.setenv("GUICHET_JWT_SECRET", STRONG_SECRET)
     monkeypatch.setenv("GUICHET_AUDIT_KEYS", '{"k": "' + STRONG_SECRET + '"}')  # R-AUDIT-1
+    monkeypatch.setenv("GUICHET_DOCUMENTS_SCANNER_URL", "unix:///run/clamav/clamd.ctl")
     monkeypatch.setenv("GUICHET_CLOCK_START", "2021-03-01T09:00:00+01:00")
     with pytest.raises(ValidationError, match="GUICHET_CLOCK_START"):
         _settings()
@@ -178,7 +184,12 @@ async def test_production_refuses_to_start_on_a_shifted_database(database_url: s
     demo = await started(test_settings(database_url, clock_start=START))
     await demo.state.engine.dispose()
     production = create_app(
-        test_settings(database_url, environment="production", jwt_secret=STRONG_SECRET)
+        test_settings(
+            database_url,
+            environment="production",
+            jwt_secret=STRONG_SECRET,
+            documents_scanner_url="unix:///run/clamav/clamd.ctl",
+        )
     )
     try:
         with pytest.raises(ClockRefused):
@@ -196,7 +207,12 @@ async def test_production_meeting_a_shifted_database_at_a_request_answers_503(
     demo = await started(test_settings(database_url, clock_start=START))
     await demo.state.engine.dispose()
     production = create_app(
-        test_settings(database_url, environment="production", jwt_secret=STRONG_SECRET)
+        test_settings(
+            database_url,
+            environment="production",
+            jwt_secret=STRONG_SECRET,
+            documents_scanner_url="unix:///run/clamav/clamd.ctl",
+        )
     )
     try:
         assert production.state.clock is None  # as after a startup that could not read it

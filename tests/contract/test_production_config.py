@@ -14,6 +14,7 @@ from app.main import create_app
 from tests import support
 
 STRONG_SECRET = "k" * 64
+SCANNER = "unix:///run/clamav/clamd.ctl"  # R-DOC-2: production needs its clamd
 
 
 @pytest.fixture(autouse=True)
@@ -41,6 +42,7 @@ async def test_production_serves_neither_docs_nor_openapi(tmp_path: Path) -> Non
         environment="production",
         jwt_secret=STRONG_SECRET,
         docs_enabled=None,
+        documents_scanner_url="unix:///run/clamav/clamd.ctl",
     )
     assert settings.show_docs is False
     app = create_app(settings)
@@ -67,7 +69,10 @@ def test_production_refuses_the_default_secret() -> None:
 
 def test_production_with_a_strong_secret_hides_docs_by_default() -> None:
     settings = _settings(
-        environment="production", jwt_secret=STRONG_SECRET, audit_keys={"k": STRONG_SECRET}
+        environment="production",
+        jwt_secret=STRONG_SECRET,
+        audit_keys={"k": STRONG_SECRET},
+        documents_scanner_url=SCANNER,
     )
     assert settings.show_docs is False
 
@@ -107,11 +112,26 @@ AUDIT_KEYS = {"2026-12": "a" * 40}
 
 def test_r_audit_1_production_refuses_to_start_without_its_audit_keys() -> None:
     with pytest.raises(ValidationError, match="GUICHET_AUDIT_KEYS"):
-        _settings(environment="production", jwt_secret=STRONG_SECRET, audit_keys={})
+        _settings(
+            environment="production",
+            jwt_secret=STRONG_SECRET,
+            audit_keys={},
+            documents_scanner_url=SCANNER,
+        )
     for weak in ({"dev": DEV_AUDIT_KEY}, {"k": "short"}):
         with pytest.raises(ValidationError, match="GUICHET_AUDIT_KEYS"):
-            _settings(environment="production", jwt_secret=STRONG_SECRET, audit_keys=weak)
-    settings = _settings(environment="production", jwt_secret=STRONG_SECRET, audit_keys=AUDIT_KEYS)
+            _settings(
+                environment="production",
+                jwt_secret=STRONG_SECRET,
+                audit_keys=weak,
+                documents_scanner_url=SCANNER,
+            )
+    settings = _settings(
+        environment="production",
+        jwt_secret=STRONG_SECRET,
+        audit_keys=AUDIT_KEYS,
+        documents_scanner_url=SCANNER,
+    )
     assert settings.current_audit_key_id == "2026-12"
 
 
@@ -135,3 +155,13 @@ def test_r_audit_1_audit_keys_are_read_from_the_environment(
     settings = _settings()
     assert set(settings.audit_keys) == {"k1", "k2"}
     assert settings.current_audit_key_id == "k2"
+
+
+def test_production_refuses_to_start_without_a_malware_scanner_r_doc_2() -> None:
+    """R-DOC-2: no document is served unscanned in production, so it needs clamd."""
+    with pytest.raises(ValidationError, match="GUICHET_DOCUMENTS_SCANNER_URL"):
+        _settings(environment="production", jwt_secret=STRONG_SECRET)
+    with pytest.raises(ValidationError, match="documents_scanner_url"):
+        _settings(documents_scanner_url="http://clamd:3310")
+    assert _settings(documents_scanner_url="tcp://clamd:3310").documents_scanner_url
+    assert _settings().documents_scanner_url is None  # development: documents `unscanned`

@@ -212,6 +212,7 @@ async def test_metrics_are_not_public_in_production(
             database_url,
             environment="production",
             jwt_secret="p" * 40,
+            documents_scanner_url="unix:///run/clamav/clamd.ctl",
             metrics_token=token,
             metrics_allowed_networks=networks,
         )

@@ -127,6 +127,7 @@ def test_r_auth_2_settings_keep_one_algorithm() -> None:
         jwt_algorithm="ES256",
         jwt_signing_key=es256_pem(),
         audit_keys={"k": "k" * 40},  # R-AUDIT-1: production has its own audit key
+        documents_scanner_url="unix:///run/clamav/clamd.ctl",
     )
     assert production.has_signing_key
     with pytest.raises(ValidationError, match="ES256 needs"):

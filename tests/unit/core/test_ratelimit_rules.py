@@ -72,6 +72,7 @@ def test_api4_limits_default_per_environment_and_override_per_role_and_class() -
         environment="production",
         jwt_secret="x" * 40,
         audit_keys={"k": "k" * 40},  # R-AUDIT-1: production has its own audit key
+        documents_scanner_url="unix:///run/clamav/clamd.ctl",
         rate_limits={"candidate_write": "7/minute"},
     )
     assert prod.rate_limit("candidate", "write") == "7/minute"

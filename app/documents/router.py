@@ -1,0 +1,304 @@
+"""Documents of a dossier or a candidate: upload, list, read, download (R-DOC-1..3)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi.responses import StreamingResponse
+
+from app.auth.dependencies import CurrentPrincipal, require_roles
+from app.auth.principal import Principal, Role
+from app.core.db import SessionDep
+from app.core.errors import problems
+from app.core.filters import UpdatedSince
+from app.core.location import set_location
+from app.core.pagination import CursorFormat, PageParams, page_params_for
+from app.documents import rules, service as documents_service
+from app.documents.models import Document
+from app.documents.rules import DocumentKind
+from app.documents.schemas import DocumentList, DocumentRead
+from app.documents.storage import DocumentStorage
+
+router = APIRouter(tags=["documents"])
+
+PROJECT_DOCUMENTS_CURSOR = CursorFormat("projectdocuments")
+CANDIDATE_DOCUMENTS_CURSOR = CursorFormat("candidatedocuments")
+ProjectFilers = Annotated[Principal, Depends(require_roles(Role.CANDIDATE, Role.PREFECT))]
+CandidateFilers = Annotated[Principal, Depends(require_roles(Role.CANDIDATE))]
+
+
+def storage_of(state: Any) -> DocumentStorage:
+    """The app's document storage, built from its settings at first use."""
+    storage: DocumentStorage | None = getattr(state, "document_storage", None)
+    if storage is None:
+        storage = DocumentStorage.from_settings(state.settings)
+        state.document_storage = storage
+    return storage
+
+
+def get_storage(request: Request) -> DocumentStorage:
+    return storage_of(request.app.state)
+
+
+Storage = Annotated[DocumentStorage, Depends(get_storage)]
+
+
+def _upload_body(kinds: list[DocumentKind]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["kind", "file"],
+                        "properties": {
+                            "kind": {
+                                "type": "string",
+                                "enum": [k.value for k in kinds],
+                                "description": "Nature de la pièce (R-DOC-1).",
+                            },
+                            "expense_line_id": {
+                                "type": "string",
+                                "format": "uuid",
+                                "description": "Ligne de dépense visée (un devis : obligatoire).",
+                            },
+                            "file": {
+                                "type": "string",
+                                "format": "binary",
+                                "description": "Le fichier : "
+                                + rules.ALLOWED_TYPES_FR
+                                + ", type lu dans son contenu (R-DOC-2), 20 Mo au plus par "
+                                "défaut.",
+                            },
+                        },
+                    }
+                }
+            },
+        }
+    }
+
+
+def document_read(document: Document) -> DocumentRead:
+    return DocumentRead.model_validate(document, from_attributes=True)
+
+
+UPLOAD_PROBLEMS = problems(401, 403, 404, 409, 413, 415, 422)
+
+
+@router.post(
+    "/projects/{project_id}/documents",
+    summary="Déposer une pièce sur un dossier",
+    status_code=201,
+    response_model=DocumentRead,
+    responses=UPLOAD_PROBLEMS,
+    openapi_extra=_upload_body(sorted(rules.PROJECT_KINDS)),
+)
+async def upload_project_document(
+    project_id: uuid.UUID,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: ProjectFilers,
+    storage: Storage,
+) -> DocumentRead:
+    """Déposer une pièce (multipart/form-data : `kind`, `expense_line_id` pour un devis,
+    `file`). Le candidat dépose les pièces du dépôt tant que son dossier est un brouillon ;
+    la préfecture, la convention signée puis les pièces du rapport final. Un nouveau dépôt de
+    la même nature (et ligne) remplace le précédent, conservé. Le type est lu dans le
+    contenu (415 sinon), la taille vérifiée pendant l'envoi (413 dès qu'elle est dépassée).
+
+    Règles : R-DOC-1, R-DOC-2, R-ACL-1.
+    """
+    document = await documents_service.upload_project_document(
+        session,
+        principal,
+        project_id=project_id,
+        body=request.stream(),
+        content_type=request.headers.get("content-type"),
+        storage=storage,
+        settings=request.app.state.settings,
+    )
+    set_location(response, f"/documents/{document.id}")
+    return document_read(document)
+
+
+@router.get(
+    "/projects/{project_id}/documents",
+    summary="Lister les pièces d'un dossier",
+    response_model=DocumentList,
+    responses=problems(401, 403, 404),
+)
+async def list_project_documents(
+    project_id: uuid.UUID,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: Annotated[PageParams, Depends(page_params_for(PROJECT_DOCUMENTS_CURSOR))],
+    updated_since: UpdatedSince = None,
+) -> DocumentList:
+    """Les pièces du dossier, versions remplacées comprises (`superseded_at`).
+
+    Règles : R-DOC-3, R-ACL-1, R-SYNC-1.
+    """
+    rows, next_cursor = await documents_service.list_documents(
+        session, principal, project_id=project_id, page=page, updated_since=updated_since
+    )
+    return DocumentList(items=[document_read(d) for d in rows], next_cursor=next_cursor)
+
+
+@router.post(
+    "/candidates/{candidate_id}/documents",
+    summary="Déposer une pièce du candidat",
+    status_code=201,
+    response_model=DocumentRead,
+    responses=UPLOAD_PROBLEMS,
+    openapi_extra=_upload_body(sorted(rules.CANDIDATE_KINDS)),
+)
+async def upload_candidate_document(
+    candidate_id: uuid.UUID,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: CandidateFilers,
+    storage: Storage,
+) -> DocumentRead:
+    """Déposer l'attestation de l'organisme (`kind` = `attestation`, R-ELIG-1) : le candidat
+    seul, pour lui-même. Un nouveau dépôt remplace le précédent, conservé.
+
+    Règles : R-DOC-1, R-DOC-2, R-ACL-1.
+    """
+    document = await documents_service.upload_candidate_document(
+        session,
+        principal,
+        candidate_id=candidate_id,
+        body=request.stream(),
+        content_type=request.headers.get("content-type"),
+        storage=storage,
+        settings=request.app.state.settings,
+    )
+    set_location(response, f"/documents/{document.id}")
+    return document_read(document)
+
+
+@router.get(
+    "/candidates/{candidate_id}/documents",
+    summary="Lister les pièces d'un candidat",
+    response_model=DocumentList,
+    responses=problems(401, 403, 404),
+)
+async def list_candidate_documents(
+    candidate_id: uuid.UUID,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    page: Annotated[PageParams, Depends(page_params_for(CANDIDATE_DOCUMENTS_CURSOR))],
+    updated_since: UpdatedSince = None,
+) -> DocumentList:
+    """Les pièces du candidat (son attestation), versions remplacées comprises.
+
+    Règles : R-DOC-3, R-ACL-1, R-SYNC-1.
+    """
+    rows, next_cursor = await documents_service.list_documents(
+        session, principal, candidate_id=candidate_id, page=page, updated_since=updated_since
+    )
+    return DocumentList(items=[document_read(d) for d in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/documents/{document_id}",
+    summary="Lire les métadonnées d'une pièce",
+    response_model=DocumentRead,
+    responses=problems(401, 403, 404),
+)
+async def read_document(
+    document_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
+) -> DocumentRead:
+    """Nature, nom, type, taille, empreinte, analyse antivirus d'une pièce de votre périmètre.
+
+    Règles : R-DOC-3, R-ACL-1.
+    """
+    return document_read(
+        await documents_service.get_document(session, principal, document_id=document_id)
+    )
+
+
+_CONTENT_HEADERS = {
+    "Content-Disposition": {
+        "description": "Toujours `attachment`, nom du fichier en UTF-8 (RFC 6266, `filename*`).",
+        "schema": {"type": "string"},
+    },
+    "ETag": {"description": "L'empreinte SHA-256 du contenu.", "schema": {"type": "string"}},
+    "Accept-Ranges": {"description": "`bytes`.", "schema": {"type": "string"}},
+    "X-Document-Scan": {
+        "description": "`unscanned` quand la pièce n'a pas été analysée (hors production).",
+        "schema": {"type": "string"},
+    },
+}
+_BINARY = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
+
+
+@router.get(
+    "/documents/{document_id}/content",
+    summary="Télécharger une pièce",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "Le contenu, en pièce jointe, du type lu au dépôt.",
+            "content": _BINARY,
+            "headers": _CONTENT_HEADERS,
+        },
+        206: {
+            "description": "Une plage du contenu (en-tête Range, une seule plage).",
+            "content": _BINARY,
+            "headers": _CONTENT_HEADERS,
+        },
+        **problems(401, 403, 404, 409, 416),
+    },
+)
+async def download_document(
+    document_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    storage: Storage,
+    range_header: Annotated[
+        str | None,
+        Header(
+            alias="Range",
+            max_length=200,
+            description="Une plage d'octets (`bytes=0-1023`, `bytes=1024-`, `bytes=-512`).",
+        ),
+    ] = None,
+) -> StreamingResponse:
+    """Le contenu d'une pièce de votre périmètre, jamais public, servi seulement une fois
+    analysé sain (409 sinon : analyse en cours, ou infecté et en quarantaine). Chaque
+    téléchargement est journalisé (qui a lu quelle pièce).
+
+    Règles : R-DOC-3, R-DOC-2, R-ACL-1, R-AUDIT-1.
+    """
+    settings = request.app.state.settings
+    document, span = await documents_service.open_for_download(
+        session, principal, document_id=document_id, settings=settings, byte_range=range_header
+    )
+    headers = {
+        "Content-Disposition": rules.content_disposition(document.filename),
+        "X-Content-Type-Options": "nosniff",
+        "ETag": f'"{document.sha256}"',
+        "Accept-Ranges": "bytes",
+        "Cache-Control": "private, no-store",
+    }
+    if document.scan_status == rules.ScanStatus.UNSCANNED:
+        headers["X-Document-Scan"] = "unscanned"
+    if span is None:
+        body = await storage.read(document.storage_key)
+        headers["Content-Length"] = str(document.size_bytes)
+        status = 200
+    else:
+        body = await storage.read(document.storage_key, start=span.start, end=span.end + 1)
+        headers["Content-Length"] = str(span.length)
+        headers["Content-Range"] = f"bytes {span.start}-{span.end}/{document.size_bytes}"
+        status = 206
+    return StreamingResponse(
+        body, status_code=status, media_type=document.content_type, headers=headers
+    )

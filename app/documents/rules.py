@@ -1,0 +1,235 @@
+"""Pure rules of documents (R-DOC-1..3): kinds, types read from the bytes, names, keys, ranges.
+
+Nothing here touches the database, the settings, the storage or the clock.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import quote
+
+from app.auth.principal import Principal, Role
+
+
+class Step(StrEnum):
+    """Étape de la vie du dossier à laquelle une pièce est demandée (R-DOC-1)."""
+
+    SUBMISSION = "submission"
+    CONVENTION = "convention"
+    FINAL_REPORT = "final_report"
+
+
+class DocumentKind(StrEnum):
+    """Nature d'une pièce (R-DOC-1)."""
+
+    # Issue 24 step C makes them programme data.
+
+    DELIBERATION = "deliberation"  # délibération, or letter of the executive (R-ELIG-3)
+    QUOTE = "quote"  # devis, one per expense line
+    ATTESTATION = "attestation"  # a public_body's attestation (R-ELIG-1), on the candidate
+    SIGNED_CONVENTION = "signed_convention"
+    FINAL_REPORT = "final_report"
+    EXPENSE_STATEMENT = "expense_statement"
+
+
+KIND_STEP: dict[DocumentKind, Step] = {
+    DocumentKind.DELIBERATION: Step.SUBMISSION,
+    DocumentKind.QUOTE: Step.SUBMISSION,
+    DocumentKind.ATTESTATION: Step.SUBMISSION,
+    DocumentKind.SIGNED_CONVENTION: Step.CONVENTION,
+    DocumentKind.FINAL_REPORT: Step.FINAL_REPORT,
+    DocumentKind.EXPENSE_STATEMENT: Step.FINAL_REPORT,
+}
+KIND_LABELS_FR: dict[DocumentKind, str] = {
+    DocumentKind.DELIBERATION: "Délibération ou lettre de l'exécutif",
+    DocumentKind.QUOTE: "Devis",
+    DocumentKind.ATTESTATION: "Attestation de l'organisme public",
+    DocumentKind.SIGNED_CONVENTION: "Convention signée",
+    DocumentKind.FINAL_REPORT: "Rapport final",
+    DocumentKind.EXPENSE_STATEMENT: "État récapitulatif des dépenses",
+}
+# Kinds filed on a dossier, and the one filed on the candidate itself.
+PROJECT_KINDS = frozenset(KIND_STEP) - {DocumentKind.ATTESTATION}
+CANDIDATE_KINDS = frozenset({DocumentKind.ATTESTATION})
+# The kinds tied to one expense line (a quote per line).
+PER_LINE_KINDS = frozenset({DocumentKind.QUOTE})
+
+
+class ScanStatus(StrEnum):
+    """Analyse antivirus d'une pièce (R-DOC-2)."""
+
+    # `pending` until scanned; `unscanned` when no scanner runs (never served in production);
+    # `infected` is kept in quarantine and never served.
+
+    PENDING = "pending"
+    CLEAN = "clean"
+    INFECTED = "infected"
+    UNSCANNED = "unscanned"
+
+
+# R-DOC-2: the types the programme allows, as libmagic names them from the bytes, and the type
+# stored and served. A CSV is plain text to libmagic when it cannot tell the separator.
+ALLOWED_TYPES: dict[str, str] = {
+    "application/pdf": "application/pdf",
+    "image/png": "image/png",
+    "image/jpeg": "image/jpeg",
+    "application/vnd.oasis.opendocument.text": "application/vnd.oasis.opendocument.text",
+    "application/vnd.oasis.opendocument.spreadsheet": (
+        "application/vnd.oasis.opendocument.spreadsheet"
+    ),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    ),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    ),
+    "text/csv": "text/csv",
+    "text/plain": "text/csv",
+}
+ALLOWED_TYPES_FR = "PDF, PNG, JPEG, ODT, ODS, DOCX, XLSX ou CSV"
+
+
+def stored_type(detected: str) -> str | None:
+    """R-DOC-2: the type to store for the type read from the bytes, or None when refused."""
+    return ALLOWED_TYPES.get(detected.split(";", 1)[0].strip().lower())
+
+
+# -- names and keys ------------------------------------------------------------------------
+
+MAX_NAME_LENGTH = 200
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
+
+
+def sanitise_filename(name: str | None) -> str:
+    """The user's file name as shown and offered back: its last path segment, NFC, without
+    control or path characters, at most 200 characters; "document" when nothing is left. It is
+    never used to build a storage key."""
+    base = re.split(r"[/\\]", name or "")[-1]
+    cleaned = _UNSAFE.sub("_", unicodedata.normalize("NFC", base)).strip(" ._")
+    if len(cleaned) > MAX_NAME_LENGTH:
+        stem, dot, ext = cleaned.rpartition(".")
+        if dot and 0 < len(ext) <= 10:
+            cleaned = stem[: MAX_NAME_LENGTH - len(ext) - 1] + "." + ext
+        else:
+            cleaned = cleaned[:MAX_NAME_LENGTH]
+    return cleaned or "document"
+
+
+def storage_key(
+    *, project_id: uuid.UUID | None, candidate_id: uuid.UUID | None, sha256: str
+) -> str:
+    """Where the bytes live: derived from the owner and the content's hash only (R-DOC-2: the
+    same bytes on one dossier are one object; a user's file name never reaches a path)."""
+    if project_id is not None:
+        return f"projects/{project_id.hex}/{sha256}"
+    if candidate_id is not None:
+        return f"candidates/{candidate_id.hex}/{sha256}"
+    raise ValueError("a document belongs to a dossier or a candidate")
+
+
+def content_disposition(filename: str) -> str:
+    """RFC 6266 `attachment`: an ASCII fallback and the UTF-8 name (RFC 8187 `filename*`)."""
+    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode("ascii")
+    ascii_name = re.sub(r"[^A-Za-z0-9._ -]", "_", ascii_name).strip() or "document"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+# -- ranges --------------------------------------------------------------------------------
+
+
+class RangeNotSatisfiable(Exception):
+    """The Range header asks for bytes the document does not have (416)."""
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    start: int
+    end: int  # inclusive
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def parse_range(header: str | None, size: int) -> ByteRange | None:
+    """One byte range of RFC 9110 §14.1.2, or None to serve the whole document (no header, a
+    unit other than bytes, several ranges or a malformed one: the header is ignored, as §14.2
+    allows). Raises RangeNotSatisfiable when the range starts past the end."""
+    if header is None:
+        return None
+    match = _RANGE.match(header.strip().replace(" ", ""))
+    if match is None:
+        return None
+    first, last = match.groups()
+    if first == "" and last == "":
+        return None
+    if first == "":  # a suffix: the last N bytes
+        suffix = int(last)
+        if suffix == 0 or size == 0:
+            raise RangeNotSatisfiable
+        return ByteRange(max(size - suffix, 0), size - 1)
+    start = int(first)
+    end = size - 1 if last == "" else min(int(last), size - 1)
+    if last != "" and int(last) < start:
+        return None  # invalid: ignored
+    if start >= size:
+        raise RangeNotSatisfiable
+    return ByteRange(start, end)
+
+
+# -- who may file what ---------------------------------------------------------------------
+
+# Dossier states in which the prefecture files the convention's and final report's documents.
+_PREFECT_STEP_STATES: dict[Step, frozenset[str]] = {
+    Step.CONVENTION: frozenset({"accepted", "under_convention"}),
+    Step.FINAL_REPORT: frozenset({"under_convention", "paid", "completed"}),
+}
+
+
+def project_upload_refusal(principal: Principal, kind: DocumentKind, status: str) -> str | None:
+    """Why this principal may not file this kind on a dossier in this state, or None.
+
+    R-DOC-2: the candidate files (and replaces) the submission's documents only while its
+    dossier is a draft; once submitted they are what was instructed. The prefecture files the
+    signed convention once the dossier is accepted, the final report's documents once it is
+    under convention. DINUM and ANCT read only (their 403 is the router's role check)."""
+    step = KIND_STEP[kind]
+    if principal.role is Role.CANDIDATE:
+        if step is not Step.SUBMISSION:
+            return "Ce document est déposé par la préfecture."
+        if status != "draft":
+            return "Les pièces d'un dossier ne se déposent ou ne se remplacent qu'en brouillon."
+        return None
+    if principal.role is Role.PREFECT:
+        if step is Step.SUBMISSION:
+            return "Les pièces du dépôt sont déposées par le candidat."
+        if status not in _PREFECT_STEP_STATES[step]:
+            return "Le dossier n'en est pas à cette étape."
+        return None
+    return "Votre rôle ne dépose pas de pièces."
+
+
+def servable(status: ScanStatus, *, production: bool) -> bool:
+    """R-DOC-2: served only once scanned clean; unscanned only outside production."""
+    return status is ScanStatus.CLEAN or (status is ScanStatus.UNSCANNED and not production)
+
+
+# -- scanning ------------------------------------------------------------------------------
+
+SCAN_BACKOFF_SECONDS = (5, 15, 60, 300, 900)
+
+
+def scan_retry_delay(failed_attempts: int) -> int:
+    """Seconds before a document whose scan failed (clamd down) is tried again: growing, then
+    every 15 minutes for as long as it takes (a document is never given up: it stays pending,
+    never served, until a scanner has judged it)."""
+    if failed_attempts < 1:
+        raise ValueError("at least one attempt failed")
+    return SCAN_BACKOFF_SECONDS[min(failed_attempts, len(SCAN_BACKOFF_SECONDS)) - 1]

@@ -1,0 +1,59 @@
+"""Document API models (R-DOC-1..3)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import Field
+
+from app.core.pagination import Page
+from app.core.schemas import Count, ReadModel
+from app.documents.rules import DocumentKind, ScanStatus
+
+
+class DocumentRead(ReadModel):
+    """Les métadonnées d'un document ; son contenu se lit par `GET /documents/{id}/content`."""
+
+    id: uuid.UUID = Field(description="Identifiant du document.")
+    project_id: uuid.UUID | None = Field(default=None, description="Dossier du document.")
+    candidate_id: uuid.UUID | None = Field(
+        default=None, description="Candidat du document (son attestation)."
+    )
+    expense_line_id: uuid.UUID | None = Field(
+        default=None, description="Ligne de dépense d'un devis."
+    )
+    kind: DocumentKind = Field(description="Nature de la pièce (R-DOC-1).")
+    filename: str = Field(
+        max_length=200, description="Nom du fichier envoyé, nettoyé (jamais un chemin)."
+    )
+    content_type: str = Field(
+        max_length=120, description="Type lu dans le contenu du fichier (R-DOC-2)."
+    )
+    size_bytes: Count = Field(description="Taille en octets.")
+    sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="Empreinte SHA-256 du contenu.",
+        examples=["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"],
+    )
+    scan_status: ScanStatus = Field(
+        description="Analyse antivirus (R-DOC-2) : `pending` en cours, `clean` sain, "
+        "`infected` en quarantaine (jamais servi), `unscanned` sans antivirus (hors "
+        "production seulement)."
+    )
+    uploaded_by: str = Field(max_length=255, description="Identifiant de qui l'a déposé.")
+    uploaded_role: str = Field(
+        max_length=20, description="Rôle de qui l'a déposé (`candidate`, `prefect`)."
+    )
+    created_at: datetime = Field(description="Date du dépôt.")
+    superseded_at: datetime | None = Field(
+        default=None,
+        description="Remplacé par un dépôt plus récent de la même nature (conservé, R-DOC-2).",
+    )
+    superseded_by: uuid.UUID | None = Field(
+        default=None, description="Le document qui l'a remplacé."
+    )
+
+
+class DocumentList(Page[DocumentRead]):
+    """Les documents, versions remplacées comprises, du plus ancien au plus récent."""

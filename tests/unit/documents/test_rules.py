@@ -1,0 +1,143 @@
+"""Pure rules of documents (R-DOC-1..3): names, keys, types, ranges, who files what."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from app.auth.principal import Principal, Role
+from app.documents import rules
+from app.documents.rules import ByteRange, DocumentKind, ScanStatus
+
+CANDIDATE = Principal("c", Role.CANDIDATE, siren="211300553")
+PREFECT = Principal("p", Role.PREFECT, departement="13")
+DINUM = Principal("d", Role.DINUM)
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("devis.pdf", "devis.pdf"),
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\maire\\délibération.pdf", "délibération.pdf"),
+        ("a\x00b\nc.pdf", "a_b_c.pdf"),
+        ('mon "devis"?.pdf', "mon _devis_.pdf"),
+        ("", "document"),
+        (None, "document"),
+        ("...", "document"),
+        ("e\u0301te\u0301.pdf", "été.pdf"),  # NFC
+        ("x" * 300 + ".pdf", "x" * 196 + ".pdf"),
+    ],
+)
+def test_sanitise_filename(given: str | None, kept: str) -> None:
+    assert rules.sanitise_filename(given) == kept
+
+
+def test_storage_key_is_owner_and_hash_never_the_name() -> None:
+    project, candidate = uuid.uuid4(), uuid.uuid4()
+    digest = "ab" * 32
+    assert rules.storage_key(project_id=project, candidate_id=None, sha256=digest) == (
+        f"projects/{project.hex}/{digest}"
+    )
+    assert rules.storage_key(project_id=None, candidate_id=candidate, sha256=digest) == (
+        f"candidates/{candidate.hex}/{digest}"
+    )
+    with pytest.raises(ValueError):
+        rules.storage_key(project_id=None, candidate_id=None, sha256=digest)
+
+
+@pytest.mark.parametrize(
+    ("detected", "stored"),
+    [
+        ("application/pdf", "application/pdf"),
+        ("image/png", "image/png"),
+        ("image/jpeg", "image/jpeg"),
+        (
+            "application/vnd.oasis.opendocument.spreadsheet",
+            "application/vnd.oasis.opendocument.spreadsheet",
+        ),
+        ("text/plain", "text/csv"),
+        ("text/csv; charset=utf-8", "text/csv"),
+        ("application/x-dosexec", None),
+        ("application/x-executable", None),
+        ("text/html", None),
+        ("image/svg+xml", None),
+        ("application/zip", None),
+        ("application/x-empty", None),
+    ],
+)
+def test_stored_type_r_doc_2(detected: str, stored: str | None) -> None:
+    assert rules.stored_type(detected) == stored
+
+
+def test_content_disposition_rfc_6266() -> None:
+    header = rules.content_disposition("Délibération n°3 (1).pdf")
+    assert header.startswith('attachment; filename="Deliberation n3 _1_.pdf"; ')
+    assert header.endswith("filename*=UTF-8''D%C3%A9lib%C3%A9ration%20n%C2%B03%20%281%29.pdf")
+
+
+@pytest.mark.parametrize(
+    ("header", "size", "span"),
+    [
+        (None, 100, None),
+        ("bytes=0-9", 100, ByteRange(0, 9)),
+        ("bytes=90-", 100, ByteRange(90, 99)),
+        ("bytes=90-500", 100, ByteRange(90, 99)),
+        ("bytes=-10", 100, ByteRange(90, 99)),
+        ("bytes=-500", 100, ByteRange(0, 99)),
+        ("bytes=99-99", 100, ByteRange(99, 99)),
+        ("bytes=0-1,5-6", 100, None),  # several ranges: the whole document
+        ("items=0-1", 100, None),
+        ("bytes=9-3", 100, None),
+        ("bytes=-", 100, None),
+    ],
+)
+def test_parse_range(header: str | None, size: int, span: ByteRange | None) -> None:
+    assert rules.parse_range(header, size) == span
+
+
+@pytest.mark.parametrize(
+    ("header", "size"), [("bytes=100-", 100), ("bytes=-0", 100), ("bytes=0-", 0)]
+)
+def test_unsatisfiable_range(header: str, size: int) -> None:
+    with pytest.raises(rules.RangeNotSatisfiable):
+        rules.parse_range(header, size)
+
+
+@pytest.mark.parametrize(
+    ("who", "kind", "status", "allowed"),
+    [
+        (CANDIDATE, DocumentKind.DELIBERATION, "draft", True),
+        (CANDIDATE, DocumentKind.QUOTE, "draft", True),
+        (CANDIDATE, DocumentKind.DELIBERATION, "submitted", False),
+        (CANDIDATE, DocumentKind.SIGNED_CONVENTION, "accepted", False),
+        (PREFECT, DocumentKind.DELIBERATION, "draft", False),
+        (PREFECT, DocumentKind.SIGNED_CONVENTION, "in_review", False),
+        (PREFECT, DocumentKind.SIGNED_CONVENTION, "accepted", True),
+        (PREFECT, DocumentKind.SIGNED_CONVENTION, "under_convention", True),
+        (PREFECT, DocumentKind.FINAL_REPORT, "accepted", False),
+        (PREFECT, DocumentKind.FINAL_REPORT, "under_convention", True),
+        (PREFECT, DocumentKind.EXPENSE_STATEMENT, "paid", True),
+        (DINUM, DocumentKind.DELIBERATION, "draft", False),
+    ],
+)
+def test_project_upload_refusal_r_doc_2(
+    who: Principal, kind: DocumentKind, status: str, allowed: bool
+) -> None:
+    assert (rules.project_upload_refusal(who, kind, status) is None) is allowed
+
+
+@pytest.mark.parametrize(
+    ("status", "production", "served"),
+    [
+        (ScanStatus.CLEAN, True, True),
+        (ScanStatus.CLEAN, False, True),
+        (ScanStatus.UNSCANNED, False, True),
+        (ScanStatus.UNSCANNED, True, False),
+        (ScanStatus.PENDING, False, False),
+        (ScanStatus.INFECTED, False, False),
+    ],
+)
+def test_servable_r_doc_2(status: ScanStatus, production: bool, served: bool) -> None:
+    assert rules.servable(status, production=production) is served
