@@ -203,6 +203,8 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         proxy_headers=args.proxy_headers,
     )
+    for lack in get_settings().embedded_defaults():  # what `make run` runs without
+        print(f"sans {lack}", file=sys.stderr)  # noqa: T201
     prepare_metrics_dir(config.workers)
     if config.workers > 1:
         Multiprocess(config, sockets=[config.bind_socket()]).run()

@@ -423,6 +423,20 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    def embedded_defaults(self) -> list[str]:
+        """The real parts this instance runs without, and what stands in for each (`make run`
+        says them at start: none is needed outside production, each is in production)."""
+        lacks = []
+        if self.is_sqlite:
+            lacks.append("PostgreSQL : base SQLite embarquée (un seul processus)")
+        if self.rate_limit_storage_url.startswith("memory"):
+            lacks.append("Redis : limites de débit comptées en mémoire (un seul processus)")
+        if self.documents_storage == "filesystem":
+            lacks.append(f"stockage S3 : documents sous {self.documents_dir}")
+        if not self.documents_scanner_url:
+            lacks.append("ClamAV : documents non analysés, marqués « unscanned » (R-DOC-2)")
+        return lacks
+
 
 @lru_cache
 def get_settings() -> Settings:

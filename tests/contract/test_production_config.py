@@ -165,3 +165,24 @@ def test_production_refuses_to_start_without_a_malware_scanner_r_doc_2() -> None
         _settings(documents_scanner_url="http://clamd:3310")
     assert _settings(documents_scanner_url="tcp://clamd:3310").documents_scanner_url
     assert _settings().documents_scanner_url is None  # development: documents `unscanned`
+
+
+def test_make_run_says_which_real_parts_it_runs_without() -> None:
+    """`make run` needs none of PostgreSQL, Redis, S3 or ClamAV and says which it lacks;
+    configured, none is listed."""
+    embedded = _settings().embedded_defaults()
+    assert [lack.split(" :")[0] for lack in embedded] == [
+        "PostgreSQL",
+        "Redis",
+        "stockage S3",
+        "ClamAV",
+    ]
+    assert "unscanned" in embedded[-1]
+    real = _settings(
+        database_url="postgresql+asyncpg://guichet@db/guichet",
+        rate_limit_storage_url="redis://redis:6379/0",
+        documents_storage="s3",
+        documents_s3_bucket="guichet",
+        documents_scanner_url=SCANNER,
+    )
+    assert real.embedded_defaults() == []
