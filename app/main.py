@@ -43,6 +43,7 @@ from app.dashboard.router import mount as mount_dashboard
 from app.ds.router import project_router as ds_project_router, router as ds_router
 from app.ds.worker import run_worker as run_ds_worker
 from app.evaluations.router import evaluations_router, project_evaluations_router
+from app.notifications.router import router as notifications_router
 from app.opendata.router import router as opendata_router
 from app.ops.router import router as ops_router
 from app.programme.router import router as programme_router
@@ -173,6 +174,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhooks_router,
         ds_router,
         ds_project_router,
+        notifications_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 
