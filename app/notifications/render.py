@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.message import EmailMessage
@@ -63,7 +64,9 @@ def render(kind: Kind, context: dict[str, Any], frontend_url: str) -> Rendered:
     text_template = env.get_template(f"{kind.value}.txt.j2")
     subject, _, text = text_template.render(values).partition("\n")
     html = env.get_template(f"{kind.value}.html.j2").render(values)
-    return Rendered(subject=" ".join(subject.split()), text=text.lstrip("\n"), html=html)
+    # One line; the no-break spaces of amounts are kept (str.split() would break them).
+    subject = re.sub(r"[ \t\r\n]+", " ", subject).strip()
+    return Rendered(subject=subject, text=text.lstrip("\n"), html=html)
 
 
 def build_message(

@@ -39,7 +39,8 @@ from app.reference.departements import DepartementPath
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     service.use_settings(settings)
-    app.state.metrics_sources.append(metrics.outbox_gauges)
+    if metrics.outbox_gauges not in app.state.metrics_sources:
+        app.state.metrics_sources.append(metrics.outbox_gauges)
     stop = asyncio.Event()
     worker = None
     if settings.notification_worker_enabled:

@@ -107,6 +107,9 @@ def plan(event: Mapping[str, Any]) -> list[Planned]:
             return [Planned(Kind.RETURNED, project, key, {"message": after.get("message")})]
         return []
     if object_type == "committee" and action == "closed":
+        decisions = after.get("decisions")
+        if not isinstance(decisions, list):
+            return []  # not the committees domain's close summary
         return [
             Planned(
                 Kind.DECISION,
@@ -118,8 +121,8 @@ def plan(event: Mapping[str, Any]) -> list[Planned]:
                     "committee_id": str(event["object_id"]),
                 },
             )
-            for d in after.get("decisions") or []
-            if d.get("outcome") in ("accepted", "rejected")
+            for d in decisions
+            if isinstance(d, dict) and d.get("outcome") in ("accepted", "rejected")
         ]
     if object_type == "convention" and action == "signed" and after.get("project_id"):
         return [

@@ -195,16 +195,14 @@ async def settle(
         )
 
 
-async def deliver_once(
+async def process(
     sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
+    claims: list[Claim],
     *,
     now: datetime | None = None,
-) -> int:
-    """One round: claim what is due, send each, settle. Returns how many were attempted.
-    `now` lets tests jump over the backoff and the leases."""
-    moment = now or service.real_now()
-    claims = await claim(sessionmaker, settings, now=moment, limit=settings.notification_batch_size)
+) -> None:
+    """Send what was claimed, one at a time, and settle each."""
     for item in claims:
         if not await still_ours(sessionmaker, item, settings):
             continue  # another worker took the row over (our lease expired)
@@ -215,16 +213,28 @@ async def deliver_once(
             logger.exception("notification %s: not sent", item.notification.id)
             outcome = Outcome(False, False, f"{type(exc).__name__}: {exc}"[:500])
         # Logged by row id and kind only: the address is personal data (R-NOTIF-1).
+        verdict = "sent" if outcome.sent else "permanent" if outcome.permanent else "retry"
         logger.info(
             "notification %s (%s): %s in %d ms",
             item.notification.id,
             item.notification.kind,
-            "sent"
-            if outcome.sent
-            else f"not sent ({'permanent' if outcome.permanent else 'retry'})",
+            verdict,
             int((time.perf_counter() - started) * 1000),
         )
         await settle(sessionmaker, settings, item, outcome, now or service.real_now())
+
+
+async def deliver_once(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+) -> int:
+    """One round: claim what is due, send each, settle. Returns how many were attempted.
+    `now` lets tests jump over the backoff and the leases."""
+    moment = now or service.real_now()
+    claims = await claim(sessionmaker, settings, now=moment, limit=settings.notification_batch_size)
+    await process(sessionmaker, settings, claims, now=now)
     return len(claims)
 
 

@@ -97,6 +97,7 @@ def test_r_notif_1_who_is_told_what() -> None:
         (Kind.DECISION, other),
     ]
     assert len({p.event_key for p in closed}) == 2  # one key per dossier of the close
+    assert plan(event("committee", "closed", {"decisions": 3})) == []  # another summary
     assert [p.kind for p in plan(event("convention", "signed", {"project_id": PROJECT}))] == [
         Kind.CONVENTION
     ]
@@ -131,6 +132,8 @@ def test_r_notif_1_amounts_and_dates_in_the_message() -> None:
     receipt = render(Kind.SUBMISSION_RECEIPT, DEMO[Kind.SUBMISSION_RECEIPT], "https://g.fr")
     assert "1er mars 2021" in receipt.text
     assert "FITN7-13-0B0E6A1E" in receipt.subject
+    payment = render(Kind.PAYMENT, DEMO[Kind.PAYMENT], "https://g.fr")
+    assert payment.subject.endswith("versement de 3\u202f750,00\u00a0€")  # the subject too
 
 
 def test_r_notif_1_html_is_escaped_text_is_plain() -> None:
