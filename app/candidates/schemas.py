@@ -9,9 +9,9 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, StrictBool
 
 from app.candidates.rules import Verification
+from app.core.emails import EmailAddress
 from app.core.pagination import Page
 from app.core.schemas import Count, InputModel, JsonInt, ReadModel, Version, not_blank
-from app.notifications.schemas import EmailAddress
 from app.reference.kinds import OrganisationKind
 
 Siret = Annotated[

@@ -14,8 +14,6 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
-
 NARROW_NBSP = "\u202f"  # French digit grouping (CLDR fr): 12 500,00 €
 NBSP = "\u00a0"  # before the € sign (CLDR fr), so an amount never breaks across lines
 MONTHS = (
@@ -68,10 +66,11 @@ AUDIENCE_OF = {
     Kind.COMMITTEE_DUE: Audience.PREFECTURE,
 }
 
-# Dossiers imported from démarches-simplifiées: DS e-mails its applicant at each change of
-# state this service writes back (deposit, return « en construction », accept, refuse), so
-# these are not sent by this service; the convention and payments (unknown to DS) are.
-TOLD_BY_DS = frozenset({Kind.SUBMISSION_RECEIPT, Kind.RETURNED, Kind.DECISION})
+# Dossiers imported from démarches-simplifiées: DS e-mails its applicant itself at the deposit
+# (its own receipt) and at each decision this service writes back (dossierAccepter,
+# dossierRefuser: app/ds), so those two are not sent by this service. A return for completion
+# is not written back to DS, and the convention and payments are unknown to DS: those are sent.
+TOLD_BY_DS = frozenset({Kind.SUBMISSION_RECEIPT, Kind.DECISION})
 
 
 @dataclass(frozen=True)
@@ -187,15 +186,6 @@ def mask(address: str) -> str:
     """m***@mairie-x.fr: the first letter of the local part, the domain kept."""
     local, _, domain = address.partition("@")
     return f"{local[:1]}***@{domain}"
-
-
-def normalised_email(value: str) -> str:
-    """An address as `email-validator` accepts it (syntax only, no DNS), normalised; raises
-    ValueError with a French message otherwise."""
-    try:
-        return validate_email(value, check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise ValueError(f"adresse électronique invalide : {exc}") from exc
 
 
 def retry_delay(attempts: int, max_attempts: int) -> timedelta | None:

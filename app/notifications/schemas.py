@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from app.core.emails import EmailAddress
 from app.core.schemas import Count, InputModel, ReadModel
-from app.notifications.rules import Audience, Kind, normalised_email
-
-# An e-mail address checked by `email-validator` (syntax, no DNS lookup) and normalised.
-EmailAddress = Annotated[
-    str,
-    Field(
-        min_length=3,
-        max_length=254,
-        description="Adresse électronique (vérifiée par email-validator, sans requête DNS).",
-        examples=["dossiers-fitn7@bouches-du-rhone.gouv.fr"],
-    ),
-    AfterValidator(normalised_email),
-]
+from app.notifications.rules import Audience, Kind
 
 
 class PrefectureAddressWrite(InputModel):

@@ -10,10 +10,12 @@ from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app.audit import service as audit
 from app.audit.models import AuditEvent
 from app.notifications.models import Notification
 from tests.api.committees.test_full_scenario import Front
 from tests.conftest import MARSEILLE_SIREN, Actors
+from tests.factories import make_candidate, make_project
 from tests.support import siret_of
 
 CANDIDATES = "/api/v1/candidates"
@@ -167,3 +169,40 @@ async def test_r_notif_1_preview_any_template(
     assert (
         await client.get("/api/v1/notifications/preview/nope", headers=headers(actors.dinum))
     ).status_code == 422
+
+
+async def test_r_notif_1_ds_dossiers_not_told_what_ds_tells(
+    client: AsyncClient, headers: Any, actors: Actors, session: AsyncSession
+) -> None:
+    """A dossier imported from démarches-simplifiées: DS sends its own receipt and the
+    decisions written back; this service sends the return, convention and payments, and
+    tells the prefecture as for any dossier."""
+    await client.put(
+        f"{ADDRESS}/13",
+        json={"email": "fitn7@bouches-du-rhone.gouv.fr"},
+        headers=headers(actors.pref13),
+    )
+    candidate = await make_candidate(
+        session, siren=MARSEILLE_SIREN, contact_email="marie.martin@mairie-x.fr"
+    )
+    project = await make_project(
+        session, candidate=candidate, status="submitted", ds_dossier_number=424242
+    )
+    for transition in ("submit", "return"):
+        await audit.record(
+            session,
+            actors.pref13,
+            object_type="project",
+            object_id=project.id,
+            departement="13",
+            action="status_changed",
+            after={"transition": transition, "message": "Joignez le devis."},
+        )
+    await session.commit()
+    rows = (
+        (await session.execute(select(Notification).order_by(col(Notification.id)))).scalars().all()
+    )
+    assert [(r.kind, r.audience) for r in rows] == [
+        ("submission_received", "prefecture"),
+        ("returned", "candidate"),
+    ]

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from app.core.emails import normalised_email
 from app.notifications.render import DEMO, build_message, render
 from app.notifications.rules import (
     Audience,
@@ -16,7 +17,6 @@ from app.notifications.rules import (
     euros,
     mask,
     message_id,
-    normalised_email,
     plan,
     retry_delay,
 )
