@@ -7,6 +7,7 @@ dossier's status, the committee's outcome and amounts, the convention and paymen
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -186,6 +187,15 @@ def mask(address: str) -> str:
     """m***@mairie-x.fr: the first letter of the local part, the domain kept."""
     local, _, domain = address.partition("@")
     return f"{local[:1]}***@{domain}"
+
+
+_ADDRESS = re.compile(r"[^\s<>@:;,()\[\]\"']+@[^\s<>@:;,()\[\]\"']+")
+
+
+def redact(text: str) -> str:
+    """Every address in a relay's answer masked, before it is stored or shown (personal
+    data): `550 <marie@mairie-x.fr> inconnu` → `550 <m***@mairie-x.fr> inconnu`."""
+    return _ADDRESS.sub(lambda found: mask(found.group()), text)
 
 
 def retry_delay(attempts: int, max_attempts: int) -> timedelta | None:

@@ -24,6 +24,7 @@ from sqlmodel import col, select
 from app.audit import service as audit_service
 from app.auth.principal import Principal, Role
 from app.candidates.models import Candidate
+from app.core import clock
 from app.core.clock import PARIS
 from app.core.config import Settings
 from app.core.types import utcnow
@@ -198,7 +199,7 @@ async def queue_committee_due(session: AsyncSession, *, programme_code: str) -> 
         context = {
             "departement": status.departement,
             "contact_name": None,
-            "due_on": _paris_day(now),
+            "due_on": clock.today().isoformat(),  # the service's day (R-ELIG-8 demos)
             "reason": status.reason.value if status.reason else None,
             "submitted_since_last": status.submitted_since_last,
             "waiting": status.waiting,

@@ -38,7 +38,7 @@ from app.core.config import Settings
 from app.notifications import service
 from app.notifications.models import Notification
 from app.notifications.render import build_message, render
-from app.notifications.rules import Kind, retry_delay
+from app.notifications.rules import Kind, redact, retry_delay
 from app.webhooks.worker import run_rounds
 
 logger = logging.getLogger("app.notifications")
@@ -171,7 +171,7 @@ async def settle(
     if outcome.sent:
         values.update(status="sent", sent_at=now, last_error=None)
     else:
-        values["last_error"] = outcome.error
+        values["last_error"] = redact(outcome.error or "erreur")[:500]
         delay = (
             None
             if outcome.permanent

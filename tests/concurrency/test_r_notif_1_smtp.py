@@ -342,12 +342,13 @@ async def test_r_notif_1_a_worker_whose_lease_was_taken_over_does_not_send_again
 
 async def test_r_notif_1_a_refusing_relay_gives_up_visibly(mail: Mail, relay: Relay) -> None:
     project_id, address = await submitted_dossier(mail, "64")
-    relay.rcpt_replies = ["550 5.1.1 Destinataire inconnu"]
+    relay.rcpt_replies = [f"550 5.1.1 <{address}>: Destinataire inconnu"]
     settings = mail.via(relay)
     assert await drain(mail, settings) == 2
     receipt, to_prefecture = await mail.rows()
     assert (receipt.status, receipt.attempts) == ("failed", 1)  # 5xx: never retried
     assert receipt.last_error is not None and "550" in receipt.last_error
+    assert "elodie" not in receipt.last_error  # never the address (personal data)
     assert to_prefecture.status == "sent"
     assert await drain(mail, settings, now=receipt.created_at + timedelta(days=3)) == 0
     assert relay.to(address) == []
@@ -534,6 +535,8 @@ async def test_r_notif_1_money_path_end_to_end(mail: Mail, relay: Relay) -> None
         "Comité de sélection dû",
         "Nouveau dossier déposé",
     ]
+    due_text = parts(relay.to(prefecture)[2])[0]
+    assert "dû depuis le 20 mars 2021" in due_text  # the service's day
     assert [str(m["Subject"]).split(" : ")[1] for m in relay.to(aix)] == ["accusé de réception"]
     assert len(relay.received) == 6 + 4 + 1  # nothing else
     for message in relay.received:  # R-EVAL-4: no evaluation, no score

@@ -18,6 +18,7 @@ from app.notifications.rules import (
     mask,
     message_id,
     plan,
+    redact,
     retry_delay,
 )
 
@@ -50,6 +51,12 @@ def test_r_notif_1_dates_written_out() -> None:
 
 def test_r_notif_1_masked_recipient() -> None:
     assert mask("marie.martin@mairie-x.fr") == "m***@mairie-x.fr"
+
+
+def test_r_notif_1_relay_answers_redacted() -> None:
+    said = "SMTP 550: 5.1.1 <marie.martin@mairie-x.fr>: Recipient address rejected"
+    assert redact(said) == "SMTP 550: 5.1.1 <m***@mairie-x.fr>: Recipient address rejected"
+    assert redact("451 4.7.1 Réessayez plus tard") == "451 4.7.1 Réessayez plus tard"
 
 
 def test_r_notif_1_message_id_from_event_and_recipient() -> None:
