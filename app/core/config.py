@@ -229,6 +229,8 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # A private relay's CA (PEM), beside the system's; the relay's certificate is always checked.
+    smtp_ca_file: Path | None = None
     smtp_from: str = "Guichet FITN7 <ne-pas-repondre@guichet-fitn7.example.gouv.fr>"
     # Message-ID's domain (`<uuid@domain>`): stable, so a resend is recognisable.
     smtp_message_id_domain: str = "guichet-fitn7.example.gouv.fr"

@@ -41,7 +41,8 @@ from app.notifications.rules import (
 )
 from app.projects.models import Project
 
-# The Message-ID's domain, set from the settings by the router's lifespan (create_app).
+# The Message-ID's domain (GUICHET_SMTP_MESSAGE_ID_DOMAIN): the audit hook has no settings at
+# hand, so the router's lifespan (create_app) and the worker set it for the process.
 _domain = ["guichet-fitn7.example.gouv.fr"]
 
 
@@ -152,7 +153,7 @@ def _queue(session: Session, events: list[dict[str, Any]]) -> None:
         session.execute(insert(Notification), rows)
 
 
-def insert_once(session: Any, row: dict[str, Any], dialect: str) -> Any:
+def insert_once(row: dict[str, Any], dialect: str) -> Any:
     """INSERT … ON CONFLICT DO NOTHING on (event_key, audience): a statement to execute."""
     module = postgresql if dialect == "postgresql" else sqlite
     return (
@@ -219,7 +220,7 @@ async def queue_committee_due(session: AsyncSession, *, programme_code: str) -> 
             "next_attempt_at": now,
             "created_at": now,
         }
-        result = await session.execute(insert_once(session, row, dialect))
+        result = await session.execute(insert_once(row, dialect))
         queued += result.rowcount or 0  # type: ignore[attr-defined]
     return queued
 

@@ -13,7 +13,8 @@
 - Send: to the SMTP relay (`aiosmtplib`: STARTTLS or implicit TLS, authentication, timeout);
   without a relay (development) the message is written as `<message-id>.eml` under
   `notification_mail_dir` (the same file again on a resend), never dropped.
-- Settle: sent; a permanent refusal (5xx) fails at once; anything else (4xx, connection
+- Settle: sent; a permanent refusal of the recipient or the message (5xx to RCPT or DATA)
+  fails at once; anything else (4xx, the relay's authentication or sender refusals, connection
   refused, timeout) is retried after the backoff (`rules.retry_delay`), and fails after
   `notification_max_attempts` tries. A failed row stays readable (GET
   /projects/{id}/notifications) and is counted in /metrics.
@@ -148,13 +149,18 @@ async def send(settings: Settings, notification: Notification) -> Outcome:
             username=settings.smtp_username,
             password=password,
             timeout=settings.smtp_timeout_seconds,
+            cert_bundle=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
         )
-    except aiosmtplib.SMTPRecipientsRefused as exc:
+    except aiosmtplib.SMTPRecipientsRefused as exc:  # RCPT: this recipient is refused
         codes = [r.code for r in exc.recipients]
         permanent = all(code >= 500 for code in codes)
         return Outcome(False, permanent, f"destinataire refusé ({', '.join(map(str, codes))})")
-    except aiosmtplib.SMTPResponseException as exc:
+    except aiosmtplib.SMTPDataError as exc:  # DATA: this message is refused
         return Outcome(False, exc.code >= 500, f"SMTP {exc.code}: {exc.message}"[:500])
+    except aiosmtplib.SMTPResponseException as exc:
+        # The relay's own configuration (authentication, sender, TLS): retried, even a 5xx,
+        # so that a misconfiguration fixed within the tries loses no message.
+        return Outcome(False, False, f"SMTP {exc.code}: {exc.message}"[:500])
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
         return Outcome(False, False, f"{type(exc).__name__}: {exc}"[:500])
     return Outcome(sent=True)
@@ -249,6 +255,7 @@ async def run_worker(
 ) -> None:
     """Send until `stop` is set; look for due committees every
     `notification_due_check_seconds` (0: never)."""
+    service.use_settings(settings)
     last_check = [0.0]
 
     async def round_once() -> int:

@@ -32,6 +32,7 @@ import pytest_asyncio
 from aiosmtpd.controller import Controller
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
+from pydantic import SecretStr
 from sqlalchemy import delete
 from sqlmodel import col, select
 
@@ -113,6 +114,89 @@ def relay() -> Iterator[Relay]:
     target.port = controller.port
     try:
         yield target
+    finally:
+        controller.stop()
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (its own CA) and its key, as PEM files."""
+    import ipaddress
+    from datetime import UTC, datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "relais de test")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "relay.pem", directory / "relay.key"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+@pytest.fixture
+def secure_relay(tmp_path: Path) -> Iterator[tuple[Relay, Path, list[str]]]:
+    """A relay that requires STARTTLS, then authentication (AUTH only over TLS): yields it,
+    its CA file and the logins it accepted."""
+    import ssl
+
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    cert_file, key_file = self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    logins: list[str] = []
+
+    def authenticator(
+        server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            b"guichet",
+            b"s3cret-relais",
+        )
+        if ok:
+            logins.append(data.login.decode())
+        return AuthResult(success=ok, handled=False)  # aiosmtpd answers 235 or 535
+
+    target = Relay()
+    controller = Controller(
+        target,
+        hostname="127.0.0.1",
+        port=free_port(),
+        tls_context=context,
+        require_starttls=True,
+        auth_required=True,
+        auth_require_tls=True,
+        authenticator=authenticator,
+    )
+    controller.start()
+    target.port = controller.port
+    try:
+        yield target, cert_file, logins
     finally:
         controller.stop()
 
@@ -295,6 +379,38 @@ async def test_r_notif_1_received_headers_both_parts_accents_and_link(
     assert "Nouveau dossier déposé (60)" in str(to_prefecture["Subject"])
     assert "12\u202f500,00\u00a0€" in parts(to_prefecture)[0]
     assert [r.status for r in await mail.rows()] == ["sent", "sent"]
+
+
+async def test_r_notif_1_starttls_and_authentication(
+    mail: Mail, secure_relay: tuple[Relay, Path, list[str]]
+) -> None:
+    relay, ca_file, logins = secure_relay
+    _, address = await submitted_dossier(mail, "69")
+    secure = {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": relay.port,
+        "smtp_starttls": True,
+        "smtp_ca_file": ca_file,
+        "smtp_username": "guichet",
+    }
+    # a wrong password: refused by the relay (535), retried, not given up
+    wrong = mail.settings.model_copy(update={**secure, "smtp_password": SecretStr("non")})
+    [receipt, _] = await mail.rows()
+    assert await deliver_once(mail.sessionmaker, wrong, now=receipt.next_attempt_at) == 2
+    rows = await mail.rows()
+    assert [r.status for r in rows] == ["pending", "pending"]
+    assert all("535" in (r.last_error or "") for r in rows), [r.last_error for r in rows]
+    # an unknown CA: the relay's certificate is checked, nothing is sent in clear
+    untrusted = mail.settings.model_copy(
+        update={**secure, "smtp_ca_file": None, "smtp_password": SecretStr("s3cret-relais")}
+    )
+    later = receipt.next_attempt_at + timedelta(minutes=1)
+    assert await deliver_once(mail.sessionmaker, untrusted, now=later) == 2
+    assert relay.received == [] and [r.status for r in await mail.rows()] == ["pending"] * 2
+    right = mail.settings.model_copy(update={**secure, "smtp_password": SecretStr("s3cret-relais")})
+    assert await drain(mail, right, now=later + timedelta(minutes=5)) == 2
+    assert [r.status for r in await mail.rows()] == ["sent", "sent"]
+    assert len(relay.to(address)) == 1 and logins == ["guichet", "guichet"]
 
 
 async def test_r_notif_1_the_html_part_escapes_the_dossier(mail: Mail, relay: Relay) -> None:
