@@ -154,13 +154,10 @@ def _queue(session: Session, events: list[dict[str, Any]]) -> None:
 
 
 def insert_once(row: dict[str, Any], dialect: str) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING on (event_key, audience): a statement to execute."""
+    """INSERT … ON CONFLICT DO NOTHING: a row already queued under its (event_key, audience),
+    or its Message-ID derived from them, is left as it is (instances racing on one notice)."""
     module = postgresql if dialect == "postgresql" else sqlite
-    return (
-        module.insert(Notification)
-        .values(**row)
-        .on_conflict_do_nothing(index_elements=["event_key", "audience"])
-    )
+    return module.insert(Notification).values(**row).on_conflict_do_nothing()
 
 
 async def queue_committee_due(session: AsyncSession, *, programme_code: str) -> int:

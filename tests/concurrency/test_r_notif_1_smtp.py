@@ -657,3 +657,21 @@ async def test_r_notif_1_money_path_end_to_end(mail: Mail, relay: Relay) -> None
     assert len(relay.received) == 6 + 4 + 1  # nothing else
     for message in relay.received:  # R-EVAL-4: no evaluation, no score
         assert "évaluation" not in parts(message)[0].lower()
+
+
+async def test_r_notif_1_committee_due_told_once_by_racing_instances(mail: Mail) -> None:
+    """R-COM-1: two instances checking at once queue one notice (its key is unique)."""
+    await submitted_dossier(mail, "70")
+    clock = clock_starting_at("2021-03-20T10:00:00+01:00")  # a month after the submission
+    mail.app.dependency_overrides[get_clock] = lambda: clock
+    use_clock(clock)
+    other = create_app(mail.settings)
+    try:
+        await asyncio.gather(
+            *(check_due(app.state.sessionmaker, mail.settings) for app in [mail.app, other] * 3)
+        )
+    finally:
+        await other.state.engine.dispose()
+    due = await mail.rows(kind="committee_due", departement="70")
+    assert len(due) == 1
+    assert due[0].context["reason"] == "month" and due[0].recipient == "fitn7@pref-70.gouv.fr"
