@@ -72,7 +72,8 @@ def render(kind: Kind, context: dict[str, Any], frontend_url: str) -> Rendered:
 def build_message(
     rendered: Rendered, *, sender: str, recipient: str, message_id: str
 ) -> EmailMessage:
-    """multipart/alternative: the plain text first, the HTML second, both UTF-8."""
+    """multipart/alternative: the plain text first, the HTML second, both UTF-8 in
+    quoted-printable (7-bit clean: a relay without 8BITMIME carries the accents too)."""
     message = EmailMessage()
     message["Subject"] = rendered.subject
     message["From"] = sender
@@ -80,8 +81,8 @@ def build_message(
     message["Message-ID"] = message_id
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies
-    message.set_content(rendered.text, charset="utf-8")
-    message.add_alternative(rendered.html, subtype="html", charset="utf-8")
+    message.set_content(rendered.text, charset="utf-8", cte="quoted-printable")
+    message.add_alternative(rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
     return message
 
 

@@ -375,6 +375,8 @@ async def test_r_notif_1_received_headers_both_parts_accents_and_link(
     assert "état civil" in html
     for part in (receipt.get_body(("plain",)), receipt.get_body(("html",))):
         assert part is not None and part.get_content_charset() == "utf-8"
+        assert part["Content-Transfer-Encoding"] == "quoted-printable"
+    assert max(raw) < 128  # 7-bit clean on the wire: the accents are encoded
     [to_prefecture] = relay.to("fitn7@pref-60.gouv.fr")
     assert "Nouveau dossier déposé (60)" in str(to_prefecture["Subject"])
     assert "12\u202f500,00\u00a0€" in parts(to_prefecture)[0]
