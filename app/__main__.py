@@ -215,14 +215,15 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 async def _work() -> None:
-    """R-HOOK-1: deliver webhooks (and write decisions back to démarches-simplifiées when a DS
-    token is configured) until SIGINT/SIGTERM (a process of its own; several may share one
-    PostgreSQL, SKIP LOCKED keeps them apart)."""
+    """R-HOOK-1: deliver webhooks and e-mails (R-NOTIF-1), and write decisions back to
+    démarches-simplifiées when a DS token is configured, until SIGINT/SIGTERM (a process of
+    its own; several may share one PostgreSQL, SKIP LOCKED keeps them apart)."""
     import signal
 
     from app.core.clock import use_clock
     from app.core.db import load_clock, make_engine, make_sessionmaker
     from app.ds.worker import run_worker as run_ds_worker
+    from app.notifications.worker import run_worker as run_notification_worker
     from app.webhooks.worker import run_worker
 
     settings = get_settings()
@@ -243,6 +244,7 @@ async def _work() -> None:
 
             storage = DocumentStorage.from_settings(settings)
             workers.append(run_scan_worker(sessionmaker, settings, storage, stop))
+        workers.append(run_notification_worker(sessionmaker, settings, stop))  # R-NOTIF-1
         await asyncio.gather(*workers)
     finally:
         await engine.dispose()
@@ -275,8 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--proxy-headers", action="store_true")
     sub.add_parser(
         "worker",
-        help="livrer les webhooks (R-HOOK-1) et les décisions à DS, analyser les documents "
-        "(R-DOC-2), sans servir l'API",
+        help="livrer les webhooks (R-HOOK-1), les courriels (R-NOTIF-1) et les décisions à DS, "
+        "analyser les documents (R-DOC-2), sans servir l'API",
     )
     sub.add_parser("openapi", help="écrire openapi/openapi.json")
     sub.add_parser("seed", help="créer le programme FITN7 axe 3 s'il manque")

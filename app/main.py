@@ -45,6 +45,7 @@ from app.documents.router import router as documents_router
 from app.ds.router import project_router as ds_project_router, router as ds_router
 from app.ds.worker import run_worker as run_ds_worker
 from app.evaluations.router import evaluations_router, project_evaluations_router
+from app.notifications.router import router as notifications_router
 from app.opendata.router import router as opendata_router
 from app.ops.router import router as ops_router
 from app.programme.router import router as programme_router
@@ -183,6 +184,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ds_router,
         ds_project_router,
         documents_router,
+        notifications_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 

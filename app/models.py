@@ -14,6 +14,7 @@ from app.core.idempotency import IdempotencyRecord
 from app.documents.models import Document
 from app.ds.models import DsDemarche, DsDossier, DsMutation, DsSyncRun
 from app.evaluations.models import Evaluation
+from app.notifications.models import Notification, PrefectureAddress
 from app.programme.models import DepartementForfaits, Programme, ScoringGrid
 from app.projects.models import ExpenseLine, FundingLine, Project, ProjectTransition
 from app.signin.models import LoginState, MappingRule, OneTimeCode
@@ -39,6 +40,8 @@ __all__ = [
     "Grant",
     "IdempotencyRecord",
     "LedgerMovement",
+    "Notification",
+    "PrefectureAddress",
     "Payment",
     "Candidate",
     "ExpenseLine",

@@ -56,6 +56,7 @@ def test_settings(database_url: str, **overrides: object) -> Settings:
         "docs_enabled": True,
         "clock_start": None,  # never from the caller's environment; the suite sets its own
         "webhook_worker_enabled": False,  # tests drive app.webhooks.worker.deliver_once
+        "notification_worker_enabled": False,  # and app.notifications.worker.deliver_once
         "server_gc_freeze": False,  # many apps in one process: nothing frozen for good
     }
     values.update(overrides)

@@ -60,6 +60,9 @@ class Candidate(SQLModel, table=True):
     verification_decided_by: str | None = Field(default=None, max_length=255)
     verification_decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     contact_name: str | None = Field(default=None, max_length=200)
+    contact_role: str | None = Field(default=None, max_length=200)
+    # R-NOTIF-1: where the candidate is notified (none: nothing is sent). Personal data: read
+    # only by the candidate itself, never in lists, open data, logs or the audit trail.
     contact_email: str | None = Field(default=None, max_length=254)
     contact_phone: str | None = Field(default=None, max_length=30)
     created_by: str = Field(max_length=255)

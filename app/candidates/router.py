@@ -61,7 +61,7 @@ async def create_candidate(
     candidate = await candidates_service.register_candidate(session, principal, data=data)
     response.headers["ETag"] = etag_for(candidate.version)
     set_location(response, f"/candidates/{candidate.id}")
-    return candidates_service.to_read(candidate)
+    return candidates_service.to_read(candidate, with_contact=principal.role is Role.CANDIDATE)
 
 
 @router.get(
@@ -112,7 +112,7 @@ async def read_candidate(
         session, principal, candidate_id=candidate_id
     )
     response.headers["ETag"] = etag_for(candidate.version)
-    return candidates_service.to_read(candidate)
+    return candidates_service.to_read(candidate, with_contact=principal.role is Role.CANDIDATE)
 
 
 @router.patch(
@@ -134,7 +134,7 @@ async def update_candidate(
         session, principal, candidate_id=candidate_id, if_match=if_match, data=data
     )
     response.headers["ETag"] = etag_for(candidate.version)
-    return candidates_service.to_read(candidate)
+    return candidates_service.to_read(candidate, with_contact=True)
 
 
 @router.post(

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, StrictBool
 
 from app.candidates.rules import Verification
+from app.core.emails import EmailAddress
 from app.core.pagination import Page
 from app.core.schemas import Count, InputModel, JsonInt, ReadModel, Version, not_blank
 from app.reference.kinds import OrganisationKind
@@ -31,20 +32,27 @@ DepartementCode = Annotated[
 # A declared name (kinds the reference does not know): never blank once trimmed.
 OrganisationName = Annotated[str, Field(min_length=1, max_length=300), not_blank()]
 RegionCode = Annotated[str, Field(pattern=r"^[0-9]{2}$", description="Code COG de la région.")]
-Email = Annotated[
-    str, Field(max_length=254, pattern=r"^[^@ \t\r\n]{1,64}@[^@ \t\r\n]{1,189}\.[^@ \t\r\n]{2,}$")
-]
 Phone = Annotated[str, Field(max_length=30, pattern=r"^\+?[0-9 .()-]{6,30}$")]
 
 
+ContactText = Annotated[str, Field(min_length=1, max_length=200), not_blank()]
+
+
 class Contact(InputModel):
-    name: Annotated[str, Field(min_length=1, max_length=200), not_blank()] | None = None
-    email: Email | None = None
+    """Le contact du candidat : la personne notifiée par courriel (R-NOTIF-1). Facultatif à
+    l'enregistrement ; sans adresse, aucun courriel n'est envoyé au candidat."""
+
+    name: ContactText | None = Field(default=None, description="Nom et prénom.")
+    role: ContactText | None = Field(default=None, description="Fonction (ex. DGS, DSI).")
+    email: EmailAddress | None = Field(
+        default=None, description="Adresse notifiée (accusés de dépôt, décision, versements)."
+    )
     phone: Phone | None = None
 
 
 class ContactRead(ReadModel):
     name: str | None = Field(default=None, max_length=200)
+    role: str | None = Field(default=None, max_length=200)
     email: str | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=30)
 
@@ -120,7 +128,10 @@ class CandidateRead(ReadModel):
     verification_decided_at: datetime | None = Field(
         description="Date de la décision du préfet (null : aucune décision)."
     )
-    contact: ContactRead
+    contact: ContactRead | None = Field(
+        description="Contact (donnée personnelle, R-NOTIF-1) : lu seulement par le candidat "
+        "lui-même sur sa fiche ; null dans les listes et pour les autres rôles."
+    )
     version: Version
     created_at: datetime
     updated_at: datetime

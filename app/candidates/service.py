@@ -53,7 +53,16 @@ class CandidateFilters:
     updated_since: datetime | None = None
 
 
-def to_read(candidate: Candidate) -> CandidateRead:
+# R-NOTIF-1: personal data, kept out of the audit trail (only that it changed is recorded).
+CONTACT_FIELDS = ("contact_name", "contact_role", "contact_email", "contact_phone")
+
+
+def _contact(candidate: Candidate) -> tuple[str | None, ...]:
+    return tuple(getattr(candidate, name) for name in CONTACT_FIELDS)
+
+
+def to_read(candidate: Candidate, *, with_contact: bool = False) -> CandidateRead:
+    """`with_contact`: the candidate itself reading its own record (R-NOTIF-1)."""
     return CandidateRead(
         id=candidate.id,
         siret=candidate.siret,
@@ -72,9 +81,12 @@ def to_read(candidate: Candidate) -> CandidateRead:
         verification_decided_at=candidate.verification_decided_at,
         contact=ContactRead(
             name=candidate.contact_name,
+            role=candidate.contact_role,
             email=candidate.contact_email,
             phone=candidate.contact_phone,
-        ),
+        )
+        if with_contact
+        else None,
         version=candidate.version,
         created_at=candidate.created_at,
         updated_at=candidate.updated_at,
@@ -149,6 +161,7 @@ async def register_candidate(
         territory=territory,
         verification=identity.verification.value,  # R-REF-2
         contact_name=contact.name if contact else None,
+        contact_role=contact.role if contact else None,
         contact_email=contact.email if contact else None,
         contact_phone=contact.phone if contact else None,
         created_by=principal.subject,
@@ -167,7 +180,7 @@ async def register_candidate(
         object_id=candidate.id,
         departement=candidate.departement,
         action="created",
-        after=audit.snapshot(candidate),
+        after=audit.snapshot(candidate, exclude=CONTACT_FIELDS),
     )
     return candidate
 
@@ -214,7 +227,8 @@ async def update_candidate(
     """
     candidate = await get_candidate(session, principal, candidate_id=candidate_id)
     check_if_match(if_match, candidate.version)
-    before = audit.snapshot(candidate)
+    before = audit.snapshot(candidate, exclude=CONTACT_FIELDS)
+    contact_before = _contact(candidate)
     changes = data.model_dump(exclude_unset=True)
     kind = OrganisationKind(candidate.kind)
     attestation = changes.get("public_body_attestation")
@@ -261,8 +275,11 @@ async def update_candidate(
         object_id=candidate.id,
         departement=candidate.departement,
         action="updated",
-        before=before,
-        after=audit.snapshot(candidate),
+        before={**before, "contact_changed": False},
+        after={
+            **audit.snapshot(candidate, exclude=CONTACT_FIELDS),
+            "contact_changed": _contact(candidate) != contact_before,
+        },
     )
     return candidate
 
@@ -294,7 +311,7 @@ async def decide_verification(
         check_verification_decision(OrganisationKind(candidate.kind), decision, data.reason),
         error=VerificationRefused,
     )
-    before = audit.snapshot(candidate)
+    before = audit.snapshot(candidate, exclude=CONTACT_FIELDS)
     now = utcnow()
     candidate.verification = decision.value
     candidate.verification_reason = data.reason
@@ -310,7 +327,7 @@ async def decide_verification(
         departement=candidate.departement,
         action="verification_decided",
         before=before,
-        after=audit.snapshot(candidate),
+        after=audit.snapshot(candidate, exclude=CONTACT_FIELDS),
     )
     return candidate
 

@@ -240,6 +240,32 @@ class Settings(BaseSettings):
     documents_scan_poll_seconds: float = Field(default=2.0, gt=0, le=60)
     documents_scan_batch_size: int = Field(default=5, ge=1, le=100)
     documents_scan_lease_seconds: int = Field(default=300, ge=10, le=3600)
+    # R-NOTIF-1 e-mail notifications (app/notifications). Without `smtp_host` (development,
+    # `make run`) messages are written as .eml files under `notification_mail_dir`, never
+    # dropped. With it, sent to that relay (STARTTLS on `smtp_port` unless `smtp_tls` asks
+    # for implicit TLS, authentication when a user is set).
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = True
+    smtp_tls: bool = False  # implicit TLS (port 465) instead of STARTTLS
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # A private relay's CA (PEM), beside the system's; the relay's certificate is always checked.
+    smtp_ca_file: Path | None = None
+    smtp_from: str = "Guichet FITN7 <ne-pas-repondre@guichet-fitn7.example.gouv.fr>"
+    # Message-ID's domain (`<uuid@domain>`): stable, so a resend is recognisable.
+    smtp_message_id_domain: str = "guichet-fitn7.example.gouv.fr"
+    notification_mail_dir: Path = Path("var/mail")
+    # The front-end's URL: each e-mail links to `{frontend_url}/dossiers/{id}`.
+    frontend_url: str = "http://localhost:8000"
+    notification_worker_enabled: bool = True
+    notification_poll_seconds: float = Field(default=2.0, gt=0, le=60)
+    notification_batch_size: int = Field(default=20, ge=1, le=500)
+    notification_lease_seconds: int = Field(default=120, ge=5, le=3600)
+    notification_max_attempts: int = Field(default=8, ge=1, le=50)
+    # R-COM-1: how often the worker looks for committees that became due.
+    notification_due_check_seconds: float = Field(default=60.0, ge=0, le=86400)
 
     # R-ELIG-8, demonstrations of a past programme: the service's clock reads this instant
     # (ISO 8601 with its offset) at the database's first start and runs on from there; the
@@ -425,7 +451,7 @@ class Settings(BaseSettings):
 
     def embedded_defaults(self) -> list[str]:
         """The real parts this instance runs without, and what stands in for each (`make run`
-        says them at start: none is needed outside production, each is in production)."""
+        says them at start: none is needed outside production)."""
         lacks = []
         if self.is_sqlite:
             lacks.append("PostgreSQL : base SQLite embarquée (un seul processus)")
@@ -435,6 +461,8 @@ class Settings(BaseSettings):
             lacks.append(f"stockage S3 : documents sous {self.documents_dir}")
         if not self.documents_scanner_url:
             lacks.append("ClamAV : documents non analysés, marqués « unscanned » (R-DOC-2)")
+        if not self.smtp_host:
+            lacks.append(f"relais SMTP : courriels écrits sous {self.notification_mail_dir}")
         return lacks
 
 

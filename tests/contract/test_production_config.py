@@ -168,7 +168,7 @@ def test_production_refuses_to_start_without_a_malware_scanner_r_doc_2() -> None
 
 
 def test_make_run_says_which_real_parts_it_runs_without() -> None:
-    """`make run` needs none of PostgreSQL, Redis, S3 or ClamAV and says which it lacks;
+    """`make run` needs none of PostgreSQL, Redis, S3, ClamAV or SMTP and says which it lacks;
     configured, none is listed."""
     embedded = _settings().embedded_defaults()
     assert [lack.split(" :")[0] for lack in embedded] == [
@@ -176,13 +176,15 @@ def test_make_run_says_which_real_parts_it_runs_without() -> None:
         "Redis",
         "stockage S3",
         "ClamAV",
+        "relais SMTP",
     ]
-    assert "unscanned" in embedded[-1]
+    assert "unscanned" in embedded[-2]
     real = _settings(
         database_url="postgresql+asyncpg://guichet@db/guichet",
         rate_limit_storage_url="redis://redis:6379/0",
         documents_storage="s3",
         documents_s3_bucket="guichet",
         documents_scanner_url=SCANNER,
+        smtp_host="smtp.example.gouv.fr",
     )
     assert real.embedded_defaults() == []

@@ -62,10 +62,10 @@ ROLES = {
 RULE_REJECTIONS = {
     # R-ELIG-1/2, R-REF-1: the SIRET key, the kind, and the reference data (name, population,
     # INSEE code, département of a commune or EPCI) are checked against the bundled catalogue.
-    "create_candidate": "R-ELIG-1, R-ELIG-2, R-REF-1",
+    "create_candidate": "R-ELIG-1, R-ELIG-2, R-REF-1, R-NOTIF-1 contact address",
     # R-REF-1 still holds on an edit: a commune's or EPCI's name and population are the
     # reference data's.
-    "update_candidate": "R-REF-1",
+    "update_candidate": "R-REF-1, R-NOTIF-1 contact address",
     # R-FLOW-2: submitting runs every eligibility rule (R-ELIG-*, R-CAP-*, R-EXCL-*) over the
     # draft; the stateful phase reaches it with the right ETag.
     "submit_project": "R-FLOW-2 eligibility at submission",
@@ -100,6 +100,9 @@ RULE_REJECTIONS = {
     # (any other id: one 422 naming it).
     "create_committee": "R-COM-2 meeting date",
     "change_agenda": "R-COM-2 dossiers in review of the département",
+    # R-NOTIF-1: an e-mail address is checked by email-validator (its syntax, RFC 5321/5322,
+    # special-use domains), more than a schema's pattern can say: a value_error otherwise.
+    "set_prefecture_address": "R-NOTIF-1 address checked by email-validator",
 }
 
 # Statuses the checks accept beyond their defaults, each one what the contract documents:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,23 +14,14 @@ import pytest_asyncio
 from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import (
-    JSON,
-    Boolean,
     Connection,
-    Date,
-    DateTime,
-    Integer,
-    MetaData,
-    Numeric,
-    String,
-    Table,
-    Text,
     text,
 )
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from app.core.migrations import alembic_config
+from tests.migrations.rows import insert_row
 from tests.support import create_database, drop_database
 
 AFTER = "7c1e4f0a9b23"  # the migration under test; it runs from its own down revision
@@ -46,49 +36,18 @@ async def empty_url(tmp_path: Path) -> Any:
         await drop_database(url)
 
 
-def _filler(column: Any, sqlite: bool) -> Any:
-    """A value for a NOT NULL column the test does not care about."""
-    kind = column.type
-    if isinstance(kind, JSON):
-        return []
-    if isinstance(kind, Boolean):
-        return False
-    if isinstance(kind, DateTime):
-        return datetime(2021, 3, 1, 9, tzinfo=UTC)
-    if isinstance(kind, Date):
-        return date(2021, 3, 1)
-    if isinstance(kind, Integer | Numeric):
-        return 0
-    if isinstance(kind, String | Text):
-        return "x"
-    raise AssertionError(f"no filler for {column.table.name}.{column.name}: {kind!r}")
-
-
-def _insert(connection: Connection, name: str, **values: Any) -> None:
-    sqlite = connection.dialect.name == "sqlite"
-    table = Table(name, MetaData(), autoload_with=connection)
-    row: dict[str, Any] = {}
-    for column in table.columns:
-        if column.name in values:
-            value = values[column.name]
-            row[column.name] = value.hex if sqlite and isinstance(value, uuid.UUID) else value
-        elif not column.nullable and column.server_default is None and not column.primary_key:
-            row[column.name] = _filler(column, sqlite)
-    connection.execute(table.insert().values(**row))
-
-
 def _seed(connection: Connection) -> dict[str, uuid.UUID]:
     ids = {k: uuid.uuid4() for k in ("programme", "envelope", "candidate", "p1", "p2", "c")}
-    _insert(
+    insert_row(
         connection, "programme", id=ids["programme"], code="FITN7", funding_cap_rate_bps=10_000,
         extra_eu_licence_share_cap_bps=1_000, advance_cap_bps=2_500,
         pre_final_payment_cap_bps=7_500, version=4,
     )  # fmt: skip
-    _insert(
+    insert_row(
         connection, "envelope", id=ids["envelope"], programme_id=ids["programme"],
         departement="13", allocated_cents=10_000_000, committed_cents=1_500_000, version=1,
     )  # fmt: skip
-    _insert(
+    insert_row(
         connection,
         "candidate",
         id=ids["candidate"],
@@ -97,29 +56,29 @@ def _seed(connection: Connection) -> dict[str, uuid.UUID]:
         verification="verified",
     )
     for key, strand in (("p1", "3c"), ("p2", "3b")):
-        _insert(
+        insert_row(
             connection, "project", id=ids[key], candidate_id=ids["candidate"],
             programme_id=ids["programme"], strand=strand, version=1,
         )  # fmt: skip
-    _insert(
+    insert_row(
         connection, "scoring_grid", id=uuid.uuid4(), programme_id=ids["programme"],
         strand="3c", version=1,
     )  # fmt: skip
-    _insert(
+    insert_row(
         connection, "scoring_grid", id=uuid.uuid4(), programme_id=ids["programme"],
         strand="3c", version=2,
     )  # fmt: skip
-    _insert(
+    insert_row(
         connection, "committee", id=ids["c"], programme_id=ids["programme"], departement="13",
         status="closed", version=1,
     )  # fmt: skip
-    _insert(
+    insert_row(
         connection, "committee_agenda_item", id=uuid.uuid4(), committee_id=ids["c"],
         project_id=ids["p1"], is_open=False, outcome="accepted", granted_cents=1_000_000,
         eligible_cost_cents=2_000_000, forfait_cents=1_000_000,
     )  # fmt: skip
     for key, amount in (("p1", 1_000_000), ("p2", 500_000)):
-        _insert(
+        insert_row(
             connection, "project_grant", id=uuid.uuid4(), project_id=ids[key],
             envelope_id=ids["envelope"], amount_cents=amount, status="active",
         )  # fmt: skip
