@@ -418,7 +418,9 @@ async def test_r_auth_2_a_callback_from_another_browser_is_refused(stack: Stack)
     async with httpx.AsyncClient(timeout=10) as browser:
         back = await browse_to_redirect(browser, attacker.authorize, "dinum", API_REDIRECT)
     assert back["state"] == attacker.state
-    for cookie in ({}, victim.cookie, {"Cookie": f"{LOGIN_COOKIE}={attacker.state[:-1]}A"}):
+    # a forged value: the state with its last character changed (never the state itself)
+    forged = attacker.state[:-1] + ("B" if attacker.state.endswith("A") else "A")
+    for cookie in ({}, victim.cookie, {"Cookie": f"{LOGIN_COOKIE}={forged}"}):
         refused = await stack.client.get(CALLBACK, params=back, headers=cookie)
         assert refused.status_code == 403, refused.text
         assert refused.headers["content-type"] == "application/problem+json"
