@@ -18,6 +18,7 @@ each one is logged (logger `app.audit`) and the latest is served back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -185,11 +186,9 @@ async def run_publisher(
     """Publish a checkpoint every `audit_checkpoint_interval_seconds` if the head moved."""
     interval = settings.audit_checkpoint_interval_seconds
     while not stop.is_set():
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
             return
-        except TimeoutError:
-            pass
         try:
             async with sessionmaker() as session, session.begin():
                 await publish_if_moved(session, settings, service_key)

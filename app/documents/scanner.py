@@ -9,6 +9,7 @@ network order), ended by a zero length; clamd answers one line ended by NUL: `st
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import struct
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -50,10 +51,8 @@ async def _reply(reader: asyncio.StreamReader) -> str:
 
 async def _close(writer: asyncio.StreamWriter) -> None:
     writer.close()
-    try:
+    with contextlib.suppress(OSError):
         await writer.wait_closed()
-    except OSError:
-        pass
 
 
 async def ping(url: str) -> bool:

@@ -10,6 +10,7 @@ the staging object is deleted either way.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -80,10 +81,8 @@ class DocumentStorage:
         await self.discard(staging)
 
     async def discard(self, key: str) -> None:
-        try:
+        with contextlib.suppress(NotFoundError, FileNotFoundError):
             await obstore.delete_async(self.store, key)
-        except (NotFoundError, FileNotFoundError):
-            pass
 
     async def exists(self, key: str) -> bool:
         try:

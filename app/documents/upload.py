@@ -12,6 +12,7 @@ comes: past the limit the upload stops at once (413), and memory holds one chunk
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -185,10 +186,8 @@ class _Reader:
 
     async def abandon(self) -> None:
         if self.file is not None:
-            try:
+            with contextlib.suppress(Exception):  # the staging object is discarded anyway
                 await self.file.writer.close()
-            except Exception:  # noqa: BLE001 - the staging object is discarded anyway
-                pass
         for key in self.staged:
             await self.storage.discard(key)
 
