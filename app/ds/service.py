@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -32,7 +32,10 @@ from app.core.db import add_unique, read_only_transaction
 from app.core.errors import AppError, PreconditionFailed
 from app.core.pagination import PageParams, keyset_page, split_page
 from app.core.types import utcnow
-from app.ds import client as ds_client
+from app.documents import service as documents_service
+from app.documents.rules import DocumentKind
+from app.documents.storage import DocumentStorage
+from app.ds import attachments, client as ds_client
 from app.ds.errors import DemarcheForbidden, DemarcheNotFound, DsFailed, DsNotConfigured
 from app.ds.models import DsDemarche, DsDossier, DsMutation, DsSyncRun
 from app.ds.rules import (
@@ -41,6 +44,7 @@ from app.ds.rules import (
     DsState,
     Mapping,
     MutationKind,
+    NodeResult,
     ParsedContent,
     ParsedDossier,
     Reason,
@@ -57,6 +61,7 @@ from app.projects.schemas import ProjectCreate, ProjectUpdate
 from app.reference.catalogue import get_catalogue
 from app.reference.kinds import OrganisationKind
 
+FAILED_ATTACHMENT = attachments.FAILED
 DECIDED_HERE = frozenset(
     {
         Status.ACCEPTED,
@@ -174,6 +179,7 @@ class Item:
     status: str | None = None
     draft: bool = False
     reasons: list[dict[str, str]] = field(default_factory=list)
+    attachments: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -185,6 +191,7 @@ class Item:
             "status": self.status,
             "draft": self.draft,
             "reasons": self.reasons,
+            "attachments": self.attachments,
         }
 
 
@@ -504,8 +511,82 @@ async def _update(
     item.outcome = "updated" if edited or moved else "unchanged"
 
 
+async def _fetch_attachments(
+    dossiers: list[ParsedDossier], settings: Settings, storage: DocumentStorage
+) -> dict[str, list[attachments.Fetched]]:
+    """Issue 24: every mapped attachment of these dossiers staged now (their URLs expire),
+    before the import's transaction; by dossier id."""
+    fetched: dict[str, list[attachments.Fetched]] = {}
+    wanted = [d for d in dossiers if d.attachments]
+    if not wanted:
+        return fetched
+    async with attachments.http_client(settings) as http:
+        for dossier in wanted:
+            fetched[dossier.id] = [
+                await attachments.fetch(http, a, storage=storage, settings=settings)
+                for a in dossier.attachments
+            ]
+    return fetched
+
+
+async def _import_attachments(
+    session: AsyncSession,
+    principal: Principal,
+    item: Item,
+    fetched: list[attachments.Fetched],
+    settings: Settings,
+    storage: DocumentStorage,
+) -> bool:
+    """File a dossier's staged attachments as its documents (stored and scanned like an
+    upload, R-DOC-2; the same bytes are not filed twice); each outcome in the item. True when
+    one could not be fetched (the dossier is read again at the next sync)."""
+    failed = False
+    project = None
+    if item.project_id is not None and item.outcome in ("created", "updated", "unchanged"):
+        project = await session.get(Project, item.project_id)
+    for one in fetched:
+        entry: dict[str, Any] = {
+            "champ": one.attachment.champ,
+            "kind": one.attachment.kind,
+            "filename": one.attachment.filename,
+        }
+        item.attachments.append(entry)
+        if one.received is None:
+            entry.update(outcome="failed", code=one.code, message=one.message)
+            failed = failed or one.code == FAILED_ATTACHMENT  # a refusal (R-DOC-2) stays one
+            continue
+        if project is None:  # refused, flagged or out of scope: nothing of it is filed
+            await storage.discard(one.received.staging_key)
+            entry.update(
+                outcome="failed",
+                code=FAILED_ATTACHMENT,
+                message="Dossier non importé ou signalé : sa pièce n'est pas reprise.",
+            )
+            continue
+        try:
+            document, new = await documents_service.import_project_document(
+                session,
+                principal,
+                project=project,
+                kind=DocumentKind(one.attachment.kind),
+                received=one.received,
+                storage=storage,
+                settings=settings,
+            )
+        except AppError as exc:  # R-DOC-2: a type not allowed, refused before any write
+            entry.update(outcome="failed", code=exc.code, message=exc.detail)
+            continue
+        entry.update(outcome="stored" if new else "unchanged", document_id=str(document.id))
+    return failed
+
+
 async def sync(
-    session: AsyncSession, principal: Principal, *, number: int, settings: Settings
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    number: int,
+    settings: Settings,
+    storage: DocumentStorage | None = None,
 ) -> tuple[DsSyncRun, list[Item]]:
     """Import the démarche's dossiers changed since the last sync (DINUM: every département;
     a prefect: its own, the others reported out of scope, R-ACL-1). Idempotent.
@@ -525,16 +606,61 @@ async def sync(
     mapping = Mapping.from_data(demarche.mapping)
     await session.commit()
     nodes, pages = await _fetch(settings, number, since)
+    parsed = [parse_node(node, mapping) for node in nodes]
+    # A dossier changed while the pages were read may come twice: its last version counts.
+    last: dict[str, int] = {r.id: i for i, r in enumerate(parsed) if r.id is not None}
+    kept = [
+        r.dossier for i, r in enumerate(parsed) if r.dossier is not None and last[r.dossier.id] == i
+    ]
+    fetched = await _fetch_attachments(kept, settings, storage) if storage is not None else {}
+    try:
+        return await _import(
+            session,
+            principal,
+            settings,
+            storage,
+            demarche,
+            scope,
+            since,
+            started,
+            nodes,
+            pages,
+            parsed,
+            last,
+            fetched,
+        )
+    finally:
+        if storage is not None:  # what the import did not file (a failure, a refusal)
+            for staged in fetched.values():
+                for one in staged:
+                    if one.received is not None:
+                        await storage.discard(one.received.staging_key)
+
+
+async def _import(
+    session: AsyncSession,
+    principal: Principal,
+    settings: Settings,
+    storage: DocumentStorage | None,
+    demarche: DsDemarche,
+    scope: str | None,
+    since: datetime | None,
+    started: datetime,
+    nodes: list[Any],
+    pages: int,
+    parsed: list[NodeResult],
+    last: dict[str, int],
+    fetched: dict[str, list[attachments.Fetched]],
+) -> tuple[DsSyncRun, list[Item]]:
+    number = demarche.number
     if session.get_bind().dialect.name == "postgresql":
         # Syncs of one démarche write one at a time (SQLite: BEGIN IMMEDIATE already does).
         await session.execute(
             select(DsDemarche.number).where(DsDemarche.number == number).with_for_update()
         )
-    parsed = [parse_node(node, mapping) for node in nodes]
-    # A dossier changed while the pages were read may come twice: its last version counts.
-    last: dict[str, int] = {r.id: i for i, r in enumerate(parsed) if r.id is not None}
     items: list[Item] = []
     high_water = since
+    low_water: datetime | None = None
     for i, result in enumerate(parsed):
         if result.id is not None and last[result.id] != i:
             continue
@@ -560,6 +686,16 @@ async def sync(
             item.reasons.append(_reason(_out_of_scope(link.departement)))
         else:
             await _update(session, principal, link, dossier, item)
+        if storage is not None and dossier.id in fetched:
+            if await _import_attachments(
+                session, principal, item, fetched[dossier.id], settings, storage
+            ):
+                # Read again at the next sync (DS's updatedSince includes its bound), so that
+                # a file that failed is fetched again, the ones already filed recognised.
+                retry_from = dossier.modified_at - timedelta(seconds=1)
+                low_water = retry_from if low_water is None else min(low_water, retry_from)
+    if low_water is not None and high_water is not None:
+        high_water = min(high_water, low_water)
     counts = {
         k: sum(1 for it in items if it.outcome == k)
         for k in ("created", "updated", "unchanged", "refused", "flagged")
