@@ -612,6 +612,8 @@ async def sync(
     kept = [
         r.dossier for i, r in enumerate(parsed) if r.dossier is not None and last[r.dossier.id] == i
     ]
+    # R-ACL-1: a prefect's sync does not fetch another département's files at all.
+    kept = [d for d in kept if scope is None or d.content.departement in (None, scope)]
     fetched = await _fetch_attachments(kept, settings, storage) if storage is not None else {}
     try:
         return await _import(

@@ -17,11 +17,21 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 
+from app.auth.principal import Principal
 from app.documents.storage import DocumentStorage
 from tests.api.documents.test_documents import EXE, PDF, stored_keys
 from tests.api.ds import test_ds_sync
 from tests.api.ds.fake_ds import DEMARCHE, FakeDS
-from tests.api.ds.test_ds_sync import DS, MAPPING, PROJECTS, VILLENEUVE, Ds, by_number
+from tests.api.ds.test_ds_sync import (
+    DS,
+    MAPPING,
+    PREF33,
+    PREF47,
+    PROJECTS,
+    VILLENEUVE,
+    Ds,
+    by_number,
+)
 
 # The DS suite's fixtures: its fake DS (the app's settings pointing at it) and its driver.
 fake = test_ds_sync.fake
@@ -80,8 +90,11 @@ async def host(app: FastAPI, fake: FakeDS, storage: DocumentStorage) -> AsyncIte
         app.state.settings = saved
 
 
-async def documents_of(ds: Ds, project_id: str) -> list[dict[str, Any]]:
-    return (await ds.get(f"{PROJECTS}/{project_id}/documents"))["items"]  # type: ignore[no-any-return]
+async def documents_of(
+    ds: Ds, project_id: str, who: Principal | None = None
+) -> list[dict[str, Any]]:
+    listed = await ds.get(f"{PROJECTS}/{project_id}/documents", who)
+    return listed["items"]  # type: ignore[no-any-return]
 
 
 async def test_an_attachment_is_fetched_stored_typed_and_not_stored_twice(
@@ -196,6 +209,21 @@ async def test_attachment_urls_pass_the_ssrf_guard(
     assert entry["outcome"] == "failed" and "10.1.2.3" in entry["message"]
     assert fake.file_requests == ["/files/redirect"]  # the private address never reached
     assert await stored_keys(storage) == []
+
+
+async def test_a_prefect_does_not_fetch_another_departements_attachments(
+    ds: Ds, host: FakeDS, storage: DocumentStorage
+) -> None:
+    """R-ACL-1: out of scope, the dossier's files are not even fetched; in scope, they are."""
+    attach(host, served(host, "/files/deliberation", PDF))
+    assert (await ds.put_mapping(MAPPING_WITH_DOCUMENTS)).status_code == 201
+    item = by_number(await ds.synced(PREF33))[VILLENEUVE]
+    assert {r["reason"] for r in item["reasons"]} == {"out_of_scope"}
+    assert item["attachments"] == [] and host.file_requests == []
+    assert await stored_keys(storage) == []
+    item = by_number(await ds.synced(PREF47))[VILLENEUVE]
+    assert [a["outcome"] for a in item["attachments"]] == ["stored"]
+    assert len(await documents_of(ds, item["project_id"], PREF47)) == 1
 
 
 @pytest.mark.parametrize(
