@@ -5,7 +5,8 @@ the sync runs, before the import's transaction (like the pages: no transaction s
 while the network is waited on), straight into a staging object of the documents' storage
 through the upload's own path (`upload.stage_stream`: size limit while reading, SHA-256, type
 from the bytes). DS's checksum (ActiveStorage's base64 MD5) and byte size are checked when DS
-gives them.
+gives them. Once the import has its dossier, `file_all` files them through the documents
+service (`import_project_document`): scanned like an upload, never the same bytes twice.
 
 An attachment URL is an outbound URL chosen by whoever controls the answer: it passes the
 webhooks' SSRF guard (R-HOOK-1, `app/webhooks/guard.py`): https on 443 (or a port the operator
@@ -21,15 +22,22 @@ import base64
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.principal import Principal
 from app.core.config import Settings
+from app.core.errors import AppError
+from app.documents import service as documents_service
 from app.documents.errors import DocumentTooLarge
+from app.documents.rules import DocumentKind
 from app.documents.storage import DocumentStorage
 from app.documents.upload import ReceivedFile, stage_stream
 from app.ds.client import USER_AGENT
-from app.ds.rules import Attachment
+from app.ds.rules import Attachment, ParsedDossier
+from app.projects.models import Project
 from app.webhooks.guard import Resolver, TargetPolicy, pinned, resolve, system_resolver
 
 MAX_REDIRECTS = 3
@@ -157,3 +165,71 @@ async def _stage(
         await storage.discard(received.staging_key)
         return Fetched(attachment, code=FAILED, message=problem)
     return Fetched(attachment, received=received)
+
+
+async def fetch_all(
+    dossiers: list[ParsedDossier], settings: Settings, storage: DocumentStorage
+) -> dict[str, list[Fetched]]:
+    """Issue 24: every mapped attachment of these dossiers staged now (their URLs expire),
+    before the import's transaction; by dossier id."""
+    fetched: dict[str, list[Fetched]] = {}
+    wanted = [d for d in dossiers if d.attachments]
+    if not wanted:
+        return fetched
+    async with http_client(settings) as http:
+        for dossier in wanted:
+            fetched[dossier.id] = [
+                await fetch(http, a, storage=storage, settings=settings)
+                for a in dossier.attachments
+            ]
+    return fetched
+
+
+async def file_all(
+    session: AsyncSession,
+    principal: Principal,
+    project: Project | None,
+    fetched: list[Fetched],
+    settings: Settings,
+    storage: DocumentStorage,
+) -> tuple[list[dict[str, Any]], bool]:
+    """File a dossier's staged attachments as its documents (stored and scanned like an
+    upload, R-DOC-2; the same bytes are not filed twice): each one's outcome, and True when
+    one could not be fetched (the dossier is read again at the next sync). No `project` (the
+    dossier refused, flagged or out of scope): nothing is filed."""
+    failed = False
+    entries: list[dict[str, Any]] = []
+    for one in fetched:
+        entry: dict[str, Any] = {
+            "champ": one.attachment.champ,
+            "kind": one.attachment.kind,
+            "filename": one.attachment.filename,
+        }
+        entries.append(entry)
+        if one.received is None:
+            entry.update(outcome="failed", code=one.code, message=one.message)
+            failed = failed or one.code == FAILED  # a refusal (R-DOC-2) stays one
+            continue
+        if project is None:  # refused, flagged or out of scope: nothing of it is filed
+            await storage.discard(one.received.staging_key)
+            entry.update(
+                outcome="failed",
+                code=FAILED,
+                message="Dossier non importé ou signalé : sa pièce n'est pas reprise.",
+            )
+            continue
+        try:
+            document, new = await documents_service.import_project_document(
+                session,
+                principal,
+                project=project,
+                kind=DocumentKind(one.attachment.kind),
+                received=one.received,
+                storage=storage,
+                settings=settings,
+            )
+        except AppError as exc:  # R-DOC-2: a type not allowed, refused before any write
+            entry.update(outcome="failed", code=exc.code, message=exc.detail)
+            continue
+        entry.update(outcome="stored" if new else "unchanged", document_id=str(document.id))
+    return entries, failed

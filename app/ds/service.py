@@ -32,8 +32,6 @@ from app.core.db import add_unique, read_only_transaction
 from app.core.errors import AppError, PreconditionFailed
 from app.core.pagination import PageParams, keyset_page, split_page
 from app.core.types import utcnow
-from app.documents import service as documents_service
-from app.documents.rules import DocumentKind
 from app.documents.storage import DocumentStorage
 from app.ds import attachments, client as ds_client
 from app.ds.errors import DemarcheForbidden, DemarcheNotFound, DsFailed, DsNotConfigured
@@ -61,7 +59,6 @@ from app.projects.schemas import ProjectCreate, ProjectUpdate
 from app.reference.catalogue import get_catalogue
 from app.reference.kinds import OrganisationKind
 
-FAILED_ATTACHMENT = attachments.FAILED
 DECIDED_HERE = frozenset(
     {
         Status.ACCEPTED,
@@ -511,75 +508,6 @@ async def _update(
     item.outcome = "updated" if edited or moved else "unchanged"
 
 
-async def _fetch_attachments(
-    dossiers: list[ParsedDossier], settings: Settings, storage: DocumentStorage
-) -> dict[str, list[attachments.Fetched]]:
-    """Issue 24: every mapped attachment of these dossiers staged now (their URLs expire),
-    before the import's transaction; by dossier id."""
-    fetched: dict[str, list[attachments.Fetched]] = {}
-    wanted = [d for d in dossiers if d.attachments]
-    if not wanted:
-        return fetched
-    async with attachments.http_client(settings) as http:
-        for dossier in wanted:
-            fetched[dossier.id] = [
-                await attachments.fetch(http, a, storage=storage, settings=settings)
-                for a in dossier.attachments
-            ]
-    return fetched
-
-
-async def _import_attachments(
-    session: AsyncSession,
-    principal: Principal,
-    item: Item,
-    fetched: list[attachments.Fetched],
-    settings: Settings,
-    storage: DocumentStorage,
-) -> bool:
-    """File a dossier's staged attachments as its documents (stored and scanned like an
-    upload, R-DOC-2; the same bytes are not filed twice); each outcome in the item. True when
-    one could not be fetched (the dossier is read again at the next sync)."""
-    failed = False
-    project = None
-    if item.project_id is not None and item.outcome in ("created", "updated", "unchanged"):
-        project = await session.get(Project, item.project_id)
-    for one in fetched:
-        entry: dict[str, Any] = {
-            "champ": one.attachment.champ,
-            "kind": one.attachment.kind,
-            "filename": one.attachment.filename,
-        }
-        item.attachments.append(entry)
-        if one.received is None:
-            entry.update(outcome="failed", code=one.code, message=one.message)
-            failed = failed or one.code == FAILED_ATTACHMENT  # a refusal (R-DOC-2) stays one
-            continue
-        if project is None:  # refused, flagged or out of scope: nothing of it is filed
-            await storage.discard(one.received.staging_key)
-            entry.update(
-                outcome="failed",
-                code=FAILED_ATTACHMENT,
-                message="Dossier non importé ou signalé : sa pièce n'est pas reprise.",
-            )
-            continue
-        try:
-            document, new = await documents_service.import_project_document(
-                session,
-                principal,
-                project=project,
-                kind=DocumentKind(one.attachment.kind),
-                received=one.received,
-                storage=storage,
-                settings=settings,
-            )
-        except AppError as exc:  # R-DOC-2: a type not allowed, refused before any write
-            entry.update(outcome="failed", code=exc.code, message=exc.detail)
-            continue
-        entry.update(outcome="stored" if new else "unchanged", document_id=str(document.id))
-    return failed
-
-
 async def sync(
     session: AsyncSession,
     principal: Principal,
@@ -614,7 +542,7 @@ async def sync(
     ]
     # R-ACL-1: a prefect's sync does not fetch another département's files at all.
     kept = [d for d in kept if scope is None or d.content.departement in (None, scope)]
-    fetched = await _fetch_attachments(kept, settings, storage) if storage is not None else {}
+    fetched = await attachments.fetch_all(kept, settings, storage) if storage is not None else {}
     try:
         return await _import(
             session,
@@ -689,9 +617,14 @@ async def _import(
         else:
             await _update(session, principal, link, dossier, item)
         if storage is not None and dossier.id in fetched:
-            if await _import_attachments(
-                session, principal, item, fetched[dossier.id], settings, storage
-            ):
+            project = None
+            if item.project_id is not None and item.outcome in ("created", "updated", "unchanged"):
+                project = await session.get(Project, item.project_id)
+            entries, failed = await attachments.file_all(
+                session, principal, project, fetched[dossier.id], settings, storage
+            )
+            item.attachments = entries
+            if failed:
                 # Read again at the next sync (DS's updatedSince includes its bound), so that
                 # a file that failed is fetched again, the ones already filed recognised.
                 retry_from = dossier.modified_at - timedelta(seconds=1)
