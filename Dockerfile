@@ -33,7 +33,9 @@ COPY --from=build /opt/venv /opt/venv
 COPY alembic.ini ./
 COPY alembic ./alembic
 COPY docker/entrypoint.sh ./docker/entrypoint.sh
-RUN mkdir -p var && chown guichet:guichet var
+# var/documents exists, owned by the user, so that a volume mounted there (compose.yaml's
+# `documents`) starts with that owner.
+RUN mkdir -p var/documents && chown -R guichet:guichet var
 
 USER guichet
 EXPOSE 8000

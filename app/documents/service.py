@@ -287,6 +287,57 @@ async def upload_candidate_document(
     )
 
 
+async def import_project_document(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    project: Project,
+    kind: DocumentKind,
+    received: ReceivedFile,
+    storage: DocumentStorage,
+    settings: Settings,
+) -> tuple[Document, bool]:
+    """File a staged document fetched from démarches-simplifiées on a dossier (issue 24): typed
+    from its bytes (415 R-DOC-2 raised otherwise), stored and scanned like an upload. The same
+    bytes already filed as this kind on this dossier are not stored twice: that document is
+    returned, with False (True: a new one, superseding the current version)."""
+    try:
+        mime = _accepted_type(received)
+        existing = (
+            (
+                await session.execute(
+                    select(Document).where(
+                        col(Document.project_id) == project.id,
+                        col(Document.kind) == kind.value,
+                        col(Document.sha256) == received.sha256,
+                    )
+                )
+            )
+            .scalars()
+            .first()
+        )
+        if existing is not None:
+            await storage.discard(received.staging_key)
+            return existing, False
+        key = rules.storage_key(project_id=project.id, candidate_id=None, sha256=received.sha256)
+        await storage.promote(received.staging_key, key)
+    except BaseException:
+        await storage.discard(received.staging_key)
+        raise
+    document = await _record(
+        session,
+        principal,
+        owner={"project_id": project.id, "expense_line_id": None},
+        departement=project.departement,
+        kind=kind,
+        received=received,
+        mime=mime,
+        key=key,
+        settings=settings,
+    )
+    return document, True
+
+
 def _accepted_type(received: ReceivedFile) -> str:
     mime = rules.stored_type(received.detected_type)
     if mime is None:

@@ -68,6 +68,26 @@ class _FilePart:
     head: bytearray = field(default_factory=bytearray)
     size: int = 0
 
+    async def feed(self, data: bytes, max_bytes: int) -> None:
+        """Count, hash, keep the head and write one piece of the file."""
+        self.size += len(data)
+        if self.size > max_bytes:  # R-DOC-2: refused as soon as the limit is passed
+            raise DocumentTooLarge(max_bytes)
+        self.hasher.update(data)
+        if len(self.head) < HEAD_BYTES:
+            self.head += data[: HEAD_BYTES - len(self.head)]
+        await self.writer.write(data)
+
+    async def finish(self) -> ReceivedFile:
+        await self.writer.close()
+        return ReceivedFile(
+            staging_key=self.staging_key,
+            filename=self.filename,
+            size=self.size,
+            sha256=self.hasher.hexdigest(),
+            detected_type=detect_type(bytes(self.head)),
+        )
+
 
 class _Reader:
     """Turns the parser's callbacks into steps run between two chunks of the body."""
@@ -152,14 +172,7 @@ class _Reader:
 
     async def _data(self, data: bytes) -> None:
         if self.file is not None:
-            part = self.file
-            part.size += len(data)
-            if part.size > self.max_bytes:  # R-DOC-2: refused as soon as the limit is passed
-                raise DocumentTooLarge(self.max_bytes)
-            part.hasher.update(data)
-            if len(part.head) < HEAD_BYTES:
-                part.head += data[: HEAD_BYTES - len(part.head)]
-            await part.writer.write(data)
+            await self.file.feed(data, self.max_bytes)
         elif self.current_field is not None:
             self.current_value += data
             if len(self.current_value) > MAX_FIELD_BYTES:
@@ -168,14 +181,7 @@ class _Reader:
     async def _end_part(self) -> None:
         if self.file is not None:
             part, self.file = self.file, None
-            await part.writer.close()
-            self.form.file = ReceivedFile(
-                staging_key=part.staging_key,
-                filename=part.filename,
-                size=part.size,
-                sha256=part.hasher.hexdigest(),
-                detected_type=detect_type(bytes(part.head)),
-            )
+            self.form.file = await part.finish()
         elif self.current_field is not None:
             try:
                 value = self.current_value.decode("utf-8")
@@ -230,3 +236,28 @@ async def receive_form(
             raise UploadInvalid.field(FILE_FIELD, "corps multipart mal formé.") from exc
         raise
     return reader.form
+
+
+async def stage_stream(
+    chunks: AsyncIterator[bytes],
+    filename: str | None,
+    *,
+    storage: DocumentStorage,
+    max_bytes: int,
+) -> ReceivedFile:
+    """A file that is not a form (a démarches-simplifiées attachment, issue 24) staged like an
+    upload's: counted (DocumentTooLarge as soon as it passes `max_bytes`), hashed, typed from
+    its bytes. On any failure nothing is kept in storage."""
+    key = storage.staging_key()
+    part = _FilePart(staging_key=key, filename=filename, writer=storage.open_writer(key))
+    try:
+        async for chunk in chunks:
+            await part.feed(chunk, max_bytes)
+        return await part.finish()
+    except BaseException:
+        try:
+            await part.writer.close()
+        except Exception:  # noqa: BLE001 - the staging object is discarded anyway
+            pass
+        await storage.discard(key)
+        raise

@@ -101,6 +101,9 @@ query dossiers($number: Int!, $first: Int!, $after: String, $updatedSince: ISO86
           ... on IntegerNumberChamp { value }
           ... on DateChamp { date }
           ... on DepartementChamp { departement { code name } }
+          ... on PieceJustificativeChamp {
+            files { url filename checksum byteSize: byteSizeBigInt contentType }
+          }
           ... on RepetitionChamp {
             rows {
               id

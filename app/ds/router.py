@@ -15,6 +15,7 @@ from app.core.db import SessionDep
 from app.core.errors import problems
 from app.core.filters import UpdatedSince
 from app.core.pagination import CursorFormat, PageParams, page_params_for
+from app.documents.router import storage_of
 from app.ds import service as ds_service
 from app.ds.models import DsDemarche, DsMutation, DsSyncRun
 from app.ds.schemas import (
@@ -104,9 +105,15 @@ async def sync_demarche(
     """Importer les dossiers nouveaux ou modifiés sur DS depuis la dernière synchronisation
     (DINUM ; un préfet : les dossiers de son département). Un dossier non éligible est
     importé en brouillon avec ses règles en échec (R-FLOW-2), déposé à une synchronisation
-    suivante une fois corrigé sur DS. Une erreur de DS : 502, rien n'est écrit."""
+    suivante une fois corrigé sur DS. Une erreur de DS : 502, rien n'est écrit. Les pièces
+    justificatives que la correspondance nomme sont téléchargées et enregistrées comme un
+    dépôt (R-DOC-2) ; l'échec d'une pièce est dit dans `attachments`, sans perdre le dossier."""
     run, items = await ds_service.sync(
-        session, principal, number=number, settings=request.app.state.settings
+        session,
+        principal,
+        number=number,
+        settings=request.app.state.settings,
+        storage=storage_of(request.app.state),
     )
     return SyncReport(
         **_run_read(run).model_dump(),

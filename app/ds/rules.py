@@ -106,6 +106,7 @@ class Mapping:
     expenses: ExpenseMap
     categories: dict[str, CategoryTarget]
     nature: str | None = None
+    documents: dict[str, str] = field(default_factory=dict)  # champ → document kind (issue 24)
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Mapping:
@@ -121,6 +122,8 @@ class Mapping:
                 for e in data["categories"]
             },
             nature=data.get("nature"),
+            # a mapping stored before issue 24 has no table: no attachment imported
+            documents={e["champ"]: e["kind"] for e in data.get("documents") or []},
         )
 
 
@@ -156,6 +159,19 @@ class ParsedContent:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """One file of a mapped `PieceJustificativeChamp` (issue 24): where DS serves it (a URL
+    that expires), and what DS says of it. None where DS's answer lacks or garbles a field."""
+
+    champ: str
+    kind: str
+    url: str | None
+    filename: str | None
+    checksum: str | None  # ActiveStorage's: the base64 of the file's MD5
+    byte_size: int | None
+
+
+@dataclass(frozen=True)
 class ParsedDossier:
     id: str
     number: int
@@ -163,6 +179,8 @@ class ParsedDossier:
     filed_on: date  # R-ELIG-8: dateDepot, Europe/Paris
     modified_at: datetime  # dateDerniereModification (DS's own clock: the sync's high-water)
     content: ParsedContent
+    # Not in the content's digest: a file is judged by its bytes when imported.
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass
@@ -344,6 +362,50 @@ def _lines(reader: _Reader, mapping: Mapping) -> tuple[ParsedLine, ...]:
     return tuple(lines)
 
 
+def _optional_text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _byte_size(value: Any) -> int | None:
+    """`File.byteSizeBigInt` (queried as `byteSize`): a BigInt, which DS writes as a string."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def attachments_of(champs: list[Any], mapping: Mapping) -> tuple[Attachment, ...]:
+    """The files of the mapped attachment champs (`files`, or the older single `file`). A
+    mapped champ the dossier lacks, or left empty, gives nothing: a missing document is
+    R-DOC-1's to report, not a reason to refuse the dossier."""
+    found: list[Attachment] = []
+    for selector, kind in mapping.documents.items():
+        champ = _find(champs, selector)
+        if champ is None:
+            continue
+        files = champ.get("files")
+        if not isinstance(files, list):
+            single = champ.get("file")
+            files = [single] if isinstance(single, dict) else []
+        for file in files:
+            if not isinstance(file, dict):
+                continue
+            found.append(
+                Attachment(
+                    champ=selector,
+                    kind=kind,
+                    url=_optional_text(file.get("url")),
+                    filename=_optional_text(file.get("filename")),
+                    checksum=_optional_text(file.get("checksum")),
+                    byte_size=_byte_size(file.get("byteSize")),
+                )
+            )
+    return tuple(found)
+
+
 def parse_node(node: Any, mapping: Mapping) -> NodeResult:
     """Read one `Dossier` node of DS's answer through the démarche's mapping."""
     if not isinstance(node, dict):
@@ -423,6 +485,7 @@ def parse_node(node: Any, mapping: Mapping) -> NodeResult:
             sponsor_role=sponsor_role,
             expense_lines=lines,
         ),
+        attachments=attachments_of(champs, mapping),
     )
     return result
 

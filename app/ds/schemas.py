@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from app.core.schemas import Count, InputModel, ReadModel, Version, not_blank
 from app.projects.rules import ExpenseCategory, Nature, VendorOrigin
@@ -70,6 +70,18 @@ class CategoryEntry(InputModel):
     )
 
 
+class DocumentEntry(InputModel):
+    """Un champ « pièce justificative » de la démarche et la nature de pièce de ses fichiers."""
+
+    champ: Selector = Field(
+        description="Champ « pièce justificative » de la démarche (libellé ou identifiant)."
+    )
+    kind: Literal["deliberation", "signed_convention", "final_report", "expense_statement"] = Field(
+        description="Nature de pièce du guichet sous laquelle ses fichiers sont importés "
+        "(R-DOC-1). Un devis, qui vise une ligne de dépense, ne s'importe pas."
+    )
+
+
 class MappingIn(InputModel):
     """Correspondance d'une démarche DS vers les dossiers du guichet. Une valeur absente des
     tables (type, volet, catégorie) refuse le dossier : rien n'est deviné."""
@@ -126,6 +138,23 @@ class MappingIn(InputModel):
     strands: list[StrandEntry] = Field(max_length=20)
     expenses: ExpenseFields
     categories: list[CategoryEntry] = Field(max_length=200)
+    documents: list[DocumentEntry] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Pièces justificatives : chaque champ « pièce justificative » de la "
+        "démarche et la nature de pièce du guichet de ses fichiers. À chaque synchronisation, "
+        "leurs fichiers sont téléchargés depuis DS (leurs liens expirent), vérifiés (taille, "
+        "type lu dans les octets, empreinte annoncée par DS), enregistrés et analysés comme un "
+        "dépôt (R-DOC-2) ; un fichier déjà importé n'est pas enregistré deux fois. Vide : "
+        "aucune pièce importée.",
+    )
+
+    @model_validator(mode="after")
+    def _one_kind_per_champ(self) -> MappingIn:
+        champs = [entry.champ for entry in self.documents]
+        if len(champs) != len(set(champs)):
+            raise ValueError("un champ de pièce justificative n'a qu'une nature de pièce")
+        return self
 
 
 class MappingRead(ReadModel):
@@ -137,6 +166,10 @@ class MappingRead(ReadModel):
     strands: list[StrandEntry]
     expenses: ExpenseFields
     categories: list[CategoryEntry]
+    documents: list[DocumentEntry] = Field(
+        default_factory=list,
+        description="Pièces justificatives importées : champ DS et nature de pièce.",
+    )
     version: Version
     updated_at: datetime
 
@@ -164,6 +197,29 @@ class ReasonRead(ReadModel):
     message: str = Field(max_length=2000)
 
 
+class AttachmentItem(ReadModel):
+    """Un fichier d'une pièce justificative du dossier sur DS, et ce que la synchronisation en
+    a fait."""
+
+    champ: str = Field(max_length=200, description="Champ DS de la pièce.")
+    kind: str = Field(max_length=40, description="Nature de pièce (R-DOC-1).")
+    filename: str | None = Field(max_length=300, description="Nom du fichier sur DS.")
+    outcome: Literal["stored", "unchanged", "failed"] = Field(
+        description="`stored` : enregistrée (analyse à venir) ; `unchanged` : les mêmes octets "
+        "étaient déjà là ; `failed` : non importée, voir `code` et `message`."
+    )
+    document_id: uuid.UUID | None = Field(
+        default=None, description="La pièce du guichet (importée ou déjà là)."
+    )
+    code: str | None = Field(
+        default=None,
+        max_length=40,
+        description="En échec : DS-ATTACHMENT (téléchargement, empreinte) ou R-DOC-2 (taille, "
+        "type).",
+    )
+    message: str | None = Field(default=None, max_length=2000)
+
+
 class SyncItem(ReadModel):
     dossier_number: DsNumber | None
     dossier_id: str | None = Field(max_length=100)
@@ -173,6 +229,12 @@ class SyncItem(ReadModel):
     status: str | None = Field(max_length=20, description="Statut du dossier ici.")
     draft: bool = Field(description="Importé en brouillon : non éligible (R-FLOW-2).")
     reasons: list[ReasonRead]
+    attachments: list[AttachmentItem] = Field(
+        default_factory=list,
+        description="Pièces justificatives du dossier sur DS, une par fichier : importée, déjà "
+        "là, ou en échec (le dossier est importé quand même ; la synchronisation suivante "
+        "réessaie si le dossier a changé sur DS).",
+    )
 
 
 class SyncRunRead(ReadModel):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -32,7 +32,8 @@ from app.core.db import add_unique, read_only_transaction
 from app.core.errors import AppError, PreconditionFailed
 from app.core.pagination import PageParams, keyset_page, split_page
 from app.core.types import utcnow
-from app.ds import client as ds_client
+from app.documents.storage import DocumentStorage
+from app.ds import attachments, client as ds_client
 from app.ds.errors import DemarcheForbidden, DemarcheNotFound, DsFailed, DsNotConfigured
 from app.ds.models import DsDemarche, DsDossier, DsMutation, DsSyncRun
 from app.ds.rules import (
@@ -41,6 +42,7 @@ from app.ds.rules import (
     DsState,
     Mapping,
     MutationKind,
+    NodeResult,
     ParsedContent,
     ParsedDossier,
     Reason,
@@ -174,6 +176,7 @@ class Item:
     status: str | None = None
     draft: bool = False
     reasons: list[dict[str, str]] = field(default_factory=list)
+    attachments: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -185,6 +188,7 @@ class Item:
             "status": self.status,
             "draft": self.draft,
             "reasons": self.reasons,
+            "attachments": self.attachments,
         }
 
 
@@ -505,7 +509,12 @@ async def _update(
 
 
 async def sync(
-    session: AsyncSession, principal: Principal, *, number: int, settings: Settings
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    number: int,
+    settings: Settings,
+    storage: DocumentStorage | None = None,
 ) -> tuple[DsSyncRun, list[Item]]:
     """Import the démarche's dossiers changed since the last sync (DINUM: every département;
     a prefect: its own, the others reported out of scope, R-ACL-1). Idempotent.
@@ -525,16 +534,63 @@ async def sync(
     mapping = Mapping.from_data(demarche.mapping)
     await session.commit()
     nodes, pages = await _fetch(settings, number, since)
+    parsed = [parse_node(node, mapping) for node in nodes]
+    # A dossier changed while the pages were read may come twice: its last version counts.
+    last: dict[str, int] = {r.id: i for i, r in enumerate(parsed) if r.id is not None}
+    kept = [
+        r.dossier for i, r in enumerate(parsed) if r.dossier is not None and last[r.dossier.id] == i
+    ]
+    # R-ACL-1: a prefect's sync does not fetch another département's files at all.
+    kept = [d for d in kept if scope is None or d.content.departement in (None, scope)]
+    fetched = await attachments.fetch_all(kept, settings, storage) if storage is not None else {}
+    try:
+        return await _import(
+            session,
+            principal,
+            settings,
+            storage,
+            demarche,
+            scope,
+            since,
+            started,
+            nodes,
+            pages,
+            parsed,
+            last,
+            fetched,
+        )
+    finally:
+        if storage is not None:  # what the import did not file (a failure, a refusal)
+            for staged in fetched.values():
+                for one in staged:
+                    if one.received is not None:
+                        await storage.discard(one.received.staging_key)
+
+
+async def _import(
+    session: AsyncSession,
+    principal: Principal,
+    settings: Settings,
+    storage: DocumentStorage | None,
+    demarche: DsDemarche,
+    scope: str | None,
+    since: datetime | None,
+    started: datetime,
+    nodes: list[Any],
+    pages: int,
+    parsed: list[NodeResult],
+    last: dict[str, int],
+    fetched: dict[str, list[attachments.Fetched]],
+) -> tuple[DsSyncRun, list[Item]]:
+    number = demarche.number
     if session.get_bind().dialect.name == "postgresql":
         # Syncs of one démarche write one at a time (SQLite: BEGIN IMMEDIATE already does).
         await session.execute(
             select(DsDemarche.number).where(DsDemarche.number == number).with_for_update()
         )
-    parsed = [parse_node(node, mapping) for node in nodes]
-    # A dossier changed while the pages were read may come twice: its last version counts.
-    last: dict[str, int] = {r.id: i for i, r in enumerate(parsed) if r.id is not None}
     items: list[Item] = []
     high_water = since
+    low_water: datetime | None = None
     for i, result in enumerate(parsed):
         if result.id is not None and last[result.id] != i:
             continue
@@ -560,6 +616,21 @@ async def sync(
             item.reasons.append(_reason(_out_of_scope(link.departement)))
         else:
             await _update(session, principal, link, dossier, item)
+        if storage is not None and dossier.id in fetched:
+            project = None
+            if item.project_id is not None and item.outcome in ("created", "updated", "unchanged"):
+                project = await session.get(Project, item.project_id)
+            entries, failed = await attachments.file_all(
+                session, principal, project, fetched[dossier.id], settings, storage
+            )
+            item.attachments = entries
+            if failed:
+                # Read again at the next sync (DS's updatedSince includes its bound), so that
+                # a file that failed is fetched again, the ones already filed recognised.
+                retry_from = dossier.modified_at - timedelta(seconds=1)
+                low_water = retry_from if low_water is None else min(low_water, retry_from)
+    if low_water is not None and high_water is not None:
+        high_water = min(high_water, low_water)
     counts = {
         k: sum(1 for it in items if it.outcome == k)
         for k in ("created", "updated", "unchanged", "refused", "flagged")

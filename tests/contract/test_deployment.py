@@ -7,7 +7,8 @@
   /readyz, and starts through the entrypoint, which never migrates in `serve`;
 - a configuration error stops the entrypoint at once (code 2, said as such), not after 30
   retries reported as "database not reachable";
-- compose.yaml: the API, one-shot migrations the API waits for, PostgreSQL and Redis;
+- compose.yaml: the API, one-shot migrations the API waits for, PostgreSQL and Redis; clamd
+  and the documents' volume (issue 24);
 - uvicorn believes proxy headers only from GUICHET_FORWARDED_ALLOW_IPS.
 """
 
@@ -166,6 +167,35 @@ def test_compose_has_the_api_one_shot_migrations_postgres_and_redis() -> None:
     assert env["GUICHET_ENVIRONMENT"] == "production"
     for name, service in services.items():
         assert "image" in service or "build" in service, name
+
+
+def test_compose_scans_with_its_clamd_and_keeps_documents_on_a_volume() -> None:
+    """Issue 24, R-DOC-2: production needs a scanner; compose brings clamd and points the API
+    and the worker (which scans) at it; documents live on a named volume both mount where
+    GUICHET_DOCUMENTS_DIR says, and the image creates that directory for its user (a fresh
+    volume takes the owner of the directory it is mounted on)."""
+    compose: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    services = compose["services"]
+    clamd = services["clamd"]
+    assert clamd["image"].split(":")[0] in ("clamav/clamav", "clamav/clamav-debian")
+    for name in ("api", "worker"):
+        service = services[name]
+        env = service["environment"]
+        scanner = env["GUICHET_DOCUMENTS_SCANNER_URL"]
+        assert re.fullmatch(r"\$\{GUICHET_DOCUMENTS_SCANNER_URL:-tcp://clamd:3310\}", scanner)
+        assert "clamd" in service["depends_on"]
+        assert env["GUICHET_DOCUMENTS_STORAGE"] == "filesystem"
+        directory = env["GUICHET_DOCUMENTS_DIR"]
+        assert f"documents:{directory}" in service["volumes"], name
+    assert "documents" in compose["volumes"]
+    # one scanner worker: the worker service's, not each API process's
+    assert services["api"]["environment"]["GUICHET_DOCUMENTS_SCAN_WORKER_ENABLED"] == "false"
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    workdir = re.findall(r"^WORKDIR (\S+)", dockerfile, re.M)[-1]
+    assert services["api"]["environment"]["GUICHET_DOCUMENTS_DIR"] == f"{workdir}/var/documents"
+    assert "mkdir -p var/documents && chown -R guichet:guichet var" in dockerfile
+    runtime = dockerfile.split("AS runtime", 1)[1]
+    assert re.search(r"apt-get install [^\n]*libmagic1", runtime)  # python-magic at run time
 
 
 def test_uvicorn_believes_proxy_headers_from_the_setting_only(database_url: str) -> None:

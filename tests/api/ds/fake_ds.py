@@ -66,6 +66,12 @@ class FakeDS:
     mutated_at: str | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
+    # Files DS serves (issue 24): path → (status, headers, body); each GET of one, recorded.
+    files: dict[str, tuple[int, dict[str, str], bytes]] = field(default_factory=dict)
+    file_requests: list[str] = field(default_factory=list)
+
+    def file_url(self, path: str) -> str:
+        return self.url.split("/api/", 1)[0] + path
 
     def node(self, number: int) -> dict[str, Any]:
         return next(n for n in self.nodes if n.get("number") == number)
@@ -128,6 +134,13 @@ class FakeDS:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         assert scope["type"] == "http"
+        if scope["method"] == "GET":  # a file of a PieceJustificativeChamp
+            self.file_requests.append(scope["path"])
+            status, extra, content = self.files.get(scope["path"], (404, {}, b"not found"))
+            file_headers = [(k.encode(), v.encode()) for k, v in extra.items()]
+            await send({"type": "http.response.start", "status": status, "headers": file_headers})
+            await send({"type": "http.response.body", "body": content})
+            return
         body, more = b"", True
         while more:
             message = await receive()

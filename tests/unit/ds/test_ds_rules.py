@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from app.ds.rules import (
+    Attachment,
     DsState,
     Mapping,
     MutationKind,
@@ -210,3 +211,70 @@ def test_retry_after(header: str | None, seconds: float | None) -> None:
 def test_backoff_doubles_and_is_capped() -> None:
     assert [backoff_seconds(n) for n in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 4.0]
     assert backoff_seconds(20) == 30.0
+
+
+# -- attachments (issue 24) -------------------------------------------------------------------
+
+
+def test_the_mapped_attachment_champs_give_their_files() -> None:
+    """Issue 24: each file of a mapped PieceJustificativeChamp (`files`, or the older `file`),
+    with what DS says of it; an unmapped champ, a missing one or a garbled file gives nothing
+    wrong; the content's digest ignores attachments (they are judged by their bytes)."""
+    mapping = Mapping.from_data(
+        {
+            **STORED,
+            "documents": [
+                {"champ": "Délibération", "kind": "deliberation"},
+                {"champ": "Q2hhbXAtNw==", "kind": "final_report"},
+                {"champ": "Absent", "kind": "expense_statement"},
+            ],
+        }
+    )
+    raw = node(1032882)
+    plain = parse_node(copy.deepcopy(raw), MAPPING).dossier
+    raw["champs"] += [
+        {
+            "__typename": "PieceJustificativeChamp",
+            "id": "Q2hhbXAtNg==",
+            "label": "Délibération",
+            "files": [
+                {
+                    "url": "https://files.example/a?sig=1",
+                    "filename": "a.pdf",
+                    "checksum": "xyz==",
+                    "byteSize": "1234",
+                },
+                {"url": None, "filename": "", "byteSize": "-3"},
+                "garbled",
+            ],
+        },
+        {
+            "__typename": "PieceJustificativeChamp",
+            "id": "Q2hhbXAtNw==",
+            "label": "Rapport",
+            "file": {"url": "https://files.example/b", "filename": "b.pdf", "byteSize": 9},
+        },
+        {"__typename": "PieceJustificativeChamp", "id": "x", "label": "Non suivi", "files": []},
+    ]
+    parsed = parse_node(raw, mapping).dossier
+    assert parsed is not None and plain is not None
+    assert parsed.attachments == (
+        Attachment(
+            "Délibération", "deliberation", "https://files.example/a?sig=1", "a.pdf", "xyz==", 1234
+        ),
+        Attachment("Délibération", "deliberation", None, None, None, None),
+        Attachment("Q2hhbXAtNw==", "final_report", "https://files.example/b", "b.pdf", None, 9),
+    )
+    assert parsed.content.digest() == plain.content.digest()
+    assert plain.attachments == ()  # a mapping without a documents table (stored before)
+
+
+def test_the_mapping_kinds_are_the_dossier_kinds_that_name_no_line() -> None:
+    """The contract's list of importable kinds is R-DOC-1's dossier kinds but the quote."""
+    from typing import get_args
+
+    from app.documents.rules import PER_LINE_KINDS, PROJECT_KINDS
+    from app.ds.schemas import DocumentEntry
+
+    allowed = set(get_args(DocumentEntry.model_fields["kind"].annotation))
+    assert allowed == {k.value for k in PROJECT_KINDS - PER_LINE_KINDS}
