@@ -13,7 +13,6 @@ from alembic import op
 
 import app.core.types
 
-
 revision: str = "58ea8442c1a3"
 down_revision: str | None = "3f6b2c8e1d47"
 branch_labels: str | Sequence[str] | None = None
