@@ -192,3 +192,7 @@ def test_scan_retries_grow_then_stay_at_15_minutes() -> None:
     for never in (0, -1):
         with pytest.raises(ValueError):
             rules.scan_retry_delay(never)
+
+
+def test_content_disposition_encodes_a_slash() -> None:
+    assert rules.content_disposition("a/b").endswith("filename*=UTF-8''a%2Fb")

@@ -15,6 +15,8 @@ from app.notifications.rules import (
     Kind,
     Planned,
     date_fr,
+    dossier_reference,
+    due_key,
     euros,
     mask,
     message_id,
@@ -220,3 +222,10 @@ def test_r_notif_1_plans_carry_the_dossier_key_and_facts() -> None:
     ]:
         assert plan(event(object_type, action, after)) == [], (object_type, action)
     assert plan(event("payment", "recorded", {"amount_cents": 1})) == []  # no dossier named
+
+
+def test_r_notif_1_references_and_due_keys() -> None:
+    assert dossier_reference(PROJECT, "13") == "FITN7-13-0B0E6A1E"
+    programme = uuid.UUID(int=1)
+    assert due_key(programme, "2A", None) == f"due:{programme}:2A:first"  # R-COM-1
+    assert due_key(programme, "2A", "2021-06-30") == f"due:{programme}:2A:2021-06-30"
