@@ -141,3 +141,58 @@ def test_project_upload_refusal_r_doc_2(
 )
 def test_servable_r_doc_2(status: ScanStatus, production: bool, served: bool) -> None:
     assert rules.servable(status, production=production) is served
+
+
+# -- boundaries found by mutation testing (issue 22 point 10) --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("x" * 300, "x" * 200),  # no extension: cut at 200
+        ("x" * 300 + ".c", "x" * 198 + ".c"),  # a one-letter extension is kept
+        ("x" * 300 + ".abcdefghij", "x" * 189 + ".abcdefghij"),  # ten letters: kept
+        ("x" * 300 + ".abcdefghijk", "x" * 200),  # eleven: no extension, cut at 200
+        ("v1." + "x" * 300 + ".pdf", "v1." + "x" * 193 + ".pdf"),  # the last dot's extension
+        ("x" * 200, "x" * 200),  # exactly 200: kept whole
+    ],
+)
+def test_sanitise_filename_at_200_characters(given: str, kept: str) -> None:
+    assert rules.sanitise_filename(given) == kept
+    assert len(kept) <= rules.MAX_NAME_LENGTH
+
+
+def test_stored_type_reads_the_type_before_every_parameter() -> None:
+    assert rules.stored_type("text/csv; charset=utf-8; header=present") == "text/csv"
+
+
+def test_content_disposition_without_any_ascii_letter() -> None:
+    header = rules.content_disposition("日本")
+    assert header == "attachment; filename=\"document\"; filename*=UTF-8''%E6%97%A5%E6%9C%AC"
+
+
+@pytest.mark.parametrize(
+    ("header", "size", "span"),
+    [
+        ("bytes=-5", 1, ByteRange(0, 0)),  # a suffix longer than a one-byte document
+        ("bytes=0- 9", 100, ByteRange(0, 9)),  # spaces inside are ignored
+    ],
+)
+def test_parse_range_edges(header: str, size: int, span: ByteRange) -> None:
+    assert rules.parse_range(header, size) == span
+
+
+def test_a_suffix_of_an_empty_document_is_unsatisfiable() -> None:
+    with pytest.raises(rules.RangeNotSatisfiable):
+        rules.parse_range("bytes=-5", 0)
+
+
+def test_scan_retries_grow_then_stay_at_15_minutes() -> None:
+    assert [rules.scan_retry_delay(n) for n in range(1, 8)] == [5, 15, 60, 300, 900, 900, 900]
+    for never in (0, -1):
+        with pytest.raises(ValueError):
+            rules.scan_retry_delay(never)
+
+
+def test_content_disposition_encodes_a_slash() -> None:
+    assert rules.content_disposition("a/b").endswith("filename*=UTF-8''a%2Fb")

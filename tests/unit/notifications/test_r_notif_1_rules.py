@@ -13,7 +13,10 @@ from app.notifications.render import DEMO, build_message, render
 from app.notifications.rules import (
     Audience,
     Kind,
+    Planned,
     date_fr,
+    dossier_reference,
+    due_key,
     euros,
     mask,
     message_id,
@@ -163,3 +166,66 @@ def test_r_notif_1_message_is_multipart_utf8() -> None:
     assert text.get_content_charset() == html.get_content_charset() == "utf-8"
     assert message["Message-ID"] == "<a@x.fr>"
     assert "Reste à verser" in html.get_content()
+
+
+def test_r_notif_1_zero_amount_has_no_sign() -> None:
+    """The boundary of the sign: 0 € is "0,00 €", never "-0,00 €" (a refused dossier's grant)."""
+    assert euros(0) == "0,00\u00a0€"
+    assert euros(-1) == "-0,01\u00a0€"
+    assert euros(1) == "0,01\u00a0€"
+
+
+def test_r_notif_1_plans_carry_the_dossier_key_and_facts() -> None:
+    """Each plan names its dossier, the event's key and the facts its template states (the
+    amounts granted and paid, R-NOTIF-1), exactly; other objects' actions plan nothing."""
+    key = str(EVENT)
+    assert plan(event("project", "status_changed", {"transition": "submit"})) == [
+        Planned(Kind.SUBMISSION_RECEIPT, PROJECT, key, {}),
+        Planned(Kind.SUBMISSION_RECEIVED, PROJECT, key, {}),
+    ]
+    returned = {"transition": "return", "message": "x"}
+    assert plan(event("project", "status_changed", returned)) == [
+        Planned(Kind.RETURNED, PROJECT, key, {"message": "x"})
+    ]
+    decided = {"decisions": [{"project_id": "p1", "outcome": "accepted", "granted_cents": 100}]}
+    assert plan(event("committee", "closed", decided)) == [
+        Planned(
+            Kind.DECISION,
+            "p1",
+            f"{key}:p1",
+            {"outcome": "accepted", "granted_cents": 100, "committee_id": PROJECT},
+        )
+    ]
+    signed = {"project_id": "p2", "reference": "C-1", "signed_on": "2021-04-12"}
+    assert plan(event("convention", "signed", signed)) == [
+        Planned(Kind.CONVENTION, "p2", key, {"reference": "C-1", "signed_on": "2021-04-12"})
+    ]
+    paid = {"project_id": "p3", "amount_cents": 375_000, "paid_on": "2021-05-01", "kind": "advance"}
+    assert plan(event("payment", "recorded", paid)) == [
+        Planned(
+            Kind.PAYMENT,
+            "p3",
+            key,
+            {"amount_cents": 375_000, "paid_on": "2021-05-01", "payment_kind": "advance"},
+        )
+    ]
+    # the same action on another object, or another action on the object: nothing
+    for object_type, action, after in [
+        ("project", "closed", {"transition": "submit", "decisions": []}),
+        ("committee", "status_changed", {"transition": "submit"}),
+        ("committee", "updated", {"decisions": []}),
+        ("project", "closed", decided),
+        ("convention", "recorded", signed),
+        ("project", "signed", signed),
+        ("payment", "signed", paid),
+        ("project", "recorded", paid),
+    ]:
+        assert plan(event(object_type, action, after)) == [], (object_type, action)
+    assert plan(event("payment", "recorded", {"amount_cents": 1})) == []  # no dossier named
+
+
+def test_r_notif_1_references_and_due_keys() -> None:
+    assert dossier_reference(PROJECT, "13") == "FITN7-13-0B0E6A1E"
+    programme = uuid.UUID(int=1)
+    assert due_key(programme, "2A", None) == f"due:{programme}:2A:first"  # R-COM-1
+    assert due_key(programme, "2A", "2021-06-30") == f"due:{programme}:2A:2021-06-30"

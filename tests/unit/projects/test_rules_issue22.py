@@ -8,7 +8,17 @@ from dataclasses import replace
 
 import pytest
 
-from app.projects.rules import ExpenseCategory as C, ExpenseLineFacts as Line, assess
+from app.core.rules import RuleFailure
+from app.projects.rules import (
+    EligibleCost,
+    ExpenseCategory as C,
+    ExpenseLineFacts as Line,
+    LineOutcome,
+    assess,
+    check_caps,
+    check_eligible_cost,
+    check_licence_origins,
+)
 from tests.unit.projects.test_rules import FACTS, TERMS, TODAY
 
 TIER = "Communes de moins de 5 000 habitants"
@@ -46,3 +56,46 @@ def test_r_cap_3_the_report_names_the_tier_only_with_a_forfait() -> None:
     with_forfait = replace(FACTS, requested_cents=500_000, forfait_cents=500_000, forfait_tier=TIER)
     assert assess(with_forfait, TERMS, TODAY).forfait_tier == TIER
     assert assess(replace(FACTS, forfait_tier=TIER), TERMS, TODAY).forfait_tier is None
+
+
+def test_r_cap_3_message_names_a_tier_only_when_there_is_one() -> None:
+    """R-CAP-3 with a forfait whose tier is unknown states the forfait alone: no empty or
+    "None" tier in the sentence (mutation testing, issue 22 point 10)."""
+
+    def failures(tier: str | None) -> list[RuleFailure]:
+        return check_caps(
+            requested_cents=500_001,
+            max_grant=500_000,
+            total_cost_cents=2_000_000,
+            other_public_funding_cents=0,
+            funding_cap=1_000_000,
+            forfait=500_000,
+            forfait_tier=tier,
+        )
+
+    (untiered,) = failures(None)
+    assert untiered.code == "R-CAP-3"
+    assert "(5\u202f000,00 €) :" in untiered.message and "palier" not in untiered.message
+    (tiered,) = failures(TIER)
+    assert f"(5\u202f000,00 € du palier « {TIER} ») :" in tiered.message
+
+
+def test_r_excl_3_and_r_excl_2_messages_number_lines_from_one() -> None:
+    """The refusals name a line by its number as shown (index + 1), with the amount excluded
+    and the label, or "licence" when it has none (mutation testing, issue 22 point 10)."""
+    cost = EligibleCost(
+        total_cost_cents=200,
+        eligible_cost_cents=0,
+        lines=(
+            LineOutcome(0, None, 100, 0, 100, "R-EXCL-1", "équipement"),
+            LineOutcome(1, None, 100, 0, 100, "R-EXCL-2", "hors UE"),
+        ),
+    )
+    messages = [(f.code, f.field, f.message) for f in check_eligible_cost(cost)[1:]]
+    assert messages == [
+        ("R-EXCL-1", "/expense_lines/0", "Ligne 1 exclue (1,00 €) : équipement"),
+        ("R-EXCL-2", "/expense_lines/1", "Ligne 2 exclue (1,00 €) : hors UE"),
+    ]
+    licences = [Line(C.SOFTWARE_LICENCE, 100), Line(C.SOFTWARE_LICENCE, 100, label="SIG")]
+    starts = [f.message.split(" : ")[0] for f in check_licence_origins(licences)]
+    assert starts == ["Ligne 1 (licence)", "Ligne 2 (SIG)"]
