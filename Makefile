@@ -9,7 +9,7 @@ PORT   ?= 8000
 # "The service's clock"); `make run CLOCK_START=` for real time.
 CLOCK_START ?= 2021-03-01T09:00:00+01:00
 
-.PHONY: install migrate seed demo run test openapi lint mutation clean oidc assets lock frontend-check bench bench-quick
+.PHONY: install migrate seed demo run test openapi lint mutation clean oidc assets lock frontend-check bench bench-quick bench-uploads
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ requis"'
@@ -97,6 +97,11 @@ bench: install
 bench-quick: install
 	@command -v wrk >/dev/null || { echo "wrk is missing: sudo apt-get install wrk"; exit 1; }
 	$(BIN)/python bench/run.py --quick --skip-two-workers $(BENCH_ARGS)
+
+# Issue 24: 20 concurrent 10 MB (then 1 MB) document uploads, the server's peak RSS and MB/s
+# (BENCHMARKS.md, "Document uploads"). SQLite unless GUICHET_DATABASE_URL says otherwise.
+bench-uploads: install
+	$(BIN)/python bench/bench_uploads.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var mutants

@@ -126,7 +126,12 @@ async def already_loaded(url: str, dossiers: int) -> bool:
 
 
 class Server:
-    def __init__(self, target: str, url: str, cores: str, workers: int = 1) -> None:
+    def __init__(
+        self, target: str, url: str, cores: str, workers: int = 1,
+        extra_env: dict[str, str] | None = None, serve: bool = False,
+    ) -> None:  # fmt: skip
+        """uvicorn serving `target`, or with `serve` the service's own `python -m app serve`
+        (`target` unused), on 127.0.0.1, pinned to `cores`."""
         self.port = free_port()
         env = {
             **os.environ,
@@ -136,12 +141,18 @@ class Server:
             "GUICHET_MAX_IN_FLIGHT_REQUESTS": "100000",
             "GUICHET_CLOCK_START": "2021-02-26T10:00:00+01:00",  # deadline day
             "GUICHET_DATABASE_POOL_SIZE": os.environ.get("BENCH_POOL", "10"),
+            **(extra_env or {}),
         }
         cmd = [
             "taskset", "-c", cores, PY, "-m", "uvicorn", target, "--factory", "--host",
             "127.0.0.1", "--port", str(self.port), "--no-access-log", "--log-level", "warning",
             "--workers", str(workers),
         ]  # fmt: skip
+        if serve:
+            cmd = [
+                "taskset", "-c", cores, PY, "-m", "app", "serve", "--host", "127.0.0.1",
+                "--port", str(self.port), "--workers", str(workers),
+            ]  # fmt: skip
         self.proc = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)
         self.base = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 60
