@@ -25,7 +25,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app.auth.principal import Principal, Role
 from app.core.clock import Clock, use_clock
 from app.core.config import Settings
-from app.core.db import RequestClock, get_clock, get_session, load_clock, transaction_scope
+from app.core.db import (
+    RequestClock,
+    get_clock,
+    get_session,
+    get_streaming_session,
+    load_clock,
+    transaction_scope,
+)
 from app.main import create_app
 from app.programme.service import seed_programme
 from app.stats import cache as stats_cache
@@ -125,10 +132,12 @@ async def isolated_session(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[A
             yield scoped
 
     app.dependency_overrides[get_session] = _override
+    app.dependency_overrides[get_streaming_session] = _override  # the uploads' (issue 24)
     try:
         yield test_session
     finally:
         app.dependency_overrides.pop(get_session, None)
+        app.dependency_overrides.pop(get_streaming_session, None)
         await test_session.close()
         await outer.rollback()
         await connection.close()

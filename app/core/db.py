@@ -324,7 +324,26 @@ async def get_session(request: Request, _clock: RequestClock) -> AsyncIterator[A
 
     The request's clock is made current first, so every timestamp written reads it.
     """
-    gate: CheckoutGate | None = request.app.state.checkout_gate
+    async with _request_session(request, gated=True) as session:
+        yield session
+
+
+async def get_streaming_session(
+    request: Request, _clock: RequestClock
+) -> AsyncIterator[AsyncSession]:
+    """The session of a request whose body streams for long (a document upload, issue 24): not
+    admitted by the checkout gate, whose slots bound the connections held, since this one holds
+    none while its body arrives: its service commits its first short transaction (the scope
+    check) before reading the body, which returns the connection to the pool, and writes in a
+    second one. A slow client then holds neither a connection nor a gate slot (nor SQLite's
+    lock): ten uploads at 1 MB/s no longer starve every other request of the pool."""
+    async with _request_session(request, gated=False) as session:
+        yield session
+
+
+@asynccontextmanager
+async def _request_session(request: Request, *, gated: bool) -> AsyncIterator[AsyncSession]:
+    gate: CheckoutGate | None = request.app.state.checkout_gate if gated else None
     async with (
         gate.admitted() if gate is not None else nullcontext(),
         request.app.state.sessionmaker() as session,
@@ -373,3 +392,4 @@ async def add_unique(session: AsyncSession, row: Any, error: AppError) -> None:
 # scope="function": commit/rollback run before the response goes out, so a failed commit
 # can never hide behind a 2xx already sent.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+StreamingSessionDep = Annotated[AsyncSession, Depends(get_streaming_session, scope="function")]

@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from app.auth.dependencies import CurrentPrincipal, require_roles
 from app.auth.principal import Principal, Role
-from app.core.db import SessionDep
+from app.core.db import SessionDep, StreamingSessionDep
 from app.core.errors import problems
 from app.core.filters import UpdatedSince
 from app.core.location import set_location
@@ -100,7 +100,7 @@ async def upload_project_document(
     project_id: uuid.UUID,
     request: Request,
     response: Response,
-    session: SessionDep,
+    session: StreamingSessionDep,
     principal: ProjectFilers,
     storage: Storage,
 ) -> DocumentRead:
@@ -160,7 +160,7 @@ async def upload_candidate_document(
     candidate_id: uuid.UUID,
     request: Request,
     response: Response,
-    session: SessionDep,
+    session: StreamingSessionDep,
     principal: CandidateFilers,
     storage: Storage,
 ) -> DocumentRead:

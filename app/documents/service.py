@@ -216,6 +216,9 @@ async def upload_project_document(
     404 outside scope (R-ACL-1), 413 past the size limit, 415 for a type not allowed, 409 when
     this caller may not file this kind in the dossier's state, 422 for a bad form."""
     await check_project_owner(session, principal, project_id=project_id)
+    # Issue 24: the check's transaction ends before the body is read, so that no connection
+    # (nor SQLite's lock) is held while a slow client sends it (StreamingSessionDep).
+    await session.commit()
     fields, received = await _receive(body, content_type, storage, settings)
     try:
         _unexpected_fields(fields)
@@ -262,6 +265,9 @@ async def upload_candidate_document(
     """File a candidate's own document (its attestation, R-ELIG-1, R-DOC-1): only the
     candidate itself files it (404 outside scope, 403 for another role)."""
     await check_candidate_owner(session, principal, candidate_id=candidate_id)
+    # Issue 24: the check's transaction ends before the body is read, so that no connection
+    # (nor SQLite's lock) is held while a slow client sends it (StreamingSessionDep).
+    await session.commit()
     fields, received = await _receive(body, content_type, storage, settings)
     try:
         _unexpected_fields(fields)
