@@ -21,7 +21,9 @@ FROM python:3.11-slim AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH \
-    GUICHET_ENVIRONMENT=production
+    GUICHET_ENVIRONMENT=production \
+    GUICHET_SERVER_HOST=0.0.0.0 \
+    GUICHET_SERVER_PORT=8000
 
 # Issue 24: documents' types are read from their bytes by the system's libmagic (python-magic).
 RUN apt-get update && apt-get install -y --no-install-recommends libmagic1 \
@@ -45,6 +47,6 @@ EXPOSE 8000
 # X-Forwarded-* headers are believed). Run migrations once per release with the `migrate`
 # command (compose.yaml: the `migrate` service), never in each replica.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["python", "-c", "import os, sys, urllib.request; url = 'http://127.0.0.1:' + os.environ.get('PORT', '8000') + '/readyz'; sys.exit(0 if urllib.request.urlopen(url, timeout=4).status == 200 else 1)"]
+  CMD ["python", "-c", "import os, sys, urllib.request; url = 'http://127.0.0.1:' + os.environ.get('GUICHET_SERVER_PORT', '8000') + '/readyz'; sys.exit(0 if urllib.request.urlopen(url, timeout=4).status == 200 else 1)"]
 ENTRYPOINT ["sh", "docker/entrypoint.sh"]
 CMD ["serve"]

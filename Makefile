@@ -3,8 +3,6 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-HOST   ?= 127.0.0.1
-PORT   ?= 8000
 # R-ELIG-8 demo: the service's clock starts inside the 2021 window on a new database (README,
 # "The service's clock"); `make run CLOCK_START=` for real time.
 CLOCK_START ?= 2021-03-01T09:00:00+01:00
@@ -33,10 +31,11 @@ demo: seed
 	$(BIN)/python -m app demo --if-empty
 
 run: export GUICHET_CLOCK_START = $(CLOCK_START)
-# Keep-alive, connection limit and server header come from the settings (GUICHET_SERVER_*,
-# README, configuration): `python -m app serve` builds uvicorn's configuration from them.
+# Address, port, keep-alive, connection limit and server header come from the settings
+# (GUICHET_SERVER_HOST, GUICHET_SERVER_PORT…, README, configuration): `python -m app serve`
+# builds uvicorn's configuration from them, so `GUICHET_SERVER_PORT=8080 make run` is the knob.
 run: demo
-	$(BIN)/python -m app serve --host $(HOST) --port $(PORT)
+	$(BIN)/python -m app serve
 
 # R-AUTH-2 tests run panva's oidc-provider with the machine's Node.js, at the version pinned
 # in tests/oidc/package-lock.json (npm ci: exactly the locked tree).

@@ -21,8 +21,8 @@ case "$command" in
     # Keep-alive (75 s, over a load balancer's 60 s idle timeout), connection limit and no
     # `server` header: from the GUICHET_SERVER_* settings, see `python -m app serve`. Proxy
     # headers are believed only from GUICHET_FORWARDED_ALLOW_IPS.
-    exec python -m app serve --host 0.0.0.0 --port "${PORT:-8000}" \
-      --workers "${WEB_CONCURRENCY:-2}" --proxy-headers "$@"
+    # Address and port: GUICHET_SERVER_HOST (0.0.0.0 in the image) and GUICHET_SERVER_PORT.
+    exec python -m app serve --workers "${WEB_CONCURRENCY:-2}" --proxy-headers "$@"
     ;;
   worker)
     exec python -m app worker

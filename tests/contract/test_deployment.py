@@ -107,6 +107,23 @@ def test_serving_never_migrates() -> None:
     assert "until" not in script, "no retry loop around the migration itself"
 
 
+def test_one_port_knob_in_every_launcher() -> None:
+    """Issue 27: `make run`, `python -m app serve` and the image listen where
+    GUICHET_SERVER_HOST / GUICHET_SERVER_PORT say (tests/contract/test_server.py starts every
+    server it tests through them); none passes an address of its own or reads another name."""
+    makefile = (ROOT / "Makefile").read_text()
+    run = makefile.split("\nrun: demo\n", 1)[1].split("\n\n", 1)[0]
+    assert "-m app serve" in run and "--port" not in run and "--host" not in run
+    assert not re.search(r"^PORT\s*\?=", makefile, re.M)
+    script = (ROOT / "docker/entrypoint.sh").read_text()
+    serve = script.split("  serve)", 1)[1].split(";;", 1)[0]
+    assert "--port" not in serve and "--host" not in serve and "${PORT" not in serve
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "GUICHET_SERVER_HOST=0.0.0.0" in dockerfile and "GUICHET_SERVER_PORT=8000" in dockerfile
+    healthcheck = dockerfile.split("HEALTHCHECK", 1)[1].split("ENTRYPOINT", 1)[0]
+    assert "GUICHET_SERVER_PORT" in healthcheck and "'PORT'" not in healthcheck
+
+
 def _entrypoint(*args: str, **env: str) -> tuple[subprocess.CompletedProcess[str], float]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("GUICHET_")}
     environ |= env

@@ -43,10 +43,13 @@ def serve(database_url: str, **env: str) -> Iterator[str]:
         "GUICHET_ENVIRONMENT": "test",
         "GUICHET_DATABASE_URL": database_url,
         "GUICHET_JWT_SECRET": TEST_SECRET,
+        # The one address knob of every launcher (make run, the image): the settings.
+        "GUICHET_SERVER_HOST": "127.0.0.1",
+        "GUICHET_SERVER_PORT": str(port),
         **env,
     }
     process = subprocess.Popen(  # noqa: S603 - fixed argv, the project's own interpreter
-        [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "app", "serve"],
         cwd=PROJECT_ROOT,
         env=environ,
         stdout=subprocess.DEVNULL,
