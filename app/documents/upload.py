@@ -255,9 +255,7 @@ async def stage_stream(
             await part.feed(chunk, max_bytes)
         return await part.finish()
     except BaseException:
-        try:
+        with contextlib.suppress(Exception):  # the staging object is discarded anyway
             await part.writer.close()
-        except Exception:  # noqa: BLE001 - the staging object is discarded anyway
-            pass
         await storage.discard(key)
         raise
