@@ -121,6 +121,8 @@ async def isolated_session(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[A
     test_session = AsyncSession(
         bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
     )
+    # What `_request_session` tells the rules (R-DOC-1: an unscanned document outside production).
+    test_session.info["production"] = app.state.settings.environment == "production"
 
     async def _override(_clock: RequestClock) -> AsyncIterator[AsyncSession]:
         # What the test set up is committed (to the SAVEPOINT) as if by an earlier request, so

@@ -73,7 +73,12 @@ from app.core.types import utcnow
 from app.programme import service as programme_service
 from app.programme.cache import ProgrammeKey
 from app.programme.models import Programme
-from app.projects import guards as projects_guards, service as projects_service
+from app.programme.rules import Step
+from app.projects import (
+    guards as projects_guards,
+    hooks as projects_hooks,
+    service as projects_service,
+)
 from app.projects.errors import InvalidTransition
 from app.projects.models import Project
 from app.projects.rules import (
@@ -679,9 +684,10 @@ async def sign_convention(
     # R-PAY-1 and R-PAY-2.
     schedule = [ScheduledPayment(item.kind, item.amount_cents) for item in data.schedule]
     raise_failures(check_schedule_total(schedule, grant.amount_cents), error=ConventionRefused)
-    raise_failures(  # 422: implausible input
+    raise_failures(  # 422: implausible input, and the documents it lacks (R-DOC-1)
         check_convention_dates(data.signed_on, decided_on(grant), clock.today())
         + check_schedule(schedule, grant.amount_cents, _payment_caps(grant))
+        + await projects_hooks.step_failures(session, project, Step.CONVENTION)
     )
     await projects_service.advance(
         session, principal, project, Action.SIGN_CONVENTION, data.reference
@@ -927,6 +933,8 @@ async def record_final_report(
             what="Le rapport final",
             earliest_what="le début du projet",
         )
+        # R-DOC-1: the final report's documents (the report, the statement of expenses)
+        + await projects_hooks.step_failures(session, project, Step.FINAL_REPORT)
     )
     before = audit.snapshot(grant, exclude=("committed_at",))
     grant.final_report_on = data.received_on

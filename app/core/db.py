@@ -349,6 +349,8 @@ async def _request_session(request: Request, *, gated: bool) -> AsyncIterator[As
         request.app.state.sessionmaker() as session,
         transaction_scope(session) as scoped,
     ):
+        # Read by rules that judge differently in production (R-DOC-1: an unscanned document).
+        session.info[PRODUCTION] = request.app.state.settings.environment == "production"
         if (
             request.method in _READ_METHODS
             and session.bind.dialect.name == "postgresql"
@@ -361,6 +363,9 @@ async def _request_session(request: Request, *, gated: bool) -> AsyncIterator[As
             await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         yield scoped
 
+
+PRODUCTION = "production"
+"""The key of `session.info` that says whether a request's session serves production."""
 
 _READ_METHODS = frozenset({"GET", "HEAD"})
 # Reads that need one snapshot across statements or a server-side cursor (which asyncpg opens

@@ -17,7 +17,6 @@ from app.core.location import set_location
 from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.documents import rules, service as documents_service
 from app.documents.models import Document
-from app.documents.rules import DocumentKind
 from app.documents.schemas import DocumentList, DocumentRead
 from app.documents.storage import DocumentStorage
 
@@ -45,7 +44,7 @@ def get_storage(request: Request) -> DocumentStorage:
 Storage = Annotated[DocumentStorage, Depends(get_storage)]
 
 
-def _upload_body(kinds: list[DocumentKind]) -> dict[str, Any]:
+def _upload_body(owner: str) -> dict[str, Any]:
     return {
         "requestBody": {
             "required": True,
@@ -57,8 +56,10 @@ def _upload_body(kinds: list[DocumentKind]) -> dict[str, Any]:
                         "properties": {
                             "kind": {
                                 "type": "string",
-                                "enum": [k.value for k in kinds],
-                                "description": "Nature de la pièce (R-DOC-1).",
+                                "pattern": "^[a-z0-9_]{1,40}$",
+                                "description": "Nature de la pièce (R-DOC-1) : le `code` d'une "
+                                f"pièce du programme (`required_documents`) dont `owner` est "
+                                f"`{owner}`.",
                             },
                             "expense_line_id": {
                                 "type": "string",
@@ -68,10 +69,9 @@ def _upload_body(kinds: list[DocumentKind]) -> dict[str, Any]:
                             "file": {
                                 "type": "string",
                                 "format": "binary",
-                                "description": "Le fichier : "
-                                + rules.ALLOWED_TYPES_FR
-                                + ", type lu dans son contenu (R-DOC-2), 20 Mo au plus par "
-                                "défaut.",
+                                "description": "Le fichier : un type que le programme accepte "
+                                "pour cette nature (`allowed_types`), lu dans son contenu "
+                                "(R-DOC-2), dans sa taille maximale (`max_bytes`).",
                             },
                         },
                     }
@@ -94,7 +94,7 @@ UPLOAD_PROBLEMS = problems(401, 403, 404, 409, 413, 415, 422)
     status_code=201,
     response_model=DocumentRead,
     responses=UPLOAD_PROBLEMS,
-    openapi_extra=_upload_body(sorted(rules.PROJECT_KINDS)),
+    openapi_extra=_upload_body("project"),
 )
 async def upload_project_document(
     project_id: uuid.UUID,
@@ -154,7 +154,7 @@ async def list_project_documents(
     status_code=201,
     response_model=DocumentRead,
     responses=UPLOAD_PROBLEMS,
-    openapi_extra=_upload_body(sorted(rules.CANDIDATE_KINDS)),
+    openapi_extra=_upload_body("candidate"),
 )
 async def upload_candidate_document(
     candidate_id: uuid.UUID,

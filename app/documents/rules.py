@@ -8,55 +8,15 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import quote
 
 from app.auth.principal import Principal, Role
-
-
-class Step(StrEnum):
-    """Étape de la vie du dossier à laquelle une pièce est demandée (R-DOC-1)."""
-
-    SUBMISSION = "submission"
-    CONVENTION = "convention"
-    FINAL_REPORT = "final_report"
-
-
-class DocumentKind(StrEnum):
-    """Nature d'une pièce (R-DOC-1)."""
-
-    # Issue 24 step C makes them programme data.
-
-    DELIBERATION = "deliberation"  # délibération, or letter of the executive (R-ELIG-3)
-    QUOTE = "quote"  # devis, one per expense line
-    ATTESTATION = "attestation"  # a public_body's attestation (R-ELIG-1), on the candidate
-    SIGNED_CONVENTION = "signed_convention"
-    FINAL_REPORT = "final_report"
-    EXPENSE_STATEMENT = "expense_statement"
-
-
-KIND_STEP: dict[DocumentKind, Step] = {
-    DocumentKind.DELIBERATION: Step.SUBMISSION,
-    DocumentKind.QUOTE: Step.SUBMISSION,
-    DocumentKind.ATTESTATION: Step.SUBMISSION,
-    DocumentKind.SIGNED_CONVENTION: Step.CONVENTION,
-    DocumentKind.FINAL_REPORT: Step.FINAL_REPORT,
-    DocumentKind.EXPENSE_STATEMENT: Step.FINAL_REPORT,
-}
-KIND_LABELS_FR: dict[DocumentKind, str] = {
-    DocumentKind.DELIBERATION: "Délibération ou lettre de l'exécutif",
-    DocumentKind.QUOTE: "Devis",
-    DocumentKind.ATTESTATION: "Attestation de l'organisme public",
-    DocumentKind.SIGNED_CONVENTION: "Convention signée",
-    DocumentKind.FINAL_REPORT: "Rapport final",
-    DocumentKind.EXPENSE_STATEMENT: "État récapitulatif des dépenses",
-}
-# Kinds filed on a dossier, and the one filed on the candidate itself.
-PROJECT_KINDS = frozenset(KIND_STEP) - {DocumentKind.ATTESTATION}
-CANDIDATE_KINDS = frozenset({DocumentKind.ATTESTATION})
-# The kinds tied to one expense line (a quote per line).
-PER_LINE_KINDS = frozenset({DocumentKind.QUOTE})
+from app.core.rules import RuleFailure
+from app.programme.rules import DOCUMENT_TYPES, Owner, Requirement, Step
+from app.projects.rules import euros
 
 
 class ScanStatus(StrEnum):
@@ -71,31 +31,25 @@ class ScanStatus(StrEnum):
     UNSCANNED = "unscanned"
 
 
-# R-DOC-2: the types the programme allows, as libmagic names them from the bytes, and the type
-# stored and served. A CSV is plain text to libmagic when it cannot tell the separator.
-ALLOWED_TYPES: dict[str, str] = {
-    "application/pdf": "application/pdf",
-    "image/png": "image/png",
-    "image/jpeg": "image/jpeg",
-    "application/vnd.oasis.opendocument.text": "application/vnd.oasis.opendocument.text",
-    "application/vnd.oasis.opendocument.spreadsheet": (
-        "application/vnd.oasis.opendocument.spreadsheet"
-    ),
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-    ),
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": (
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    ),
-    "text/csv": "text/csv",
+# R-DOC-2: the type stored and served for each type libmagic reads from the bytes. A CSV is plain
+# text to libmagic when it cannot tell the separator. The programme allows a subset per kind.
+STORED_TYPES: dict[str, str] = {
+    **{t: t for t in DOCUMENT_TYPES},
     "text/plain": "text/csv",
 }
-ALLOWED_TYPES_FR = "PDF, PNG, JPEG, ODT, ODS, DOCX, XLSX ou CSV"
 
 
-def stored_type(detected: str) -> str | None:
-    """R-DOC-2: the type to store for the type read from the bytes, or None when refused."""
-    return ALLOWED_TYPES.get(detected.split(";", 1)[0].strip().lower())
+def stored_type(detected: str, allowed: Iterable[str]) -> str | None:
+    """R-DOC-2: the type to store for the type read from the bytes, or None when the kind of
+    document does not allow it."""
+    stored = STORED_TYPES.get(detected.split(";", 1)[0].strip().lower())
+    return stored if stored in set(allowed) else None
+
+
+def types_fr(allowed: Iterable[str]) -> str:
+    """The allowed types as people name them: « PDF, PNG ou JPEG »."""
+    names = [DOCUMENT_TYPES[t] for t in DOCUMENT_TYPES if t in set(allowed)]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} ou {names[-1]}"
 
 
 # -- names and keys ------------------------------------------------------------------------
@@ -193,14 +147,13 @@ _PREFECT_STEP_STATES: dict[Step, frozenset[str]] = {
 }
 
 
-def project_upload_refusal(principal: Principal, kind: DocumentKind, status: str) -> str | None:
+def project_upload_refusal(principal: Principal, step: Step, status: str) -> str | None:
     """Why this principal may not file this kind on a dossier in this state, or None.
 
     R-DOC-2: the candidate files (and replaces) the submission's documents only while its
     dossier is a draft; once submitted they are what was instructed. The prefecture files the
     signed convention once the dossier is accepted, the final report's documents once it is
     under convention. DINUM and ANCT read only (their 403 is the router's role check)."""
-    step = KIND_STEP[kind]
     if principal.role is Role.CANDIDATE:
         if step is not Step.SUBMISSION:
             return "Ce document est déposé par la préfecture."
@@ -233,3 +186,76 @@ def scan_retry_delay(failed_attempts: int) -> int:
     if failed_attempts < 1:
         raise ValueError("at least one attempt failed")
     return SCAN_BACKOFF_SECONDS[min(failed_attempts, len(SCAN_BACKOFF_SECONDS)) - 1]
+
+
+# -- what a step requires (R-DOC-1) --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Held:
+    """A current (not superseded) document of the dossier or of its candidate."""
+
+    kind: str
+    owner: Owner
+    expense_line_id: uuid.UUID | None
+    scan_status: ScanStatus
+
+
+@dataclass(frozen=True)
+class Line:
+    """An expense line of the dossier, in its order."""
+
+    id: uuid.UUID
+    label: str
+    amount_cents: int
+
+
+def acceptable(status: ScanStatus, *, production: bool) -> bool:
+    """R-DOC-1: a document counts once it may be served (R-DOC-2): clean, or unscanned outside
+    production."""
+    return servable(status, production=production)
+
+
+def _why(held: Held | None, what: str, *, production: bool) -> str | None:
+    if held is None:
+        return f"Pièce manquante : {what}."
+    if acceptable(held.scan_status, production=production):
+        return None
+    if held.scan_status is ScanStatus.INFECTED:
+        return f"Pièce refusée par l'antivirus (en quarantaine) : {what} ; déposez-en une autre."
+    return f"Pièce en cours d'analyse antivirus : {what} ; elle comptera une fois déclarée saine."
+
+
+def missing_documents(
+    required: Sequence[Requirement],
+    *,
+    step: Step,
+    strand: str | None,
+    candidate_kind: str | None,
+    lines: Sequence[Line],
+    held: Sequence[Held],
+    production: bool,
+) -> list[RuleFailure]:
+    """R-DOC-1: each document `step` requires that is missing, not yet scanned clean or
+    infected, one failure each (a per-line kind: one per line above its threshold)."""
+    latest = {(h.owner, h.kind, h.expense_line_id): h for h in held}
+    failures: list[RuleFailure] = []
+    for req in required:
+        if req.step is not step or not req.applies(strand=strand, candidate_kind=candidate_kind):
+            continue
+        if not req.per_line:
+            why = _why(latest.get((req.owner, req.code, None)), req.label, production=production)
+            if why is not None:
+                failures.append(RuleFailure("R-DOC-1", why, f"/documents/{req.code}"))
+            continue
+        threshold = req.per_line_above_cents or 0
+        for index, line in enumerate(lines):
+            if line.amount_cents <= threshold:
+                continue
+            what = f"{req.label} de la ligne « {line.label} » ({euros(line.amount_cents)})"
+            why = _why(latest.get((req.owner, req.code, line.id)), what, production=production)
+            if why is not None:
+                failures.append(
+                    RuleFailure("R-DOC-1", why, f"/expense_lines/{index}/documents/{req.code}")
+                )
+    return failures

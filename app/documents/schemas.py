@@ -9,7 +9,7 @@ from pydantic import Field
 
 from app.core.pagination import Page
 from app.core.schemas import Count, ReadModel
-from app.documents.rules import DocumentKind, ScanStatus
+from app.documents.rules import ScanStatus
 
 
 class DocumentRead(ReadModel):
@@ -23,7 +23,11 @@ class DocumentRead(ReadModel):
     expense_line_id: uuid.UUID | None = Field(
         default=None, description="Ligne de dépense d'un devis."
     )
-    kind: DocumentKind = Field(description="Nature de la pièce (R-DOC-1).")
+    kind: str = Field(
+        pattern=r"^[a-z0-9_]{1,40}$",
+        description="Nature de la pièce (R-DOC-1) : un `code` des pièces du programme.",
+        examples=["deliberation"],
+    )
     filename: str = Field(
         max_length=200, description="Nom du fichier envoyé, nettoyé (jamais un chemin)."
     )

@@ -31,15 +31,19 @@ from app.documents import rules
 from app.documents.errors import (
     DocumentNotFound,
     DocumentNotServable,
+    DocumentTooLarge,
     DocumentTypeRefused,
     RangeNotSatisfiable,
     UploadInvalid,
     UploadRefused,
 )
 from app.documents.models import Document
-from app.documents.rules import DocumentKind, ScanStatus
+from app.documents.requirements import programme_requirements
+from app.documents.rules import ScanStatus
 from app.documents.storage import DocumentStorage
 from app.documents.upload import ReceivedFile, receive_form
+from app.programme.models import Programme
+from app.programme.rules import DOCUMENT_TYPES, Owner, Requirement, requirements
 from app.projects import repository as projects_repository
 from app.projects.errors import ProjectNotFound
 from app.projects.models import ExpenseLine, Project
@@ -153,28 +157,30 @@ async def list_documents(
 # -- upload --------------------------------------------------------------------------------
 
 
-def _kind_of(fields: dict[str, str], allowed: frozenset[DocumentKind]) -> DocumentKind:
+def _requirement_of(fields: dict[str, str], allowed: list[Requirement]) -> Requirement:
+    """R-DOC-1: the kind named by the form, among those the programme asks of this owner."""
     raw = fields.get("kind")
     if raw is None:
         raise UploadInvalid.field("kind", "champ obligatoire manquant.")
-    try:
-        kind = DocumentKind(raw)
-    except ValueError:
-        kind = None
-    if kind is None or kind not in allowed:
-        names = ", ".join(sorted(k.value for k in allowed))
+    found = next((r for r in allowed if r.code == raw), None)
+    if found is None:
+        names = ", ".join(sorted(r.code for r in allowed)) or "aucune"
         raise UploadInvalid.field("kind", f"nature inconnue ici : {names} attendu.")
-    return kind
+    return found
 
 
-def _line_of(fields: dict[str, str], kind: DocumentKind) -> uuid.UUID | None:
+def _line_of(fields: dict[str, str], requirement: Requirement) -> uuid.UUID | None:
     raw = fields.get("expense_line_id")
-    if kind not in rules.PER_LINE_KINDS:
+    if not requirement.per_line:
         if raw:
-            raise UploadInvalid.field("expense_line_id", "seul un devis vise une ligne.")
+            raise UploadInvalid.field(
+                "expense_line_id", f"« {requirement.label} » ne vise pas une ligne."
+            )
         return None
     if not raw:
-        raise UploadInvalid.field("expense_line_id", "un devis vise une ligne de dépense.")
+        raise UploadInvalid.field(
+            "expense_line_id", f"« {requirement.label} » vise une ligne de dépense."
+        )
     try:
         return uuid.UUID(raw)
     except ValueError:
@@ -222,12 +228,13 @@ async def upload_project_document(
     fields, received = await _receive(body, content_type, storage, settings)
     try:
         _unexpected_fields(fields)
-        kind = _kind_of(fields, rules.PROJECT_KINDS)
-        line_id = _line_of(fields, kind)
-        mime = _accepted_type(received)
         # Read again, locked: the dossier may have moved on while the bytes arrived.
         project = await _project_in_scope(session, principal, project_id, for_update=True)
-        refusal = rules.project_upload_refusal(principal, kind, project.status)
+        required = await programme_requirements(session, project.programme_id)
+        requirement = _requirement_of(fields, [r for r in required if r.owner is Owner.PROJECT])
+        line_id = _line_of(fields, requirement)
+        mime = _accepted(received, requirement)
+        refusal = rules.project_upload_refusal(principal, requirement.step, project.status)
         if refusal is not None:
             raise UploadRefused(refusal)
         if line_id is not None:
@@ -244,7 +251,7 @@ async def upload_project_document(
         principal,
         owner={"project_id": project.id, "expense_line_id": line_id},
         departement=project.departement,
-        kind=kind,
+        kind=requirement.code,
         received=received,
         mime=mime,
         key=key,
@@ -271,9 +278,9 @@ async def upload_candidate_document(
     fields, received = await _receive(body, content_type, storage, settings)
     try:
         _unexpected_fields(fields)
-        kind = _kind_of(fields, rules.CANDIDATE_KINDS)
-        _line_of(fields, kind)
-        mime = _accepted_type(received)
+        requirement = _requirement_of(fields, await candidate_requirements(session))
+        _line_of(fields, requirement)
+        mime = _accepted(received, requirement)
         candidate = await _candidate_in_scope(session, principal, candidate_id, for_update=True)
         key = rules.storage_key(project_id=None, candidate_id=candidate.id, sha256=received.sha256)
         await storage.promote(received.staging_key, key)
@@ -285,7 +292,7 @@ async def upload_candidate_document(
         principal,
         owner={"candidate_id": candidate.id},
         departement=candidate.departement,
-        kind=kind,
+        kind=requirement.code,
         received=received,
         mime=mime,
         key=key,
@@ -298,7 +305,7 @@ async def import_project_document(
     principal: Principal,
     *,
     project: Project,
-    kind: DocumentKind,
+    kind: str,
     received: ReceivedFile,
     storage: DocumentStorage,
     settings: Settings,
@@ -308,13 +315,15 @@ async def import_project_document(
     bytes already filed as this kind on this dossier are not stored twice: that document is
     returned, with False (True: a new one, superseding the current version)."""
     try:
-        mime = _accepted_type(received)
+        required = await programme_requirements(session, project.programme_id)
+        requirement = next((r for r in required if r.code == kind), None)
+        mime = _accepted(received, requirement)
         existing = (
             (
                 await session.execute(
                     select(Document).where(
                         col(Document.project_id) == project.id,
-                        col(Document.kind) == kind.value,
+                        col(Document.kind) == kind,
                         col(Document.sha256) == received.sha256,
                     )
                 )
@@ -344,11 +353,28 @@ async def import_project_document(
     return document, True
 
 
-def _accepted_type(received: ReceivedFile) -> str:
-    mime = rules.stored_type(received.detected_type)
+def _accepted(received: ReceivedFile, requirement: Requirement | None) -> str:
+    """R-DOC-2: the stored type of a file whose type, read from its bytes, and size the kind of
+    document allows (any known type, the service's limit, for a kind the programme does not
+    list: an attachment imported from démarches-simplifiées)."""
+    allowed = requirement.allowed_types if requirement else tuple(DOCUMENT_TYPES)
+    mime = rules.stored_type(received.detected_type, allowed)
     if mime is None:
-        raise DocumentTypeRefused(received.detected_type, rules.ALLOWED_TYPES_FR)
+        raise DocumentTypeRefused(received.detected_type, rules.types_fr(allowed))
+    if requirement is not None and received.size > requirement.max_bytes:
+        raise DocumentTooLarge(requirement.max_bytes)
     return mime
+
+
+async def candidate_requirements(session: AsyncSession) -> list[Requirement]:
+    """R-DOC-1: the kinds filed on a candidate, as the open programmes ask for them (the first
+    programme to name a code gives its terms)."""
+    found: dict[str, Requirement] = {}
+    for data in (await session.execute(select(Programme.required_documents))).scalars():
+        for requirement in requirements(data):
+            if requirement.owner is Owner.CANDIDATE:
+                found.setdefault(requirement.code, requirement)
+    return list(found.values())
 
 
 async def _record(
@@ -357,7 +383,7 @@ async def _record(
     *,
     owner: dict[str, Any],
     departement: str | None,
-    kind: DocumentKind,
+    kind: str,
     received: ReceivedFile,
     mime: str,
     key: str,
@@ -369,7 +395,7 @@ async def _record(
     document = Document(
         **owner,
         departement=departement,
-        kind=kind.value,
+        kind=kind,
         filename=rules.sanitise_filename(received.filename),
         content_type=mime,
         size_bytes=received.size,
@@ -384,7 +410,7 @@ async def _record(
     )
     session.add(document)
     await session.flush()
-    same = [col(Document.kind) == kind.value, col(Document.superseded_at).is_(None)]
+    same = [col(Document.kind) == kind, col(Document.superseded_at).is_(None)]
     same.append(col(Document.id) != document.id)
     for name, value in owner.items():
         column = col(getattr(Document, name))

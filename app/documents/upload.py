@@ -13,6 +13,7 @@ comes: past the limit the upload stops at once (413), and memory holds one chunk
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -38,10 +39,37 @@ FRAMING_BYTES = 64 * 1024
 
 
 def detect_type(head: bytes) -> str:
-    """R-DOC-2: the type read from the bytes by the system's libmagic."""
+    """R-DOC-2: the type read from the bytes by the system's libmagic. Plain text is CSV only
+    when it reads as one: UTF-8 lines split by one separator into as many fields each."""
     if not head:
         return "application/x-empty"
-    return str(magic.from_buffer(head, mime=True))
+    detected = str(magic.from_buffer(head, mime=True))
+    if detected in ("text/plain", "text/csv") and not looks_like_csv(head):
+        return "text/plain"
+    return "text/csv" if detected == "text/plain" else detected
+
+
+def looks_like_csv(head: bytes) -> bool:
+    """Whether a text head reads as CSV: at least two lines, and a separator (`,`, `;` or a
+    tab) that splits every complete line into the same number (≥ 2) of fields."""
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:  # a head cut inside a character is still UTF-8
+        if exc.start < len(head) - 3:
+            return False
+        text = head[: exc.start].decode("utf-8-sig")
+    lines = text.splitlines()
+    if len(head) >= HEAD_BYTES and lines:
+        lines = lines[:-1]  # the last one may be cut
+    lines = [line for line in lines if line.strip()]
+    if len(lines) < 2:
+        return False
+    try:
+        dialect = csv.Sniffer().sniff("\n".join(lines[:50]), delimiters=",;\t")
+    except csv.Error:
+        return False
+    widths = {len(row) for row in csv.reader(lines, dialect)}
+    return len(widths) == 1 and widths.pop() >= 2
 
 
 @dataclass

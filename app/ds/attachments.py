@@ -32,7 +32,6 @@ from app.core.config import Settings
 from app.core.errors import AppError
 from app.documents import service as documents_service
 from app.documents.errors import DocumentTooLarge
-from app.documents.rules import DocumentKind
 from app.documents.storage import DocumentStorage
 from app.documents.upload import ReceivedFile, stage_stream
 from app.ds.client import USER_AGENT
@@ -223,7 +222,7 @@ async def file_all(
                 session,
                 principal,
                 project=project,
-                kind=DocumentKind(one.attachment.kind),
+                kind=one.attachment.kind,
                 received=one.received,
                 storage=storage,
                 settings=settings,

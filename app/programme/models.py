@@ -50,6 +50,9 @@ class Programme(SQLModel, table=True):
     general_criteria: list[dict[str, Any]] = Field(sa_type=JSON)
     strands: list[dict[str, Any]] = Field(sa_type=JSON)
     forfaits: list[dict[str, Any]] = Field(sa_type=JSON)
+    # R-DOC-1: [{"code", "label", "owner", "step", "strands", "candidate_kinds",
+    # "per_line_above_cents", "allowed_types", "max_bytes"}, …]
+    required_documents: list[dict[str, Any]] = Field(sa_type=JSON)
     version: int = Field(default=1, sa_column=_PROGRAMME_VERSION)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,9 +1,115 @@
-"""Pure rules on programme data: which forfait applies (R-CAP-3)."""
+"""Pure rules on programme data: which forfait applies (R-CAP-3), which documents a step
+requires (R-DOC-1)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
+
+
+class Step(StrEnum):
+    """Étape de la vie du dossier à laquelle une pièce est demandée (R-DOC-1)."""
+
+    SUBMISSION = "submission"
+    CONVENTION = "convention"
+    FINAL_REPORT = "final_report"
+
+
+class Owner(StrEnum):
+    """Ce qui porte la pièce : le dossier, ou le candidat (son attestation, R-ELIG-1)."""
+
+    PROJECT = "project"
+    CANDIDATE = "candidate"
+
+
+# R-DOC-2: the types the service can read from a document's bytes and store; a programme allows
+# a subset of them per kind of document.
+DOCUMENT_TYPES: dict[str, str] = {
+    "application/pdf": "PDF",
+    "image/png": "PNG",
+    "image/jpeg": "JPEG",
+    "application/vnd.oasis.opendocument.text": "ODT",
+    "application/vnd.oasis.opendocument.spreadsheet": "ODS",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "DOCX",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "XLSX",
+    "text/csv": "CSV",
+}
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One kind of document the programme asks for (R-DOC-1), read from its data."""
+
+    code: str
+    label: str
+    owner: Owner
+    step: Step
+    strands: tuple[str, ...] | None  # None: every strand
+    candidate_kinds: tuple[str, ...] | None  # None: every candidate
+    per_line_above_cents: int | None  # a document per expense line above it; None: once
+    allowed_types: tuple[str, ...]
+    max_bytes: int
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any]) -> Requirement:
+        return cls(
+            code=str(data["code"]),
+            label=str(data["label"]),
+            owner=Owner(data["owner"]),
+            step=Step(data["step"]),
+            strands=tuple(data["strands"]) if data.get("strands") is not None else None,
+            candidate_kinds=(
+                tuple(data["candidate_kinds"]) if data.get("candidate_kinds") is not None else None
+            ),
+            per_line_above_cents=data.get("per_line_above_cents"),
+            allowed_types=tuple(data["allowed_types"]),
+            max_bytes=int(data["max_bytes"]),
+        )
+
+    @property
+    def per_line(self) -> bool:
+        return self.per_line_above_cents is not None
+
+    def applies(self, *, strand: str | None, candidate_kind: str | None) -> bool:
+        """Whether a dossier of this strand, filed by this kind of candidate, needs it."""
+        return (self.strands is None or strand in self.strands) and (
+            self.candidate_kinds is None or candidate_kind in self.candidate_kinds
+        )
+
+
+def requirements(data: Iterable[Mapping[str, Any]]) -> list[Requirement]:
+    """The programme's `required_documents`, parsed."""
+    return [Requirement.of(item) for item in data]
+
+
+def requirement_problems(
+    data: Sequence[Mapping[str, Any]], strand_codes: Iterable[str]
+) -> list[tuple[str, str]]:
+    """R-DOC-1: what is inconsistent in a list of required documents, as (pointer, message):
+    a code used twice, a strand the programme does not have, a per-line candidate document."""
+    known = set(strand_codes)
+    problems: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for i, item in enumerate(data):
+        code = str(item["code"])
+        if code in seen:
+            problems.append((f"/required_documents/{i}/code", f"code « {code} » en double."))
+        seen.add(code)
+        unknown = sorted(set(item.get("strands") or ()) - known)
+        if unknown:
+            problems.append(
+                (f"/required_documents/{i}/strands", f"volet(s) inconnu(s) : {', '.join(unknown)}.")
+            )
+        if item["owner"] == Owner.CANDIDATE and item.get("per_line_above_cents") is not None:
+            problems.append(
+                (
+                    f"/required_documents/{i}/per_line_above_cents",
+                    "une pièce du candidat ne vise pas une ligne de dépense.",
+                )
+            )
+    return problems
 
 
 def select_forfait(

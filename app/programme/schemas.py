@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from app.core.schemas import InputModel, IsoDate, JsonInt, ReadModel, Version, not_blank
+from app.programme.rules import DOCUMENT_TYPES, Owner, Step
 from app.reference.kinds import ELIGIBLE_KINDS, OrganisationKind
 
 Code = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")]
@@ -110,6 +111,58 @@ class ForfaitTierIn(InputModel):
         return self
 
 
+MimeType = Annotated[
+    str,
+    Field(
+        max_length=120,
+        json_schema_extra={"enum": sorted(DOCUMENT_TYPES)},
+        description="Type lu dans le contenu du fichier (R-DOC-2).",
+    ),
+]
+
+
+class RequiredDocument(ReadModel):
+    """R-DOC-1 : une pièce que le programme demande, à une étape du dossier."""
+
+    code: Code = Field(description="Nature de la pièce, à donner en `kind` au dépôt.")
+    label: Label
+    owner: Owner = Field(
+        description="`project` : déposée sur le dossier ; `candidate` : sur le candidat "
+        "(son attestation)."
+    )
+    step: Step = Field(
+        description="Étape qui l'exige : dépôt (`submission`), convention, rapport final."
+    )
+    strands: list[Code] | None = Field(
+        default=None, max_length=10, description="Volets concernés ; null : tous."
+    )
+    candidate_kinds: list[OrganisationKind] | None = Field(
+        default=None,
+        max_length=10,
+        description="Catégories de candidat concernées ; null : toutes.",
+    )
+    per_line_above_cents: Cents | None = Field(
+        default=None,
+        description="Une pièce par ligne de dépense d'un montant supérieur à ce seuil (ex. un "
+        "devis) ; null : une pièce par dossier.",
+    )
+    allowed_types: list[MimeType] = Field(
+        min_length=1, max_length=len(DOCUMENT_TYPES), description="Types acceptés (R-DOC-2)."
+    )
+    max_bytes: JsonInt = Field(
+        ge=1024, le=20 * 1024 * 1024, description="Taille maximale en octets (R-DOC-2)."
+    )
+
+
+class RequiredDocumentIn(RequiredDocument, InputModel):
+    @model_validator(mode="after")
+    def _known_types(self) -> RequiredDocumentIn:
+        unknown = sorted(set(self.allowed_types) - set(DOCUMENT_TYPES))
+        if unknown:
+            raise ValueError(f"types inconnus : {', '.join(unknown)}")
+        return self
+
+
 class ProgrammeRead(ReadModel):
     """L'appel à projets tel qu'il est en vigueur."""
 
@@ -130,6 +183,9 @@ class ProgrammeRead(ReadModel):
     general_criteria: list[Criterion] = Field(max_length=20)
     strands: list[Strand] = Field(max_length=3)
     forfaits: list[ForfaitTier] = Field(max_length=20)
+    required_documents: list[RequiredDocument] = Field(
+        max_length=30, description="R-DOC-1 : les pièces demandées, par étape et par volet."
+    )
     grids: list[ScoringGridRead] = Field(
         max_length=3, description="R-EVAL-1 : la grille en vigueur de chaque volet."
     )
@@ -157,6 +213,7 @@ class ProgrammeUpdate(InputModel):
     general_criteria: list[CriterionIn] = Field(default=None, min_length=1, max_length=20)  # type: ignore[arg-type]
     strands: list[StrandIn] = Field(default=None, min_length=3, max_length=3)  # type: ignore[arg-type]
     forfaits: list[ForfaitTierIn] = Field(default=None, max_length=20)  # type: ignore[arg-type]
+    required_documents: list[RequiredDocumentIn] = Field(default=None, max_length=30)  # type: ignore[arg-type]
 
     model_config = {
         "json_schema_extra": {

@@ -130,6 +130,89 @@ DEFAULT_FORFAITS: list[dict[str, Any]] = [
     },
 ]
 
+_PDF = "application/pdf"
+_IMAGES = ["image/png", "image/jpeg"]
+_TEXTS = [
+    "application/vnd.oasis.opendocument.text",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+]
+_SHEETS = [
+    "application/vnd.oasis.opendocument.spreadsheet",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "text/csv",
+]
+_MB = 1024 * 1024
+
+# R-DOC-1: the documents the call asks for, at each step (R-ELIG-1, R-ELIG-3, R-PAY-2).
+REQUIRED_DOCUMENTS: list[dict[str, Any]] = [
+    {
+        "code": "deliberation",
+        "label": "Délibération ou lettre de l'exécutif",
+        "owner": "project",
+        "step": "submission",
+        "strands": None,
+        "candidate_kinds": None,
+        "per_line_above_cents": None,
+        "allowed_types": [_PDF, *_IMAGES, *_TEXTS],
+        "max_bytes": 20 * _MB,
+    },
+    {
+        "code": "quote",
+        "label": "Devis",
+        "owner": "project",
+        "step": "submission",
+        "strands": None,
+        "candidate_kinds": None,
+        "per_line_above_cents": 500_000,
+        "allowed_types": [_PDF, *_IMAGES, *_TEXTS, *_SHEETS],
+        "max_bytes": 20 * _MB,
+    },
+    {
+        "code": "attestation",
+        "label": "Attestation de l'organisme public",
+        "owner": "candidate",
+        "step": "submission",
+        "strands": None,
+        "candidate_kinds": [K.PUBLIC_BODY.value],
+        "per_line_above_cents": None,
+        "allowed_types": [_PDF, *_IMAGES],
+        "max_bytes": 10 * _MB,
+    },
+    {
+        "code": "signed_convention",
+        "label": "Convention signée",
+        "owner": "project",
+        "step": "convention",
+        "strands": None,
+        "candidate_kinds": None,
+        "per_line_above_cents": None,
+        "allowed_types": [_PDF],
+        "max_bytes": 20 * _MB,
+    },
+    {
+        "code": "final_report",
+        "label": "Rapport final",
+        "owner": "project",
+        "step": "final_report",
+        "strands": None,
+        "candidate_kinds": None,
+        "per_line_above_cents": None,
+        "allowed_types": [_PDF, *_TEXTS],
+        "max_bytes": 20 * _MB,
+    },
+    {
+        "code": "expense_statement",
+        "label": "État récapitulatif des dépenses",
+        "owner": "project",
+        "step": "final_report",
+        "strands": None,
+        "candidate_kinds": None,
+        "per_line_above_cents": None,
+        "allowed_types": [_PDF, *_SHEETS],
+        "max_bytes": 20 * _MB,
+    },
+]
+
 PROGRAMME_DEFAULTS: dict[str, Any] = {
     "code": PROGRAMME_CODE,
     "title": "Transformation numérique des collectivités territoriales — FITN7 axe 3 : "
@@ -148,4 +231,5 @@ PROGRAMME_DEFAULTS: dict[str, Any] = {
     "general_criteria": GENERAL_CRITERIA,
     "strands": STRANDS,
     "forfaits": DEFAULT_FORFAITS,
+    "required_documents": REQUIRED_DOCUMENTS,
 }

@@ -16,10 +16,16 @@ from app.auth.principal import Principal
 from app.core.concurrency import check_if_match, flush_versioned
 from app.core.db import add_unique
 from app.core.errors import PreconditionFailed, ProblemItem
+from app.core.rules import RuleFailure, raise_failures
 from app.core.types import utcnow
 from app.programme.errors import InvalidProgramme, ProgrammeNotSeeded
 from app.programme.models import DepartementForfaits, Programme, ScoringGrid
-from app.programme.rules import grid_snapshot, shared_criterion_codes, uncovered_kinds
+from app.programme.rules import (
+    grid_snapshot,
+    requirement_problems,
+    shared_criterion_codes,
+    uncovered_kinds,
+)
 from app.programme.schemas import ProgrammeUpdate
 from app.programme.seed import PROGRAMME_DEFAULTS
 from app.reference.kinds import ELIGIBLE_KINDS
@@ -139,6 +145,8 @@ async def update_programme(
         raise InvalidProgramme("La date limite de résultats précède l'ouverture du guichet.")
     if "forfaits" in changes:
         check_forfaits_cover_every_kind(programme.forfaits, "/forfaits")
+    if "required_documents" in changes or "strands" in changes:
+        check_required_documents(programme)
     criteria_changed = "general_criteria" in changes or "strands" in changes
     if criteria_changed:
         check_criterion_codes(programme)
@@ -161,6 +169,19 @@ async def update_programme(
         after=audit.snapshot(programme),
     )
     return programme
+
+
+def check_required_documents(programme: Programme) -> None:
+    """R-DOC-1: the required documents name strands the programme has, each code once; every
+    problem is listed (422)."""
+    problems = requirement_problems(
+        programme.required_documents, [s["code"] for s in programme.strands]
+    )
+    raise_failures(
+        [RuleFailure("R-DOC-1", message, field) for field, message in problems],
+        error=InvalidProgramme,
+        detail="Les pièces demandées par le programme sont incohérentes : voir `errors`.",
+    )
 
 
 def check_criterion_codes(programme: Programme) -> None:

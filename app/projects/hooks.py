@@ -6,7 +6,9 @@ changes strand voids the evaluations of its former strand (evaluations, R-EVAL-5
 may not import them (the dependency direction), so they register an async listener here at
 import, as the guards of `app.projects.guards` and `app.audit`'s `on_append` listeners do;
 `advance` calls the transition listeners after each transition, the edit of a draft the strand
-listeners when its strand changed.
+listeners when its strand changed. A step of the dossier may also need what a higher domain
+keeps: the documents the programme requires (R-DOC-1) are checked by the checks registered
+with `on_requirements`, which submission, the convention and the final report call.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
+from app.core.rules import RuleFailure
+from app.programme.rules import Step
 from app.projects.rules import Action, Status
 
 if TYPE_CHECKING:
@@ -29,8 +33,12 @@ status; the listener runs in the transition's transaction (it only flushes)."""
 StrandListener = Callable[[AsyncSession, Principal, "Project"], Awaitable[None]]
 """`listener(session, principal, project)`: the draft already carries its new strand."""
 
+RequirementCheck = Callable[[AsyncSession, "Project", Step], Awaitable[list[RuleFailure]]]
+"""`check(session, project, step)`: what `step` still lacks (e.g. R-DOC-1), as rule failures."""
+
 _listeners: dict[str, TransitionListener] = {}
 _strand_listeners: dict[str, StrandListener] = {}
+_requirement_checks: dict[str, RequirementCheck] = {}
 
 
 def on_transition(listener: TransitionListener) -> TransitionListener:
@@ -43,6 +51,20 @@ def on_strand_change(listener: StrandListener) -> StrandListener:
     """Register `listener` for a draft's change of strand (by its qualified name, likewise)."""
     _strand_listeners[f"{listener.__module__}.{listener.__qualname__}"] = listener
     return listener
+
+
+def on_requirements(check: RequirementCheck) -> RequirementCheck:
+    """Register `check` for the steps of a dossier (by its qualified name, likewise)."""
+    _requirement_checks[f"{check.__module__}.{check.__qualname__}"] = check
+    return check
+
+
+async def step_failures(session: AsyncSession, project: Project, step: Step) -> list[RuleFailure]:
+    """Every registered check's failures for `step`, in registration order."""
+    failures: list[RuleFailure] = []
+    for check in list(_requirement_checks.values()):
+        failures += await check(session, project, step)
+    return failures
 
 
 async def notify(

@@ -22,7 +22,6 @@ from app.projects.rules import (
     ACTION_ROLES,
     TRANSITIONS,
     Action,
-    EligibilityReport,
     ProjectAction,
     Status,
     centi_text,
@@ -161,7 +160,8 @@ def to_read(
     )
 
 
-def eligibility_read(project: Project, report: EligibilityReport) -> EligibilityRead:
+def eligibility_read(found: projects_service.Eligibility) -> EligibilityRead:
+    project, report = found.project, found.report
     lines = {str(line.id): line for line in project.expense_lines}
     excluded = [
         LineOutcomeRead(
@@ -192,6 +192,11 @@ def eligibility_read(project: Project, report: EligibilityReport) -> Eligibility
         other_public_funding_cents=report.other_public_funding_cents,
         failures=[
             RuleFailureRead(code=f.code, message=f.message, field=f.field) for f in report.failures
+        ],
+        documents_step=found.documents_step,
+        missing_documents=[
+            RuleFailureRead(code=f.code, message=f.message, field=f.field)
+            for f in found.missing_documents
         ],
     )
 
@@ -413,10 +418,15 @@ async def read_eligibility(
 ) -> EligibilityRead:
     """Le rapport d'éligibilité : coût éligible, exclusions ligne à ligne, plafond, règles.
 
-    Règles : R-EXCL-1, R-EXCL-2, R-EXCL-3, R-CAP-1, R-CAP-2, R-CAP-3, R-ELIG-3 à R-ELIG-8.
+    Pour un brouillon, `failures` est ce que le dépôt refuserait, pièces manquantes comprises
+    (R-DOC-1) ; `missing_documents` liste les pièces que l'étape suivante du dossier attend
+    encore (dépôt, convention, rapport final : `documents_step`).
+
+    Règles : R-EXCL-1, R-EXCL-2, R-EXCL-3, R-CAP-1, R-CAP-2, R-CAP-3, R-ELIG-3 à R-ELIG-8,
+    R-DOC-1.
     """
-    project, report = await projects_service.eligibility(session, principal, project_id=project_id)
-    return eligibility_read(project, report)
+    found = await projects_service.eligibility(session, principal, project_id=project_id)
+    return eligibility_read(found)
 
 
 @router.post(

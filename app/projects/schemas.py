@@ -22,6 +22,7 @@ from app.core.schemas import (
     Version,
     not_blank,
 )
+from app.programme.rules import Step
 from app.projects.rules import (
     Action,
     ExpenseCategory,
@@ -300,7 +301,17 @@ class EligibilityRead(ReadModel):
     )
     requested_cents: Cents
     other_public_funding_cents: Cents
-    failures: list[RuleFailureRead] = Field(max_length=50)
+    failures: list[RuleFailureRead] = Field(max_length=250)
+    documents_step: Step | None = Field(
+        description="R-DOC-1 : l'étape dont le dossier rassemble les pièces (`submission` pour "
+        "un brouillon, `convention` une fois accepté, `final_report` sous convention) ; null "
+        "ensuite."
+    )
+    missing_documents: list[RuleFailureRead] = Field(
+        max_length=200,
+        description="R-DOC-1 : chaque pièce que cette étape attend encore (manquante, en cours "
+        "d'analyse antivirus ou infectée), avec le champ qu'elle vise.",
+    )
 
 
 class ReturnRequest(InputModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
@@ -19,11 +19,11 @@ from app.candidates.models import Candidate
 from app.core import clock
 from app.core.concurrency import check_if_match, flush_versioned
 from app.core.pagination import PageParams, split_page
-from app.core.rules import raise_failures
+from app.core.rules import RuleFailure, raise_failures
 from app.core.types import utcnow
 from app.programme import cache as programme_cache, service as programme_service
 from app.programme.models import Programme
-from app.programme.rules import select_forfait
+from app.programme.rules import Step, select_forfait
 from app.projects import guards, hooks, repository
 from app.projects.errors import (
     CandidateNotRegistered,
@@ -503,12 +503,37 @@ async def assess_project(
     return assess(project_facts(project, forfait, forfait_tier), programme_terms(programme), day)
 
 
+# R-DOC-1: the step whose documents a dossier in this state gathers next.
+DOCUMENTS_STEP: dict[Status, Step] = {
+    Status.DRAFT: Step.SUBMISSION,
+    Status.ACCEPTED: Step.CONVENTION,
+    Status.UNDER_CONVENTION: Step.FINAL_REPORT,
+}
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """A dossier's eligibility report and what its next step lacks of its documents."""
+
+    project: Project
+    report: EligibilityReport
+    documents_step: Step | None
+    missing_documents: list[RuleFailure]
+
+
 async def eligibility(
     session: AsyncSession, principal: Principal, *, project_id: uuid.UUID
-) -> tuple[Project, EligibilityReport]:
-    """The eligibility report of a dossier in scope (any status, drafts included)."""
+) -> Eligibility:
+    """The eligibility report of a dossier in scope (any status, drafts included). For a draft
+    its failures are what submitting it would list, the missing documents included (R-DOC-1);
+    `missing_documents` lists what the dossier's next step lacks, whatever its state."""
     view = await read_project(session, principal, project_id=project_id)
-    return view.project, await assess_project(session, view.project, view.programme)
+    report = await assess_project(session, view.project, view.programme)
+    step = DOCUMENTS_STEP.get(Status(view.project.status))
+    missing = [] if step is None else await hooks.step_failures(session, view.project, step)
+    if step is Step.SUBMISSION:
+        report = replace(report, failures=(*report.failures, *missing))
+    return Eligibility(view.project, report, step, missing)
 
 
 def check_transition(project: Project, action: Action) -> Status:
@@ -590,8 +615,8 @@ async def transition(
     await check_transition_for(session, principal, project, action)
     if action is Action.SUBMIT:
         report = await assess_project(session, project)
-        raise_failures(
-            report.failures,
+        raise_failures(  # R-FLOW-2: the rules, and the documents it lacks (R-DOC-1)
+            [*report.failures, *await hooks.step_failures(session, project, Step.SUBMISSION)],
             error=ProjectIneligible,
             detail="Le dossier ne peut pas être déposé : voir chaque règle non respectée "
             "dans `errors` (R-FLOW-2).",
