@@ -4,7 +4,6 @@ a free port)."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import socket
@@ -82,9 +81,12 @@ def storage(
 
 # -- a real clamd (R-DOC-2) ----------------------------------------------------------------
 
-# The EICAR test file: every antivirus detects it; the test's own signature database names
-# it by its MD5 and size (a `.hdb` line), as no signature update can be fetched here.
+# The EICAR test file: every antivirus detects it; the test's own signature database finds it
+# by its bytes anywhere in a file (a `.ndb` line), as no signature update can be fetched here.
+# Uploads carry it inside a PDF: a type the programme allows (R-DOC-2), so that it reaches the
+# scanner, as a real attack would.
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+EICAR_PDF = b"%PDF-1.4\n1 0 obj\n<< /Length 68 >>\nstream\n" + EICAR + b"\nendstream\nendobj\n"
 EICAR_SIGNATURE = "Guichet.Test.EICAR"
 
 
@@ -114,8 +116,8 @@ def clamd_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("clamd")
     database = root / "db"
     database.mkdir()
-    digest = hashlib.md5(EICAR).hexdigest()  # noqa: S324 - ClamAV's .hdb format is MD5
-    (database / "guichet-test.hdb").write_text(f"{digest}:{len(EICAR)}:{EICAR_SIGNATURE}\n")
+    # ClamAV's .ndb: name, target type (0: any file), offset (*: anywhere), hex bytes.
+    (database / "guichet-test.ndb").write_text(f"{EICAR_SIGNATURE}:0:*:{EICAR.hex()}\n")
     socket_path = root / "clamd.sock"
     config = root / "clamd.conf"
     config.write_text(
