@@ -28,6 +28,16 @@ async def programme_requirements(session: AsyncSession, programme_id: object) ->
     return requirements(programme.required_documents)
 
 
+async def lines_of(session: AsyncSession, project: Project) -> list[Line]:
+    """The dossier's expense lines, in their order (a per-line kind names them)."""
+    rows = await session.execute(
+        select(ExpenseLine.id, ExpenseLine.label, ExpenseLine.amount_cents)
+        .where(col(ExpenseLine.project_id) == project.id)
+        .order_by(col(ExpenseLine.position))
+    )
+    return [Line(id=i, label=label, amount_cents=amount) for i, label, amount in rows.all()]
+
+
 @hooks.on_requirements
 async def step_failures(session: AsyncSession, project: Project, step: Step) -> list[RuleFailure]:
     """R-DOC-1: each document `step` requires of this dossier that is missing, pending or
@@ -67,18 +77,7 @@ async def step_failures(session: AsyncSession, project: Project, step: Step) -> 
         )
         for kind, project_id, line_id, status in rows
     ]
-    lines: list[Line] = []
-    if any(r.per_line for r in required):
-        lines = [
-            Line(id=line_id, label=label, amount_cents=amount)
-            for line_id, label, amount in (
-                await session.execute(
-                    select(ExpenseLine.id, ExpenseLine.label, ExpenseLine.amount_cents)
-                    .where(col(ExpenseLine.project_id) == project.id)
-                    .order_by(col(ExpenseLine.position))
-                )
-            ).all()
-        ]
+    lines = await lines_of(session, project) if any(r.per_line for r in required) else []
     return missing_documents(
         required,
         step=step,

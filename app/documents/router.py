@@ -17,7 +17,7 @@ from app.core.location import set_location
 from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.documents import rules, service as documents_service
 from app.documents.models import Document
-from app.documents.schemas import DocumentList, DocumentRead
+from app.documents.schemas import AllowedUpload, DocumentList, DocumentRead
 from app.documents.storage import DocumentStorage
 
 router = APIRouter(tags=["documents"])
@@ -85,6 +85,26 @@ def document_read(document: Document) -> DocumentRead:
     return DocumentRead.model_validate(document, from_attributes=True)
 
 
+def document_list(
+    rows: list[Document], next_cursor: str | None, allowed: list[rules.Upload]
+) -> DocumentList:
+    return DocumentList(
+        items=[document_read(d) for d in rows],
+        next_cursor=next_cursor,
+        allowed_uploads=[
+            AllowedUpload(
+                kind=u.requirement.code,
+                label=u.requirement.label,
+                step=u.requirement.step,
+                expense_line_ids=None if u.expense_line_ids is None else list(u.expense_line_ids),
+                allowed_types=list(u.requirement.allowed_types),
+                max_bytes=u.requirement.max_bytes,
+            )
+            for u in allowed
+        ],
+    )
+
+
 UPLOAD_PROBLEMS = problems(401, 403, 404, 409, 413, 415, 422)
 
 
@@ -142,10 +162,10 @@ async def list_project_documents(
 
     Règles : R-DOC-3, R-ACL-1, R-SYNC-1.
     """
-    rows, next_cursor = await documents_service.list_documents(
+    rows, next_cursor, allowed = await documents_service.list_documents(
         session, principal, project_id=project_id, page=page, updated_since=updated_since
     )
-    return DocumentList(items=[document_read(d) for d in rows], next_cursor=next_cursor)
+    return document_list(rows, next_cursor, allowed)
 
 
 @router.post(
@@ -199,10 +219,10 @@ async def list_candidate_documents(
 
     Règles : R-DOC-3, R-ACL-1, R-SYNC-1.
     """
-    rows, next_cursor = await documents_service.list_documents(
+    rows, next_cursor, allowed = await documents_service.list_documents(
         session, principal, candidate_id=candidate_id, page=page, updated_since=updated_since
     )
-    return DocumentList(items=[document_read(d) for d in rows], next_cursor=next_cursor)
+    return document_list(rows, next_cursor, allowed)
 
 
 @router.get(

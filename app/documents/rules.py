@@ -169,6 +169,45 @@ def project_upload_refusal(principal: Principal, step: Step, status: str) -> str
     return "Votre rôle ne dépose pas de pièces."
 
 
+@dataclass(frozen=True)
+class Upload:
+    """What a caller may file now (`allowed_uploads`): a kind, and the lines it names."""
+
+    requirement: Requirement
+    expense_line_ids: tuple[uuid.UUID, ...] | None  # a per-line kind: the lines above its bar
+
+
+def uploads_allowed(
+    principal: Principal,
+    required: Sequence[Requirement],
+    *,
+    owner: Owner,
+    status: str | None,
+    strand: str | None,
+    candidate_kind: str | None,
+    lines: Sequence[Line] = (),
+) -> list[Upload]:
+    """The kinds this caller may file now on a dossier in `status` (owner PROJECT) or on a
+    candidate (owner CANDIDATE: the candidate itself, at any time), by the programme's data and
+    `project_upload_refusal`; a per-line kind lists the lines above its threshold."""
+    allowed: list[Upload] = []
+    for req in required:
+        if req.owner is not owner or not req.applies(strand=strand, candidate_kind=candidate_kind):
+            continue
+        if owner is Owner.CANDIDATE:
+            if principal.role is Role.CANDIDATE:
+                allowed.append(Upload(req, None))
+            continue
+        if project_upload_refusal(principal, req.step, status or "") is not None:
+            continue
+        ids = None
+        if req.per_line:
+            threshold = req.per_line_above_cents or 0
+            ids = tuple(line.id for line in lines if line.amount_cents > threshold)
+        allowed.append(Upload(req, ids))
+    return allowed
+
+
 def servable(status: ScanStatus, *, production: bool) -> bool:
     """R-DOC-2: served only once scanned clean; unscanned only outside production."""
     return status is ScanStatus.CLEAN or (status is ScanStatus.UNSCANNED and not production)

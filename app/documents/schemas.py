@@ -10,6 +10,7 @@ from pydantic import Field
 from app.core.pagination import Page
 from app.core.schemas import Count, ReadModel
 from app.documents.rules import ScanStatus
+from app.programme.rules import Step
 
 
 class DocumentRead(ReadModel):
@@ -59,5 +60,26 @@ class DocumentRead(ReadModel):
     )
 
 
+class AllowedUpload(ReadModel):
+    """Une pièce que l'appelant peut déposer maintenant (R-DOC-1, R-DOC-2)."""
+
+    kind: str = Field(pattern=r"^[a-z0-9_]{1,40}$", description="À donner en `kind` au dépôt.")
+    label: str = Field(max_length=300)
+    step: Step = Field(description="L'étape qui l'exige.")
+    expense_line_ids: list[uuid.UUID] | None = Field(
+        max_length=200,
+        description="Pour une pièce par ligne (un devis) : les lignes qui en demandent une, à "
+        "donner en `expense_line_id` ; null pour une pièce unique.",
+    )
+    allowed_types: list[str] = Field(max_length=20, description="Types acceptés (R-DOC-2).")
+    max_bytes: Count = Field(description="Taille maximale en octets (R-DOC-2).")
+
+
 class DocumentList(Page[DocumentRead]):
     """Les documents, versions remplacées comprises, du plus ancien au plus récent."""
+
+    allowed_uploads: list[AllowedUpload] = Field(
+        max_length=30,
+        description="Ce que l'appelant peut déposer maintenant sur ce dossier ou ce candidat, "
+        "selon les pièces du programme et l'état du dossier (vide : rien).",
+    )

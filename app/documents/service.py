@@ -38,7 +38,7 @@ from app.documents.errors import (
     UploadRefused,
 )
 from app.documents.models import Document
-from app.documents.requirements import programme_requirements
+from app.documents.requirements import lines_of, programme_requirements
 from app.documents.rules import ScanStatus
 from app.documents.storage import DocumentStorage
 from app.documents.upload import ReceivedFile, receive_form
@@ -137,21 +137,48 @@ async def list_documents(
     candidate_id: uuid.UUID | None = None,
     page: PageParams,
     updated_since: datetime | None = None,
-) -> tuple[list[Document], str | None]:
+) -> tuple[list[Document], str | None, list[rules.Upload]]:
     """A dossier's (or a candidate's) documents, superseded versions included, one keyset
-    page; the owner out of scope is 404 (R-DOC-3, R-ACL-1); R-SYNC-1 `updated_since`."""
+    page; the owner out of scope is 404 (R-DOC-3, R-ACL-1); R-SYNC-1 `updated_since`; and
+    what the caller may file there now (`allowed_uploads`)."""
     stmt = _visible(principal)
+    allowed: list[rules.Upload] = []
     if project_id is not None:
-        await _project_in_scope(session, principal, project_id, for_update=False)
+        project = await _project_in_scope(session, principal, project_id, for_update=False)
         stmt = stmt.where(col(Document.project_id) == project_id)
+        allowed = await _project_uploads(session, principal, project)
     if candidate_id is not None:
-        await _candidate_in_scope(session, principal, candidate_id, for_update=False)
+        candidate = await _candidate_in_scope(session, principal, candidate_id, for_update=False)
         stmt = stmt.where(col(Document.candidate_id) == candidate_id)
+        allowed = rules.uploads_allowed(
+            principal,
+            await candidate_requirements(session),
+            owner=Owner.CANDIDATE,
+            status=None,
+            strand=None,
+            candidate_kind=candidate.kind,
+        )
     if updated_since is not None:
         stmt = stmt.where(col(Document.updated_at) >= updated_since)
     stmt = keyset_page(stmt, Document.created_at, Document.id, page)
     rows = list((await session.execute(stmt)).scalars().all())
-    return split_page(rows, page, lambda d: (d.created_at, d.id))
+    return (*split_page(rows, page, lambda d: (d.created_at, d.id)), allowed)
+
+
+async def _project_uploads(
+    session: AsyncSession, principal: Principal, project: Project
+) -> list[rules.Upload]:
+    required = await programme_requirements(session, project.programme_id)
+    candidate = await session.get_one(Candidate, project.candidate_id)
+    return rules.uploads_allowed(
+        principal,
+        required,
+        owner=Owner.PROJECT,
+        status=project.status,
+        strand=project.strand,
+        candidate_kind=candidate.kind,
+        lines=await lines_of(session, project),
+    )
 
 
 # -- upload --------------------------------------------------------------------------------

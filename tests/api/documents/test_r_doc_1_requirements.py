@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient, Response
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
+from app.candidates.models import Candidate
 from app.documents import worker
 from app.documents.storage import DocumentStorage
 from tests.api.budgets.driver import Money, today
@@ -355,3 +358,40 @@ async def test_r_doc_1_a_document_counts_once_scanned_clean_never_while_pending_
     assert await worker.scan_once(sessions, app.state.settings, storage) == 1
     accepted = await submit(client, headers, actors, project.id)
     assert accepted.status_code == 200, accepted.text
+
+
+async def test_r_doc_1_allowed_uploads_say_what_the_caller_may_file_now(
+    client: AsyncClient,
+    headers: Any,
+    actors: Actors,
+    session: AsyncSession,
+    storage: DocumentStorage,
+) -> None:
+    marseille = await make_candidate(session, siren=MARSEILLE_SIREN)
+    draft = await make_project(session, candidate=marseille, lines=LINES)
+    accepted = await make_project(session, candidate=marseille, status="accepted")
+
+    async def allowed(who: Any, path: str) -> list[tuple[str, Any]]:
+        page = await client.get(f"{API}{path}", headers=headers(who))
+        assert page.status_code == 200, page.text
+        return [(u["kind"], u["expense_line_ids"]) for u in page.json()["allowed_uploads"]]
+
+    big_line = str(draft.expense_lines[0].id)
+    assert await allowed(actors.cand_a, f"/projects/{draft.id}/documents") == [
+        ("deliberation", None),
+        ("quote", [big_line]),  # the 4,000 € line needs no quote
+    ]
+    assert await allowed(actors.pref13, f"/projects/{draft.id}/documents") == []
+    assert await allowed(actors.dinum, f"/projects/{draft.id}/documents") == []
+    assert await allowed(actors.pref13, f"/projects/{accepted.id}/documents") == [
+        ("signed_convention", None)
+    ]
+    assert await allowed(actors.cand_a, f"/projects/{accepted.id}/documents") == []
+    # A commune is asked no attestation; a public body is.
+    assert await allowed(actors.cand_a, f"/candidates/{marseille.id}/documents") == []
+    await session.execute(
+        update(Candidate).where(col(Candidate.id) == marseille.id).values(kind="public_body")
+    )
+    assert await allowed(actors.cand_a, f"/candidates/{marseille.id}/documents") == [
+        ("attestation", None)
+    ]
