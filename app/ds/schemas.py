@@ -76,9 +76,12 @@ class DocumentEntry(InputModel):
     champ: Selector = Field(
         description="Champ « pièce justificative » de la démarche (libellé ou identifiant)."
     )
-    kind: Literal["deliberation", "signed_convention", "final_report", "expense_statement"] = Field(
+    kind: str = Field(
+        pattern=r"^[a-z0-9_]{1,40}$",
         description="Nature de pièce du guichet sous laquelle ses fichiers sont importés "
-        "(R-DOC-1). Un devis, qui vise une ligne de dépense, ne s'importe pas."
+        "(R-DOC-1) : le `code` d'une pièce du programme déposée sur le dossier, une par "
+        "dossier (une pièce par ligne de dépense, comme un devis, ne s'importe pas).",
+        examples=["deliberation"],
     )
 
 

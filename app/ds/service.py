@@ -31,6 +31,7 @@ from app.core.config import Settings
 from app.core.db import add_unique, read_only_transaction
 from app.core.errors import AppError, PreconditionFailed
 from app.core.pagination import PageParams, keyset_page, split_page
+from app.core.rules import RuleFailure, raise_failures
 from app.core.types import utcnow
 from app.documents.storage import DocumentStorage
 from app.ds import attachments, client as ds_client
@@ -52,6 +53,8 @@ from app.ds.rules import (
     parse_node,
 )
 from app.ds.schemas import MappingIn
+from app.programme.models import Programme
+from app.programme.rules import Owner, requirements
 from app.projects import service as projects_service
 from app.projects.models import Project
 from app.projects.rules import STATUS_LABELS_FR, Action, Status, euros
@@ -100,6 +103,29 @@ def mapping_view(demarche: DsDemarche) -> dict[str, Any]:
     }
 
 
+async def check_document_kinds(session: AsyncSession, data: MappingIn) -> None:
+    """R-DOC-1: a champ's documents are imported as a kind some programme files once per
+    dossier; every other kind named is listed (422)."""
+    importable = {
+        r.code
+        for stored in (await session.execute(select(Programme.required_documents))).scalars()
+        for r in requirements(stored)
+        if r.owner is Owner.PROJECT and not r.per_line
+    }
+    raise_failures(
+        [
+            RuleFailure(
+                "R-DOC-1",
+                f"Nature de pièce « {entry.kind} » inconnue ou non importable : "
+                f"{', '.join(sorted(importable))} attendu.",
+                f"/documents/{i}/kind",
+            )
+            for i, entry in enumerate(data.documents or [])
+            if entry.kind not in importable
+        ]
+    )
+
+
 async def put_mapping(
     session: AsyncSession,
     principal: Principal,
@@ -118,6 +144,7 @@ async def put_mapping(
                 "Un préfet ne configure que les démarches de son département.", code="R-ACL-1"
             )
         departement = principal.departement
+    await check_document_kinds(session, data)
     stored = data.model_dump(mode="json", exclude={"departement"})
     demarche = await session.get(DsDemarche, number)
     if demarche is None:

@@ -12,6 +12,7 @@ import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 import pytest_asyncio
@@ -240,6 +241,10 @@ async def test_the_documents_table_of_a_mapping_is_validated(
 ) -> None:
     response = await ds.put_mapping({**MAPPING, "documents": documents})
     assert response.status_code == 422, response.text
+    if documents[0]["kind"] in ("quote", "attestation"):  # R-DOC-1: read from the programme
+        assert response.json()["errors"] == [
+            {"code": "R-DOC-1", "field": "/documents/0/kind", "message": ANY, "in": "body"}
+        ]
 
 
 async def test_the_documents_table_is_stored_and_read_back(ds: Ds, fake: FakeDS) -> None:
