@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import resource
 import sys
@@ -33,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import insert, select  # noqa: E402
 
+import app.models  # noqa: E402, F401  (every table, for the foreign keys)
 from app.budgets.models import Convention, Envelope, Grant  # noqa: E402
 from app.candidates.models import Candidate  # noqa: E402
 from app.main import create_app  # noqa: E402
@@ -79,7 +81,7 @@ async def fill(sessionmaker: Any, start: int, stop: int) -> None:
                          "verification": "verified", "created_by": "bench", "version": 1,
                          "created_at": now, "updated_at": now}
                     )  # fmt: skip
-                project_id = uuid.uuid4()
+                project_id = uuid.UUID(int=(1 << 64) + i)  # fixed ids: the same bytes each run
                 projects.append(
                     {"id": project_id, "candidate_id": candidate_id,
                      "programme_id": programme_id, "departement": dep, "strand": "3c",
@@ -91,20 +93,23 @@ async def fill(sessionmaker: Any, start: int, stop: int) -> None:
                      "created_at": now, "updated_at": now}
                 )  # fmt: skip
                 lines.append(
-                    {"id": uuid.uuid4(), "project_id": project_id, "position": 0,
+                    {"id": uuid.UUID(int=(2 << 64) + i), "project_id": project_id, "position": 0,
                      "category": "development", "label": "Développement",
                      "amount_cents": 2_000_000}
                 )  # fmt: skip
                 grants.append(
-                    {"id": uuid.uuid4(), "project_id": project_id,
+                    {"id": uuid.UUID(int=(3 << 64) + i), "project_id": project_id,
                      "envelope_id": envelopes[dep], "amount_cents": 1_000_000 + i,
                      "paid_cents": 0, "advance_paid_cents": 0, "released_cents": 0,
                      "status": "active", "reference": f"Comité {i}", "committed_at": now,
-                     "updated_at": now}
+                     "updated_at": now, "eligible_cost_cents": 2_000_000,
+                     "aid_rate_bps": 8_000, "advance_cap_bps": 3_000,
+                     "pre_final_payment_cap_bps": 8_000, "programme_version": 1}
                 )  # fmt: skip
                 day = date(2021, 6, 1) + timedelta(days=i % 300)
                 conventions.append(
-                    {"id": uuid.uuid4(), "project_id": project_id, "reference": f"CONV-{i}",
+                    {"id": uuid.UUID(int=(4 << 64) + i), "project_id": project_id,
+                     "reference": f"CONV-{i}",
                      "kind": "crte", "signed_on": day, "created_by": "bench", "created_at": now,
                      "schedule": [
                          {"label": "Avance", "kind": "advance", "due_on": day.isoformat(),
@@ -125,9 +130,29 @@ async def fill(sessionmaker: Any, start: int, stop: int) -> None:
                     await session.execute(insert(table), rows)
 
 
-async def download(app: Any, path: str) -> tuple[int, int, float]:
-    """GET `path` straight through the ASGI app; chunks are counted and dropped."""
+def _reset_peak_rss() -> bool:
+    """Linux: reset the process's VmHWM (peak RSS) to its current RSS; False elsewhere."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _rss_mib(field: str) -> float | None:
+    """VmRSS or VmHWM of this process, in MiB (Linux)."""
+    try:
+        lines = Path("/proc/self/status").read_text().splitlines()
+    except OSError:
+        return None
+    kib = next((int(line.split()[1]) for line in lines if line.startswith(field + ":")), None)
+    return None if kib is None else round(kib / 1024, 1)
+
+
+async def download(app: Any, path: str) -> tuple[int, int, float, str]:
+    """GET `path` straight through the ASGI app; chunks are hashed, counted and dropped."""
     received = {"bytes": 0, "chunks": 0, "status": 0}
+    digest = hashlib.sha256()
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
         "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
@@ -149,17 +174,20 @@ async def download(app: Any, path: str) -> tuple[int, int, float]:
             received["status"] = message["status"]
         elif message["type"] == "http.response.body":
             received["bytes"] += len(message.get("body", b""))
+            digest.update(message.get("body", b""))
             received["chunks"] += 1
 
     start = time.perf_counter()
     await app(scope, receive, send)
     elapsed = time.perf_counter() - start
     assert received["status"] == 200, received
-    return received["bytes"], received["chunks"], elapsed
+    return received["bytes"], received["chunks"], elapsed, digest.hexdigest()
 
 
 async def measure(app: Any, path: str) -> dict[str, Any]:
-    size, chunks, seconds = await download(app, path)
+    rss_before = _rss_mib("VmRSS") if _reset_peak_rss() else None
+    size, chunks, seconds, sha256 = await download(app, path)
+    rss_peak = _rss_mib("VmHWM") if rss_before is not None else None
     tracemalloc.start()
     tracemalloc.reset_peak()
     await download(app, path)
@@ -171,6 +199,9 @@ async def measure(app: Any, path: str) -> dict[str, Any]:
         "seconds": round(seconds, 2),
         "rows_per_second": None,
         "peak_traced_mib": round(peak / 2**20, 2),
+        "rss_before_mib": rss_before,  # the process's RSS as the download starts
+        "rss_peak_mib": rss_peak,  # its peak during the (untraced) download
+        "sha256": sha256,  # fixed ids: equal from run to run, and before/after a change
     }
 
 
