@@ -89,7 +89,7 @@ async def csv_chunks(session: AsyncSession, f: ExportFilter) -> AsyncIterator[by
     """The SCDL CSV: header, then one chunk of lines per batch (UTF-8, comma, CRLF)."""
     yield rules.csv_header().encode("utf-8")
     async for batch in grant_facts(session, f):
-        yield rules.csv_text(rules.csv_line(facts) for facts in batch).encode("utf-8")
+        yield rules.csv_lines(batch).encode("utf-8")
 
 
 async def json_chunks(session: AsyncSession, f: ExportFilter) -> AsyncIterator[bytes]:
