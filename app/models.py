@@ -15,6 +15,7 @@ from app.documents.models import Document
 from app.ds.models import DsDemarche, DsDossier, DsMutation, DsSyncRun
 from app.evaluations.models import Evaluation
 from app.notifications.models import Notification, PrefectureAddress
+from app.opendata.models import PublishedGrant
 from app.programme.models import DepartementForfaits, Programme, ScoringGrid
 from app.projects.models import ExpenseLine, FundingLine, Project, ProjectTransition
 from app.signin.models import LoginState, MappingRule, OneTimeCode
@@ -49,6 +50,7 @@ __all__ = [
     "Programme",
     "Project",
     "ProjectTransition",
+    "PublishedGrant",
     "ScoringGrid",
     "ServiceClock",
     "LoginState",

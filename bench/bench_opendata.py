@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import resource
 import sys
@@ -33,9 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import insert, select  # noqa: E402
 
+import app.models  # noqa: E402, F401  (every table, for the foreign keys)
 from app.budgets.models import Convention, Envelope, Grant  # noqa: E402
 from app.candidates.models import Candidate  # noqa: E402
 from app.main import create_app  # noqa: E402
+from app.opendata import publish  # noqa: E402
 from app.programme.models import Programme  # noqa: E402
 from app.programme.service import seed_programme  # noqa: E402
 from app.projects.models import ExpenseLine, Project  # noqa: E402
@@ -56,7 +59,8 @@ JSON_PATH = "/api/v1/open-data/subventions.json"
 
 
 async def fill(sessionmaker: Any, start: int, stop: int) -> None:
-    """Grants start..stop-1, each with its candidate share, dossier, line and convention."""
+    """Grants start..stop-1, each with its candidate share, dossier, line, convention and
+    published row."""
     now = datetime(2021, 6, 1, tzinfo=UTC)
     async with sessionmaker() as session, session.begin():
         programme_id = (await session.execute(select(Programme.id))).scalar_one()
@@ -79,7 +83,7 @@ async def fill(sessionmaker: Any, start: int, stop: int) -> None:
                          "verification": "verified", "created_by": "bench", "version": 1,
                          "created_at": now, "updated_at": now}
                     )  # fmt: skip
-                project_id = uuid.uuid4()
+                project_id = uuid.UUID(int=(1 << 64) + i)  # fixed ids: the same bytes each run
                 projects.append(
                     {"id": project_id, "candidate_id": candidate_id,
                      "programme_id": programme_id, "departement": dep, "strand": "3c",
@@ -91,20 +95,23 @@ async def fill(sessionmaker: Any, start: int, stop: int) -> None:
                      "created_at": now, "updated_at": now}
                 )  # fmt: skip
                 lines.append(
-                    {"id": uuid.uuid4(), "project_id": project_id, "position": 0,
+                    {"id": uuid.UUID(int=(2 << 64) + i), "project_id": project_id, "position": 0,
                      "category": "development", "label": "Développement",
                      "amount_cents": 2_000_000}
                 )  # fmt: skip
                 grants.append(
-                    {"id": uuid.uuid4(), "project_id": project_id,
+                    {"id": uuid.UUID(int=(3 << 64) + i), "project_id": project_id,
                      "envelope_id": envelopes[dep], "amount_cents": 1_000_000 + i,
                      "paid_cents": 0, "advance_paid_cents": 0, "released_cents": 0,
                      "status": "active", "reference": f"Comité {i}", "committed_at": now,
-                     "updated_at": now}
+                     "updated_at": now, "eligible_cost_cents": 2_000_000,
+                     "aid_rate_bps": 8_000, "advance_cap_bps": 3_000,
+                     "pre_final_payment_cap_bps": 8_000, "programme_version": 1}
                 )  # fmt: skip
                 day = date(2021, 6, 1) + timedelta(days=i % 300)
                 conventions.append(
-                    {"id": uuid.uuid4(), "project_id": project_id, "reference": f"CONV-{i}",
+                    {"id": uuid.UUID(int=(4 << 64) + i), "project_id": project_id,
+                     "reference": f"CONV-{i}",
                      "kind": "crte", "signed_on": day, "created_by": "bench", "created_at": now,
                      "schedule": [
                          {"label": "Avance", "kind": "advance", "due_on": day.isoformat(),
@@ -123,11 +130,34 @@ async def fill(sessionmaker: Any, start: int, stop: int) -> None:
             ):
                 if rows:
                     await session.execute(insert(table), rows)
+        # Issue 28: the export reads the published rows, which the API writes with each change;
+        # bulk inserts bypass it, so they are written here from what was inserted.
+        await session.run_sync(publish.refresh, None)
 
 
-async def download(app: Any, path: str) -> tuple[int, int, float]:
-    """GET `path` straight through the ASGI app; chunks are counted and dropped."""
+def _reset_peak_rss() -> bool:
+    """Linux: reset the process's VmHWM (peak RSS) to its current RSS; False elsewhere."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _rss_mib(field: str) -> float | None:
+    """VmRSS or VmHWM of this process, in MiB (Linux)."""
+    try:
+        lines = Path("/proc/self/status").read_text().splitlines()
+    except OSError:
+        return None
+    kib = next((int(line.split()[1]) for line in lines if line.startswith(field + ":")), None)
+    return None if kib is None else round(kib / 1024, 1)
+
+
+async def download(app: Any, path: str) -> tuple[int, int, float, float, str]:
+    """GET `path` straight through the ASGI app; chunks are hashed, counted and dropped."""
     received = {"bytes": 0, "chunks": 0, "status": 0}
+    digest = hashlib.sha256()
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
         "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
@@ -149,17 +179,20 @@ async def download(app: Any, path: str) -> tuple[int, int, float]:
             received["status"] = message["status"]
         elif message["type"] == "http.response.body":
             received["bytes"] += len(message.get("body", b""))
+            digest.update(message.get("body", b""))
             received["chunks"] += 1
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     await app(scope, receive, send)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     assert received["status"] == 200, received
-    return received["bytes"], received["chunks"], elapsed
+    return received["bytes"], received["chunks"], elapsed, cpu, digest.hexdigest()
 
 
 async def measure(app: Any, path: str) -> dict[str, Any]:
-    size, chunks, seconds = await download(app, path)
+    rss_before = _rss_mib("VmRSS") if _reset_peak_rss() else None
+    size, chunks, seconds, cpu, sha256 = await download(app, path)
+    rss_peak = _rss_mib("VmHWM") if rss_before is not None else None
     tracemalloc.start()
     tracemalloc.reset_peak()
     await download(app, path)
@@ -170,7 +203,14 @@ async def measure(app: Any, path: str) -> dict[str, Any]:
         "chunks": chunks,
         "seconds": round(seconds, 2),
         "rows_per_second": None,
+        # The process's CPU time (SQLite's work included, not PostgreSQL's server): steadier
+        # than the wall clock on a shared machine.
+        "cpu_seconds": round(cpu, 2),
+        "rows_per_cpu_second": None,
         "peak_traced_mib": round(peak / 2**20, 2),
+        "rss_before_mib": rss_before,  # the process's RSS as the download starts
+        "rss_peak_mib": rss_peak,  # its peak during the (untraced) download
+        "sha256": sha256,  # fixed ids: equal from run to run, and before/after a change
     }
 
 
@@ -204,6 +244,8 @@ async def main(grants: int) -> dict[str, Any]:
                 run = await measure(app, path)
                 run.update(path=path, grants=size, fill_seconds=filled)
                 run["rows_per_second"] = round(size / run["seconds"]) if run["seconds"] else None
+                cpu = run["cpu_seconds"]
+                run["rows_per_cpu_second"] = round(size / cpu) if cpu else None
                 results["runs"].append(run)
     finally:
         await app.state.engine.dispose()

@@ -51,6 +51,7 @@ from app.committees.models import Committee  # noqa: E402
 from app.core.config import Settings  # noqa: E402
 from app.core.db import make_engine, make_sessionmaker  # noqa: E402
 from app.evaluations.models import Evaluation  # noqa: E402
+from app.opendata import publish  # noqa: E402
 from app.programme.models import Programme, ScoringGrid  # noqa: E402
 from app.programme.service import seed_programme  # noqa: E402
 from app.projects.models import ExpenseLine, FundingLine, Project  # noqa: E402
@@ -385,6 +386,9 @@ async def generate(args: argparse.Namespace) -> dict[str, Any]:
                     .values(allocated_cents=e["allocated_cents"],
                             committed_cents=e["committed_cents"], paid_cents=e["paid_cents"])
                 )  # fmt: skip
+            # Issue 28: the export reads the published rows, which the API writes with each
+            # change; the bulk load bypasses it, so they are written from what was loaded.
+            await session.run_sync(publish.refresh, None)
         for first in range(0, len(movements), 100_000):
             await loader.load(LedgerMovement, movements[first : first + 100_000])
         if loader.pg:

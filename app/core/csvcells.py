@@ -29,10 +29,17 @@ def text_cell(text: str) -> str:
 def csv_text(rows: Iterable[Sequence[str]], *, numeric: Collection[int] = ()) -> str:
     """CSV lines (comma, minimal quoting, CRLF as RFC 4180) for these rows; every cell is
     text (neutralised) except the columns whose indexes are in `numeric`."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerows(
+    return neutralised_csv_text(
         [cell if index in numeric else text_cell(cell) for index, cell in enumerate(row)]
         for row in rows
     )
+
+
+def neutralised_csv_text(rows: Iterable[Sequence[str]]) -> str:
+    """The same lines for rows whose text cells the caller has already passed through
+    `text_cell` (a hot export writes its constant cells once and neutralises only the
+    others)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerows(rows)
     return buffer.getvalue()

@@ -13,7 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.db import get_session
 from app.core.errors import problems
 from app.core.schemas import IsoDate
-from app.opendata import service as opendata_service
+from app.opendata import (
+    publish as _publish,  # noqa: F401 - its import registers the rows' writer (issue 28)
+    service as opendata_service,
+)
 from app.opendata.repository import ExportFilter
 from app.opendata.schemas import SubventionRecord
 from app.reference.departements import DepartementQuery

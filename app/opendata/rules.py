@@ -12,10 +12,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
 
 from app.budgets.rules import PaymentConditions, payment_conditions
-from app.core.csvcells import csv_text as _csv_text, starts_formula
+from app.core.csvcells import (
+    csv_text as _csv_text,
+    neutralised_csv_text,
+    starts_formula,
+    text_cell,
+)
 
 # The schema's fields, in its order (the CSV header; frictionless checks names and order).
 SCDL_FIELDS: tuple[str, ...] = (
@@ -49,7 +53,7 @@ AID_RATE_DECIMALS = Decimal("0.0001")
 MAX_AID_RATE = Decimal("1.0000")  # §5: the aid rate is never above 1.00
 
 
-@dataclass(frozen=True)
+@dataclass
 class Schedule:
     """What the export reads of a convention's schedule: how many payments have a due date,
     the first and the last of them."""
@@ -65,9 +69,10 @@ class Schedule:
         return cls(len(due_dates), min(due_dates), max(due_dates))
 
 
-@dataclass(frozen=True)
+@dataclass
 class GrantFacts:
-    """What one exported grant needs, as read by the service in one row."""
+    """What one exported grant needs, as read by the service in one row (not frozen: built
+    for every row of the export, and a frozen dataclass costs twice as much to build)."""
 
     prefecture_name: str
     prefecture_siret: str
@@ -159,31 +164,71 @@ def csv_header() -> str:
 
 
 def csv_line(facts: GrantFacts) -> list[str]:
-    row = scdl_row(facts)
-    if starts_formula(row["objet"]):  # its neutralising `'` must fit the schema's 256 too
-        row["objet"] = clip_objet(facts.title, OBJET_MAX - 1)
-    return [row[name] for name in SCDL_FIELDS]
+    """One grant's CSV cells in SCDL order, the text cells already neutralised (`text_cell`;
+    the constant ones never start a formula); the same cells as `scdl_row`."""
+    objet = clip_objet(facts.title)
+    if starts_formula(objet):  # its neutralising `'` must fit the schema's 256 too
+        objet = "'" + clip_objet(facts.title, OBJET_MAX - 1)
+    schedule = facts.schedule
+    return [
+        text_cell(facts.prefecture_name),
+        text_cell(facts.prefecture_siret),
+        facts.convention_signed_on.isoformat(),
+        text_cell(facts.decision_reference or ""),
+        text_cell(facts.beneficiary_name),
+        text_cell(facts.beneficiary_siret),
+        "",
+        objet,
+        euros_text(facts.amount_cents),
+        NATURE,
+        payment_conditions(schedule.count).value,
+        payment_period(schedule, facts.convention_signed_on),
+        "",
+        NOTIFICATION_UE,
+        SINGLE_BENEFICIARY_SHARE,
+        "",
+    ]
 
 
-# Numbers are written as JSON number literals from exact decimal text (no float rounding).
-_JSON_NUMBERS = frozenset({"montant", "pourcentageSubvention"})
+def csv_lines(batch: Iterable[GrantFacts]) -> str:
+    """The CSV lines of these grants (`csv_line` already neutralised their text cells)."""
+    return neutralised_csv_text(csv_line(facts) for facts in batch)
+
+
+# JSON strings as json.dumps(text, ensure_ascii=False) writes them (its own C encoder), an
+# empty text as null; the constant cells written once.
+_json_string = json.encoder.encode_basestring
+_JSON_NATURE = _json_string(NATURE)
+_JSON_NOTIFICATION_UE = "true" if NOTIFICATION_UE == "oui" else "false"
+
+
+def _json_text(text: str | None) -> str:
+    return _json_string(text) if text else "null"
 
 
 def json_record(facts: GrantFacts) -> str:
     """One grant as a JSON object: the SCDL fields typed (numbers, `notificationUE` a
-    boolean, absent optional fields null), then `tauxAide` and `volet`."""
-    row = scdl_row(facts)
-    parts: list[str] = []
-    for name in SCDL_FIELDS:
-        value: Any = row[name]
-        if name in _JSON_NUMBERS:
-            text = value
-        elif name == "notificationUE":
-            text = "true" if value == "oui" else "false"
-        else:
-            text = json.dumps(value or None, ensure_ascii=False)
-        parts.append(f'"{name}":{text}')
+    boolean, absent optional fields null), then `tauxAide` and `volet`; the fields of
+    `scdl_row`, numbers written from exact decimal text (no float rounding)."""
+    schedule = facts.schedule
     rate = aid_rate(facts.amount_cents, facts.eligible_cost_cents)
-    parts.append(f'"tauxAide":{"null" if rate is None else str(rate)}')
-    parts.append(f'"volet":{json.dumps(facts.strand)}')
-    return "{" + ",".join(parts) + "}"
+    return (
+        f'{{"nomAttribuant":{_json_text(facts.prefecture_name)}'
+        f',"idAttribuant":{_json_text(facts.prefecture_siret)}'
+        f',"dateConvention":"{facts.convention_signed_on.isoformat()}"'
+        f',"referenceDecision":{_json_text(facts.decision_reference)}'
+        f',"nomBeneficiaire":{_json_text(facts.beneficiary_name)}'
+        f',"idBeneficiaire":{_json_text(facts.beneficiary_siret)}'
+        ',"rnaBeneficiaire":null'
+        f',"objet":{_json_text(clip_objet(facts.title))}'
+        f',"montant":{euros_text(facts.amount_cents)}'
+        f',"nature":{_JSON_NATURE}'
+        f',"conditionsVersement":{_json_string(payment_conditions(schedule.count).value)}'
+        f',"datesPeriodeVersement":"{payment_period(schedule, facts.convention_signed_on)}"'
+        ',"idRAE":null'
+        f',"notificationUE":{_JSON_NOTIFICATION_UE}'
+        f',"pourcentageSubvention":{SINGLE_BENEFICIARY_SHARE}'
+        ',"dispositifAide":null'
+        f',"tauxAide":{"null" if rate is None else str(rate)}'
+        f',"volet":{json.dumps(facts.strand)}}}'
+    )

@@ -1,23 +1,25 @@
 """Use cases of the open-data export: its validators (ETag, Last-Modified) and its rows.
 
-The rows come from a server-side cursor (`AsyncSession.stream` with `yield_per`): at most one
-batch of rows sits in memory, whatever the number of grants (bench/bench_opendata.py measures
-it on 100,000). Public and anonymous (DOMAIN.md §2): nothing here depends on a principal.
+The rows are the published rows (`published_grant`, written by `app.opendata.publish` with
+each change, issue 28), read in the export's order from a server-side cursor
+(`AsyncSession.stream` with `yield_per`): at most one batch of rows sits in memory, whatever
+the number of grants (bench/bench_opendata.py measures it on 100,000). Public and anonymous
+(DOMAIN.md §2): nothing here depends on a principal.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import read_only_transaction
 from app.opendata import rules
 from app.opendata.repository import ExportFilter, export_stmt, freshness_stmt
-from app.opendata.sql import split_due_summary
 
 BATCH_ROWS = 1000
 # The validators of an export that has never had a grant.
@@ -52,40 +54,33 @@ async def freshness(session: AsyncSession, f: ExportFilter, *, variant: str) -> 
     return Freshness(count, latest.replace(microsecond=0), etag)
 
 
-def _schedule(summary: str | None) -> rules.Schedule:
-    count, first, last = split_due_summary(summary)
-    return rules.Schedule(
-        count,
-        date.fromisoformat(first) if first else None,
-        date.fromisoformat(last) if last else None,
+def facts_of(row: Sequence[Any]) -> rules.GrantFacts:
+    """A row of `export_stmt` (`repository.FACT_COLUMNS`, in that order)."""
+    return rules.GrantFacts(
+        prefecture_name=row[0],
+        prefecture_siret=row[1],
+        convention_signed_on=row[2],
+        decision_reference=row[3],
+        beneficiary_name=row[4],
+        beneficiary_siret=row[5],
+        title=row[6],
+        amount_cents=row[7],
+        schedule=rules.Schedule(row[8], row[9], row[10]),
+        strand=row[11],
+        eligible_cost_cents=row[12],
     )
 
 
 async def grant_facts(
     session: AsyncSession, f: ExportFilter
 ) -> AsyncIterator[list[rules.GrantFacts]]:
-    """The published grants, batch by batch, from a server-side cursor: their net amount
-    (§5) and their eligible cost frozen at the decision (R-PAY-4)."""
-    stmt = export_stmt(f)
-    result = await session.stream(stmt.execution_options(yield_per=BATCH_ROWS))
+    """The published rows (issue 28), batch by batch, from a server-side cursor over one
+    index range of `published_grant`: each its net amount (§5) and the eligible cost frozen at
+    the decision (R-PAY-4), as `app.opendata.publish` wrote them."""
+    result = await session.stream(export_stmt(f).execution_options(yield_per=BATCH_ROWS))
     try:
         async for batch in result.partitions():
-            yield [
-                rules.GrantFacts(
-                    prefecture_name=row[0],
-                    prefecture_siret=row[1],
-                    convention_signed_on=row[2],
-                    decision_reference=row[3],
-                    beneficiary_name=row[4],
-                    beneficiary_siret=row[5],
-                    title=row[6],
-                    amount_cents=int(row[7]),
-                    schedule=_schedule(row[8]),
-                    strand=row[9],
-                    eligible_cost_cents=int(row[10]),
-                )
-                for row in batch
-            ]
+            yield [facts_of(row) for row in batch]
     finally:
         await result.close()
 
@@ -94,7 +89,7 @@ async def csv_chunks(session: AsyncSession, f: ExportFilter) -> AsyncIterator[by
     """The SCDL CSV: header, then one chunk of lines per batch (UTF-8, comma, CRLF)."""
     yield rules.csv_header().encode("utf-8")
     async for batch in grant_facts(session, f):
-        yield rules.csv_text(rules.csv_line(facts) for facts in batch).encode("utf-8")
+        yield rules.csv_lines(batch).encode("utf-8")
 
 
 async def json_chunks(session: AsyncSession, f: ExportFilter) -> AsyncIterator[bytes]:

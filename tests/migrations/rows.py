@@ -42,8 +42,9 @@ def _filler(column: Any) -> Any:
     raise AssertionError(f"no filler for {column.table.name}.{column.name}: {kind!r}")
 
 
-def insert_row(connection: Connection, name: str, **values: Any) -> None:
-    """Insert one row into table `name` as the database has it now."""
+def insert_row(connection: Connection, name: str, /, **values: Any) -> None:
+    """Insert one row into table `name` as the database has it now (`name` is positional:
+    a column may be called so)."""
     sqlite = connection.dialect.name == "sqlite"
     table = Table(name, MetaData(), autoload_with=connection)
     row: dict[str, Any] = {}
