@@ -7,7 +7,7 @@ net amount (granted − released, DOMAIN.md §5) and the schedule's due dates (h
 first, the last). A row's stamp is the latest change of what it shows.
 
 Revision ID: b7510a7843a2
-Revises: eb214f211f64
+Revises: c922c1a4c3bd
 Create Date: 2026-12-05 14:42:27.109170+00:00
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 import app.core.types
 
 revision: str = "b7510a7843a2"
-down_revision: str | None = "eb214f211f64"
+down_revision: str | None = "c922c1a4c3bd"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
