@@ -86,6 +86,9 @@ def storage(
 # it by its MD5 and size (a `.hdb` line), as no signature update can be fetched here.
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 EICAR_SIGNATURE = "Guichet.Test.EICAR"
+# The same string inside a PDF: a type a deliberation allows (R-DOC-2: plain text is refused
+# before any scan), signed alike, so that an upload reaches the scanner.
+EICAR_PDF = b"%PDF-1.4\n% " + EICAR + b"\n%%EOF\n"
 
 
 def _pong(path: str) -> bool:
@@ -114,8 +117,13 @@ def clamd_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("clamd")
     database = root / "db"
     database.mkdir()
-    digest = hashlib.md5(EICAR).hexdigest()  # noqa: S324 - ClamAV's .hdb format is MD5
-    (database / "guichet-test.hdb").write_text(f"{digest}:{len(EICAR)}:{EICAR_SIGNATURE}\n")
+    (database / "guichet-test.hdb").write_text(
+        "".join(
+            # ClamAV's .hdb format is MD5
+            f"{hashlib.md5(sample).hexdigest()}:{len(sample)}:{EICAR_SIGNATURE}\n"  # noqa: S324
+            for sample in (EICAR, EICAR_PDF)
+        )
+    )
     socket_path = root / "clamd.sock"
     config = root / "clamd.conf"
     config.write_text(

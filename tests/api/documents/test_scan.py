@@ -20,7 +20,7 @@ from app.core.types import utcnow
 from app.documents import scanner, worker
 from app.documents.models import Document
 from app.documents.storage import DocumentStorage
-from tests.api.documents.conftest import EICAR, EICAR_SIGNATURE
+from tests.api.documents.conftest import EICAR, EICAR_PDF, EICAR_SIGNATURE
 from tests.api.documents.test_documents import API, PDF, stored_keys, upload
 from tests.conftest import MARSEILLE_SIREN, Actors
 from tests.factories import make_candidate, make_project
@@ -83,7 +83,7 @@ async def test_eicar_is_caught_quarantined_never_served_and_audited_r_doc_2(
     storage: DocumentStorage,
     scanning: str,
 ) -> None:
-    filed = await _file(client, headers, actors, session, EICAR, "notes.csv")
+    filed = await _file(client, headers, actors, session, EICAR_PDF, "notes.pdf")
     assert filed["scan_status"] == "pending"  # a scanner is configured: nothing served yet
     content = f"{API}/documents/{filed['id']}/content"
     assert (await client.get(content, headers=headers(actors.dinum))).status_code == 409
