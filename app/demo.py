@@ -9,13 +9,16 @@ data: communes of several sizes, two EPCI, and a syndicat the reference cannot c
 `to_verify` for the prefect of the 13 to decide); in each département and for each strand
 (3a, 3b, 3c) a dossier in every state of R-FLOW-1, evaluations of the dossiers under review,
 one closed committee per département that accepted and rejected dossiers (R-COM-3), then
-conventions, payments, a final report and a cancellation.
+conventions, payments, a final report and a cancellation. Before each step that asks for
+documents (R-DOC-1: submission, convention, final report) the loader files them, as
+`file_required_documents` does for the tests and the benchmarks too.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,6 +131,88 @@ MEMBERS = [
 REQUESTED_CENTS = {"3a": 500_000, "3b": 1_500_000, "3c": 2_000_000}
 
 
+# A small valid PDF, a type every kind of document of the FITN7 programme allows (R-DOC-2).
+STUB_PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< >>\n%%EOF\n"
+
+
+async def file_required_documents(
+    client: httpx.AsyncClient,
+    headers: Mapping[str, str],
+    project_id: object,
+    *,
+    step: str = "submission",
+    api: str = API,
+) -> list[dict[str, Any]]:
+    """R-DOC-1 through the API, as a front-end would: for each document the programme
+    (`GET /programme`, its `required_documents`) asks of this dossier at `step` — for its
+    strand and its candidate's kind, a per-line kind once per expense line above its threshold
+    — that the dossier (or, for a candidate's document, its candidate) does not hold yet, upload
+    a small PDF as the holder of `headers` (the candidate at submission, the prefect after).
+    Returns the documents filed; raises RuntimeError on any refusal."""
+
+    async def read(path: str) -> Any:
+        response = await client.get(f"{api}{path}", headers=dict(headers))
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {path}: {response.status_code} {response.text}")
+        return response.json()
+
+    async def current(path: str) -> set[tuple[str, str | None]]:
+        page = await read(f"{path}/documents?limit=200")
+        return {(d["kind"], d["expense_line_id"]) for d in page["items"] if not d["superseded_at"]}
+
+    project = await read(f"/projects/{project_id}")
+    wanted = [r for r in (await read("/programme"))["required_documents"] if r["step"] == step]
+    kind = None
+    if any(r["candidate_kinds"] is not None for r in wanted):
+        kind = (await read(f"/candidates/{project['candidate_id']}"))["kind"]
+    wanted = [
+        r
+        for r in wanted
+        if (r["strands"] is None or project["strand"] in r["strands"])
+        and (r["candidate_kinds"] is None or kind in r["candidate_kinds"])
+    ]
+    owners = {
+        "project": f"/projects/{project['id']}",
+        "candidate": f"/candidates/{project['candidate_id']}",
+    }
+    held = {
+        owner: await current(path)
+        for owner, path in owners.items()
+        if any(r["owner"] == owner for r in wanted)
+    }
+    filed: list[dict[str, Any]] = []
+    for required in wanted:
+        threshold = required["per_line_above_cents"]
+        lines: list[str | None] = (
+            [None]
+            if threshold is None
+            else [
+                str(line["id"])
+                for line in project["expense_lines"]
+                if line["amount_cents"] > threshold
+            ]
+        )
+        for line in lines:
+            if (required["code"], line) in held[required["owner"]]:
+                continue
+            data = {"kind": required["code"]}
+            if line is not None:
+                data["expense_line_id"] = line
+            # Distinct bytes for each document: its own hash, its own stored object.
+            content = STUB_PDF + f"% {required['code']} {line or project['id']}\n".encode()
+            path = f"{owners[required['owner']]}/documents"
+            response = await client.post(
+                f"{api}{path}",
+                data=data,
+                files={"file": (f"{required['code']}.pdf", content, "application/pdf")},
+                headers=dict(headers),
+            )
+            if response.status_code != 201:
+                raise RuntimeError(f"POST {path}: {response.status_code} {response.text}")
+            filed.append(response.json())
+    return filed
+
+
 @dataclass
 class Loaded:
     """What the loader made: dossiers per (département, strand, state), and counts."""
@@ -169,6 +254,10 @@ class Loader:
         if response.status_code >= 300:
             raise RuntimeError(f"{method} {path}: {response.status_code} {response.text}")
         return response
+
+    async def documents(self, project_id: str, who: Who, step: str) -> None:
+        """R-DOC-1: what the dossier's next step asks for, filed by `who`."""
+        await file_required_documents(self.client, self.headers(who), project_id, step=step)
 
     async def etag(self, path: str, who: Who) -> str:
         return str((await self.call("GET", path, who)).headers["ETag"])
@@ -285,6 +374,7 @@ class Loader:
         granted = self.requested[project_id]
         half = granted * 3 // 10  # R-PAY-1: an advance of 30 % at most
         if target in (Status.UNDER_CONVENTION, Status.COMPLETED, Status.CANCELLED):
+            await self.documents(project_id, prefect, "convention")
             await self.act(
                 project_id,
                 "convention",
@@ -323,6 +413,7 @@ class Loader:
                 json={"reason": "Projet abandonné par la collectivité."},
             )
         if target == Status.COMPLETED:
+            await self.documents(project_id, prefect, "final_report")
             await self.call(
                 "POST",
                 f"/projects/{project_id}/final-report",
@@ -359,6 +450,7 @@ class Loader:
                 plan.append((dep, strand, target, project_id))
                 if target == Status.DRAFT:
                     continue
+                await self.documents(project_id, org.agent, "submission")
                 await self.act(project_id, "submit", org.agent)
                 if target == Status.SUBMITTED:
                     continue

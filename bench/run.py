@@ -42,7 +42,7 @@ import httpx  # noqa: E402
 from app.auth.principal import Principal, Role  # noqa: E402
 from app.core.config import Settings  # noqa: E402
 from bench.generate import pg_dsn, recreate_pg_database  # noqa: E402
-from tests.support import auth_headers  # noqa: E402
+from tests.support import auth_headers, file_required_documents  # noqa: E402
 
 VAR = ROOT / "var" / "bench"
 PY = str(ROOT / ".venv" / "bin" / "python")
@@ -306,6 +306,8 @@ async def burst(server: Server, url: str, settings: Settings, n: int = 200) -> d
         for row in rows:
             who = Principal(f"agent-{row['siren']}", Role.CANDIDATE, siren=row["siren"])
             h = auth_headers(settings, who)
+            # R-DOC-1: the documents its submission asks for, filed before the burst
+            await file_required_documents(client, h, row["id"])
             read = await client.get(f"/api/v1/projects/{row['id']}", headers=h)
             prepared.append((row["id"], {**h, "If-Match": read.headers.get("ETag", '"v1"')}))
 

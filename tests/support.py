@@ -18,6 +18,12 @@ from app.core.clock import PARIS, Clock
 from app.core.config import Settings
 from app.core.migrations import alembic_config
 from app.core.security import encode_access_token
+from app.demo import file_required_documents as file_required_documents
+
+# R-DOC-1: `await file_required_documents(client, headers, project_id, step=...)` uploads, through
+# the API, a small PDF for each document the programme asks of the dossier at that step
+# ("submission" by its candidate, "convention" and "final_report" by its prefect) that it lacks:
+# the helper the demo's loader files them with, shared by the tests and the benchmarks.
 
 TEST_SECRET = "test-secret-0123456789abcdef0123456789abcdef"  # noqa: S105
 TEST_AUDIT_KEY = "test-audit-key-0123456789abcdef0123456789"  # noqa: S105

@@ -57,6 +57,7 @@ from tests.support import (
     clock_starting_at,
     create_database,
     drop_database,
+    file_required_documents,
     migrate,
     siret_of,
     test_settings,
@@ -310,6 +311,8 @@ async def file(mail: Mail, who: Principal, title: str = "Prise de rendez-vous en
 
 
 async def act(mail: Mail, who: Principal, project_id: str, action: str, **body: Any) -> None:
+    if action == "submit":  # R-DOC-1: the documents it asks for first
+        await file_required_documents(mail.client, mail.headers(who), project_id)
     url = f"/api/v1/projects/{project_id}"
     etag = (await mail.client.get(url, headers=mail.headers(who))).headers["ETag"]
     response = await mail.client.post(

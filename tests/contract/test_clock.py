@@ -18,7 +18,14 @@ from app.core.clock import PARIS, ClockRefused
 from app.core.config import Settings
 from app.main import create_app
 from app.programme.service import seed_programme
-from tests.support import auth_headers, create_database, drop_database, migrate, test_settings
+from tests.support import (
+    auth_headers,
+    create_database,
+    drop_database,
+    file_required_documents,
+    migrate,
+    test_settings,
+)
 
 STRONG_SECRET = "k" * 64
 START = datetime(2021, 3, 1, 9, 0, tzinfo=PARIS)
@@ -134,6 +141,7 @@ async def submit_a_dossier(app: FastAPI, settings: Settings) -> dict:  # type: i
             headers=headers,
         )
         assert created.status_code == 201, created.text
+        await file_required_documents(http, headers, created.json()["id"])  # R-DOC-1
         submitted = await http.post(
             f"/api/v1/projects/{created.json()['id']}/submit",
             headers={**headers, "If-Match": created.headers["ETag"]},

@@ -218,6 +218,7 @@ async def test_r_audit_1_grant_lifecycle_events(
         ("envelope", "commitment"),
         ("project", "status_changed"),
         ("grant", "committed"),
+        ("document", "uploaded"),  # the signed convention (R-DOC-1), filed before signing
         ("project", "status_changed"),
         ("convention", "signed"),
         ("envelope", "payment"),

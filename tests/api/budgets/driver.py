@@ -11,12 +11,14 @@ from httpx import AsyncClient, Response
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.principal import Principal
+from app.auth.principal import Principal, Role
 from app.budgets import service as budgets_service
 from app.budgets.models import Grant
 from app.core import clock
+from app.documents.rules import project_upload_refusal
+from app.programme.rules import Step
 from tests.conftest import Actors
-from tests.support import siret_of
+from tests.support import file_required_documents, siret_of
 
 ENVELOPES = "/api/v1/envelopes"
 PROJECTS = "/api/v1/projects"
@@ -192,6 +194,16 @@ class Money:
     async def status(self, project_id: uuid.UUID) -> str:
         return str((await self.project(project_id)).json()["status"])
 
+    async def file_documents(self, project_id: uuid.UUID, step: Step) -> None:
+        """R-DOC-1: the documents `step` asks of the dossier, filed by its département's
+        prefect when the dossier takes them (R-DOC-2), so that what a test sees of the step is
+        its own rules' answer (R-DOC-1 has its own tests)."""
+        project = (await self.project(project_id)).json()
+        dep = project["departement"]
+        prefect = Principal(f"prefet-{dep}", Role.PREFECT, departement=dep)
+        if project_upload_refusal(prefect, step, project["status"]) is None:
+            await file_required_documents(self.client, self.headers(prefect), project_id, step=step)
+
     async def convention(
         self,
         project_id: uuid.UUID,
@@ -202,6 +214,7 @@ class Money:
         reference: str = "CRTE-13-2021-042",
         signed_on: str | None = None,
     ) -> Response:
+        await self.file_documents(project_id, Step.CONVENTION)
         if etag is None:
             etag = await self.etag(project_id)
         body = {
@@ -248,6 +261,7 @@ class Money:
     async def final_report(
         self, project_id: uuid.UUID, *, who: Principal | None = None, received_on: str | None = None
     ) -> Response:
+        await self.file_documents(project_id, Step.FINAL_REPORT)
         return await self.client.post(
             f"{PROJECTS}/{project_id}/final-report",
             json={"received_on": received_on or today(), "summary": "Service en ligne ouvert."},

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.candidates.models import Candidate
 from app.core import clock
+from app.programme.rules import Step
 from app.projects.rules import ProjectAction
 from tests.api.budgets.conftest import GRANT
 from tests.api.budgets.driver import Money, today
@@ -53,9 +54,12 @@ async def granted_dossier(
         session, candidate=marseille, status="in_review", start_on=clock.today()
     )
     await money.commit(project.id, GRANT)
+    # R-DOC-1: the documents of its next step filed, as an offered action must succeed
+    await money.file_documents(project.id, Step.CONVENTION)
     if status == "under_convention":
         response = await money.convention(project.id)
         assert response.status_code == 200, response.text
+        await money.file_documents(project.id, Step.FINAL_REPORT)
     return project.id
 
 

@@ -26,6 +26,7 @@ from tests.api.budgets.driver import (
 )
 from tests.conftest import Actors
 from tests.factories import make_project
+from tests.support import file_required_documents
 
 FORFAITS = f"{ENVELOPES}/13/forfaits"
 PREFECT_TIERS: list[dict[str, Any]] = [
@@ -108,6 +109,7 @@ async def test_r_cap_3_prefect_sets_its_forfaits_and_the_eligibility_report_uses
     marseille: Candidate,
 ) -> None:
     project = await make_project(session, candidate=marseille, strand="3a", requested_cents=800_000)
+    await file_required_documents(client, headers(actors.cand_a), project.id)  # R-DOC-1 aside
     before = await client.get(
         f"{PROJECTS}/{project.id}/eligibility", headers=headers(actors.cand_a)
     )

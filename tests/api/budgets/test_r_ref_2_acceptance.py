@@ -14,7 +14,7 @@ from app.auth.principal import Principal, Role
 from app.core.errors import AppError
 from tests.api.budgets.driver import PROJECTS, Money, figures
 from tests.conftest import Actors
-from tests.support import siret_of
+from tests.support import file_required_documents, siret_of
 
 CANDIDATES = "/api/v1/candidates"
 SYNDICAT_SIREN = "498720135"  # valid, unknown to the reference: a syndicat to verify
@@ -59,6 +59,7 @@ async def in_review(client: AsyncClient, headers, actors: Actors) -> tuple[str, 
     created = await client.post(PROJECTS, json=DRAFT, headers=headers(AGENT))
     assert created.status_code == 201, created.text
     project = f"{PROJECTS}/{created.json()['id']}"
+    await file_required_documents(client, headers(AGENT), created.json()["id"])  # R-DOC-1
     submitted = await act(client, headers, AGENT, f"{project}/submit")
     assert submitted.status_code == 200, submitted.text
     assert submitted.json()["status"] == "submitted"

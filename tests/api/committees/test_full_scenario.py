@@ -17,7 +17,7 @@ from tests.api.budgets.driver import Money, figures, problem
 from tests.api.committees.driver import Committees
 from tests.api.evaluations.driver import Evaluations, body as evaluation_body
 from tests.conftest import AIX_SIREN, MARSEILLE_SIREN, PARIS_SIREN, Actors
-from tests.support import siret_of
+from tests.support import file_required_documents, siret_of
 
 PROJECTS = "/api/v1/projects"
 
@@ -65,6 +65,8 @@ class Front:
         return await self.client.get(f"{PROJECTS}/{project_id}", headers=self.headers(who))
 
     async def act(self, who: Principal, project_id: str, action: str, **body: Any) -> None:
+        if action == "submit":  # R-DOC-1: the documents it asks for first
+            await file_required_documents(self.client, self.headers(who), project_id)
         etag = (await self.read(who, project_id)).headers["ETag"]
         response = await self.client.post(
             f"{PROJECTS}/{project_id}/{action}",

@@ -13,6 +13,7 @@ from tests.api.committees.driver import Committees
 from tests.api.evaluations.driver import Evaluations, body
 from tests.api.evaluations.test_issue22_evaluations import in_review
 from tests.conftest import Actors
+from tests.support import file_required_documents
 
 PROJECTS = "/api/v1/projects"
 
@@ -38,6 +39,8 @@ async def test_r_eval_5_void_evaluations_do_not_order_the_agenda(
         (actors.cand_a, "submit", None),
         (actors.pref13, "start-review", None),
     ):
+        if action == "submit":  # R-DOC-1: the documents it asks for first
+            await file_required_documents(client, headers(who), switched)
         etag = await money.etag(switched)
         if action is None:
             done = await client.patch(url, json=json, headers={**headers(who), "If-Match": etag})

@@ -23,6 +23,7 @@ from tests.api.projects.test_issue7_eligibility_rules import (
 )
 from tests.conftest import Actors
 from tests.factories import make_candidate
+from tests.support import file_required_documents
 
 PROJECTS = "/api/v1/projects"
 AUREILLE = Principal("agent-aureille", Role.CANDIDATE, siren=AUREILLE_SIREN)  # 1 533 inhabitants
@@ -48,6 +49,7 @@ async def test_r_cap_3_a_request_above_the_forfait_is_refused_naming_it_and_its_
     eligible: the forfait binds, so R-CAP-3, not R-CAP-1."""
     await make_candidate(session, siren=AUREILLE_SIREN)
     project = await file_draft(client, headers, AUREILLE, on_3a(2_000_000, 1_000_000))
+    await file_required_documents(client, headers(AUREILLE), project["id"])  # R-DOC-1 aside
     report = await eligibility(client, headers, AUREILLE, project["id"])
     assert (report["forfait_cents"], report["forfait_tier"], report["max_grant_cents"]) == (
         500_000,
@@ -72,6 +74,7 @@ async def test_r_cap_1_names_the_refusal_when_the_funding_cap_binds_below_the_fo
     """3 000 € eligible (cap 3 000 € < forfait 5 000 €), 4 000 € asked: R-CAP-1."""
     await make_candidate(session, siren=AUREILLE_SIREN)
     project = await file_draft(client, headers, AUREILLE, on_3a(300_000, 400_000))
+    await file_required_documents(client, headers(AUREILLE), project["id"])  # R-DOC-1 aside
     report = await eligibility(client, headers, AUREILLE, project["id"])
     assert (report["forfait_cents"], report["max_grant_cents"]) == (500_000, 300_000)
     assert [f["code"] for f in report["failures"]] == ["R-CAP-1", "R-CAP-2"]

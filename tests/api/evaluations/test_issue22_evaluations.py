@@ -19,6 +19,7 @@ from app.evaluations.router import EVALUATIONS_CURSOR
 from tests.api.evaluations.driver import PREF13_BIS, PROJECTS, Evaluations, body, problem, scores
 from tests.conftest import AIX_SIREN, MARSEILLE_SIREN, Actors
 from tests.factories import make_candidate, make_project
+from tests.support import file_required_documents
 
 
 @pytest.fixture
@@ -94,6 +95,7 @@ async def _return_and_switch(
     if not resubmit:
         result: dict = switched.json()  # type: ignore[type-arg]
         return result
+    await file_required_documents(client, headers(actors.cand_a), project_id)  # R-DOC-1
     submitted = await client.post(
         f"{url}/submit", headers={**headers(actors.cand_a), "If-Match": etag}
     )

@@ -23,6 +23,7 @@ from app.projects.rules import ProjectAction, Status
 from tests.api.evaluations.driver import PREF13_BIS, body as evaluation
 from tests.conftest import AIX_SIREN, MARSEILLE_SIREN, Actors
 from tests.factories import make_candidate, make_project
+from tests.support import file_required_documents
 
 URL = "/api/v1/projects"
 WHO = ["cand_a", "pref13", "dinum", "anct"]
@@ -93,6 +94,8 @@ async def test_allowed_actions_are_exactly_what_the_server_accepts(
 
     for action in ProjectAction:
         project = await make_project(session, candidate=marseille, status=status.value)
+        if status is Status.DRAFT:  # R-DOC-1: what its submission asks for, filed
+            await file_required_documents(client, headers(actors.cand_a), project.id)
         judge(await attempt(client, caller, project.id, action), offered, action, who, status)
 
 

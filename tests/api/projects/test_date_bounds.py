@@ -15,6 +15,7 @@ from app.candidates.models import Candidate
 from tests.api.projects.test_projects import DRAFT
 from tests.conftest import MARSEILLE_SIREN, Actors
 from tests.factories import make_candidate, make_project
+from tests.support import file_required_documents
 
 URL = "/api/v1/projects"
 
@@ -94,6 +95,7 @@ async def test_a_dossier_stored_before_the_bound_still_gets_its_report(
     project = await make_project(
         session, candidate=marseille, start_on=date(9999, 12, 31), end_on=date(1, 1, 1)
     )
+    await file_required_documents(client, headers(actors.cand_a), project.id)  # R-DOC-1 aside
     response = await client.get(f"{URL}/{project.id}/eligibility", headers=headers(actors.cand_a))
     assert response.status_code == 200, response.text
     assert [f["code"] for f in response.json()["failures"]] == ["R-ELIG-6"]  # end before start

@@ -16,6 +16,7 @@ from app.auth.principal import Principal, Role
 from app.candidates.models import Candidate
 from tests.conftest import MARSEILLE_SIREN, Actors
 from tests.factories import make_candidate
+from tests.support import file_required_documents
 
 URL = "/api/v1/projects"
 AUREILLE_SIREN = "211300066"  # 1 533 inhabitants
@@ -62,6 +63,7 @@ async def eligibility(client: AsyncClient, headers, who: Principal, project_id: 
 
 
 async def submit(client: AsyncClient, headers, who: Principal, project: dict) -> Response:  # type: ignore[no-untyped-def, type-arg]
+    await file_required_documents(client, headers(who), project["id"])  # R-DOC-1 aside
     return await client.post(
         f"{URL}/{project['id']}/submit",
         headers={**headers(who), "If-Match": f'"v{project["version"]}"'},

@@ -10,6 +10,7 @@ from app.candidates.models import Candidate
 from app.projects.models import Project
 from tests.conftest import AIX_SIREN, MARSEILLE_SIREN, Actors
 from tests.factories import make_candidate, make_project
+from tests.support import file_required_documents
 
 URL = "/api/v1/projects"
 
@@ -30,8 +31,15 @@ class Dossier:
 
     def __init__(self, client: AsyncClient, headers, actors: Actors, project_id: object) -> None:
         self.client, self.headers, self.actors = client, headers, actors
+        self.project_id = project_id
         self.url = f"{URL}/{project_id}"
         self.etag = '"v1"'
+
+    async def file_documents(self, who: str = "cand_a", step: str = "submission") -> None:
+        """R-DOC-1: what `step` asks of the dossier, filed (an upload leaves its ETag as is)."""
+        await file_required_documents(
+            self.client, self.headers(getattr(self.actors, who)), self.project_id, step=step
+        )
 
     async def act(
         self, action: str, who: str, json: dict | None = None, *, etag: str | None = None
@@ -51,8 +59,11 @@ class Dossier:
 
 
 @pytest.fixture
-def dossier(client: AsyncClient, headers, actors: Actors, draft: Project) -> Dossier:
-    return Dossier(client, headers, actors, draft.id)
+async def dossier(client: AsyncClient, headers, actors: Actors, draft: Project) -> Dossier:
+    """The draft, with the documents its submission asks for (R-DOC-1)."""
+    dossier = Dossier(client, headers, actors, draft.id)
+    await dossier.file_documents()
+    return dossier
 
 
 async def test_file_submit_return_resubmit_review_and_close(
@@ -105,6 +116,7 @@ async def test_history_hides_state_agents_from_candidates_and_stamps_creation(
 
     created = await client.post(URL, json=DRAFT, headers=headers(actors.cand_a))
     dossier = Dossier(client, headers, actors, created.json()["id"])
+    await dossier.file_documents()
     await dossier.act("submit", "cand_a")
     await dossier.act("start-review", "pref13")
     items = (await client.get(f"{dossier.url}/history", headers=headers(actors.cand_a))).json()[
@@ -141,6 +153,7 @@ async def test_r_flow_2_an_ineligible_dossier_cannot_be_submitted_and_every_rule
         requested_cents=600_000,
     )
     dossier = Dossier(client, headers, actors, project.id)
+    await dossier.file_documents()  # every rule but R-DOC-1, which its own tests prove
     response = await dossier.act("submit", "cand_a")
     assert response.status_code == 422
     body = response.json()

@@ -15,6 +15,7 @@ from app.candidates.models import Candidate
 from app.projects.models import Project
 from tests.conftest import AIX_SIREN, MARSEILLE_SIREN, PARIS_SIREN, Actors
 from tests.factories import make_candidate, make_project
+from tests.support import file_required_documents
 
 URL = "/api/v1/projects"
 
@@ -377,6 +378,8 @@ async def test_eligibility_report_lists_exclusions_line_by_line(
     client: AsyncClient, actors: Actors, headers, candidates: dict[str, Candidate]
 ) -> None:
     created = await client.post(URL, json=DRAFT, headers=headers(actors.cand_a))
+    # R-DOC-1: its documents filed, so that only the rules on its figures are judged here
+    await file_required_documents(client, headers(actors.cand_a), created.json()["id"])
     report = await client.get(
         f"{URL}/{created.json()['id']}/eligibility", headers=headers(actors.cand_a)
     )
@@ -438,6 +441,7 @@ async def test_eligibility_report_of_an_incomplete_draft_lists_every_failed_rule
     assert sorted({f["code"] for f in body["failures"]}) == [
         "R-CAP-1",
         "R-CAP-2",
+        "R-DOC-1",  # its submission's documents, not filed
         "R-ELIG-3",
         "R-ELIG-4",
         "R-ELIG-5",

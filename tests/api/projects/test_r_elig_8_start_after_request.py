@@ -18,7 +18,7 @@ from app.core.clock import Clock
 from app.projects.models import Project
 from tests.conftest import MARSEILLE_SIREN, Actors
 from tests.factories import make_candidate, make_project
-from tests.support import TEST_CLOCK_START
+from tests.support import TEST_CLOCK_START, file_required_documents
 
 URL = "/api/v1/projects"
 MINUTES_5 = timedelta(minutes=5)
@@ -38,7 +38,13 @@ class Desk:
     async def draft(self, **overrides: Any) -> Project:
         return await make_project(self.session, candidate=self.candidate, **overrides)
 
+    async def file_documents(self, project: Project) -> None:
+        """R-DOC-1: what its submission asks for, filed by Marseille."""
+        await file_required_documents(self.client, self.headers(self.actors.cand_a), project.id)
+
     async def submit(self, project: Project) -> Response:
+        """Its documents filed (R-DOC-1 has its own tests), then submitted."""
+        await self.file_documents(project)
         return await self.client.post(
             f"{URL}/{project.id}/submit",
             headers={**self.headers(self.actors.cand_a), "If-Match": f'"v{project.version}"'},
@@ -81,6 +87,7 @@ async def test_r_elig_8_the_report_of_a_draft_measures_the_start_against_today(
 ) -> None:
     """R-ELIG-8: a draft starting 01/03/2021 is eligible until that day, not the day after."""
     project = await desk.draft(start_on=date(2021, 3, 1))
+    await desk.file_documents(project)
     assert (await desk.get(project, "/eligibility"))["failures"] == []
     desk.clock_at("2021-03-01")
     assert (await desk.get(project, "/eligibility"))["eligible"] is True

@@ -31,7 +31,7 @@ from app.auth.principal import Principal, Role
 from tests.api.budgets.driver import Money
 from tests.api.committees.driver import Committees
 from tests.conftest import ACTORS, MARSEILLE_SIREN, PARIS_SIREN
-from tests.support import siret_of
+from tests.support import file_required_documents, siret_of
 
 ALLEINS_SIREN = "211300033"  # a commune of the 13 under 5,000 inhabitants (2,852)
 CAND_ALLEINS = Principal("agent-alleins", Role.CANDIDATE, siren=ALLEINS_SIREN)
@@ -119,6 +119,7 @@ class Builder:
 
     async def submit(self, who: Principal, project_id: uuid.UUID, day: str) -> None:
         self.clock_at(at(day))
+        await file_required_documents(self.client, self.headers(who), project_id)  # R-DOC-1
         await self.act(who, project_id, "submit")
 
     async def review(self, prefect: Principal, project_id: uuid.UUID) -> None:

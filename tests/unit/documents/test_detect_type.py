@@ -9,6 +9,7 @@ import pytest
 
 from app.documents.rules import stored_type
 from app.documents.upload import detect_type
+from app.programme.rules import DOCUMENT_TYPES
 
 
 def _zip(entries: list[tuple[str, str]]) -> bytes:
@@ -56,4 +57,4 @@ ZIP = _zip([("payload.exe", "MZ")])
     ],
 )
 def test_type_from_the_bytes(content: bytes, stored: str | None) -> None:
-    assert stored_type(detect_type(content)) == stored
+    assert stored_type(detect_type(content), DOCUMENT_TYPES) == stored

@@ -8,11 +8,16 @@ import pytest
 
 from app.auth.principal import Principal, Role
 from app.documents import rules
-from app.documents.rules import ByteRange, DocumentKind, ScanStatus
+from app.documents.rules import ByteRange, ScanStatus
+from app.programme.rules import DOCUMENT_TYPES, requirements
+from app.programme.seed import REQUIRED_DOCUMENTS
 
 CANDIDATE = Principal("c", Role.CANDIDATE, siren="211300553")
 PREFECT = Principal("p", Role.PREFECT, departement="13")
 DINUM = Principal("d", Role.DINUM)
+# The FITN7 programme's kinds of documents (R-DOC-1): their step and their allowed types.
+FITN7 = {r.code: r for r in requirements(REQUIRED_DOCUMENTS)}
+EVERY_TYPE = tuple(DOCUMENT_TYPES)
 
 
 @pytest.mark.parametrize(
@@ -68,7 +73,37 @@ def test_storage_key_is_owner_and_hash_never_the_name() -> None:
     ],
 )
 def test_stored_type_r_doc_2(detected: str, stored: str | None) -> None:
-    assert rules.stored_type(detected) == stored
+    assert rules.stored_type(detected, EVERY_TYPE) == stored
+
+
+@pytest.mark.parametrize(
+    ("kind", "detected", "stored"),
+    [
+        ("quote", "text/plain", "text/csv"),  # a quote may be a spreadsheet
+        (
+            "quote",
+            "application/vnd.oasis.opendocument.spreadsheet",
+            ("application/vnd.oasis.opendocument.spreadsheet"),
+        ),
+        ("deliberation", "text/csv", None),  # a deliberation may not
+        ("deliberation", "image/png", "image/png"),
+        ("signed_convention", "application/pdf", "application/pdf"),
+        ("signed_convention", "image/jpeg", None),  # the signed convention: a PDF only
+        ("attestation", "application/vnd.oasis.opendocument.text", None),
+        ("expense_statement", "text/csv; charset=utf-8", "text/csv"),
+        ("final_report", "text/plain", None),
+        ("final_report", "application/x-dosexec", None),
+    ],
+)
+def test_stored_type_r_doc_2_is_the_kinds_allowed_types(
+    kind: str, detected: str, stored: str | None
+) -> None:
+    assert rules.stored_type(detected, FITN7[kind].allowed_types) == stored
+
+
+def test_types_fr_names_the_allowed_types_as_people_do() -> None:
+    assert rules.types_fr(FITN7["signed_convention"].allowed_types) == "PDF"
+    assert rules.types_fr(FITN7["attestation"].allowed_types) == "PDF, PNG ou JPEG"
 
 
 def test_content_disposition_rfc_6266() -> None:
@@ -108,24 +143,24 @@ def test_unsatisfiable_range(header: str, size: int) -> None:
 @pytest.mark.parametrize(
     ("who", "kind", "status", "allowed"),
     [
-        (CANDIDATE, DocumentKind.DELIBERATION, "draft", True),
-        (CANDIDATE, DocumentKind.QUOTE, "draft", True),
-        (CANDIDATE, DocumentKind.DELIBERATION, "submitted", False),
-        (CANDIDATE, DocumentKind.SIGNED_CONVENTION, "accepted", False),
-        (PREFECT, DocumentKind.DELIBERATION, "draft", False),
-        (PREFECT, DocumentKind.SIGNED_CONVENTION, "in_review", False),
-        (PREFECT, DocumentKind.SIGNED_CONVENTION, "accepted", True),
-        (PREFECT, DocumentKind.SIGNED_CONVENTION, "under_convention", True),
-        (PREFECT, DocumentKind.FINAL_REPORT, "accepted", False),
-        (PREFECT, DocumentKind.FINAL_REPORT, "under_convention", True),
-        (PREFECT, DocumentKind.EXPENSE_STATEMENT, "paid", True),
-        (DINUM, DocumentKind.DELIBERATION, "draft", False),
+        (CANDIDATE, "deliberation", "draft", True),
+        (CANDIDATE, "quote", "draft", True),
+        (CANDIDATE, "deliberation", "submitted", False),
+        (CANDIDATE, "signed_convention", "accepted", False),
+        (PREFECT, "deliberation", "draft", False),
+        (PREFECT, "signed_convention", "in_review", False),
+        (PREFECT, "signed_convention", "accepted", True),
+        (PREFECT, "signed_convention", "under_convention", True),
+        (PREFECT, "final_report", "accepted", False),
+        (PREFECT, "final_report", "under_convention", True),
+        (PREFECT, "expense_statement", "paid", True),
+        (DINUM, "deliberation", "draft", False),
     ],
 )
 def test_project_upload_refusal_r_doc_2(
-    who: Principal, kind: DocumentKind, status: str, allowed: bool
+    who: Principal, kind: str, status: str, allowed: bool
 ) -> None:
-    assert (rules.project_upload_refusal(who, kind, status) is None) is allowed
+    assert (rules.project_upload_refusal(who, FITN7[kind].step, status) is None) is allowed
 
 
 @pytest.mark.parametrize(
@@ -163,7 +198,7 @@ def test_sanitise_filename_at_200_characters(given: str, kept: str) -> None:
 
 
 def test_stored_type_reads_the_type_before_every_parameter() -> None:
-    assert rules.stored_type("text/csv; charset=utf-8; header=present") == "text/csv"
+    assert rules.stored_type("text/csv; charset=utf-8; header=present", EVERY_TYPE) == "text/csv"
 
 
 def test_content_disposition_without_any_ascii_letter() -> None:
