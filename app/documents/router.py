@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import StreamingResponse
+from fastapi.types import DecoratedCallable
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.dependencies import CurrentPrincipal, require_roles
 from app.auth.principal import Principal, Role
@@ -106,15 +109,52 @@ def document_list(
 
 
 UPLOAD_PROBLEMS = problems(401, 403, 404, 409, 413, 415, 422)
+Upload = Callable[..., Awaitable[Document]]
 
 
-@router.post(
+def _upload_route(
+    path: str, summary: str, owner: str
+) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """The upload routes' common declaration: 201 with the document read, its problems, and a
+    multipart body described by hand (the route reads the raw stream, not an `UploadFile`)."""
+    return router.post(
+        path,
+        summary=summary,
+        status_code=201,
+        response_model=DocumentRead,
+        responses=UPLOAD_PROBLEMS,
+        openapi_extra=_upload_body(owner),
+    )
+
+
+async def _uploaded(
+    upload: Upload,
+    request: Request,
+    response: Response,
+    session: AsyncSession,
+    principal: Principal,
+    storage: DocumentStorage,
+    **owner: uuid.UUID,
+) -> DocumentRead:
+    """Stream the request's body to the service's upload (`owner`: the dossier or the
+    candidate), then answer the new document with its Location."""
+    document = await upload(
+        session,
+        principal,
+        **owner,
+        body=request.stream(),
+        content_type=request.headers.get("content-type"),
+        storage=storage,
+        settings=request.app.state.settings,
+    )
+    set_location(response, f"/documents/{document.id}")
+    return document_read(document)
+
+
+@_upload_route(
     "/projects/{project_id}/documents",
-    summary="Déposer une pièce sur un dossier",
-    status_code=201,
-    response_model=DocumentRead,
-    responses=UPLOAD_PROBLEMS,
-    openapi_extra=_upload_body("project"),
+    "Déposer une pièce sur un dossier",
+    "project",
 )
 async def upload_project_document(
     project_id: uuid.UUID,
@@ -132,17 +172,15 @@ async def upload_project_document(
 
     Règles : R-DOC-1, R-DOC-2, R-ACL-1.
     """
-    document = await documents_service.upload_project_document(
+    return await _uploaded(
+        documents_service.upload_project_document,
+        request,
+        response,
         session,
         principal,
+        storage,
         project_id=project_id,
-        body=request.stream(),
-        content_type=request.headers.get("content-type"),
-        storage=storage,
-        settings=request.app.state.settings,
     )
-    set_location(response, f"/documents/{document.id}")
-    return document_read(document)
 
 
 @router.get(
@@ -168,13 +206,10 @@ async def list_project_documents(
     return document_list(rows, next_cursor, allowed)
 
 
-@router.post(
+@_upload_route(
     "/candidates/{candidate_id}/documents",
-    summary="Déposer une pièce du candidat",
-    status_code=201,
-    response_model=DocumentRead,
-    responses=UPLOAD_PROBLEMS,
-    openapi_extra=_upload_body("candidate"),
+    "Déposer une pièce du candidat",
+    "candidate",
 )
 async def upload_candidate_document(
     candidate_id: uuid.UUID,
@@ -184,22 +219,21 @@ async def upload_candidate_document(
     principal: CandidateFilers,
     storage: Storage,
 ) -> DocumentRead:
-    """Déposer l'attestation de l'organisme (`kind` = `attestation`, R-ELIG-1) : le candidat
-    seul, pour lui-même. Un nouveau dépôt remplace le précédent, conservé.
+    """Déposer une pièce du candidat (celles du programme dont `owner` est `candidate`, comme
+    l'attestation d'un organisme public, R-ELIG-1) : le candidat seul, pour lui-même. Un
+    nouveau dépôt remplace le précédent, conservé.
 
     Règles : R-DOC-1, R-DOC-2, R-ACL-1.
     """
-    document = await documents_service.upload_candidate_document(
+    return await _uploaded(
+        documents_service.upload_candidate_document,
+        request,
+        response,
         session,
         principal,
+        storage,
         candidate_id=candidate_id,
-        body=request.stream(),
-        content_type=request.headers.get("content-type"),
-        storage=storage,
-        settings=request.app.state.settings,
     )
-    set_location(response, f"/documents/{document.id}")
-    return document_read(document)
 
 
 @router.get(

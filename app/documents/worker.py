@@ -1,6 +1,6 @@
 """The malware scan worker (R-DOC-2): pending documents → clean | infected, through clamd.
 
-Claimed like the webhook outbox (`app.webhooks.worker`): a batch of due pending documents is
+Claimed like the webhook outbox (`app.core.outbox`): a batch of due pending documents is
 leased in one short transaction (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several workers
 never scan the same document; SQLite has one writer), then each is streamed from storage to
 clamd (INSTREAM) outside any transaction, and its verdict written back under its lease token.
@@ -18,19 +18,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
 from app.audit import service as audit_service
 from app.auth.principal import Principal, Role
+from app.core import outbox
 from app.core.config import Settings
 from app.core.types import utcnow
 from app.documents import rules, scanner
 from app.documents.models import Document
 from app.documents.rules import ScanStatus
 from app.documents.storage import DocumentStorage, StoredObjectMissing
-from app.webhooks.worker import run_rounds
 
 logger = logging.getLogger("app.documents.scan")
 
@@ -63,6 +62,18 @@ class Claimed:
     token: uuid.UUID
 
 
+# The scan's claim, under the document's own lease columns (`app.core.outbox`).
+SCANS = outbox.LeasedTable(
+    Document,
+    status="scan_status",
+    due_at="scan_next_at",
+    lease_until="scan_lease_until",
+    lease_token="scan_lease_token",
+    attempts="scan_attempts",
+    pending=ScanStatus.PENDING.value,
+)
+
+
 async def claim(
     sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
@@ -71,37 +82,18 @@ async def claim(
     limit: int,
 ) -> list[Claimed]:
     """Lease up to `limit` pending documents whose next attempt is due."""
-    stmt = (
-        select(Document)
-        .where(
-            col(Document.scan_status) == ScanStatus.PENDING.value,
-            or_(col(Document.scan_next_at).is_(None), col(Document.scan_next_at) <= now),
-            or_(col(Document.scan_lease_until).is_(None), col(Document.scan_lease_until) < now),
-        )
-        .order_by(col(Document.scan_next_at), col(Document.id))
-        .limit(limit)
+    leased = await outbox.claim_due(
+        sessionmaker,
+        SCANS,
+        select(Document).order_by(col(Document.scan_next_at), col(Document.id)),
+        now=now,
+        limit=limit,
+        lease_seconds=settings.documents_scan_lease_seconds,
     )
-    if not settings.is_sqlite:
-        stmt = stmt.with_for_update(skip_locked=True)
-    claimed: list[Claimed] = []
-    async with sessionmaker() as session, session.begin():
-        for document in (await session.execute(stmt)).scalars().all():
-            token = uuid.uuid4()
-            document.scan_lease_until = now + timedelta(
-                seconds=settings.documents_scan_lease_seconds
-            )
-            document.scan_lease_token = token
-            document.scan_attempts += 1
-            claimed.append(
-                Claimed(
-                    document.id,
-                    document.storage_key,
-                    document.departement,
-                    document.scan_attempts,
-                    token,
-                )
-            )
-    return claimed
+    return [
+        Claimed(doc.id, doc.storage_key, doc.departement, doc.scan_attempts, token)
+        for (doc,), token in leased
+    ]
 
 
 async def _settle(
@@ -112,9 +104,10 @@ async def _settle(
     verdict: scanner.Verdict | None,
     error: str | None,
 ) -> None:
-    values: dict[str, object] = {"scan_lease_until": None, "scan_lease_token": None}
+    values: dict[str, object] = {}
     if verdict is None:
-        values["scan_next_at"] = now + timedelta(seconds=rules.scan_retry_delay(item.attempts))
+        delay = timedelta(seconds=rules.scan_retry_delay(item.attempts))
+        values.update(SCANS.retry_later(now, delay))
         values["scan_detail"] = (error or "")[:200] or None
     else:
         status = ScanStatus.INFECTED if verdict.infected else ScanStatus.CLEAN
@@ -125,13 +118,8 @@ async def _settle(
             updated_at=utcnow(),  # R-SYNC-1: lists compare with the business clock
         )
     async with sessionmaker() as session, session.begin():
-        result = await session.execute(
-            update(Document)
-            .where(col(Document.id) == item.id, col(Document.scan_lease_token) == item.token)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount == 0 or verdict is None:  # type: ignore[attr-defined]
+        settled = await outbox.settle(session, SCANS, item.id, item.token, values)
+        if not settled or verdict is None:
             return  # lease lost to another worker, or nothing to audit yet
         await audit_service.record(
             session,
@@ -203,11 +191,12 @@ async def run_worker(
     stop: asyncio.Event,
 ) -> None:
     """Scan until `stop` is set; errors are logged and the loop goes on."""
-    await run_rounds(
+    await outbox.run_rounds(
         lambda: scan_once(sessionmaker, settings, storage),
         stop,
         poll_seconds=settings.documents_scan_poll_seconds,
         name="document scan",
+        log=logger,
     )
 
 

@@ -15,21 +15,19 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
+from app.core import outbox
 from app.core.config import Settings
 from app.ds.client import DsClient, DsError, DsMutationRefused
 from app.ds.models import DsMutation
 from app.ds.rules import MutationKind
 from app.ds.service import real_now
 from app.webhooks.rules import next_delay
-from app.webhooks.worker import run_rounds
 
 logger = logging.getLogger("app.ds")
 MAX_LOG = 20
@@ -41,42 +39,28 @@ class Claim:
     token: uuid.UUID
 
 
+# Claimed and settled under a lease, as webhook deliveries are (`app.core.outbox`).
+MUTATIONS = outbox.LeasedTable(DsMutation)
+
+
 async def claim(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, *, now: datetime, limit: int
 ) -> list[Claim]:
     """Lease the next due mutation of up to `limit` dossiers."""
-    earlier = aliased(DsMutation)
-    blocked = exists().where(
-        col(earlier.dossier_id) == col(DsMutation.dossier_id),
-        col(earlier.status) == "pending",
-        col(earlier.id) < col(DsMutation.id),
-    )
     stmt = (
         select(DsMutation)
-        .where(
-            DsMutation.status == "pending",
-            col(DsMutation.next_attempt_at) <= now,
-            or_(col(DsMutation.lease_until).is_(None), col(DsMutation.lease_until) < now),
-            ~blocked,
-        )
+        .where(MUTATIONS.oldest_pending_per("dossier_id"))
         .order_by(col(DsMutation.id))
-        .limit(limit)
     )
-    async with sessionmaker() as session, session.begin():
-        if not settings.is_sqlite:
-            stmt = stmt.with_for_update(skip_locked=True, of=DsMutation)
-        rows = list((await session.execute(stmt)).scalars().all())
-        claims = []
-        for mutation in rows:
-            token = uuid.uuid4()
-            mutation.lease_until = now + timedelta(seconds=settings.webhook_lease_seconds)
-            mutation.lease_token = token
-            mutation.attempts += 1
-            claims.append(Claim(mutation, token))
-        await session.flush()
-        for item in claims:
-            session.expunge(item.mutation)
-    return claims
+    leased = await outbox.claim_due(
+        sessionmaker,
+        MUTATIONS,
+        stmt,
+        now=now,
+        limit=limit,
+        lease_seconds=settings.webhook_lease_seconds,
+    )
+    return [Claim(mutation, token) for (mutation,), token in leased]
 
 
 @dataclass(frozen=True)
@@ -111,31 +95,15 @@ async def settle(
 ) -> None:
     mutation = item.mutation
     log = [*mutation.attempt_log, {"at": now.isoformat(), "error": outcome.error}][-MAX_LOG:]
-    values: dict[str, Any] = {
-        "attempt_log": log,
-        "last_error": outcome.error,
-        "lease_until": None,
-        "lease_token": None,
-    }
+    values: dict[str, Any] = {"attempt_log": log, "last_error": outcome.error}
     if outcome.delivered:
         values.update(status="delivered", delivered_at=now)
     elif outcome.final:
         values["status"] = "failed"
     else:
-        delay = next_delay(mutation.attempts)
-        if delay is None:
-            values["status"] = "failed"
-        else:
-            values["next_attempt_at"] = now + delay
+        values.update(MUTATIONS.retry_later(now, next_delay(mutation.attempts)))
     async with sessionmaker() as session, session.begin():
-        await session.execute(
-            update(DsMutation)
-            .where(
-                and_(col(DsMutation.id) == mutation.id, col(DsMutation.lease_token) == item.token)
-            )
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+        await outbox.settle(session, MUTATIONS, mutation.id, item.token, values)
 
 
 def make_client(settings: Settings) -> DsClient | None:
@@ -177,9 +145,10 @@ async def run_worker(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, stop: asyncio.Event
 ) -> None:
     """Write decisions back to DS until `stop` is set; errors are logged and the loop goes on."""
-    await run_rounds(
+    await outbox.run_rounds(
         lambda: deliver_once(sessionmaker, settings),
         stop,
         poll_seconds=settings.webhook_poll_seconds,
         name="ds",
+        log=logger,
     )

@@ -31,16 +31,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import aiosmtplib
-from sqlalchemy import and_, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
+from app.core import outbox
 from app.core.config import Settings
 from app.notifications import service
 from app.notifications.models import Notification
 from app.notifications.render import build_message, render
 from app.notifications.rules import Kind, redact, retry_delay
-from app.webhooks.worker import run_rounds
 
 logger = logging.getLogger("app.notifications")
 
@@ -51,6 +50,10 @@ class Claim:
     token: uuid.UUID
 
 
+# Claimed, renewed and settled under a lease (`app.core.outbox`).
+NOTIFICATIONS = outbox.LeasedTable(Notification)
+
+
 async def claim(
     sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
@@ -59,31 +62,15 @@ async def claim(
     limit: int,
 ) -> list[Claim]:
     """Lease up to `limit` due rows, oldest first."""
-    stmt = (
-        select(Notification)
-        .where(
-            Notification.status == "pending",
-            col(Notification.next_attempt_at) <= now,
-            or_(col(Notification.lease_until).is_(None), col(Notification.lease_until) < now),
-        )
-        .order_by(col(Notification.id))
-        .limit(limit)
+    leased = await outbox.claim_due(
+        sessionmaker,
+        NOTIFICATIONS,
+        select(Notification).order_by(col(Notification.id)),
+        now=now,
+        limit=limit,
+        lease_seconds=settings.notification_lease_seconds,
     )
-    if not settings.is_sqlite:
-        stmt = stmt.with_for_update(skip_locked=True)
-    async with sessionmaker() as session, session.begin():
-        rows = list((await session.execute(stmt)).scalars().all())
-        claims = []
-        for row in rows:
-            token = uuid.uuid4()
-            row.lease_until = now + timedelta(seconds=settings.notification_lease_seconds)
-            row.lease_token = token
-            row.attempts += 1
-            claims.append(Claim(row, token))
-        await session.flush()
-        for item in claims:
-            session.expunge(item.notification)
-    return claims
+    return [Claim(notification, token) for (notification,), token in leased]
 
 
 async def still_ours(
@@ -91,23 +78,11 @@ async def still_ours(
 ) -> bool:
     """The record that stops a second send: the row is still pending under our lease (renewed
     for the time of the send)."""
+    until = service.real_now() + timedelta(seconds=settings.notification_lease_seconds)
     async with sessionmaker() as session, session.begin():
-        result = await session.execute(
-            update(Notification)
-            .where(
-                and_(
-                    col(Notification.id) == item.notification.id,
-                    col(Notification.lease_token) == item.token,
-                    col(Notification.status) == "pending",
-                )
-            )
-            .values(
-                lease_until=service.real_now()
-                + timedelta(seconds=settings.notification_lease_seconds)
-            )
-            .execution_options(synchronize_session=False)
+        return await outbox.renew(
+            session, NOTIFICATIONS, item.notification.id, item.token, until=until
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -173,7 +148,7 @@ async def settle(
     outcome: Outcome,
     now: datetime,
 ) -> None:
-    values: dict[str, object] = {"lease_until": None, "lease_token": None}
+    values: dict[str, object] = {}
     if outcome.sent:
         values.update(status="sent", sent_at=now, last_error=None)
     else:
@@ -183,22 +158,9 @@ async def settle(
             if outcome.permanent
             else retry_delay(item.notification.attempts, settings.notification_max_attempts)
         )
-        if delay is None:
-            values["status"] = "failed"
-        else:
-            values["next_attempt_at"] = now + delay
+        values.update(NOTIFICATIONS.retry_later(now, delay))
     async with sessionmaker() as session, session.begin():
-        await session.execute(
-            update(Notification)
-            .where(
-                and_(
-                    col(Notification.id) == item.notification.id,
-                    col(Notification.lease_token) == item.token,
-                )
-            )
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+        await outbox.settle(session, NOTIFICATIONS, item.notification.id, item.token, values)
 
 
 async def process(
@@ -268,6 +230,10 @@ async def run_worker(
                 logger.exception("committee-due check failed")
         return await deliver_once(sessionmaker, settings)
 
-    await run_rounds(
-        round_once, stop, poll_seconds=settings.notification_poll_seconds, name="notification"
+    await outbox.run_rounds(
+        round_once,
+        stop,
+        poll_seconds=settings.notification_poll_seconds,
+        name="notification",
+        log=logger,
     )

@@ -3,8 +3,9 @@
 - Claim: one short transaction takes the next due delivery of each active subscription (the
   oldest pending one: deliveries of a subscription go out one at a time, in order), with
   `FOR UPDATE SKIP LOCKED` on PostgreSQL so that several workers never claim the same row
-  (SQLite: one writer at a time), and leases it (`webhook_lease_seconds`). A worker that dies
-  mid-delivery leaves the lease to expire: the row is claimed again, never lost (at least once).
+  (SQLite: one writer at a time), and leases it (`webhook_lease_seconds`; `app.core.outbox`).
+  A worker that dies mid-delivery leaves the lease to expire: the row is claimed again, never
+  lost (at least once); one whose lease was taken over settles nothing.
 - Send: the SSRF guard (`app.webhooks.guard`) resolves the host once and refuses non-public
   addresses (loopback only when allowed), then POSTs to a checked address, the host kept as Host
   header and TLS server name (no second resolution: DNS rebinding cannot slip past the check),
@@ -17,24 +18,23 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import httpx
 from fastapi import Response
-from sqlalchemy import and_, exists, or_, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from app.auth.principal import Principal
+from app.core import outbox
 from app.core.config import Settings
 from app.core.errors import AppError
 from app.core.types import utcnow
@@ -112,6 +112,10 @@ class Claim:
     token: uuid.UUID
 
 
+# R-HOOK-1: the outbox is claimed and settled under a lease (`app.core.outbox`).
+DELIVERIES = outbox.LeasedTable(WebhookDelivery)
+
+
 async def claim(
     sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
@@ -120,44 +124,24 @@ async def claim(
     limit: int,
 ) -> list[Claim]:
     """Lease the next due delivery of up to `limit` active subscriptions."""
-    earlier = aliased(WebhookDelivery)
-    blocked = exists().where(
-        col(earlier.subscription_id) == col(WebhookDelivery.subscription_id),
-        col(earlier.status) == "pending",
-        col(earlier.id) < col(WebhookDelivery.id),
-    )
     stmt = (
         select(WebhookDelivery, WebhookSubscription)
         .join(WebhookSubscription, col(WebhookSubscription.id) == WebhookDelivery.subscription_id)
         .where(
-            WebhookDelivery.status == "pending",
-            col(WebhookDelivery.next_attempt_at) <= now,
-            or_(
-                col(WebhookDelivery.lease_until).is_(None),
-                col(WebhookDelivery.lease_until) < now,
-            ),
             WebhookSubscription.status == "active",
-            ~blocked,
+            DELIVERIES.oldest_pending_per("subscription_id"),
         )
         .order_by(col(WebhookDelivery.id))
-        .limit(limit)
     )
-    async with sessionmaker() as session, session.begin():
-        if not settings.is_sqlite:
-            stmt = stmt.with_for_update(skip_locked=True, of=WebhookDelivery)
-        rows = (await session.execute(stmt)).all()
-        claims = []
-        for delivery, subscription in rows:
-            token = uuid.uuid4()
-            delivery.lease_until = now + timedelta(seconds=settings.webhook_lease_seconds)
-            delivery.lease_token = token
-            delivery.attempts += 1
-            claims.append(Claim(delivery, subscription, token))
-        await session.flush()
-        for item in claims:
-            session.expunge(item.delivery)
-            session.expunge(item.subscription)
-    return claims
+    leased = await outbox.claim_due(
+        sessionmaker,
+        DELIVERIES,
+        stmt,
+        now=now,
+        limit=limit,
+        lease_seconds=settings.webhook_lease_seconds,
+    )
+    return [Claim(delivery, subscription, token) for (delivery, subscription), token in leased]
 
 
 def message_id(delivery: WebhookDelivery) -> str:
@@ -268,32 +252,16 @@ async def settle(
         "last_status_code": outcome.status_code,
         "last_latency_ms": outcome.latency_ms,
         "last_error": outcome.error,
-        "lease_until": None,
-        "lease_token": None,
     }
     give_up = False
     if outcome.delivered:
         values.update(status="delivered", delivered_at=now)
     else:
         delay = next_delay(delivery.attempts)
-        if delay is None:
-            give_up = True
-            values["status"] = "failed"
-        else:
-            values["next_attempt_at"] = now + delay
+        give_up = delay is None
+        values.update(DELIVERIES.retry_later(now, delay))
     async with sessionmaker() as session, session.begin():
-        result = await session.execute(
-            update(WebhookDelivery)
-            .where(
-                and_(
-                    col(WebhookDelivery.id) == delivery.id,
-                    col(WebhookDelivery.lease_token) == item.token,
-                )
-            )
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount == 0:  # type: ignore[attr-defined]
+        if not await outbox.settle(session, DELIVERIES, delivery.id, item.token, values):
             return  # our lease expired and another worker took the row over
         if give_up:
             await session.execute(
@@ -362,31 +330,10 @@ async def run_worker(
 ) -> None:
     """Deliver until `stop` is set; errors are logged and the loop goes on."""
     async with make_client(settings) as client:
-        await run_rounds(
+        await outbox.run_rounds(
             lambda: deliver_once(sessionmaker, settings, client=client),
             stop,
             poll_seconds=settings.webhook_poll_seconds,
             name="webhook",
+            log=logger,
         )
-
-
-async def run_rounds(
-    round_once: Callable[[], Awaitable[int]],
-    stop: asyncio.Event,
-    *,
-    poll_seconds: float,
-    name: str,
-) -> None:
-    """An outbox worker's loop (webhooks, DS write-back): run rounds back to back while they
-    find work, else wait `poll_seconds` or until `stop` is set; a failed round is logged and
-    the loop goes on (the rows it leased are retried once their lease expires)."""
-    while not stop.is_set():
-        try:
-            done = await round_once()
-        except Exception:
-            logger.exception("%s worker round failed", name)
-            done = 0
-        if done:
-            continue
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
