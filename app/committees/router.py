@@ -4,13 +4,25 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.dependencies import require_roles
 from app.auth.principal import Principal, Role
-from app.committees import lifecycle as committees_lifecycle, service as committees_service
+from app.committees import (
+    access as committees_access,
+    agenda as committees_agenda,
+    cancel as committees_cancel,
+    close as committees_close,
+    decisions as committees_decisions,
+    due as committees_due,
+    minutes as committees_minutes,
+    planning as committees_planning,
+    views as committees_views,
+)
 from app.committees.models import AgendaItem, Committee
 from app.committees.rules import CommitteeStatus, Outcome
 from app.committees.schemas import (
@@ -99,7 +111,7 @@ def decision_read(item: AgendaItem) -> DecisionRead | None:
     )
 
 
-def committee_read(view: committees_service.CommitteeView, response: Response) -> CommitteeRead:
+def committee_read(view: committees_views.CommitteeView, response: Response) -> CommitteeRead:
     committee = view.committee
     response.headers["ETag"] = etag_for(committee.version)
     # R-COM-2: a dossier that left the agenda is on the minutes only.
@@ -134,6 +146,38 @@ def committee_read(view: committees_service.CommitteeView, response: Response) -
     )
 
 
+async def _idempotent_write(
+    session: AsyncSession,
+    principal: Principal,
+    response: Response,
+    *,
+    committee_id: uuid.UUID,
+    key: str | None,
+    operation: str,
+    payload: Any,
+    write: Callable[[], Awaitable[committees_views.CommitteeView]],
+) -> Any:
+    """A decision or a close under `Idempotency-Key`: run once, replayed afterwards, and only to
+    a caller who reaches the committee (404 otherwise, R-ACL-1)."""
+
+    async def action() -> CommitteeRead:
+        return committee_read(await write(), response)
+
+    async def authorize() -> None:
+        await committees_access.get_committee(session, principal, committee_id=committee_id)
+
+    return await run_idempotent(
+        session,
+        principal,
+        key=key,
+        operation=operation,
+        payload=payload,
+        status_code=200,
+        authorize=authorize,
+        action=action,
+    )
+
+
 @router.get(
     "/status",
     summary="Savoir si un comité est dû",
@@ -147,7 +191,7 @@ async def committee_status(
     qui ont une enveloppe ou un dépôt), le comité est-il dû, pourquoi, combien de dossiers en
     attente (déposés ou en instruction ; renvoyés, retirés et classés sans suite ne comptent
     pas), combien d'entre eux déposés depuis le dernier comité clos, et depuis quand."""
-    rows = await committees_service.committee_status(session, principal, programme=programme)
+    rows = await committees_due.committee_status(session, principal, programme=programme)
     return CommitteeStatusList(
         items=[
             CommitteeDueRead(
@@ -185,11 +229,11 @@ async def create_committee(
 
     Règles : R-COM-1, R-COM-2, R-ACL-1.
     """
-    committee = await committees_service.create_committee(
+    committee = await committees_planning.create_committee(
         session, principal, programme=programme, data=data
     )
     set_location(response, f"/committees/{committee.id}")
-    return committee_read(await committees_service.committee_view(session, committee), response)
+    return committee_read(await committees_views.committee_view(session, committee), response)
 
 
 @router.get(
@@ -210,7 +254,7 @@ async def list_committees(
 
     Règles : R-ACL-1 (périmètre), R-COM-1, R-SYNC-1 (`updated_since`).
     """
-    rows, next_cursor = await committees_service.list_committees(
+    rows, next_cursor = await committees_access.list_committees(
         session,
         principal,
         page=page,
@@ -235,7 +279,7 @@ async def read_committee(
 ) -> CommitteeRead:
     """Un comité et son ordre du jour, trié par note moyenne décroissante, les candidats de
     moins de 5 000 habitants signalés (R-COM-4)."""
-    view = await committees_service.read_committee(session, principal, committee_id=committee_id)
+    view = await committees_views.read_committee(session, principal, committee_id=committee_id)
     return committee_read(view, response)
 
 
@@ -258,7 +302,7 @@ async def change_agenda(
     autre identifiant, d'un autre département, inconnu ou pas en instruction : 422 nommant
     chacun, la même réponse pour tous), sur un seul comité ouvert à la fois (409). If-Match du
     comité."""
-    view = await committees_service.change_agenda(
+    view = await committees_agenda.change_agenda(
         session, principal, committee_id=committee_id, if_match=if_match, data=data
     )
     return committee_read(view, response)
@@ -287,25 +331,17 @@ async def record_decision(
     décision remplace la précédente jusqu'à la clôture ; la première ouvre la séance ; pas
     avant la date de séance (409, R-COM-2). L'agent qui a déclaré un conflit d'intérêts sur le
     dossier ne décide pas (403, R-EVAL-2). If-Match du comité ; accepte `Idempotency-Key`."""
-
-    async def action() -> CommitteeRead:
-        view = await committees_service.record_decision(
-            session, principal, committee_id=committee_id, if_match=if_match, data=data
-        )
-        return committee_read(view, response)
-
-    async def authorize() -> None:
-        await committees_service.get_committee(session, principal, committee_id=committee_id)
-
-    return await run_idempotent(
+    return await _idempotent_write(
         session,
         principal,
+        response,
+        committee_id=committee_id,
         key=idempotency_key,
         operation=f"committee-decision:{committee_id}",
         payload=data.model_dump(mode="json"),
-        status_code=200,
-        authorize=authorize,
-        action=action,
+        write=lambda: committees_decisions.record_decision(
+            session, principal, committee_id=committee_id, if_match=if_match, data=data
+        ),
     )
 
 
@@ -329,25 +365,17 @@ async def close_committee(
     échec avec sa règle, et pour l'enveloppe le manque (`shortfall_cents`) ; rien ne change.
     Un comité sans décision ne se clôt jamais (409, R-COM-2) : il s'annule. If-Match du
     comité ; accepte `Idempotency-Key`."""
-
-    async def action() -> CommitteeRead:
-        view = await committees_service.close_committee(
-            session, principal, committee_id=committee_id, if_match=if_match
-        )
-        return committee_read(view, response)
-
-    async def authorize() -> None:
-        await committees_service.get_committee(session, principal, committee_id=committee_id)
-
-    return await run_idempotent(
+    return await _idempotent_write(
         session,
         principal,
+        response,
+        committee_id=committee_id,
         key=idempotency_key,
         operation=f"committee-close:{committee_id}",
         payload={},
-        status_code=200,
-        authorize=authorize,
-        action=action,
+        write=lambda: committees_close.close_committee(
+            session, principal, committee_id=committee_id, if_match=if_match
+        ),
     )
 
 
@@ -368,7 +396,7 @@ async def cancel_committee(
     ses dossiers quittent l'ordre du jour et peuvent aller à un autre comité ; le décompte
     R-COM-1 n'est pas remis à zéro (seule une clôture le fait). Un comité qui a des décisions
     ne s'annule pas (409) : il se clôt. Préfet du département ; If-Match du comité."""
-    view = await committees_lifecycle.cancel_committee(
+    view = await committees_cancel.cancel_committee(
         session, principal, committee_id=committee_id, if_match=if_match
     )
     return committee_read(view, response)
@@ -388,10 +416,10 @@ async def read_minutes(
 
     Règles : R-COM-3, R-COM-4, R-ACL-1.
     """
-    view = await committees_service.read_committee(session, principal, committee_id=committee_id)
+    view = await committees_views.read_committee(session, principal, committee_id=committee_id)
     committee = view.committee
     members = _members(committee)
-    totals = committees_service.strand_totals(view.agenda)
+    totals = committees_minutes.strand_totals(view.agenda)
     return MinutesRead(
         committee_id=committee.id,
         departement=committee.departement,
@@ -437,7 +465,7 @@ async def read_project_decision(
 
     Règles : R-COM-3, R-ACL-1.
     """
-    item, committee = await committees_service.project_decision(
+    item, committee = await committees_decisions.project_decision(
         session, principal, project_id=project_id
     )
     decision = decision_read(item)

@@ -164,12 +164,12 @@ async def queue_committee_due(session: AsyncSession, *, programme_code: str) -> 
     """R-COM-1: tell each prefecture whose committee is due, once per period between two
     closed committees (the key holds the last close): not again at each submission after.
     The due computation is the committees domain's (`committee_status`)."""
-    from app.committees import service as committees_service
+    from app.committees import due as committees_due
     from app.notifications.rules import due_key
     from app.programme.service import get_programme
 
     programme = await get_programme(session, programme_code)
-    statuses = await committees_service.committee_status(
+    statuses = await committees_due.committee_status(
         session, Principal("notifications", Role.DINUM), programme=programme
     )
     due = [s for s in statuses if s.reason is not None]

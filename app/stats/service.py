@@ -17,7 +17,7 @@ from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal, Role
-from app.committees import service as committees_service
+from app.committees import due as committees_due
 from app.core import clock
 from app.core.db import read_only_transaction
 from app.programme.models import Programme
@@ -45,7 +45,7 @@ async def _due(
 ) -> dict[str | None, int]:
     """R-COM-1 today: 1 per département whose committee is due (its own for a prefect), or
     their number nationally; computed by the committees' one aggregate statement."""
-    statuses = await committees_service.committee_status(session, principal, programme=programme)
+    statuses = await committees_due.committee_status(session, principal, programme=programme)
     due = [s.departement for s in statuses if s.reason is not None]
     if not grouped:
         return {None: len(due)}

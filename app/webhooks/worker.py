@@ -76,10 +76,10 @@ async def _render_project(
 async def _render_committee(
     session: AsyncSession, principal: Principal, delivery: WebhookDelivery
 ) -> Any:
-    from app.committees import service as committees_service
+    from app.committees import views as committees_views
     from app.committees.router import committee_read
 
-    view = await committees_service.read_committee(
+    view = await committees_views.read_committee(
         session, principal, committee_id=uuid.UUID(delivery.object_id)
     )
     return committee_read(view, Response()).model_dump(mode="json")

@@ -14,7 +14,13 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal, Role
-from app.committees import lifecycle as committees_lifecycle, service as committees_service
+from app.committees import (
+    agenda as committees_agenda,
+    cancel as committees_cancel,
+    close as committees_close,
+    decisions as committees_decisions,
+    planning as committees_planning,
+)
 from app.committees.errors import NationalDecider
 from app.committees.rules import Outcome
 from app.committees.schemas import AcceptedDecision, AgendaChange, CommitteeCreate, MemberIn
@@ -44,7 +50,7 @@ async def test_r_acl_1_a_national_principal_never_records_a_decision(principal: 
         project_id=uuid.uuid4(), outcome=Outcome.ACCEPTED, granted_cents=1_000_000
     )
     with pytest.raises(NationalDecider) as exc:
-        await committees_service.record_decision(
+        await committees_decisions.record_decision(
             SESSION, principal, committee_id=COMMITTEE, if_match='"v1"', data=decision
         )
     _refused(exc)
@@ -53,7 +59,7 @@ async def test_r_acl_1_a_national_principal_never_records_a_decision(principal: 
 @pytest.mark.parametrize("principal", NATIONAL, ids=lambda p: p.role.value)
 async def test_r_acl_1_a_national_principal_never_closes(principal: Principal) -> None:
     with pytest.raises(NationalDecider) as exc:
-        await committees_service.close_committee(
+        await committees_close.close_committee(
             SESSION, principal, committee_id=COMMITTEE, if_match='"v1"'
         )
     _refused(exc)
@@ -64,12 +70,12 @@ async def test_r_acl_1_a_national_principal_never_plans_changes_or_cancels(
     principal: Principal,
 ) -> None:
     with pytest.raises(NationalDecider) as exc:
-        await committees_lifecycle.cancel_committee(
+        await committees_cancel.cancel_committee(
             SESSION, principal, committee_id=COMMITTEE, if_match='"v1"'
         )
     _refused(exc)
     with pytest.raises(NationalDecider) as exc:
-        await committees_service.change_agenda(
+        await committees_agenda.change_agenda(
             SESSION, principal, committee_id=COMMITTEE, if_match='"v1"', data=AgendaChange()
         )
     _refused(exc)
@@ -77,7 +83,7 @@ async def test_r_acl_1_a_national_principal_never_plans_changes_or_cancels(
         meeting_on=date(2021, 6, 15), members=[MemberIn(name="M. X", role="Préfet")]
     )
     with pytest.raises(NationalDecider) as exc:
-        await committees_service.create_committee(
+        await committees_planning.create_committee(
             SESSION, principal, programme=cast(Programme, Untouchable()), data=planned
         )
     _refused(exc)

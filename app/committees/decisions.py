@@ -1,0 +1,195 @@
+"""Decisions: the committee's decision on each dossier of its agenda, recorded in session
+(R-COM-2, R-CAP-1..3, R-EVAL-2), and the decision a dossier's reader sees (the candidate only
+once the committee is closed).
+
+A decision is final only at the close (`app.committees.close`); until then it may be replaced,
+and it is dropped when its dossier leaves the agenda (`app.committees.agenda`)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.audit import service as audit
+from app.auth.principal import Principal, Role
+from app.budgets.rules import check_grant_amount
+from app.committees import access
+from app.committees.errors import DecisionNotFound, DecisionRefused, RecusedDecider
+from app.committees.models import AgendaItem, Committee
+from app.committees.rules import CommitteeStatus
+from app.committees.schemas import AcceptedDecision, DeferredDecision, RejectedDecision
+from app.committees.views import CommitteeView, committee_view
+from app.core import clock
+from app.core.errors import ProblemItem
+from app.core.rules import RuleFailure, raise_failures
+from app.core.types import utcnow
+from app.evaluations.models import Evaluation
+from app.projects import service as projects_service
+from app.projects.models import Project
+from app.projects.rules import EligibilityReport, Status, euros
+
+# The decision on an agenda item, as the audit trail keeps it.
+DECISION_FIELDS = ("outcome", "granted_cents", "motivation")
+
+
+def record_terms(item: AgendaItem, report: EligibilityReport) -> None:
+    """What the decision is taken against: recorded with it, refreshed at the close."""
+    item.eligible_cost_cents = report.cost.eligible_cost_cents
+    item.max_grant_cents = report.max_grant_cents
+    item.forfait_cents = report.forfait_cents
+
+
+def drop_decision(item: AgendaItem) -> dict[str, Any]:
+    """R-COM-2: the decision on a dossier that left the agenda is dropped; returns what it was
+    (the audit trail keeps it)."""
+    dropped = audit.snapshot(item, DECISION_FIELDS)
+    item.outcome = item.granted_cents = item.motivation = None
+    item.decided_by = item.decided_at = None
+    return dropped
+
+
+def _cap_failures(report: EligibilityReport, project: Project, amount: int) -> list[RuleFailure]:
+    """R-CAP-1 (≤ cap, ≤ requested), R-CAP-3 (forfait), R-CAP-2 (public funding ≤ cost)."""
+    failures = [
+        RuleFailure(f.code, f.message, "/granted_cents")
+        for f in check_grant_amount(
+            amount_cents=amount,
+            requested_cents=project.requested_cents,
+            max_grant_cents=report.max_grant_cents,
+            forfait_cents=report.forfait_cents,
+            funding_cap_cents=report.funding_cap_cents,
+        )
+    ]
+    if amount + report.other_public_funding_cents > report.cost.total_cost_cents:
+        failures.append(
+            RuleFailure(
+                "R-CAP-2",
+                f"Montant accordé ({euros(amount)}) et autres financements publics "
+                f"({euros(report.other_public_funding_cents)}) dépassent le coût total du "
+                f"projet ({euros(report.cost.total_cost_cents)}).",
+                "/granted_cents",
+            )
+        )
+    return failures
+
+
+async def record_decision(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    committee_id: uuid.UUID,
+    if_match: str | None,
+    data: AcceptedDecision | RejectedDecision | DeferredDecision,
+) -> CommitteeView:
+    """Record (or replace) the committee's decision on a dossier of its agenda. An amount that
+    breaks a cap is refused at once (422); the first decision opens the session (R-COM-2).
+
+    R-ACL-1: DINUM and ANCT never decide (403). R-COM-2: not before the meeting date (409).
+    R-EVAL-2: the agent who declared a conflict of interest on the dossier does not (403)."""
+    committee = await access.writable(session, principal, committee_id, if_match)
+    today = clock.today()
+    if today < committee.meeting_on:
+        raise DecisionRefused(
+            f"Le comité se réunit le {committee.meeting_on.isoformat()} : aucune décision ne "
+            f"peut être enregistrée avant sa séance (aujourd'hui : {today.isoformat()}) "
+            "(R-COM-2).",
+            code="R-COM-2",
+            meeting_on=committee.meeting_on.isoformat(),
+        )
+    item = (
+        await session.execute(
+            select(AgendaItem).where(
+                col(AgendaItem.committee_id) == committee.id,
+                col(AgendaItem.project_id) == data.project_id,
+                col(AgendaItem.is_open),
+            )
+        )
+    ).scalar_one_or_none()
+    if item is None:
+        raise DecisionRefused(
+            "Ce dossier n'est pas à l'ordre du jour du comité (R-COM-2).",
+            code="R-COM-2",
+            errors=[
+                ProblemItem(
+                    code="R-COM-2",
+                    message="Dossier absent de l'ordre du jour.",
+                    field="/project_id",
+                )
+            ],
+        )
+    project = await projects_service.get_project(session, principal, project_id=data.project_id)
+    if project.status != Status.IN_REVIEW.value:
+        raise DecisionRefused(
+            f"Le dossier n'est plus en instruction (état : {project.status}) (R-COM-2).",
+            code="R-COM-2",
+            current_status=project.status,
+        )
+    if await _recused(session, project.id, principal.subject):
+        raise RecusedDecider(
+            "Vous avez déclaré un conflit d'intérêts sur ce dossier : un autre agent de la "
+            "préfecture enregistre la décision du comité (R-EVAL-2).",
+            code="R-EVAL-2",
+        )
+    report = await projects_service.assess_project(session, project)
+    granted = data.granted_cents if isinstance(data, AcceptedDecision) else None
+    if granted is not None:
+        raise_failures(_cap_failures(report, project, granted))  # 422 at once
+    before = audit.snapshot(item, DECISION_FIELDS)
+    item.outcome = data.outcome.value
+    item.granted_cents = granted
+    item.motivation = data.motivation
+    item.decided_by = principal.subject
+    item.decided_at = utcnow()
+    record_terms(item, report)
+    if committee.status == CommitteeStatus.PLANNED.value:
+        committee.status = CommitteeStatus.IN_SESSION.value  # R-COM-2: the session opens
+    # R-AUDIT-1: a decision recorded in session (final at the close, whose transitions are
+    # what subscribers receive as decision.recorded).
+    await access.changed(
+        session,
+        principal,
+        committee,
+        "decision_recorded",
+        before={"project_id": str(item.project_id), **before},
+        after={"project_id": str(item.project_id), **audit.snapshot(item, DECISION_FIELDS)},
+    )
+    return await committee_view(session, committee)
+
+
+async def _recused(session: AsyncSession, project_id: uuid.UUID, subject: str) -> bool:
+    """R-EVAL-2: whether the agent `subject` declared a conflict of interest on the dossier."""
+    found = await session.execute(
+        select(Evaluation.id).where(
+            col(Evaluation.project_id) == project_id,
+            col(Evaluation.evaluator_subject) == subject,
+            col(Evaluation.recused),
+        )
+    )
+    return found.first() is not None
+
+
+async def project_decision(
+    session: AsyncSession, principal: Principal, *, project_id: uuid.UUID
+) -> tuple[AgendaItem, Committee]:
+    """The committee decision on a dossier in scope: for its candidate only once the committee
+    is closed (404 before); State roles also see a pending decision of an open committee."""
+    project = await projects_service.get_project(
+        session, principal, project_id=project_id, with_lines=False
+    )
+    stmt = (
+        select(AgendaItem, Committee)
+        .join(Committee, col(Committee.id) == col(AgendaItem.committee_id))
+        .where(col(AgendaItem.project_id) == project.id, col(AgendaItem.outcome).is_not(None))
+    )
+    if principal.role is Role.CANDIDATE:
+        stmt = stmt.where(col(Committee.status) == CommitteeStatus.CLOSED.value)
+    rows = [(r[0], r[1]) for r in (await session.execute(stmt)).all()]
+    if not rows:
+        raise DecisionNotFound()
+    pending = [r for r in rows if r[1].status != CommitteeStatus.CLOSED.value]
+    if pending:
+        return pending[0]
+    return max(rows, key=lambda r: r[1].closed_at or r[1].updated_at)

@@ -1,0 +1,96 @@
+"""A committee as it is read: its agenda in R-COM-4 order, each dossier with its candidate,
+its eligibility report and its score. Every use case answers with this view."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+from sqlmodel import col, select
+
+from app.auth.principal import Principal
+from app.candidates.models import Candidate
+from app.committees import access
+from app.committees.models import AgendaItem, Committee
+from app.committees.rules import AgendaRank, agenda_sort_key, is_small_population
+from app.programme.models import Programme
+from app.projects import service as projects_service
+from app.projects.models import Project
+from app.projects.rules import EligibilityReport, ScoreSummary
+
+
+@dataclass(frozen=True)
+class AgendaRow:
+    item: AgendaItem
+    project: Project
+    candidate: Candidate
+    report: EligibilityReport
+    score: ScoreSummary
+    small_population: bool
+
+
+@dataclass(frozen=True)
+class CommitteeView:
+    committee: Committee
+    agenda: list[AgendaRow]
+
+
+async def _agenda(session: AsyncSession, committee: Committee) -> list[AgendaRow]:
+    """The agenda in R-COM-4 order: mean score descending (unscored last), small candidates
+    first, then the earliest submission."""
+    stmt = (
+        select(AgendaItem, Project, Candidate)
+        .join(Project, col(Project.id) == col(AgendaItem.project_id))
+        .join(Candidate, col(Candidate.id) == col(Project.candidate_id))
+        .where(col(AgendaItem.committee_id) == committee.id)
+        .options(
+            selectinload(Project.expense_lines),  # type: ignore[arg-type]
+            selectinload(Project.funding_lines),  # type: ignore[arg-type]
+        )
+        .execution_options(populate_existing=True)
+    )
+    rows = (await session.execute(stmt)).all()
+    programme = await session.get_one(Programme, committee.programme_id)
+    # R-EVAL-3: the prefecture's mean only (ANCT's advisory totals are kept apart).
+    scores = await projects_service.score_summaries(session, [row[1].id for row in rows])
+    agenda = []
+    for item, project, candidate in rows:
+        agenda.append(
+            AgendaRow(
+                item=item,
+                project=project,
+                candidate=candidate,
+                report=await projects_service.assess_project(session, project),
+                score=scores.get(project.id, ScoreSummary()),
+                # R-COM-4: candidates under the programme's population threshold are flagged.
+                small_population=is_small_population(
+                    candidate.population, programme.small_population_threshold
+                ),
+            )
+        )
+    return sorted(
+        agenda,
+        key=lambda r: agenda_sort_key(
+            AgendaRank(
+                mean_score_centi=r.score.mean_score_centi,
+                small_population=r.small_population,
+                submitted_at=r.project.submitted_at,
+                tie_breaker=str(r.project.id),
+            )
+        ),
+    )
+
+
+async def committee_view(session: AsyncSession, committee: Committee) -> CommitteeView:
+    """The committee with its agenda, as every use case answers."""
+    return CommitteeView(committee, await _agenda(session, committee))
+
+
+async def read_committee(
+    session: AsyncSession, principal: Principal, *, committee_id: uuid.UUID
+) -> CommitteeView:
+    """A committee in scope (404 otherwise, R-ACL-1) with its agenda in R-COM-4 order."""
+    committee = await access.get_committee(session, principal, committee_id=committee_id)
+    return await committee_view(session, committee)
