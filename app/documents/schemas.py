@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import Field
 
@@ -71,7 +72,9 @@ class AllowedUpload(ReadModel):
         description="Pour une pièce par ligne (un devis) : les lignes qui en demandent une, à "
         "donner en `expense_line_id` ; null pour une pièce unique.",
     )
-    allowed_types: list[str] = Field(max_length=20, description="Types acceptés (R-DOC-2).")
+    allowed_types: list[Annotated[str, Field(max_length=120)]] = Field(
+        max_length=20, description="Types acceptés (R-DOC-2)."
+    )
     max_bytes: Count = Field(description="Taille maximale en octets (R-DOC-2).")
 
 
