@@ -1,7 +1,7 @@
 """Use cases of committees: status (R-COM-1), committees, agenda (R-COM-2, R-COM-4), decisions,
 close (R-COM-3), minutes and the decision a candidate reads.
 
-The close is one transaction: every accepted grant goes through `budgets.service.commit_grant`
+The close is one transaction: every accepted grant goes through `budgets.grants.commit_grant`
 (R-CAP-1..4, R-REF-2), every rejection through the projects' lifecycle, each in a SAVEPOINT so
 that every failure is collected; any failure raises, and the request's rollback undoes it all.
 """
@@ -36,7 +36,7 @@ from sqlmodel import col, select
 from app.audit import service as audit
 from app.audit.rules import summarise
 from app.auth.principal import Principal, Role
-from app.budgets import repository as budgets_repository, service as budgets_service
+from app.budgets import grants as grants_service, repository as budgets_repository
 from app.budgets.models import Envelope
 from app.budgets.rules import check_grant_amount
 from app.candidates.models import Candidate
@@ -725,7 +725,7 @@ async def close_committee(
         try:
             async with session.begin_nested():
                 # R-CAP-1..4 and R-REF-2, checked again at the moment the money moves.
-                await budgets_service.commit_grant(
+                await grants_service.commit_grant(
                     session,
                     principal,
                     project_id=item.project_id,
