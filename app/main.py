@@ -14,7 +14,8 @@ from app.audit.checkpoints import run_publisher as run_checkpoint_publisher
 from app.audit.router import router as audit_router
 from app.audit.service import keyring_of, use_keyring
 from app.auth.router import router as auth_router
-from app.budgets.router import envelopes_router, grants_router
+from app.budgets.envelopes_router import envelopes_router
+from app.budgets.grants_router import grants_router
 from app.candidates.router import router as candidates_router
 from app.committees.router import (
     decisions_router as committee_decisions_router,

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from httpx import ASGITransport, AsyncClient  # noqa: E402
 
 from app.auth.principal import Principal, Role  # noqa: E402
-from app.budgets import service as budgets_service  # noqa: E402
+from app.budgets import grants as grants_service  # noqa: E402
 from app.budgets.errors import EnvelopeExhausted  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.programme.service import seed_programme  # noqa: E402
@@ -122,7 +122,7 @@ async def main() -> dict[str, Any]:
         async def commit(project_id: str) -> bool:
             async with sessionmaker() as session, session.begin():
                 try:
-                    await budgets_service.commit_grant(
+                    await grants_service.commit_grant(
                         session, pref, project_id=project_id, amount_cents=70_000
                     )
                     return True

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from app.candidates.models import Candidate
+from app.documents.models import Document
 from app.programme.models import Programme
 from app.projects.models import ExpenseLine, Project
 from app.reference.catalogue import get_catalogue
@@ -77,3 +78,29 @@ async def make_project(
     session.add(project)
     await session.flush()
     return project
+
+
+async def make_documents(
+    session: AsyncSession, project: Project, *kinds: str, scan_status: str = "clean"
+) -> list[Document]:
+    """Documents of `kinds` on the dossier, already scanned (R-DOC-1 counts them): for tests
+    that drive a step through the services, below the API's uploads. No bytes are stored."""
+    documents = [
+        Document(
+            project_id=project.id,
+            departement=project.departement,
+            kind=kind,
+            filename=f"{kind}.pdf",
+            content_type="application/pdf",
+            size_bytes=0,
+            sha256="0" * 64,
+            storage_key=f"projects/{project.id.hex}/{kind}",
+            scan_status=scan_status,
+            uploaded_by="factory",
+            uploaded_role="prefect",
+        )
+        for kind in kinds
+    ]
+    session.add_all(documents)
+    await session.flush()
+    return documents

@@ -45,6 +45,14 @@ async def envelope_for(
     return (await session.execute(_envelope_stmt(fresh), params)).scalar_one_or_none()
 
 
+async def fresh_envelope(session: AsyncSession, envelope_id: uuid.UUID) -> Envelope:
+    """The envelope as the database holds it now (after a movement, or to report a refusal)."""
+    stmt = (
+        select(Envelope).where(Envelope.id == envelope_id).execution_options(populate_existing=True)
+    )
+    return (await session.execute(stmt)).scalar_one()
+
+
 async def grant_for_update(session: AsyncSession, project_id: uuid.UUID) -> Grant | None:
     """The grant row, locked until the end of the transaction (a no-op on SQLite, where
     BEGIN IMMEDIATE already serialises writers)."""

@@ -1,6 +1,6 @@
 """Closing a committee (R-COM-3): every decision made final in one transaction, or nothing.
 
-Every accepted grant goes through `budgets.service.commit_grant` (R-CAP-1..4, R-REF-2), every
+Every accepted grant goes through `budgets.grants.commit_grant` (R-CAP-1..4, R-REF-2), every
 rejection through the projects' lifecycle, each in a SAVEPOINT so that every failure is
 collected; any failure raises, and the request's rollback undoes it all.
 """
@@ -14,7 +14,7 @@ from sqlmodel import col, select
 
 from app.audit.rules import summarise
 from app.auth.principal import Principal
-from app.budgets import repository as budgets_repository, service as budgets_service
+from app.budgets import grants as grants_service, repository as budgets_repository
 from app.budgets.models import Envelope
 from app.committees import access
 from app.committees.decisions import record_terms
@@ -92,7 +92,7 @@ async def close_committee(
         try:
             async with session.begin_nested():
                 # R-CAP-1..4 and R-REF-2, checked again at the moment the money moves.
-                await budgets_service.commit_grant(
+                await grants_service.commit_grant(
                     session,
                     principal,
                     project_id=item.project_id,

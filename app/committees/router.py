@@ -47,7 +47,7 @@ from app.core.concurrency import ETAG, IfMatchHeader, etag_for
 from app.core.db import SessionDep
 from app.core.errors import problems
 from app.core.filters import UpdatedSince
-from app.core.idempotency import IdempotencyKeyHeader, run_idempotent
+from app.core.idempotency import REPLAYED, IdempotencyKeyHeader, run_idempotent
 from app.core.location import set_location
 from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.programme.dependencies import CurrentProgramme
@@ -63,12 +63,6 @@ AllReaders = Annotated[
     Principal, Depends(require_roles(Role.CANDIDATE, Role.PREFECT, Role.DINUM, Role.ANCT))
 ]
 Prefect = Annotated[Principal, Depends(require_roles(Role.PREFECT))]
-REPLAYED = {
-    "Idempotent-Replayed": {
-        "description": "Présent (true) quand la réponse rejoue une requête déjà traitée.",
-        "schema": {"type": "string"},
-    },
-}
 
 
 def _members(committee: Committee) -> list[MemberRead]:

@@ -49,6 +49,13 @@ IdempotencyKeyHeader = Annotated[
         description="Clé unique (UUID v4 conseillé) : rejouer la même requête ne la refait pas.",
     ),
 ]
+REPLAYED = {
+    "Idempotent-Replayed": {
+        "description": "Présent (true) quand la réponse rejoue une requête déjà traitée.",
+        "schema": {"type": "string"},
+    }
+}
+"""The response header of a replay, for the `responses` of a route accepting the key."""
 
 
 class IdempotencyRecord(SQLModel, table=True):

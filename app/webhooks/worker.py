@@ -88,7 +88,7 @@ async def _render_committee(
 async def _render_grant(
     session: AsyncSession, principal: Principal, delivery: WebhookDelivery
 ) -> Any:
-    from app.budgets.router import grant_read
+    from app.budgets.grants_router import grant_read
 
     after = (delivery.summary or {}).get("after") or {}
     project_id = uuid.UUID(str(after["project_id"]))

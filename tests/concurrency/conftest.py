@@ -23,7 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
 from app.auth.principal import Principal, Role
-from app.budgets import service as budgets_service
+from app.budgets import (
+    envelopes as envelopes_service,
+    grants as grants_service,
+    payments as payments_service,
+)
 from app.budgets.models import Envelope, Grant, LedgerMovement
 from app.budgets.rules import AllocationKind, ConventionKind, PaymentKind
 from app.budgets.schemas import AllocationCreate, ConventionCreate, PaymentCreate
@@ -34,7 +38,7 @@ from app.main import create_app
 from app.programme.service import get_programme, seed_programme
 from app.projects.models import Project
 from app.reference.catalogue import get_catalogue
-from tests.factories import make_candidate, make_project
+from tests.factories import make_candidate, make_documents, make_project
 from tests.support import (
     auth_headers,
     backend_url,
@@ -122,7 +126,7 @@ class World:
         """First allocation of the département by DINUM, through the service (ledgered)."""
         async with self.sessionmaker() as session, session.begin():
             programme = await get_programme(session, self.settings.programme_code)
-            envelope, _ = await budgets_service.allocate(
+            envelope, _ = await envelopes_service.allocate(
                 session,
                 DINUM,
                 programme=programme,
@@ -162,12 +166,20 @@ class World:
         committed transaction, through the service."""
         prefect = prefect_of(departement)
         async with self.sessionmaker() as session, session.begin():
-            await budgets_service.commit_grant(
+            await grants_service.commit_grant(
                 session, prefect, project_id=project_id, amount_cents=amount_cents
+            )
+            # R-DOC-1: what the convention and the final report require, already scanned.
+            await make_documents(
+                session,
+                await session.get_one(Project, project_id),
+                "signed_convention",
+                "final_report",
+                "expense_statement",
             )
         async with self.sessionmaker() as session, session.begin():
             project = await session.get_one(Project, project_id)
-            await budgets_service.sign_convention(
+            await payments_service.sign_convention(
                 session,
                 prefect,
                 project_id=project_id,
@@ -180,7 +192,7 @@ class World:
             )
         if advance_cents:
             async with self.sessionmaker() as session, session.begin():
-                await budgets_service.record_payment(
+                await payments_service.record_payment(
                     session,
                     prefect,
                     project_id=project_id,

@@ -18,7 +18,7 @@ from sqlmodel import col, select
 
 from app.audit import service as audit_service
 from app.audit.models import AuditEvent
-from app.budgets import service as budgets_service
+from app.budgets import envelopes as envelopes_service
 from app.budgets.models import Envelope, LedgerMovement
 from app.budgets.rules import AllocationKind
 from app.budgets.schemas import AllocationCreate
@@ -32,7 +32,7 @@ DEPARTEMENTS = [str(code) for code in range(40, 50)]
 async def top_up(world: World, departement: str, index: int) -> None:
     async with world.sessionmaker() as session, session.begin():
         programme = await get_programme(session, world.settings.programme_code)
-        await budgets_service.allocate(
+        await envelopes_service.allocate(
             session,
             DINUM,
             programme=programme,

@@ -21,7 +21,7 @@ from sqlalchemy import text
 
 from app.auth.principal import Principal
 from app.budgets.errors import EnvelopeExhausted, GrantRefused
-from app.budgets.service import commit_grant
+from app.budgets.grants import commit_grant
 from app.projects.errors import InvalidTransition
 from tests.concurrency.conftest import DINUM, World, prefect_of
 

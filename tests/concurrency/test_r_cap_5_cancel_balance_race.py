@@ -19,9 +19,9 @@ from httpx import AsyncClient
 from sqlalchemy import func, select
 
 from app.budgets.models import Grant, LedgerMovement
+from app.budgets.payments import record_final_report, record_payment
 from app.budgets.rules import PaymentKind
 from app.budgets.schemas import FinalReportCreate, PaymentCreate
-from app.budgets.service import record_final_report, record_payment
 from app.core.concurrency import etag_for
 from tests.concurrency.conftest import World, prefect_of, today
 

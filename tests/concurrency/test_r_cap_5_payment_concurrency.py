@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.budgets.errors import GrantRefused, PaymentRefused
+from app.budgets.grants import cancel_grant
+from app.budgets.payments import record_final_report, record_payment
 from app.budgets.rules import PaymentKind
 from app.budgets.schemas import FinalReportCreate, PaymentCreate
-from app.budgets.service import cancel_grant, record_final_report, record_payment
 from app.core.concurrency import etag_for
 from app.projects.errors import InvalidTransition
 from tests.concurrency.conftest import World, prefect_of, today

@@ -29,7 +29,7 @@ from sqlmodel import col, select
 
 from app.audit import service as audit
 from app.auth.principal import Principal, Role
-from app.budgets import service as budgets_service
+from app.budgets import grants as grants_service
 from app.core.config import Settings
 from app.webhooks import service as webhooks_service
 from app.webhooks.models import WebhookDelivery, WebhookSubscription
@@ -211,7 +211,7 @@ async def test_r_hook_1_signed_retried_then_received_exactly_once(
         world, settings, subscriptions, receiver.url, [EventType.GRANT_COMMITTED]
     )
     async with world.sessionmaker() as session, session.begin():
-        await budgets_service.commit_grant(
+        await grants_service.commit_grant(
             session, prefect_of(departement), project_id=project_id, amount_cents=100_000
         )
     receiver.statuses = [500, 500]

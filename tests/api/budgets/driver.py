@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal, Role
-from app.budgets import service as budgets_service
+from app.budgets import grants as grants_service
 from app.budgets.models import Grant
 from app.core import clock
 from app.documents.rules import project_upload_refusal
@@ -173,7 +173,7 @@ class Money:
         who: Principal | None = None,
     ) -> Grant:
         """What a committee decision will do: commit the grant, then end the 'request'."""
-        grant = await budgets_service.commit_grant(
+        grant = await grants_service.commit_grant(
             self.session,
             who or self.actors.pref13,
             project_id=project_id,

@@ -1,5 +1,5 @@
 """R-REF-2 at acceptance: a candidate whose identity is not verified can draft and submit, but
-none of its dossiers can be accepted (budgets.service.commit_grant) until its prefect verifies
+none of its dossiers can be accepted (budgets.grants.commit_grant) until its prefect verifies
 it; nothing moves on the envelope meanwhile."""
 
 from __future__ import annotations

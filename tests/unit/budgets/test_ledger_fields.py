@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from app.budgets.movements import LEDGER_COLUMNS, LEDGER_FIELDS
 from app.budgets.schemas import MovementRead
-from app.budgets.service import LEDGER_COLUMNS, LEDGER_FIELDS
 
 
 def test_a_ledger_row_names_every_field_of_a_movement_in_column_order() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from app.auth.principal import Principal, Role
-from app.budgets import service as budgets_service
+from app.budgets import payments as payments_service
 from app.budgets.rules import final_report_refusal
 from app.evaluations import service as evaluations_service
 from app.evaluations.rules import evaluate_refusal
@@ -24,8 +24,8 @@ from app.projects.service import actions_for, page_actions
 PREFECT = Principal("prefet-13", Role.PREFECT, departement="13")
 ANCT = Principal("anct", Role.ANCT)
 EVALUATED = evaluations_service.EVALUATED
-GRANT_STATUS = budgets_service.GRANT_STATUS
-RECORDED = budgets_service.FINAL_REPORT_RECORDED
+GRANT_STATUS = payments_service.GRANT_STATUS
+RECORDED = payments_service.FINAL_REPORT_RECORDED
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,260 @@
+"""/envelopes: the departmental envelopes, their ledger and their forfaits (budgets)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Response
+
+from app.auth.dependencies import require_roles
+from app.auth.principal import Principal, Role
+from app.budgets import envelopes as envelopes_service
+from app.budgets.models import Envelope
+from app.budgets.movements import LEDGER_FIELDS
+from app.budgets.schemas import (
+    AllocationCreate,
+    AllocationResult,
+    EnvelopeList,
+    EnvelopeRead,
+    ForfaitScheduleRead,
+    ForfaitScheduleUpdate,
+    LedgerPage,
+    MovementRead,
+)
+from app.core.concurrency import ETAG, IfMatchHeader, etag_for
+from app.core.db import SessionDep
+from app.core.errors import problems
+from app.core.filters import UpdatedSince
+from app.core.idempotency import REPLAYED, IdempotencyKeyHeader, run_idempotent
+from app.core.location import located
+from app.core.pagination import CursorFormat, PageParams, page_params_for
+from app.programme import service as programme_service
+from app.programme.dependencies import CurrentProgramme, ProgrammeRef
+from app.programme.schemas import ForfaitTier
+from app.reference.departements import DepartementPath
+
+envelopes_router = APIRouter(prefix="/envelopes", tags=["budgets"])
+
+ENVELOPES_CURSOR = CursorFormat("envelopes")
+LEDGER_CURSOR = CursorFormat("ledger", serial=True)
+StateReaders = Annotated[Principal, Depends(require_roles(Role.PREFECT, Role.DINUM, Role.ANCT))]
+Dinum = Annotated[Principal, Depends(require_roles(Role.DINUM))]
+Prefect = Annotated[Principal, Depends(require_roles(Role.PREFECT))]
+
+
+def envelope_read(envelope: Envelope) -> EnvelopeRead:
+    allocated = envelope.allocated_cents
+    return EnvelopeRead(
+        id=envelope.id,
+        departement=envelope.departement,
+        prefecture_name=envelope.prefecture_name,
+        prefecture_siret=envelope.prefecture_siret,
+        allocated_cents=allocated,
+        committed_cents=envelope.committed_cents,
+        paid_cents=envelope.paid_cents,
+        available_cents=allocated - envelope.committed_cents,
+        use_rate_bps=(envelope.committed_cents * 10_000 // allocated) if allocated else 0,
+        version=envelope.version,
+        updated_at=envelope.updated_at,
+    )
+
+
+def movement_read(movement: Any, departement: str) -> MovementRead:
+    """A movement from its ORM row (an allocation's; ledger pages read their rows by position,
+    `movements.LEDGER_FIELDS`)."""
+    return MovementRead(
+        id=movement.id or 0,
+        departement=departement,
+        kind=movement.kind,
+        allocated_delta_cents=movement.allocated_delta_cents,
+        committed_delta_cents=movement.committed_delta_cents,
+        paid_delta_cents=movement.paid_delta_cents,
+        project_id=movement.project_id,
+        reference=movement.reference,
+        actor=movement.actor_subject,
+        actor_role=Role(movement.actor_role),
+        at=movement.at,
+    )
+
+
+@envelopes_router.get(
+    "",
+    summary="Lister les enveloppes départementales",
+    response_model=EnvelopeList,
+    responses=problems(401, 403),
+)
+async def list_envelopes(
+    session: SessionDep,
+    principal: StateReaders,
+    programme: ProgrammeRef,
+    page: Annotated[PageParams, Depends(page_params_for(ENVELOPES_CURSOR))],
+    updated_since: UpdatedSince = None,
+) -> EnvelopeList:
+    """Les enveloppes de votre périmètre (préfet : la sienne ; DINUM, ANCT : toutes).
+
+    Règles : R-CAP-4, R-ACL-1, R-SYNC-1 (`updated_since`).
+    """
+    rows, next_cursor = await envelopes_service.list_envelopes(
+        session, principal, programme=programme, page=page, updated_since=updated_since
+    )
+    return EnvelopeList(items=[envelope_read(e) for e in rows], next_cursor=next_cursor)
+
+
+@envelopes_router.get(
+    "/{departement}",
+    summary="Lire une enveloppe départementale",
+    response_model=EnvelopeRead,
+    responses={200: {"headers": ETAG}, **problems(401, 403, 404)},
+)
+async def read_envelope(
+    departement: DepartementPath,
+    response: Response,
+    session: SessionDep,
+    principal: StateReaders,
+    programme: ProgrammeRef,
+) -> EnvelopeRead:
+    """Alloué, engagé, payé, disponible (préfet : son département seulement, R-ACL-1)."""
+    envelope = await envelopes_service.get_envelope(
+        session, principal, programme=programme, departement=departement
+    )
+    response.headers["ETag"] = etag_for(envelope.version)
+    return envelope_read(envelope)
+
+
+@envelopes_router.post(
+    "/{departement}/allocations",
+    summary="Allouer, abonder ou transférer une enveloppe",
+    status_code=201,
+    response_model=AllocationResult,
+    responses={201: {"headers": REPLAYED}, **problems(401, 403, 404, 409, 413)},
+)
+async def create_allocation(
+    departement: DepartementPath,
+    response: Response,
+    session: SessionDep,
+    principal: Dinum,
+    programme: CurrentProgramme,
+    data: AllocationCreate,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Any:
+    """Allouer, abonder, réduire ou transférer une enveloppe (DINUM ; R-CAP-4 : jamais sous
+    l'engagé). Accepte `Idempotency-Key`."""
+
+    async def action() -> AllocationResult:
+        envelope, movements = await envelopes_service.allocate(
+            session, principal, programme=programme, departement=departement, data=data
+        )
+        targets = [departement, data.to_departement or departement]
+        return AllocationResult(
+            envelope=envelope_read(envelope),
+            movements=[movement_read(m, d) for m, d in zip(movements, targets, strict=False)],
+        )
+
+    async def authorize() -> None:
+        envelopes_service.check_departement_scope(principal, departement)
+
+    result = await run_idempotent(
+        session,
+        principal,
+        key=idempotency_key,
+        operation=f"allocation:{departement}",
+        payload=data.model_dump(mode="json"),
+        status_code=201,
+        authorize=authorize,
+        action=action,
+    )
+    return located(response, result, lambda _: f"/envelopes/{departement}")
+
+
+@envelopes_router.get(
+    "/{departement}/ledger",
+    summary="Lire les mouvements d'une enveloppe",
+    response_model=LedgerPage,
+    responses=problems(401, 403, 404),
+)
+async def read_ledger(
+    departement: DepartementPath,
+    session: SessionDep,
+    principal: StateReaders,
+    programme: ProgrammeRef,
+    page: Annotated[PageParams, Depends(page_params_for(LEDGER_CURSOR))],
+    updated_since: UpdatedSince = None,
+) -> LedgerPage:
+    """Les mouvements de l'enveloppe, du plus ancien au plus récent (append-only).
+
+    Règles : R-CAP-4, R-ACL-1.
+    """
+    rows, next_cursor = await envelopes_service.ledger(
+        session,
+        principal,
+        programme=programme,
+        departement=departement,
+        page=page,
+        updated_since=updated_since,
+    )
+    fields = LEDGER_FIELDS
+    return LedgerPage.model_validate(  # the page validated in one call (issue 13)
+        {
+            "items": [dict(zip(fields, row, strict=True), departement=departement) for row in rows],
+            "next_cursor": next_cursor,
+        }
+    )
+
+
+def _schedule_read(schedule: programme_service.ForfaitSchedule) -> ForfaitScheduleRead:
+    return ForfaitScheduleRead(
+        departement=schedule.departement,
+        source=schedule.source,
+        tiers=[ForfaitTier.model_validate(t) for t in schedule.tiers],
+        version=schedule.version,
+    )
+
+
+@envelopes_router.get(
+    "/{departement}/forfaits",
+    summary="Lire le barème de forfaits d'un département",
+    response_model=ForfaitScheduleRead,
+    responses={200: {"headers": ETAG}, **problems(401, 403, 404)},
+)
+async def read_forfaits(
+    departement: DepartementPath,
+    response: Response,
+    principal: StateReaders,
+    session: SessionDep,
+    programme: CurrentProgramme,
+) -> ForfaitScheduleRead:
+    """Le barème de forfaits en vigueur pour le département (R-CAP-3)."""
+    envelopes_service.check_departement_scope(principal, departement)
+    schedule = await programme_service.forfait_schedule(session, programme, departement)
+    response.headers["ETag"] = etag_for(schedule.version)
+    return _schedule_read(schedule)
+
+
+@envelopes_router.put(
+    "/{departement}/forfaits",
+    summary="Fixer le barème de forfaits d'un département",
+    response_model=ForfaitScheduleRead,
+    responses={200: {"headers": ETAG}, **problems(401, 403, 404, 412, 413, 428)},
+)
+async def set_forfaits(
+    departement: DepartementPath,
+    response: Response,
+    principal: Prefect,
+    session: SessionDep,
+    programme: CurrentProgramme,
+    data: ForfaitScheduleUpdate,
+    if_match: IfMatchHeader = None,
+) -> ForfaitScheduleRead:
+    """Fixer le barème de forfaits de son département (préfet ; If-Match, `"v0"` la première
+    fois ; R-CAP-3)."""
+    envelopes_service.check_departement_scope(principal, departement)
+    schedule = await programme_service.set_departement_forfaits(
+        session,
+        principal,
+        programme=programme,
+        departement=departement,
+        if_match=if_match,
+        tiers=[t.model_dump(mode="json") for t in data.tiers],
+    )
+    response.headers["ETag"] = etag_for(schedule.version)
+    return _schedule_read(schedule)
