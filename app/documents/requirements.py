@@ -7,7 +7,7 @@ failures with every other failed rule (R-FLOW-2).
 
 from __future__ import annotations
 
-from sqlalchemy import or_
+from sqlalchemy import and_, inspect, or_, select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -16,6 +16,7 @@ from app.core.db import PRODUCTION
 from app.core.rules import RuleFailure
 from app.documents.models import Document
 from app.documents.rules import Held, Line, ScanStatus, missing_documents
+from app.programme import cache as programme_cache
 from app.programme.models import Programme
 from app.programme.rules import Owner, Requirement, Step, requirements
 from app.projects import hooks
@@ -41,33 +42,44 @@ async def lines_of(session: AsyncSession, project: Project) -> list[Line]:
 @hooks.on_requirements
 async def step_failures(session: AsyncSession, project: Project, step: Step) -> list[RuleFailure]:
     """R-DOC-1: each document `step` requires of this dossier that is missing, pending or
-    infected (one statement for the documents, one for the lines when a kind is per line)."""
-    required = [
-        r for r in await programme_requirements(session, project.programme_id) if r.step is step
-    ]
-    if not required:
-        return []
-    candidate = await session.get_one(Candidate, project.candidate_id)
-    required = [
-        r for r in required if r.applies(strand=project.strand, candidate_kind=candidate.kind)
-    ]
-    if not required:
-        return []
+    infected. One statement reads the programme's version (its terms come from the cache),
+    the candidate's kind and the current documents; the lines are the dossier's own when
+    loaded (else one more statement, when a kind is per line)."""
     rows = (
         await session.execute(
-            select(
-                Document.kind, Document.project_id, Document.expense_line_id, Document.scan_status
+            sa_select(
+                col(Programme.version),
+                col(Candidate.kind),
+                col(Document.kind),
+                col(Document.project_id),
+                col(Document.expense_line_id),
+                col(Document.scan_status),
             )
-            .where(
-                or_(
-                    col(Document.project_id) == project.id,
-                    col(Document.candidate_id) == candidate.id,
+            .select_from(Candidate)
+            .join(Programme, col(Programme.id) == project.programme_id)
+            .outerjoin(
+                Document,
+                and_(
+                    or_(
+                        col(Document.project_id) == project.id,
+                        col(Document.candidate_id) == col(Candidate.id),
+                    ),
+                    col(Document.superseded_at).is_(None),
                 ),
-                col(Document.superseded_at).is_(None),
             )
+            .where(col(Candidate.id) == project.candidate_id)
             .order_by(col(Document.created_at), col(Document.id))
         )
     ).all()
+    version, candidate_kind = rows[0][0], rows[0][1]
+    programme = await programme_cache.programme_at(session, project.programme_id, version)
+    required = [
+        r
+        for r in requirements(programme.required_documents)
+        if r.step is step and r.applies(strand=project.strand, candidate_kind=candidate_kind)
+    ]
+    if not required:
+        return []
     held = [
         Held(
             kind=kind,
@@ -75,14 +87,23 @@ async def step_failures(session: AsyncSession, project: Project, step: Step) -> 
             expense_line_id=line_id,
             scan_status=ScanStatus(status),
         )
-        for kind, project_id, line_id, status in rows
+        for _, _, kind, project_id, line_id, status in rows
+        if kind is not None
     ]
-    lines = await lines_of(session, project) if any(r.per_line for r in required) else []
+    lines: list[Line] = []
+    if any(r.per_line for r in required):
+        if "expense_lines" in inspect(project).unloaded:
+            lines = await lines_of(session, project)
+        else:
+            lines = [
+                Line(id=line.id, label=line.label, amount_cents=line.amount_cents)
+                for line in project.expense_lines
+            ]
     return missing_documents(
         required,
         step=step,
         strand=project.strand,
-        candidate_kind=candidate.kind,
+        candidate_kind=candidate_kind,
         lines=lines,
         held=held,
         # A session that does not say (a worker's) is judged as production's: strictly.
