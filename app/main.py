@@ -23,7 +23,7 @@ from app.committees.router import (
 from app.core.config import Settings, get_settings
 from app.core.db import CheckoutGate, make_engine, make_sessionmaker, start_clock
 from app.core.docs import install_docs
-from app.core.errors import install_error_handlers
+from app.core.exception_handlers import install_error_handlers
 from app.core.middleware import (
     BodyLimitMiddleware,
     InFlightLimitMiddleware,
