@@ -20,9 +20,10 @@ from app.committees.router import (
     decisions_router as committee_decisions_router,
     router as committees_router,
 )
+from app.contract.docs import install_docs
+from app.contract.openapi import build_openapi
 from app.core.config import Settings, get_settings
 from app.core.db import CheckoutGate, make_engine, make_sessionmaker, start_clock
-from app.core.docs import install_docs
 from app.core.exception_handlers import install_error_handlers
 from app.core.middleware import (
     BodyLimitMiddleware,
@@ -36,7 +37,6 @@ from app.core.observability import (
     instrument_pool,
     mark_worker_dead,
 )
-from app.core.openapi import build_openapi
 from app.core.ratelimit import RateLimitMiddleware
 from app.core.security import ProviderVerifier, TokenVerifier
 from app.dashboard.router import mount as mount_dashboard
@@ -132,7 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=API_VERSION,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url=None,  # served offline by app.core.docs when settings.show_docs
+        docs_url=None,  # served offline by app.contract.docs when settings.show_docs
         redoc_url=None,
         openapi_url="/openapi.json" if settings.show_docs else None,
         generate_unique_id_function=lambda route: route.name,

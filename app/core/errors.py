@@ -2,7 +2,7 @@
 
 People read `detail` (French); machines read `type` (a stable URI) and `code` (the rule id of
 DOMAIN.md where one applies, else a stable slug). `app.core.exception_handlers` turns every
-exception into such a body; `app.core.problem_examples` holds each status's usual example.
+exception into such a body; `app.contract.problem_examples` holds each status's usual example.
 """
 
 from __future__ import annotations

@@ -17,6 +17,9 @@ from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
 from app.auth.dependencies import ROLE_LABELS, get_principal
 from app.auth.principal import Role
+from app.contract.examples import add_examples
+from app.contract.glossary import describe
+from app.contract.problem_examples import problem_example
 from app.core.errors import (
     PROBLEM_DESCRIPTIONS,
     PROBLEM_MEDIA_TYPE,
@@ -24,10 +27,7 @@ from app.core.errors import (
     ProblemItem,
     problem_ref,
 )
-from app.core.examples import add_examples
-from app.core.glossary import describe
 from app.core.location import LOCATION_HEADER
-from app.core.problem_examples import problem_example
 from app.core.ratelimit import document_rate_limits
 from app.core.schemas import NO_NUL_PATTERN
 
