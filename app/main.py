@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from app.audit.checkpoints import run_publisher as run_checkpoint_publisher
 from app.audit.router import router as audit_router
 from app.audit.service import keyring_of, use_keyring
+from app.auth.dependencies import principal_of
 from app.auth.router import router as auth_router
 from app.budgets.router import envelopes_router, grants_router
 from app.candidates.router import router as candidates_router
@@ -199,7 +200,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Innermost first: the rate limit counts before the route parses the body, and its 429
     # gets the CORS and security headers of the middlewares around it. Outermost last:
     # in-flight limit, body cap, security headers (on CORS refusals too), CORS.
-    app.add_middleware(RateLimitMiddleware, settings=settings, verifier=app.state.token_verifier)
+    app.add_middleware(
+        RateLimitMiddleware,
+        settings=settings,
+        verifier=app.state.token_verifier,
+        identify=principal_of,
+    )
     if settings.cors_origins:
         app.add_middleware(
             ProblemCORSMiddleware,
