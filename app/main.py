@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from app.audit.checkpoints import run_publisher as run_checkpoint_publisher
 from app.audit.router import router as audit_router
 from app.audit.service import keyring_of, use_keyring
+from app.auth.dependencies import principal_of
 from app.auth.router import router as auth_router
 from app.budgets.envelopes_router import envelopes_router
 from app.budgets.grants_router import grants_router
@@ -21,10 +22,11 @@ from app.committees.router import (
     decisions_router as committee_decisions_router,
     router as committees_router,
 )
+from app.contract.docs import install_docs
+from app.contract.openapi import build_openapi
 from app.core.config import Settings, get_settings
 from app.core.db import CheckoutGate, make_engine, make_sessionmaker, start_clock
-from app.core.docs import install_docs
-from app.core.errors import install_error_handlers
+from app.core.exception_handlers import install_error_handlers
 from app.core.middleware import (
     BodyLimitMiddleware,
     InFlightLimitMiddleware,
@@ -37,7 +39,6 @@ from app.core.observability import (
     instrument_pool,
     mark_worker_dead,
 )
-from app.core.openapi import build_openapi
 from app.core.ratelimit import RateLimitMiddleware
 from app.core.security import ProviderVerifier, TokenVerifier
 from app.dashboard.router import mount as mount_dashboard
@@ -133,7 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=API_VERSION,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url=None,  # served offline by app.core.docs when settings.show_docs
+        docs_url=None,  # served offline by app.contract.docs when settings.show_docs
         redoc_url=None,
         openapi_url="/openapi.json" if settings.show_docs else None,
         generate_unique_id_function=lambda route: route.name,
@@ -199,7 +200,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Innermost first: the rate limit counts before the route parses the body, and its 429
     # gets the CORS and security headers of the middlewares around it. Outermost last:
     # in-flight limit, body cap, security headers (on CORS refusals too), CORS.
-    app.add_middleware(RateLimitMiddleware, settings=settings, verifier=app.state.token_verifier)
+    app.add_middleware(
+        RateLimitMiddleware,
+        settings=settings,
+        verifier=app.state.token_verifier,
+        identify=principal_of,
+    )
     if settings.cors_origins:
         app.add_middleware(
             ProblemCORSMiddleware,

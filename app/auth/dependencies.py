@@ -12,7 +12,7 @@ from app.auth.principal import Principal, Role
 from app.auth.rules import InvalidScope, principal_from_claims
 from app.core.errors import Forbidden, Unauthenticated
 from app.core.observability import set_caller
-from app.core.security import TokenVerifier
+from app.core.security import TokenClaims, TokenVerifier
 from app.reference.catalogue import get_catalogue
 
 bearer_scheme = HTTPBearer(
@@ -20,6 +20,11 @@ bearer_scheme = HTTPBearer(
     scheme_name="bearerAuth",
     description="Jeton JWT (ProConnect en production ; `python -m app token` en développement).",
 )
+
+
+def principal_of(claims: TokenClaims) -> Principal:
+    """The caller these verified claims name, checked against the reference (InvalidScope)."""
+    return principal_from_claims(claims, is_departement=get_catalogue().is_departement)
 
 
 async def get_principal(
@@ -32,7 +37,7 @@ async def get_principal(
     verifier: TokenVerifier = request.app.state.token_verifier
     claims = await verifier.verify(credentials.credentials)
     try:
-        principal = principal_from_claims(claims, is_departement=get_catalogue().is_departement)
+        principal = principal_of(claims)
     except InvalidScope as exc:
         raise Unauthenticated(str(exc)) from exc
     set_caller(principal.role.value, principal.subject)  # the access log names the caller

@@ -30,7 +30,7 @@ IF_MATCH_DESCRIPTION = (
 )
 
 # Optional for FastAPI, so that a missing header reaches `check_if_match` (428, not FastAPI's
-# 422); the contract marks it required (app.core.openapi) and states the pattern.
+# 422); the contract marks it required (app.contract.openapi) and states the pattern.
 IfMatchHeader = Annotated[
     str | None,
     Header(

@@ -30,12 +30,7 @@ from sqlmodel import Field, SQLModel
 
 from app.core.clock import Clock, ClockRefused, settle_offset, use_clock
 from app.core.config import Settings
-from app.core.errors import (
-    AppError,
-    DatabaseUnavailable,
-    ServiceUnavailable,
-    is_unique_violation,
-)
+from app.core.errors import AppError, DatabaseUnavailable, ServiceUnavailable
 from app.core.types import UTCDateTime
 
 logger = logging.getLogger("app.db")
@@ -78,7 +73,7 @@ def make_engine(settings: Settings) -> AsyncEngine:
         # Issue 13: no pre-ping (one round trip per checkout, 9–11 where the floor needs 3).
         # Connections are recycled by age; a dead one fails its first statement, which
         # invalidates the pool (every older connection is replaced) and answers 503 with
-        # Retry-After (app/core/errors.py, `connection_invalidated`).
+        # Retry-After (app/core/exception_handlers.py, `connection_invalidated`).
         kwargs["pool_pre_ping"] = False
         kwargs["pool_recycle"] = settings.database_pool_recycle_seconds
         # Waiting for a pooled connection is bounded too (SQLAlchemy's default is 30 s).
@@ -379,6 +374,20 @@ _SNAPSHOT_READS = (
     "/api/v1/auth",
     "/api/v1/documents",  # a download audits who read it (R-DOC-3), in a transaction
 )
+
+
+UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
+
+
+def is_unique_violation(exc: IntegrityError) -> bool:
+    """A UNIQUE or PRIMARY KEY constraint refused the row (PostgreSQL: SQLSTATE 23505;
+    SQLite: « UNIQUE constraint failed »), not a NOT NULL, CHECK or foreign key."""
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if code is not None:
+        return bool(code == UNIQUE_VIOLATION)
+    text = str(orig).lower()
+    return "unique constraint" in text or "duplicate key" in text
 
 
 async def add_unique(session: AsyncSession, row: Any, error: AppError) -> None:

@@ -26,8 +26,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
-from app.auth.principal import Principal
 from app.core.errors import Conflict, UnprocessableEntity
+from app.core.security import CallerIdentity
 from app.core.types import UTCDateTime
 
 RETENTION = timedelta(hours=24)
@@ -98,7 +98,7 @@ class IdempotencyInFlight(Conflict):
     default_detail = "Une requête avec cette clé est en cours : réessayez dans un instant."
 
 
-def principal_scope(principal: Principal) -> str:
+def principal_scope(principal: CallerIdentity) -> str:
     """The scope claim that, with subject and role, identifies a caller."""
     return principal.departement or principal.siren or ""
 
@@ -110,7 +110,7 @@ def request_hash(operation: str, payload: Any) -> str:
 
 async def _replay(
     session: AsyncSession,
-    principal: Principal,
+    principal: CallerIdentity,
     key: str,
     fingerprint: str,
     *,
@@ -150,7 +150,7 @@ async def _replay(
 
 async def run_idempotent(
     session: AsyncSession,
-    principal: Principal,
+    principal: CallerIdentity,
     *,
     key: str | None,
     operation: str,

@@ -48,12 +48,10 @@ from limits.aio.strategies import (
 from limits.storage import StorageTypes, storage_from_string
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.auth.rules import principal_from_claims
 from app.core.config import RATE_LIMIT_CLASSES, RATE_LIMIT_ROLES, Settings
 from app.core.errors import PROBLEM_MEDIA_TYPE, problem_body, problem_ref
 from app.core.observability import RATE_LIMIT_REFUSALS
-from app.core.security import TokenVerifier
-from app.reference.catalogue import get_catalogue
+from app.core.security import CallerIdentity, TokenClaims, TokenVerifier
 
 logger = logging.getLogger("app.ratelimit")
 
@@ -137,19 +135,23 @@ class Caller:
     key: str  # a digest: no subject or address is written to the store
 
 
+Identify = Callable[[TokenClaims], CallerIdentity]
+
+
 class CallerResolver:
-    def __init__(self, verifier: TokenVerifier, proxies: TrustedProxies) -> None:
+    def __init__(
+        self, verifier: TokenVerifier, proxies: TrustedProxies, identify: Identify
+    ) -> None:
         self.verifier = verifier
         self.proxies = proxies
+        self.identify = identify  # app.auth: verified claims -> Principal, or InvalidScope
 
     async def __call__(self, scope: Scope) -> Caller:
         authorization = _header(scope, b"authorization")
         if authorization and authorization[:7].lower() == "bearer ":
             try:
                 claims = await self.verifier.verify(authorization[7:].strip())
-                principal = principal_from_claims(
-                    claims, is_departement=get_catalogue().is_departement
-                )
+                principal = self.identify(claims)
             except Exception:  # noqa: BLE001 - AppError, InvalidScope or worse: never a pass
                 pass  # counted by address like an anonymous call; the route answers 401 itself
             else:
@@ -272,12 +274,16 @@ def _too_many(decision: Decision, path: str) -> dict[str, Any]:
 class RateLimitMiddleware:
     """429 over the caller's budget; RateLimit headers on every limited response."""
 
-    def __init__(self, app: ASGIApp, settings: Settings, verifier: TokenVerifier) -> None:
+    def __init__(
+        self, app: ASGIApp, settings: Settings, verifier: TokenVerifier, identify: Identify
+    ) -> None:
         self.app = app
         self.enabled = settings.rate_limit_enabled
         if self.enabled:
             self.service = RateLimitService(settings)
-            self.resolve = CallerResolver(verifier, TrustedProxies(settings.forwarded_allow_ips))
+            self.resolve = CallerResolver(
+                verifier, TrustedProxies(settings.forwarded_allow_ips), identify
+            )
 
     async def _decide(self, scope: Scope) -> Decision | None:
         try:

@@ -41,7 +41,7 @@ class InputModel(BaseModel):
 
     Texts are kept as sent (no stripping: the contract's lengths are the stored lengths); a
     NUL character is refused everywhere, as PostgreSQL cannot store it (the contract says so
-    with a pattern on every free text, added in `app.main.build_openapi`).
+    with a pattern on every free text, added in `app.contract.openapi.build_openapi`).
     """
 
     model_config = ConfigDict(extra="forbid")

@@ -15,7 +15,8 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from enum import StrEnum
+from typing import Any, Protocol
 
 import httpx
 from jose import jwk, jwt
@@ -73,6 +74,23 @@ class TokenClaims:
     siren: str | None
     raw: dict[str, Any]
     mapping_rule: str | None = None  # R-AUTH-2: the rule that gave an exchanged token its role
+
+
+class CallerIdentity(Protocol):
+    """A verified caller as core sees it (`app.auth.principal.Principal` is one): idempotency
+    records and rate-limit budgets are keyed by it, and core imports nothing above it."""
+
+    @property
+    def subject(self) -> str: ...
+
+    @property
+    def role(self) -> StrEnum: ...
+
+    @property
+    def departement(self) -> str | None: ...
+
+    @property
+    def siren(self) -> str | None: ...
 
 
 # RELIABILITY.md §0: the key type each asymmetric algorithm takes; any other JWK is skipped.

@@ -2,7 +2,7 @@
 
 Both pages load in Debian's headless Chromium with the network restricted to 127.0.0.1: they
 list the API's operations, and no request to another host was even attempted (the assets are
-the service's own, app/core/docs.py).
+the service's own, app/contract/docs.py).
 """
 
 from __future__ import annotations

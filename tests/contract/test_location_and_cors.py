@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.openapi import build_openapi
+from app.contract.openapi import build_openapi
 from app.main import create_app
 from tests.api.budgets.driver import STATE_SIREN, Money
 from tests.conftest import ACTORS, MARSEILLE_SIREN

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.errors import ProblemItem, _where, json_pointer
+from app.core.errors import ProblemItem
+from app.core.exception_handlers import _where, json_pointer
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 
-from app.core.errors import install_error_handlers, is_unique_violation
+from app.core.db import is_unique_violation
+from app.core.exception_handlers import install_error_handlers
 
 
 def integrity_error(statement: str) -> IntegrityError:

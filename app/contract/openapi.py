@@ -17,16 +17,16 @@ from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
 from app.auth.dependencies import ROLE_LABELS, get_principal
 from app.auth.principal import Role
+from app.contract.examples import add_examples
+from app.contract.glossary import describe
+from app.contract.problem_examples import problem_example
 from app.core.errors import (
     PROBLEM_DESCRIPTIONS,
     PROBLEM_MEDIA_TYPE,
     Problem,
     ProblemItem,
-    problem_example,
     problem_ref,
 )
-from app.core.examples import add_examples
-from app.core.glossary import describe
 from app.core.location import LOCATION_HEADER
 from app.core.ratelimit import document_rate_limits
 from app.core.schemas import NO_NUL_PATTERN
@@ -367,7 +367,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         if "requestBody" in operation:
             # 400: FastAPI answers a body it cannot even decode (not UTF-8) with 400, where
             # undecodable JSON gets a 422; 413: the body cap (BodyLimitMiddleware).
-            # 415: a body sent under another media type than JSON (app.core.errors).
+            # 415: a body sent under another media type than JSON (app.core.exception_handlers).
             needed |= {400, 413, 415}
         if _reads_if_match(operation):
             needed.add(400)  # a malformed ETag (app.core.concurrency)

@@ -3,7 +3,7 @@ carry its own (issue 12: every schema and every field of the contract is describ
 
 A description set on the model (`Field(description=…)`, a docstring) always wins; this table
 only fills the gaps, by `Schema.field` first, then by field name, where a name means the same
-thing in every schema (`created_at`, `departement`…). `app.core.openapi` applies it and the
+thing in every schema (`created_at`, `departement`…). `app.contract.openapi` applies it and the
 contract test fails on any property left without a description.
 """
 
