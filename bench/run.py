@@ -387,10 +387,17 @@ async def burst(
             read = await client.get(f"/api/v1/projects/{row['id']}", headers=h)
             prepared.append((row["id"], {**h, "If-Match": read.headers.get("ETag", '"v1"')}))
 
-        async def one(pid: Any, h: dict[str, str]) -> tuple[int, float]:
+        async def one(pid: Any, h: dict[str, str]) -> tuple[int, float, str]:
             start = time.perf_counter()
             r = await client.post(f"/api/v1/projects/{pid}/submit", headers=h)
-            return r.status_code, (time.perf_counter() - start) * 1000
+            took = (time.perf_counter() - start) * 1000
+            # Why a submission was refused: its rules (R-CAP-3, R-DOC-1…) or the problem's code.
+            why = ""
+            if r.status_code >= 400 and r.headers.get("content-type", "").endswith("json"):
+                problem = r.json()
+                codes = sorted({e.get("code", "") for e in problem.get("errors") or []})
+                why = "+".join(c for c in codes if c) or str(problem.get("code", ""))
+            return r.status_code, took, why
 
         pg_before = pg.snapshot()
         cpu_before = server.cpu_seconds()
@@ -398,9 +405,10 @@ async def burst(
         cpu = server.cpu_seconds() - cpu_before
         pg_cpu = PgCpu.spent(pg_before, pg.snapshot())
     statuses: dict[str, int] = {}
-    for status, _ in results:
-        statuses[str(status)] = statuses.get(str(status), 0) + 1
-    times = sorted(t for _, t in results)
+    for status, _, why in results:
+        key = f"{status} {why}".strip()
+        statuses[key] = statuses.get(key, 0) + 1
+    times = sorted(t for _, t, _ in results)
     return {
         "requests": len(results),
         "statuses": statuses,
@@ -430,6 +438,21 @@ def production_env(args: argparse.Namespace) -> dict[str, str | None]:
         "GUICHET_ACCESS_LOG": "true",
         "GUICHET_MAX_IN_FLIGHT_REQUESTS": None,  # as shipped
     }
+
+
+def signing_env() -> dict[str, str | None]:
+    """Production's token algorithm on both sides: RS256 with a key of this run (the service's
+    own key of R-AUTH-2, which signs the tokens it issues), verified by the same verifier."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return {"GUICHET_JWT_ALGORITHM": "RS256", "GUICHET_JWT_SIGNING_KEY": pem}
 
 
 async def build_cases(
@@ -538,18 +561,21 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         sys.exit("wrk is missing: sudo apt-get install wrk (Debian package)")
     started = time.perf_counter()
     url = await prepare_database(args)
-    settings = Settings(database_url=url)
+    signing = signing_env()
+    settings = Settings(
+        database_url=url, jwt_algorithm="RS256", jwt_signing_key=signing["GUICHET_JWT_SIGNING_KEY"]
+    )
     pg = PgCpu(url)
     tmp = Path(tempfile.mkdtemp())
-    production = production_env(args)
+    production = {**production_env(args), **signing}
     service = Server(
         "", url, "0", extra_env=production, serve=True, stdout=tmp / "access-service.log"
     )
-    floor = Server("bench.floor:create_app", url, "0")
+    floor = Server("bench.floor:create_app", url, "0", extra_env=signing)
     results: dict[str, Any] = {"dossiers": args.dossiers, "movements": args.movements,
                                "duration_s": args.duration, "connections": args.connections,
                                "settings": {k: v for k, v in production.items()
-                                            if "PREFIX" not in k},
+                                            if "PREFIX" not in k and "KEY" not in k},
                                "rows": {}, "identical": {}}  # fmt: skip
     try:
         async with httpx.AsyncClient(base_url=service.base, timeout=60) as client:
@@ -620,6 +646,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             two.stop()
     shutil.rmtree(tmp, ignore_errors=True)
     results["seconds"] = round(time.perf_counter() - started)
+    results["load_average_end"] = [round(x, 1) for x in os.getloadavg()]
     return results
 
 
@@ -668,7 +695,10 @@ def table(r: dict[str, Any]) -> str:
             f"p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms"
         )
     out.append(f"- the service's access log: {r.get('access_log_bytes', 0):,} bytes written")
-    out.append(f"- whole run: {r['seconds']} s")
+    out.append(
+        f"- whole run: {r['seconds']} s; load average at its end (1, 5, 15 min): "
+        f"{r.get('load_average_end')}"
+    )
     return "\n".join(out)
 
 
