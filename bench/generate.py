@@ -17,7 +17,11 @@ as `python -m app seed` does; then, seeded by `--seed` (same numbers, same rows)
 - closed committees (one a month per département), grants for the accepted dossiers onward;
 - `--movements` ledger movements (1,000,000): each envelope's allocation, each grant's
   commitment and payments, then allocation adjustments up to the count; the envelopes' figures
-  are the sums of their movements.
+  are the sums of their movements;
+- for each draft, the documents its submission requires (R-DOC-1, read from the seeded
+  programme: the deliberation, a quote per expense line above the threshold, a candidate's
+  attestation when its kind needs one) as rows of `document`, scanned clean, with a storage key
+  and no bytes (submission and the eligibility report read the rows only).
 
 PostgreSQL is loaded with COPY (asyncpg `copy_records_to_table`), SQLite with multi-row
 inserts. `--dump FILE` writes a `pg_dump -Fc` of the result, which `bench/run.py` restores
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import random
 import subprocess
@@ -50,15 +55,21 @@ from app.candidates.models import Candidate  # noqa: E402
 from app.committees.models import Committee  # noqa: E402
 from app.core.config import Settings  # noqa: E402
 from app.core.db import make_engine, make_sessionmaker  # noqa: E402
+from app.documents.models import Document  # noqa: E402
+from app.documents.rules import storage_key  # noqa: E402
 from app.evaluations.models import Evaluation  # noqa: E402
 from app.opendata import publish  # noqa: E402
 from app.programme.models import Programme, ScoringGrid  # noqa: E402
+from app.programme.rules import Owner, Requirement, Step, requirements  # noqa: E402
 from app.programme.service import seed_programme  # noqa: E402
 from app.projects.models import ExpenseLine, FundingLine, Project  # noqa: E402
 from app.reference.catalogue import get_catalogue  # noqa: E402
 from app.reference.departements import DEPARTEMENT_CODES  # noqa: E402
 from tests.support import siret_of  # noqa: E402
 
+# Bumped whenever the generated rows change shape: a cached dump of another version is not
+# restored (bench/run.py names dumps by it). 2: the drafts' documents (R-DOC-1).
+GENERATOR_VERSION = 2
 BATCH = 20_000
 START = datetime(2021, 2, 1, 8, tzinfo=UTC)
 SPAN_SECONDS = 200 * 24 * 3600  # dossiers created over about seven months
@@ -178,10 +189,16 @@ async def generate(args: argparse.Namespace) -> dict[str, Any]:
     engine = make_engine(settings)
     sessionmaker = make_sessionmaker(engine)
     rng = random.Random(args.seed)
+    # The documents draw from their own sequence: the other rows stay those of version 1.
+    documents_rng = random.Random(args.seed + 1)
     async with sessionmaker() as session, session.begin():
         await seed_programme(session)
     async with sessionmaker() as session:
-        programme_id = (await session.execute(select(Programme.id))).scalar_one()
+        programme = (await session.execute(select(Programme))).scalar_one()
+        programme_id = programme.id
+        submission_documents = [
+            r for r in requirements(programme.required_documents) if r.step is Step.SUBMISSION
+        ]
         grids = {
             g.strand: g
             for g in (await session.execute(select(ScoringGrid))).scalars()
@@ -264,8 +281,10 @@ async def generate(args: argparse.Namespace) -> dict[str, Any]:
             movement(envelopes[dep], START, kind="allocation", allocated=10**12)
 
         created_step = SPAN_SECONDS / max(args.dossiers, 1)
+        attested: set[uuid.UUID] = set()  # candidates whose attestation is loaded
         for first in range(0, args.dossiers, BATCH):
             projects, lines, funding, evaluations, grants, conventions = [], [], [], [], [], []
+            documents: list[dict[str, Any]] = []
             for i in range(first, min(first + BATCH, args.dossiers)):
                 dep = deps[rng.randrange(len(deps))]
                 candidate = rng.choice(by_candidate_dep[dep])
@@ -306,6 +325,11 @@ async def generate(args: argparse.Namespace) -> dict[str, Any]:
                     {"id": uuid.UUID(int=rng.getrandbits(128), version=4), "project_id": pid,
                      "position": 0, "funder": "Fonds propres", "amount_cents": total - requested}
                 )  # fmt: skip
+                if status == "draft":
+                    documents += draft_documents(
+                        documents_rng, submission_documents, project, candidate,
+                        lines[-len(amounts) :], attested,
+                    )  # fmt: skip
                 if status in EVALUATED:
                     grid = grids[strand]
                     totals = []
@@ -337,7 +361,14 @@ async def generate(args: argparse.Namespace) -> dict[str, Any]:
                          "advance_paid_cents": paid * 3 // 10, "released_cents": 0,
                          "status": "cancelled" if status == "cancelled" else "active",
                          "reference": reference, "committed_at": decided,
-                         "updated_at": decided}
+                         "updated_at": decided,
+                         # R-PAY-4: the terms frozen at the committee's close.
+                         "eligible_cost_cents": total,
+                         "aid_rate_bps": programme.funding_cap_rate_bps,
+                         "advance_cap_bps": programme.advance_cap_bps,
+                         "pre_final_payment_cap_bps": programme.pre_final_payment_cap_bps,
+                         "programme_version": programme.version,
+                         "grid_version": grids[strand].version}
                     )  # fmt: skip
                     if status in {"under_convention", "paid", "completed"}:
                         signed = decided.date() + timedelta(days=10)
@@ -370,6 +401,7 @@ async def generate(args: argparse.Namespace) -> dict[str, Any]:
             await loader.load(Evaluation, evaluations)
             await loader.load(Grant, grants)
             await loader.load(Convention, conventions)
+            await loader.load(Document, documents)
             print(f"  {first + len(projects)} dossiers", file=sys.stderr)  # noqa: T201
         # Allocation adjustments (+1 €) up to the number of movements; the envelopes' figures
         # are the sums of their movements.
@@ -408,6 +440,51 @@ async def generate(args: argparse.Namespace) -> dict[str, Any]:
         subprocess.run(["pg_dump", "-Fc", "-Z1", "-f", args.dump, pg_dsn(args.url)], check=True)
         result["dump"] = args.dump
     return result
+
+
+def draft_documents(
+    rng: random.Random,
+    required: list[Requirement],
+    project: dict[str, Any],
+    candidate: dict[str, Any],
+    lines: list[dict[str, Any]],
+    attested: set[uuid.UUID],
+) -> list[dict[str, Any]]:
+    """R-DOC-1: the rows of the documents a draft's submission requires, scanned clean: the
+    dossier's (once, or one per expense line above the kind's threshold) and its candidate's
+    (once per candidate, in `attested`). Metadata only: no bytes are stored."""
+    out: list[dict[str, Any]] = []
+    at = project["created_at"] + timedelta(hours=1)
+    for req in required:
+        if not req.applies(strand=project["strand"], candidate_kind=candidate["kind"]):
+            continue
+        if req.owner is Owner.CANDIDATE:
+            if candidate["id"] in attested:
+                continue
+            attested.add(candidate["id"])
+            targets: list[Any] = [None]
+        elif req.per_line:
+            threshold = req.per_line_above_cents or 0
+            targets = [line["id"] for line in lines if line["amount_cents"] > threshold]
+        else:
+            targets = [None]
+        for line_id in targets:
+            on_project = req.owner is Owner.PROJECT
+            sha = hashlib.sha256(rng.getrandbits(128).to_bytes(16, "big")).hexdigest()
+            project_id = project["id"] if on_project else None
+            candidate_id = None if on_project else candidate["id"]
+            out.append(
+                {"id": uuid.UUID(int=rng.getrandbits(128), version=4), "project_id": project_id,
+                 "candidate_id": candidate_id, "expense_line_id": line_id,
+                 "departement": project["departement"], "kind": req.code,
+                 "filename": f"{req.code}.pdf", "content_type": "application/pdf",
+                 "size_bytes": 50_000, "sha256": sha,
+                 "storage_key": storage_key(project_id=project_id, candidate_id=candidate_id,
+                                            sha256=sha),
+                 "scan_status": "clean", "scanned_at": at, "uploaded_by": project["created_by"],
+                 "uploaded_role": "candidate", "created_at": at, "updated_at": at}
+            )  # fmt: skip
+    return out
 
 
 def parser() -> argparse.ArgumentParser:
