@@ -40,8 +40,8 @@ from starlette.routing import Route
 
 from app.auth.principal import Principal, Role
 from app.auth.rules import InvalidScope, principal_from_claims
+from app.budgets.envelopes import check_departement_scope
 from app.budgets.rules import final_report_refusal
-from app.budgets.service import check_departement_scope
 from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.errors import Unauthenticated
