@@ -155,6 +155,8 @@ class RequiredDocument(ReadModel):
 
 
 class RequiredDocumentIn(RequiredDocument, InputModel):
+    """R-DOC-1 : une pièce demandée, telle que la DINUM la définit."""
+
     @model_validator(mode="after")
     def _known_types(self) -> RequiredDocumentIn:
         unknown = sorted(set(self.allowed_types) - set(DOCUMENT_TYPES))
@@ -213,7 +215,11 @@ class ProgrammeUpdate(InputModel):
     general_criteria: list[CriterionIn] = Field(default=None, min_length=1, max_length=20)  # type: ignore[arg-type]
     strands: list[StrandIn] = Field(default=None, min_length=3, max_length=3)  # type: ignore[arg-type]
     forfaits: list[ForfaitTierIn] = Field(default=None, max_length=20)  # type: ignore[arg-type]
-    required_documents: list[RequiredDocumentIn] = Field(default=None, max_length=30)  # type: ignore[arg-type]
+    required_documents: list[RequiredDocumentIn] = Field(
+        default=None,  # type: ignore[arg-type]
+        max_length=30,
+        description="R-DOC-1 : la liste complète des pièces demandées (remplace la précédente).",
+    )
 
     model_config = {
         "json_schema_extra": {

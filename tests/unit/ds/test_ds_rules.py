@@ -267,18 +267,3 @@ def test_the_mapped_attachment_champs_give_their_files() -> None:
     )
     assert parsed.content.digest() == plain.content.digest()
     assert plain.attachments == ()  # a mapping without a documents table (stored before)
-
-
-def test_the_mapping_kinds_are_the_dossier_kinds_that_name_no_line() -> None:
-    """The contract's list of importable kinds is R-DOC-1's dossier kinds of the FITN7
-    programme but the quote (the kinds that name an expense line)."""
-    from typing import get_args
-
-    from app.ds.schemas import DocumentEntry
-    from app.programme.rules import Owner, requirements
-    from app.programme.seed import REQUIRED_DOCUMENTS
-
-    allowed = set(get_args(DocumentEntry.model_fields["kind"].annotation))
-    dossier = [r for r in requirements(REQUIRED_DOCUMENTS) if r.owner is Owner.PROJECT]
-    assert any(r.code == "quote" and r.per_line for r in dossier)
-    assert allowed == {r.code for r in dossier if not r.per_line}
