@@ -18,6 +18,7 @@ from app.notifications.models import Notification, PrefectureAddress
 from app.programme.models import DepartementForfaits, Programme, ScoringGrid
 from app.projects.models import ExpenseLine, FundingLine, Project, ProjectTransition
 from app.signin.models import LoginState, MappingRule, OneTimeCode
+from app.stats.models import StatsBeneficiary, StatsCounter, StatsProject
 from app.webhooks.models import WebhookDelivery, WebhookSubscription
 
 metadata = SQLModel.metadata
@@ -48,6 +49,9 @@ __all__ = [
     "FundingLine",
     "Programme",
     "Project",
+    "StatsBeneficiary",
+    "StatsCounter",
+    "StatsProject",
     "ProjectTransition",
     "ScoringGrid",
     "ServiceClock",

@@ -56,6 +56,7 @@ from app.programme.service import seed_programme  # noqa: E402
 from app.projects.models import ExpenseLine, FundingLine, Project  # noqa: E402
 from app.reference.catalogue import get_catalogue  # noqa: E402
 from app.reference.departements import DEPARTEMENT_CODES  # noqa: E402
+from app.stats import counters  # noqa: E402
 from tests.support import siret_of  # noqa: E402
 
 BATCH = 20_000
@@ -336,7 +337,9 @@ async def generate(args: argparse.Namespace) -> dict[str, Any]:
                          "advance_paid_cents": paid * 3 // 10, "released_cents": 0,
                          "status": "cancelled" if status == "cancelled" else "active",
                          "reference": reference, "committed_at": decided,
-                         "updated_at": decided}
+                         "updated_at": decided, "eligible_cost_cents": total,
+                         "aid_rate_bps": 10_000, "advance_cap_bps": 3_000,
+                         "pre_final_payment_cap_bps": 8_000, "programme_version": 1}
                     )  # fmt: skip
                     if status in {"under_convention", "paid", "completed"}:
                         signed = decided.date() + timedelta(days=10)
@@ -387,6 +390,8 @@ async def generate(args: argparse.Namespace) -> dict[str, Any]:
                 )  # fmt: skip
         for first in range(0, len(movements), 100_000):
             await loader.load(LedgerMovement, movements[first : first + 100_000])
+        async with sessionmaker() as session, session.begin():
+            await counters.recount(session)  # issue 28: the dashboards' counters of these rows
         if loader.pg:
             await loader.conn.execute(
                 "SELECT setval(pg_get_serial_sequence('ledger_movement', 'id'), $1)", movement_id
