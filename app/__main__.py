@@ -220,6 +220,7 @@ async def _work() -> None:
     its own; several may share one PostgreSQL, SKIP LOCKED keeps them apart)."""
     import signal
 
+    import app.stats.counters  # noqa: F401 - the dashboards' counters follow the audited writes
     from app.core.clock import use_clock
     from app.core.db import load_clock, make_engine, make_sessionmaker
     from app.ds.worker import run_worker as run_ds_worker

@@ -19,6 +19,7 @@ from app.opendata.models import PublishedGrant
 from app.programme.models import DepartementForfaits, Programme, ScoringGrid
 from app.projects.models import ExpenseLine, FundingLine, Project, ProjectTransition
 from app.signin.models import LoginState, MappingRule, OneTimeCode
+from app.stats.models import StatsBeneficiary, StatsCounter, StatsProject
 from app.webhooks.models import WebhookDelivery, WebhookSubscription
 
 metadata = SQLModel.metadata
@@ -49,6 +50,9 @@ __all__ = [
     "FundingLine",
     "Programme",
     "Project",
+    "StatsBeneficiary",
+    "StatsCounter",
+    "StatsProject",
     "ProjectTransition",
     "PublishedGrant",
     "ScoringGrid",

@@ -23,6 +23,8 @@ from app.core.clock import PARIS
 from app.programme.models import Programme
 from app.projects.models import Project, ProjectTransition
 from app.projects.rules import Status
+from app.stats.counters import MONTHLY
+from app.stats.models import StatsBeneficiary, StatsCounter
 from app.stats.sql import date_year_month, days_between, year_month
 
 CANCELLED = "cancelled"
@@ -280,4 +282,42 @@ def committees_held(q: StatsQuery) -> Select[*tuple[Any, ...]]:
             col(Committee.status) == CommitteeStatus.CLOSED.value,
             *_in_period(q, col(Committee.closed_at)),
         )
+    )
+
+
+# -- issue 28: the counters kept by the writes (app.stats.counters), for a query without period
+
+
+def counter_figures(q: StatsQuery, *, series: bool) -> Select[*tuple[Any, ...]]:
+    """Every counted figure (stats_counter) per (figure, key), summed over the départements
+    for the national figures; the monthly ones only with `series`."""
+    figure, key = col(StatsCounter.figure), col(StatsCounter.key)
+    stmt = _grouped(
+        q,
+        col(StatsCounter.departement),
+        [figure, key, func.sum(col(StatsCounter.n)), func.sum(col(StatsCounter.cents))],
+        [figure, key],
+    )
+    if not series:
+        stmt = stmt.where(figure.not_in(MONTHLY))
+    return stmt.select_from(StatsCounter)
+
+
+def counted_beneficiaries(q: StatsQuery) -> Select[*tuple[Any, ...]]:
+    """`beneficiaries` from stats_beneficiary: the (département, candidate, programme) with a
+    funded grant, then the distinct candidates and those under their programme's threshold."""
+    b = StatsBeneficiary
+    small = case(
+        (col(Candidate.population) < col(Programme.small_population_threshold), col(b.candidate_id))
+    )
+    stmt = _grouped(
+        q,
+        col(b.departement),
+        [func.count(func.distinct(col(b.candidate_id))), func.count(func.distinct(small))],
+    )
+    return (
+        stmt.select_from(b)
+        .join(Candidate, col(Candidate.id) == col(b.candidate_id))
+        .join(Programme, col(Programme.id) == col(b.programme_id))
+        .where(col(b.grants) > 0)
     )

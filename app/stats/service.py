@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,7 +22,7 @@ from app.core import clock
 from app.core.db import read_only_transaction
 from app.programme.models import Programme
 from app.projects.rules import Status
-from app.stats import cache as stats_cache, repository as q
+from app.stats import cache as stats_cache, counters, repository as q
 from app.stats.rules import ratio_bps, use_rate_bps
 from app.stats.schemas import DepartementFigures, DepartementsStats, NationalStats
 
@@ -147,16 +147,23 @@ async def _figures(
     return dict(figures)
 
 
-async def _compute(
-    session: AsyncSession,
-    principal: Principal,
-    programme: Programme,
-    query: q.StatsQuery,
-    *,
-    series: bool,
-) -> dict[str | None, dict[str, Any]]:
-    """Every figure of every scope the query covers: one pass over the dossiers, one over the
-    grants, one aggregate for each other figure."""
+class Parts(NamedTuple):
+    """The aggregate rows of each figure, by scope, before they are set side by side."""
+
+    envelopes: Rows
+    statuses: Rows
+    strands: Rows
+    requested_kind: Rows
+    granted_strand: Rows
+    granted_kind: Rows
+    impact: Rows
+    people: Rows
+    months: dict[str, Rows]
+
+
+async def _aggregated(session: AsyncSession, query: q.StatsQuery, *, series: bool) -> Parts:
+    """The figures of a period: one pass over the dossiers, one over the grants, one
+    aggregate for the beneficiaries and each series."""
     envelopes = await _rows(session, q.envelope_figures(query))
     statuses, strands, requested_kind = _fold(
         await _rows(session, q.project_figures(query)), 3, _project_step
@@ -165,12 +172,77 @@ async def _compute(
         await _rows(session, q.grant_figures(query, series=series)), 4, _grant_step(series)
     )
     people = await _rows(session, q.beneficiaries(query))
-    medians = await _rows(session, q.median_days_to_decision(query))
     months: dict[str, Rows] = {}
     if series:
         months["commitments"] = commitments
         months["payments"] = await _rows(session, q.payments_by_month(query))
         months["submissions"] = await _rows(session, q.submissions_by_month(query))
+    return Parts(
+        envelopes, statuses, strands, requested_kind, granted_strand, granted_kind, impact,
+        people, months,
+    )  # fmt: skip
+
+
+# A counter row (figure, key, n, cents) as the aggregate rows of the figure: which part, and
+# the row's values there; only rows with a positive `n` (a dossier, a funded grant, a payment)
+# are listed, as the aggregate queries list only what exists.
+_COUNTED: dict[str, tuple[str, Callable[[str, int, int], tuple[Any, ...]]]] = {
+    counters.STATUS: ("statuses", lambda key, n, _c: (key, n)),
+    counters.STRAND: ("strands", lambda key, n, c: (key, n, c)),
+    counters.KIND: ("requested_kind", lambda key, _n, c: (key, c)),
+    counters.GRANTED_STRAND: ("granted_strand", lambda key, _n, c: (key, c)),
+    counters.GRANTED_KIND: ("granted_kind", lambda key, _n, c: (key, c)),
+    counters.COMMITMENTS: ("commitments", lambda key, n, c: (key, n, c)),
+    counters.PAYMENTS: ("payments", lambda key, n, c: (key, n, c)),
+    counters.SUBMISSIONS: ("submissions", lambda key, n, _c: (key, n)),
+}
+
+
+async def _counted(session: AsyncSession, query: q.StatsQuery, *, series: bool) -> Parts:
+    """Issue 28: the figures without a period, from the counters the writes keep
+    (app.stats.counters): a few thousand counter rows instead of passes over every dossier."""
+    parts: dict[str, Rows] = {name: defaultdict(list) for name, _ in _COUNTED.values()}
+    impact: dict[str | None, list[int]] = {}
+    rows = (await session.execute(q.counter_figures(query, series=series))).all()
+    for scope, figure, key, n, cents in rows:
+        n, cents = int(n or 0), int(cents or 0)
+        if figure == counters.IMPACT:
+            reached = impact.setdefault(scope, [0, 0])
+            reached[0 if key == counters.AGENTS else 1] += n
+        elif figure in _COUNTED and n > 0:
+            name, shape = _COUNTED[figure]
+            parts[name][scope].append(shape(key, n, cents))
+    months: dict[str, Rows] = {}
+    if series:
+        months = {name: parts[name] for name in ("commitments", "payments", "submissions")}
+    return Parts(
+        await _rows(session, q.envelope_figures(query)),
+        parts["statuses"],
+        parts["strands"],
+        parts["requested_kind"],
+        parts["granted_strand"],
+        parts["granted_kind"],
+        {scope: [(None, *reached)] for scope, reached in impact.items()},
+        await _rows(session, q.counted_beneficiaries(query)),
+        months,
+    )
+
+
+async def _compute(
+    session: AsyncSession,
+    principal: Principal,
+    programme: Programme,
+    query: q.StatsQuery,
+    *,
+    series: bool,
+) -> dict[str | None, dict[str, Any]]:
+    """Every figure of every scope the query covers: from the counters without a period, by
+    aggregate queries over a period; the median, the committees held and due by their own."""
+    whole = query.period_from is None and query.period_to is None
+    parts = await (_counted if whole else _aggregated)(session, query, series=series)
+    envelopes, statuses, strands, requested_kind = parts[:4]
+    granted_strand, granted_kind, impact, people, months = parts[4:]
+    medians = await _rows(session, q.median_days_to_decision(query))
     held = await _rows(session, q.committees_held(query))
     due = await _due(session, principal, programme, grouped=query.grouped)
 

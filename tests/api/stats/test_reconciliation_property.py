@@ -1,5 +1,6 @@
 """§5, property: over random histories of decisions, payments, settlements and cancellations,
-every money figure equals the ledger's. Each example runs in its own rolled-back transaction
+every money figure equals the ledger's, and the counters the dashboards read (issue 28) equal
+their recomputation from scratch. Each example runs in its own rolled-back transaction
 (`isolated_session`, as each test of the suite), writes through the API (the decision through
 `commit_grant`, what a committee's close calls, as the budgets tests do) and reads through
 the API: the envelopes and their ledgers, the dashboards (national, per département, by
@@ -26,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.budgets.rules import share
 from tests.api.budgets.driver import Money, sql_envelope_and_ledger
+from tests.api.stats.counting import assert_counters_recomputed
 from tests.api.stats.dataset import at
 from tests.conftest import ACTORS, AIX_SIREN, MARSEILLE_SIREN, PARIS_SIREN, isolated_session
 from tests.factories import make_candidate, make_project
@@ -227,3 +229,6 @@ async def test_every_figure_reconciles_with_the_ledger(
         # what is not published is exactly what active grants without a convention commit
         unpublished = sum(g.net for g in grants if not g.convention)
         assert sum(published) + unpublished == national["committed_cents"]
+        # Issue 28: the dashboards read counters the writes kept; they are exactly their
+        # recomputation from the dossiers, grants and payments alone.
+        await session.run_sync(lambda s: assert_counters_recomputed(s.connection()))

@@ -1,0 +1,438 @@
+"""Issue 28: the dashboards' figures kept current by the writes, in the writes' transactions.
+
+Every change of a dossier, a grant, a payment or a candidate is audited in its transaction
+(R-AUDIT-1); the audit trail calls `_count` (an `on_append` listener) right after appending
+the transaction's events, before its COMMIT. `_count` reads what each touched dossier
+contributes now (status, strand, candidate kind, submission, grant and its net amount, §5),
+takes what it contributed before (`stats_project`) out of the counters and puts the new
+contribution in; a recorded payment adds itself to its month. Every counter changes by an
+atomic `n = n + :d` upsert (INSERT … ON CONFLICT DO UPDATE, both databases), so writers on
+several instances never lose an increment; a rolled-back write leaves the counters as they were.
+
+The dashboards without a period read these counters (app.stats.service); a period, which cuts
+at Paris midnights, is still answered by the aggregate queries of app.stats.repository.
+
+`scratch_*` recompute every counter from the business tables alone (set-based SQL, months by
+app.stats.sql): `recount` rebuilds the counters from them after writes made below the service
+(the bench's generator, a restore), and the reconciliation tests compare the two.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    String,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from app.audit import service as audit_service
+from app.budgets.models import Grant, Payment, net_amount
+from app.candidates.models import Candidate
+from app.projects.models import Project
+from app.stats.models import StatsBeneficiary, StatsCounter, StatsProject
+from app.stats.sql import date_year_month, year_month
+
+CANCELLED = "cancelled"
+# The figures of stats_counter: key, then what `n` and `cents` hold.
+STATUS = "status"  # status; dossiers
+STRAND = "strand"  # strand; dossiers, requested by the submitted ones
+KIND = "kind"  # candidate kind; submitted dossiers, requested
+SUBMISSIONS = "submissions"  # UTC month of submission; dossiers
+GRANTED_STRAND = "granted_strand"  # strand; funded grants (net > 0), net amounts (§5)
+GRANTED_KIND = "granted_kind"  # candidate kind; funded grants, net amounts
+COMMITMENTS = "commitments"  # UTC month of the decision; funded grants, net amounts
+IMPACT = "impact"  # "agents" / "users"; reached by the grants not cancelled
+PAYMENTS = "payments"  # month paid; payments, amounts
+AGENTS, USERS = "agents", "users"
+MONTHLY = (SUBMISSIONS, COMMITMENTS, PAYMENTS)  # read only for the series (group_by=month)
+
+CounterKey = tuple[str, str, str]  # (departement, figure, key)
+BeneficiaryKey = tuple[str, uuid.UUID, uuid.UUID]  # (departement, candidate, programme)
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What one dossier adds to the counters (the columns of stats_project)."""
+
+    departement: str
+    status: str
+    strand: str
+    kind: str
+    candidate_id: uuid.UUID
+    programme_id: uuid.UUID
+    submitted_month: str | None
+    requested_cents: int
+    committed_month: str | None
+    net_cents: int
+    carried_out: bool
+    agents_impacted: int
+    users_impacted: int
+
+
+@dataclass
+class Deltas:
+    counters: defaultdict[CounterKey, list[int]]
+    beneficiaries: defaultdict[BeneficiaryKey, int]
+
+    @classmethod
+    def empty(cls) -> Deltas:
+        return cls(defaultdict(lambda: [0, 0]), defaultdict(int))
+
+    def add(self, c: Contribution, sign: int) -> None:
+        """`sign` × the figures of contribution `c` (−1: take it out, +1: put it in)."""
+        dep = c.departement
+
+        def put(figure: str, key: str, n: int, cents: int = 0) -> None:
+            sums = self.counters[(dep, figure, key)]
+            sums[0] += sign * n
+            sums[1] += sign * cents
+
+        put(STATUS, c.status, 1)
+        submitted = c.submitted_month is not None
+        put(STRAND, c.strand, 1, c.requested_cents if submitted else 0)
+        if c.submitted_month is not None:
+            put(KIND, c.kind, 1, c.requested_cents)
+            put(SUBMISSIONS, c.submitted_month, 1)
+        if c.committed_month is not None:
+            funded = int(c.net_cents > 0)  # §5: a grant counts when its net amount is positive
+            put(GRANTED_STRAND, c.strand, funded, c.net_cents)
+            put(GRANTED_KIND, c.kind, funded, c.net_cents)
+            put(COMMITMENTS, c.committed_month, funded, c.net_cents)
+            if c.carried_out:
+                put(IMPACT, AGENTS, c.agents_impacted)
+                put(IMPACT, USERS, c.users_impacted)
+            if funded:
+                self.beneficiaries[(dep, c.candidate_id, c.programme_id)] += sign
+
+    def changed(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        counters = [
+            {"departement": d, "figure": f, "key": k, "n": n, "cents": cents}
+            for (d, f, k), (n, cents) in sorted(self.counters.items())
+            if n or cents
+        ]
+        beneficiaries = [
+            {"departement": d, "candidate_id": cid, "programme_id": pid, "grants": n}
+            for (d, cid, pid), n in sorted(self.beneficiaries.items(), key=str)
+            if n
+        ]
+        return counters, beneficiaries
+
+
+def utc_month(at: datetime | None) -> str | None:
+    """'YYYY-MM' of a UTC timestamp, as app.stats.sql.year_month reads it in SQL."""
+    return None if at is None else at.astimezone(UTC).strftime("%Y-%m")
+
+
+CONTRIBUTION_COLUMNS = [
+    col(Project.departement),
+    col(Project.status),
+    col(Project.strand),
+    col(Candidate.kind),
+    col(Project.candidate_id),
+    col(Project.programme_id),
+    col(Project.submitted_at),
+    col(Project.requested_cents),
+    col(Grant.committed_at),
+    net_amount(),
+    col(Grant.status),
+    col(Project.agents_impacted),
+    col(Project.users_impacted),
+]
+SNAPSHOT_COLUMNS = [
+    col(StatsProject.departement),
+    col(StatsProject.status),
+    col(StatsProject.strand),
+    col(StatsProject.kind),
+    col(StatsProject.candidate_id),
+    col(StatsProject.programme_id),
+    col(StatsProject.submitted_month),
+    col(StatsProject.requested_cents),
+    col(StatsProject.committed_month),
+    col(StatsProject.net_cents),
+    col(StatsProject.carried_out),
+    col(StatsProject.agents_impacted),
+    col(StatsProject.users_impacted),
+]
+WIDTH = len(CONTRIBUTION_COLUMNS)
+
+
+def _contribution(row: Iterable[Any]) -> Contribution:
+    """A dossier's contribution from its row, its candidate's and its grant's (if any)."""
+    (dep, status, strand, kind, cid, pid, submitted_at, requested, committed_at, net,
+     grant_status, agents, users) = row  # fmt: skip
+    return Contribution(
+        departement=str(dep),
+        status=str(status),
+        strand=str(strand),
+        kind=str(kind),
+        candidate_id=cid,
+        programme_id=pid,
+        submitted_month=utc_month(submitted_at),
+        requested_cents=int(requested),
+        committed_month=utc_month(committed_at),
+        net_cents=int(net or 0),
+        carried_out=committed_at is not None and grant_status != CANCELLED,
+        agents_impacted=int(agents or 0),
+        users_impacted=int(users or 0),
+    )
+
+
+def _ids(rows: list[dict[str, Any]], object_type: str) -> set[uuid.UUID]:
+    found = set()
+    for row in rows:
+        if row["object_type"] == object_type:
+            try:
+                found.add(uuid.UUID(str(row["object_id"])))
+            except ValueError:
+                continue
+    return found
+
+
+def _upsert(
+    session: Session, model: Any, keys: list[str], sums: list[str], rows: list[Any]
+) -> None:
+    """`sums` += the rows' values, one atomic upsert per row (INSERT … ON CONFLICT DO UPDATE)."""
+    if not rows:
+        return
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(model)
+    table = model.__table__
+    stmt = stmt.on_conflict_do_update(
+        index_elements=keys, set_={name: table.c[name] + stmt.excluded[name] for name in sums}
+    )
+    session.execute(stmt, rows)
+
+
+def apply(session: Session, deltas: Deltas) -> None:
+    counters, beneficiaries = deltas.changed()
+    _upsert(session, StatsCounter, ["departement", "figure", "key"], ["n", "cents"], counters)
+    keys = ["departement", "candidate_id", "programme_id"]
+    _upsert(session, StatsBeneficiary, keys, ["grants"], beneficiaries)
+
+
+def _save(session: Session, contributions: dict[uuid.UUID, Contribution]) -> None:
+    """Store what each dossier now contributes (an upsert replacing the old contribution)."""
+    if not contributions:
+        return
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    rows = [{"project_id": pid, **c.__dict__} for pid, c in sorted(contributions.items())]
+    stmt = dialect.insert(StatsProject)
+    columns = [name for name in rows[0] if name != "project_id"]
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["project_id"], set_={name: stmt.excluded[name] for name in columns}
+    )
+    session.execute(stmt, rows)
+
+
+def recount_projects(session: Session, where: Any) -> None:
+    """Move the dossiers matched by `where` from their counted contribution to their current
+    one: one statement reads both (the old one from stats_project), then the upserts."""
+    stmt = (
+        select(col(Project.id), *CONTRIBUTION_COLUMNS, *SNAPSHOT_COLUMNS)
+        .select_from(Project)
+        .join(Candidate, col(Candidate.id) == col(Project.candidate_id))
+        .outerjoin(Grant, col(Grant.project_id) == col(Project.id))
+        .outerjoin(StatsProject, col(StatsProject.project_id) == col(Project.id))
+        .where(where)
+    )
+    deltas = Deltas.empty()
+    changed: dict[uuid.UUID, Contribution] = {}
+    for row in session.execute(stmt).all():
+        now = _contribution(row[1 : 1 + WIDTH])
+        old = None if row[1 + WIDTH] is None else Contribution(*row[1 + WIDTH :])
+        if now == old:
+            continue
+        if old is not None:
+            deltas.add(old, -1)
+        deltas.add(now, +1)
+        changed[row[0]] = now
+    apply(session, deltas)
+    _save(session, changed)
+
+
+def _count_payments(session: Session, payment_ids: set[uuid.UUID]) -> None:
+    """A recorded payment adds itself to its month (payments are never changed nor deleted)."""
+    stmt = (
+        select(col(Project.departement), col(Payment.paid_on), col(Payment.amount_cents))
+        .select_from(Payment)
+        .join(Project, col(Project.id) == col(Payment.project_id))
+        .where(col(Payment.id).in_(payment_ids))
+    )
+    deltas = Deltas.empty()
+    for dep, paid_on, amount in session.execute(stmt).all():
+        sums = deltas.counters[(str(dep), PAYMENTS, paid_on.strftime("%Y-%m"))]
+        sums[0] += 1
+        sums[1] += int(amount)
+    apply(session, deltas)
+
+
+@audit_service.on_append
+def _count(session: Session, rows: list[dict[str, Any]]) -> None:
+    """The transaction's audited changes into the counters (under the chain head's lock, so
+    two transactions never count the same dossier's move at once)."""
+    projects, grants = _ids(rows, "project"), _ids(rows, "grant")
+    candidates, payments = _ids(rows, "candidate"), _ids(rows, "payment")
+    touched = []
+    if projects:
+        touched.append(col(Project.id).in_(projects))
+    if grants:
+        touched.append(
+            col(Project.id).in_(select(col(Grant.project_id)).where(col(Grant.id).in_(grants)))
+        )
+    if candidates:  # a candidate's kind is its dossiers' (R-ELIG-1)
+        touched.append(col(Project.candidate_id).in_(candidates))
+    if touched:
+        recount_projects(session, or_(*touched))
+    if payments:
+        _count_payments(session, payments)
+
+
+# -- from scratch ----------------------------------------------------------------------------
+
+
+def _grants() -> Any:
+    return (
+        select()
+        .select_from(Grant)
+        .join(Project, col(Project.id) == col(Grant.project_id))
+        .join(Candidate, col(Candidate.id) == col(Project.candidate_id))
+    )
+
+
+LABELS = ("departement", "figure", "key", "n", "cents")
+
+
+def scratch_counters() -> Any:
+    """Every row of stats_counter, from the business tables alone (zeros included)."""
+    dep = col(Project.departement)
+    submitted = col(Project.submitted_at).is_not(None)
+    requested = col(Project.requested_cents)
+    funded = func.coalesce(func.sum(case((net_amount() > 0, 1), else_=0)), 0)
+    net = func.coalesce(func.sum(net_amount()), 0)
+    carried = col(Grant.status) != CANCELLED
+    projects = select().select_from(Project)
+    submissions = projects.join(Candidate, col(Candidate.id) == col(Project.candidate_id)).where(
+        submitted
+    )
+    month = year_month(col(Project.submitted_at))
+    decided = year_month(col(Grant.committed_at))
+    paid = date_year_month(col(Payment.paid_on))
+
+    def figure(base: Any, name: str, key: Any, n: Any, cents: Any) -> Any:
+        constant = isinstance(key, str)  # IMPACT's keys: grouped by département only
+        columns = [dep, literal(name, String), literal(key, String) if constant else key, n, cents]
+        labelled = [c.label(label) for c, label in zip(columns, LABELS, strict=True)]
+        group = [dep] if constant else [dep, key]
+        return base.add_columns(*labelled).group_by(*group)
+
+    return union_all(
+        figure(projects, STATUS, col(Project.status), func.count(), literal(0)),
+        figure(
+            projects,
+            STRAND,
+            col(Project.strand),
+            func.count(),
+            func.coalesce(func.sum(case((submitted, requested), else_=0)), 0),
+        ),
+        figure(submissions, KIND, col(Candidate.kind), func.count(), func.sum(requested)),
+        figure(submissions, SUBMISSIONS, month, func.count(), literal(0)),
+        figure(_grants(), GRANTED_STRAND, col(Project.strand), funded, net),
+        figure(_grants(), GRANTED_KIND, col(Candidate.kind), funded, net),
+        figure(_grants(), COMMITMENTS, decided, funded, net),
+        *(
+            figure(
+                _grants(),
+                IMPACT,
+                name,
+                func.coalesce(func.sum(case((carried, column), else_=0)), 0),
+                literal(0),
+            )
+            for name, column in (
+                (AGENTS, col(Project.agents_impacted)),
+                (USERS, col(Project.users_impacted)),
+            )
+        ),
+        figure(
+            select().select_from(Payment).join(Project, col(Project.id) == col(Payment.project_id)),
+            PAYMENTS,
+            paid,
+            func.count(),
+            func.sum(col(Payment.amount_cents)),
+        ),
+    )
+
+
+def scratch_beneficiaries() -> Any:
+    """Every row of stats_beneficiary with a funded grant, from the grants alone."""
+    keys = [col(Project.departement), col(Project.candidate_id), col(Project.programme_id)]
+    funded = func.sum(case((net_amount() > 0, 1), else_=0))
+    return (
+        select(*keys, funded)
+        .select_from(Grant)
+        .join(Project, col(Project.id) == col(Grant.project_id))
+        .group_by(*keys)
+        .having(funded > 0)
+    )
+
+
+def scratch_projects() -> Any:
+    """Every row of stats_project, from the dossiers, their candidates and grants."""
+    counted = col(Grant.committed_at).is_not(None)
+    return (
+        select(
+            col(Project.id),
+            *CONTRIBUTION_COLUMNS[:6],  # département, status, strand, kind, candidate, programme
+            case((col(Project.submitted_at).is_not(None), year_month(col(Project.submitted_at)))),
+            col(Project.requested_cents),
+            case((counted, year_month(col(Grant.committed_at)))),
+            func.coalesce(net_amount(), 0),
+            and_(counted, col(Grant.status) != CANCELLED),
+            col(Project.agents_impacted),
+            col(Project.users_impacted),
+        )
+        .select_from(Project)
+        .join(Candidate, col(Candidate.id) == col(Project.candidate_id))
+        .outerjoin(Grant, col(Grant.project_id) == col(Project.id))
+    )
+
+
+async def recount(session: AsyncSession) -> None:
+    """Rebuild every counter from the business tables (after writes made below the service:
+    a data generator, a restore, a manual fix), in the caller's transaction."""
+    for model in (StatsCounter, StatsBeneficiary, StatsProject):
+        await session.execute(delete(model))
+    counters = scratch_counters().subquery()
+    await session.execute(
+        insert(StatsCounter).from_select(
+            ["departement", "figure", "key", "n", "cents"],
+            select(*counters.c).where(or_(counters.c.n != 0, counters.c.cents != 0)),
+        )
+    )
+    await session.execute(
+        insert(StatsBeneficiary).from_select(
+            ["departement", "candidate_id", "programme_id", "grants"], scratch_beneficiaries()
+        )
+    )
+    await session.execute(
+        insert(StatsProject).from_select(
+            ["project_id", *(f.name for f in fields(Contribution))], scratch_projects()
+        )
+    )
