@@ -20,6 +20,7 @@ Bps = Annotated[
 Cents = Annotated[JsonInt, Field(ge=0, le=10**12, description="Montant en centimes d'euro.")]
 
 STRAND_CODES = ("3a", "3b", "3c")
+MAX_REQUIRED_DOCUMENTS = 30  # R-DOC-1: the kinds of document a programme may ask for
 
 
 # R-EVAL-1: a weight is a positive integer, so that Σ weight (the total's divisor) is never 0.
@@ -186,7 +187,8 @@ class ProgrammeRead(ReadModel):
     strands: list[Strand] = Field(max_length=3)
     forfaits: list[ForfaitTier] = Field(max_length=20)
     required_documents: list[RequiredDocument] = Field(
-        max_length=30, description="R-DOC-1 : les pièces demandées, par étape et par volet."
+        max_length=MAX_REQUIRED_DOCUMENTS,
+        description="R-DOC-1 : les pièces demandées, par étape et par volet.",
     )
     grids: list[ScoringGridRead] = Field(
         max_length=3, description="R-EVAL-1 : la grille en vigueur de chaque volet."
@@ -217,7 +219,7 @@ class ProgrammeUpdate(InputModel):
     forfaits: list[ForfaitTierIn] = Field(default=None, max_length=20)  # type: ignore[arg-type]
     required_documents: list[RequiredDocumentIn] = Field(
         default=None,  # type: ignore[arg-type]
-        max_length=30,
+        max_length=MAX_REQUIRED_DOCUMENTS,
         description="R-DOC-1 : la liste complète des pièces demandées (remplace la précédente).",
     )
 

@@ -23,6 +23,7 @@ from app.core.schemas import (
     not_blank,
 )
 from app.programme.rules import Step
+from app.programme.schemas import MAX_REQUIRED_DOCUMENTS
 from app.projects.rules import (
     Action,
     ExpenseCategory,
@@ -36,6 +37,9 @@ Strand = Annotated[str, Field(pattern=r"^3[abc]$", description="Volet : 3a, 3b o
 ShortText = Annotated[str, Field(min_length=1, max_length=200), not_blank()]
 LongText = Annotated[str, Field(min_length=1, max_length=10_000), not_blank()]
 SponsorText = Annotated[str, Field(min_length=1, max_length=200), not_blank("R-ELIG-3")]
+
+
+MAX_EXPENSE_LINES = 100  # a dossier's expense lines
 
 
 class Sponsor(InputModel):
@@ -142,7 +146,7 @@ class ProjectCreate(InputModel):
     users_impacted: JsonInt = Field(default=0, ge=0, le=100_000_000)
     replicability: LongText | None = None
     open_source: StrictBool = False
-    expense_lines: list[ExpenseLineIn] = Field(default_factory=list, max_length=100)
+    expense_lines: list[ExpenseLineIn] = Field(default_factory=list, max_length=MAX_EXPENSE_LINES)
     other_funding: list[FundingLineIn] = Field(default_factory=list, max_length=20)
     requested_cents: Cents = 0
 
@@ -169,7 +173,7 @@ class ProjectUpdate(InputModel):
     users_impacted: JsonInt = Field(default=None, ge=0, le=100_000_000)  # type: ignore[assignment]
     replicability: LongText | None = None
     open_source: StrictBool = Field(default=None)  # type: ignore[assignment]
-    expense_lines: list[ExpenseLineIn] = Field(default=None, max_length=100)  # type: ignore[arg-type]
+    expense_lines: list[ExpenseLineIn] = Field(default=None, max_length=MAX_EXPENSE_LINES)  # type: ignore[arg-type]
     other_funding: list[FundingLineIn] = Field(default=None, max_length=20)  # type: ignore[arg-type]
     requested_cents: Cents = Field(default=None)  # type: ignore[assignment]
 
@@ -250,7 +254,7 @@ class ProjectRead(ProjectSummary):
     users_impacted: Count
     replicability: str | None = Field(max_length=10_000)
     open_source: StrictBool
-    expense_lines: list[ExpenseLineRead] = Field(max_length=100)
+    expense_lines: list[ExpenseLineRead] = Field(max_length=MAX_EXPENSE_LINES)
     other_funding: list[FundingLineRead] = Field(max_length=20)
 
 
@@ -277,6 +281,10 @@ class LineOutcomeRead(ReadModel):
     reason: str = Field(max_length=1_000)
 
 
+# R-DOC-1: at most one missing document per kind the programme asks for and per expense line.
+MAX_DOCUMENT_FAILURES = MAX_REQUIRED_DOCUMENTS * MAX_EXPENSE_LINES
+
+
 class EligibilityRead(ReadModel):
     """Ce qu'un front-end affiche avant le dépôt (R-FLOW-2)."""
 
@@ -301,14 +309,14 @@ class EligibilityRead(ReadModel):
     )
     requested_cents: Cents
     other_public_funding_cents: Cents
-    failures: list[RuleFailureRead] = Field(max_length=250)
+    failures: list[RuleFailureRead] = Field(max_length=250 + MAX_DOCUMENT_FAILURES)
     documents_step: Step | None = Field(
         description="R-DOC-1 : l'étape dont le dossier rassemble les pièces (`submission` pour "
         "un brouillon, `convention` une fois accepté, `final_report` sous convention) ; null "
         "ensuite."
     )
     missing_documents: list[RuleFailureRead] = Field(
-        max_length=200,
+        max_length=MAX_DOCUMENT_FAILURES,
         description="R-DOC-1 : chaque pièce que cette étape attend encore (manquante, en cours "
         "d'analyse antivirus ou infectée), avec le champ qu'elle vise.",
     )

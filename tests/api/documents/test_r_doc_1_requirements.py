@@ -395,3 +395,35 @@ async def test_r_doc_1_allowed_uploads_say_what_the_caller_may_file_now(
     assert await allowed(actors.cand_a, f"/candidates/{marseille.id}/documents") == [
         ("attestation", None)
     ]
+
+
+async def test_r_doc_1_a_hundred_lines_and_two_per_line_kinds_are_all_listed(
+    client: AsyncClient,
+    headers: Any,
+    actors: Actors,
+    session: AsyncSession,
+) -> None:
+    """The largest dossier (100 lines, each above the threshold) under a programme asking two
+    documents per line: every one is listed, in the report and in submit's 422 (not a 500 on
+    the report's bounds)."""
+    read = await client.get(f"{API}/programme")
+    required = read.json()["required_documents"]
+    quote = next(d for d in required if d["code"] == "quote")
+    changed = await client.patch(
+        f"{API}/programme",
+        json={"required_documents": [*required, {**quote, "code": "invoice", "label": "Facture"}]},
+        headers={**headers(actors.dinum), "If-Match": read.headers["ETag"]},
+    )
+    assert changed.status_code == 200, changed.text
+    marseille = await make_candidate(session, siren=MARSEILLE_SIREN)
+    project = await make_project(
+        session, candidate=marseille, lines=[("development", 600_000)] * 100
+    )
+    report = await client.get(
+        f"{API}/projects/{project.id}/eligibility", headers=headers(actors.cand_a)
+    )
+    assert report.status_code == 200, report.text
+    assert len(report.json()["missing_documents"]) == 1 + 2 * 100
+    refused = await submit(client, headers, actors, project.id)
+    assert refused.status_code == 422
+    assert sum(code == "R-DOC-1" for code, _ in rule_items(refused)) == 1 + 2 * 100
