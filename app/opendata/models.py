@@ -17,6 +17,7 @@ from sqlalchemy.types import Uuid
 from sqlmodel import Field, SQLModel
 
 from app.core.types import UTCDateTime, utcnow
+from app.programme.models import STRAND_CODE_LENGTH
 
 
 class PublishedGrant(SQLModel, table=True):
@@ -48,6 +49,6 @@ class PublishedGrant(SQLModel, table=True):
     due_count: int
     first_due_on: date | None = None
     last_due_on: date | None = None
-    strand: str = Field(max_length=2)  # volet (JSON)
+    strand: str = Field(max_length=STRAND_CODE_LENGTH)  # volet (JSON)
     eligible_cost_cents: int = Field(sa_type=BigInteger)  # frozen at the decision (R-PAY-4)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, UniqueConstraint
@@ -11,6 +12,17 @@ from sqlalchemy.types import Uuid
 from sqlmodel import Field, SQLModel
 
 from app.core.types import UTCDateTime, utcnow, version_column
+
+
+class ProgrammeStatus(StrEnum):
+    """R-PROG-1: a programme's life."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    CLOSED = "closed"
+
+
+STRAND_CODE_LENGTH = 20  # a strand's code, wherever a row names its strand
 
 # Optimistic concurrency (R-FLOW-3): every UPDATE checks and bumps it; a lost race is a 412.
 _PROGRAMME_VERSION = version_column()
@@ -30,12 +42,22 @@ class Programme(SQLModel, table=True):
         CheckConstraint(
             "pre_final_payment_cap_bps BETWEEN 0 AND 10000", name="pre_final_payment_cap_bps_range"
         ),
+        CheckConstraint(
+            "status IN ('draft', 'published', 'closed')", name="programme_status_known"
+        ),
     )
     __mapper_args__ = {"version_id_col": _PROGRAMME_VERSION}  # noqa: RUF012
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     code: str = Field(max_length=40, unique=True)
     title: str = Field(max_length=300)
+    # R-PROG-1: drafted by DINUM, published (dossiers may be filed), closed (readable only).
+    status: str = Field(default=ProgrammeStatus.PUBLISHED.value, max_length=20)
+    # SCDL `dispositifAide`: the name under which the open data lists its grants.
+    dispositif_aide: str = Field(max_length=300)
+    eligible_kinds: list[str] = Field(sa_type=JSON)  # R-ELIG-1, per programme
+    # R-PROG-1: [{"code", "label", "excluded", "share_capped"}, …] (R-EXCL-1, R-EXCL-2)
+    categories: list[dict[str, Any]] = Field(sa_type=JSON)
     window_opens_on: date
     window_closes_on: date | None = None
     results_deadline: date
@@ -98,7 +120,7 @@ class ScoringGrid(SQLModel, table=True):
     programme_id: uuid.UUID = Field(
         sa_column=Column(Uuid, ForeignKey("programme.id", ondelete="RESTRICT"), nullable=False)
     )
-    strand: str = Field(max_length=2)
+    strand: str = Field(max_length=STRAND_CODE_LENGTH)
     version: int
     # [{"code", "label", "weight", "group": "general" | "strand"}, …], general criteria first.
     criteria: list[dict[str, Any]] = Field(sa_type=JSON)

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from app.core.schemas import InputModel, IsoDate, JsonInt, ReadModel, Version, not_blank
+from app.programme.models import STRAND_CODE_LENGTH
 from app.programme.rules import DOCUMENT_TYPES, Owner, Step
 from app.reference.kinds import ELIGIBLE_KINDS, OrganisationKind
 
@@ -19,7 +20,18 @@ Bps = Annotated[
 ]
 Cents = Annotated[JsonInt, Field(ge=0, le=10**12, description="Montant en centimes d'euro.")]
 
-STRAND_CODES = ("3a", "3b", "3c")
+# R-PROG-1: a strand's code is the programme's to choose; rows name it in up to 20 characters.
+StrandCode = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=STRAND_CODE_LENGTH,
+        pattern=r"^[a-z0-9_]+$",
+        description="Code d'un volet du programme (voir `GET /programme`).",
+    ),
+]
+MAX_STRANDS = 10
+MAX_CATEGORIES = 30
 MAX_REQUIRED_DOCUMENTS = 30  # R-DOC-1: the kinds of document a programme may ask for
 
 
@@ -57,21 +69,44 @@ class ScoringGridRead(ReadModel):
     Chaque modification des critères par la DINUM crée une nouvelle version ; une évaluation
     garde la version qu'elle a notée."""
 
-    strand: str = Field(pattern=r"^3[abc]$")
+    strand: StrandCode
     version: Version
     criteria: list[GridCriterion] = Field(max_length=40)
     created_at: datetime
 
 
+Advisor = Literal["anct"]
+
+
 class Strand(ReadModel):
-    code: str = Field(pattern=r"^3[abc]$")
+    """R-PROG-1 : un volet du programme, ses règles et sa grille."""
+
+    code: StrandCode
     title: Label
+    description: str | None = Field(default=None, max_length=2000)
+    funding_cap_rate_bps: Bps | None = Field(
+        default=None,
+        description="R-CAP-1 : taux maximal d'aide du volet ; null : celui du programme.",
+    )
+    forfaits: bool = Field(
+        default=False,
+        description="R-CAP-3 : le barème de forfaits plafonne-t-il les aides de ce volet ?",
+    )
+    advisors: list[Advisor] = Field(
+        default_factory=list,
+        max_length=1,
+        description="R-EVAL-3 : évaluateurs consultatifs du volet (l'ANCT, `anct`).",
+    )
     criteria: list[Criterion] = Field(max_length=20)
 
 
 class StrandIn(InputModel):
-    code: str = Field(pattern=r"^3[abc]$")
+    code: StrandCode
     title: Label
+    description: str | None = Field(default=None, max_length=2000)
+    funding_cap_rate_bps: Bps | None = None
+    forfaits: bool = False
+    advisors: list[Advisor] = Field(default_factory=list, max_length=1)
     criteria: list[CriterionIn] = Field(min_length=1, max_length=20)
 
     @model_validator(mode="after")
@@ -166,12 +201,47 @@ class RequiredDocumentIn(RequiredDocument, InputModel):
         return self
 
 
+class Category(ReadModel):
+    """R-PROG-1 : une catégorie de dépense du programme."""
+
+    code: Code
+    label: Label
+    excluded: bool = Field(
+        default=False, description="R-EXCL-1 : dépense jamais éligible dans ce programme."
+    )
+    share_capped: bool = Field(
+        default=False,
+        description="R-EXCL-2 : hors fournisseur européen (`vendor_origin` autre que `eu`), "
+        "la catégorie est plafonnée à `extra_eu_licence_share_cap_bps` du coût éligible.",
+    )
+
+
+class CategoryIn(Category, InputModel):
+    """R-PROG-1 : une catégorie de dépense, telle que la DINUM la définit."""
+
+
+ProgrammeStatusName = Literal["draft", "published", "closed"]
+
+
 class ProgrammeRead(ReadModel):
     """L'appel à projets tel qu'il est en vigueur."""
 
     id: uuid.UUID
     code: str = Field(max_length=40)
     title: str = Field(max_length=300)
+    status: ProgrammeStatusName = Field(
+        description="R-PROG-1 : brouillon (`draft`), publié (`published`, ouvert aux dépôts "
+        "dans sa fenêtre) ou clos (`closed`, lisible seulement)."
+    )
+    dispositif_aide: str = Field(
+        max_length=300, description="Nom du dispositif dans les données ouvertes (SCDL)."
+    )
+    eligible_kinds: list[OrganisationKind] = Field(
+        max_length=len(OrganisationKind), description="R-ELIG-1 : catégories éligibles."
+    )
+    categories: list[Category] = Field(
+        max_length=MAX_CATEGORIES, description="R-PROG-1 : catégories de dépense."
+    )
     window_opens_on: date
     window_closes_on: date | None
     results_deadline: date
@@ -184,14 +254,14 @@ class ProgrammeRead(ReadModel):
     pre_final_payment_cap_bps: Bps
     small_population_threshold: JsonInt = Field(ge=1, le=10**8)
     general_criteria: list[Criterion] = Field(max_length=20)
-    strands: list[Strand] = Field(max_length=3)
+    strands: list[Strand] = Field(max_length=MAX_STRANDS)
     forfaits: list[ForfaitTier] = Field(max_length=20)
     required_documents: list[RequiredDocument] = Field(
         max_length=MAX_REQUIRED_DOCUMENTS,
         description="R-DOC-1 : les pièces demandées, par étape et par volet.",
     )
     grids: list[ScoringGridRead] = Field(
-        max_length=3, description="R-EVAL-1 : la grille en vigueur de chaque volet."
+        max_length=MAX_STRANDS, description="R-EVAL-1 : la grille en vigueur de chaque volet."
     )
     version: Version
     updated_at: datetime
@@ -215,7 +285,7 @@ class ProgrammeUpdate(InputModel):
     pre_final_payment_cap_bps: Bps = Field(default=None)  # type: ignore[assignment]
     small_population_threshold: JsonInt = Field(default=None, ge=1, le=10**8)  # type: ignore[assignment]
     general_criteria: list[CriterionIn] = Field(default=None, min_length=1, max_length=20)  # type: ignore[arg-type]
-    strands: list[StrandIn] = Field(default=None, min_length=3, max_length=3)  # type: ignore[arg-type]
+    strands: list[StrandIn] = Field(default=None, min_length=1, max_length=MAX_STRANDS)  # type: ignore[arg-type]
     forfaits: list[ForfaitTierIn] = Field(default=None, max_length=20)  # type: ignore[arg-type]
     required_documents: list[RequiredDocumentIn] = Field(
         default=None,  # type: ignore[arg-type]
@@ -231,6 +301,7 @@ class ProgrammeUpdate(InputModel):
 
     @model_validator(mode="after")
     def _strands_complete(self) -> ProgrammeUpdate:
-        if self.strands is not None and sorted(s.code for s in self.strands) != list(STRAND_CODES):
-            raise ValueError("les volets doivent être exactement 3a, 3b et 3c")
+        codes = [s.code for s in self.strands or ()]
+        if len(codes) != len(set(codes)):
+            raise ValueError("codes de volets en double")
         return self

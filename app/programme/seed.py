@@ -34,6 +34,10 @@ STRANDS: list[dict[str, Any]] = [
         "code": "3a",
         "title": "Accompagnement par un expert du numérique pour définir des projets de "
         "transformation numérique ou accompagner leur mise en œuvre",
+        "description": None,
+        "funding_cap_rate_bps": None,
+        "forfaits": True,  # R-CAP-3: the forfait schedule caps this strand's grants
+        "advisors": [],
         "criteria": [
             {"code": "impact", "label": "Impact du projet", "weight": 40},
             {
@@ -52,6 +56,10 @@ STRANDS: list[dict[str, Any]] = [
         "code": "3b",
         "title": "Formation au numérique des agents et appui à la structuration interne du "
         "développement des compétences numériques",
+        "description": None,
+        "funding_cap_rate_bps": None,
+        "forfaits": False,
+        "advisors": ["anct"],  # R-EVAL-3: ANCT advises on the training strand
         "criteria": [
             {"code": "agents_impactes", "label": "Nombre d'agents impactés", "weight": 40},
             {"code": "niveau_portage", "label": "Niveau de portage du projet", "weight": 30},
@@ -66,6 +74,10 @@ STRANDS: list[dict[str, Any]] = [
         "code": "3c",
         "title": "Financement d'un projet de transformation numérique ayant un impact concret "
         "dans la relation à l'usager",
+        "description": None,
+        "funding_cap_rate_bps": None,
+        "forfaits": False,
+        "advisors": [],
         "criteria": [
             {"code": "impact", "label": "Impact du projet", "weight": 25},
             {"code": "niveau_portage", "label": "Niveau de portage du projet", "weight": 20},
@@ -130,18 +142,18 @@ DEFAULT_FORFAITS: list[dict[str, Any]] = [
     },
 ]
 
-_PDF = "application/pdf"
-_IMAGES = ["image/png", "image/jpeg"]
-_TEXTS = [
+PDF = "application/pdf"
+IMAGES = ["image/png", "image/jpeg"]
+TEXTS = [
     "application/vnd.oasis.opendocument.text",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 ]
-_SHEETS = [
+SHEETS = [
     "application/vnd.oasis.opendocument.spreadsheet",
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "text/csv",
 ]
-_MB = 1024 * 1024
+MB = 1024 * 1024
 
 # R-DOC-1: the documents the call asks for, at each step (R-ELIG-1, R-ELIG-3, R-PAY-2).
 REQUIRED_DOCUMENTS: list[dict[str, Any]] = [
@@ -153,8 +165,8 @@ REQUIRED_DOCUMENTS: list[dict[str, Any]] = [
         "strands": None,
         "candidate_kinds": None,
         "per_line_above_cents": None,
-        "allowed_types": [_PDF, *_IMAGES, *_TEXTS],
-        "max_bytes": 20 * _MB,
+        "allowed_types": [PDF, *IMAGES, *TEXTS],
+        "max_bytes": 20 * MB,
     },
     {
         "code": "quote",
@@ -164,8 +176,8 @@ REQUIRED_DOCUMENTS: list[dict[str, Any]] = [
         "strands": None,
         "candidate_kinds": None,
         "per_line_above_cents": 500_000,
-        "allowed_types": [_PDF, *_IMAGES, *_TEXTS, *_SHEETS],
-        "max_bytes": 20 * _MB,
+        "allowed_types": [PDF, *IMAGES, *TEXTS, *SHEETS],
+        "max_bytes": 20 * MB,
     },
     {
         "code": "attestation",
@@ -175,8 +187,8 @@ REQUIRED_DOCUMENTS: list[dict[str, Any]] = [
         "strands": None,
         "candidate_kinds": [K.PUBLIC_BODY.value],
         "per_line_above_cents": None,
-        "allowed_types": [_PDF, *_IMAGES],
-        "max_bytes": 10 * _MB,
+        "allowed_types": [PDF, *IMAGES],
+        "max_bytes": 10 * MB,
     },
     {
         "code": "signed_convention",
@@ -186,8 +198,8 @@ REQUIRED_DOCUMENTS: list[dict[str, Any]] = [
         "strands": None,
         "candidate_kinds": None,
         "per_line_above_cents": None,
-        "allowed_types": [_PDF],
-        "max_bytes": 20 * _MB,
+        "allowed_types": [PDF],
+        "max_bytes": 20 * MB,
     },
     {
         "code": "final_report",
@@ -197,8 +209,8 @@ REQUIRED_DOCUMENTS: list[dict[str, Any]] = [
         "strands": None,
         "candidate_kinds": None,
         "per_line_above_cents": None,
-        "allowed_types": [_PDF, *_TEXTS],
-        "max_bytes": 20 * _MB,
+        "allowed_types": [PDF, *TEXTS],
+        "max_bytes": 20 * MB,
     },
     {
         "code": "expense_statement",
@@ -208,13 +220,57 @@ REQUIRED_DOCUMENTS: list[dict[str, Any]] = [
         "strands": None,
         "candidate_kinds": None,
         "per_line_above_cents": None,
-        "allowed_types": [_PDF, *_SHEETS],
-        "max_bytes": 20 * _MB,
+        "allowed_types": [PDF, *SHEETS],
+        "max_bytes": 20 * MB,
     },
+]
+
+# R-PROG-1: the expense categories of the call; R-EXCL-1 (agents' equipment excluded) and
+# R-EXCL-2 (licences share-capped unless their vendor is from the EU) as data.
+CATEGORIES: list[dict[str, Any]] = [
+    {"code": "study", "label": "Études, cadrages, diagnostics", "excluded": False},
+    {"code": "consulting", "label": "Accompagnement par des prestataires", "excluded": False},
+    {
+        "code": "integration",
+        "label": "Intégration et déploiement de solutions existantes",
+        "excluded": False,
+    },
+    {"code": "development", "label": "Développement", "excluded": False},
+    {"code": "training", "label": "Formation", "excluded": False},
+    {
+        "code": "software_licence",
+        "label": "Licences logicielles",
+        "excluded": False,
+        "share_capped": True,
+    },
+    {"code": "hosting", "label": "Hébergement", "excluded": False},
+    {
+        "code": "equipment_agents",
+        "label": "Équipements informatiques des agents",
+        "excluded": True,
+    },
+    {"code": "other", "label": "Autres dépenses", "excluded": False},
+]
+for _category in CATEGORIES:
+    _category.setdefault("share_capped", False)
+
+ELIGIBLE: list[str] = [
+    K.COMMUNE.value,
+    K.DEPARTEMENT.value,
+    K.REGION.value,
+    K.COLLECTIVITE_OUTRE_MER.value,
+    K.EPCI.value,
+    K.SYNDICAT.value,
+    K.PUBLIC_BODY.value,
 ]
 
 PROGRAMME_DEFAULTS: dict[str, Any] = {
     "code": PROGRAMME_CODE,
+    "status": "published",
+    "dispositif_aide": "France Relance — Transformation numérique des collectivités "
+    "territoriales (FITN7 axe 3)",
+    "eligible_kinds": ELIGIBLE,
+    "categories": CATEGORIES,
     "title": "Transformation numérique des collectivités territoriales — FITN7 axe 3 : "
     "guichet départemental (France Relance)",
     "window_opens_on": date(2021, 1, 25),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ from app.programme.rules import (
 )
 from app.programme.schemas import ProgrammeUpdate
 from app.programme.seed import PROGRAMME_DEFAULTS
+from app.programme.seed_nt2026 import NT2026
 from app.reference.kinds import ELIGIBLE_KINDS
 
 
@@ -41,17 +43,28 @@ async def get_programme(session: AsyncSession, code: str) -> Programme:
     return programme
 
 
+# R-PROG-2: the calls the service starts with (the published ones of the seed data).
+SEEDED_PROGRAMMES: tuple[dict[str, Any], ...] = (PROGRAMME_DEFAULTS, NT2026)
+
+
 async def seed_programme(session: AsyncSession) -> bool:
-    """Insert the FITN7 axe 3 programme if absent; safe when several instances race."""
-    code = PROGRAMME_DEFAULTS["code"]
+    """Insert the seeded programmes that are absent; safe when several instances race.
+    True when one was added."""
+    added = False
+    for document in SEEDED_PROGRAMMES:
+        added = await _seed_one(session, document) or added
+    return added
+
+
+async def _seed_one(session: AsyncSession, document: dict[str, Any]) -> bool:
     existing = (
-        await session.execute(select(Programme.id).where(Programme.code == code))
+        await session.execute(select(Programme.id).where(Programme.code == document["code"]))
     ).scalar_one_or_none()
     if existing is not None:
         return False
     try:
         async with session.begin_nested():
-            programme = Programme(**PROGRAMME_DEFAULTS)
+            programme = Programme(**copy.deepcopy(document))
             session.add(programme)
             await session.flush()
             await sync_grids(session, programme, actor="seed")  # R-EVAL-1: version 1
@@ -134,8 +147,24 @@ async def update_programme(
     for date_field in ("window_opens_on", "window_closes_on", "results_deadline"):
         if date_field in changes:
             changes[date_field] = getattr(data, date_field)
+    former_strands = {s["code"] for s in programme.strands}
     for name, value in changes.items():
         setattr(programme, name, value)
+    if "strands" in changes and {s["code"] for s in programme.strands} != former_strands:
+        # R-PROG-2: dossiers, grids and envelopes name their strand: a programme in force keeps
+        # its strands (their rules, titles and criteria may change).
+        raise InvalidProgramme(
+            "Les volets d'un programme en vigueur ne changent pas : attendu "
+            f"{', '.join(sorted(former_strands))}.",
+            code="R-PROG-2",
+            errors=[
+                ProblemItem(
+                    code="R-PROG-2",
+                    field="/strands",
+                    message="Volets attendus : " + ", ".join(sorted(former_strands)) + ".",
+                )
+            ],
+        )
     opens, closes = programme.window_opens_on, programme.window_closes_on
     if opens is None or programme.results_deadline is None:
         raise InvalidProgramme("La date d'ouverture et la date limite de résultats sont requises.")

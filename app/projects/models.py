@@ -9,6 +9,7 @@ from sqlalchemy.types import Uuid
 from sqlmodel import Field, Relationship, SQLModel
 
 from app.core.types import UTCDateTime, utcnow, version_column
+from app.programme.models import STRAND_CODE_LENGTH
 
 # Optimistic concurrency (R-FLOW-3): every UPDATE checks and bumps it; a lost race is a 412.
 _PROJECT_VERSION = version_column()
@@ -71,7 +72,7 @@ class Project(SQLModel, table=True):
     )
     # Copied from the candidate at creation: the prefect's scope, indexed for scoped lists.
     departement: str = Field(max_length=3)
-    strand: str = Field(max_length=2, index=True)
+    strand: str = Field(max_length=STRAND_CODE_LENGTH, index=True)
     title: str = Field(max_length=200)
     description: str = Field(max_length=10_000)
     objectives: str | None = Field(default=None, max_length=10_000)

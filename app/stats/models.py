@@ -15,6 +15,8 @@ from sqlalchemy import BigInteger, Column, Integer
 from sqlalchemy.types import Uuid
 from sqlmodel import Field, SQLModel
 
+from app.programme.models import STRAND_CODE_LENGTH
+
 
 class StatsCounter(SQLModel, table=True):
     """One figure of one département: `n` a count (or the agents/users reached), `cents` an
@@ -50,7 +52,7 @@ class StatsProject(SQLModel, table=True):
     project_id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
     departement: str = Field(max_length=3)
     status: str = Field(max_length=20)
-    strand: str = Field(max_length=2)
+    strand: str = Field(max_length=STRAND_CODE_LENGTH)
     kind: str = Field(max_length=40)
     candidate_id: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False))
     programme_id: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False))
