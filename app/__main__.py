@@ -41,10 +41,10 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _seed() -> bool:
+async def _seed(every: bool) -> bool:
     from app.core.clock import use_clock
     from app.core.db import load_clock, make_engine, make_sessionmaker
-    from app.programme.service import seed_programme
+    from app.programme.service import SEEDED_PROGRAMMES, seed_programme
 
     settings = get_settings()
     engine = make_engine(settings)
@@ -53,6 +53,8 @@ async def _seed() -> bool:
         # The first start of a database fixes its clock (GUICHET_CLOCK_START): seed under it.
         use_clock(await load_clock(sessionmaker, settings))
         async with sessionmaker() as session, session.begin():
+            if every:  # R-PROG-2: the second call of the seed data too
+                return await seed_programme(session, SEEDED_PROGRAMMES)
             return await seed_programme(session)
     finally:
         await engine.dispose()
@@ -282,7 +284,13 @@ def main(argv: list[str] | None = None) -> int:
         "analyser les documents (R-DOC-2), sans servir l'API",
     )
     sub.add_parser("openapi", help="écrire openapi/openapi.json")
-    sub.add_parser("seed", help="créer le programme FITN7 axe 3 s'il manque")
+    seed = sub.add_parser("seed", help="créer le programme par défaut s'il manque")
+    seed.add_argument(
+        "--all",
+        dest="every",
+        action="store_true",
+        help="créer aussi les autres programmes des données de départ (R-PROG-2)",
+    )
     sub.add_parser("migrate", help="alembic upgrade head")
     demo = sub.add_parser(
         "demo", help="charger les données de démonstration (jamais en production)"
@@ -309,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         export()
         return 0
     if args.command == "seed":
-        created = asyncio.run(_seed())
+        created = asyncio.run(_seed(args.every))
         print("programme créé" if created else "programme déjà présent")  # noqa: T201
         return 0
     if args.command == "demo":

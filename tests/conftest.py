@@ -34,7 +34,7 @@ from app.core.db import (
     transaction_scope,
 )
 from app.main import create_app
-from app.programme.service import seed_programme
+from app.programme.service import SEEDED_PROGRAMMES, seed_programme
 from app.stats import cache as stats_cache
 from tests.support import (
     TEST_CLOCK_START,
@@ -99,7 +99,7 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application.state.clock = await load_clock(application.state.sessionmaker, settings)
     use_clock(application.state.clock)
     async with application.state.sessionmaker() as session, session.begin():
-        await seed_programme(session)
+        await seed_programme(session, SEEDED_PROGRAMMES)  # R-PROG-2: two calls at once
     yield application
     await application.state.engine.dispose()
 

@@ -43,15 +43,19 @@ async def get_programme(session: AsyncSession, code: str) -> Programme:
     return programme
 
 
-# R-PROG-2: the calls the service starts with (the published ones of the seed data).
+# R-PROG-2: the calls of the seed data. The service starts with the first (its default
+# programme); the second is opened by DINUM through the API (README, walk-through) or seeded by
+# `python -m app seed --all` and by the tests.
 SEEDED_PROGRAMMES: tuple[dict[str, Any], ...] = (PROGRAMME_DEFAULTS, NT2026)
 
 
-async def seed_programme(session: AsyncSession) -> bool:
+async def seed_programme(
+    session: AsyncSession, documents: tuple[dict[str, Any], ...] = (PROGRAMME_DEFAULTS,)
+) -> bool:
     """Insert the seeded programmes that are absent; safe when several instances race.
     True when one was added."""
     added = False
-    for document in SEEDED_PROGRAMMES:
+    for document in documents:
         added = await _seed_one(session, document) or added
     return added
 
