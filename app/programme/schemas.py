@@ -104,9 +104,19 @@ class StrandIn(InputModel):
     code: StrandCode
     title: Label
     description: str | None = Field(default=None, max_length=2000)
-    funding_cap_rate_bps: Bps | None = None
-    forfaits: bool = False
-    advisors: list[Advisor] = Field(default_factory=list, max_length=1)
+    funding_cap_rate_bps: Bps | None = Field(
+        default=None,
+        description="R-CAP-1 : taux maximal d'aide du volet ; null : celui du programme.",
+    )
+    forfaits: bool = Field(
+        default=False,
+        description="R-CAP-3 : le barème de forfaits plafonne-t-il les aides de ce volet ?",
+    )
+    advisors: list[Advisor] = Field(
+        default_factory=list,
+        max_length=1,
+        description="R-EVAL-3 : évaluateurs consultatifs du volet (l'ANCT, `anct`).",
+    )
     criteria: list[CriterionIn] = Field(min_length=1, max_length=20)
 
     @model_validator(mode="after")
