@@ -5,20 +5,19 @@ Read by the committees' route, the dashboards (`app.stats`) and the prefectures'
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     CTE,
+    ColumnElement,
     Select,
     String,
-    Subquery,
-    and_,
     case,
     func,
     literal,
-    or_,
     select as core_select,
     union,
 )
@@ -53,12 +52,13 @@ async def committee_status(
     session: AsyncSession, principal: Principal, *, programme: Programme
 ) -> list[DueStatus]:
     """R-COM-1 for every département in scope (prefect: its own; DINUM, ANCT: every
-    département with an envelope or a submission), in one aggregate statement: the waiting
-    dossiers, those of them submitted since the last close, the oldest waiting submission.
+    département with an envelope or a submission), in one statement: the waiting dossiers,
+    those of them submitted since the last close, the oldest waiting submission.
 
-    Issue 13: the submitted dossiers are read once, grouped by département (`filed`, an
-    index-only scan of ix_project_stats); the départements in scope are the envelopes' and
-    `filed`'s, never a second pass over the dossiers."""
+    Issue 28: only the waiting dossiers are read, index-only in ix_project_waiting (which holds
+    them alone): counted and their oldest found per département (`filed`), those submitted
+    since the last close counted by a range of that index per département. The départements
+    with a submission come from one index probe each (`_submitted_departements`)."""
     pid = programme.id
     closed = (
         select(
@@ -72,42 +72,45 @@ async def committee_status(
         .group_by(col(Committee.departement))
         .subquery()
     )
-    # R-COM-1: only waiting dossiers count (returned, withdrawn, closed ones never do); the
-    # accepted and rejected ones left `in_review` when their committee closed.
-    waiting = col(Project.status).in_(WAITING)
-    since_last = and_(
-        waiting,
-        or_(closed.c.last_close.is_(None), col(Project.submitted_at) > closed.c.last_close),
-    )
     filed_stmt: Select[*tuple[Any, ...]] = (
         core_select(
             col(Project.departement).label("departement"),
-            func.sum(case((since_last, 1), else_=0)).label("since_count"),
-            func.sum(case((waiting, 1), else_=0)).label("waiting"),
-            func.min(case((waiting, col(Project.submitted_at)))).label("first"),
+            func.count().label("waiting"),
+            func.min(col(Project.submitted_at)).label("first"),
         )
-        .select_from(Project)
-        .outerjoin(closed, closed.c.departement == col(Project.departement))
-        .where(col(Project.programme_id) == pid, col(Project.submitted_at).is_not(None))
+        .where(*_waiting(pid))
         .group_by(col(Project.departement))
     )
     if principal.role is Role.PREFECT:
         filed_stmt = filed_stmt.where(col(Project.departement) == principal.departement)
         deps = select(literal(principal.departement, type_=String).label("departement")).subquery()
-        filed: Subquery | CTE = filed_stmt.subquery("filed")
     else:
-        filed = filed_stmt.cte("filed")
+        submitted = _submitted_departements(pid)
         deps = union(
             select(col(Envelope.departement).label("departement")).where(
                 col(Envelope.programme_id) == pid
             ),
-            core_select(filed.c.departement),
+            core_select(submitted.c.departement).where(submitted.c.departement.is_not(None)),
         ).subquery()
+    filed = filed_stmt.subquery("filed")
+    # Before any close every waiting dossier counts; after one, those submitted since.
+    since_last = (
+        core_select(func.count())
+        .where(
+            *_waiting(pid),
+            col(Project.departement) == deps.c.departement,
+            col(Project.submitted_at) > closed.c.last_close,
+        )
+        .scalar_subquery()
+    )
     stmt = (
         core_select(
             deps.c.departement,
             closed.c.last_close,
-            func.coalesce(filed.c.since_count, 0),
+            case(
+                (closed.c.last_close.is_(None), func.coalesce(filed.c.waiting, 0)),
+                else_=since_last,
+            ),
             func.coalesce(filed.c.waiting, 0),
             filed.c.first,
         )
@@ -139,3 +142,35 @@ async def committee_status(
             )
         )
     return result
+
+
+def _waiting(pid: uuid.UUID) -> tuple[ColumnElement[bool], ...]:
+    """R-COM-1: the programme's waiting dossiers (returned, withdrawn, closed ones never
+    count; the accepted and rejected ones left `in_review` when their committee closed).
+    The statuses are written into the statement, not bound, so that both databases prove the
+    predicate of the partial index ix_project_waiting (issue 28), which holds them alone."""
+    return (
+        col(Project.status).in_([literal(s, literal_execute=True) for s in WAITING]),
+        col(Project.programme_id) == pid,
+        col(Project.submitted_at).is_not(None),
+    )
+
+
+def _submitted_departements(pid: uuid.UUID) -> CTE:
+    """The départements with a submitted dossier of the programme (waiting or not: the scope
+    of DINUM and ANCT, R-COM-1), one index probe each (issue 28): a recursive walk from one
+    département to the next of ix_project_stats (a "skip scan"), never a pass over the
+    submitted dossiers. The walk ends on NULL, which the caller leaves out."""
+
+    def first_after(after: Any | None) -> Any:
+        cond = [col(Project.programme_id) == pid, col(Project.submitted_at).is_not(None)]
+        if after is not None:
+            cond.append(col(Project.departement) > after)
+        return core_select(func.min(col(Project.departement))).where(*cond).scalar_subquery()
+
+    walk = core_select(first_after(None).label("departement")).cte(
+        "submitted_departements", recursive=True
+    )
+    return walk.union_all(
+        core_select(first_after(walk.c.departement)).where(walk.c.departement.is_not(None))
+    )

@@ -4,7 +4,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, ForeignKey, Index
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, ForeignKey, Index, text
 from sqlalchemy.types import Uuid
 from sqlmodel import Field, Relationship, SQLModel
 
@@ -42,6 +42,16 @@ class Project(SQLModel, table=True):
             "submitted_at",
             "requested_cents",
             "programme_id",
+        ),
+        # Issue 28: R-COM-1's waiting dossiers alone (committees.due), index-only, by
+        # programme and département; the statuses are those of `committees.due.WAITING`.
+        Index(
+            "ix_project_waiting",
+            "programme_id",
+            "departement",
+            "submitted_at",
+            postgresql_where=text("status IN ('submitted', 'in_review')"),
+            sqlite_where=text("status IN ('submitted', 'in_review')"),
         ),
         Index(
             "ix_project_grant_stats",

@@ -13,7 +13,7 @@ from app.core import clock
 from app.projects.models import Project
 from tests.api.committees.driver import Committees
 from tests.conftest import Actors
-from tests.factories import make_project
+from tests.factories import make_candidate, make_project
 
 
 async def submit(
@@ -95,3 +95,34 @@ async def test_r_com_1_the_count_restarts_after_a_close(
     clock_at("2021-03-16")
     row = (await committees.status())["13"]
     assert (row["due"], row["reason"]) == (True, "month")
+
+
+async def test_r_com_1_dinum_sees_every_departement_with_a_submission_even_none_waiting(
+    committees: Committees, session: AsyncSession, actors: Actors, marseille: Candidate
+) -> None:
+    """R-COM-1's scope for DINUM: the départements with an envelope or a submitted dossier,
+    waiting or not (issue 28 reads the waiting ones from their own index and finds the others
+    département by département); one with drafts only, never submitted, is not listed."""
+    syndicats = {
+        dep: await make_candidate(session, siren=siren, departement=dep)
+        for dep, siren in (("01", "200000001"), ("2A", "200000002"), ("974", "200000003"))
+    }
+    await submit(session, marseille, 2)
+    await submit(session, syndicats["01"], 1, status="withdrawn")
+    # returned for completion: a draft again, its submission kept
+    await submit(session, syndicats["2A"], 1, status="draft", returned_at=clock.now())
+    await make_project(session, candidate=syndicats["974"], status="draft")
+    await make_project(session, candidate=syndicats["974"], status="draft")
+
+    national = await committees.status(who=actors.dinum)
+    assert set(national) == {"01", "13", "2A"}
+    for dep in ("01", "2A"):
+        row = national[dep]
+        assert (row["due"], row["waiting"], row["submitted_since_last"], row["since"]) == (
+            False,
+            0,
+            0,
+            None,
+        )
+        assert row["first_submitted_at"] is None
+    assert (national["13"]["waiting"], national["13"]["submitted_since_last"]) == (2, 2)
