@@ -5,7 +5,7 @@ R-COM-1), on (programme_id, departement, submitted_at): `committees.due.committe
 reads them alone, index-only, instead of every submitted dossier. No data.
 
 Revision ID: 5e1c7a9b2d40
-Revises: d9fd9e8ebff3
+Revises: 5e1a7c0d2b94
 Create Date: 2026-12-06 12:00:00.000000+00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5e1c7a9b2d40"
-down_revision: str | None = "d9fd9e8ebff3"
+down_revision: str | None = "5e1a7c0d2b94"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
