@@ -34,6 +34,7 @@ from app.core.db import (
     transaction_scope,
 )
 from app.main import create_app
+from app.programme import cache as programme_cache
 from app.programme.service import seed_programme
 from app.stats import cache as stats_cache
 from tests.support import (
@@ -114,8 +115,10 @@ async def isolated_session(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[A
     """A session in a transaction rolled back at the end; the app shares it meanwhile (one
     test, or one example of a property test)."""
     use_clock(app.state.clock)  # the test's own writes read the app's clock
-    # Every test's rollback rewinds the audit chain head that keys the dashboards' cache.
+    # Every test's rollback rewinds the audit chain head that keys the dashboards' cache, and
+    # the programmes' versions that key their cache (a rolled-back edit's version comes again).
     stats_cache.clear()
+    programme_cache.clear()
     connection = await engine.connect()
     outer = await connection.begin()
     test_session = AsyncSession(
@@ -144,6 +147,7 @@ async def isolated_session(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[A
         await outer.rollback()
         await connection.close()
         stats_cache.clear()
+        programme_cache.clear()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
