@@ -38,7 +38,7 @@ CodePath = Annotated[
         min_length=1,
         max_length=40,
         pattern=r"^[A-Z0-9][A-Z0-9_-]*$",
-        description="Code du programme, ex. `FITN7-AXE3`.",
+        description="Code du programme (voir `GET /programmes`).",
     ),
 ]
 
@@ -67,7 +67,7 @@ async def _answer(session: SessionDep, response: Response, programme: Programme)
 async def read_programme(
     request: Request, response: Response, session: SessionDep
 ) -> ProgrammeRead:
-    """Le programme par défaut du service (réglage `programme_code`, FITN7 axe 3) : dates,
+    """Le programme par défaut du service (réglage `programme_code`) : dates,
     plafonds, volets, critères, grilles de notation versionnées (R-EVAL-1), forfaits (public).
     Chaque programme se lit aussi par `GET /programmes/{code}`."""
     programme = await programme_service.get_programme(

@@ -339,7 +339,7 @@ ProgrammeCode = Annotated[
         min_length=1,
         max_length=40,
         pattern=r"^[A-Z0-9][A-Z0-9_-]*$",
-        description="Code du programme (majuscules, chiffres, `-` et `_`), ex. `FITN7-AXE3`.",
+        description="Code du programme (majuscules, chiffres, `-` et `_`).",
     ),
 ]
 MAX_PROGRAMMES = 200
