@@ -16,7 +16,7 @@ from app.ds.models import DsDemarche, DsDossier, DsMutation, DsSyncRun
 from app.evaluations.models import Evaluation
 from app.notifications.models import Notification, PrefectureAddress
 from app.opendata.models import PublishedGrant
-from app.programme.models import DepartementForfaits, Programme, ScoringGrid
+from app.programme.models import DepartementForfaits, Programme, ProgrammeVersion, ScoringGrid
 from app.projects.models import ExpenseLine, FundingLine, Project, ProjectTransition
 from app.signin.models import LoginState, MappingRule, OneTimeCode
 from app.stats.models import StatsBeneficiary, StatsCounter, StatsProject
@@ -49,6 +49,7 @@ __all__ = [
     "ExpenseLine",
     "FundingLine",
     "Programme",
+    "ProgrammeVersion",
     "Project",
     "StatsBeneficiary",
     "StatsCounter",

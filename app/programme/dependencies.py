@@ -11,6 +11,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app.auth.dependencies import bearer_scheme, get_principal
+from app.auth.principal import Principal
 from app.core.db import SessionDep
 from app.programme import cache
 from app.programme.cache import ProgrammeKey
@@ -33,3 +35,16 @@ async def programme_ref(request: Request, session: SessionDep) -> ProgrammeKey:
 
 
 ProgrammeRef = Annotated[ProgrammeKey, Depends(programme_ref)]
+
+
+async def optional_principal(request: Request) -> Principal | None:
+    """The caller when a bearer token is sent (verified: a bad one is a 401), else None: a
+    public read, which shows published and closed programmes only. The token is read here, not
+    declared: the contract states these reads as public, a token only adds the drafts (DINUM)."""
+    credentials = await bearer_scheme(request)
+    if credentials is None or not credentials.credentials:
+        return None
+    return await get_principal(request, credentials)
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]

@@ -126,3 +126,26 @@ class ScoringGrid(SQLModel, table=True):
     criteria: list[dict[str, Any]] = Field(sa_type=JSON)
     created_by: str = Field(max_length=255)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ProgrammeVersion(SQLModel, table=True):
+    """R-PROG-2: the document of each published version of a programme, as published.
+
+    Append-only: written at publication and at each edit of a published programme, so that
+    what a grant was decided under (R-PAY-4, its `programme_version`) can always be read.
+    """
+
+    __tablename__ = "programme_version"
+    __table_args__ = (
+        UniqueConstraint("programme_id", "version", name="uq_programme_version"),
+        CheckConstraint("version >= 1", name="version_positive"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    programme_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("programme.id", ondelete="RESTRICT"), nullable=False)
+    )
+    version: int
+    document: dict[str, Any] = Field(sa_type=JSON)
+    created_by: str = Field(max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

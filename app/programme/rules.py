@@ -1,12 +1,16 @@
 """Pure rules on programme data: which forfait applies (R-CAP-3), which documents a step
-requires (R-DOC-1)."""
+requires (R-DOC-1), what is inconsistent in a programme document and whether a programme takes
+dossiers (R-PROG-1)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from typing import Any
+
+from app.core.rules import RuleFailure
 
 
 class Step(StrEnum):
@@ -179,3 +183,206 @@ def shared_criterion_codes(
             if criterion["code"] in seen:
                 clashes.append((f"strands/{index}/criteria", position, criterion["code"]))
     return clashes
+
+
+# R-EVAL-3: the advisory evaluators a strand may name (their role reads the strand's dossiers).
+ADVISORS = ("anct",)
+BPS = 10_000
+
+Problem = tuple[str, str, str]  # (JSON pointer, rule id, French message)
+
+
+def _day(value: date | str | None) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(value)
+
+
+def _duplicates(values: Sequence[Any]) -> list[int]:
+    """The positions of the values already seen earlier in `values`."""
+    seen: set[Any] = set()
+    repeated = []
+    for position, value in enumerate(values):
+        if value in seen:
+            repeated.append(position)
+        seen.add(value)
+    return repeated
+
+
+def _date_problems(doc: Mapping[str, Any]) -> list[Problem]:
+    opens, closes = _day(doc.get("window_opens_on")), _day(doc.get("window_closes_on"))
+    deadline = _day(doc.get("results_deadline"))
+    problems: list[Problem] = []
+    if opens is not None and closes is not None and closes < opens:
+        problems.append(
+            ("/window_closes_on", "R-ELIG-7", "La date de clôture précède l'ouverture du guichet.")
+        )
+    if deadline is not None and opens is not None and deadline < opens:
+        problems.append(
+            ("/results_deadline", "R-ELIG-5", "La date limite de résultats précède l'ouverture.")
+        )
+    elif deadline is not None and closes is not None and deadline < closes:
+        problems.append(
+            (
+                "/results_deadline",
+                "R-ELIG-5",
+                "La date limite de résultats précède la clôture du guichet : un dossier déposé "
+                "en fin de fenêtre ne pourrait jamais être éligible.",
+            )
+        )
+    return problems
+
+
+def _money_problems(
+    doc: Mapping[str, Any], categories: Sequence[Mapping[str, Any]]
+) -> list[Problem]:
+    problems: list[Problem] = []
+    if int(doc.get("extra_eu_licence_share_cap_bps", 0)) >= BPS:
+        problems.append(
+            (
+                "/extra_eu_licence_share_cap_bps",
+                "R-EXCL-2",
+                "La part plafonnée doit rester marginale : strictement moins de 100 %.",
+            )
+        )
+    for i in _duplicates([c["code"] for c in categories]):
+        problems.append((f"/categories/{i}/code", "R-PROG-1", "Code de catégorie en double."))
+    for i, category in enumerate(categories):
+        if category.get("excluded") and category.get("share_capped"):
+            problems.append(
+                (
+                    f"/categories/{i}",
+                    "R-EXCL-1",
+                    "Une catégorie exclue ne peut pas être aussi plafonnée (R-EXCL-2).",
+                )
+            )
+    return problems
+
+
+def _strand_problems(doc: Mapping[str, Any], strands: Sequence[Mapping[str, Any]]) -> list[Problem]:
+    problems: list[Problem] = [
+        (f"/strands/{i}/code", "R-PROG-1", "Code de volet en double.")
+        for i in _duplicates([s["code"] for s in strands])
+    ]
+    for i, strand in enumerate(strands):
+        for j, advisor in enumerate(strand.get("advisors") or ()):
+            if advisor not in ADVISORS:
+                problems.append(
+                    (f"/strands/{i}/advisors/{j}", "R-EVAL-3", f"Évaluateur inconnu : {advisor}.")
+                )
+        for j in _duplicates([c["code"] for c in strand["criteria"]]):
+            problems.append(
+                (f"/strands/{i}/criteria/{j}/code", "R-EVAL-1", "Code de critère en double.")
+            )
+    problems += [
+        (
+            f"/{where}/{position}/code",
+            "R-EVAL-1",
+            f"Code déjà pris par un critère général : {code}.",
+        )
+        for where, position, code in shared_criterion_codes(
+            doc.get("general_criteria") or (), strands
+        )
+    ]
+    return problems
+
+
+def _forfait_problems(
+    tiers: Sequence[Mapping[str, Any]],
+    eligible: Sequence[str],
+    strands: Sequence[Mapping[str, Any]],
+) -> list[Problem]:
+    """R-CAP-3 against the document's own eligible kinds."""
+    problems: list[Problem] = []
+    for i, tier in enumerate(tiers):
+        outside = [kind for kind in tier["kinds"] if kind not in eligible]
+        if outside:
+            problems.append(
+                (
+                    f"/forfaits/{i}/kinds",
+                    "R-CAP-3",
+                    f"Forfait pour une catégorie non éligible : {', '.join(outside)}.",
+                )
+            )
+    if any(s.get("forfaits") for s in strands):
+        problems += [
+            ("/forfaits", "R-CAP-3", f"Catégorie éligible sans forfait : {kind}.")
+            for kind in uncovered_kinds(tiers, eligible)
+        ]
+    elif tiers:
+        problems.append(
+            (
+                "/forfaits",
+                "R-CAP-3",
+                "Un barème de forfaits est donné mais aucun volet ne l'applique (`forfaits`).",
+            )
+        )
+    return problems
+
+
+def _document_problems(
+    documents: Sequence[Mapping[str, Any]],
+    strands: Sequence[Mapping[str, Any]],
+    eligible: Sequence[str],
+) -> list[Problem]:
+    problems: list[Problem] = [
+        (field, "R-DOC-1", message)
+        for field, message in requirement_problems(documents, [s["code"] for s in strands])
+    ]
+    for i, item in enumerate(documents):
+        outside = sorted(set(item.get("candidate_kinds") or ()) - set(eligible))
+        if outside:
+            problems.append(
+                (
+                    f"/required_documents/{i}/candidate_kinds",
+                    "R-DOC-1",
+                    f"Catégorie(s) non éligible(s) : {', '.join(outside)}.",
+                )
+            )
+    return problems
+
+
+def document_problems(doc: Mapping[str, Any]) -> list[Problem]:
+    """R-PROG-1: every inconsistency of a programme document at once, as (JSON pointer, rule
+    id, message): the window and the results deadline out of order (R-ELIG-7, R-ELIG-5), a code
+    used twice (strands, categories: R-PROG-1; criteria: R-EVAL-1; documents: R-DOC-1), a kind
+    listed twice (R-ELIG-1), a category both excluded and share-capped (R-EXCL-1), a share cap
+    of 100 % or more (R-EXCL-2), an unknown advisor (R-EVAL-3), a strand criterion reusing a
+    general code (R-EVAL-1), a forfait for a kind the programme does not admit, a schedule
+    leaving an eligible kind without forfait while a strand applies forfaits, or a schedule no
+    strand applies (R-CAP-3), a required document naming an unknown strand or a kind the
+    programme does not admit (R-DOC-1).
+
+    A share-capped category under a 0 % cap is consistent: its extra-EU purchases are never
+    eligible, its EU ones are.
+
+    `doc` is the document as JSON (dates as ISO strings or `date`s), e.g. a stored programme's
+    columns; fields it lacks are not checked.
+    """
+    eligible = [str(kind) for kind in doc.get("eligible_kinds") or ()]
+    strands = doc.get("strands") or ()
+    categories = doc.get("categories") or ()
+    return [
+        *_date_problems(doc),
+        *[
+            (f"/eligible_kinds/{i}", "R-ELIG-1", "Catégorie listée deux fois.")
+            for i in _duplicates(eligible)
+        ],
+        *_money_problems(doc, categories),
+        *_strand_problems(doc, strands),
+        *_forfait_problems(doc.get("forfaits") or (), eligible, strands),
+        *_document_problems(doc.get("required_documents") or (), strands, eligible),
+    ]
+
+
+def programme_open_problems(status: str) -> list[RuleFailure]:
+    """R-PROG-1: only a published programme takes new dossiers and submissions; a draft is not
+    open yet, a closed one stays readable only."""
+    if status == "published":
+        return []
+    message = (
+        "Le programme est clos : il ne reçoit plus de dossier ni de dépôt."
+        if status == "closed"
+        else "Le programme n'est pas encore publié : il ne reçoit ni dossier ni dépôt."
+    )
+    return [RuleFailure("R-PROG-1", message, None)]

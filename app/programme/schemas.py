@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from app.core.schemas import InputModel, IsoDate, JsonInt, ReadModel, Version, not_blank
 from app.programme.models import STRAND_CODE_LENGTH
 from app.programme.rules import DOCUMENT_TYPES, Owner, Step
+from app.programme.seed_nt2026 import NT2026
 from app.reference.kinds import ELIGIBLE_KINDS, OrganisationKind
 
 Code = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")]
@@ -101,6 +103,8 @@ class Strand(ReadModel):
 
 
 class StrandIn(InputModel):
+    """R-PROG-1 : un volet du programme, tel que la DINUM le définit."""
+
     code: StrandCode
     title: Label
     description: str | None = Field(default=None, max_length=2000)
@@ -117,14 +121,12 @@ class StrandIn(InputModel):
         max_length=1,
         description="R-EVAL-3 : évaluateurs consultatifs du volet (l'ANCT, `anct`).",
     )
-    criteria: list[CriterionIn] = Field(min_length=1, max_length=20)
-
-    @model_validator(mode="after")
-    def _unique_codes(self) -> StrandIn:
-        codes = [c.code for c in self.criteria]
-        if len(codes) != len(set(codes)):
-            raise ValueError("codes de critères en double")
-        return self
+    criteria: list[CriterionIn] = Field(
+        min_length=1,
+        max_length=20,
+        description="R-EVAL-1 : les critères propres au volet ; sa grille = critères généraux "
+        "+ ceux-ci (chaque code une fois, vérifié avec tout le document : R-PROG-1).",
+    )
 
 
 class ForfaitTier(ReadModel):
@@ -233,16 +235,11 @@ class CategoryIn(Category, InputModel):
 ProgrammeStatusName = Literal["draft", "published", "closed"]
 
 
-class ProgrammeRead(ReadModel):
-    """L'appel à projets tel qu'il est en vigueur."""
+class ProgrammeDocumentRead(ReadModel):
+    """R-PROG-1 : le document d'un programme, tout ce que l'appel décide."""
 
-    id: uuid.UUID
     code: str = Field(max_length=40)
     title: str = Field(max_length=300)
-    status: ProgrammeStatusName = Field(
-        description="R-PROG-1 : brouillon (`draft`), publié (`published`, ouvert aux dépôts "
-        "dans sa fenêtre) ou clos (`closed`, lisible seulement)."
-    )
     dispositif_aide: str = Field(
         max_length=300, description="Nom du dispositif dans les données ouvertes (SCDL)."
     )
@@ -270,6 +267,16 @@ class ProgrammeRead(ReadModel):
         max_length=MAX_REQUIRED_DOCUMENTS,
         description="R-DOC-1 : les pièces demandées, par étape et par volet.",
     )
+
+
+class ProgrammeRead(ProgrammeDocumentRead):
+    """Un appel à projets : son document, son état et les grilles en vigueur."""
+
+    id: uuid.UUID
+    status: ProgrammeStatusName = Field(
+        description="R-PROG-1 : brouillon (`draft`), publié (`published`, ouvert aux dépôts "
+        "dans sa fenêtre) ou clos (`closed`, lisible seulement)."
+    )
     grids: list[ScoringGridRead] = Field(
         max_length=MAX_STRANDS, description="R-EVAL-1 : la grille en vigueur de chaque volet."
     )
@@ -278,17 +285,33 @@ class ProgrammeRead(ReadModel):
 
 
 class ProgrammeUpdate(InputModel):
-    """Champs modifiables par la DINUM ; tous facultatifs, appliqués tels qu'envoyés."""
+    """Champs modifiables par la DINUM ; tous facultatifs, appliqués tels qu'envoyés. Le
+    document qui en résulte est vérifié en entier (R-PROG-1) ; un programme publié garde ses
+    volets (R-PROG-2)."""
 
     # `T = Field(default=None)`: may be omitted, never null. The contract keeps T non-nullable;
     # None only stands for "not sent" (hence the type ignores).
     title: Label = Field(default=None)  # type: ignore[assignment]
+    dispositif_aide: Label = Field(  # type: ignore[assignment]
+        default=None, description="Nom du dispositif dans les données ouvertes (SCDL)."
+    )
+    eligible_kinds: list[OrganisationKind] = Field(
+        default=None,  # type: ignore[arg-type]
+        min_length=1,
+        max_length=len(OrganisationKind),
+        description="R-ELIG-1 : catégories éligibles.",
+    )
+    categories: list[CategoryIn] = Field(
+        default=None,  # type: ignore[arg-type]
+        min_length=1,
+        max_length=MAX_CATEGORIES,
+    )
     window_opens_on: IsoDate = Field(default=None)  # type: ignore[assignment]
     window_closes_on: IsoDate | None = None
     results_deadline: IsoDate = Field(default=None)  # type: ignore[assignment]
     max_duration_months: JsonInt = Field(default=None, ge=1, le=120)  # type: ignore[assignment]
     funding_cap_rate_bps: Bps = Field(default=None)  # type: ignore[assignment]
-    extra_eu_licence_share_cap_bps: JsonInt = Field(default=None, ge=0, le=9999)  # type: ignore[assignment]
+    extra_eu_licence_share_cap_bps: Bps = Field(default=None)  # type: ignore[assignment]
     committee_filing_threshold: JsonInt = Field(default=None, ge=1, le=1000)  # type: ignore[assignment]
     committee_max_interval_days: JsonInt = Field(default=None, ge=1, le=366)  # type: ignore[assignment]
     advance_cap_bps: Bps = Field(default=None)  # type: ignore[assignment]
@@ -309,9 +332,111 @@ class ProgrammeUpdate(InputModel):
         }
     }
 
-    @model_validator(mode="after")
-    def _strands_complete(self) -> ProgrammeUpdate:
-        codes = [s.code for s in self.strands or ()]
-        if len(codes) != len(set(codes)):
-            raise ValueError("codes de volets en double")
-        return self
+
+ProgrammeCode = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=40,
+        pattern=r"^[A-Z0-9][A-Z0-9_-]*$",
+        description="Code du programme (majuscules, chiffres, `-` et `_`).",
+    ),
+]
+MAX_PROGRAMMES = 200
+
+
+class ProgrammeDocument(InputModel):
+    """R-PROG-1 : un programme (appel à projets) comme donnée, tout ce qu'il décide, vérifié
+    comme un seul document : chaque incohérence est listée dans `errors` (422 R-PROG-1), avec
+    son pointeur JSON et la règle qu'elle enfreint."""
+
+    code: ProgrammeCode
+    title: Label
+    dispositif_aide: Label = Field(
+        description="Nom du dispositif dans les données ouvertes (SCDL `dispositifAide`)."
+    )
+    window_opens_on: IsoDate
+    window_closes_on: IsoDate | None = None
+    results_deadline: IsoDate = Field(description="R-ELIG-5 : résultats tangibles avant.")
+    max_duration_months: JsonInt = Field(ge=1, le=120, description="R-ELIG-6.")
+    funding_cap_rate_bps: Bps = Field(description="R-CAP-1 : taux plafond par défaut.")
+    extra_eu_licence_share_cap_bps: Bps = Field(
+        description="R-EXCL-2 : part des catégories plafonnées hors UE (moins de 100 %)."
+    )
+    committee_filing_threshold: JsonInt = Field(ge=1, le=1000, description="R-COM-1.")
+    committee_max_interval_days: JsonInt = Field(ge=1, le=366, description="R-COM-1.")
+    advance_cap_bps: Bps = Field(description="R-PAY-1 : avance maximale.")
+    pre_final_payment_cap_bps: Bps = Field(description="R-PAY-2 : versé avant le rapport final.")
+    small_population_threshold: JsonInt = Field(ge=1, le=10**8)
+    eligible_kinds: list[OrganisationKind] = Field(
+        min_length=1, max_length=len(OrganisationKind), description="R-ELIG-1."
+    )
+    categories: list[CategoryIn] = Field(
+        min_length=1, max_length=MAX_CATEGORIES, description="Catégories de dépense."
+    )
+    general_criteria: list[CriterionIn] = Field(
+        min_length=1, max_length=20, description="R-EVAL-1 : critères communs aux volets."
+    )
+    strands: list[StrandIn] = Field(min_length=1, max_length=MAX_STRANDS)
+    forfaits: list[ForfaitTierIn] = Field(
+        default_factory=list,
+        max_length=20,
+        description="R-CAP-3 : barème, à donner si un volet applique les forfaits.",
+    )
+    required_documents: list[RequiredDocumentIn] = Field(
+        default_factory=list, max_length=MAX_REQUIRED_DOCUMENTS, description="R-DOC-1."
+    )
+
+
+class ProgrammeSummary(ReadModel):
+    """Un programme dans la liste : de quoi le choisir."""
+
+    code: str = Field(max_length=40)
+    title: str = Field(max_length=300)
+    status: ProgrammeStatusName
+    window_opens_on: date
+    window_closes_on: date | None
+    version: Version
+
+
+class ProgrammeList(ReadModel):
+    """Les programmes lisibles par l'appelant (les brouillons : DINUM seulement)."""
+
+    items: list[ProgrammeSummary] = Field(max_length=MAX_PROGRAMMES)
+
+
+class ProgrammeVersionRead(ReadModel):
+    """R-PROG-2 : une version publiée d'un programme, telle qu'elle a été publiée ; une
+    subvention garde la version sous laquelle elle a été décidée (R-PAY-4)."""
+
+    version: Version
+    document: ProgrammeDocumentRead = Field(description="Le document de cette version.")
+    created_at: datetime
+
+
+def _document_example() -> dict[str, Any]:
+    """The seeded second call's document, as JSON: the contract's example of a version."""
+    document = {name: NT2026[name] for name in ProgrammeDocument.model_fields}
+    return json.loads(json.dumps(document, default=str))  # type: ignore[no-any-return]
+
+
+class ProgrammeVersionList(ReadModel):
+    """R-PROG-2 : les versions publiées d'un programme, de la plus ancienne à la plus récente."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "version": 1,
+                            "document": _document_example(),
+                            "created_at": "2026-01-15T09:00:00Z",
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
+    items: list[ProgrammeVersionRead] = Field(max_length=1000)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func
@@ -17,20 +18,31 @@ from app.auth.principal import Principal
 from app.core.concurrency import check_if_match, flush_versioned
 from app.core.db import add_unique
 from app.core.errors import PreconditionFailed, ProblemItem
-from app.core.rules import RuleFailure, raise_failures
 from app.core.types import utcnow
 from app.programme.errors import InvalidProgramme, ProgrammeNotSeeded
-from app.programme.models import DepartementForfaits, Programme, ScoringGrid
-from app.programme.rules import (
-    grid_snapshot,
-    requirement_problems,
-    shared_criterion_codes,
-    uncovered_kinds,
+from app.programme.models import (
+    DepartementForfaits,
+    Programme,
+    ProgrammeStatus,
+    ProgrammeVersion,
+    ScoringGrid,
 )
-from app.programme.schemas import ProgrammeUpdate
+from app.programme.rules import grid_snapshot, uncovered_kinds
+from app.programme.schemas import ProgrammeDocument
 from app.programme.seed import PROGRAMME_DEFAULTS
 from app.programme.seed_nt2026 import NT2026
-from app.reference.kinds import ELIGIBLE_KINDS
+
+DOCUMENT_FIELDS = tuple(ProgrammeDocument.model_fields)
+DATE_FIELDS = ("window_opens_on", "window_closes_on", "results_deadline")
+
+
+def document_of(programme: Programme) -> dict[str, Any]:
+    """R-PROG-1: the programme's document as JSON (dates as ISO strings), as a version keeps it."""
+    values = {name: getattr(programme, name) for name in DOCUMENT_FIELDS}
+    for name in DATE_FIELDS:
+        if isinstance(values[name], date):
+            values[name] = values[name].isoformat()
+    return values
 
 
 async def get_programme(session: AsyncSession, code: str) -> Programme:
@@ -72,6 +84,16 @@ async def _seed_one(session: AsyncSession, document: dict[str, Any]) -> bool:
             session.add(programme)
             await session.flush()
             await sync_grids(session, programme, actor="seed")  # R-EVAL-1: version 1
+            if programme.status == ProgrammeStatus.PUBLISHED.value:  # R-PROG-2: its version
+                session.add(
+                    ProgrammeVersion(
+                        programme_id=programme.id,
+                        version=programme.version,
+                        document=document_of(programme),
+                        created_by="seed",
+                    )
+                )
+                await session.flush()
     except IntegrityError:
         return False  # another instance seeded it first (UNIQUE on code)
     return True
@@ -135,111 +157,12 @@ async def sync_grids(session: AsyncSession, programme: Programme, *, actor: str)
     await session.flush()
 
 
-async def update_programme(
-    session: AsyncSession,
-    principal: Principal,
-    *,
-    code: str,
-    if_match: str | None,
-    data: ProgrammeUpdate,
-) -> Programme:
-    """DINUM edits the programme (R-FLOW-3: If-Match required). Raises 404/412/428/422."""
-    programme = await get_programme(session, code)
-    check_if_match(if_match, programme.version)
-    before = audit.snapshot(programme)
-    changes = data.model_dump(exclude_unset=True, mode="json")
-    for date_field in ("window_opens_on", "window_closes_on", "results_deadline"):
-        if date_field in changes:
-            changes[date_field] = getattr(data, date_field)
-    former_strands = {s["code"] for s in programme.strands}
-    for name, value in changes.items():
-        setattr(programme, name, value)
-    if "strands" in changes and {s["code"] for s in programme.strands} != former_strands:
-        # R-PROG-2: dossiers, grids and envelopes name their strand: a programme in force keeps
-        # its strands (their rules, titles and criteria may change).
-        raise InvalidProgramme(
-            "Les volets d'un programme en vigueur ne changent pas : attendu "
-            f"{', '.join(sorted(former_strands))}.",
-            code="R-PROG-2",
-            errors=[
-                ProblemItem(
-                    code="R-PROG-2",
-                    field="/strands",
-                    message="Volets attendus : " + ", ".join(sorted(former_strands)) + ".",
-                )
-            ],
-        )
-    opens, closes = programme.window_opens_on, programme.window_closes_on
-    if opens is None or programme.results_deadline is None:
-        raise InvalidProgramme("La date d'ouverture et la date limite de résultats sont requises.")
-    if closes is not None and closes < opens:
-        raise InvalidProgramme("La date de clôture précède la date d'ouverture du guichet.")
-    if programme.results_deadline < opens:
-        raise InvalidProgramme("La date limite de résultats précède l'ouverture du guichet.")
-    if "forfaits" in changes:
-        check_forfaits_cover_every_kind(programme.forfaits, "/forfaits")
-    if "required_documents" in changes or "strands" in changes:
-        check_required_documents(programme)
-    criteria_changed = "general_criteria" in changes or "strands" in changes
-    if criteria_changed:
-        check_criterion_codes(programme)
-    programme.updated_at = utcnow()
-    await flush_versioned(session)
-    if criteria_changed:
-        try:
-            async with session.begin_nested():
-                await sync_grids(session, programme, actor=principal.subject)
-        except IntegrityError as exc:  # a concurrent edit added the same version first
-            raise PreconditionFailed(code="R-FLOW-3") from exc
-    await audit.record(  # R-AUDIT-1: national object, read by DINUM only
-        session,
-        principal,
-        object_type="programme",
-        object_id=programme.id,
-        departement=None,
-        action="updated",
-        before=before,
-        after=audit.snapshot(programme),
-    )
-    return programme
-
-
-def check_required_documents(programme: Programme) -> None:
-    """R-DOC-1: the required documents name strands the programme has, each code once; every
-    problem is listed (422)."""
-    problems = requirement_problems(
-        programme.required_documents, [s["code"] for s in programme.strands]
-    )
-    raise_failures(
-        [RuleFailure("R-DOC-1", message, field) for field, message in problems],
-        error=InvalidProgramme,
-        detail="Les pièces demandées par le programme sont incohérentes : voir `errors`.",
-    )
-
-
-def check_criterion_codes(programme: Programme) -> None:
-    """R-EVAL-1: a strand criterion cannot reuse a general criterion's code (scores are keyed
-    by code, so the grid of the strand would score two criteria under one key)."""
-    clashes = shared_criterion_codes(programme.general_criteria, programme.strands)
-    if clashes:
-        raise InvalidProgramme(
-            "Un critère reprend le code d'un critère général : les notes sont "
-            "rangées par code, chaque code doit être unique dans la grille d'un volet.",
-            code="R-EVAL-1",
-            errors=[
-                ProblemItem(
-                    code="R-EVAL-1",
-                    field=f"/{where}/{position}/code",
-                    message=f"Code déjà pris par un critère général : {code}.",
-                )
-                for where, position, code in clashes
-            ],
-        )
-
-
-def check_forfaits_cover_every_kind(tiers: list[dict[str, Any]], field: str) -> None:
-    """R-CAP-3: a schedule gives every eligible kind a forfait (422 naming the kinds left out)."""
-    missing = uncovered_kinds(tiers, ELIGIBLE_KINDS)
+def check_forfaits_cover_every_kind(
+    tiers: list[dict[str, Any]], field: str, eligible_kinds: list[str]
+) -> None:
+    """R-CAP-3: a schedule gives each kind the programme admits a forfait (422 naming the
+    kinds left out)."""
+    missing = uncovered_kinds(tiers, eligible_kinds)
     if missing:
         raise InvalidProgramme(
             "Le barème de forfaits doit couvrir chaque catégorie éligible, sans condition de "
@@ -302,7 +225,7 @@ async def set_departement_forfaits(
         )
     ).scalar_one_or_none()
     check_if_match(if_match, own.version if own is not None else 0)
-    check_forfaits_cover_every_kind(tiers, "/tiers")
+    check_forfaits_cover_every_kind(tiers, "/tiers", programme.eligible_kinds)
     before = None if own is None else audit.snapshot(own, ("tiers",))
     if own is None:
         own = DepartementForfaits(

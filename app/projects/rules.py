@@ -18,6 +18,7 @@ from functools import cache
 
 from app.auth.principal import Role
 from app.core.rules import RuleFailure
+from app.programme.rules import programme_open_problems
 
 BPS = 10_000
 
@@ -453,6 +454,7 @@ class ProgrammeTerms:
     max_duration_months: int
     funding_cap_rate_bps: int
     extra_eu_licence_share_cap_bps: int
+    status: str = "published"  # R-PROG-1: only a published programme takes submissions
 
 
 @dataclass(frozen=True)
@@ -613,6 +615,7 @@ def assess(facts: ProjectFacts, terms: ProgrammeTerms, today: date) -> Eligibili
         + check_dates(facts, terms)
         + check_start_after_request(facts.start_on, today)
         + check_window(today, terms)
+        + programme_open_problems(terms.status)
         + check_eligible_cost(cost)
         + check_caps(
             requested_cents=facts.requested_cents,

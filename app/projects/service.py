@@ -22,8 +22,9 @@ from app.core.pagination import PageParams, split_page
 from app.core.rules import RuleFailure, raise_failures
 from app.core.types import utcnow
 from app.programme import cache as programme_cache, service as programme_service
+from app.programme.errors import ProgrammeNotOpen
 from app.programme.models import Programme
-from app.programme.rules import Step, select_forfait
+from app.programme.rules import Step, programme_open_problems, select_forfait
 from app.projects import guards, hooks, repository
 from app.projects.errors import (
     CandidateNotRegistered,
@@ -161,6 +162,7 @@ async def create_for_candidate(
     """File a draft for this registered candidate (its own agent, or an import from
     démarches-simplifiées that keeps the DS dossier's number and id)."""
     programme = await programme_service.get_programme(session, programme_code)
+    raise_failures(programme_open_problems(programme.status), error=ProgrammeNotOpen)  # R-PROG-1
     expense_lines = _expense_lines(data.expense_lines)
     project = Project(
         candidate_id=candidate.id,
@@ -441,6 +443,7 @@ def programme_terms(programme: Programme) -> ProgrammeTerms:
         max_duration_months=programme.max_duration_months,
         funding_cap_rate_bps=programme.funding_cap_rate_bps,
         extra_eu_licence_share_cap_bps=programme.extra_eu_licence_share_cap_bps,
+        status=programme.status,
     )
 
 
@@ -478,18 +481,21 @@ async def assess_project(
     programme: Programme | None = None,
     *,
     request_day: date | None = None,
+    candidate: Candidate | None = None,
 ) -> EligibilityReport:
     """Load the facts a dossier is judged on and run the pure rules (R-FLOW-2).
 
     R-ELIG-8: `request_day` is the day the request was received: today for a dossier filed
     here, the filing date (`dateDepot`) for one imported from démarches-simplifiées.
-    `programme`, when the caller already holds it (issue 13), saves a statement.
+    `programme`, when the caller already holds it (issue 13), saves a statement; `candidate`
+    too (a programme's preview judges a sample dossier of an unsaved candidate, R-PROG-1).
     """
     if programme is None:
         programme = await session.get_one(Programme, project.programme_id)
     forfait, forfait_tier = None, None
     if project.strand == "3a":
-        candidate = await session.get_one(Candidate, project.candidate_id)
+        if candidate is None:
+            candidate = await session.get_one(Candidate, project.candidate_id)
         schedule = await programme_service.forfait_schedule(session, programme, project.departement)
         tier = select_forfait(
             schedule.tiers,

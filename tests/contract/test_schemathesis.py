@@ -74,6 +74,11 @@ RULE_REJECTIONS = {
     "set_forfaits": "R-ELIG-1 on forfait tiers",
     # The programme's dates must stay ordered (invalid-programme): a rule across fields.
     "update_programme": "programme date order",
+    # R-PROG-1: a programme document is checked whole (dates in order, codes unique, forfaits
+    # and documents against the kinds and strands it declares): rules across fields.
+    "create_programme": "R-PROG-1 document consistency",
+    "edit_programme": "R-PROG-1 document consistency, R-PROG-2 strands kept",
+    "publish_programme": "R-PROG-1 document consistency",
     # `to_departement` is required for a transfer and only then: a cross-field rule (value_error)
     # the schema does not state (it could, with a oneOf on `kind`).
     "create_allocation": "to_departement iff kind=transfer",
