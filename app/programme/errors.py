@@ -14,3 +14,31 @@ class ProgrammeNotSeeded(NotFound):
 class InvalidProgramme(UnprocessableEntity):
     slug = "invalid-programme"
     title = "Paramètres de programme incohérents"
+
+
+class UnknownProgramme(NotFound):
+    """R-PROG-2: a request names a programme (`programme=`) the service does not know."""
+
+    slug = "programme-not-found"
+    title = "Programme introuvable"
+
+    def __init__(self, code: str) -> None:
+        super().__init__(
+            f"Le programme « {code} » n'existe pas : voir les programmes du service "
+            "(`GET /programme` pour le programme par défaut).",
+            code="R-PROG-2",
+        )
+
+
+class ProgrammeNotOpen(UnprocessableEntity):
+    """R-PROG-1: a dossier is filed only under a published programme."""
+
+    slug = "programme-not-open"
+    title = "Programme fermé aux dépôts"
+
+
+class UnknownProgrammeInBody(UnprocessableEntity):
+    """R-PROG-2: a request body names (`programme`) a programme the service does not know."""
+
+    slug = "programme-unknown"
+    title = "Programme inconnu"
