@@ -39,10 +39,11 @@ async def change_agenda(
     data: AgendaChange,
 ) -> CommitteeView:
     """Remove, then add dossiers while the committee is open. R-COM-2: only `in_review`
-    dossiers of its département and, R-PROG-2, of its programme (any other id: 422 naming it, the same answer for another
-    département's, an unknown one or one not in review), each on one open agenda at most (409);
-    every refused dossier is named and nothing changes. A dossier that left the agenda
-    (returned, withdrawn, closed) and is in review again comes back on it."""
+    dossiers of its département (any other id: 422 naming it, the same answer for another
+    département's, an unknown one or one not in review) and, R-PROG-2, of its programme (422
+    naming R-PROG-2), each on one open agenda at most (409); every refused dossier is named and
+    nothing changes. A dossier that left the agenda (returned, withdrawn, closed) and is in
+    review again comes back on it."""
     committee = await access.writable(session, principal, committee_id, if_match)
     before = await open_agenda(session, committee)
     every = {
