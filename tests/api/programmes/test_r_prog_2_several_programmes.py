@@ -101,9 +101,7 @@ async def test_one_departement_has_an_envelope_per_programme(
         for code in (FITN7, NT)
     }
     assert [(e["programme"], e["allocated_cents"]) for e in listed[NT]] == [(NT, 3_500_000)]
-    assert [(e["programme"], e["allocated_cents"]) for e in listed[FITN7]] == [
-        (FITN7, 10_000_000)
-    ]
+    assert [(e["programme"], e["allocated_cents"]) for e in listed[FITN7]] == [(FITN7, 10_000_000)]
 
 
 async def test_a_dossier_filed_on_nt2026_is_listed_under_it_only(
@@ -228,7 +226,7 @@ async def test_committee_due_status_is_per_programme(
         )
     await session.commit()
     h = headers(actors.pref13)
-    nt = (await client.get("/api/v1/committees/status", params={"programme": NT}, headers=h))
+    nt = await client.get("/api/v1/committees/status", params={"programme": NT}, headers=h)
     default = await client.get("/api/v1/committees/status", headers=h)
     [nt_13] = nt.json()["items"]
     assert (nt_13["departement"], nt_13["due"], nt_13["waiting"], nt_13["threshold"]) == (
