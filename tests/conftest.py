@@ -21,6 +21,7 @@ import pytest_asyncio
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlmodel import select
 
 from app.auth.principal import Principal, Role
 from app.core.clock import Clock, use_clock
@@ -34,6 +35,8 @@ from app.core.db import (
     transaction_scope,
 )
 from app.main import create_app
+from app.programme import cache as programme_cache
+from app.programme.models import Programme
 from app.programme.service import seed_programme
 from app.stats import cache as stats_cache
 from tests.support import (
@@ -114,13 +117,19 @@ async def isolated_session(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[A
     """A session in a transaction rolled back at the end; the app shares it meanwhile (one
     test, or one example of a property test)."""
     use_clock(app.state.clock)  # the test's own writes read the app's clock
-    # Every test's rollback rewinds the audit chain head that keys the dashboards' cache.
+    # Every test's rollback rewinds the audit chain head that keys the dashboards' cache, and
+    # the programmes' versions that key their cache (in service, versions never go back).
     stats_cache.clear()
+    programme_cache.clear()
     connection = await engine.connect()
     outer = await connection.begin()
     test_session = AsyncSession(
         bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
     )
+    # The programmes as a long-running instance holds them (issue 13: hot reads find them
+    # cached), read again from this test's database state.
+    for code in (await test_session.execute(select(Programme.code))).scalars().all():
+        await programme_cache.programme_by_code(test_session, code)
     # What `_request_session` tells the rules (R-DOC-1: an unscanned document outside production).
     test_session.info["production"] = app.state.settings.environment == "production"
 
@@ -144,6 +153,7 @@ async def isolated_session(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[A
         await outer.rollback()
         await connection.close()
         stats_cache.clear()
+        programme_cache.clear()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
