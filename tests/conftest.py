@@ -21,6 +21,7 @@ import pytest_asyncio
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlmodel import select
 
 from app.auth.principal import Principal, Role
 from app.core.clock import Clock, use_clock
@@ -35,6 +36,7 @@ from app.core.db import (
 )
 from app.main import create_app
 from app.programme import cache as programme_cache
+from app.programme.models import Programme
 from app.programme.service import SEEDED_PROGRAMMES, seed_programme
 from app.stats import cache as stats_cache
 from tests.support import (
@@ -124,6 +126,10 @@ async def isolated_session(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[A
     test_session = AsyncSession(
         bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
     )
+    # The programmes as a long-running instance holds them (issue 13: hot reads find them
+    # cached), read again from this test's database state.
+    for code in (await test_session.execute(select(Programme.code))).scalars().all():
+        await programme_cache.programme_by_code(test_session, code)
     # What `_request_session` tells the rules (R-DOC-1: an unscanned document outside production).
     test_session.info["production"] = app.state.settings.environment == "production"
 

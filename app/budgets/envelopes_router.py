@@ -29,7 +29,7 @@ from app.core.idempotency import REPLAYED, IdempotencyKeyHeader, run_idempotent
 from app.core.location import located
 from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.programme import service as programme_service
-from app.programme.dependencies import CurrentProgramme, ProgrammeRef
+from app.programme.dependencies import ProgrammeParam, ProgrammeRef
 from app.programme.schemas import ForfaitTier
 from app.reference.departements import DepartementPath
 
@@ -42,10 +42,11 @@ Dinum = Annotated[Principal, Depends(require_roles(Role.DINUM))]
 Prefect = Annotated[Principal, Depends(require_roles(Role.PREFECT))]
 
 
-def envelope_read(envelope: Envelope) -> EnvelopeRead:
+def envelope_read(envelope: Envelope, programme: str) -> EnvelopeRead:
     allocated = envelope.allocated_cents
     return EnvelopeRead(
         id=envelope.id,
+        programme=programme,
         departement=envelope.departement,
         prefecture_name=envelope.prefecture_name,
         prefecture_siret=envelope.prefecture_siret,
@@ -90,14 +91,18 @@ async def list_envelopes(
     page: Annotated[PageParams, Depends(page_params_for(ENVELOPES_CURSOR))],
     updated_since: UpdatedSince = None,
 ) -> EnvelopeList:
-    """Les enveloppes de votre périmètre (préfet : la sienne ; DINUM, ANCT : toutes).
+    """Les enveloppes de votre périmètre (préfet : la sienne ; DINUM, ANCT : toutes), sur un
+    programme (`programme`, par défaut le programme par défaut du service) : un département a
+    une enveloppe par programme (R-PROG-2).
 
-    Règles : R-CAP-4, R-ACL-1, R-SYNC-1 (`updated_since`).
+    Règles : R-CAP-4, R-ACL-1, R-SYNC-1 (`updated_since`), R-PROG-2.
     """
     rows, next_cursor = await envelopes_service.list_envelopes(
         session, principal, programme=programme, page=page, updated_since=updated_since
     )
-    return EnvelopeList(items=[envelope_read(e) for e in rows], next_cursor=next_cursor)
+    return EnvelopeList(
+        items=[envelope_read(e, programme.code) for e in rows], next_cursor=next_cursor
+    )
 
 
 @envelopes_router.get(
@@ -113,12 +118,13 @@ async def read_envelope(
     principal: StateReaders,
     programme: ProgrammeRef,
 ) -> EnvelopeRead:
-    """Alloué, engagé, payé, disponible (préfet : son département seulement, R-ACL-1)."""
+    """Alloué, engagé, payé, disponible de l'enveloppe du département sur le programme
+    `programme` (R-PROG-2 ; préfet : son département seulement, R-ACL-1)."""
     envelope = await envelopes_service.get_envelope(
         session, principal, programme=programme, departement=departement
     )
     response.headers["ETag"] = etag_for(envelope.version)
-    return envelope_read(envelope)
+    return envelope_read(envelope, programme.code)
 
 
 @envelopes_router.post(
@@ -133,12 +139,13 @@ async def create_allocation(
     response: Response,
     session: SessionDep,
     principal: Dinum,
-    programme: CurrentProgramme,
+    programme: ProgrammeParam,
     data: AllocationCreate,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Any:
     """Allouer, abonder, réduire ou transférer une enveloppe (DINUM ; R-CAP-4 : jamais sous
-    l'engagé). Accepte `Idempotency-Key`."""
+    l'engagé) du programme `programme` (R-PROG-2 : un transfert reste dans ce programme).
+    Accepte `Idempotency-Key`."""
 
     async def action() -> AllocationResult:
         envelope, movements = await envelopes_service.allocate(
@@ -146,7 +153,7 @@ async def create_allocation(
         )
         targets = [departement, data.to_departement or departement]
         return AllocationResult(
-            envelope=envelope_read(envelope),
+            envelope=envelope_read(envelope, programme.code),
             movements=[movement_read(m, d) for m, d in zip(movements, targets, strict=False)],
         )
 
@@ -157,7 +164,7 @@ async def create_allocation(
         session,
         principal,
         key=idempotency_key,
-        operation=f"allocation:{departement}",
+        operation=f"allocation:{programme.code}:{departement}",
         payload=data.model_dump(mode="json"),
         status_code=201,
         authorize=authorize,
@@ -180,9 +187,10 @@ async def read_ledger(
     page: Annotated[PageParams, Depends(page_params_for(LEDGER_CURSOR))],
     updated_since: UpdatedSince = None,
 ) -> LedgerPage:
-    """Les mouvements de l'enveloppe, du plus ancien au plus récent (append-only).
+    """Les mouvements de l'enveloppe du département sur le programme `programme`, du plus
+    ancien au plus récent (append-only).
 
-    Règles : R-CAP-4, R-ACL-1.
+    Règles : R-CAP-4, R-ACL-1, R-PROG-2.
     """
     rows, next_cursor = await envelopes_service.ledger(
         session,
@@ -221,7 +229,7 @@ async def read_forfaits(
     response: Response,
     principal: StateReaders,
     session: SessionDep,
-    programme: CurrentProgramme,
+    programme: ProgrammeParam,
 ) -> ForfaitScheduleRead:
     """Le barème de forfaits en vigueur pour le département (R-CAP-3)."""
     envelopes_service.check_departement_scope(principal, departement)
@@ -241,7 +249,7 @@ async def set_forfaits(
     response: Response,
     principal: Prefect,
     session: SessionDep,
-    programme: CurrentProgramme,
+    programme: ProgrammeParam,
     data: ForfaitScheduleUpdate,
     if_match: IfMatchHeader = None,
 ) -> ForfaitScheduleRead:

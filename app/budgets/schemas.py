@@ -40,6 +40,7 @@ class EnvelopeRead(ReadModel):
     """Montants d'une enveloppe départementale, tenus en phase avec son grand livre."""
 
     id: uuid.UUID
+    programme: str = Field(max_length=40, description="Code du programme de l'enveloppe.")
     departement: str = Field(max_length=3)
     prefecture_name: str = Field(max_length=300)
     prefecture_siret: str = Field(max_length=14)

@@ -57,18 +57,22 @@ async def list_committees(
     principal: Principal,
     *,
     page: PageParams,
+    programme_id: uuid.UUID,
     departement: str | None = None,
     status: CommitteeStatus | None = None,
     updated_since: datetime | None = None,
 ) -> tuple[list[tuple[Committee, int]], str | None]:
-    """Committees in scope with their agenda size, one keyset page."""
+    """Committees of one programme (R-PROG-2) in scope with their agenda size, one keyset
+    page."""
     count = (
         select(func.count())
         .where(col(AgendaItem.committee_id) == col(Committee.id), col(AgendaItem.left_at).is_(None))
         .correlate(Committee)
         .scalar_subquery()
     )
-    stmt = _scoped(select(Committee, count), principal)
+    stmt = _scoped(select(Committee, count), principal).where(
+        col(Committee.programme_id) == programme_id
+    )
     if departement is not None:
         stmt = stmt.where(col(Committee.departement) == departement)
     if status is not None:

@@ -40,9 +40,10 @@ async def change_agenda(
 ) -> CommitteeView:
     """Remove, then add dossiers while the committee is open. R-COM-2: only `in_review`
     dossiers of its département (any other id: 422 naming it, the same answer for another
-    département's, an unknown one or one not in review), each on one open agenda at most (409);
-    every refused dossier is named and nothing changes. A dossier that left the agenda
-    (returned, withdrawn, closed) and is in review again comes back on it."""
+    département's, an unknown one or one not in review) and, R-PROG-2, of its programme (422
+    naming R-PROG-2), each on one open agenda at most (409); every refused dossier is named and
+    nothing changes. A dossier that left the agenda (returned, withdrawn, closed) and is in
+    review again comes back on it."""
     committee = await access.writable(session, principal, committee_id, if_match)
     before = await open_agenda(session, committee)
     every = {
@@ -100,6 +101,17 @@ async def change_agenda(
                     f"{committee.departement}.",
                 )
             )
+        elif project.programme_id != committee.programme_id:
+            # R-PROG-2: a committee decides the dossiers of its own programme only.
+            inadmissible.append(
+                ProblemItem(
+                    code="R-PROG-2",
+                    message=f"Le dossier « {project.title} » relève d'un autre programme que "
+                    "ce comité.",
+                    field=f"/add/{index}",
+                    project_id=str(pid),
+                )
+            )
         elif pid in elsewhere and elsewhere[pid] != committee.id:
             failures.append(
                 _refused(
@@ -124,8 +136,9 @@ async def change_agenda(
     if inadmissible:
         raise AgendaItemsRefused(
             "Ordre du jour refusé : seuls les dossiers en instruction du département "
-            f"{committee.departement} peuvent y être inscrits (R-COM-2). Voir `errors`.",
-            code="R-COM-2",
+            f"{committee.departement}, sur le programme du comité, peuvent y être inscrits "
+            "(R-COM-2, R-PROG-2). Voir `errors`.",
+            code=inadmissible[0].code,
             errors=inadmissible + failures,
         )
     if failures:

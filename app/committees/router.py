@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.dependencies import require_roles
@@ -50,7 +50,12 @@ from app.core.filters import UpdatedSince
 from app.core.idempotency import REPLAYED, IdempotencyKeyHeader, run_idempotent
 from app.core.location import set_location
 from app.core.pagination import CursorFormat, PageParams, page_params_for
-from app.programme.dependencies import CurrentProgramme
+from app.programme.dependencies import (
+    ProgrammeParam,
+    ProgrammeRef,
+    default_code,
+    programme_in_body,
+)
 from app.projects.rules import centi_text
 from app.projects.schemas import ProjectScores
 from app.reference.departements import DepartementQuery
@@ -69,10 +74,11 @@ def _members(committee: Committee) -> list[MemberRead]:
     return [MemberRead.model_validate(m) for m in committee.members]
 
 
-def _summary_fields(committee: Committee, agenda_count: int) -> dict[str, Any]:
+def _summary_fields(committee: Committee, agenda_count: int, programme: str) -> dict[str, Any]:
     members = _members(committee)
     return {
         "id": committee.id,
+        "programme": programme,
         "departement": committee.departement,
         "title": committee.title,
         "meeting_on": committee.meeting_on,
@@ -111,7 +117,7 @@ def committee_read(view: committees_views.CommitteeView, response: Response) -> 
     # R-COM-2: a dossier that left the agenda is on the minutes only.
     agenda = [row for row in view.agenda if row.item.left_at is None]
     return CommitteeRead(
-        **_summary_fields(committee, len(agenda)),
+        **_summary_fields(committee, len(agenda), view.programme),
         envelope_available_before_cents=committee.envelope_available_before_cents,
         envelope_available_after_cents=committee.envelope_available_after_cents,
         agenda=[
@@ -179,12 +185,14 @@ async def _idempotent_write(
     responses=problems(401, 403),
 )
 async def committee_status(
-    session: SessionDep, principal: StateReaders, programme: CurrentProgramme
+    session: SessionDep, principal: StateReaders, programme: ProgrammeParam
 ) -> CommitteeStatusList:
     """R-COM-1 : pour chaque département du périmètre (préfet : le sien ; DINUM, ANCT : ceux
     qui ont une enveloppe ou un dépôt), le comité est-il dû, pourquoi, combien de dossiers en
     attente (déposés ou en instruction ; renvoyés, retirés et classés sans suite ne comptent
-    pas), combien d'entre eux déposés depuis le dernier comité clos, et depuis quand."""
+    pas), combien d'entre eux déposés depuis le dernier comité clos, et depuis quand ; sur le
+    programme `programme` (par défaut, le programme par défaut du service ; R-PROG-2) : ses
+    comités, ses dossiers, ses enveloppes, son seuil et son intervalle."""
     rows = await committees_due.committee_status(session, principal, programme=programme)
     return CommitteeStatusList(
         items=[
@@ -208,21 +216,26 @@ async def committee_status(
     summary="Planifier un comité de sélection",
     status_code=201,
     response_model=CommitteeRead,
-    responses={201: {"headers": ETAG}, **problems(401, 403, 413)},
+    responses={201: {"headers": ETAG}, **problems(401, 403, 413, 422)},
 )
 async def create_committee(
+    request: Request,
     response: Response,
     session: SessionDep,
     principal: Prefect,
-    programme: CurrentProgramme,
     data: CommitteeCreate,
 ) -> CommitteeRead:
     """Planifier un comité de sélection de son département (préfet) : date, membres (le
     premier préside). La date de séance est dans le programme (au plus tôt l'ouverture de
     l'appel, au plus tard la date limite des résultats) et pas dans le passé (422, R-COM-2).
 
-    Règles : R-COM-1, R-COM-2, R-ACL-1.
+    Le comité appartient au programme que nomme `programme` (par défaut, le programme par
+    défaut du service ; inconnu : 422, R-PROG-2) : son ordre du jour ne prend que les dossiers
+    de ce programme.
+
+    Règles : R-COM-1, R-COM-2, R-ACL-1, R-PROG-2.
     """
+    programme = await programme_in_body(session, data.programme, default_code(request))
     committee = await committees_planning.create_committee(
         session, principal, programme=programme, data=data
     )
@@ -239,25 +252,28 @@ async def create_committee(
 async def list_committees(
     session: SessionDep,
     principal: StateReaders,
+    programme: ProgrammeRef,
     page: Annotated[PageParams, Depends(page_params_for(COMMITTEES_CURSOR))],
     departement: DepartementQuery = None,
     status: Annotated[CommitteeStatus | None, Query(description="Seulement cet état.")] = None,
     updated_since: UpdatedSince = None,
 ) -> CommitteeList:
-    """Les comités du périmètre (préfet : son département ; DINUM, ANCT : tous).
+    """Les comités du périmètre (préfet : son département ; DINUM, ANCT : tous) sur le
+    programme `programme` (par défaut, le programme par défaut du service).
 
-    Règles : R-ACL-1 (périmètre), R-COM-1, R-SYNC-1 (`updated_since`).
+    Règles : R-ACL-1 (périmètre), R-COM-1, R-SYNC-1 (`updated_since`), R-PROG-2.
     """
     rows, next_cursor = await committees_access.list_committees(
         session,
         principal,
+        programme_id=programme.id,
         page=page,
         departement=departement,
         status=status,
         updated_since=updated_since,
     )
     return CommitteeList(
-        items=[CommitteeSummary(**_summary_fields(c, n)) for c, n in rows],
+        items=[CommitteeSummary(**_summary_fields(c, n, programme.code)) for c, n in rows],
         next_cursor=next_cursor,
     )
 

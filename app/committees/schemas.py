@@ -20,7 +20,8 @@ from app.core.schemas import (
     Version,
     not_blank,
 )
-from app.projects.schemas import ProjectScores
+from app.programme.models import STRAND_CODE_LENGTH
+from app.projects.schemas import ProgrammeCode, ProjectScores
 
 PositiveCents = Annotated[
     JsonInt, Field(ge=1, le=10**13, description="Montant strictement positif, en centimes.")
@@ -43,6 +44,11 @@ class MemberRead(ReadModel):
 class CommitteeCreate(InputModel):
     """Un comité de sélection du département du préfet ; le premier membre le préside."""
 
+    programme: ProgrammeCode | None = Field(
+        default=None,
+        description="Code du programme du comité ; par défaut, le programme par défaut du "
+        "service (`GET /programme`). Un code inconnu : 422 (R-PROG-2).",
+    )
     meeting_on: IsoDate
     members: list[MemberIn] = Field(min_length=1, max_length=50)
     title: Annotated[str, Field(min_length=1, max_length=200), not_blank()] | None = None
@@ -112,7 +118,7 @@ class AgendaItemRead(ReadModel):
     small_population: bool = Field(
         description="Candidat de moins de 5 000 habitants (seuil du programme, R-COM-4)."
     )
-    strand: str = Field(max_length=2)
+    strand: str = Field(max_length=STRAND_CODE_LENGTH)
     status: str = Field(max_length=20)
     submitted_at: datetime | None
     requested_cents: Cents
@@ -126,6 +132,7 @@ class AgendaItemRead(ReadModel):
 
 class CommitteeSummary(ReadModel):
     id: uuid.UUID
+    programme: str = Field(max_length=40, description="Code du programme du comité (R-PROG-2).")
     departement: str = Field(max_length=3)
     title: str | None = Field(max_length=200)
     meeting_on: date
@@ -179,7 +186,7 @@ class CommitteeStatusList(ReadModel):
 
 
 class StrandTotal(ReadModel):
-    strand: str = Field(max_length=2)
+    strand: str = Field(max_length=STRAND_CODE_LENGTH)
     accepted_count: Count
     accepted_cents: Cents
     rejected_count: Count
@@ -200,7 +207,7 @@ class MinutesDecision(ReadModel):
     project_id: uuid.UUID
     title: str = Field(max_length=200)
     candidate_name: str = Field(max_length=300)
-    strand: str = Field(max_length=2)
+    strand: str = Field(max_length=STRAND_CODE_LENGTH)
     requested_cents: Cents
     decision: DecisionRead | None
     left_agenda: LeftAgendaRead | None = Field(

@@ -35,9 +35,10 @@ class AgendaRow:
 class CommitteeView:
     committee: Committee
     agenda: list[AgendaRow]
+    programme: str  # the committee's programme's code (R-PROG-2)
 
 
-async def _agenda(session: AsyncSession, committee: Committee) -> list[AgendaRow]:
+async def _agenda(session: AsyncSession, committee: Committee) -> tuple[list[AgendaRow], Programme]:
     """The agenda in R-COM-4 order: mean score descending (unscored last), small candidates
     first, then the earliest submission."""
     stmt = (
@@ -70,7 +71,7 @@ async def _agenda(session: AsyncSession, committee: Committee) -> list[AgendaRow
                 ),
             )
         )
-    return sorted(
+    ordered = sorted(
         agenda,
         key=lambda r: agenda_sort_key(
             AgendaRank(
@@ -81,11 +82,13 @@ async def _agenda(session: AsyncSession, committee: Committee) -> list[AgendaRow
             )
         ),
     )
+    return ordered, programme
 
 
 async def committee_view(session: AsyncSession, committee: Committee) -> CommitteeView:
     """The committee with its agenda, as every use case answers."""
-    return CommitteeView(committee, await _agenda(session, committee))
+    agenda, programme = await _agenda(session, committee)
+    return CommitteeView(committee, agenda, programme.code)
 
 
 async def read_committee(

@@ -28,6 +28,7 @@ from app.ds.schemas import (
     SyncRunList,
     SyncRunRead,
 )
+from app.programme.dependencies import default_code
 
 router = APIRouter(prefix="/ds", tags=["démarches-simplifiées"])
 project_router = APIRouter(prefix="/projects", tags=["démarches-simplifiées"])
@@ -40,9 +41,10 @@ DemarcheNumber = Annotated[
 ]
 
 
-def _mapping_read(demarche: DsDemarche, response: Response) -> MappingRead:
+def _mapping_read(demarche: DsDemarche, request: Request, response: Response) -> MappingRead:
     response.headers["ETag"] = etag_for(demarche.version)
-    return MappingRead.model_validate(ds_service.mapping_view(demarche))
+    view = ds_service.mapping_view(demarche, default_code(request))
+    return MappingRead.model_validate(view)
 
 
 @router.get(
@@ -52,12 +54,16 @@ def _mapping_read(demarche: DsDemarche, response: Response) -> MappingRead:
     responses={200: {"headers": ETAG}, **problems(401, 403, 404)},
 )
 async def get_ds_mapping(
-    number: DemarcheNumber, response: Response, session: SessionDep, principal: Operators
+    number: DemarcheNumber,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: Operators,
 ) -> MappingRead:
     """La correspondance des champs DS d'une démarche vers les dossiers du guichet (DINUM ;
     un préfet : les démarches nationales et celles de son département)."""
     demarche = await ds_service.get_demarche(session, principal, number=number)
-    return _mapping_read(demarche, response)
+    return _mapping_read(demarche, request, response)
 
 
 @router.put(
@@ -67,12 +73,13 @@ async def get_ds_mapping(
     responses={
         200: {"headers": ETAG},
         201: {"headers": ETAG, "description": "Correspondance créée."},
-        **problems(401, 403, 404, 412, 413, 428),
+        **problems(401, 403, 404, 412, 413, 422, 428),
     },
 )
 async def put_ds_mapping(
     number: DemarcheNumber,
     data: MappingIn,
+    request: Request,
     response: Response,
     session: SessionDep,
     principal: Operators,
@@ -82,11 +89,16 @@ async def put_ds_mapping(
     pour la remplacer, `"v0"` pour la créer (aucune correspondance encore). Une correspondance
     modifiée relit tous les dossiers de la démarche à la synchronisation suivante."""
     demarche, created = await ds_service.put_mapping(
-        session, principal, number=number, data=data, if_match=if_match
+        session,
+        principal,
+        number=number,
+        data=data,
+        if_match=if_match,
+        default_programme=default_code(request),
     )
     if created:
         response.status_code = 201
-    return _mapping_read(demarche, response)
+    return _mapping_read(demarche, request, response)
 
 
 def _run_read(run: DsSyncRun) -> SyncRunRead:

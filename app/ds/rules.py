@@ -43,6 +43,7 @@ class Reason(StrEnum):
     OUT_OF_SCOPE = "out_of_scope"
     CANDIDATE_REFUSED = "candidate_refused"
     DECIDED_ON_DS = "decided_on_ds"
+    PROGRAMME_CLOSED = "programme_closed"  # R-PROG-1: the démarche's programme is not open
 
 
 @dataclass(frozen=True)

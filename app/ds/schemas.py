@@ -10,6 +10,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from app.core.schemas import Count, InputModel, ReadModel, Version, not_blank
 from app.projects.rules import ExpenseCategory, Nature, VendorOrigin
+from app.projects.schemas import ProgrammeCode
 from app.reference.kinds import OrganisationKind
 
 Selector = Annotated[
@@ -129,6 +130,12 @@ class MappingIn(InputModel):
         description="DINUM : département de la démarche (absent : nationale). Un préfet : le "
         "sien (par défaut).",
     )
+    programme: ProgrammeCode | None = Field(
+        default=None,
+        description="Code du programme dans lequel la démarche importe ses dossiers ; par "
+        "défaut, le programme par défaut du service (`GET /programme`). Un code inconnu : 422 "
+        "(R-PROG-2).",
+    )
     fields: ChampFields
     nature: Nature | None = Field(
         default=None,
@@ -163,6 +170,9 @@ class MappingIn(InputModel):
 class MappingRead(ReadModel):
     number: DsNumber
     departement: str | None = Field(max_length=3)
+    programme: str = Field(
+        max_length=40, description="Code du programme où la démarche importe ses dossiers."
+    )
     fields: ChampFields
     nature: Nature | None
     kinds: list[KindEntry]
@@ -187,6 +197,7 @@ ReasonCode = Literal[
     "out_of_scope",
     "candidate_refused",
     "decided_on_ds",
+    "programme_closed",
     "ineligible",
     "edited_after_decision",
     "edited_after_submission",

@@ -53,8 +53,9 @@ from app.ds.rules import (
     parse_node,
 )
 from app.ds.schemas import MappingIn
+from app.programme.dependencies import programme_in_body, programme_named
 from app.programme.models import Programme
-from app.programme.rules import Owner, requirements
+from app.programme.rules import Owner, programme_open_problems, requirements
 from app.projects import service as projects_service
 from app.projects.models import Project
 from app.projects.rules import STATUS_LABELS_FR, Action, Status, euros
@@ -93,11 +94,19 @@ async def get_demarche(session: AsyncSession, principal: Principal, *, number: i
     return demarche
 
 
-def mapping_view(demarche: DsDemarche) -> dict[str, Any]:
+def programme_of(demarche: DsDemarche, default: str) -> str:
+    """R-PROG-2: the programme a démarche imports into (its mapping's `programme`; a mapping
+    stored before several programmes ran: the service's default)."""
+    code = demarche.mapping.get("programme")
+    return str(code) if code else default
+
+
+def mapping_view(demarche: DsDemarche, default_programme: str) -> dict[str, Any]:
     return {
         "number": demarche.number,
         "departement": demarche.departement,
         **demarche.mapping,
+        "programme": programme_of(demarche, default_programme),
         "version": demarche.version,
         "updated_at": demarche.updated_at,
     }
@@ -133,6 +142,7 @@ async def put_mapping(
     number: int,
     data: MappingIn,
     if_match: str | None,
+    default_programme: str,
 ) -> tuple[DsDemarche, bool]:
     """Create or replace a démarche's mapping. DINUM: any démarche (national or bound to the
     département it names); a prefect: its département's (created bound to it). Replacing
@@ -145,7 +155,11 @@ async def put_mapping(
             )
         departement = principal.departement
     await check_document_kinds(session, data)
+    # R-PROG-2: the démarche imports into one programme, named (422 when unknown) or the
+    # default one, stored by code (a programme's code never changes).
+    programme = await programme_in_body(session, data.programme, default_programme)
     stored = data.model_dump(mode="json", exclude={"departement"})
+    stored["programme"] = programme.code
     demarche = await session.get(DsDemarche, number)
     if demarche is None:
         # R-FLOW-3: a creation too carries If-Match, "v0" (no mapping yet), so that two
@@ -424,11 +438,22 @@ async def _create(
         item.outcome = "refused"
         item.reasons += [_reason(r) for r in refusals]
         return
+    # R-PROG-2: into the démarche's programme (a closed one accepts no new dossier, R-PROG-1).
+    programme = await programme_named(
+        session, demarche.mapping.get("programme"), settings.programme_code
+    )
+    closed = programme_open_problems(programme.status, code=programme.code)
+    if closed:
+        item.outcome = "refused"
+        item.reasons.append(
+            _reason(Refusal(Reason.PROGRAMME_CLOSED, closed[0].code, closed[0].message))
+        )
+        return
     project = await projects_service.create_for_candidate(
         session,
         principal,
         candidate=candidate,
-        programme_code=settings.programme_code,
+        programme=programme,
         data=data,
         ds_dossier_number=dossier.number,
         ds_dossier_id=dossier.id,

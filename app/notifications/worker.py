@@ -207,9 +207,22 @@ async def deliver_once(
 
 
 async def check_due(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> int:
-    """R-COM-1: queue the committee-due notices (once per period, see the service)."""
+    """R-COM-1: queue the committee-due notices (once per period, see the service), for every
+    published programme (R-PROG-2: each has its committees, threshold and interval)."""
+    from app.programme.models import Programme, ProgrammeStatus
+
     async with sessionmaker() as session, session.begin():
-        return await service.queue_committee_due(session, programme_code=settings.programme_code)
+        codes = (
+            await session.execute(
+                select(Programme.code)
+                .where(col(Programme.status) == ProgrammeStatus.PUBLISHED.value)
+                .order_by(col(Programme.code))
+            )
+        ).scalars()
+        queued = 0
+        for code in list(codes):
+            queued += await service.queue_committee_due(session, programme_code=code)
+        return queued
 
 
 async def run_worker(

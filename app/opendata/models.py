@@ -28,6 +28,8 @@ class PublishedGrant(SQLModel, table=True):
     __table_args__ = (
         Index("ix_published_grant_signed", "signed_on", "grant_id"),
         Index("ix_published_grant_departement_signed", "departement", "signed_on", "grant_id"),
+        # R-PROG-2: one programme's export, in the same order.
+        Index("ix_published_grant_programme_signed", "programme_id", "signed_on", "grant_id"),
     )
 
     grant_id: uuid.UUID = Field(
@@ -36,6 +38,10 @@ class PublishedGrant(SQLModel, table=True):
         )
     )
     departement: str = Field(max_length=3)  # the envelope's
+    # R-PROG-2: the dossier's programme (written with the row; a grant never changes programme)
+    programme_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("programme.id", ondelete="RESTRICT"), nullable=False)
+    )
     prefecture_name: str = Field(max_length=300)  # nomAttribuant
     prefecture_siret: str = Field(max_length=14)  # idAttribuant
     signed_on: date  # dateConvention

@@ -29,7 +29,7 @@ from sqlmodel import col
 from app.audit import service as audit_service
 from app.budgets.models import Grant
 from app.core.types import utcnow
-from app.opendata.repository import PUBLISHED, ROW_COLUMNS, computed_rows_stmt
+from app.opendata.repository import PROGRAMME_AT, PUBLISHED, ROW_COLUMNS, computed_rows_stmt
 from app.opendata.sql import split_due_summary
 from app.projects.models import Project
 
@@ -121,7 +121,8 @@ def refresh(session: Session, where: ColumnElement[bool] | None) -> int:
             continue
         values = dict(zip(ROW_COLUMNS, now_shown, strict=True))
         if stored[0] is None:
-            new.append({**values, "updated_at": now})
+            programme = row[PROGRAMME_AT]  # R-PROG-2
+            new.append({**values, "programme_id": programme, "updated_at": now})
         else:
             changed.append({f"p_{k}": v for k, v in values.items()} | {"p_updated_at": now})
     if new:

@@ -4,6 +4,7 @@ aggregate), and the computation of a grant's row from the domains' tables, which
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -37,19 +38,26 @@ FACT_COLUMNS: tuple[str, ...] = (
 )
 # What a row holds besides its facts and its stamp: its key, and the export's filter.
 ROW_COLUMNS: tuple[str, ...] = ("grant_id", "departement", *FACT_COLUMNS)
+# The programme's place in a row of `computed_rows_stmt`: after its 13 columns (the grant,
+# the département, the facts with the schedule's due dates summed up in one).
+PROGRAMME_AT = 13
 
 
 @dataclass(frozen=True)
 class ExportFilter:
     departement: str | None = None
+    programme_id: uuid.UUID | None = None  # R-PROG-2: None, every programme
     signed_from: date | None = None  # on the convention's date (SCDL dateConvention)
     signed_to: date | None = None
 
 
 def _in_scope(f: ExportFilter) -> list[ColumnElement[bool]]:
-    if f.departement is None:
-        return []
-    return [PUBLISHED.c.departement == f.departement]
+    clauses: list[ColumnElement[bool]] = []
+    if f.departement is not None:
+        clauses.append(PUBLISHED.c.departement == f.departement)
+    if f.programme_id is not None:
+        clauses.append(PUBLISHED.c.programme_id == f.programme_id)
+    return clauses
 
 
 def _published(f: ExportFilter) -> list[ColumnElement[bool]]:
@@ -87,7 +95,8 @@ def computed_rows_stmt(*where: ColumnElement[bool]) -> Select[Any]:
     """The rows as the domains' tables give them now (`ROW_COLUMNS`, the schedule's due dates
     summed up as `due_summary` text), for the grants with a signed convention that `where`
     selects: their net amount (§5) and the eligible cost frozen at the decision (R-PAY-4).
-    What `app.opendata.publish` writes, and what the export computed at read time before."""
+    What `app.opendata.publish` writes, and what the export computed at read time before;
+    then the dossier's programme (R-PROG-2, written with a new row only: `PROGRAMME_AT`)."""
     return (
         select(
             col(Grant.id),
@@ -103,6 +112,7 @@ def computed_rows_stmt(*where: ColumnElement[bool]) -> Select[Any]:
             due_summary(col(Convention.schedule)),
             col(Project.strand),
             col(Grant.eligible_cost_cents),
+            col(Project.programme_id),
         )
         .select_from(Grant)
         .join(Project, col(Project.id) == col(Grant.project_id))

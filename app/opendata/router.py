@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import get_session
+from app.core.db import get_session, read_only_transaction
 from app.core.errors import problems
 from app.core.schemas import IsoDate
 from app.opendata import (
@@ -19,6 +20,7 @@ from app.opendata import (
 )
 from app.opendata.repository import ExportFilter
 from app.opendata.schemas import SubventionRecord
+from app.programme.dependencies import ALL_PROGRAMMES, SCOPE_PATTERN, default_code, programme_named
 from app.reference.departements import DepartementQuery
 
 router = APIRouter(prefix="/open-data", tags=["open data"])
@@ -33,6 +35,16 @@ SignedFrom = Annotated[
 SignedTo = Annotated[
     IsoDate | None,
     Query(alias="to", description="Conventions signées jusqu'à ce jour (inclus)."),
+]
+ExportProgramme = Annotated[
+    str | None,
+    Query(
+        alias="programme",
+        pattern=SCOPE_PATTERN,
+        description="Code du programme : ses seules subventions. Par défaut (ou `*`), les "
+        "subventions de tous les programmes, comme avant qu'il y en ait plusieurs (les "
+        "moissonneurs existants reçoivent le même jeu). Un code inconnu : 404 (R-PROG-2).",
+    ),
 ]
 CACHE_CONTROL = "public, no-cache"  # harvesters may keep it, and revalidate (304) each time
 _VALIDATORS: dict[str, Any] = {
@@ -76,9 +88,14 @@ async def _export(
     session: AsyncSession,
     f: ExportFilter,
     *,
+    programme: str | None,
     variant: str,
     media_type: str,
 ) -> Response:
+    await read_only_transaction(session)  # SQLite: the export never holds the write lock
+    if programme is not None and programme != ALL_PROGRAMMES:  # R-PROG-2: one programme's
+        found = await programme_named(session, programme, default_code(request))
+        f = replace(f, programme_id=found.id)
     fresh = await opendata_service.freshness(session, f, variant=variant)
     headers = {
         "ETag": fresh.etag,
@@ -112,7 +129,7 @@ def _filter(
             "headers": _VALIDATORS,
         },
         **_NOT_MODIFIED,
-        **problems(422),
+        **problems(404, 422),
     },
 )
 async def read_subventions_csv(
@@ -121,11 +138,13 @@ async def read_subventions_csv(
     departement: DepartementQuery = None,
     signed_from: SignedFrom = None,
     signed_to: SignedTo = None,
+    programme: ExportProgramme = None,
 ) -> Response:
     """Les subventions attribuées avec une convention signée (hors annulées), au format SCDL
     « subventions » 2.1.1 : UTF-8, virgule, point décimal, euros à deux décimales. Public.
 
-    Filtres : `departement`, `from` et `to` sur la date de la convention. `ETag` et
+    Filtres : `departement`, `programme` (R-PROG-2 ; par défaut tous les programmes), `from`
+    et `to` sur la date de la convention. `ETag` et
     `Last-Modified` permettent de ne retélécharger qu'en cas de changement (304).
 
     Règles : R-PAY-3 (conventions signées), R-CAP-1.
@@ -134,6 +153,7 @@ async def read_subventions_csv(
         request,
         session,
         _filter(departement, signed_from, signed_to),
+        programme=programme,
         variant="csv",
         media_type="text/csv; charset=utf-8",
     )
@@ -149,7 +169,7 @@ async def read_subventions_csv(
             "headers": _VALIDATORS,
         },
         **_NOT_MODIFIED,
-        **problems(422),
+        **problems(404, 422),
     },
 )
 async def read_subventions_json(
@@ -158,9 +178,11 @@ async def read_subventions_json(
     departement: DepartementQuery = None,
     signed_from: SignedFrom = None,
     signed_to: SignedTo = None,
+    programme: ExportProgramme = None,
 ) -> Response:
     """Les mêmes subventions en JSON (tableau d'objets SCDL typés), avec en plus `tauxAide`
-    (subvention / coût éligible) et `volet`. Public.
+    (subvention / coût éligible) et `volet`. Public. Mêmes filtres (`programme` : par défaut
+    tous les programmes, R-PROG-2).
 
     Règles : R-PAY-3 (conventions signées), R-CAP-1.
     """
@@ -168,6 +190,7 @@ async def read_subventions_json(
         request,
         session,
         _filter(departement, signed_from, signed_to),
+        programme=programme,
         variant="json",
         media_type="application/json",
     )

@@ -44,6 +44,7 @@ async def freshness(session: AsyncSession, f: ExportFilter, *, variant: str) -> 
         [
             variant,
             f.departement or "",
+            str(f.programme_id or "*"),
             f.signed_from.isoformat() if f.signed_from else "",
             f.signed_to.isoformat() if f.signed_to else "",
             str(count),

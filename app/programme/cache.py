@@ -22,9 +22,10 @@ from app.programme.models import Programme
 
 @dataclass(frozen=True)
 class ProgrammeKey:
-    """The programme in force, by id only (reads that need nothing else)."""
+    """A programme by id and code only (reads that need nothing else)."""
 
     id: uuid.UUID
+    code: str = ""
 
 
 _by_id: dict[uuid.UUID, Programme] = {}
@@ -91,3 +92,14 @@ async def programme_by_code(session: AsyncSession, code: str) -> Programme:
 def programme_id_for(session: AsyncSession, code: str) -> uuid.UUID | None:
     """The id of a programme already read by this process (an id never changes)."""
     return _id_by_code.get(_key(session, code))
+
+
+async def code_of(session: AsyncSession, programme_id: uuid.UUID) -> str:
+    """A programme's code (it never changes): from the cache, else one statement."""
+    hit = _by_id.get(programme_id)
+    if hit is not None:
+        return hit.code
+    code = (
+        await session.execute(select(Programme.code).where(Programme.id == programme_id))
+    ).scalar_one()
+    return str(code)

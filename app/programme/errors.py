@@ -16,12 +16,6 @@ class InvalidProgramme(UnprocessableEntity):
     title = "Paramètres de programme incohérents"
 
 
-class ProgrammeUnknown(NotFound):
-    slug = "programme-not-found"
-    title = "Programme introuvable"
-    default_detail = "Aucun programme ne porte ce code (ou il n'est pas encore publié)."
-
-
 class ProgrammeExists(Conflict):
     slug = "programme-exists"
     title = "Programme existant"
@@ -35,8 +29,29 @@ class ProgrammeStateConflict(Conflict):
     title = "État du programme incompatible"
 
 
-class ProgrammeNotOpen(Conflict):
-    """R-PROG-1: a draft or closed programme takes no dossier."""
+class UnknownProgramme(NotFound):
+    """R-PROG-2: a request names a programme (`programme=`) the service does not know."""
+
+    slug = "programme-not-found"
+    title = "Programme introuvable"
+
+    def __init__(self, code: str) -> None:
+        super().__init__(
+            f"Le programme « {code} » n'existe pas : voir les programmes du service "
+            "(`GET /programmes`).",
+            code="R-PROG-2",
+        )
+
+
+class ProgrammeNotOpen(UnprocessableEntity):
+    """R-PROG-1: a dossier is filed only under a published programme."""
 
     slug = "programme-not-open"
-    title = "Programme fermé aux dossiers"
+    title = "Programme fermé aux dépôts"
+
+
+class UnknownProgrammeInBody(UnprocessableEntity):
+    """R-PROG-2: a request body names (`programme`) a programme the service does not know."""
+
+    slug = "programme-unknown"
+    title = "Programme inconnu"

@@ -19,7 +19,7 @@ from app.programme.errors import (
     InvalidProgramme,
     ProgrammeExists,
     ProgrammeStateConflict,
-    ProgrammeUnknown,
+    UnknownProgramme,
 )
 from app.programme.models import Programme, ProgrammeStatus, ProgrammeVersion
 from app.programme.rules import Problem, document_problems
@@ -77,7 +77,7 @@ async def visible_programme(
     if programme is None or (
         _status(programme) is ProgrammeStatus.DRAFT and not sees_drafts(principal)
     ):
-        raise ProgrammeUnknown()
+        raise UnknownProgramme(code)
     return programme
 
 
@@ -153,7 +153,7 @@ async def update_programme(
     `answer_code`: the 422's code (None: the first problem's rule, `PATCH /programme`'s)."""
     programme = await find(session, code)
     if programme is None:
-        raise ProgrammeUnknown()
+        raise UnknownProgramme(code)
     check_if_match(if_match, programme.version)
     status = _status(programme)
     if status is ProgrammeStatus.CLOSED:
@@ -206,7 +206,7 @@ async def _move(
 ) -> Programme:
     programme = await find(session, code)
     if programme is None:
-        raise ProgrammeUnknown()
+        raise UnknownProgramme(code)
     check_if_match(if_match, programme.version)
     if _status(programme) is not source:
         raise _wrong_state(programme, action)

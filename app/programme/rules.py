@@ -375,14 +375,18 @@ def document_problems(doc: Mapping[str, Any]) -> list[Problem]:
     ]
 
 
-def programme_open_problems(status: str) -> list[RuleFailure]:
+def programme_open_problems(
+    status: str, *, code: str | None = None, field: str | None = None
+) -> list[RuleFailure]:
     """R-PROG-1: only a published programme takes new dossiers and submissions; a draft is not
-    open yet, a closed one stays readable only."""
+    open yet, a closed one stays readable only. `code` names the programme in the message,
+    `field` where the request chose it (a dossier's `/programme`)."""
     if status == "published":
         return []
+    name = "Le programme" if code is None else f"Le programme « {code} »"
     message = (
-        "Le programme est clos : il ne reçoit plus de dossier ni de dépôt."
+        f"{name} est clos : il ne reçoit plus de dossier ni de dépôt."
         if status == "closed"
-        else "Le programme n'est pas encore publié : il ne reçoit ni dossier ni dépôt."
+        else f"{name} n'est pas encore publié : il ne reçoit ni dossier ni dépôt."
     )
-    return [RuleFailure("R-PROG-1", message, None)]
+    return [RuleFailure("R-PROG-1", message, field)]

@@ -136,6 +136,7 @@ SUMMARY_NAMES: tuple[str, ...] = (*(c.key for c in SUMMARY_COLUMNS), "candidate_
 # The list's filters: (name, condition on a bind parameter of that name). A page's statement
 # holds the conditions of the filters it was given, in this order.
 _FILTERS: dict[str, Any] = {
+    "programme_id": lambda p: col(Project.programme_id) == p,
     "departement": lambda p: col(Project.departement) == p,
     "strand": lambda p: col(Project.strand) == p,
     "status": lambda p: col(Project.status) == p,

@@ -16,6 +16,8 @@ from app.core.errors import example_problem, problems
 from app.core.filters import SubmittedFrom, SubmittedTo, UpdatedSince
 from app.core.location import set_location
 from app.core.pagination import CursorFormat, PageParams, page_params_for
+from app.programme import cache as programme_cache
+from app.programme.dependencies import ProgrammeRef, default_code
 from app.projects import guards, service as projects_service
 from app.projects.models import Project, ProjectTransition
 from app.projects.rules import (
@@ -92,6 +94,7 @@ def _list_item(
     shows_scores: bool,
     facts: Callable[[Any], Mapping[str, Any]],
     actions: Callable[[Mapping[str, Any], Mapping[str, Any]], list[ProjectAction]],
+    programme: str,
 ) -> dict[str, object]:
     """A list row as `ProjectSummary`'s fields: its summary values by name (positional
     reads, issue 13), the four score columns folded into `evaluations`, and what the caller
@@ -105,19 +108,26 @@ def _list_item(
     )
     item["evaluations"] = _score_fields(*scores) if shows_scores else None
     item["allowed_actions"] = actions(item, facts(row))
+    item["programme"] = programme  # the list's one programme (R-PROG-2)
     return item
 
 
 def _summary_fields(
-    project: Any, candidate_name: str, principal: Principal, actions: list[ProjectAction]
+    project: Any,
+    candidate_name: str,
+    principal: Principal,
+    actions: list[ProjectAction],
+    programme: str,
 ) -> dict[str, object]:
     """The summary of a dossier: a loaded Project, or a list row of its summary columns, with
-    what the caller may do on it now (`projects_service.actions_for`)."""
+    what the caller may do on it now (`projects_service.actions_for`) and its programme's
+    code (R-PROG-2)."""
     shows_scores = projects_service.shows_scores(principal)
     return {
         "id": project.id,
         "candidate_id": project.candidate_id,
         "candidate_name": candidate_name,
+        "programme": programme,
         "departement": project.departement,
         "strand": project.strand,
         "title": project.title,
@@ -138,11 +148,15 @@ def _summary_fields(
 
 
 def to_read(
-    project: Project, candidate_name: str, principal: Principal, actions: list[ProjectAction]
+    project: Project,
+    candidate_name: str,
+    principal: Principal,
+    actions: list[ProjectAction],
+    programme: str,
 ) -> ProjectRead:
     return ProjectRead.model_validate(
         {
-            **_summary_fields(project, candidate_name, principal, actions),
+            **_summary_fields(project, candidate_name, principal, actions, programme),
             "description": project.description,
             "objectives": project.objectives,
             "status_message": project.status_message,
@@ -286,7 +300,8 @@ async def _respond(
     and the facts of `allowed_actions`)."""
     response.headers["ETag"] = etag_for(project.version)
     name, actions = await projects_service.name_and_actions(session, principal, project)
-    return to_read(project, name, principal, actions)
+    programme = await programme_cache.code_of(session, project.programme_id)
+    return to_read(project, name, principal, actions, programme)
 
 
 @router.post(
@@ -294,7 +309,7 @@ async def _respond(
     summary="Créer un brouillon de dossier",
     status_code=201,
     response_model=ProjectRead,
-    responses={201: {"headers": ETAG}, **problems(401, 403, 409, 413)},
+    responses={201: {"headers": ETAG}, **problems(401, 403, 409, 413, 422)},
 )
 async def create_project(
     request: Request,
@@ -303,12 +318,15 @@ async def create_project(
     principal: Candidate,
     data: ProjectCreate,
 ) -> ProjectRead:
-    """Déposer un brouillon de dossier pour sa propre organisation (agent candidat).
+    """Déposer un brouillon de dossier pour sa propre organisation (agent candidat), sur le
+    programme que nomme `programme` (par défaut, le programme par défaut du service,
+    `GET /programme`) : un programme inconnu (R-PROG-2), en brouillon ou clos (R-PROG-1) : 422.
 
-    Règles : R-ELIG-1, R-ELIG-8, R-REF-2 ; la réponse porte `allowed_actions` (R-FLOW-1).
+    Règles : R-ELIG-1, R-ELIG-8, R-REF-2, R-PROG-1, R-PROG-2 ; la réponse porte
+    `allowed_actions` (R-FLOW-1).
     """
     project = await projects_service.create_project(
-        session, principal, programme_code=request.app.state.settings.programme_code, data=data
+        session, principal, default_programme=default_code(request), data=data
     )
     set_location(response, f"/projects/{project.id}")
     return await _respond(session, response, principal, project)
@@ -320,6 +338,7 @@ async def create_project(
 async def list_projects(
     session: SessionDep,
     principal: Readers,
+    programme: ProgrammeRef,
     page: Annotated[PageParams, Depends(page_params_for(PROJECTS_CURSOR))],
     departement: DepartementQuery = None,
     strand: Annotated[Strand | None, Query()] = None,
@@ -332,12 +351,15 @@ async def list_projects(
     """Lister les dossiers de votre périmètre (candidat : les siens ; préfet : son département).
 
     Règles : R-ACL-1 (périmètre), R-EVAL-4 (pas de notes pour un candidat), R-SYNC-1
-    (`updated_since`) ; chaque élément porte `allowed_actions` (R-FLOW-1, R-FLOW-3).
+    (`updated_since`), R-PROG-2 (les dossiers d'un programme : `programme`, par défaut le
+    programme par défaut du service) ; chaque élément porte `allowed_actions` (R-FLOW-1,
+    R-FLOW-3).
     """
     rows, next_cursor = await projects_service.list_projects(
         session,
         principal,
         filters=projects_service.ProjectFilters(
+            programme_id=programme.id,
             departement=departement,
             strand=strand,
             status=status,
@@ -353,7 +375,9 @@ async def list_projects(
     shows_scores = projects_service.shows_scores(principal)
     return ProjectList.model_validate(  # the page validated in one call (issue 13)
         {
-            "items": [_list_item(row, shows_scores, facts, actions) for row in rows],
+            "items": [
+                _list_item(row, shows_scores, facts, actions, programme.code) for row in rows
+            ],
             "next_cursor": next_cursor,
         }
     )
@@ -375,7 +399,9 @@ async def read_project(
     """
     view = await projects_service.read_project(session, principal, project_id=project_id)
     response.headers["ETag"] = etag_for(view.project.version)
-    return to_read(view.project, view.candidate_name, principal, view.allowed_actions)
+    return to_read(
+        view.project, view.candidate_name, principal, view.allowed_actions, view.programme.code
+    )
 
 
 @router.patch(

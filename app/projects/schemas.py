@@ -22,6 +22,8 @@ from app.core.schemas import (
     Version,
     not_blank,
 )
+from app.programme.dependencies import CODE_PATTERN
+from app.programme.models import STRAND_CODE_LENGTH
 from app.programme.rules import Step
 from app.programme.schemas import MAX_REQUIRED_DOCUMENTS
 from app.projects.rules import (
@@ -33,7 +35,24 @@ from app.projects.rules import (
     VendorOrigin,
 )
 
-Strand = Annotated[str, Field(pattern=r"^3[abc]$", description="Volet : 3a, 3b ou 3c.")]
+Strand = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=STRAND_CODE_LENGTH,
+        pattern=r"^[a-z0-9_]+$",
+        description="Volet : un code de volet du programme (FITN7 : 3a, 3b ou 3c).",
+    ),
+]
+ProgrammeCode = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=40,
+        pattern=CODE_PATTERN,
+        description="Code du programme du dossier (R-PROG-2).",
+    ),
+]
 ShortText = Annotated[str, Field(min_length=1, max_length=200), not_blank()]
 LongText = Annotated[str, Field(min_length=1, max_length=10_000), not_blank()]
 SponsorText = Annotated[str, Field(min_length=1, max_length=200), not_blank("R-ELIG-3")]
@@ -133,6 +152,12 @@ class ProjectCreate(InputModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
 
+    programme: ProgrammeCode | None = Field(
+        default=None,
+        description="Code du programme ; par défaut, le programme par défaut du service "
+        "(`GET /programme`). Le programme doit être publié (R-PROG-1) ; un code inconnu : "
+        "422 (R-PROG-2). Fixé à la création.",
+    )
     strand: Strand
     title: ShortText
     description: LongText
@@ -206,8 +231,9 @@ class ProjectSummary(ReadModel):
     id: uuid.UUID
     candidate_id: uuid.UUID
     candidate_name: str = Field(max_length=300)
+    programme: str = Field(max_length=40, description="Code du programme du dossier (R-PROG-2).")
     departement: str = Field(max_length=3)
-    strand: str = Field(max_length=2)
+    strand: str = Field(max_length=STRAND_CODE_LENGTH)
     title: str = Field(max_length=200)
     nature: Nature | None
     status: Status

@@ -22,6 +22,7 @@ from app.core.pagination import PageParams, split_page
 from app.core.rules import RuleFailure, raise_failures
 from app.core.types import utcnow
 from app.programme import cache as programme_cache, service as programme_service
+from app.programme.dependencies import programme_in_body
 from app.programme.errors import ProgrammeNotOpen
 from app.programme.models import Programme
 from app.programme.rules import Step, programme_open_problems, select_forfait
@@ -59,6 +60,7 @@ from app.projects.schemas import ExpenseLineIn, FundingLineIn, ProjectCreate, Pr
 
 @dataclass(frozen=True)
 class ProjectFilters:
+    programme_id: uuid.UUID | None = None  # R-PROG-2
     departement: str | None = None
     strand: str | None = None
     status: Status | None = None
@@ -132,20 +134,34 @@ def audit_view(project: Project) -> dict[str, Any]:
     }
 
 
+async def filing_programme(session: AsyncSession, code: str | None, default: str) -> Programme:
+    """The programme a new dossier is filed under: the one its body names (`programme`), else
+    the service's default. R-PROG-2: a code the service does not know is refused (422 on
+    `/programme`); R-PROG-1: the programme must be published (a draft or a closed one: 422)."""
+    programme = await programme_in_body(session, code, default)
+    raise_failures(
+        programme_open_problems(programme.status, code=programme.code, field="/programme"),
+        error=ProgrammeNotOpen,
+    )
+    return programme
+
+
 async def create_project(
-    session: AsyncSession, principal: Principal, *, programme_code: str, data: ProjectCreate
+    session: AsyncSession, principal: Principal, *, default_programme: str, data: ProjectCreate
 ) -> Project:
-    """A candidate files a draft for its own registered organisation.
+    """A candidate files a draft for its own registered organisation, under the programme its
+    body names or the default one (`filing_programme`).
 
     Raises CandidateNotRegistered (409) when its SIREN has no candidate yet.
     """
+    programme = await filing_programme(session, data.programme, default_programme)
     candidate = (
         await session.execute(select(Candidate).where(Candidate.siren == principal.siren))
     ).scalar_one_or_none()
     if candidate is None:
         raise CandidateNotRegistered()
     return await create_for_candidate(
-        session, principal, candidate=candidate, programme_code=programme_code, data=data
+        session, principal, candidate=candidate, programme=programme, data=data
     )
 
 
@@ -154,15 +170,13 @@ async def create_for_candidate(
     principal: Principal,
     *,
     candidate: Candidate,
-    programme_code: str,
+    programme: Programme,
     data: ProjectCreate,
     ds_dossier_number: int | None = None,
     ds_dossier_id: str | None = None,
 ) -> Project:
-    """File a draft for this registered candidate (its own agent, or an import from
-    démarches-simplifiées that keeps the DS dossier's number and id)."""
-    programme = await programme_service.get_programme(session, programme_code)
-    raise_failures(programme_open_problems(programme.status), error=ProgrammeNotOpen)  # R-PROG-1
+    """File a draft for this registered candidate under `programme` (its own agent, or an
+    import from démarches-simplifiées that keeps the DS dossier's number and id)."""
     expense_lines = _expense_lines(data.expense_lines)
     project = Project(
         candidate_id=candidate.id,
@@ -250,6 +264,7 @@ async def list_projects(
     """One page of dossiers in scope, with their candidate's name: a single statement of the
     summary's columns and the caller's facts (read by position: `summary_values`)."""
     given = {
+        "programme_id": filters.programme_id,
         "departement": filters.departement,
         "strand": filters.strand,
         "status": None if filters.status is None else filters.status.value,

@@ -64,7 +64,7 @@ PAYMENTS = "payments"  # month paid; payments, amounts
 AGENTS, USERS = "agents", "users"
 MONTHLY = (SUBMISSIONS, COMMITMENTS, PAYMENTS)  # read only for the series (group_by=month)
 
-CounterKey = tuple[str, str, str]  # (departement, figure, key)
+CounterKey = tuple[uuid.UUID, str, str, str]  # (programme, departement, figure, key)
 BeneficiaryKey = tuple[str, uuid.UUID, uuid.UUID]  # (departement, candidate, programme)
 
 
@@ -98,10 +98,10 @@ class Deltas:
 
     def add(self, c: Contribution, sign: int) -> None:
         """`sign` × the figures of contribution `c` (−1: take it out, +1: put it in)."""
-        dep = c.departement
+        dep, pid = c.departement, c.programme_id
 
         def put(figure: str, key: str, n: int, cents: int = 0) -> None:
-            sums = self.counters[(dep, figure, key)]
+            sums = self.counters[(pid, dep, figure, key)]
             sums[0] += sign * n
             sums[1] += sign * cents
 
@@ -124,8 +124,8 @@ class Deltas:
 
     def changed(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         counters = [
-            {"departement": d, "figure": f, "key": k, "n": n, "cents": cents}
-            for (d, f, k), (n, cents) in sorted(self.counters.items())
+            {"programme_id": p, "departement": d, "figure": f, "key": k, "n": n, "cents": cents}
+            for (p, d, f, k), (n, cents) in sorted(self.counters.items(), key=str)
             if n or cents
         ]
         beneficiaries = [
@@ -223,7 +223,8 @@ def _upsert(
 
 def apply(session: Session, deltas: Deltas) -> None:
     counters, beneficiaries = deltas.changed()
-    _upsert(session, StatsCounter, ["departement", "figure", "key"], ["n", "cents"], counters)
+    counter_keys = ["programme_id", "departement", "figure", "key"]
+    _upsert(session, StatsCounter, counter_keys, ["n", "cents"], counters)
     keys = ["departement", "candidate_id", "programme_id"]
     _upsert(session, StatsBeneficiary, keys, ["grants"], beneficiaries)
 
@@ -271,14 +272,19 @@ def recount_projects(session: Session, where: Any) -> None:
 def _count_payments(session: Session, payment_ids: set[uuid.UUID]) -> None:
     """A recorded payment adds itself to its month (payments are never changed nor deleted)."""
     stmt = (
-        select(col(Project.departement), col(Payment.paid_on), col(Payment.amount_cents))
+        select(
+            col(Project.programme_id),
+            col(Project.departement),
+            col(Payment.paid_on),
+            col(Payment.amount_cents),
+        )
         .select_from(Payment)
         .join(Project, col(Project.id) == col(Payment.project_id))
         .where(col(Payment.id).in_(payment_ids))
     )
     deltas = Deltas.empty()
-    for dep, paid_on, amount in session.execute(stmt).all():
-        sums = deltas.counters[(str(dep), PAYMENTS, paid_on.strftime("%Y-%m"))]
+    for pid, dep, paid_on, amount in session.execute(stmt).all():
+        sums = deltas.counters[(pid, str(dep), PAYMENTS, paid_on.strftime("%Y-%m"))]
         sums[0] += 1
         sums[1] += int(amount)
     apply(session, deltas)
@@ -317,12 +323,12 @@ def _grants() -> Any:
     )
 
 
-LABELS = ("departement", "figure", "key", "n", "cents")
+LABELS = ("programme_id", "departement", "figure", "key", "n", "cents")
 
 
 def scratch_counters() -> Any:
     """Every row of stats_counter, from the business tables alone (zeros included)."""
-    dep = col(Project.departement)
+    dep, pid = col(Project.departement), col(Project.programme_id)
     submitted = col(Project.submitted_at).is_not(None)
     requested = col(Project.requested_cents)
     funded = func.coalesce(func.sum(case((net_amount() > 0, 1), else_=0)), 0)
@@ -338,9 +344,10 @@ def scratch_counters() -> Any:
 
     def figure(base: Any, name: str, key: Any, n: Any, cents: Any) -> Any:
         constant = isinstance(key, str)  # IMPACT's keys: grouped by département only
-        columns = [dep, literal(name, String), literal(key, String) if constant else key, n, cents]
+        name_and_key = [literal(name, String), literal(key, String) if constant else key]
+        columns = [pid, dep, *name_and_key, n, cents]
         labelled = [c.label(label) for c, label in zip(columns, LABELS, strict=True)]
-        group = [dep] if constant else [dep, key]
+        group = [pid, dep] if constant else [pid, dep, key]
         return base.add_columns(*labelled).group_by(*group)
 
     return union_all(
@@ -422,7 +429,7 @@ async def recount(session: AsyncSession) -> None:
     counters = scratch_counters().subquery()
     await session.execute(
         insert(StatsCounter).from_select(
-            ["departement", "figure", "key", "n", "cents"],
+            list(LABELS),
             select(*counters.c).where(or_(counters.c.n != 0, counters.c.cents != 0)),
         )
     )

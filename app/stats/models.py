@@ -1,12 +1,13 @@
 """Issue 28: the dashboards' figures kept current by the writes (app.stats.counters).
 
-`stats_counter` holds each figure the dashboards add up, per département: one row per
-(figure, key), e.g. ("status", "submitted"), ("granted_kind", "commune"), ("commitments",
-"2021-03"). `stats_beneficiary` counts the funded grants of each (candidate, programme): the
-beneficiaries are its rows with a positive count. `stats_project` is what each dossier
-contributes now (its dimensions and amounts as last counted): a write that touches a dossier
-takes the old contribution out of the counters and puts the new one in, in the write's own
-transaction. Written only by app.stats.counters.
+`stats_counter` holds each figure the dashboards add up, per programme and département
+(R-PROG-2: read per programme or added up across): one row per (figure, key), e.g. ("status",
+"submitted"), ("granted_kind", "commune"), ("commitments", "2021-03"). `stats_beneficiary`
+counts the funded grants of each (candidate, programme): the beneficiaries are its rows with a
+positive count. `stats_project` is what each dossier contributes now (its dimensions and
+amounts as last counted): a write that touches a dossier takes the old contribution out of the
+counters and puts the new one in, in the write's own transaction. Written only by
+app.stats.counters.
 """
 
 import uuid
@@ -19,11 +20,14 @@ from app.programme.models import STRAND_CODE_LENGTH
 
 
 class StatsCounter(SQLModel, table=True):
-    """One figure of one département: `n` a count (or the agents/users reached), `cents` an
-    amount. Changed only by `n = n + :d` upserts, so concurrent writers add up."""
+    """One figure of one département under one programme: `n` a count (or the agents/users
+    reached), `cents` an amount. Changed only by `n = n + :d` upserts, so concurrent writers
+    add up."""
 
     __tablename__ = "stats_counter"
 
+    # R-PROG-2: first in the key, so that one programme's figures are one index range.
+    programme_id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
     departement: str = Field(max_length=3, primary_key=True)
     figure: str = Field(max_length=20, primary_key=True)
     key: str = Field(max_length=40, primary_key=True)

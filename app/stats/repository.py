@@ -7,6 +7,7 @@ Only `days_between` and the month buckets (app.stats.sql) are spelled per dialec
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -35,10 +36,12 @@ DECISIONS = (Status.ACCEPTED.value, Status.REJECTED.value)
 @dataclass(frozen=True)
 class StatsQuery:
     """Whose figures: every département together (national), one row per département
-    (`grouped`), possibly one département only; over a period of days (Europe/Paris)."""
+    (`grouped`), possibly one département only; over a period of days (Europe/Paris); of one
+    programme (`programme_id`) or of every programme together (None, R-PROG-2)."""
 
     grouped: bool
     departement: str | None = None
+    programme_id: uuid.UUID | None = None
     period_from: date | None = None
     period_to: date | None = None
 
@@ -76,14 +79,27 @@ def _day_in_period(q: StatsQuery, day: Any) -> list[ColumnElement[bool]]:
     return clauses
 
 
+def _of_programme(q: StatsQuery, programme_id: Any) -> list[ColumnElement[bool]]:
+    """R-PROG-2: the rows of the query's programme (none: every programme)."""
+    return [] if q.programme_id is None else [programme_id == q.programme_id]
+
+
 def _grouped(
-    q: StatsQuery, departement: Any, columns: list[Any], keys: list[Any] | None = None
+    q: StatsQuery,
+    departement: Any,
+    columns: list[Any],
+    keys: list[Any] | None = None,
+    *,
+    programme: Any = None,
 ) -> Select[*tuple[Any, ...]]:
-    """SELECT [departement | NULL], columns … WHERE departement = … GROUP BY [dep,] keys."""
+    """SELECT [departement | NULL], columns … WHERE departement = … [AND programme = …]
+    GROUP BY [dep,] keys."""
     dep = departement.label("departement") if q.grouped else null().label("departement")
     stmt = select(dep, *columns)
     if q.departement is not None:
         stmt = stmt.where(departement == q.departement)
+    if programme is not None:
+        stmt = stmt.where(*_of_programme(q, programme))
     group = ([departement] if q.grouped else []) + (keys or [])
     return stmt.group_by(*group) if group else stmt
 
@@ -98,6 +114,7 @@ def envelope_figures(q: StatsQuery) -> Select[*tuple[Any, ...]]:
             func.coalesce(func.sum(col(Envelope.committed_cents)), 0),
             func.coalesce(func.sum(col(Envelope.paid_cents)), 0),
         ],
+        programme=col(Envelope.programme_id),
     ).select_from(Envelope)
 
 
@@ -122,6 +139,7 @@ def project_figures(q: StatsQuery) -> Select[*tuple[Any, ...]]:
                 ),
             ],
             [col(Project.status), col(Project.strand), col(Candidate.kind)],
+            programme=col(Project.programme_id),
         )
         .select_from(Project)
         .join(Candidate, col(Candidate.id) == col(Project.candidate_id))
@@ -162,6 +180,7 @@ def grant_figures(q: StatsQuery, *, series: bool) -> Select[*tuple[Any, ...]]:
                 _carried_out(col(Project.users_impacted)),
             ],
             keys,
+            programme=col(Project.programme_id),
         )
         .select_from(Grant)
         .join(Project, col(Project.id) == col(Grant.project_id))
@@ -187,7 +206,11 @@ def beneficiaries(q: StatsQuery) -> Select[*tuple[Any, ...]]:
         .distinct()
         .select_from(Grant)
         .join(Project, col(Project.id) == col(Grant.project_id))
-        .where(FUNDED, *_in_period(q, col(Grant.committed_at)))
+        .where(
+            FUNDED,
+            *_in_period(q, col(Grant.committed_at)),
+            *_of_programme(q, col(Project.programme_id)),
+        )
     )
     if q.departement is not None:
         funded = funded.where(col(Project.departement) == q.departement)
@@ -228,6 +251,7 @@ def median_days_to_decision(q: StatsQuery) -> Select[*tuple[Any, ...]]:
             col(ProjectTransition.to_status).in_(DECISIONS),
             col(Project.submitted_at).is_not(None),
             *_in_period(q, col(ProjectTransition.at)),
+            *_of_programme(q, col(Project.programme_id)),
         )
     )
     if q.departement is not None:
@@ -252,6 +276,7 @@ def payments_by_month(q: StatsQuery) -> Select[*tuple[Any, ...]]:
             col(Project.departement),
             [month, func.count(), func.coalesce(func.sum(col(Payment.amount_cents)), 0)],
             [month],
+            programme=col(Project.programme_id),
         )
         .select_from(Payment)
         .join(Project, col(Project.id) == col(Payment.project_id))
@@ -262,7 +287,13 @@ def payments_by_month(q: StatsQuery) -> Select[*tuple[Any, ...]]:
 def submissions_by_month(q: StatsQuery) -> Select[*tuple[Any, ...]]:
     month = year_month(col(Project.submitted_at))
     return (
-        _grouped(q, col(Project.departement), [month, func.count()], [month])
+        _grouped(
+            q,
+            col(Project.departement),
+            [month, func.count()],
+            [month],
+            programme=col(Project.programme_id),
+        )
         .select_from(Project)
         .where(col(Project.submitted_at).is_not(None), *_in_period(q, col(Project.submitted_at)))
     )
@@ -276,7 +307,9 @@ def committed_and_paid_by_departement() -> Select[*tuple[Any, ...]]:
 def committees_held(q: StatsQuery) -> Select[*tuple[Any, ...]]:
     """Committees closed in the period (by the day of their close)."""
     return (
-        _grouped(q, col(Committee.departement), [func.count()])
+        _grouped(
+            q, col(Committee.departement), [func.count()], programme=col(Committee.programme_id)
+        )
         .select_from(Committee)
         .where(
             col(Committee.status) == CommitteeStatus.CLOSED.value,
@@ -297,6 +330,7 @@ def counter_figures(q: StatsQuery, *, series: bool) -> Select[*tuple[Any, ...]]:
         col(StatsCounter.departement),
         [figure, key, func.sum(col(StatsCounter.n)), func.sum(col(StatsCounter.cents))],
         [figure, key],
+        programme=col(StatsCounter.programme_id),
     )
     if not series:
         stmt = stmt.where(figure.not_in(MONTHLY))
@@ -314,6 +348,7 @@ def counted_beneficiaries(q: StatsQuery) -> Select[*tuple[Any, ...]]:
         q,
         col(b.departement),
         [func.count(func.distinct(col(b.candidate_id))), func.count(func.distinct(small))],
+        programme=col(b.programme_id),
     )
     return (
         stmt.select_from(b)

@@ -13,7 +13,7 @@ from app.auth.principal import Principal, Role
 from app.core.db import SessionDep
 from app.core.errors import problems
 from app.core.schemas import IsoDate
-from app.programme.dependencies import CurrentProgramme
+from app.programme.dependencies import ProgrammeScope
 from app.stats import service as stats_service
 from app.stats.rules import csv_document, flatten
 from app.stats.schemas import DepartementsStats, NationalStats
@@ -88,7 +88,7 @@ async def read_national_stats(
     request: Request,
     session: SessionDep,
     principal: National,
-    programme: CurrentProgramme,
+    programme: ProgrammeScope,
     period_from: PeriodFrom = None,
     period_to: PeriodTo = None,
     group_by: GroupBy = None,
@@ -97,7 +97,10 @@ async def read_national_stats(
     d'utilisation ; dossiers par état et par volet ; montants demandés et accordés par volet et
     par catégorie de candidat ; médiane des jours du dépôt à la décision ; part des
     bénéficiaires de moins de 5 000 habitants ; agents et usagers concernés ; comités tenus
-    sur la période et comités dus aujourd'hui (R-COM-1)."""
+    sur la période et comités dus aujourd'hui (R-COM-1). D'un programme (`programme`, par
+    défaut le programme par défaut du service) ou de tous ensemble (`programme=*` : les
+    montants, dossiers et comités s'additionnent ; les bénéficiaires sont comptés une fois ;
+    R-PROG-2)."""
     stats = await stats_service.national(
         session,
         principal,
@@ -121,13 +124,13 @@ async def read_departements_stats(
     request: Request,
     session: SessionDep,
     principal: Readers,
-    programme: CurrentProgramme,
+    programme: ProgrammeScope,
     period_from: PeriodFrom = None,
     period_to: PeriodTo = None,
     group_by: GroupBy = None,
 ) -> DepartementsStats | Response:
     """Les mêmes chiffres par département : tous pour la DINUM et l'ANCT, le sien pour un
-    préfet (R-ACL-1)."""
+    préfet (R-ACL-1) ; d'un programme ou de tous (`programme=*`, R-PROG-2)."""
     stats = await stats_service.departements(
         session,
         principal,

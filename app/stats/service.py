@@ -4,6 +4,11 @@ loop over business rows. Figures are memoised by the database's version (app.sta
 
 Scope (R-ACL-1): DINUM and ANCT read every département and the national figures; a prefect
 reads its own département only (its row, never another's); candidates never read dashboards.
+
+Programmes (R-PROG-2): the figures are one programme's, or every programme's added up (the
+router's `programme=*`, here `programme=None`): amounts, dossiers, grants and committees add
+up across programmes; the committees due are counted per (programme, département); the
+beneficiaries are distinct candidates across programmes.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from app.auth.principal import Principal, Role
 from app.committees import due as committees_due
@@ -26,7 +32,6 @@ from app.stats import cache as stats_cache, counters, repository as q
 from app.stats.rules import ratio_bps, use_rate_bps
 from app.stats.schemas import DepartementFigures, DepartementsStats, NationalStats
 
-STRANDS = ("3a", "3b", "3c")
 NATIONAL = "national"
 
 Rows = dict[str | None, list[Any]]
@@ -41,15 +46,37 @@ async def _rows(session: AsyncSession, stmt: Select[*tuple[Any, ...]]) -> Rows:
 
 
 async def _due(
-    session: AsyncSession, principal: Principal, programme: Programme, *, grouped: bool
+    session: AsyncSession, principal: Principal, programmes: list[Programme], *, grouped: bool
 ) -> dict[str | None, int]:
     """R-COM-1 today: 1 per département whose committee is due (its own for a prefect), or
-    their number nationally; computed by the committees' one aggregate statement."""
-    statuses = await committees_due.committee_status(session, principal, programme=programme)
-    due = [s.departement for s in statuses if s.reason is not None]
+    their number nationally, under each programme (R-PROG-2: added up across programmes);
+    computed by the committees' one aggregate statement per programme."""
+    due: list[str] = []
+    for programme in programmes:
+        statuses = await committees_due.committee_status(session, principal, programme=programme)
+        due += [s.departement for s in statuses if s.reason is not None]
     if not grouped:
         return {None: len(due)}
-    return dict.fromkeys(due, 1)
+    counted: dict[str | None, int] = {}
+    for departement in due:
+        counted[departement] = counted.get(departement, 0) + 1
+    return counted
+
+
+def _strands(programmes: list[Programme]) -> list[str]:
+    """The strands the figures list, in their programmes' order (R-PROG-1: data)."""
+    codes: list[str] = []
+    for programme in programmes:
+        codes += [s["code"] for s in programme.strands if s["code"] not in codes]
+    return codes
+
+
+async def _programmes(session: AsyncSession, programme: Programme | None) -> list[Programme]:
+    """The programmes the figures cover: the one named, or every programme (R-PROG-2)."""
+    if programme is not None:
+        return [programme]
+    found = await session.execute(select(Programme).order_by(col(Programme.created_at)))
+    return list(found.scalars().all())
 
 
 def _add(table: dict[Any, list[int]], key: Any, *values: Any) -> None:
@@ -104,22 +131,29 @@ def _grant_step(series: bool) -> Callable[[tuple[Any, ...], Tables], None]:
 
 def _cache_key(
     principal: Principal,
-    programme: Programme,
+    programmes: list[Programme],
     query: q.StatsQuery,
     *,
     series: bool,
     version: tuple[int, str] | None,
 ) -> tuple[Any, ...]:
-    """What the figures depend on: the query, the reader's scope (R-COM-1 is scoped), the
-    programme and its thresholds, today (R-COM-1 due-ness) and the database's version."""
+    """What the figures depend on: the query (its programme included), the reader's scope
+    (R-COM-1 is scoped), the programmes and their thresholds, today (R-COM-1 due-ness) and the
+    database's version."""
     reader = principal.departement if principal.role is Role.PREFECT else None
     return (
         query,
         series,
         reader,
-        programme.id,
-        programme.small_population_threshold,
-        programme.committee_filing_threshold,
+        tuple(
+            (
+                p.id,
+                p.version,
+                p.small_population_threshold,
+                p.committee_filing_threshold,
+            )
+            for p in programmes
+        ),
         clock.today(),
         version,
     )
@@ -128,7 +162,7 @@ def _cache_key(
 async def _figures(
     session: AsyncSession,
     principal: Principal,
-    programme: Programme,
+    programme: Programme | None,
     query: q.StatsQuery,
     *,
     series: bool,
@@ -138,11 +172,12 @@ async def _figures(
     await read_only_transaction(session)  # SQLite: reads never hold the write lock
     # First statement: the snapshot's version, so the figures below are exactly its figures.
     version = await stats_cache.database_version(session)
-    key = _cache_key(principal, programme, query, series=series, version=version)
+    programmes = await _programmes(session, programme)
+    key = _cache_key(principal, programmes, query, series=series, version=version)
     cached = stats_cache.get(key)
     if cached is not None:
         return dict(cached)
-    figures = await _compute(session, principal, programme, query, series=series)
+    figures = await _compute(session, principal, programmes, query, series=series)
     stats_cache.put(key, figures)
     return dict(figures)
 
@@ -231,7 +266,7 @@ async def _counted(session: AsyncSession, query: q.StatsQuery, *, series: bool) 
 async def _compute(
     session: AsyncSession,
     principal: Principal,
-    programme: Programme,
+    programmes: list[Programme],
     query: q.StatsQuery,
     *,
     series: bool,
@@ -244,7 +279,8 @@ async def _compute(
     granted_strand, granted_kind, impact, people, months = parts[4:]
     medians = await _rows(session, q.median_days_to_decision(query))
     held = await _rows(session, q.committees_held(query))
-    due = await _due(session, principal, programme, grouped=query.grouped)
+    due = await _due(session, principal, programmes, grouped=query.grouped)
+    strand_codes = _strands(programmes)
 
     scopes: set[str | None] = (
         {None} if not query.grouped else set(envelopes) | set(statuses) | set(people)
@@ -264,6 +300,7 @@ async def _compute(
             {name: rows.get(scope, []) for name, rows in months.items()} if series else None,
             held=held.get(scope, []),
             due=due.get(scope, 0),
+            strand_codes=strand_codes,
         )
         for scope in scopes
     }
@@ -290,6 +327,7 @@ def _assemble(
     *,
     held: list[Any],
     due: int,
+    strand_codes: list[str],
 ) -> dict[str, Any]:
     allocated, committed, paid = (int(v or 0) for v in _one(envelopes, 3))
     status_counts = _by_key(statuses)
@@ -316,7 +354,7 @@ def _assemble(
                 "requested_cents": int(strand_rows.get(strand, (0, 0))[1] or 0),
                 "granted_cents": int(granted_by_strand.get(strand, (0,))[0] or 0),
             }
-            for strand in STRANDS
+            for strand in strand_codes
         ],
         "by_candidate_kind": [
             {
@@ -365,13 +403,19 @@ async def national(
     session: AsyncSession,
     principal: Principal,
     *,
-    programme: Programme,
+    programme: Programme | None,
     period_from: date | None,
     period_to: date | None,
     series: bool,
 ) -> NationalStats:
-    """National figures (DINUM, ANCT: the router lets no one else in)."""
-    query = q.StatsQuery(grouped=False, period_from=period_from, period_to=period_to)
+    """National figures (DINUM, ANCT: the router lets no one else in) of one programme, or of
+    every programme (None, R-PROG-2)."""
+    query = q.StatsQuery(
+        grouped=False,
+        programme_id=None if programme is None else programme.id,
+        period_from=period_from,
+        period_to=period_to,
+    )
     figures = (await _figures(session, principal, programme, query, series=series))[None]
     return NationalStats(period_from=_period(period_from), period_to=_period(period_to), **figures)
 
@@ -380,7 +424,7 @@ async def departements(
     session: AsyncSession,
     principal: Principal,
     *,
-    programme: Programme,
+    programme: Programme | None,
     period_from: date | None,
     period_to: date | None,
     series: bool,
@@ -389,14 +433,19 @@ async def departements(
     (R-ACL-1: the query is scoped, not filtered afterwards)."""
     only = principal.departement if principal.role is Role.PREFECT else None
     query = q.StatsQuery(
-        grouped=True, departement=only, period_from=period_from, period_to=period_to
+        grouped=True,
+        departement=only,
+        programme_id=None if programme is None else programme.id,
+        period_from=period_from,
+        period_to=period_to,
     )
     by_scope = await _figures(session, principal, programme, query, series=series)
     if only is not None and only not in by_scope:  # nothing yet: its figures are zeros
         empty_months: dict[str, list[Any]] = {"commitments": [], "payments": [], "submissions": []}
         by_scope[only] = _assemble(
-            [], [], [], [], [], [], [], [], empty_months if series else None, held=[], due=0
-        )
+            [], [], [], [], [], [], [], [], empty_months if series else None, held=[], due=0,
+            strand_codes=_strands(await _programmes(session, programme)),
+        )  # fmt: skip
     return DepartementsStats(
         period_from=_period(period_from),
         period_to=_period(period_to),

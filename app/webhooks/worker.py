@@ -62,6 +62,7 @@ Renderer = Callable[[AsyncSession, Principal, WebhookDelivery], Awaitable[Any]]
 async def _render_project(
     session: AsyncSession, principal: Principal, delivery: WebhookDelivery
 ) -> Any:
+    from app.programme import cache as programme_cache
     from app.projects import service as projects_service
     from app.projects.router import to_read
 
@@ -70,7 +71,8 @@ async def _render_project(
     )
     name, actions = await projects_service.name_and_actions(session, principal, project)
     # R-EVAL-4 (scores shown to State agents) and allowed_actions follow the subscriber's role
-    return to_read(project, name, principal, actions).model_dump(mode="json")
+    programme = await programme_cache.code_of(session, project.programme_id)
+    return to_read(project, name, principal, actions, programme).model_dump(mode="json")
 
 
 async def _render_committee(

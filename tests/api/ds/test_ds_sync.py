@@ -14,6 +14,7 @@ import pytest_asyncio
 from fastapi import FastAPI
 from httpx import AsyncClient, Response
 from pydantic import SecretStr
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.principal import Principal, Role
@@ -508,3 +509,45 @@ async def test_a_mutation_ds_refuses_fails_at_once_and_shows_why(
     assert (mutation["status"], mutation["attempts"]) == ("failed", 1)
     assert "déjà traité" in mutation["last_error"]
     assert fake.mutations == []
+
+
+NT2026 = "NUMERIQUE-TERRITOIRES-2026"
+
+
+async def test_r_prog_2_a_demarche_imports_into_its_mappings_programme(
+    ds: Ds, fake: FakeDS, clock_at: Any
+) -> None:
+    """R-PROG-2: a mapping names its programme (the default one when it names none); its
+    imports are that programme's dossiers; an unknown programme is refused (422)."""
+    clock_at("2021-04-10")
+    unknown = await ds.put_mapping({**MAPPING, "programme": "NOPE-2030"})
+    assert unknown.status_code == 422 and unknown.json()["code"] == "R-PROG-2", unknown.text
+    created = await ds.put_mapping({**MAPPING, "programme": NT2026})
+    assert created.status_code == 201, created.text
+    assert created.json()["programme"] == NT2026
+    replaced = await ds.put_mapping(etag=created.headers["ETag"])  # names none: the default
+    assert replaced.status_code == 200 and replaced.json()["programme"] == "FITN7-AXE3"
+    again = await ds.put_mapping({**MAPPING, "programme": NT2026}, etag=replaced.headers["ETag"])
+    assert again.status_code == 200, again.text
+    report = await ds.synced()
+    assert report["created"] == 3, report
+    listed = await ds.get(f"{PROJECTS}?programme={NT2026}")
+    assert [p["programme"] for p in listed["items"]] == [NT2026] * 3
+    assert (await ds.get(PROJECTS))["items"] == []
+
+
+async def test_r_prog_1_a_closed_programme_takes_no_imported_dossier(
+    ds: Ds, fake: FakeDS, clock_at: Any, session: AsyncSession
+) -> None:
+    clock_at("2021-04-10")
+    assert (await ds.put_mapping({**MAPPING, "programme": NT2026})).status_code == 201
+    await session.execute(
+        text("UPDATE programme SET status = 'closed', version = version + 7 WHERE code = :c"),
+        {"c": NT2026},
+    )
+    await session.commit()
+    report = await ds.synced()
+    assert (report["created"], report["refused"]) == (0, 3), report
+    assert {(r["reason"], r["code"]) for item in report["items"] for r in item["reasons"]} == {
+        ("programme_closed", "R-PROG-1")
+    }

@@ -27,10 +27,27 @@ def _keyed(rows: Any, width: int) -> dict[tuple[Any, ...], tuple[Any, ...]]:
     return found
 
 
-def counters_and_scratch(connection: Connection) -> list[tuple[Any, Any]]:
-    """(kept, recomputed) for each table: counters, beneficiaries, contributions."""
+def _without_programme(rows: Any) -> list[tuple[Any, ...]]:
+    """Counter rows (programme first) added up over the programmes."""
+    sums: dict[tuple[Any, ...], list[int]] = {}
+    for row in rows:
+        values = sums.setdefault(tuple(row[1:4]), [0, 0])
+        values[0] += int(row[4] or 0)
+        values[1] += int(row[5] or 0)
+    return [(*key, *values) for key, values in sums.items()]
+
+
+def counters_and_scratch(
+    connection: Connection, *, by_programme: bool = True
+) -> list[tuple[Any, Any]]:
+    """(kept, recomputed) for each table: counters (per programme, R-PROG-2; or, for a
+    database before the counters had a programme, added up over them), beneficiaries,
+    contributions."""
     c = StatsCounter
-    kept = select(col(c.departement), col(c.figure), col(c.key), col(c.n), col(c.cents))
+    figures = (col(c.departement), col(c.figure), col(c.key), col(c.n), col(c.cents))
+    kept = select(col(c.programme_id), *figures) if by_programme else select(*figures)
+    width = 4 if by_programme else 3
+    scratch = connection.execute(scratch_counters())
     b = StatsBeneficiary
     beneficiaries = select(
         col(b.departement), col(b.candidate_id), col(b.programme_id), col(b.grants)
@@ -38,8 +55,8 @@ def counters_and_scratch(connection: Connection) -> list[tuple[Any, Any]]:
     projects = select(col(StatsProject.project_id), *SNAPSHOT_COLUMNS)
     return [
         (
-            _keyed(connection.execute(kept), 3),
-            _keyed(connection.execute(scratch_counters()), 3),
+            _keyed(connection.execute(kept), width),
+            _keyed(scratch if by_programme else _without_programme(scratch), width),
         ),
         (
             _keyed(connection.execute(beneficiaries), 3),
