@@ -143,8 +143,8 @@ async def file_required_documents(
     step: str = "submission",
     api: str = API,
 ) -> list[dict[str, Any]]:
-    """R-DOC-1 through the API, as a front-end would: for each document the programme
-    (`GET /programme`, its `required_documents`) asks of this dossier at `step` — for its
+    """R-DOC-1 through the API, as a front-end would: for each document the dossier's programme
+    (`GET /programmes/{code}`, its `required_documents`) asks of this dossier at `step` — for its
     strand and its candidate's kind, a per-line kind once per expense line above its threshold
     — that the dossier (or, for a candidate's document, its candidate) does not hold yet, upload
     a small PDF as the holder of `headers` (the candidate at submission, the prefect after).
@@ -161,7 +161,8 @@ async def file_required_documents(
         return {(d["kind"], d["expense_line_id"]) for d in page["items"] if not d["superseded_at"]}
 
     project = await read(f"/projects/{project_id}")
-    wanted = [r for r in (await read("/programme"))["required_documents"] if r["step"] == step]
+    programme = await read(f"/programmes/{project['programme']}")  # R-PROG-2: its own call
+    wanted = [r for r in programme["required_documents"] if r["step"] == step]
     kind = None
     if any(r["candidate_kinds"] is not None for r in wanted):
         kind = (await read(f"/candidates/{project['candidate_id']}"))["kind"]
