@@ -40,7 +40,7 @@ FIELDS: dict[str, str] = {
     "description": "Description en texte libre.",
     "objectives": "Objectifs du projet.",
     "nature": "Nature du projet : transformation, innovation ou modernisation.",
-    "strand": "Volet du programme : 3a, 3b ou 3c.",
+    "strand": "Volet du programme (un des `strands` du programme, R-PROG-1).",
     "strands": "Les volets du programme, chacun avec ses critères d'évaluation.",
     "start_on": "Date de début du projet (R-ELIG-8 : après la demande).",
     "end_on": "Date de fin du projet (R-ELIG-5, R-ELIG-6).",

@@ -105,6 +105,7 @@ def _list_item(
     )
     item["evaluations"] = _score_fields(*scores) if shows_scores else None
     item["allowed_actions"] = actions(item, facts(row))
+    del item["programme_id"]  # read by `actions` (R-EVAL-3), not shown here
     return item
 
 
@@ -349,7 +350,8 @@ async def list_projects(
         page=page,
     )
     facts = guards.facts_reader(principal)  # what this caller's actions hang on, once
-    actions = projects_service.page_actions(principal)
+    advisors = await projects_service.page_advisors(session, principal, rows)
+    actions = projects_service.page_actions(principal, advisors)
     shows_scores = projects_service.shows_scores(principal)
     return ProjectList.model_validate(  # the page validated in one call (issue 13)
         {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from app.core.schemas import Cents, Count, JsonInt, ReadModel
+from app.programme.schemas import MAX_STRANDS, StrandCode
 
 Month = str
 GRANTED_NET = (
@@ -20,7 +21,7 @@ class StatusCount(ReadModel):
 
 
 class StrandFigures(ReadModel):
-    strand: str = Field(max_length=2)
+    strand: StrandCode
     projects: Count
     requested_cents: Cents = Field(description="Demandé par les dossiers déposés.")
     granted_cents: Cents = Field(description=GRANTED_NET)
@@ -54,7 +55,7 @@ class Figures(ReadModel):
     available_cents: Cents = Field(description="Alloué − engagé.")
     use_rate_bps: JsonInt = Field(ge=0, le=10_000, description="Engagé / alloué (points de base).")
     projects_by_status: list[StatusCount] = Field(max_length=20)
-    by_strand: list[StrandFigures] = Field(max_length=10)
+    by_strand: list[StrandFigures] = Field(max_length=5 * MAX_STRANDS)
     by_candidate_kind: list[KindFigures] = Field(max_length=20)
     decisions: Count = Field(description="Décisions (acceptations et refus) de la période.")
     median_days_to_decision: float | None = Field(

@@ -21,12 +21,12 @@ from app.committees import due as committees_due
 from app.core import clock
 from app.core.db import read_only_transaction
 from app.programme.models import Programme
+from app.programme.rules import strand_codes
 from app.projects.rules import Status
 from app.stats import cache as stats_cache, counters, repository as q
 from app.stats.rules import ratio_bps, use_rate_bps
 from app.stats.schemas import DepartementFigures, DepartementsStats, NationalStats
 
-STRANDS = ("3a", "3b", "3c")
 NATIONAL = "national"
 
 Rows = dict[str | None, list[Any]]
@@ -251,8 +251,10 @@ async def _compute(
     )
     if query.departement is not None:
         scopes &= {query.departement}
+    strands_shown = strand_codes(programme)  # R-PROG-1: the programme's strands, in its order
     return {
         scope: _assemble(
+            strands_shown,
             envelopes.get(scope, []),
             statuses.get(scope, []),
             strands.get(scope, []),
@@ -269,6 +271,14 @@ async def _compute(
     }
 
 
+def _strands_shown(programme_strands: list[str], *figures: dict[Any, Any]) -> list[str]:
+    """The programme's strands in its order (each shown, 0 when nothing is filed there), then
+    any other strand the figures hold (dossiers of another programme), by code."""
+    known = set(programme_strands)
+    others = sorted({str(key) for figure in figures for key in figure if key not in known})
+    return [*programme_strands, *others]
+
+
 def _one(rows: list[Any], width: int) -> tuple[Any, ...]:
     return tuple(rows[0]) if rows else (0,) * width
 
@@ -278,6 +288,7 @@ def _by_key(rows: list[Any]) -> dict[Any, tuple[Any, ...]]:
 
 
 def _assemble(
+    programme_strands: list[str],
     envelopes: list[Any],
     statuses: list[Any],
     strands: list[Any],
@@ -316,7 +327,7 @@ def _assemble(
                 "requested_cents": int(strand_rows.get(strand, (0, 0))[1] or 0),
                 "granted_cents": int(granted_by_strand.get(strand, (0,))[0] or 0),
             }
-            for strand in STRANDS
+            for strand in _strands_shown(programme_strands, strand_rows, granted_by_strand)
         ],
         "by_candidate_kind": [
             {
@@ -395,8 +406,12 @@ async def departements(
     if only is not None and only not in by_scope:  # nothing yet: its figures are zeros
         empty_months: dict[str, list[Any]] = {"commitments": [], "payments": [], "submissions": []}
         by_scope[only] = _assemble(
-            [], [], [], [], [], [], [], [], empty_months if series else None, held=[], due=0
-        )
+            strand_codes(programme),
+            [], [], [], [], [], [], [], [],
+            empty_months if series else None,
+            held=[],
+            due=0,
+        )  # fmt: skip
     return DepartementsStats(
         period_from=_period(period_from),
         period_to=_period(period_to),
