@@ -248,6 +248,12 @@ SCHEMA_FIELDS: dict[str, str] = {
     "ProjectSummary.title": "Intitulé du projet.",
     "ProjectRead.title": "Intitulé du projet.",
     "ProjectCreate.title": "Intitulé du projet.",
+    "ProjectCreate.programme": "Code du programme (appel à projets) du dossier ; absent : le "
+    "programme par défaut du service (R-PROG-2). Son volet, ses catégories de dépense et la "
+    "catégorie du candidat doivent être les siens (R-PROG-1, R-ELIG-1).",
+    "StrandIn.funding_cap_rate_bps": "R-CAP-1 : taux maximal d'aide du volet ; null : celui du "
+    "programme.",
+    "StrandIn.advisors": "R-EVAL-3 : évaluateurs consultatifs du volet (l'ANCT, `anct`).",
     "ProjectUpdate.title": "Intitulé du projet.",
     "EligibilityRead.status": "L'état du dossier (R-FLOW-1).",
     "CandidateCreate.kind": "Catégorie de candidat (commune, EPCI, département…), R-ELIG-1.",

@@ -508,3 +508,24 @@ async def test_a_mutation_ds_refuses_fails_at_once_and_shows_why(
     assert (mutation["status"], mutation["attempts"]) == ("failed", 1)
     assert "déjà traité" in mutation["last_error"]
     assert fake.mutations == []
+
+
+async def test_r_prog_1_the_mapping_imports_into_a_programmes_strands_and_categories(
+    ds: Ds, fake: FakeDS
+) -> None:
+    """R-PROG-1: a mapping's strands and categories are a programme's (as its document kinds
+    are, R-DOC-1); another code is refused with each listed (422), none is guessed."""
+    wrong = {
+        **MAPPING,
+        "strands": [*MAPPING["strands"], {"label": "Volet 4", "strand": "volet_4"}],
+        "categories": [*MAPPING["categories"], {"label": "Repas", "category": "repas"}],
+    }
+    refused = await ds.put_mapping(wrong)
+    assert refused.status_code == 422, refused.text
+    errors = refused.json()["errors"]
+    assert [(e["code"], e["field"]) for e in errors] == [
+        ("R-PROG-1", f"/strands/{len(MAPPING['strands'])}/strand"),
+        ("R-PROG-1", f"/categories/{len(MAPPING['categories'])}/category"),
+    ]
+    nt2026 = {**MAPPING, "strands": [{"label": "Services aux usagers", "strand": "services"}]}
+    assert (await ds.put_mapping(nt2026)).status_code == 201
