@@ -319,6 +319,11 @@ class Loader:
         etag = await self.etag(f"/projects/{project_id}", who)
         await self.call("POST", f"/projects/{project_id}/{action}", who, json=json, etag=etag)
 
+    async def advised_strands(self) -> set[str]:
+        """R-EVAL-3: the strands of the programme whose advisors name ANCT (its data)."""
+        programme = (await self.call("GET", "/programme", DINUM)).json()
+        return {s["code"] for s in programme["strands"] if ANCT.role in s["advisors"]}
+
     async def evaluate(self, project_id: str, strand: str, who: Who) -> None:
         from app.programme.seed import GENERAL_CRITERIA, STRANDS as SEEDED
 
@@ -441,6 +446,7 @@ class Loader:
         # Every state of every strand once, the dossiers dealt round the candidates (and so
         # the départements) in turn.
         turn = 0
+        advised = await self.advised_strands()
         for strand in STRANDS:
             for target in TARGETS:
                 org = ORGANISATIONS[turn % len(ORGANISATIONS)]
@@ -460,7 +466,7 @@ class Loader:
                     continue
                 await self.act(project_id, "start-review", PREFECTS[dep])
                 await self.evaluate(project_id, strand, PREFECTS[dep])
-                if strand == "3b":  # ANCT's advisory evaluation on 3b (R-EVAL-1)
+                if strand in advised:  # ANCT's advisory evaluation where it advises (R-EVAL-3)
                     await self.evaluate(project_id, strand, ANCT)
                 if target == Status.CLOSED:
                     await self.act(

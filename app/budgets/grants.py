@@ -34,6 +34,7 @@ from app.core.db import add_unique
 from app.core.types import utcnow
 from app.programme import service as programme_service
 from app.programme.models import Programme
+from app.programme.rules import strand_rules
 from app.projects import service as projects_service
 from app.projects.errors import InvalidTransition
 from app.projects.models import Project
@@ -150,9 +151,13 @@ async def _frozen_terms(
     programme's version and the grid version of the dossier's strand."""
     programme = await session.get_one(Programme, project.programme_id)
     grid = await programme_service.current_grid(session, programme.id, project.strand)
+    strand = strand_rules(programme, project.strand)
     return {
         "eligible_cost_cents": report.cost.eligible_cost_cents,
-        "aid_rate_bps": programme.funding_cap_rate_bps,
+        # R-CAP-1 as it governed the decision: the strand's own rate, else the programme's.
+        "aid_rate_bps": (
+            programme.funding_cap_rate_bps if strand is None else strand.funding_cap_rate_bps
+        ),
         "forfait_cents": report.forfait_cents,
         "forfait_tier": report.forfait_tier,  # the tier the report found (R-CAP-3)
         "advance_cap_bps": programme.advance_cap_bps,

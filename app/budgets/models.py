@@ -121,7 +121,7 @@ class Grant(SQLModel, table=True):
     # R-PAY-4: the terms that govern the grant for life, frozen when its committee closes (in
     # commit_grant, inside the close's transaction); later programme changes never reach them.
     eligible_cost_cents: int = Field(sa_type=BigInteger)
-    aid_rate_bps: int  # the programme's funding cap rate (R-CAP-1)
+    aid_rate_bps: int  # the funding cap rate of the dossier's strand in force (R-CAP-1)
     forfait_cents: int | None = Field(default=None, sa_type=BigInteger)  # R-CAP-3
     forfait_tier: str | None = Field(default=None, max_length=300)  # the tier's label
     advance_cap_bps: int  # R-PAY-1

@@ -20,7 +20,7 @@ from app.core.schemas import (
     Version,
     not_blank,
 )
-from app.programme.models import STRAND_CODE_LENGTH
+from app.programme.schemas import StrandCode
 from app.projects.schemas import ProgrammeCode, ProjectScores
 
 PositiveCents = Annotated[
@@ -96,7 +96,9 @@ class DecisionRead(ReadModel):
     decided_at: datetime
     eligible_cost_cents: Cents | None = Field(description="Coût éligible retenu.")
     max_grant_cents: Cents | None = Field(description="Plafond du dossier (R-CAP-1, R-CAP-3).")
-    forfait_cents: Cents | None = Field(description="Forfait applicable (volet 3a, R-CAP-3).")
+    forfait_cents: Cents | None = Field(
+        description="Forfait applicable (volets à forfaits du programme, R-CAP-3)."
+    )
     envelope_available_before_cents: Cents | None = Field(
         description="Disponible de l'enveloppe avant l'engagement (à la clôture)."
     )
@@ -118,7 +120,7 @@ class AgendaItemRead(ReadModel):
     small_population: bool = Field(
         description="Candidat de moins de 5 000 habitants (seuil du programme, R-COM-4)."
     )
-    strand: str = Field(max_length=STRAND_CODE_LENGTH)
+    strand: StrandCode
     status: str = Field(max_length=20)
     submitted_at: datetime | None
     requested_cents: Cents
@@ -186,7 +188,7 @@ class CommitteeStatusList(ReadModel):
 
 
 class StrandTotal(ReadModel):
-    strand: str = Field(max_length=STRAND_CODE_LENGTH)
+    strand: StrandCode
     accepted_count: Count
     accepted_cents: Cents
     rejected_count: Count
@@ -207,7 +209,7 @@ class MinutesDecision(ReadModel):
     project_id: uuid.UUID
     title: str = Field(max_length=200)
     candidate_name: str = Field(max_length=300)
-    strand: str = Field(max_length=STRAND_CODE_LENGTH)
+    strand: StrandCode
     requested_cents: Cents
     decision: DecisionRead | None
     left_agenda: LeftAgendaRead | None = Field(

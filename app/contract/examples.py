@@ -35,6 +35,7 @@ _VALUES: dict[str, Any] = {
     "idBeneficiaire": "21130055300016",
     "commune_insee": "13055",
     "strand": "3c",
+    "category": "development",
     "title": "Prise de rendez-vous en ligne pour l'état civil",
     "description": "Un service en ligne de prise de rendez-vous pour les démarches d'état civil.",
     "objectives": "Réduire l'attente au guichet et ouvrir le service le soir.",
@@ -234,9 +235,66 @@ def has_example(media: dict[str, Any], components: dict[str, Any]) -> bool:
     return bool(target.get("examples")) or "example" in target
 
 
+# The examples of bodies that name the default programme's data (its strands, its expense
+# categories): documentation data, kept here rather than in the models (issue 26: no call in
+# the code), set on their component unless it has its own.
+COMPONENT_EXAMPLES: dict[str, dict[str, Any]] = {
+    "ProjectCreate": {
+        "strand": "3c",
+        "title": "Prise de rendez-vous en ligne pour l'état civil",
+        "description": "Un service de prise de rendez-vous en ligne et par téléphone.",
+        "nature": "modernisation",
+        "start_on": "2021-03-01",
+        "end_on": "2022-06-30",
+        "sponsor": {"name": "Mme la Maire", "role": "Maire"},
+        "agents_impacted": 40,
+        "users_impacted": 20000,
+        "expense_lines": [
+            {"category": "development", "label": "Développement", "amount_cents": 4_000_000},
+            {
+                "category": "software_licence",
+                "label": "Licence",
+                "amount_cents": 300_000,
+                "vendor_origin": "extra_eu",
+            },
+        ],
+        "other_funding": [{"funder": "Région", "amount_cents": 500_000}],
+        "requested_cents": 3_000_000,
+    },
+    "MappingIn": {
+        "fields": {
+            "siret": "SIRET de la collectivité",
+            "kind": "Type de collectivité",
+            "departement": "Département",
+            "strand": "Volet sollicité",
+            "title": "Intitulé du projet",
+            "description": "Description du projet",
+            "start_on": "Date de début du projet",
+            "end_on": "Date de fin du projet",
+            "requested": "Montant de subvention demandé (€)",
+            "sponsor_name": "Élu ou responsable qui porte le projet",
+            "sponsor_role": "Élu ou responsable qui porte le projet",
+        },
+        "nature": "modernisation",
+        "kinds": [{"label": "Commune", "kind": "commune"}],
+        "strands": [{"label": "3c - Projet améliorant la relation à l'usager", "strand": "3c"}],
+        "expenses": {
+            "block": "Postes de dépense",
+            "category": "Nature de la dépense",
+            "label": "Libellé",
+            "amount": "Montant TTC (€)",
+        },
+        "categories": [{"label": "Formation des agents", "category": "training"}],
+    },
+}
+
+
 def add_examples(schema: dict[str, Any]) -> None:
     """Give every JSON request body and 2xx JSON answer of the contract an example."""
     components: dict[str, Any] = schema.get("components", {}).get("schemas", {})
+    for name, example in COMPONENT_EXAMPLES.items():
+        if name in components and not components[name].get("examples"):
+            components[name]["examples"] = [example]
     for item in schema.get("paths", {}).values():
         for method, operation in item.items():
             if method not in {"get", "post", "put", "patch", "delete"}:

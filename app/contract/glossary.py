@@ -40,7 +40,7 @@ FIELDS: dict[str, str] = {
     "description": "Description en texte libre.",
     "objectives": "Objectifs du projet.",
     "nature": "Nature du projet : transformation, innovation ou modernisation.",
-    "strand": "Volet du programme : 3a, 3b ou 3c.",
+    "strand": "Volet du programme (un des `strands` du programme, R-PROG-1).",
     "strands": "Les volets du programme, chacun avec ses critères d'évaluation.",
     "start_on": "Date de début du projet (R-ELIG-8 : après la demande).",
     "end_on": "Date de fin du projet (R-ELIG-5, R-ELIG-6).",
@@ -248,6 +248,12 @@ SCHEMA_FIELDS: dict[str, str] = {
     "ProjectSummary.title": "Intitulé du projet.",
     "ProjectRead.title": "Intitulé du projet.",
     "ProjectCreate.title": "Intitulé du projet.",
+    "ProjectCreate.programme": "Code du programme (appel à projets) du dossier ; absent : le "
+    "programme par défaut du service (R-PROG-2). Son volet, ses catégories de dépense et la "
+    "catégorie du candidat doivent être les siens (R-PROG-1, R-ELIG-1).",
+    "StrandIn.funding_cap_rate_bps": "R-CAP-1 : taux maximal d'aide du volet ; null : celui du "
+    "programme.",
+    "StrandIn.advisors": "R-EVAL-3 : évaluateurs consultatifs du volet (l'ANCT, `anct`).",
     "ProjectUpdate.title": "Intitulé du projet.",
     "EligibilityRead.status": "L'état du dossier (R-FLOW-1).",
     "CandidateCreate.kind": "Catégorie de candidat (commune, EPCI, département…), R-ELIG-1.",

@@ -6,11 +6,12 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from app.core.schemas import Count, InputModel, ReadModel, Version, not_blank
-from app.projects.rules import ExpenseCategory, Nature, VendorOrigin
-from app.projects.schemas import ProgrammeCode
+from app.programme.schemas import StrandCode
+from app.projects.rules import Nature, VendorOrigin
+from app.projects.schemas import CategoryCode, ProgrammeCode
 from app.reference.kinds import OrganisationKind
 
 Selector = Annotated[
@@ -23,7 +24,6 @@ Selector = Annotated[
     not_blank(),
 ]
 DsNumber = Annotated[int, Field(ge=0, le=2**53 - 1)]
-StrandCode = Annotated[str, Field(pattern=r"^3[abc]$", description="Volet : 3a, 3b ou 3c.")]
 DsLabel = Annotated[str, Field(max_length=300)]
 
 
@@ -65,7 +65,7 @@ class StrandEntry(InputModel):
 
 class CategoryEntry(InputModel):
     label: DsLabel = Field(description="Valeur DS de la nature de la dépense.")
-    category: ExpenseCategory
+    category: CategoryCode
     vendor_origin: VendorOrigin | None = Field(
         default=None, description="Pour une licence : éditeur de l'UE ou extra-communautaire."
     )
@@ -88,41 +88,10 @@ class DocumentEntry(InputModel):
 
 class MappingIn(InputModel):
     """Correspondance d'une démarche DS vers les dossiers du guichet. Une valeur absente des
-    tables (type, volet, catégorie) refuse le dossier : rien n'est deviné."""
+    tables (type, volet, catégorie) refuse le dossier : rien n'est deviné. Les volets et les
+    catégories nommés sont ceux d'un programme (R-PROG-1, 422 sinon)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "fields": {
-                        "siret": "SIRET de la collectivité",
-                        "kind": "Type de collectivité",
-                        "departement": "Département",
-                        "strand": "Volet sollicité",
-                        "title": "Intitulé du projet",
-                        "description": "Description du projet",
-                        "start_on": "Date de début du projet",
-                        "end_on": "Date de fin du projet",
-                        "requested": "Montant de subvention demandé (€)",
-                        "sponsor_name": "Élu ou responsable qui porte le projet",
-                        "sponsor_role": "Élu ou responsable qui porte le projet",
-                    },
-                    "nature": "modernisation",
-                    "kinds": [{"label": "Commune", "kind": "commune"}],
-                    "strands": [
-                        {"label": "3c - Projet améliorant la relation à l'usager", "strand": "3c"}
-                    ],
-                    "expenses": {
-                        "block": "Postes de dépense",
-                        "category": "Nature de la dépense",
-                        "label": "Libellé",
-                        "amount": "Montant TTC (€)",
-                    },
-                    "categories": [{"label": "Formation des agents", "category": "training"}],
-                }
-            ]
-        }
-    )
+    # Its example is the contract's (app.contract.examples: the default programme's data).
 
     departement: str | None = Field(
         default=None,

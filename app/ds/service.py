@@ -57,6 +57,7 @@ from app.programme.dependencies import programme_in_body, programme_named
 from app.programme.models import Programme
 from app.programme.rules import Owner, programme_open_problems, requirements
 from app.projects import service as projects_service
+from app.projects.errors import OutsideProgramme
 from app.projects.models import Project
 from app.projects.rules import STATUS_LABELS_FR, Action, Status, euros
 from app.projects.schemas import ProjectCreate, ProjectUpdate
@@ -135,6 +136,34 @@ async def check_document_kinds(session: AsyncSession, data: MappingIn) -> None:
     )
 
 
+def check_programme_values(programme: Programme, data: MappingIn) -> None:
+    """R-PROG-1: the strands and expense categories a mapping imports into are its programme's
+    (as its document kinds are, R-DOC-1); every other one named is listed (422)."""
+    strands = [str(s["code"]) for s in programme.strands]
+    categories = [str(c["code"]) for c in programme.categories]
+    raise_failures(
+        [
+            RuleFailure(
+                "R-PROG-1",
+                f"Volet « {entry.strand} » inconnu du programme : {', '.join(strands)} attendu.",
+                f"/strands/{i}/strand",
+            )
+            for i, entry in enumerate(data.strands)
+            if entry.strand not in strands
+        ]
+        + [
+            RuleFailure(
+                "R-PROG-1",
+                f"Catégorie « {entry.category} » inconnue du programme : "
+                f"{', '.join(categories)} attendu.",
+                f"/categories/{i}/category",
+            )
+            for i, entry in enumerate(data.categories)
+            if entry.category not in categories
+        ]
+    )
+
+
 async def put_mapping(
     session: AsyncSession,
     principal: Principal,
@@ -158,6 +187,7 @@ async def put_mapping(
     # R-PROG-2: the démarche imports into one programme, named (422 when unknown) or the
     # default one, stored by code (a programme's code never changes).
     programme = await programme_in_body(session, data.programme, default_programme)
+    check_programme_values(programme, data)
     stored = data.model_dump(mode="json", exclude={"departement"})
     stored["programme"] = programme.code
     demarche = await session.get(DsDemarche, number)
@@ -371,6 +401,19 @@ def _project_fields(content: ParsedContent) -> dict[str, Any]:
     }
 
 
+def _outside_refusals(exc: OutsideProgramme) -> list[Refusal]:
+    """What the programme refused of an imported dossier (R-ELIG-1: the candidate's kind;
+    R-PROG-1: a strand or category the mapping names but the programme does not have)."""
+    return [
+        Refusal(
+            Reason.INELIGIBLE_KIND if item.code == "R-ELIG-1" else Reason.UNKNOWN_VALUE,
+            item.code,
+            item.message,
+        )
+        for item in exc.errors or []
+    ] or [Refusal(Reason.UNKNOWN_VALUE, exc.code, exc.detail)]
+
+
 def _validation_refusal(exc: ValidationError) -> Refusal:
     first = exc.errors()[0]
     where = "/".join(str(p) for p in first.get("loc", ()))
@@ -449,15 +492,20 @@ async def _create(
             _reason(Refusal(Reason.PROGRAMME_CLOSED, closed[0].code, closed[0].message))
         )
         return
-    project = await projects_service.create_for_candidate(
-        session,
-        principal,
-        candidate=candidate,
-        programme=programme,
-        data=data,
-        ds_dossier_number=dossier.number,
-        ds_dossier_id=dossier.id,
-    )
+    try:
+        project = await projects_service.create_for_candidate(
+            session,
+            principal,
+            candidate=candidate,
+            programme=programme,
+            data=data,
+            ds_dossier_number=dossier.number,
+            ds_dossier_id=dossier.id,
+        )
+    except OutsideProgramme as exc:  # R-ELIG-1, R-PROG-1: checked before anything is written
+        item.outcome = "refused"
+        item.reasons += [_reason(r) for r in _outside_refusals(exc)]
+        return
     session.add(
         DsDossier(
             project_id=project.id,
@@ -551,7 +599,12 @@ async def _update(
             item.outcome = "refused"
             item.reasons.append(_reason(_validation_refusal(exc)))
             return
-        await projects_service.apply_update(session, principal, project=project, data=data)
+        try:
+            await projects_service.apply_update(session, principal, project=project, data=data)
+        except OutsideProgramme as exc:  # R-PROG-1: checked before anything is written
+            item.outcome = "refused"
+            item.reasons += [_reason(r) for r in _outside_refusals(exc)]
+            return
         link.content_hash = digest
         link.flagged_at = None
         link.flag_reason = None

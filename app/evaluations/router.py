@@ -34,8 +34,8 @@ project_evaluations_router = APIRouter(prefix="/projects", tags=["evaluations"])
 evaluations_router = APIRouter(prefix="/evaluations", tags=["evaluations"])
 EVALUATIONS_CURSOR = CursorFormat("evaluations")
 
-# R-EVAL-4: never candidates. R-EVAL-3: the prefect and ANCT (3b only) evaluate, not DINUM:
-# the table `allowed_actions` offers `evaluate` by (issue 12).
+# R-EVAL-4: never candidates. R-EVAL-3: the prefect and ANCT (on its strands only) evaluate,
+# not DINUM: the table `allowed_actions` offers `evaluate` by (issue 12).
 Readers = Annotated[Principal, Depends(require_roles(Role.PREFECT, Role.DINUM, Role.ANCT))]
 Evaluators = Annotated[
     Principal,
@@ -89,7 +89,7 @@ async def create_evaluation(
     data: EvaluationCreate,
 ) -> EvaluationRead:
     """Évaluer un dossier déposé ou en instruction, une fois par évaluateur (R-EVAL-2) : le
-    préfet ceux de son département ; l'ANCT les dossiers du volet 3b seulement, à titre
+    préfet ceux de son département ; l'ANCT ceux des volets que le programme lui confie, à titre
     consultatif (R-EVAL-3, 403 ailleurs). Notes sur la grille en vigueur du volet (R-EVAL-1) ;
     conflit d'intérêts : déport, sans notes ni recommandation. Deuxième évaluation : 409.
     Offerte par `allowed_actions` (`evaluate`) selon ces mêmes règles ; un 409 la liste."""
@@ -154,7 +154,7 @@ async def update_evaluation(
     dossier est déposé ou en instruction (409 ensuite, R-EVAL-2). Un déport est définitif : il
     ne se change pas en notes (409 R-EVAL-2). Une évaluation caduque (le dossier a changé de
     volet) ne se modifie plus (409 R-EVAL-5) ; l'ANCT ne modifie la sienne que sur un dossier
-    du volet 3b (403 R-EVAL-5)."""
+    d'un volet que le programme lui confie (403 R-EVAL-5)."""
     evaluation = await evaluations_service.update_evaluation(
         session, principal, evaluation_id=evaluation_id, if_match=if_match, data=data
     )

@@ -4,7 +4,7 @@ who may evaluate what (R-EVAL-3), who reads them (R-EVAL-4), evaluations of anot
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
@@ -20,7 +20,6 @@ CENTI = 100
 # in_review (accepted/rejected), which ends the evaluations without importing committees. The
 # lifecycle's own table (app.projects.rules.EVALUABLE), which `allowed_actions` reads too.
 EVALUABLE_STATUSES = frozenset(status.value for status in EVALUABLE)
-ANCT_STRANDS = frozenset({"3b"})  # R-EVAL-3
 
 
 class EvaluationStatus(StrEnum):
@@ -143,24 +142,30 @@ class MayEvaluate:
     failure: RuleFailure | None = None
 
 
-def evaluator_kind(role: str, strand: str) -> MayEvaluate:
+def evaluator_kind(role: str, strand: str, advisors: Collection[str]) -> MayEvaluate:
     """R-EVAL-3: the prefect evaluates (its département's scope is checked by the caller);
-    ANCT evaluates 3b dossiers only, and only as advisory; nobody else evaluates."""
+    an advisory evaluator (ANCT) evaluates, as advisory only, the dossiers of the strands
+    whose `advisors` name it (the programme's data); nobody else evaluates."""
     if role == "prefect":
         return MayEvaluate(EvaluatorKind.PREFECTURE)
     if role == "anct":
-        if strand in ANCT_STRANDS:
+        if role in advisors:
             return MayEvaluate(EvaluatorKind.ADVISORY)
         return MayEvaluate(
             None,
             RuleFailure(
                 "R-EVAL-3",
-                f"L'ANCT n'évalue que les dossiers du volet 3b (ce dossier relève du volet "
-                f"{strand}).",
+                "L'ANCT n'évalue que les dossiers des volets dont le programme lui confie "
+                f"l'évaluation consultative (ce dossier relève du volet {strand}, qui ne la "
+                "lui confie pas).",
             ),
         )
     return MayEvaluate(
-        None, RuleFailure("R-EVAL-3", "Seuls la préfecture et l'ANCT (volet 3b) évaluent.")
+        None,
+        RuleFailure(
+            "R-EVAL-3",
+            "Seuls la préfecture et l'ANCT (sur les volets que le programme lui confie) évaluent.",
+        ),
     )
 
 
@@ -189,10 +194,10 @@ def void_failure(status: str) -> RuleFailure | None:
     )
 
 
-def edit_strand_failure(role: str, strand: str) -> RuleFailure | None:
-    """R-EVAL-5 (with R-EVAL-3): ANCT edits its evaluation only while the dossier is on 3b,
-    as it creates one only there."""
-    failure = evaluator_kind(role, strand).failure
+def edit_strand_failure(role: str, strand: str, advisors: Collection[str]) -> RuleFailure | None:
+    """R-EVAL-5 (with R-EVAL-3): ANCT edits its evaluation only while the dossier is on a
+    strand that names it as advisor, as it creates one only there."""
+    failure = evaluator_kind(role, strand, advisors).failure
     if failure is None:
         return None
     return RuleFailure("R-EVAL-5", f"{failure.message} Son évaluation ne se modifie plus.")
@@ -231,14 +236,19 @@ def second_evaluation_failure(already_evaluated: bool) -> RuleFailure | None:
 
 
 def evaluate_refusal(
-    *, role: str, strand: str, status: str, already_evaluated: bool
+    *,
+    role: str,
+    strand: str,
+    status: str,
+    already_evaluated: bool,
+    advisors: Collection[str],
 ) -> RuleFailure | None:
     """Whether this evaluator may evaluate this dossier now: the first rule that refuses it
     (R-EVAL-3: who, on which strand; R-EVAL-2: while submitted or in review, once per
     evaluator), or None. The service runs these checks in this order (403, then 409);
     `allowed_actions` offers `evaluate` when it is None (issue 12)."""
     return (
-        evaluator_kind(role, strand).failure
+        evaluator_kind(role, strand, advisors).failure
         or status_failure(status)
         or second_evaluation_failure(already_evaluated)
     )

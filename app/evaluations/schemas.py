@@ -86,7 +86,8 @@ class EvaluationRead(ReadModel):
     evaluator: str = Field(max_length=255, description="Sujet de l'évaluateur.")
     evaluator_role: Role
     advisory: StrictBool = Field(
-        description="Évaluation consultative de l'ANCT (volet 3b), hors moyenne (R-EVAL-3)."
+        description="Évaluation consultative de l'ANCT (volets que le programme lui confie), "
+        "hors moyenne (R-EVAL-3)."
     )
     recused: StrictBool = Field(
         description="Déport pour conflit d'intérêts (R-EVAL-2), définitif : il ne se change "

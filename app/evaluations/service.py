@@ -124,6 +124,7 @@ def may_evaluate(principal: Principal, dossier: projects_guards.Dossier) -> bool
             strand=dossier.strand,
             status=dossier.status.value,
             already_evaluated=bool(dossier.facts[EVALUATED]),
+            advisors=dossier.advisors,
         )
         is None
     )
@@ -161,12 +162,13 @@ async def create_evaluation(
 ) -> Evaluation:
     """An evaluator evaluates a dossier in its scope, once (R-EVAL-2).
 
-    Raises ProjectNotFound (404), EvaluationForbidden (403 R-EVAL-3: ANCT outside 3b),
+    Raises ProjectNotFound (404), EvaluationForbidden (403 R-EVAL-3: ANCT outside its strands),
     EvaluationConflict (409: status, or a second evaluation), InvalidEvaluation (422).
     """
     project = await _project_for_update(session, principal, project_id)
     # The checks of `evaluate_refusal`, in its order (`allowed_actions` offers by it).
-    may = evaluator_kind(principal.role.value, project.strand)
+    advisors = await projects_service.advisors_for(session, principal, project)  # R-EVAL-3
+    may = evaluator_kind(principal.role.value, project.strand, advisors)
     if may.failure is not None:  # R-EVAL-3
         raise EvaluationForbidden(may.failure.message, code=may.failure.code)
     await _check_status(session, principal, project)  # R-EVAL-2: submitted or in review
@@ -284,9 +286,9 @@ async def update_evaluation(
 
     The evaluation keeps the grid version it scored (R-EVAL-1). Raises EvaluationNotFound
     (404 outside scope), EvaluationForbidden (403: another evaluator's; R-EVAL-5: ANCT on a
-    dossier no longer on 3b), 428/412 (If-Match), EvaluationConflict (409: the dossier left
-    in_review; R-EVAL-5: the evaluation is void; R-EVAL-2: a recusal turned into scores),
-    InvalidEvaluation (422).
+    dossier no longer on one of its strands), 428/412 (If-Match), EvaluationConflict (409: the
+    dossier left in_review; R-EVAL-5: the evaluation is void; R-EVAL-2: a recusal turned into
+    scores), InvalidEvaluation (422).
     """
     evaluation = await get_evaluation(session, principal, evaluation_id=evaluation_id)
     if evaluation.evaluator_subject != principal.subject:
@@ -297,7 +299,8 @@ async def update_evaluation(
         )
     check_if_match(if_match, evaluation.version)
     project = await _project_for_update(session, principal, evaluation.project_id)
-    strand = edit_strand_failure(principal.role.value, project.strand)  # R-EVAL-5
+    advisors = await projects_service.advisors_for(session, principal, project)
+    strand = edit_strand_failure(principal.role.value, project.strand, advisors)  # R-EVAL-5
     if strand is not None:
         raise EvaluationForbidden(strand.message, code=strand.code)
     void = void_failure(evaluation.status)  # R-EVAL-5: for good, so said before the status

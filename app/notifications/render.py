@@ -90,7 +90,7 @@ def build_message(
 # prefecture can read what will be sent.
 _DOSSIER = {
     "project_id": "0b0e6a1e-3c1d-4e9b-9a55-2f1f8f1f2a10",
-    "reference": "FITN7-13-0B0E6A1E",
+    "reference": "GUICHET-13-0B0E6A1E",
     "title": "Portail citoyen de la commune",
     "departement": "13",
     "candidate_name": "Commune de Marseille",

@@ -160,10 +160,16 @@ def message_id(event_key: str, audience: str, domain: str) -> str:
     return f"<{uuid.uuid5(MESSAGE_NAMESPACE, f'{event_key}|{audience}')}@{domain}>"
 
 
+# The prefix of a dossier's reference in e-mails: the guichet's, whatever the dossier's programme
+# (issue 26: no call named in code; a dossier's id is unique across programmes, and the e-mail
+# names the programme in its text when it matters).
+REFERENCE_PREFIX = "GUICHET"
+
+
 def dossier_reference(project_id: uuid.UUID | str, departement: str) -> str:
-    """The reference an e-mail names a dossier by: the département and the id's first eight
-    hexadecimal digits (the full id is in the link)."""
-    return f"FITN7-{departement}-{str(project_id).replace('-', '')[:8].upper()}"
+    """The reference an e-mail names a dossier by: the guichet's prefix, the département and
+    the id's first eight hexadecimal digits (the full id is in the link)."""
+    return f"{REFERENCE_PREFIX}-{departement}-{str(project_id).replace('-', '')[:8].upper()}"
 
 
 # -- formats -----------------------------------------------------------------------------------

@@ -56,5 +56,6 @@ class PublishedGrant(SQLModel, table=True):
     first_due_on: date | None = None
     last_due_on: date | None = None
     strand: str = Field(max_length=STRAND_CODE_LENGTH)  # volet (JSON)
+    dispositif_aide: str = Field(max_length=300)  # dispositifAide: the grant's programme's
     eligible_cost_cents: int = Field(sa_type=BigInteger)  # frozen at the decision (R-PAY-4)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

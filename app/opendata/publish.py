@@ -5,7 +5,8 @@ and the notifications are): every change of the domains is audited in its own tr
 (R-AUDIT-1), so the events appended at its commit name every grant whose row may change: the
 convention's signature, a payment, the grant's own events (settlement, cancellation, final
 report), and the changes of what a row shows from elsewhere (the beneficiary's name or
-SIRET, the dossier's title or strand, the prefecture's identity). The rows of those grants
+SIRET, the dossier's title or strand, the prefecture's identity, the programme's SCDL
+dispositif). The rows of those grants
 are computed again from the domains' tables as they stand at the commit
 (`repository.computed_rows_stmt`, what the export computed at read time before) and written
 where they differ, in one statement each way. The domains know nothing of it.
@@ -39,6 +40,7 @@ _SHOWN: Mapping[str, frozenset[str]] = {
     "candidate": frozenset({"name", "siret"}),
     "project": frozenset({"title", "strand"}),
     "envelope": frozenset({"prefecture_name", "prefecture_siret", "departement"}),
+    "programme": frozenset({"dispositif_aide"}),
 }
 
 
@@ -52,9 +54,14 @@ def affected(events: Sequence[Mapping[str, Any]]) -> ColumnElement[bool] | None:
     projects: list[Any] = []
     candidates: list[Any] = []
     envelopes: list[Any] = []
+    programmes: list[Any] = []
     for event in events:
         kind, after = event["object_type"], event["after"] or {}
-        if kind == "grant":  # committed, final report, closed (settled), cancelled
+        if kind == "programme":  # its SCDL dispositifAide, when it changed
+            before = event.get("before") or {}
+            if any(after.get(f) != before.get(f) for f in _SHOWN[kind] & after.keys()):
+                programmes.append(event["object_id"])
+        elif kind == "grant":  # committed, final report, closed (settled), cancelled
             grants.append(event["object_id"])
         elif kind == "payment" and after.get("grant_id"):
             grants.append(after["grant_id"])
@@ -71,6 +78,7 @@ def affected(events: Sequence[Mapping[str, Any]]) -> ColumnElement[bool] | None:
             (col(Grant.project_id), projects),
             (col(Project.candidate_id), candidates),
             (col(Grant.envelope_id), envelopes),
+            (col(Project.programme_id), programmes),
         )
         if values
     ]
@@ -88,6 +96,7 @@ def computed(row: Sequence[Any]) -> tuple[Any, ...]:
         date.fromisoformat(last) if last else None,
         row[11],
         int(row[12]),
+        row[13],
     )
 
 

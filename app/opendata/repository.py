@@ -17,6 +17,7 @@ from app.budgets.models import Convention, Envelope, Grant, net_amount
 from app.candidates.models import Candidate
 from app.opendata.models import PublishedGrant
 from app.opendata.sql import due_summary
+from app.programme.models import Programme
 from app.projects.models import Project
 
 PUBLISHED = PublishedGrant.__table__  # type: ignore[attr-defined]
@@ -35,12 +36,13 @@ FACT_COLUMNS: tuple[str, ...] = (
     "last_due_on",
     "strand",
     "eligible_cost_cents",
+    "dispositif_aide",
 )
 # What a row holds besides its facts and its stamp: its key, and the export's filter.
 ROW_COLUMNS: tuple[str, ...] = ("grant_id", "departement", *FACT_COLUMNS)
-# The programme's place in a row of `computed_rows_stmt`: after its 13 columns (the grant,
+# The programme's place in a row of `computed_rows_stmt`: after its 14 columns (the grant,
 # the département, the facts with the schedule's due dates summed up in one).
-PROGRAMME_AT = 13
+PROGRAMME_AT = 14
 
 
 @dataclass(frozen=True)
@@ -94,9 +96,10 @@ def freshness_stmt(f: ExportFilter) -> Select[Any]:
 def computed_rows_stmt(*where: ColumnElement[bool]) -> Select[Any]:
     """The rows as the domains' tables give them now (`ROW_COLUMNS`, the schedule's due dates
     summed up as `due_summary` text), for the grants with a signed convention that `where`
-    selects: their net amount (§5) and the eligible cost frozen at the decision (R-PAY-4).
-    What `app.opendata.publish` writes, and what the export computed at read time before;
-    then the dossier's programme (R-PROG-2, written with a new row only: `PROGRAMME_AT`)."""
+    selects: their net amount (§5), the eligible cost frozen at the decision (R-PAY-4) and
+    their programme's SCDL `dispositifAide`. What `app.opendata.publish` writes, and what the
+    export computed at read time before; then the dossier's programme (R-PROG-2, written with a
+    new row only: `PROGRAMME_AT`)."""
     return (
         select(
             col(Grant.id),
@@ -112,10 +115,12 @@ def computed_rows_stmt(*where: ColumnElement[bool]) -> Select[Any]:
             due_summary(col(Convention.schedule)),
             col(Project.strand),
             col(Grant.eligible_cost_cents),
+            col(Programme.dispositif_aide),  # SCDL dispositifAide: the programme's (R-PROG-1)
             col(Project.programme_id),
         )
         .select_from(Grant)
         .join(Project, col(Project.id) == col(Grant.project_id))
+        .join(Programme, col(Programme.id) == col(Project.programme_id))
         .join(Envelope, col(Envelope.id) == col(Grant.envelope_id))
         .join(Candidate, col(Candidate.id) == col(Project.candidate_id))
         .join(Convention, col(Convention.project_id) == col(Grant.project_id))

@@ -44,10 +44,10 @@ SCDL_FIELDS: tuple[str, ...] = (
 JSON_EXTRA_FIELDS: tuple[str, ...] = ("tauxAide", "volet")
 
 OBJET_MAX = 256  # SCDL: `objet` is at most 256 characters
-NATURE = "aide en numéraire"  # FITN7 grants are money only
+NATURE = "aide en numéraire"  # the guichet's grants are money only
 NOTIFICATION_UE = "non"  # not a de minimis aid notified to the European Commission
-# SCDL 2.1.1: the beneficiary's share of the grant, 1.00 for a single beneficiary (every FITN7
-# grant); not an aid rate (that is `tauxAide`, JSON only).
+# SCDL 2.1.1: the beneficiary's share of the grant, 1.00 for a single beneficiary (every grant
+# of the guichet); not an aid rate (that is `tauxAide`, JSON only).
 SINGLE_BENEFICIARY_SHARE = "1.00"
 AID_RATE_DECIMALS = Decimal("0.0001")
 MAX_AID_RATE = Decimal("1.0000")  # §5: the aid rate is never above 1.00
@@ -85,6 +85,7 @@ class GrantFacts:
     schedule: Schedule  # the convention schedule's due dates
     strand: str
     eligible_cost_cents: int
+    dispositif_aide: str = ""  # SCDL dispositifAide: the grant's programme's (R-PROG-1)
 
 
 def euros_text(cents: int) -> str:
@@ -141,7 +142,7 @@ def scdl_row(facts: GrantFacts) -> dict[str, str]:
         "idRAE": "",
         "notificationUE": NOTIFICATION_UE,
         "pourcentageSubvention": SINGLE_BENEFICIARY_SHARE,
-        "dispositifAide": "",
+        "dispositifAide": facts.dispositif_aide,
     }
 
 
@@ -186,7 +187,7 @@ def csv_line(facts: GrantFacts) -> list[str]:
         "",
         NOTIFICATION_UE,
         SINGLE_BENEFICIARY_SHARE,
-        "",
+        text_cell(facts.dispositif_aide),
     ]
 
 
@@ -228,7 +229,7 @@ def json_record(facts: GrantFacts) -> str:
         ',"idRAE":null'
         f',"notificationUE":{_JSON_NOTIFICATION_UE}'
         f',"pourcentageSubvention":{SINGLE_BENEFICIARY_SHARE}'
-        ',"dispositifAide":null'
+        f',"dispositifAide":{_json_text(facts.dispositif_aide)}'
         f',"tauxAide":{"null" if rate is None else str(rate)}'
         f',"volet":{json.dumps(facts.strand)}}}'
     )

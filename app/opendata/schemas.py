@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.schemas import IsoDate
+from app.programme.schemas import StrandCode
 
 
 class SubventionRecord(BaseModel):
@@ -34,8 +35,10 @@ class SubventionRecord(BaseModel):
     pourcentageSubvention: float = Field(
         ge=0.01, le=1, description="Part du bénéficiaire : 1.00 (bénéficiaire unique)."
     )
-    dispositifAide: None = None
+    dispositifAide: str | None = Field(
+        max_length=300, description="Le dispositif d'aide : celui du programme de la subvention."
+    )
     tauxAide: float | None = Field(
         ge=0, le=100, description="Hors SCDL : subvention / coût éligible (4 décimales)."
     )
-    volet: Literal["3a", "3b", "3c"] = Field(description="Hors SCDL : le volet du projet.")
+    volet: StrandCode = Field(description="Hors SCDL : le volet du projet (R-PROG-1).")

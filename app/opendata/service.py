@@ -69,6 +69,7 @@ def facts_of(row: Sequence[Any]) -> rules.GrantFacts:
         schedule=rules.Schedule(row[8], row[9], row[10]),
         strand=row[11],
         eligible_cost_cents=row[12],
+        dispositif_aide=row[13],
     )
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from app.core.rules import RuleFailure
 
@@ -387,6 +387,73 @@ def programme_open_problems(
     message = (
         f"{name} est clos : il ne reçoit plus de dossier ni de dépôt."
         if status == "closed"
-        else f"{name} n'est pas encore publié : il ne reçoit ni dossier ni dépôt."
+        else f"{name} est encore un brouillon : il ne reçoit ni dossier ni dépôt."
     )
     return [RuleFailure("R-PROG-1", message, field)]
+
+
+@dataclass(frozen=True)
+class Category:
+    """R-PROG-1: an expense category of the programme. `excluded` (R-EXCL-1): never eligible;
+    `share_capped` (R-EXCL-2): its lines whose vendor is not from the EU count under the
+    programme's extra-EU share cap (and must state their vendor's origin)."""
+
+    code: str
+    label: str
+    excluded: bool = False
+    share_capped: bool = False
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any]) -> Category:
+        return cls(
+            code=str(data["code"]),
+            label=str(data["label"]),
+            excluded=bool(data.get("excluded", False)),
+            share_capped=bool(data.get("share_capped", False)),
+        )
+
+
+def categories(data: Iterable[Mapping[str, Any]]) -> tuple[Category, ...]:
+    """The programme's `categories`, parsed."""
+    return tuple(Category.of(item) for item in data)
+
+
+class ProgrammeData(Protocol):
+    """What the strand rules read of a programme (its row, or a draft document)."""
+
+    @property
+    def strands(self) -> list[dict[str, Any]]: ...
+
+    @property
+    def funding_cap_rate_bps(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class StrandRules:
+    """R-PROG-1: what one strand of a programme decides: its cap rate in force (R-CAP-1: its
+    own, else the programme's), whether the forfait schedule caps its grants (R-CAP-3), who
+    advises on its dossiers (R-EVAL-3)."""
+
+    code: str
+    funding_cap_rate_bps: int
+    forfaits: bool
+    advisors: frozenset[str]
+
+
+def strand_codes(programme: ProgrammeData) -> list[str]:
+    """The programme's strand codes, in its order."""
+    return [str(s["code"]) for s in programme.strands]
+
+
+def strand_rules(programme: ProgrammeData, code: str) -> StrandRules | None:
+    """The rules of strand `code` of the programme, None when it has no such strand."""
+    for strand in programme.strands:
+        if strand["code"] == code:
+            own = strand.get("funding_cap_rate_bps")
+            return StrandRules(
+                code=code,
+                funding_cap_rate_bps=programme.funding_cap_rate_bps if own is None else int(own),
+                forfaits=bool(strand.get("forfaits", False)),
+                advisors=frozenset(strand.get("advisors") or ()),
+            )
+    return None

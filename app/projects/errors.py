@@ -36,3 +36,11 @@ class CandidateNotRegistered(Conflict):
 class NotYourProject(Forbidden):
     slug = "not-your-project"
     title = "Action réservée au porteur du dossier"
+
+
+class OutsideProgramme(UnprocessableEntity):
+    """R-PROG-1, R-ELIG-1: a dossier names what its programme does not have (a strand, an
+    expense category) or is filed by a kind of organisation the programme does not fund."""
+
+    slug = "outside-programme"
+    title = "Hors du programme"

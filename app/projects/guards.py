@@ -35,12 +35,14 @@ once per role is executed with `fact_params(principal)`)."""
 
 @dataclass(frozen=True)
 class Dossier:
-    """What a guard's predicate reads: the dossier's state, its strand and the facts selected
-    for the caller (by name)."""
+    """What a guard's predicate reads: the dossier's state, its strand, who advises on that
+    strand of its programme (R-EVAL-3, the programme's data) and the facts selected for the
+    caller (by name)."""
 
     status: Status
     strand: str
     facts: Mapping[str, Any]
+    advisors: frozenset[str] = frozenset()
 
 
 Predicate = Callable[[Principal, Dossier], bool]

@@ -108,6 +108,7 @@ async def get_visible_project(
 SUMMARY_COLUMNS: tuple[Any, ...] = (
     Project.id,
     Project.candidate_id,
+    Project.programme_id,  # R-EVAL-3: who advises on its strand is its programme's to say
     Project.departement,
     Project.strand,
     Project.title,
@@ -218,6 +219,7 @@ def _read_stmt(kind: str, role: Role, _guards_generation: int) -> Select[Any]:
         Project,
         col(Candidate.name),
         programme_version,
+        col(Candidate.kind),  # R-ELIG-1 per programme, in the eligibility report
         *guards.role_fact_columns(role),
     ).join(Candidate, col(Candidate.id) == Project.candidate_id)
     clause = _scope_clause(kind, bindparam(SCOPE, type_=String))
@@ -232,7 +234,8 @@ def _read_stmt(kind: str, role: Role, _guards_generation: int) -> Select[Any]:
 async def read_visible_project(
     session: AsyncSession, principal: Principal, project_id: uuid.UUID
 ) -> Row[*tuple[Any, ...]] | None:
-    """Issue 13: a dossier in scope with its candidate's name, its expense lines (joined), its
+    """Issue 13: a dossier in scope with its candidate's name and kind, its expense lines
+    (joined), its
     programme's version (to revalidate the cached programme) and the facts the caller's guarded
     actions hang on (issue 12: `guards.facts_of`), then its funding lines: two statements
     whatever the lines."""

@@ -109,6 +109,7 @@ def _list_item(
     item["evaluations"] = _score_fields(*scores) if shows_scores else None
     item["allowed_actions"] = actions(item, facts(row))
     item["programme"] = programme  # the list's one programme (R-PROG-2)
+    del item["programme_id"]  # read by `actions` (R-EVAL-3), not shown here
     return item
 
 
@@ -371,7 +372,8 @@ async def list_projects(
         page=page,
     )
     facts = guards.facts_reader(principal)  # what this caller's actions hang on, once
-    actions = projects_service.page_actions(principal)
+    advisors = await projects_service.page_advisors(session, principal, rows)
+    actions = projects_service.page_actions(principal, advisors)
     shows_scores = projects_service.shows_scores(principal)
     return ProjectList.model_validate(  # the page validated in one call (issue 13)
         {

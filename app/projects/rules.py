@@ -1,6 +1,7 @@
 """Pure rules of a project: eligible cost, caps, eligibility, lifecycle.
 
-R-EXCL-1, R-EXCL-2 (eligible cost, licence origin), R-EXCL-3 (nothing eligible), R-CAP-1,
+R-EXCL-1, R-EXCL-2 (eligible cost, licence origin: the programme's categories say which lines
+they reach, R-PROG-1), R-EXCL-3 (nothing eligible), R-CAP-1,
 R-CAP-2 (caps), R-ELIG-3..8 (eligibility),
 R-FLOW-1 (transitions), R-FLOW-3 (drafts only are edited), and what a caller may do now
 (`allowed_actions`, issue 12; the facts of higher domains are registered in `guards`). Integer
@@ -10,7 +11,7 @@ cents and basis points only; `today` is passed in.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -18,21 +19,9 @@ from functools import cache
 
 from app.auth.principal import Role
 from app.core.rules import RuleFailure
-from app.programme.rules import programme_open_problems
+from app.programme.rules import Category, programme_open_problems
 
 BPS = 10_000
-
-
-class ExpenseCategory(StrEnum):
-    STUDY = "study"  # études, cadrages, diagnostics
-    CONSULTING = "consulting"  # accompagnement par des prestataires
-    INTEGRATION = "integration"  # intégration et déploiement de solutions existantes
-    DEVELOPMENT = "development"
-    TRAINING = "training"
-    SOFTWARE_LICENCE = "software_licence"
-    HOSTING = "hosting"
-    EQUIPMENT_AGENTS = "equipment_agents"  # R-EXCL-1: never eligible
-    OTHER = "other"
 
 
 class VendorOrigin(StrEnum):
@@ -163,7 +152,8 @@ ACTION_ROLES: dict[ProjectAction, frozenset[Role]] = {
     ProjectAction.CONVENTION: frozenset({Role.PREFECT}),
     ProjectAction.PAYMENTS: frozenset({Role.PREFECT}),
     ProjectAction.CANCEL: frozenset({Role.PREFECT}),
-    # R-EVAL-3: the prefecture evaluates, ANCT too (on 3b only: a registered guard says so).
+    # R-EVAL-3: the prefecture evaluates, ANCT too (on the strands its programme names it
+    # advisor of: a registered guard says so).
     ProjectAction.EVALUATE: frozenset({Role.PREFECT, Role.ANCT}),
     ProjectAction.FINAL_REPORT: frozenset({Role.PREFECT}),  # R-PAY-2
 }
@@ -223,7 +213,7 @@ def next_status(current: Status, action: Action) -> Status:
 
 @dataclass(frozen=True)
 class ExpenseLineFacts:
-    category: ExpenseCategory
+    category: str  # the code of one of the programme's categories (R-PROG-1)
     amount_cents: int
     label: str = ""
     vendor_origin: VendorOrigin | None = None
@@ -254,12 +244,31 @@ class EligibleCost:
         return tuple(line for line in self.lines if line.excluded_cents > 0)
 
 
-def is_extra_eu_licence(line: ExpenseLineFacts) -> bool:
-    """R-EXCL-2: a licence whose vendor is extra-EU, or not stated (it cannot escape the cap:
-    until its origin is given it counts as extra-EU, and the dossier cannot be submitted)."""
+Categories = Mapping[str, Category]
+"""A programme's expense categories by code (R-PROG-1)."""
+
+
+def by_code(categories: Iterable[Category]) -> dict[str, Category]:
+    return {c.code: c for c in categories}
+
+
+def is_extra_eu_licence(line: ExpenseLineFacts, categories: Categories) -> bool:
+    """R-EXCL-2: a line of a share-capped category (a licence) whose vendor is extra-EU, or
+    not stated (it cannot escape the cap: until its origin is given it counts as extra-EU,
+    and the dossier cannot be submitted)."""
+    category = categories.get(line.category)
     return (
-        line.category is ExpenseCategory.SOFTWARE_LICENCE
+        category is not None
+        and category.share_capped
+        and not category.excluded
         and line.vendor_origin is not VendorOrigin.EU
+    )
+
+
+def _counts_fully(line: ExpenseLineFacts, categories: Categories) -> bool:
+    category = categories.get(line.category)
+    return (
+        category is not None and not category.excluded and not is_extra_eu_licence(line, categories)
     )
 
 
@@ -272,21 +281,23 @@ def extra_eu_licence_allowance(other_eligible_cents: int, share_cap_bps: int) ->
     return (share_cap_bps * other_eligible_cents) // (BPS - share_cap_bps)
 
 
-def eligible_cost(lines: Sequence[ExpenseLineFacts], share_cap_bps: int) -> EligibleCost:
-    """R-EXCL-1 (agents' equipment excluded) and R-EXCL-2 (extra-EU licences capped).
+def eligible_cost(
+    lines: Sequence[ExpenseLineFacts], share_cap_bps: int, categories: Iterable[Category]
+) -> EligibleCost:
+    """R-EXCL-1 (the programme's excluded categories) and R-EXCL-2 (its share-capped ones,
+    extra-EU licences, capped), as the programme's `categories` say (R-PROG-1).
 
     Lines are kept whole in the dossier; the report says line by line what is excluded. The
-    extra-EU allowance is given to the licence lines in their order.
+    extra-EU allowance is given to the share-capped lines in their order. A line of a category
+    the programme does not have (R-PROG-1) counts for nothing.
     """
-    other_eligible = sum(
-        line.amount_cents
-        for line in lines
-        if line.category is not ExpenseCategory.EQUIPMENT_AGENTS and not is_extra_eu_licence(line)
-    )
+    known = by_code(categories)
+    other_eligible = sum(line.amount_cents for line in lines if _counts_fully(line, known))
     allowance = extra_eu_licence_allowance(other_eligible, share_cap_bps)
     outcomes: list[LineOutcome] = []
     for index, line in enumerate(lines):
-        if line.category is ExpenseCategory.EQUIPMENT_AGENTS:
+        category = known.get(line.category)
+        if category is None or category.excluded:
             outcomes.append(
                 LineOutcome(
                     index,
@@ -294,11 +305,14 @@ def eligible_cost(lines: Sequence[ExpenseLineFacts], share_cap_bps: int) -> Elig
                     line.amount_cents,
                     0,
                     line.amount_cents,
-                    "R-EXCL-1",
-                    "Les équipements informatiques des agents sont exclus du guichet.",
+                    "R-PROG-1" if category is None else "R-EXCL-1",
+                    f"la catégorie « {line.category} » n'est pas une catégorie du programme."
+                    if category is None
+                    else f"Les dépenses de la catégorie « {category.label} » sont exclues du "
+                    "programme.",
                 )
             )
-        elif is_extra_eu_licence(line):
+        elif is_extra_eu_licence(line, known):
             kept = min(line.amount_cents, allowance)
             allowance -= kept
             excess = line.amount_cents - kept
@@ -311,8 +325,8 @@ def eligible_cost(lines: Sequence[ExpenseLineFacts], share_cap_bps: int) -> Elig
                     excess,
                     "R-EXCL-2" if excess else None,
                     (
-                        "Licences d'éditeurs extra-communautaires au-delà de la part marginale "
-                        f"autorisée ({share_cap_bps / 100:g} % du coût éligible)."
+                        f"{category.label} d'éditeurs extra-communautaires au-delà de la part "
+                        f"marginale autorisée ({share_cap_bps / 100:g} % du coût éligible)."
                     )
                     if excess
                     else None,
@@ -329,9 +343,31 @@ def eligible_cost(lines: Sequence[ExpenseLineFacts], share_cap_bps: int) -> Elig
     )
 
 
-def check_licence_origins(lines: Sequence[ExpenseLineFacts]) -> list[RuleFailure]:
-    """R-EXCL-2: every `software_licence` line states its vendor origin (a draft may lack it,
-    a submission may not); the failure points at the line."""
+def check_categories(
+    categories: Sequence[str], programme_categories: Iterable[Category]
+) -> list[RuleFailure]:
+    """R-PROG-1: every expense line names one of the programme's categories; the failure
+    points at the line and lists the codes allowed."""
+    allowed = [c.code for c in programme_categories]
+    known = set(allowed)
+    return [
+        RuleFailure(
+            "R-PROG-1",
+            f"Ligne {index + 1} : la catégorie « {code} » n'est pas une catégorie du programme "
+            f"(attendu : {', '.join(allowed)}).",
+            f"/expense_lines/{index}/category",
+        )
+        for index, code in enumerate(categories)
+        if code not in known
+    ]
+
+
+def check_licence_origins(
+    lines: Sequence[ExpenseLineFacts], categories: Iterable[Category]
+) -> list[RuleFailure]:
+    """R-EXCL-2: every line of a share-capped category (a licence) states its vendor origin
+    (a draft may lack it, a submission may not); the failure points at the line."""
+    capped = {c.code for c in categories if c.share_capped and not c.excluded}
     return [
         RuleFailure(
             "R-EXCL-2",
@@ -340,7 +376,7 @@ def check_licence_origins(lines: Sequence[ExpenseLineFacts]) -> list[RuleFailure
             f"/expense_lines/{index}/vendor_origin",
         )
         for index, line in enumerate(lines)
-        if line.category is ExpenseCategory.SOFTWARE_LICENCE and line.vendor_origin is None
+        if line.category in capped and line.vendor_origin is None
     ]
 
 
@@ -408,7 +444,7 @@ def check_caps(
                 RuleFailure(
                     "R-CAP-3",
                     f"Montant demandé ({euros(requested_cents)}) supérieur au forfait du volet "
-                    f"3a ({euros(max_grant)}{tier}) : la subvention ne peut pas le dépasser.",
+                    f"({euros(max_grant)}{tier}) : la subvention ne peut pas le dépasser.",
                     "/requested_cents",
                 )
             )
@@ -452,8 +488,9 @@ class ProgrammeTerms:
     window_closes_on: date | None
     results_deadline: date
     max_duration_months: int
-    funding_cap_rate_bps: int
+    funding_cap_rate_bps: int  # R-CAP-1: the dossier's strand's rate in force
     extra_eu_licence_share_cap_bps: int
+    categories: tuple[Category, ...]  # R-PROG-1: R-EXCL-1, R-EXCL-2 read them
     status: str = "published"  # R-PROG-1: only a published programme takes submissions
 
 
@@ -604,14 +641,17 @@ def check_content(facts: ProjectFacts) -> list[RuleFailure]:
 
 def assess(facts: ProjectFacts, terms: ProgrammeTerms, today: date) -> EligibilityReport:
     """The eligibility report of a dossier: every failed rule at once (R-FLOW-2)."""
-    cost = eligible_cost(facts.expense_lines, terms.extra_eu_licence_share_cap_bps)
+    cost = eligible_cost(
+        facts.expense_lines, terms.extra_eu_licence_share_cap_bps, terms.categories
+    )
     cap = funding_cap_cents(cost.eligible_cost_cents, terms.funding_cap_rate_bps)
     grant = max_grant_cents(
         cost.eligible_cost_cents, terms.funding_cap_rate_bps, facts.forfait_cents
     )
     failures = (
         check_content(facts)
-        + check_licence_origins(facts.expense_lines)
+        + check_categories([line.category for line in facts.expense_lines], terms.categories)
+        + check_licence_origins(facts.expense_lines, terms.categories)
         + check_dates(facts, terms)
         + check_start_after_request(facts.start_on, today)
         + check_window(today, terms)

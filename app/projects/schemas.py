@@ -7,7 +7,6 @@ from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import ConfigDict, Field, StrictBool
-from pydantic.config import JsonDict
 
 from app.auth.principal import Role
 from app.candidates.schemas import DepartementCode
@@ -23,25 +22,26 @@ from app.core.schemas import (
     not_blank,
 )
 from app.programme.dependencies import CODE_PATTERN
-from app.programme.models import STRAND_CODE_LENGTH
 from app.programme.rules import Step
-from app.programme.schemas import MAX_REQUIRED_DOCUMENTS
+from app.programme.schemas import MAX_REQUIRED_DOCUMENTS, StrandCode
 from app.projects.rules import (
     Action,
-    ExpenseCategory,
     Nature,
     ProjectAction,
     Status,
     VendorOrigin,
 )
 
-Strand = Annotated[
+# R-PROG-1: the strand is one of the dossier's programme's (checked by the service, 422).
+Strand = StrandCode
+# R-PROG-1: an expense category is one of the programme's (checked by the service, 422).
+CategoryCode = Annotated[
     str,
     Field(
         min_length=1,
-        max_length=STRAND_CODE_LENGTH,
+        max_length=40,
         pattern=r"^[a-z0-9_]+$",
-        description="Volet : un code de volet du programme (FITN7 : 3a, 3b ou 3c).",
+        description="Code d'une catégorie de dépense du programme (voir `GET /programme`).",
     ),
 ]
 ProgrammeCode = Annotated[
@@ -50,7 +50,8 @@ ProgrammeCode = Annotated[
         min_length=1,
         max_length=40,
         pattern=CODE_PATTERN,
-        description="Code du programme du dossier (R-PROG-2).",
+        description="Code du programme (appel à projets) ; absent : le programme par défaut "
+        "du service (R-PROG-2).",
     ),
 ]
 ShortText = Annotated[str, Field(min_length=1, max_length=200), not_blank()]
@@ -92,7 +93,7 @@ LineCents = Annotated[JsonInt, Field(ge=0, le=10**11, description="Montant en ce
 
 
 class ExpenseLineIn(InputModel):
-    category: ExpenseCategory
+    category: CategoryCode
     label: ShortText
     amount_cents: LineCents
     vendor_origin: VendorOrigin | None = Field(
@@ -105,7 +106,7 @@ class ExpenseLineIn(InputModel):
 
 class ExpenseLineRead(ReadModel):
     id: uuid.UUID
-    category: ExpenseCategory
+    category: str = Field(max_length=40)
     label: str = Field(max_length=300)
     amount_cents: Cents
     vendor_origin: VendorOrigin | None
@@ -123,35 +124,10 @@ class FundingLineRead(ReadModel):
     amount_cents: Cents
 
 
-_EXAMPLE: JsonDict = {
-    "strand": "3c",
-    "title": "Prise de rendez-vous en ligne pour l'état civil",
-    "description": "Un service de prise de rendez-vous en ligne et par téléphone.",
-    "nature": "modernisation",
-    "start_on": "2021-03-01",
-    "end_on": "2022-06-30",
-    "sponsor": {"name": "Mme la Maire", "role": "Maire"},
-    "agents_impacted": 40,
-    "users_impacted": 20000,
-    "expense_lines": [
-        {"category": "development", "label": "Développement", "amount_cents": 4_000_000},
-        {
-            "category": "software_licence",
-            "label": "Licence",
-            "amount_cents": 300_000,
-            "vendor_origin": "extra_eu",
-        },
-    ],
-    "other_funding": [{"funder": "Région", "amount_cents": 500_000}],
-    "requested_cents": 3_000_000,
-}
-
-
 class ProjectCreate(InputModel):
     """Un nouveau dossier, déposé en brouillon par un candidat pour sa propre organisation."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
-
+    # Its example is the contract's (app.contract.examples: the default programme's data).
     programme: ProgrammeCode | None = Field(
         default=None,
         description="Code du programme ; par défaut, le programme par défaut du service "
@@ -219,7 +195,10 @@ class ProjectScores(ReadModel):
     mean_weighted_total: ScoreText | None = Field(
         description="Moyenne des totaux pondérés de la préfecture (ordonne l'ordre du jour)."
     )
-    advisory_count: Count = Field(description="Évaluations consultatives de l'ANCT (volet 3b).")
+    advisory_count: Count = Field(
+        description="Évaluations consultatives de l'ANCT (sur les volets que le programme lui "
+        "confie, R-EVAL-3)."
+    )
     advisory_mean_weighted_total: ScoreText | None = Field(
         description="Moyenne des évaluations consultatives, à part, jamais dans la moyenne."
     )
@@ -233,7 +212,7 @@ class ProjectSummary(ReadModel):
     candidate_name: str = Field(max_length=300)
     programme: str = Field(max_length=40, description="Code du programme du dossier (R-PROG-2).")
     departement: str = Field(max_length=3)
-    strand: str = Field(max_length=STRAND_CODE_LENGTH)
+    strand: StrandCode
     title: str = Field(max_length=200)
     nature: Nature | None
     status: Status
@@ -254,10 +233,10 @@ class ProjectSummary(ReadModel):
         "(PATCH /projects/{id}), `submit`, `withdraw`, `start-review`, `return`, `close`, "
         "`convention`, `payments`, `cancel`, `final-report` (POST /projects/{id}/<action> ; le "
         "rapport final tant que la subvention est active et qu'il n'est pas enregistré, "
-        "R-PAY-2), `evaluate` (POST /projects/{id}/evaluations : préfecture, ANCT sur le volet "
-        "3b seulement, R-EVAL-3 ; tant que vous n'avez pas évalué ce dossier, R-EVAL-2). Le "
-        "dépôt reste soumis au contrôle d'éligibilité (R-FLOW-2, 422), une évaluation à sa "
-        "grille (R-EVAL-1, 422).",
+        "R-PAY-2), `evaluate` (POST /projects/{id}/evaluations : préfecture, ANCT sur les "
+        "volets que le programme lui confie, R-EVAL-3 ; tant que vous n'avez pas évalué ce "
+        "dossier, R-EVAL-2). Le dépôt reste soumis au contrôle d'éligibilité (R-FLOW-2, "
+        "422), une évaluation à sa grille (R-EVAL-1, 422).",
     )
     evaluations: ProjectScores | None = Field(
         description="Synthèse des évaluations pour les agents de l'État ; null pour un "

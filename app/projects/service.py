@@ -25,8 +25,8 @@ from app.programme import cache as programme_cache, service as programme_service
 from app.programme.dependencies import programme_in_body
 from app.programme.errors import ProgrammeNotOpen
 from app.programme.models import Programme
-from app.programme.rules import Step, programme_open_problems, select_forfait
-from app.projects import guards, hooks, repository
+from app.programme.rules import Step, programme_open_problems, select_forfait, strand_rules
+from app.projects import guards, hooks, repository, terms
 from app.projects.errors import (
     CandidateNotRegistered,
     InvalidTransition,
@@ -40,11 +40,9 @@ from app.projects.rules import (
     STATUS_LABELS_FR,
     Action,
     EligibilityReport,
-    ExpenseCategory,
     ExpenseLineFacts,
     IllegalTransition,
     Nature,
-    ProgrammeTerms,
     ProjectAction,
     ProjectFacts,
     ScoreSummary,
@@ -78,7 +76,7 @@ def _expense_lines(lines: list[ExpenseLineIn]) -> list[ExpenseLine]:
     return [
         ExpenseLine(  # type: ignore[call-arg]  # project_id: set by the relationship
             position=i,
-            category=line.category.value,
+            category=line.category,
             label=line.label,
             amount_cents=line.amount_cents,
             vendor_origin=line.vendor_origin.value if line.vendor_origin else None,
@@ -176,7 +174,16 @@ async def create_for_candidate(
     ds_dossier_id: str | None = None,
 ) -> Project:
     """File a draft for this registered candidate under `programme` (its own agent, or an
-    import from démarches-simplifiées that keeps the DS dossier's number and id)."""
+    import from démarches-simplifiées that keeps the DS dossier's number and id).
+
+    R-ELIG-1 (the candidate's kind is one the programme funds) and R-PROG-1 (its strand and
+    its lines' categories are the programme's) are checked first (422 listing each)."""
+    terms.check_written(
+        programme,
+        strand=data.strand,
+        line_categories=[line.category for line in data.expense_lines],
+        kind=candidate.kind,
+    )
     expense_lines = _expense_lines(data.expense_lines)
     project = Project(
         candidate_id=candidate.id,
@@ -241,6 +248,7 @@ class ProjectView:
     candidate_name: str
     programme: Programme
     allowed_actions: list[ProjectAction]
+    candidate_kind: str
 
 
 async def read_project(
@@ -254,8 +262,9 @@ async def read_project(
         raise ProjectNotFound()
     project, name, programme_version = row[0], row[1], row[2]
     programme = await programme_cache.programme_at(session, project.programme_id, programme_version)
-    actions = actions_for(principal, project, guards.facts_of(row, principal))
-    return ProjectView(project, str(name), programme, actions)
+    advisors = terms.advisors(programme, project.strand)
+    actions = actions_for(principal, project, guards.facts_of(row, principal), advisors)
+    return ProjectView(project, str(name), programme, actions, str(row[3]))
 
 
 async def list_projects(
@@ -285,17 +294,18 @@ async def list_projects(
 
 
 def actions_for(
-    principal: Principal, project: Any, facts: Mapping[str, Any]
+    principal: Principal, project: Any, facts: Mapping[str, Any], advisors: frozenset[str]
 ) -> list[ProjectAction]:
     """What the caller may do now on this dossier (issue 12), by the rules that judge it: the
     lifecycle table (state, role), then the guards registered for the GUARDED actions
     (R-EVAL-2, R-EVAL-3, R-PAY-2), reading `facts` (`guards.fact_columns`, selected with the
-    dossier). `project` is a loaded Project or a row of its summary columns."""
+    dossier) and who advises on its strand (`advisors`, the programme's, R-EVAL-3). `project`
+    is a loaded Project or a row of its summary columns."""
     status = Status(project.status)
     table = allowed_actions(status, principal.role)
     if GUARDED.isdisjoint(table):
         return table
-    dossier = guards.Dossier(status=status, strand=project.strand, facts=facts)
+    dossier = guards.Dossier(status=status, strand=project.strand, facts=facts, advisors=advisors)
     return [
         action
         for action in table
@@ -310,21 +320,44 @@ class _Judged(NamedTuple):
     strand: str
 
 
+Advisors = Mapping[tuple[uuid.UUID, str], frozenset[str]]
+"""Who advises on each (programme, strand) of a page (R-EVAL-3), where it matters."""
+
+
+async def page_advisors(
+    session: AsyncSession, principal: Principal, rows: Sequence[Row[Any]]
+) -> Advisors:
+    """R-EVAL-3: who advises on the strands of a page's dossiers, read from their programmes.
+    Only a caller of an advising role needs it (one statement then; none for the others)."""
+    if principal.role.value not in terms.ADVISING_ROLES or not rows:
+        return {}
+    at = repository.SUMMARY_NAMES.index("programme_id")
+    ids = sorted({row[at] for row in rows})
+    stmt = select(Programme).where(col(Programme.id).in_(ids))
+    programmes = (await session.execute(stmt)).scalars().all()
+    return {
+        (programme.id, str(strand["code"])): terms.advisors(programme, str(strand["code"]))
+        for programme in programmes
+        for strand in programme.strands
+    }
+
+
 def page_actions(
-    principal: Principal,
+    principal: Principal, advisors: Advisors
 ) -> Callable[[Mapping[str, Any], Mapping[str, Any]], list[ProjectAction]]:
     """`actions_for` over a page of rows for one caller, judged once per distinct (state,
-    strand, facts): a page of 50 dossiers holds a handful of them (issue 13). The answer
-    depends on nothing else (`guards.Dossier` is exactly these three). Each row is given as
-    its `summary_values`."""
+    programme, strand, facts): a page of 50 dossiers holds a handful of them (issue 13). The
+    answer depends on nothing else (`guards.Dossier` is the state, the strand, its advisors
+    and the facts). Each row is given as its `summary_values`."""
     judged: dict[tuple[Any, ...], list[ProjectAction]] = {}
 
     def actions(summary: Mapping[str, Any], facts: Mapping[str, Any]) -> list[ProjectAction]:
         status, strand = summary["status"], summary["strand"]
-        key = (status, strand, *facts.values())
+        advising = advisors.get((summary["programme_id"], strand), frozenset())
+        key = (status, strand, advising, *facts.values())
         found = judged.get(key)
         if found is None:
-            found = judged[key] = actions_for(principal, _Judged(status, strand), facts)
+            found = judged[key] = actions_for(principal, _Judged(status, strand), facts, advising)
         return found
 
     return actions
@@ -344,6 +377,17 @@ def _facts_stmt(principal: Principal, project_id: uuid.UUID, *columns: Any) -> A
     )
 
 
+async def advisors_for(
+    session: AsyncSession, principal: Principal, project: Project
+) -> frozenset[str]:
+    """R-EVAL-3: who advises on a loaded dossier's strand, read from its programme; only a
+    caller of an advising role needs it (a statement then, none for the others)."""
+    if principal.role.value not in terms.ADVISING_ROLES:
+        return frozenset()
+    programme = await session.get_one(Programme, project.programme_id)
+    return terms.advisors(programme, project.strand)
+
+
 async def actions_now(
     session: AsyncSession, principal: Principal, project: Project
 ) -> list[ProjectAction]:
@@ -353,7 +397,8 @@ async def actions_now(
     if guards.needs_facts(principal, allowed_actions(Status(project.status), principal.role)):
         row = (await session.execute(_facts_stmt(principal, project.id))).one()
         facts = guards.facts_of(row, principal)
-    return actions_for(principal, project, facts)
+    advisors = await advisors_for(session, principal, project)
+    return actions_for(principal, project, facts, advisors)
 
 
 async def name_and_actions(
@@ -365,7 +410,8 @@ async def name_and_actions(
         Candidate, col(Candidate.id) == Project.candidate_id
     )
     row = (await session.execute(stmt)).one()
-    return str(row[0]), actions_for(principal, project, guards.facts_of(row, principal))
+    advisors = await advisors_for(session, principal, project)
+    return str(row[0]), actions_for(principal, project, guards.facts_of(row, principal), advisors)
 
 
 async def _ensure_draft(session: AsyncSession, project: Project, principal: Principal) -> None:
@@ -403,9 +449,19 @@ async def apply_update(
     """Write `data` to a loaded draft (R-FLOW-3: drafts only) and audit it; the caller checked
     scope and concurrency (If-Match, or a re-read of the DS dossier inside its transaction)."""
     await _ensure_draft(session, project, principal)
+    changes = data.model_dump(exclude_unset=True)
+    if "strand" in changes or data.expense_lines is not None:  # R-PROG-1 (422)
+        terms.check_written(
+            await session.get_one(Programme, project.programme_id),
+            strand=data.strand if "strand" in changes else None,
+            line_categories=(
+                None
+                if data.expense_lines is None
+                else [line.category for line in data.expense_lines]
+            ),
+        )
     before = audit_view(project)
     former_strand = project.strand
-    changes = data.model_dump(exclude_unset=True)
     for name in (
         "strand",
         "title",
@@ -450,18 +506,6 @@ async def apply_update(
     return project
 
 
-def programme_terms(programme: Programme) -> ProgrammeTerms:
-    return ProgrammeTerms(
-        window_opens_on=programme.window_opens_on,
-        window_closes_on=programme.window_closes_on,
-        results_deadline=programme.results_deadline,
-        max_duration_months=programme.max_duration_months,
-        funding_cap_rate_bps=programme.funding_cap_rate_bps,
-        extra_eu_licence_share_cap_bps=programme.extra_eu_licence_share_cap_bps,
-        status=programme.status,
-    )
-
-
 def project_facts(
     project: Project, forfait_cents: int | None = None, forfait_tier: str | None = None
 ) -> ProjectFacts:
@@ -476,7 +520,7 @@ def project_facts(
         requested_cents=project.requested_cents,
         expense_lines=tuple(
             ExpenseLineFacts(
-                category=ExpenseCategory(line.category),
+                category=line.category,
                 amount_cents=line.amount_cents,
                 label=line.label,
                 vendor_origin=VendorOrigin(line.vendor_origin) if line.vendor_origin else None,
@@ -497,18 +541,24 @@ async def assess_project(
     *,
     request_day: date | None = None,
     candidate: Candidate | None = None,
+    candidate_kind: str | None = None,
 ) -> EligibilityReport:
-    """Load the facts a dossier is judged on and run the pure rules (R-FLOW-2).
+    """Load the facts a dossier is judged on and run the pure rules (R-FLOW-2), on the terms
+    of its programme and strand (R-PROG-1): the strand's cap rate (R-CAP-1), its forfaits
+    (R-CAP-3) when the strand has them, the programme's categories (R-EXCL-1, R-EXCL-2) and
+    eligible kinds (R-ELIG-1).
 
     R-ELIG-8: `request_day` is the day the request was received: today for a dossier filed
     here, the filing date (`dateDepot`) for one imported from démarches-simplifiées.
-    `programme`, when the caller already holds it (issue 13), saves a statement; `candidate`
-    too (a programme's preview judges a sample dossier of an unsaved candidate, R-PROG-1).
+    `programme`, `candidate` and `candidate_kind`, when the caller already holds them (issue
+    13), save a statement each (a programme's preview judges a sample dossier of an unsaved
+    candidate, R-PROG-1).
     """
     if programme is None:
         programme = await session.get_one(Programme, project.programme_id)
+    rules = strand_rules(programme, project.strand)
     forfait, forfait_tier = None, None
-    if project.strand == "3a":
+    if rules is not None and rules.forfaits:
         if candidate is None:
             candidate = await session.get_one(Candidate, project.candidate_id)
         schedule = await programme_service.forfait_schedule(session, programme, project.departement)
@@ -520,8 +570,20 @@ async def assess_project(
         )
         if tier is not None:  # R-CAP-3: its amount, and its label to name it by
             forfait, forfait_tier = int(tier["amount_cents"]), str(tier["label"])
+    if candidate_kind is None:
+        if candidate is None:
+            candidate = await session.get_one(Candidate, project.candidate_id)
+        candidate_kind = candidate.kind
     day = request_day or today_in_france()
-    return assess(project_facts(project, forfait, forfait_tier), programme_terms(programme), day)
+    report = assess(
+        project_facts(project, forfait, forfait_tier),
+        terms.programme_terms(programme, project.strand),
+        day,
+    )
+    outside = terms.report_failures(programme, strand=project.strand, kind=candidate_kind)
+    if outside:
+        report = replace(report, failures=(*outside, *report.failures))
+    return report
 
 
 # R-DOC-1: the step whose documents a dossier in this state gathers next.
@@ -549,7 +611,9 @@ async def eligibility(
     its failures are what submitting it would list, the missing documents included (R-DOC-1);
     `missing_documents` lists what the dossier's next step lacks, whatever its state."""
     view = await read_project(session, principal, project_id=project_id)
-    report = await assess_project(session, view.project, view.programme)
+    report = await assess_project(
+        session, view.project, view.programme, candidate_kind=view.candidate_kind
+    )
     step = DOCUMENTS_STEP.get(Status(view.project.status))
     missing = [] if step is None else await hooks.step_failures(session, view.project, step)
     if step is Step.SUBMISSION:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from app.core.schemas import Cents, Count, JsonInt, ReadModel
-from app.programme.models import STRAND_CODE_LENGTH
+from app.programme.schemas import MAX_STRANDS, StrandCode
 
 Month = str
 GRANTED_NET = (
@@ -21,7 +21,7 @@ class StatusCount(ReadModel):
 
 
 class StrandFigures(ReadModel):
-    strand: str = Field(max_length=STRAND_CODE_LENGTH)
+    strand: StrandCode
     projects: Count
     requested_cents: Cents = Field(description="Demandé par les dossiers déposés.")
     granted_cents: Cents = Field(description=GRANTED_NET)
@@ -56,7 +56,7 @@ class Figures(ReadModel):
     use_rate_bps: JsonInt = Field(ge=0, le=10_000, description="Engagé / alloué (points de base).")
     projects_by_status: list[StatusCount] = Field(max_length=20)
     by_strand: list[StrandFigures] = Field(
-        max_length=100,
+        max_length=5 * MAX_STRANDS,
         description="Les volets du programme (de tous les programmes avec `programme=*`).",
     )
     by_candidate_kind: list[KindFigures] = Field(max_length=20)

@@ -365,7 +365,7 @@ async def test_r_notif_1_received_headers_both_parts_accents_and_link(
     assert receipt["Auto-Submitted"] == "auto-generated"
     assert receipt.get_content_type() == "multipart/alternative"
     subject = str(receipt["Subject"])
-    assert subject.startswith("Dossier FITN7-60-") and "accusé de réception" in subject
+    assert subject.startswith("Dossier GUICHET-60-") and "accusé de réception" in subject
     # non-ASCII headers travel encoded (RFC 2047) and decode back
     raw = receipt.as_bytes()
     assert b"=?utf-8?" in raw.lower() and "accusé".encode() not in raw.split(b"\n\n")[0]

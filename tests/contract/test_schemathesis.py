@@ -108,6 +108,14 @@ RULE_REJECTIONS = {
     # R-NOTIF-1: an e-mail address is checked by email-validator (its syntax, RFC 5321/5322,
     # special-use domains), more than a schema's pattern can say: a value_error otherwise.
     "set_prefecture_address": "R-NOTIF-1 address checked by email-validator",
+    # R-PROG-1 (issue 26): a dossier names its programme (an existing code), one of its strands
+    # and of its expense categories, and is filed by a kind of organisation it funds (R-ELIG-1):
+    # the programme's data, which no schema can state.
+    "create_project": "R-PROG-1 strand and categories of the programme, R-ELIG-1 per programme",
+    "update_project": "R-PROG-1 strand and categories of the programme",
+    # R-DOC-1, R-PROG-1: a DS mapping imports into the document kinds, strands and categories
+    # of a programme (data).
+    "put_ds_mapping": "R-DOC-1 document kinds, R-PROG-1 strands and categories",
 }
 
 # Statuses the checks accept beyond their defaults, each one what the contract documents:

@@ -101,6 +101,9 @@ async def test_existing_grants_get_their_published_rows(empty_url: str) -> None:
         async with engine.begin() as connection:
             await connection.run_sync(_seed)
         await asyncio.to_thread(command.upgrade, cfg, AFTER)
+        # Compared with today's computation (its columns): carried to the head, where the rows
+        # have every column the code reads (R-PROG-1 added the programme's dispositif since).
+        await asyncio.to_thread(command.upgrade, cfg, "head")
         async with engine.connect() as connection:
             stored = {
                 row[0]: tuple(row)

@@ -512,6 +512,27 @@ async def test_a_mutation_ds_refuses_fails_at_once_and_shows_why(
 
 
 NT2026 = "NUMERIQUE-TERRITOIRES-2026"
+# The same démarche's answers, imported into NT2026's strands and categories (R-PROG-1).
+NT_MAPPING: dict[str, Any] = {
+    **MAPPING,
+    "programme": NT2026,
+    "strands": [
+        {"label": "3a - Accompagnement par un expert du numérique", "strand": "socle"},
+        {"label": "3b - Formation au numérique des agents", "strand": "socle"},
+        {"label": "3c - Projet améliorant la relation à l'usager", "strand": "services"},
+    ],
+    "categories": [
+        {"label": "Prestation de développement", "category": "development"},
+        {"label": "Formation des agents", "category": "study"},
+        {"label": "Étude / diagnostic", "category": "study"},
+        {
+            "label": "Licence logicielle (éditeur hors UE)",
+            "category": "software_licence",
+            "vendor_origin": "extra_eu",
+        },
+        {"label": "Équipement informatique des agents", "category": "equipment"},
+    ],
+}
 
 
 async def test_r_prog_2_a_demarche_imports_into_its_mappings_programme(
@@ -522,12 +543,12 @@ async def test_r_prog_2_a_demarche_imports_into_its_mappings_programme(
     clock_at("2021-04-10")
     unknown = await ds.put_mapping({**MAPPING, "programme": "NOPE-2030"})
     assert unknown.status_code == 422 and unknown.json()["code"] == "R-PROG-2", unknown.text
-    created = await ds.put_mapping({**MAPPING, "programme": NT2026})
+    created = await ds.put_mapping(NT_MAPPING)
     assert created.status_code == 201, created.text
     assert created.json()["programme"] == NT2026
     replaced = await ds.put_mapping(etag=created.headers["ETag"])  # names none: the default
     assert replaced.status_code == 200 and replaced.json()["programme"] == "FITN7-AXE3"
-    again = await ds.put_mapping({**MAPPING, "programme": NT2026}, etag=replaced.headers["ETag"])
+    again = await ds.put_mapping(NT_MAPPING, etag=replaced.headers["ETag"])
     assert again.status_code == 200, again.text
     report = await ds.synced()
     assert report["created"] == 3, report
@@ -540,7 +561,7 @@ async def test_r_prog_1_a_closed_programme_takes_no_imported_dossier(
     ds: Ds, fake: FakeDS, clock_at: Any, session: AsyncSession
 ) -> None:
     clock_at("2021-04-10")
-    assert (await ds.put_mapping({**MAPPING, "programme": NT2026})).status_code == 201
+    assert (await ds.put_mapping(NT_MAPPING)).status_code == 201
     await session.execute(
         text("UPDATE programme SET status = 'closed', version = version + 7 WHERE code = :c"),
         {"c": NT2026},
@@ -551,3 +572,27 @@ async def test_r_prog_1_a_closed_programme_takes_no_imported_dossier(
     assert {(r["reason"], r["code"]) for item in report["items"] for r in item["reasons"]} == {
         ("programme_closed", "R-PROG-1")
     }
+
+
+async def test_r_prog_1_the_mapping_imports_into_a_programmes_strands_and_categories(
+    ds: Ds, fake: FakeDS
+) -> None:
+    """R-PROG-1: a mapping's strands and categories are a programme's (as its document kinds
+    are, R-DOC-1); another code is refused with each listed (422), none is guessed."""
+    wrong = {
+        **MAPPING,
+        "strands": [*MAPPING["strands"], {"label": "Volet 4", "strand": "volet_4"}],
+        "categories": [*MAPPING["categories"], {"label": "Repas", "category": "repas"}],
+    }
+    refused = await ds.put_mapping(wrong)
+    assert refused.status_code == 422, refused.text
+    errors = refused.json()["errors"]
+    assert [(e["code"], e["field"]) for e in errors] == [
+        ("R-PROG-1", f"/strands/{len(MAPPING['strands'])}/strand"),
+        ("R-PROG-1", f"/categories/{len(MAPPING['categories'])}/category"),
+    ]
+    # another programme's strand: refused on the default programme, taken on its own
+    services = [{"label": "Services aux usagers", "strand": "services"}]
+    elsewhere = await ds.put_mapping({**MAPPING, "strands": services})
+    assert elsewhere.status_code == 422, elsewhere.text
+    assert (await ds.put_mapping({**NT_MAPPING, "strands": services})).status_code == 201

@@ -322,7 +322,7 @@ async def test_r_eval_3_anct_evaluates_3b_only_as_advisory(
     for strand in ("3a", "3c"):
         project_id = await dossier(session, marseille, strand)
         payload = problem(await evals.post(actors.anct, project_id, body(strand)), 403, "R-EVAL-3")
-        assert "3b" in payload["detail"]
+        assert f"volet {strand}" in payload["detail"]  # R-EVAL-3: its strand names no advisor
 
 
 async def test_r_eval_3_dinum_reads_but_does_not_evaluate(

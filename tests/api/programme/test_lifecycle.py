@@ -85,15 +85,15 @@ async def test_r_prog_1_dinum_drafts_edits_previews_and_publishes(
     # A draft is DINUM's: 404 for everyone else, absent from their list.
     assert (await client.get(URL, headers=headers(actors.dinum))).status_code == 200
     for who in (actors.cand_a, actors.pref13, actors.anct):
-        problem(await client.get(URL, headers=headers(who)), 404, "programme-not-found")
-    problem(await client.get(URL), 404, "programme-not-found")
+        problem(await client.get(URL, headers=headers(who)), 404, "R-PROG-2")
+    problem(await client.get(URL), 404, "R-PROG-2")
     assert CODE not in codes(await client.get(f"{API}/programmes"))
     assert CODE not in codes(await client.get(f"{API}/programmes", headers=headers(actors.cand_a)))
     assert CODE in codes(await client.get(f"{API}/programmes", headers=headers(actors.dinum)))
     problem(
         await client.post(f"{URL}/preview", json=SAMPLE, headers=headers(actors.cand_a)),
         404,
-        "programme-not-found",
+        "R-PROG-2",
     )
 
     # R-FLOW-3: edits carry the ETag read.
@@ -272,7 +272,7 @@ async def test_r_prog_1_a_closed_programme_takes_no_dossier_and_stays_readable(
         json={"strand": "3c", "title": "Un autre", "description": "Un autre dossier."},
         headers=headers(actors.cand_a),
     )
-    problem(new, 409, "R-PROG-1")
+    problem(new, 422, "R-PROG-1")
 
 
 async def test_r_pay_4_a_grant_keeps_its_terms_after_a_new_version(

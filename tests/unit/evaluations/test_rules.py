@@ -29,6 +29,7 @@ from app.evaluations.rules import (
 from app.programme.rules import grid_snapshot, shared_criterion_codes
 from app.programme.seed import GENERAL_CRITERIA, STRANDS
 from app.projects.rules import centi_text
+from tests.unit.projects.fitn7 import ADVISORS
 
 GRID = (W("a", 30), W("b", 25), W("c", 20), W("d", 25))
 
@@ -218,7 +219,7 @@ def test_r_eval_2_a_recused_evaluator_is_told_which_field_to_remove() -> None:
 def test_r_eval_3_who_evaluates(
     role: str, strand: str, kind: EvaluatorKind | None, code: str | None
 ) -> None:
-    may = evaluator_kind(role, strand)
+    may = evaluator_kind(role, strand, ADVISORS[strand])  # FITN7: ANCT advises on 3b
     assert may.kind == kind
     assert (may.failure.code if may.failure else None) == code
 
@@ -292,7 +293,7 @@ def test_r_eval_5_a_void_evaluation_is_not_edited() -> None:
     [("anct", "3b", False), ("anct", "3c", True), ("anct", "3a", True), ("prefect", "3c", False)],
 )
 def test_r_eval_5_anct_edits_only_on_a_3b_dossier(role: str, strand: str, refused: bool) -> None:
-    failure = edit_strand_failure(role, strand)
+    failure = edit_strand_failure(role, strand, ADVISORS[strand])
     assert (failure is not None) is refused
     assert failure is None or failure.code == "R-EVAL-5"
 

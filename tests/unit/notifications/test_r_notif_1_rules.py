@@ -141,7 +141,7 @@ def test_r_notif_1_amounts_and_dates_in_the_message() -> None:
     assert "12 avril 2021" in rendered.text
     receipt = render(Kind.SUBMISSION_RECEIPT, DEMO[Kind.SUBMISSION_RECEIPT], "https://g.fr")
     assert "1er mars 2021" in receipt.text
-    assert "FITN7-13-0B0E6A1E" in receipt.subject
+    assert "GUICHET-13-0B0E6A1E" in receipt.subject
     payment = render(Kind.PAYMENT, DEMO[Kind.PAYMENT], "https://g.fr")
     assert payment.subject.endswith("versement de 3\u202f750,00\u00a0€")  # the subject too
 
@@ -225,7 +225,7 @@ def test_r_notif_1_plans_carry_the_dossier_key_and_facts() -> None:
 
 
 def test_r_notif_1_references_and_due_keys() -> None:
-    assert dossier_reference(PROJECT, "13") == "FITN7-13-0B0E6A1E"
+    assert dossier_reference(PROJECT, "13") == "GUICHET-13-0B0E6A1E"
     programme = uuid.UUID(int=1)
     assert due_key(programme, "2A", None) == f"due:{programme}:2A:first"  # R-COM-1
     assert due_key(programme, "2A", "2021-06-30") == f"due:{programme}:2A:2021-06-30"

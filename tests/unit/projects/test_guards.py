@@ -5,6 +5,7 @@ reading facts selected with the dossier; an action with no registered guard is n
 
 from __future__ import annotations
 
+import uuid
 from types import SimpleNamespace
 from typing import Any
 
@@ -20,6 +21,7 @@ from app.projects.repository import SUMMARY_NAMES
 from app.projects.rules import ProjectAction, Status
 from app.projects.schemas import ProjectSummary
 from app.projects.service import actions_for, page_actions
+from tests.unit.projects.fitn7 import ADVISORS
 
 PREFECT = Principal("prefet-13", Role.PREFECT, departement="13")
 ANCT = Principal("anct", Role.ANCT)
@@ -46,7 +48,13 @@ RECORDED = payments_service.FINAL_REPORT_RECORDED
 def test_evaluate_refusal_names_the_first_rule_r_eval_3_then_r_eval_2(
     role: str, strand: str, status: str, already: bool, code: str | None
 ) -> None:
-    failure = evaluate_refusal(role=role, strand=strand, status=status, already_evaluated=already)
+    failure = evaluate_refusal(
+        role=role,
+        strand=strand,
+        status=status,
+        already_evaluated=already,
+        advisors=ADVISORS[strand],
+    )
     assert (failure.code if failure else None) == code
 
 
@@ -85,8 +93,19 @@ def dossier(status: Status, strand: str = "3c") -> Any:
 def test_evaluate_is_offered_by_its_guard(
     principal: Principal, strand: str, already: bool, offered: bool
 ) -> None:
-    actions = actions_for(principal, dossier(Status.IN_REVIEW, strand), {EVALUATED: already})
+    advisors = ADVISORS[strand]  # R-EVAL-3: the programme's data (FITN7: ANCT on 3b)
+    actions = actions_for(
+        principal, dossier(Status.IN_REVIEW, strand), {EVALUATED: already}, advisors
+    )
     assert (ProjectAction.EVALUATE in actions) is offered
+
+
+def test_r_eval_3_evaluate_follows_the_strand_advisors_not_its_code() -> None:
+    """R-EVAL-3 is data: ANCT is offered `evaluate` on a strand whose advisors name it,
+    whatever its code, and not on one that names nobody."""
+    row = dossier(Status.IN_REVIEW, "services")
+    assert ProjectAction.EVALUATE in actions_for(ANCT, row, {EVALUATED: False}, frozenset({"anct"}))
+    assert ProjectAction.EVALUATE not in actions_for(ANCT, row, {EVALUATED: False}, frozenset())
 
 
 @pytest.mark.parametrize(
@@ -97,7 +116,7 @@ def test_final_report_is_offered_by_its_guard(
     grant_status: str, recorded: bool, offered: bool
 ) -> None:
     facts = {GRANT_STATUS: grant_status, RECORDED: recorded}
-    actions = actions_for(PREFECT, dossier(Status.UNDER_CONVENTION), facts)
+    actions = actions_for(PREFECT, dossier(Status.UNDER_CONVENTION), facts, frozenset())
     assert (ProjectAction.FINAL_REPORT in actions) is offered
     assert [ProjectAction.PAYMENTS, ProjectAction.CANCEL] == actions[:2]
 
@@ -106,7 +125,7 @@ def test_a_guarded_action_without_a_registered_guard_is_never_offered(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(guards, "_guards", {})
-    actions = actions_for(PREFECT, dossier(Status.IN_REVIEW), {})
+    actions = actions_for(PREFECT, dossier(Status.IN_REVIEW), {}, frozenset())
     assert actions == [ProjectAction.RETURN, ProjectAction.CLOSE]
 
 
@@ -141,12 +160,15 @@ def test_a_page_judges_each_row_as_actions_for_does() -> None:
             {EVALUATED: False, GRANT_STATUS: None, RECORDED: False},
         )
     ]
+    programme = uuid.uuid4()
+    advisors = {(programme, strand): ADVISORS[strand] for strand in ("3b", "3c")}
     for principal in (PREFECT, ANCT):
-        page = page_actions(principal)
+        page = page_actions(principal, advisors)
         for _ in range(2):  # the second pass answers from what the first judged
             for row, facts in rows:
-                summary = {"status": row.status, "strand": row.strand}
-                assert page(summary, facts) == actions_for(principal, row, facts)
+                summary = {"status": row.status, "strand": row.strand, "programme_id": programme}
+                expected = actions_for(principal, row, facts, ADVISORS[row.strand])
+                assert page(summary, facts) == expected
 
 
 def test_a_list_row_reads_by_position_every_field_of_a_summary() -> None:
@@ -155,5 +177,6 @@ def test_a_list_row_reads_by_position_every_field_of_a_summary() -> None:
     scores = {"evaluation_count", "mean_score_centi", "advisory_count", "advisory_mean_centi"}
     names = set(SUMMARY_NAMES)
     assert len(names) == len(SUMMARY_NAMES)
-    computed = {"allowed_actions", "evaluations"}
-    assert (names - scores) | computed == set(ProjectSummary.model_fields)
+    computed = {"allowed_actions", "evaluations", "programme"}  # the list's programme
+    read_only = {"programme_id"}  # R-EVAL-3: who advises on its strand (not shown)
+    assert (names - scores - read_only) | computed == set(ProjectSummary.model_fields)

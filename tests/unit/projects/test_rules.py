@@ -11,7 +11,6 @@ import pytest
 from app.projects.rules import (
     TRANSITIONS,
     Action,
-    ExpenseCategory as C,
     ExpenseLineFacts as Line,
     IllegalTransition,
     Nature,
@@ -22,12 +21,12 @@ from app.projects.rules import (
     add_months,
     assess,
     check_caps,
-    eligible_cost,
     extra_eu_licence_allowance,
     funding_cap_cents,
     max_grant_cents,
     next_status,
 )
+from tests.unit.projects.fitn7 import CATEGORIES, C, eligible_cost
 
 TERMS = ProgrammeTerms(
     window_opens_on=date(2021, 1, 25),
@@ -36,6 +35,7 @@ TERMS = ProgrammeTerms(
     max_duration_months=24,
     funding_cap_rate_bps=10_000,
     extra_eu_licence_share_cap_bps=1_000,
+    categories=CATEGORIES,
 )
 TODAY = date(2021, 2, 15)  # the window is open; FACTS start ahead of it (R-ELIG-8)
 

@@ -13,7 +13,6 @@ import pytest
 from app.core.rules import RuleFailure
 from app.projects.rules import (
     Action,
-    ExpenseCategory as C,
     ExpenseLineFacts as Line,
     IllegalTransition,
     LineOutcome,
@@ -27,10 +26,10 @@ from app.projects.rules import (
     check_eligible_cost,
     check_licence_origins,
     check_window,
-    eligible_cost,
     extra_eu_licence_allowance,
     next_status,
 )
+from tests.unit.projects.fitn7 import CATEGORIES, C, eligible_cost
 from tests.unit.projects.test_rules import FACTS, TERMS, TODAY
 
 
@@ -66,7 +65,7 @@ def test_r_excl_2_every_licence_line_states_its_origin() -> None:
         Line(C.HOSTING, 10),
         Line(C.SOFTWARE_LICENCE, 10),
     ]
-    assert pairs(check_licence_origins(lines)) == [
+    assert pairs(check_licence_origins(lines, CATEGORIES)) == [
         ("R-EXCL-2", "/expense_lines/1/vendor_origin"),
         ("R-EXCL-2", "/expense_lines/5/vendor_origin"),
     ]

@@ -11,7 +11,6 @@ import pytest
 from app.core.rules import RuleFailure
 from app.projects.rules import (
     EligibleCost,
-    ExpenseCategory as C,
     ExpenseLineFacts as Line,
     LineOutcome,
     assess,
@@ -19,6 +18,7 @@ from app.projects.rules import (
     check_eligible_cost,
     check_licence_origins,
 )
+from tests.unit.projects.fitn7 import CATEGORIES, C
 from tests.unit.projects.test_rules import FACTS, TERMS, TODAY
 
 TIER = "Communes de moins de 5 000 habitants"
@@ -97,5 +97,5 @@ def test_r_excl_3_and_r_excl_2_messages_number_lines_from_one() -> None:
         ("R-EXCL-2", "/expense_lines/1", "Ligne 2 exclue (1,00 €) : hors UE"),
     ]
     licences = [Line(C.SOFTWARE_LICENCE, 100), Line(C.SOFTWARE_LICENCE, 100, label="SIG")]
-    starts = [f.message.split(" : ")[0] for f in check_licence_origins(licences)]
+    starts = [f.message.split(" : ")[0] for f in check_licence_origins(licences, CATEGORIES)]
     assert starts == ["Ligne 1 (licence)", "Ligne 2 (SIG)"]
