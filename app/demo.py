@@ -420,9 +420,9 @@ class Loader:
             )
         if target == Status.COMPLETED:
             await self.documents(project_id, prefect, "final_report")
-            await self.call(
-                "POST",
-                f"/projects/{project_id}/final-report",
+            await self.act(
+                project_id,
+                "final-report",
                 prefect,
                 json={"received_on": today, "summary": "Service en ligne ouvert aux usagers."},
             )

@@ -47,6 +47,7 @@ from app.documents.router import router as documents_router
 from app.ds.router import project_router as ds_project_router, router as ds_router
 from app.ds.worker import run_worker as run_ds_worker
 from app.evaluations.router import evaluations_router, project_evaluations_router
+from app.home.router import mount as mount_home
 from app.notifications.router import router as notifications_router
 from app.opendata.router import router as opendata_router
 from app.ops.router import router as ops_router
@@ -166,6 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(wellknown_router)
     # /tableau-de-bord/: the page and its files (DSFR built by `make assets`), outside the API.
     mount_dashboard(app)
+    mount_home(app)  # /: links to the docs, the dashboard and the open data (issue 27)
     for router in (
         auth_router,
         signin_router,

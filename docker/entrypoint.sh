@@ -3,6 +3,8 @@
 #   serve    (default) the API; never migrates (several replicas may start at once)
 #   migrate  one-shot: wait for the database, `alembic upgrade head`, seed the programme
 #   worker   deliver webhooks (R-HOOK-1)
+#   dev      compose's `dev` profile: migrate, seed and load the demo data into its own database
+#            (on the first start only), then serve with the docs; never in production
 # A configuration error (a missing production secret, a bad URL) stops at once with code 2 and
 # says so; only an unreachable database is waited for (bounded, GUICHET_DATABASE_WAIT_SECONDS).
 set -eu
@@ -26,6 +28,14 @@ case "$command" in
     ;;
   worker)
     exec python -m app worker
+    ;;
+  dev)
+    # One process, so the API and the demo loader share nothing but the database; the demo
+    # refuses production (`python -m app demo` exits 1 there), which stops this command.
+    python -m app migrate
+    python -m app seed
+    python -m app demo --if-empty
+    exec python -m app serve --workers 1 "$@"
     ;;
   *)
     exec python -m app "$command" "$@"

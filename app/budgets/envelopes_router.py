@@ -26,7 +26,6 @@ from app.core.db import SessionDep
 from app.core.errors import problems
 from app.core.filters import UpdatedSince
 from app.core.idempotency import REPLAYED, IdempotencyKeyHeader, run_idempotent
-from app.core.location import located
 from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.programme import service as programme_service
 from app.programme.dependencies import ProgrammeParam, ProgrammeRef
@@ -160,17 +159,18 @@ async def create_allocation(
     async def authorize() -> None:
         envelopes_service.check_departement_scope(principal, departement)
 
-    result = await run_idempotent(
+    return await run_idempotent(
         session,
         principal,
+        response,
         key=idempotency_key,
         operation=f"allocation:{programme.code}:{departement}",
         payload=data.model_dump(mode="json"),
         status_code=201,
         authorize=authorize,
         action=action,
+        location=lambda _: f"/envelopes/{departement}",
     )
-    return located(response, result, lambda _: f"/envelopes/{departement}")
 
 
 @envelopes_router.get(

@@ -26,7 +26,6 @@ from app.core.concurrency import IfMatchHeader, etag_for
 from app.core.db import SessionDep
 from app.core.errors import example_problem, problems
 from app.core.idempotency import REPLAYED, IdempotencyKeyHeader, run_idempotent
-from app.core.location import located
 from app.projects.rules import ACTION_ROLES, ProjectAction
 
 grants_router = APIRouter(prefix="/projects", tags=["grants"])
@@ -86,7 +85,9 @@ Reporter = Annotated[Principal, _may(ProjectAction.FINAL_REPORT)]
 
 PROJECT_ETAG = {
     "ETag": {
-        "description": "Version du dossier, à renvoyer en If-Match (convention, annulation).",
+        "description": (
+            "Version du dossier, à renvoyer en If-Match (convention, rapport final, annulation)."
+        ),
         "schema": {"type": "string"},
     }
 }
@@ -207,24 +208,25 @@ async def create_payment(
     async def authorize() -> None:
         await payments_service.check_project_scope(session, principal, project_id=project_id)
 
-    result = await run_idempotent(
+    return await run_idempotent(
         session,
         principal,
+        response,
         key=idempotency_key,
         operation=f"payment:{project_id}",
         payload=data.model_dump(mode="json"),
         status_code=201,
         authorize=authorize,
         action=action,
+        location=lambda _: f"/projects/{project_id}/grant",
     )
-    return located(response, result, lambda _: f"/projects/{project_id}/grant")
 
 
 @grants_router.post(
     "/{project_id}/final-report",
     summary="Enregistrer le rapport final",
     response_model=GrantRead,
-    responses={200: {"headers": PROJECT_ETAG}, **problems(401, 403, 404, 409, 413)},
+    responses={200: {"headers": PROJECT_ETAG}, **problems(401, 403, 404, 409, 412, 413, 428)},
 )
 async def record_final_report(
     project_id: uuid.UUID,
@@ -232,12 +234,16 @@ async def record_final_report(
     session: SessionDep,
     principal: Reporter,
     data: FinalReportCreate,
+    if_match: IfMatchHeader = None,
 ) -> GrantRead:
     """Enregistrer le rapport final, qui ouvre le versement du solde (R-PAY-2), une fois, sous
     convention et subvention active (R-FLOW-1). Daté ni dans le futur, ni avant la convention,
     ni avant le début du projet (422 R-PAY-3). Offert par `allowed_actions` (`final-report`)
-    selon ces mêmes règles ; un 409 les liste."""
-    await payments_service.record_final_report(session, principal, project_id=project_id, data=data)
+    selon ces mêmes règles ; un 409 les liste. If-Match du dossier (R-FLOW-3) : le rapport
+    change le dossier, dont l'ETag avance."""
+    await payments_service.record_final_report(
+        session, principal, project_id=project_id, if_match=if_match, data=data
+    )
     return await grant_read(session, principal, project_id, response)
 
 

@@ -35,7 +35,7 @@ from app.budgets.rules import (
 )
 from app.budgets.schemas import ConventionCreate, FinalReportCreate, PaymentCreate
 from app.core import clock
-from app.core.concurrency import check_if_match
+from app.core.concurrency import check_if_match, flush_versioned
 from app.core.rules import raise_failures
 from app.core.types import utcnow
 from app.programme.rules import Step
@@ -88,7 +88,13 @@ async def sign_convention(
     # R-PAY-3: signed on/after the decision, not in the future; the schedule within R-CAP-5,
     # R-PAY-1 and R-PAY-2.
     schedule = [ScheduledPayment(item.kind, item.amount_cents) for item in data.schedule]
-    raise_failures(check_schedule_total(schedule, grant.amount_cents), error=ConventionRefused)
+    over = check_schedule_total(schedule, grant.amount_cents)
+    if over:  # a refused transition lists what the caller may do instead (issue 27)
+        raise_failures(
+            over,
+            error=ConventionRefused,
+            allowed_actions=await _actions(session, principal, project),
+        )
     raise_failures(  # 422: implausible input, and the documents it lacks (R-DOC-1)
         check_convention_dates(data.signed_on, decided_on(grant), clock.today())
         + check_schedule(schedule, grant.amount_cents, _payment_caps(grant))
@@ -119,8 +125,14 @@ async def sign_convention(
     return grant
 
 
-async def _actions(session: AsyncSession, principal: Principal, project: Project) -> list[str]:
-    """What the caller may do now, for a 409's `allowed_actions` (issue 12)."""
+async def _actions(
+    session: AsyncSession, principal: Principal, project: Project, *, reread: bool = False
+) -> list[str]:
+    """What the caller may do now, for a 409's `allowed_actions` (issue 12; every 409 of a
+    payment, issue 27). `reread` when a concurrent write may have moved the dossier on since it
+    was read (the grant found closed under its lock): the offer follows its state now."""
+    if reread:
+        await session.refresh(project, attribute_names=["status"])
     return [a.value for a in await projects_service.actions_now(session, principal, project)]
 
 
@@ -156,6 +168,7 @@ async def record_payment(
             f"La subvention n'est plus active (état : {grant.status}).",
             code="R-FLOW-1",
             current_status=grant.status,
+            allowed_actions=await _actions(session, principal, project, reread=True),
         )
     convention = await _convention_of(session, project)
     raise_failures(  # R-PAY-3 (422): not in the future, not before the convention
@@ -185,7 +198,12 @@ async def record_payment(
         ),
         _payment_caps(grant),  # R-PAY-4
     )
-    raise_failures(failures, error=PaymentRefused)
+    if failures:  # R-PAY-1, R-PAY-2, R-CAP-5: the 409 says what remains open (issue 27)
+        raise_failures(
+            failures,
+            error=PaymentRefused,
+            allowed_actions=await _actions(session, principal, project),
+        )
     movement = await move(
         session,
         principal,
@@ -196,7 +214,11 @@ async def record_payment(
         reference=data.reference,
     )
     if movement is None:  # cannot happen while grants stay within commitments: fail loudly
-        raise PaymentRefused("Le paiement dépasserait l'engagement de l'enveloppe.", code="R-CAP-5")
+        raise PaymentRefused(
+            "Le paiement dépasserait l'engagement de l'enveloppe.",
+            code="R-CAP-5",
+            allowed_actions=await _actions(session, principal, project),
+        )
     grant.paid_cents += data.amount_cents
     if data.kind is PaymentKind.ADVANCE:
         grant.advance_paid_cents += data.amount_cents
@@ -264,12 +286,19 @@ def may_report(principal: Principal, dossier: projects_guards.Dossier) -> bool:
 
 
 async def record_final_report(
-    session: AsyncSession, principal: Principal, *, project_id: uuid.UUID, data: FinalReportCreate
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    project_id: uuid.UUID,
+    if_match: str | None,
+    data: FinalReportCreate,
 ) -> Grant:
     """Record the final report of a project under convention, which opens the balance
-    (R-PAY-2). Raises 404 or 409 (wrong state, grant no longer active, already recorded), the
-    409 listing `allowed_actions`."""
+    (R-PAY-2). A write on the dossier read (R-FLOW-3: If-Match of the dossier, whose version
+    it moves on: its offer of actions changes). Raises 404, 412/428, or 409 (wrong state, grant
+    no longer active, already recorded), the 409 listing `allowed_actions`."""
     project = await projects_service.get_project(session, principal, project_id=project_id)
+    check_if_match(if_match, project.version)
     refused = final_report_state_failure(Status(project.status))  # R-FLOW-1
     if refused is not None:
         raise InvalidTransition(
@@ -288,7 +317,7 @@ async def record_final_report(
         raise GrantRefused(
             refused.message,
             code=refused.code,
-            allowed_actions=await _actions(session, principal, project),
+            allowed_actions=await _actions(session, principal, project, reread=True),
         )
     assert grant is not None  # a missing grant is refused above (R-FLOW-1)
     convention = await _convention_of(session, project)
@@ -314,7 +343,10 @@ async def record_final_report(
     grant.final_report_on = data.received_on
     grant.final_report_summary = data.summary
     grant.updated_at = utcnow()
-    await session.flush()
+    # R-FLOW-3: the dossier changes with its grant (`final-report` is no longer offered), so
+    # its version moves on; a concurrent write on it makes this one a 412
+    project.updated_at = grant.updated_at
+    await flush_versioned(session)
     await audit_grant(session, principal, project, grant, "final_report", before=before)
     if grant.paid_cents == grant.amount_cents:
         # Everything was paid before the report (an 80 % cap raised to 100 %): no balance is

@@ -169,6 +169,7 @@ async def _idempotent_write(
     return await run_idempotent(
         session,
         principal,
+        response,
         key=key,
         operation=operation,
         payload=payload,

@@ -214,7 +214,7 @@ _PROJECT_NEXT = {
     "read_history": _PROJECT,
     "read_grant": _PROJECT,
     "create_payment": _PROJECT,
-    "record_final_report": _PROJECT,
+    "record_final_report": _with_etag(_PROJECT),
     "create_evaluation": _PROJECT,
     "list_evaluations": _PROJECT,
 }
@@ -227,7 +227,7 @@ _EVALUATION_NEXT = {
 _GRANT_NEXT = {
     "read_grant": _GRANT,
     "create_payment": _GRANT,
-    "record_final_report": _GRANT,
+    "record_final_report": _with_etag(_GRANT),
     "cancel_grant": _with_etag(_GRANT),
     "read_project": _GRANT,
 }

@@ -3,7 +3,9 @@
 draft-ietf-httpapi-idempotency-key-header: the same key and body replays the first answer;
 the same key with another body answers 422; a key whose first request is still running
 answers 409. The record is written in the same transaction as the effect, so a crash can
-never leave one without the other.
+never leave one without the other. A replay carries the headers of the first answer a client
+follows (`REPLAYED_HEADERS`: the ETag to send back in If-Match, the Location of what was
+created), as they were then: they describe the body it replays (issue 27).
 
 A record belongs to the caller's whole identity (subject, role and scope: two tokens sharing a
 `sub` are two callers), and is looked up only once the caller has been shown to reach the
@@ -18,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import Header
+from fastapi import Header, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import JSON, UniqueConstraint, delete
@@ -27,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
 from app.core.errors import Conflict, UnprocessableEntity
+from app.core.location import API_PREFIX, set_location
 from app.core.security import CallerIdentity
 from app.core.types import UTCDateTime
 
@@ -57,6 +60,9 @@ REPLAYED = {
 }
 """The response header of a replay, for the `responses` of a route accepting the key."""
 
+REPLAYED_HEADERS = ("ETag", "Location")
+"""The first answer's headers a replay gives again: what a client chains its next call on."""
+
 
 class IdempotencyRecord(SQLModel, table=True):
     __tablename__ = "idempotency_record"
@@ -81,6 +87,8 @@ class IdempotencyRecord(SQLModel, table=True):
     request_hash: str = Field(max_length=64)
     status_code: int = 0  # 0 while the first request is in flight
     response_body: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    # REPLAYED_HEADERS as the first answer sent them (NULL for records kept from before).
+    response_headers: dict[str, str] | None = Field(default=None, sa_type=JSON)
     created_at: datetime = Field(default_factory=real_now, sa_type=UTCDateTime, index=True)
 
 
@@ -144,13 +152,14 @@ async def _replay(
     return JSONResponse(
         existing.response_body,
         status_code=existing.status_code,
-        headers={"Idempotent-Replayed": "true"},
+        headers={**(existing.response_headers or {}), "Idempotent-Replayed": "true"},
     )
 
 
 async def run_idempotent(
     session: AsyncSession,
     principal: CallerIdentity,
+    response: Response,
     *,
     key: str | None,
     operation: str,
@@ -158,19 +167,22 @@ async def run_idempotent(
     status_code: int,
     authorize: Callable[[], Awaitable[None]],
     action: Callable[[], Awaitable[BaseModel]],
+    location: Callable[[dict[str, Any]], str] | None = None,
 ) -> BaseModel | JSONResponse:
     """Run `action` once per (caller identity, key); replay its stored answer afterwards.
 
     `authorize` raises (404 out of scope, R-ACL-1) unless the caller reaches the object; it runs
     first, so that no stored answer is replayed to a caller who could not have made the request.
+    `action` sets its headers on `response` (an ETag); `location` gives the path, under the API
+    prefix, of what a 201 created, from the answer's body. Both are stored with the answer.
     """
     if key is None:
-        return await action()
+        return _located(response, await action(), location)
     await authorize()
     fingerprint = request_hash(operation, payload)
     replay = await _replay(session, principal, key, fingerprint, purge_expired=True)
     if replay is not None:
-        return replay
+        return _replay_located(replay, location)
     record = IdempotencyRecord(
         principal_subject=principal.subject,
         principal_role=principal.role.value,
@@ -188,10 +200,30 @@ async def run_idempotent(
         # The twin has committed meanwhile (READ COMMITTED sees it now): replay its answer.
         replay = await _replay(session, principal, key, fingerprint, purge_expired=False)
         if replay is not None:
-            return replay
+            return _replay_located(replay, location)
         raise IdempotencyInFlight() from exc
-    result = await action()
+    result = _located(response, await action(), location)
     record.status_code = status_code
     record.response_body = result.model_dump(mode="json")
+    record.response_headers = {
+        name: response.headers[name] for name in REPLAYED_HEADERS if name in response.headers
+    } or None
     await session.flush()
     return result
+
+
+def _located(
+    response: Response, result: BaseModel, location: Callable[[dict[str, Any]], str] | None
+) -> BaseModel:
+    if location is not None:
+        set_location(response, location(result.model_dump(mode="json")))
+    return result
+
+
+def _replay_located(
+    replay: JSONResponse, location: Callable[[dict[str, Any]], str] | None
+) -> JSONResponse:
+    """A record stored before its headers were (NULL `response_headers`) still says where."""
+    if location is not None and "Location" not in replay.headers:
+        replay.headers["Location"] = f"{API_PREFIX}{location(json.loads(bytes(replay.body)))}"
+    return replay

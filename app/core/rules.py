@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from app.core.errors import AppError, ProblemItem, UnprocessableEntity
 
@@ -25,9 +26,13 @@ def raise_failures(
     *,
     error: type[AppError] = UnprocessableEntity,
     detail: str | None = None,
+    **extensions: Any,
 ) -> None:
-    """Raise `error` listing every failure (code = the first rule id), if there is any."""
+    """Raise `error` listing every failure (code = the first rule id), if there is any;
+    `extensions` are members of the problem (e.g. a 409's `allowed_actions`)."""
     if not failures:
         return
     summary = detail or " ; ".join(f.message for f in failures)
-    raise error(summary, code=failures[0].code, errors=[f.as_item() for f in failures])
+    raise error(
+        summary, code=failures[0].code, errors=[f.as_item() for f in failures], **extensions
+    )

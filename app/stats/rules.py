@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,10 +25,12 @@ def use_rate_bps(committed_cents: int, allocated_cents: int) -> int:
 
 
 def _cell(value: Any) -> str:
+    """A number as the JSON answer writes it (issue 27: the median was `10.0` in JSON and
+    `"10.00"` in CSV), so that both forms of a figure read the same."""
     if value is None:
         return ""
     if isinstance(value, float):
-        return f"{value:.2f}"
+        return json.dumps(value)
     return str(value)
 
 

@@ -64,11 +64,13 @@ async def test_r_cap_5_a_cancel_racing_the_balance_releases_the_unpaid_part_once
         if number == ROUNDS // 2:  # from now on, spare room: an unpaid grant beside
             await world.grant_under_convention(departement, spare, GRANT)
         await world.grant_under_convention(departement, project_id, GRANT, ADVANCE)
+        reported = etag_for(await world.project_version(project_id))
         async with world.sessionmaker() as session, session.begin():
             await record_final_report(
                 session,
                 prefect,
                 project_id=project_id,
+                if_match=reported,
                 data=FinalReportCreate(received_on=today(), summary="Service ouvert."),
             )
         etag = etag_for(await world.project_version(project_id))

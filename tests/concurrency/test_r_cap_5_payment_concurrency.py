@@ -20,6 +20,7 @@ from app.budgets.rules import PaymentKind
 from app.budgets.schemas import FinalReportCreate, PaymentCreate
 from app.core.concurrency import etag_for
 from app.projects.errors import InvalidTransition
+from app.projects.models import Project
 from tests.concurrency.conftest import World, prefect_of, today
 
 log = logging.getLogger("tests.concurrency")
@@ -77,11 +78,13 @@ async def test_r_cap_5_concurrent_balance_payments_pay_a_grant_off_once(
     (pid,) = await world.dossiers_in_review(departement, 1)
     await world.grant_under_convention(departement, pid, grant, advance)
     prefect = prefect_of(departement)
+    etag = etag_for(await world.project_version(pid))
     async with world.sessionmaker() as session, session.begin():
         await record_final_report(
             session,
             prefect,
             project_id=pid,
+            if_match=etag,
             data=FinalReportCreate(received_on=today(), summary="Service ouvert."),
         )
 
@@ -159,7 +162,11 @@ async def test_r_flow_1_a_final_report_racing_a_cancellation_is_refused(world: W
 
     async def report(session: AsyncSession, prefect: Principal, project_id: uuid.UUID) -> object:
         data = FinalReportCreate(received_on=today(), summary="Service ouvert.")
-        return await record_final_report(session, prefect, project_id=project_id, data=data)
+        # R-FLOW-3: the ETag of the dossier as this session reads it (the client's read)
+        etag = etag_for((await session.get_one(Project, project_id)).version)
+        return await record_final_report(
+            session, prefect, project_id=project_id, if_match=etag, data=data
+        )
 
     outcome = await _race_a_cancellation(world, departement, report)
     # SQLite serialises: the dossier is already cancelled when read (InvalidTransition).

@@ -223,3 +223,34 @@ def test_uvicorn_believes_proxy_headers_from_the_setting_only(database_url: str)
     unset = server_config(test_settings(database_url), proxy_headers=True)
     # unset: uvicorn's own default (its FORWARDED_ALLOW_IPS, else the loopback only)
     assert unset.forwarded_allow_ips == os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+
+
+def test_compose_has_a_development_profile_with_the_demo_and_the_docs() -> None:
+    """Issue 27: `docker compose --profile dev up dev` runs the image for development: its own
+    database (the demo data loaded by the entrypoint's `dev` command, once), the development
+    settings (docs on, the clock in the 2021 call), on a port of its own; none of the
+    production services is in that profile, and `dev` is in no other."""
+    compose: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    services = compose["services"]
+    dev = services["dev"]
+    assert dev["profiles"] == ["dev"]
+    assert [name for name, s in services.items() if "profiles" in s] == ["dev"]
+    assert dev["command"] == ["dev"]
+    env = dev["environment"]
+    assert env["GUICHET_ENVIRONMENT"] == "development"  # show_docs, demo and tokens allowed
+    assert env["GUICHET_DATABASE_URL"].startswith("sqlite+aiosqlite:////srv/guichet/var/")
+    assert env["GUICHET_CLOCK_START"].startswith("2021-")
+    assert "GUICHET_JWT_SECRET" not in env  # the development secret: CLI tokens verify
+    assert not {"depends_on"} & set(dev)
+    assert "devdata:/srv/guichet/var" in dev["volumes"] and "devdata" in compose["volumes"]
+    assert dev["ports"] == ["8001:8000"] and services["api"]["ports"] == ["8000:8000"]
+    script = (ROOT / "docker/entrypoint.sh").read_text()
+    section = script.split("  dev)", 1)[1].split(";;", 1)[0]
+    steps = [line.strip() for line in section.splitlines() if line.strip().startswith("python")]
+    steps += [line.strip() for line in section.splitlines() if line.strip().startswith("exec")]
+    assert steps == [
+        "python -m app migrate",
+        "python -m app seed",
+        "python -m app demo --if-empty",
+        'exec python -m app serve --workers 1 "$@"',
+    ]

@@ -259,13 +259,22 @@ class Money:
         )
 
     async def final_report(
-        self, project_id: uuid.UUID, *, who: Principal | None = None, received_on: str | None = None
+        self,
+        project_id: uuid.UUID,
+        *,
+        who: Principal | None = None,
+        received_on: str | None = None,
+        etag: str | None = None,
     ) -> Response:
+        """The final report with the dossier's ETag read just before (R-FLOW-3) unless `etag`
+        is given; "" sends none."""
         await self.file_documents(project_id, Step.FINAL_REPORT)
+        if etag is None:
+            etag = await self.etag(project_id)
         return await self.client.post(
             f"{PROJECTS}/{project_id}/final-report",
             json={"received_on": received_on or today(), "summary": "Service en ligne ouvert."},
-            headers=self.headers(who or self.actors.pref13),
+            headers=self._headers(who or self.actors.pref13, **{"If-Match": etag or None}),
         )
 
     async def cancel(

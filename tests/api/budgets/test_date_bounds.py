@@ -59,7 +59,10 @@ async def test_a_final_report_received_outside_the_range_is_refused(
     response = await money.client.post(
         f"{PROJECTS}/{under_convention}/final-report",
         json={"received_on": "9999-12-31", "summary": "Service ouvert."},
-        headers=money.headers(money.actors.pref13),
+        headers={
+            **money.headers(money.actors.pref13),
+            "If-Match": await money.etag(under_convention),
+        },
     )
     assert refused_fields(response) == {"/received_on": "date_out_of_range"}
     grant = await money.client.get(

@@ -264,7 +264,7 @@ async def test_r_doc_1_the_convention_and_the_final_report_need_their_documents(
     missing = await client.post(
         f"{API}/projects/{project.id}/final-report",
         json=report_body,
-        headers=headers(actors.pref13),
+        headers={**headers(actors.pref13), "If-Match": await money.etag(project.id)},
     )
     assert missing.status_code == 422, missing.text
     assert rule_items(missing) == [
@@ -277,7 +277,7 @@ async def test_r_doc_1_the_convention_and_the_final_report_need_their_documents(
     recorded = await client.post(
         f"{API}/projects/{project.id}/final-report",
         json=report_body,
-        headers=headers(actors.pref13),
+        headers={**headers(actors.pref13), "If-Match": await money.etag(project.id)},
     )
     assert recorded.status_code == 200, recorded.text
 

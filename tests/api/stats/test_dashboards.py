@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from typing import Any
 
 import pytest
@@ -248,7 +249,7 @@ async def test_csv_answers(client: AsyncClient, headers: Any, dataset: Dataset) 
     assert ["national", "committed_cents", "", "2900000"] in rows
     assert ["national", "by_strand.granted_cents", "3c", "2100000"] in rows
     assert ["national", "projects_by_status.projects", "under_convention", "2"] in rows
-    assert ["national", "median_days_to_decision", "", "10.00"] in rows
+    assert ["national", "median_days_to_decision", "", "10.0"] in rows
     response = await client.get(
         DEPARTEMENTS,
         params={"group_by": "month"},
@@ -262,6 +263,23 @@ async def test_csv_answers(client: AsyncClient, headers: Any, dataset: Dataset) 
         NATIONAL, headers={**headers(ACTORS.dinum), "Accept": "application/json, text/csv;q=0.1"}
     )
     assert response.headers["content-type"] == "application/json"
+
+
+async def test_csv_and_json_write_each_figure_alike(
+    client: AsyncClient, headers: Any, dataset: Dataset
+) -> None:
+    """Issue 27: the median was `10.0` in JSON and `10.00` in CSV; every scalar figure now
+    reads the same in both forms (the JSON answer's own text of the number)."""
+    answer = await client.get(NATIONAL, headers=headers(ACTORS.dinum))
+    assert '"median_days_to_decision":10.0,' in answer.text
+    as_csv = await client.get(NATIONAL, headers={**headers(ACTORS.dinum), "Accept": "text/csv"})
+    cells = {row[1]: row[3] for row in csv.reader(io.StringIO(as_csv.text)) if row[2] == ""}
+    scalars = {k: v for k, v in answer.json().items() if not isinstance(v, list)}
+    assert set(cells) == set(scalars) - {"series"}
+    for figure, value in scalars.items():
+        if figure != "series":
+            assert cells[figure] == ("" if value is None else json.dumps(value)), figure
+    assert cells["median_days_to_decision"] == "10.0"
 
 
 async def test_empty_figures(client: AsyncClient, headers: Any) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from app.stats.rules import csv_document, flatten, ratio_bps, use_rate_bps
@@ -44,7 +46,7 @@ def test_flatten_one_row_per_number() -> None:
     )
     assert rows == [
         ("13", "committed_cents", "", "10"),
-        ("13", "median_days_to_decision", "", "8.50"),
+        ("13", "median_days_to_decision", "", "8.5"),
         ("13", "small_beneficiary_share_bps", "", ""),
         ("13", "by_strand.projects", "3c", "2"),
         ("13", "by_strand.granted_cents", "3c", "5"),
@@ -63,3 +65,12 @@ def test_stats_csv_neutralises_text_cells_not_numbers() -> None:
         "'=cmd|' /C calc'!A0,'@SUM(1+1),'+1,-5",
         "13,available_cents,,-7",
     ]
+
+
+@pytest.mark.parametrize(
+    ("median", "text"), [(0.0, "0.0"), (8.5, "8.5"), (10.0, "10.0"), (12.33, "12.33")]
+)
+def test_a_float_figure_reads_in_csv_as_in_json(median: float, text: str) -> None:
+    """Issue 27: a median of 0 days was `0.0` in JSON and `0.00` in CSV."""
+    ((*_, cell),) = flatten("13", {"median_days_to_decision": median})
+    assert cell == text == json.dumps(median)

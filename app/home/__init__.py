@@ -1,0 +1,1 @@
+"""`/`: the service's home page (issue 27), outside the API contract."""
