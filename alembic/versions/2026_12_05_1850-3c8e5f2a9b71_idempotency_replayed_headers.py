@@ -5,7 +5,7 @@ the first answer sent them. Records kept from before have none (NULL): their rep
 from the body, as before, and carry no ETag until they expire (24 h).
 
 Revision ID: 3c8e5f2a9b71
-Revises: d9fd9e8ebff3
+Revises: 7c3d9e1f4a25
 Create Date: 2026-12-06 12:00:00+00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "3c8e5f2a9b71"
-down_revision: str | None = "d9fd9e8ebff3"
+down_revision: str | None = "7c3d9e1f4a25"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
