@@ -103,6 +103,9 @@ RULE_REJECTIONS = {
     # R-NOTIF-1: an e-mail address is checked by email-validator (its syntax, RFC 5321/5322,
     # special-use domains), more than a schema's pattern can say: a value_error otherwise.
     "set_prefecture_address": "R-NOTIF-1 address checked by email-validator",
+    # R-DOC-1: a DS champ's documents are imported under a kind the programme files once per
+    # dossier (its `required_documents`: data, not schema); any other kind is one 422 naming it.
+    "put_ds_mapping": "R-DOC-1 document kinds of the programme",
 }
 
 # Statuses the checks accept beyond their defaults, each one what the contract documents:
