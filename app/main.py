@@ -29,6 +29,7 @@ from app.core.db import CheckoutGate, make_engine, make_sessionmaker, start_cloc
 from app.core.exception_handlers import install_error_handlers
 from app.core.middleware import (
     BodyLimitMiddleware,
+    CORSDisabledMiddleware,
     InFlightLimitMiddleware,
     ProblemCORSMiddleware,
     SecurityHeadersMiddleware,
@@ -224,6 +225,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ],
             expose_headers=EXPOSED_HEADERS,
         )
+    else:
+        app.add_middleware(CORSDisabledMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(InFlightLimitMiddleware, limit=settings.max_in_flight_requests)

@@ -126,7 +126,15 @@ _EXAMPLES: dict[int, tuple[str, str, str, str, list[dict[str, str]], dict[str, A
         PreconditionRequired.title,
         PreconditionRequired.default_detail,
         "R-FLOW-3",
-        [],
+        [
+            {
+                "code": "R-FLOW-3",
+                "field": "If-Match",
+                "in": "header",
+                "message": "En-tête If-Match manquant : renvoyez l'ETag lu sur la ressource "
+                '(en-tête ETag de sa lecture, par ex. "v3").',
+            }
+        ],
         {},
     ),
     429: (

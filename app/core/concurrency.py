@@ -59,16 +59,32 @@ def etag_for(version: int) -> str:
     return f'"v{version}"'
 
 
+def _if_match_item(what: str) -> ProblemItem:
+    """The header in cause of a 428, named as the 400 of a malformed ETag names it (the
+    current ETag is not given: R-FLOW-3 wants the one the client read)."""
+    return ProblemItem(
+        code="R-FLOW-3",
+        message=f"{what} : renvoyez l'ETag lu sur la ressource (en-tête ETag de sa lecture, "
+        'par ex. "v3").',
+        field="If-Match",
+        location="header",
+    )
+
+
 def check_if_match(if_match: str | None, version: int) -> None:
     """R-FLOW-3: missing If-Match (or `*`) answers 428, a malformed one 400, a stale or weak
     one 412."""
     if if_match is None or not if_match.strip():
-        raise PreconditionRequired(code="R-FLOW-3")
+        raise PreconditionRequired(
+            code="R-FLOW-3",
+            errors=[_if_match_item("En-tête If-Match manquant")],
+        )
     candidates = [tag.strip() for tag in if_match.split(",")]
     if "*" in candidates:
         raise PreconditionRequired(
             "If-Match: * ne prouve aucune lecture : renvoyez l'ETag lu sur la ressource.",
             code="R-FLOW-3",
+            errors=[_if_match_item("If-Match: * ne prouve aucune lecture")],
         )
     if not _TAG_LIST.fullmatch(if_match):  # exactly the contract's pattern
         expected = etag_for(version)

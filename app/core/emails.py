@@ -15,7 +15,11 @@ def normalised_email(value: str) -> str:
     try:
         return validate_email(value, check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise ValueError(f"adresse électronique invalide : {exc}") from exc
+        # email-validator explains in English: the client gets the expected form instead.
+        raise ValueError(
+            "adresse électronique invalide : attendu nom@domaine.fr (un seul @, un domaine "
+            "à point, sans espace)"
+        ) from exc
 
 
 EmailAddress = Annotated[

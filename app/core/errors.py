@@ -7,6 +7,7 @@ exception into such a body; `app.contract.problem_examples` holds each status's 
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -165,14 +166,28 @@ class AppError(Exception):
         return PROBLEM_BASE + self.slug
 
 
+def challenge_text(text: str) -> str:
+    """`text` as an RFC 6750 `error_description` may hold it: US-ASCII without `"` nor `\\`
+    (%x20-21 / %x23-5B / %x5D-7E), accents folded ("expiré" -> "expire")."""
+    folded = unicodedata.normalize("NFKD", text).replace('"', "'").replace("\\", "/")
+    return "".join(c for c in folded if " " <= c <= "~")
+
+
 class Unauthenticated(AppError):
+    """401 with its challenge (RFC 6750 §3): plain `Bearer` when no token was sent, else
+    `Bearer error="invalid_token", error_description="…"` saying why this token was refused
+    (expired, bad signature, a claim missing…: the French detail, folded to ASCII)."""
+
     status = 401
     slug = "unauthenticated"
     title = "Authentification requise"
     default_detail = "Un jeton d'accès valide est requis (en-tête Authorization: Bearer)."
 
     def __init__(self, detail: str | None = None, *, invalid_token: bool = True) -> None:
-        header = 'Bearer error="invalid_token"' if invalid_token else "Bearer"
+        header = "Bearer"
+        if invalid_token:
+            why = challenge_text(detail or self.default_detail)
+            header = f'Bearer error="invalid_token", error_description="{why}"'
         super().__init__(detail, code="R-AUTH-1", headers={"WWW-Authenticate": header})
 
 

@@ -29,6 +29,7 @@ from app.core.errors import (
     problem_body,
 )
 from app.core.middleware import SECURITY_HEADERS
+from app.core.validation_fr import body_pointer, french_message
 
 logger = logging.getLogger("app.errors")
 
@@ -95,38 +96,61 @@ def json_pointer(parts: list[str]) -> str:
     return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
 
 
-def _where(loc: tuple[int | str, ...]) -> tuple[str, str]:
-    """(`in`, `field`) of a validation error: a body field by its JSON pointer (`/strand`), a
-    query, path or header parameter by its name as sent (`updated_since`, `If-Match`).
+def _where(loc: tuple[int | str, ...], body: Any = None) -> tuple[str, str]:
+    """(`in`, `field`) of a validation error: a body field by its JSON pointer (`/strand`, as
+    sent: no union tag of pydantic's), a query, path or header parameter by its name as sent
+    (`updated_since`, `If-Match`).
 
     A cookie is a header (`Cookie`); the contract states no cookie parameter.
     """
-    parts = [str(p) for p in loc]
+    parts = list(loc)
     if parts and parts[0] in _LOCATIONS:
-        where, rest = parts[0], parts[1:]
+        where, rest = str(parts[0]), parts[1:]
     else:
         where, rest = "body", parts
     if where == "cookie":
         return "header", "Cookie"
     if where != "body":
-        return where, "/".join(rest)
-    return where, json_pointer(rest)
+        return where, "/".join(str(p) for p in rest)
+    return where, json_pointer(body_pointer(rest, body))
 
 
-_VALIDATION_FR = {
-    "missing": "Champ obligatoire manquant.",
-    "extra_forbidden": "Champ inconnu ou réservé au serveur : il ne peut pas être envoyé.",
-    "json_invalid": "Le corps n'est pas un JSON valide.",
-    "string_too_long": "Texte trop long.",
-    "string_too_short": "Texte trop court.",
-    "string_pattern_mismatch": "Format invalide.",
-    "greater_than_equal": "Valeur trop petite.",
-    "less_than_equal": "Valeur trop grande.",
-    "int_parsing": "Un entier est attendu.",
-    "enum": "Valeur non autorisée.",
-    "literal_error": "Valeur non autorisée.",
-    "uuid_parsing": "Identifiant (UUID) invalide.",
+# json.JSONDecodeError's reasons, in French (the others are told without a reason).
+_JSON_REASONS = {
+    "Expecting value": "valeur attendue",
+    "Expecting property name enclosed in double quotes": "nom de propriété entre guillemets "
+    "doubles attendu",
+    "Expecting ',' delimiter": "virgule attendue",
+    "Expecting ':' delimiter": "deux-points attendu",
+    "Extra data": "données après la fin du JSON",
+    "Unterminated string starting at": "texte non terminé",
+    "Invalid control character at": "caractère de contrôle non échappé dans un texte",
+    "Invalid \\escape": "séquence d'échappement invalide",
 }
+
+
+def _json_invalid_message(err: dict[str, Any], doc: Any) -> str:
+    """Where a body stops being JSON, by line and column (1-based), never a fake pointer."""
+    reason = _JSON_REASONS.get(str((err.get("ctx") or {}).get("error", "")))
+    reason_text = f" : {reason}" if reason else ""
+    loc = tuple(err.get("loc", ()))
+    pos = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
+    if pos is None or not isinstance(doc, str):
+        return f"Le corps n'est pas un JSON valide{reason_text}."
+    line = doc.count("\n", 0, pos) + 1
+    column = pos - (doc.rfind("\n", 0, pos) + 1) + 1
+    return f"Le corps n'est pas un JSON valide{reason_text} (ligne {line}, colonne {column})."
+
+
+def _validation_item(err: dict[str, Any], body: Any) -> dict[str, Any]:
+    err_type = str(err.get("type", "invalid"))
+    if err_type == "json_invalid":
+        # FastAPI's location is ("body", character offset): the body as a whole, by line and
+        # column in the message.
+        message = _json_invalid_message(err, body)
+        return {"code": err_type, "in": "body", "field": "", "message": message}
+    where, field = _where(tuple(err.get("loc", ())), body)
+    return {"code": err_type, "in": where, "field": field, "message": french_message(err)}
 
 
 def is_json_media_type(content_type: str) -> bool:
@@ -168,18 +192,7 @@ async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
                 }
             ],
         )
-    items = []
-    for err in exc.errors():
-        err_type = str(err.get("type", "invalid"))
-        where, field = _where(tuple(err.get("loc", ())))
-        items.append(
-            {
-                "code": err_type,
-                "in": where,
-                "field": field,
-                "message": _VALIDATION_FR.get(err_type, str(err.get("msg", "Valeur invalide."))),
-            }
-        )
+    items = [_validation_item(dict(err), exc.body) for err in exc.errors()]
     return problem_response(
         request,
         status=422,

@@ -235,3 +235,37 @@ class ProblemCORSMiddleware(CORSMiddleware):
         return Response(
             body, status_code=refused.status_code, headers=kept, media_type=PROBLEM_MEDIA_TYPE
         )
+
+
+CORS_DISABLED_DETAIL = (
+    "Requête préalable CORS refusée : CORS n'est pas activé sur ce service, aucune origine "
+    "n'est autorisée. L'exploitant l'active en listant les origines du front-end dans "
+    "GUICHET_CORS_ORIGINS."
+)
+
+
+class CORSDisabledMiddleware:
+    """No CORS origin configured: a browser's preflight (OPTIONS with Origin and
+    Access-Control-Request-Method) gets a 400 problem+json naming GUICHET_CORS_ORIGINS, not a
+    bare 405 (issue 27). It grants nothing: no Access-Control-Allow-* header is ever sent.
+    Any other OPTIONS request goes on to the router (405 with Allow)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "OPTIONS":
+            headers = Headers(scope=scope)
+            if "origin" in headers and "access-control-request-method" in headers:
+                body = _problem_bytes(
+                    scope, 400, "cors-disabled", "CORS non activé", CORS_DISABLED_DETAIL
+                )
+                response = Response(
+                    body,
+                    status_code=400,
+                    media_type=PROBLEM_MEDIA_TYPE,
+                    headers={"Vary": "Origin"},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import logging
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from typing import Any, Protocol
 
 import httpx
 from jose import jwk, jwt
-from jose.exceptions import JOSEError
+from jose.exceptions import ExpiredSignatureError, JOSEError, JWSError, JWTClaimsError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from app.core.config import Settings
@@ -275,7 +276,7 @@ class TokenVerifier:
                 },
             )
         except (JOSEError, ValueError, TypeError, OverflowError) as exc:  # exp: Infinity
-            raise Unauthenticated("Jeton invalide, expiré ou non destiné à ce service.") from exc
+            raise Unauthenticated(refusal_detail(exc, "jeton")) from exc
         self._check_claims(claims)
         sub = claims["sub"]
 
@@ -301,6 +302,42 @@ class TokenVerifier:
             value = claims.get(name)
             if isinstance(value, str) and len(value) > limit:
                 raise Unauthenticated(f"Claim `{name}` trop long ({limit} caractères au plus).")
+
+
+_MISSING_CLAIM = re.compile(r'missing required key "([a-z_]{1,20})"')
+
+
+def refusal_detail(exc: Exception, what: str) -> str:
+    """Why jose refused a token, in French (RFC 6750 `error_description` folds it to ASCII):
+    expired, bad signature, a required claim missing, another audience or issuer… jose checks
+    the signature before any claim, so only a genuinely signed token is told "expiré".
+    `what` names the token ("jeton", "jeton ProConnect")."""
+    token = what[:1].upper() + what[1:]
+    text = str(exc)
+    if isinstance(exc, ExpiredSignatureError):
+        return f"{token} expiré (exp) : obtenez-en un nouveau."
+    if isinstance(exc, JWTClaimsError):
+        if "audience" in text:
+            return f"{token} destiné à un autre service (aud)."
+        if "issuer" in text:
+            return f"Émetteur du {what} non reconnu (iss)."
+        if "not yet valid" in text:
+            return f"{token} pas encore valide (nbf)."
+        for name in TIME_CLAIMS:
+            if f"({name})" in text:
+                return f"Date du {what} invalide (claim `{name}`)."
+        if "ubject" in text:
+            return f"Sujet du {what} (sub) invalide."
+        return f"Claims du {what} invalides."
+    missing = _MISSING_CLAIM.search(text)
+    if missing:
+        return f"{token} sans claim obligatoire `{missing.group(1)}`."
+    cause = exc.args[0] if exc.args else None
+    if isinstance(cause, JWSError) or isinstance(exc, JWSError):
+        if "Signature verification failed" in text:
+            return f"Signature du {what} invalide."
+        return f"{token} mal formé (signature illisible)."
+    return f"{token} mal formé ou illisible."
 
 
 def check_registered_claims(
@@ -541,9 +578,7 @@ class ProviderVerifier:
                 },
             )
         except (JOSEError, ValueError, TypeError, OverflowError) as exc:
-            raise Unauthenticated(
-                "Jeton ProConnect invalide, expiré ou non destiné à ce service."
-            ) from exc
+            raise Unauthenticated(refusal_detail(exc, "jeton ProConnect")) from exc
         check_registered_claims(
             claims, leeway=self.leeway, max_lifetime=self.max_lifetime, what="jeton ProConnect"
         )

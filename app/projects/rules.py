@@ -458,12 +458,15 @@ def check_caps(
                 )
             )
     if public_cents > total_cost_cents:
+        # The field to change: the request when it alone exceeds the cost, else the funding.
+        alone = requested_cents > total_cost_cents
         failures.append(
             RuleFailure(
                 "R-CAP-2",
                 f"Financements publics cumulés ({euros(public_cents)}) supérieurs au coût "
-                f"total du projet ({euros(total_cost_cents)}).",
-                "/other_funding",
+                f"total du projet ({euros(total_cost_cents)})"
+                + (" : le montant demandé dépasse à lui seul ce coût." if alone else "."),
+                "/requested_cents" if alone else "/other_funding",
             )
         )
     return failures

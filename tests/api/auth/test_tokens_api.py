@@ -48,7 +48,8 @@ def assert_401(response: Any, *, token_sent: bool, token: str | None = None) -> 
     challenge = response.headers["www-authenticate"]
     assert challenge.startswith("Bearer")
     if token_sent:
-        assert challenge == 'Bearer error="invalid_token"'
+        # RFC 6750 §3: the error, and a description of why (ASCII, no token echoed)
+        assert challenge.startswith('Bearer error="invalid_token", error_description="')
     else:
         assert challenge == "Bearer"
     body = response.json()

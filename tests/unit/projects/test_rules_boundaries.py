@@ -286,3 +286,12 @@ def test_r_cap_1_r_cap_2_failures_point_at_their_fields() -> None:
     )
     assert pairs(failures) == [("R-CAP-1", "/requested_cents"), ("R-CAP-2", "/other_funding")]
     assert "1,01 €" in failures[0].message and "1,50 €" in failures[1].message
+
+
+def test_r_cap_2_points_at_the_request_when_it_alone_exceeds_the_cost() -> None:
+    """Issue 27: the excess comes from the request (151 > 150), not from the other funding."""
+    failures = check_caps(
+        requested_cents=151, max_grant=1_000, total_cost_cents=150, other_public_funding_cents=0
+    )
+    assert pairs(failures) == [("R-CAP-2", "/requested_cents")]
+    assert "à lui seul" in failures[0].message
