@@ -29,13 +29,13 @@ ROOT = Path(__file__).resolve().parents[2]
 README_URL = "http://127.0.0.1:8000"
 
 
-def walkthrough() -> str:
-    """The first ```sh block of the README's "A first call" section."""
+def walkthrough(section_title: str = "A first call", block: int = 0) -> str:
+    """The `block`-th ```sh block of a README section ("A first call" by default)."""
     readme = (ROOT / "README.md").read_text()
-    section = readme.split("## A first call", 1)[1]
-    match = re.search(r"```sh\n(.*?)```", section, re.S)
-    assert match, "no shell block in the README's 'A first call'"
-    return match.group(1)
+    section = readme.split(f"## {section_title}", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
+    assert len(blocks) > block, f"no shell block {block} in the README's '{section_title}'"
+    return str(blocks[block])
 
 
 def makefile_clock_start() -> str:
@@ -62,9 +62,15 @@ def json_documents(text: str) -> list[Any]:
     return documents
 
 
-def run_walkthrough(database_url: str, clock_start: str) -> subprocess.CompletedProcess[str]:
+def run_walkthrough(
+    database_url: str, clock_start: str, script: str | None = None, *, demo: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """`script` (the first walk-through by default) against a server started as `make run`
+    starts it, with the demo data unless `demo` is False (GUICHET_DEMO_DATA=false)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUICHET_")}
     env |= {"GUICHET_DATABASE_URL": database_url, "GUICHET_CLOCK_START": clock_start}
+    if not demo:
+        env["GUICHET_DEMO_DATA"] = "false"
     python = sys.executable
     # what `make run` does before serving: migrate, seed, and the demo data (issue 12)
     for command in (["migrate"], ["seed"], ["demo", "--if-empty"]):
@@ -88,7 +94,8 @@ def run_walkthrough(database_url: str, clock_start: str) -> subprocess.Completed
                 pass
             assert time.monotonic() < deadline, "the server did not start"
             time.sleep(0.2)
-        script = walkthrough().replace(README_URL, base).replace(".venv/bin/python", python)
+        script = (script or walkthrough()).replace(README_URL, base)
+        script = script.replace(".venv/bin/python", python)
         return subprocess.run(
             ["bash", "-euo", "pipefail", "-c", script],
             cwd=ROOT,
