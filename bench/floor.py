@@ -49,8 +49,9 @@ from app.core.security import TokenVerifier
 from app.documents.rules import Held, Line, ScanStatus, missing_documents
 from app.evaluations.rules import evaluate_refusal
 from app.programme.rules import Owner, Step, requirements, select_forfait
+from app.projects.eligibility_rules import assess
+from app.projects.lifecycle_rules import ACTION_ROLES, ProjectAction, Status, allowed_actions
 from app.projects.repository import _scope
-from app.projects.rules import ACTION_ROLES, ProjectAction, Status, allowed_actions, assess
 from app.projects.service import DOCUMENTS_STEP, programme_terms, project_facts, shows_scores
 from app.reference.catalogue import get_catalogue
 

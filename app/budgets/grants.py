@@ -36,9 +36,11 @@ from app.programme import service as programme_service
 from app.programme.models import Programme
 from app.programme.rules import strand_rules
 from app.projects import service as projects_service
+from app.projects.display import euros
+from app.projects.eligibility_rules import EligibilityReport
 from app.projects.errors import InvalidTransition
+from app.projects.lifecycle_rules import Action, Status
 from app.projects.models import Project
-from app.projects.rules import Action, EligibilityReport, Status, euros
 
 
 async def commit_grant(

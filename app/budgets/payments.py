@@ -45,8 +45,8 @@ from app.projects import (
     service as projects_service,
 )
 from app.projects.errors import InvalidTransition
+from app.projects.lifecycle_rules import Action, ProjectAction, Status, state_allows
 from app.projects.models import Project
-from app.projects.rules import Action, ProjectAction, Status, state_allows
 
 PAYMENT_RECORDED = "recorded"
 """Audit action of a payment, object `payment` (webhook event `payment.recorded`)."""

@@ -26,8 +26,8 @@ from app.core.errors import AppError, ProblemItem
 from app.core.types import utcnow
 from app.programme.models import Programme
 from app.projects import service as projects_service
+from app.projects.display import euros
 from app.projects.models import Project
-from app.projects.rules import euros
 
 
 def _reference(committee: Committee, item: AgendaItem) -> str:

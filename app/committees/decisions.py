@@ -28,8 +28,10 @@ from app.core.rules import RuleFailure, raise_failures
 from app.core.types import utcnow
 from app.evaluations.models import Evaluation
 from app.projects import service as projects_service
+from app.projects.display import euros
+from app.projects.eligibility_rules import EligibilityReport
+from app.projects.lifecycle_rules import Status
 from app.projects.models import Project
-from app.projects.rules import EligibilityReport, Status, euros
 
 # The decision on an agenda item, as the audit trail keeps it.
 DECISION_FIELDS = ("outcome", "granted_cents", "motivation")

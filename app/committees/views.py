@@ -17,8 +17,9 @@ from app.committees.models import AgendaItem, Committee
 from app.committees.rules import AgendaRank, agenda_sort_key, is_small_population
 from app.programme.models import Programme
 from app.projects import service as projects_service
+from app.projects.display import ScoreSummary
+from app.projects.eligibility_rules import EligibilityReport
 from app.projects.models import Project
-from app.projects.rules import EligibilityReport, ScoreSummary
 
 
 @dataclass(frozen=True)

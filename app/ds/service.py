@@ -57,9 +57,10 @@ from app.programme.dependencies import programme_in_body, programme_named
 from app.programme.models import Programme
 from app.programme.rules import Owner, programme_open_problems, requirements
 from app.projects import service as projects_service
+from app.projects.display import euros
 from app.projects.errors import OutsideProgramme
+from app.projects.lifecycle_rules import STATUS_LABELS_FR, Action, Status
 from app.projects.models import Project
-from app.projects.rules import STATUS_LABELS_FR, Action, Status, euros
 from app.projects.schemas import ProjectCreate, ProjectUpdate
 from app.reference.catalogue import get_catalogue
 from app.reference.kinds import OrganisationKind

@@ -55,9 +55,10 @@ from app.projects import (
     repository as projects_repository,
     service as projects_service,
 )
+from app.projects.display import ScoreSummary
 from app.projects.errors import ProjectNotFound
+from app.projects.lifecycle_rules import ProjectAction
 from app.projects.models import Project
-from app.projects.rules import ProjectAction, ScoreSummary
 
 INVALID_DETAIL = "L'évaluation est refusée : voir chaque règle non respectée dans `errors`."
 

@@ -21,8 +21,9 @@ from app.programme import lifecycle
 from app.programme.rules import Step, requirements
 from app.programme.schemas import Bps, Code, ProgrammeStatusName, StrandCode
 from app.projects import service as projects_service
+from app.projects.eligibility_rules import Nature
+from app.projects.lifecycle_rules import Status
 from app.projects.models import Project
-from app.projects.rules import Nature, Status
 from app.projects.schemas import (
     MAX_EXPENSE_LINES,
     ExpenseLineIn,

@@ -19,15 +19,9 @@ from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.programme import cache as programme_cache
 from app.programme.dependencies import ProgrammeRef, default_code
 from app.projects import guards, service as projects_service
+from app.projects.display import centi_text
+from app.projects.lifecycle_rules import ACTION_ROLES, TRANSITIONS, Action, ProjectAction, Status
 from app.projects.models import Project, ProjectTransition
-from app.projects.rules import (
-    ACTION_ROLES,
-    TRANSITIONS,
-    Action,
-    ProjectAction,
-    Status,
-    centi_text,
-)
 from app.projects.schemas import (
     CloseRequest,
     EligibilityRead,

@@ -27,6 +27,9 @@ from app.programme.errors import ProgrammeNotOpen
 from app.programme.models import Programme
 from app.programme.rules import Step, programme_open_problems, select_forfait, strand_rules
 from app.projects import guards, hooks, repository, terms
+from app.projects.cost_rules import ExpenseLineFacts, VendorOrigin
+from app.projects.display import ScoreSummary
+from app.projects.eligibility_rules import EligibilityReport, Nature, ProjectFacts, assess
 from app.projects.errors import (
     CandidateNotRegistered,
     InvalidTransition,
@@ -34,25 +37,18 @@ from app.projects.errors import (
     ProjectNotEditable,
     ProjectNotFound,
 )
-from app.projects.models import ExpenseLine, FundingLine, Project, ProjectTransition
-from app.projects.rules import (
+from app.projects.lifecycle_rules import (
     GUARDED,
     STATUS_LABELS_FR,
     Action,
-    EligibilityReport,
-    ExpenseLineFacts,
     IllegalTransition,
-    Nature,
     ProjectAction,
-    ProjectFacts,
-    ScoreSummary,
     Status,
-    VendorOrigin,
     allowed_actions,
-    assess,
     next_status,
     state_allows,
 )
+from app.projects.models import ExpenseLine, FundingLine, Project, ProjectTransition
 from app.projects.schemas import ExpenseLineIn, FundingLineIn, ProjectCreate, ProjectUpdate
 
 
