@@ -56,7 +56,11 @@ from app.ds.schemas import MappingIn
 from app.programme.dependencies import programme_in_body, programme_named
 from app.programme.models import Programme
 from app.programme.rules import Owner, programme_open_problems, requirements
-from app.projects import service as projects_service
+from app.projects import (
+    filing as projects_filing,
+    reads as projects_reads,
+    transitions as projects_transitions,
+)
 from app.projects.display import euros
 from app.projects.errors import OutsideProgramme
 from app.projects.lifecycle_rules import STATUS_LABELS_FR, Action, Status
@@ -434,7 +438,7 @@ async def _advance(
     `dateDepot`) when eligible, in review when DS instructs it. True when it moved."""
     moved = False
     if project.status == Status.DRAFT.value and dossier.state in OPEN_STATES:
-        report = await projects_service.submit_filed(
+        report = await projects_transitions.submit_filed(
             session, principal, project=project, request_day=dossier.filed_on
         )
         moved = report.eligible
@@ -444,7 +448,7 @@ async def _advance(
                 for f in report.failures
             ]
     if project.status == Status.SUBMITTED.value and dossier.state == DsState.EN_INSTRUCTION:
-        await projects_service.advance(session, principal, project, Action.START_REVIEW)
+        await projects_transitions.advance(session, principal, project, Action.START_REVIEW)
         moved = True
     item.status = project.status
     item.draft = project.status == Status.DRAFT.value
@@ -494,7 +498,7 @@ async def _create(
         )
         return
     try:
-        project = await projects_service.create_for_candidate(
+        project = await projects_filing.create_for_candidate(
             session,
             principal,
             candidate=candidate,
@@ -541,7 +545,7 @@ async def _update(
     dossier: ParsedDossier,
     item: Item,
 ) -> None:
-    project = await projects_service.get_project(session, principal, project_id=link.project_id)
+    project = await projects_reads.get_project(session, principal, project_id=link.project_id)
     item.project_id = project.id
     digest = dossier.content.digest()
     edited = digest != link.content_hash
@@ -601,7 +605,7 @@ async def _update(
             item.reasons.append(_reason(_validation_refusal(exc)))
             return
         try:
-            await projects_service.apply_update(session, principal, project=project, data=data)
+            await projects_filing.apply_update(session, principal, project=project, data=data)
         except OutsideProgramme as exc:  # R-PROG-1: checked before anything is written
             item.outcome = "refused"
             item.reasons += [_reason(r) for r in _outside_refusals(exc)]
@@ -813,7 +817,10 @@ def _decisions(events: list[dict[str, Any]]) -> list[tuple[str, MutationKind, di
     found: list[tuple[str, MutationKind, dict[str, Any]]] = []
     for event in events:
         after = event.get("after") or {}
-        if event["object_type"] == "project" and event["action"] == projects_service.STATUS_CHANGED:
+        if (
+            event["object_type"] == "project"
+            and event["action"] == projects_transitions.STATUS_CHANGED
+        ):
             transition = after.get("transition")
             if transition == Action.START_REVIEW.value:
                 found.append((event["object_id"], MutationKind.PASSER_EN_INSTRUCTION, {}))
@@ -899,7 +906,7 @@ async def project_ds(
 ) -> tuple[DsDossier, list[DsMutation]]:
     """A dossier's DS side: its DS number and id, the DS state, a flag, the write-back's
     deliveries (State roles; 404 for a dossier out of scope or not from DS)."""
-    await projects_service.get_project(session, principal, project_id=project_id, with_lines=False)
+    await projects_reads.get_project(session, principal, project_id=project_id, with_lines=False)
     link = await session.get(DsDossier, project_id)
     if link is None:
         raise DemarcheNotFound("Ce dossier ne vient pas de démarches-simplifiées.")

@@ -18,7 +18,14 @@ from app.core.location import set_location
 from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.programme import cache as programme_cache
 from app.programme.dependencies import ProgrammeRef, default_code
-from app.projects import guards, service as projects_service
+from app.projects import (
+    actions as projects_actions,
+    assessment as projects_assessment,
+    filing as projects_filing,
+    guards,
+    reads as projects_reads,
+    transitions as projects_transitions,
+)
 from app.projects.display import centi_text
 from app.projects.lifecycle_rules import ACTION_ROLES, TRANSITIONS, Action, ProjectAction, Status
 from app.projects.models import Project, ProjectTransition
@@ -93,7 +100,7 @@ def _list_item(
     """A list row as `ProjectSummary`'s fields: its summary values by name (positional
     reads, issue 13), the four score columns folded into `evaluations`, and what the caller
     may do on it now."""
-    item = projects_service.summary_values(row)
+    item = projects_reads.summary_values(row)
     scores = (
         item.pop("evaluation_count"),
         item.pop("mean_score_centi"),
@@ -115,9 +122,9 @@ def _summary_fields(
     programme: str,
 ) -> dict[str, object]:
     """The summary of a dossier: a loaded Project, or a list row of its summary columns, with
-    what the caller may do on it now (`projects_service.actions_for`) and its programme's
+    what the caller may do on it now (`projects_actions.actions_for`) and its programme's
     code (R-PROG-2)."""
-    shows_scores = projects_service.shows_scores(principal)
+    shows_scores = projects_reads.shows_scores(principal)
     return {
         "id": project.id,
         "candidate_id": project.candidate_id,
@@ -169,7 +176,7 @@ def to_read(
     )
 
 
-def eligibility_read(found: projects_service.Eligibility) -> EligibilityRead:
+def eligibility_read(found: projects_assessment.Eligibility) -> EligibilityRead:
     project, report = found.project, found.report
     lines = {str(line.id): line for line in project.expense_lines}
     excluded = [
@@ -294,7 +301,7 @@ async def _respond(
     """A dossier just written, as its writer reads it now (one statement: the candidate's name
     and the facts of `allowed_actions`)."""
     response.headers["ETag"] = etag_for(project.version)
-    name, actions = await projects_service.name_and_actions(session, principal, project)
+    name, actions = await projects_actions.name_and_actions(session, principal, project)
     programme = await programme_cache.code_of(session, project.programme_id)
     return to_read(project, name, principal, actions, programme)
 
@@ -320,7 +327,7 @@ async def create_project(
     Règles : R-ELIG-1, R-ELIG-8, R-REF-2, R-PROG-1, R-PROG-2 ; la réponse porte
     `allowed_actions` (R-FLOW-1).
     """
-    project = await projects_service.create_project(
+    project = await projects_filing.create_project(
         session, principal, default_programme=default_code(request), data=data
     )
     set_location(response, f"/projects/{project.id}")
@@ -350,10 +357,10 @@ async def list_projects(
     programme par défaut du service) ; chaque élément porte `allowed_actions` (R-FLOW-1,
     R-FLOW-3).
     """
-    rows, next_cursor = await projects_service.list_projects(
+    rows, next_cursor = await projects_reads.list_projects(
         session,
         principal,
-        filters=projects_service.ProjectFilters(
+        filters=projects_reads.ProjectFilters(
             programme_id=programme.id,
             departement=departement,
             strand=strand,
@@ -366,9 +373,9 @@ async def list_projects(
         page=page,
     )
     facts = guards.facts_reader(principal)  # what this caller's actions hang on, once
-    advisors = await projects_service.page_advisors(session, principal, rows)
-    actions = projects_service.page_actions(principal, advisors)
-    shows_scores = projects_service.shows_scores(principal)
+    advisors = await projects_actions.page_advisors(session, principal, rows)
+    actions = projects_actions.page_actions(principal, advisors)
+    shows_scores = projects_reads.shows_scores(principal)
     return ProjectList.model_validate(  # the page validated in one call (issue 13)
         {
             "items": [
@@ -393,7 +400,7 @@ async def read_project(
     Règles : R-ACL-1, R-EVAL-4 ; porte `allowed_actions` (R-FLOW-1, R-FLOW-3) et, pour un
     dossier renvoyé, `returned_at`.
     """
-    view = await projects_service.read_project(session, principal, project_id=project_id)
+    view = await projects_reads.read_project(session, principal, project_id=project_id)
     response.headers["ETag"] = etag_for(view.project.version)
     return to_read(
         view.project, view.candidate_name, principal, view.allowed_actions, view.programme.code
@@ -423,7 +430,7 @@ async def update_project(
 
     Règles : R-FLOW-3 ; un 409 liste `allowed_actions`.
     """
-    project = await projects_service.update_project(
+    project = await projects_filing.update_project(
         session, principal, project_id=project_id, if_match=if_match, data=data
     )
     return await _respond(session, response, principal, project)
@@ -447,7 +454,7 @@ async def read_eligibility(
     Règles : R-EXCL-1, R-EXCL-2, R-EXCL-3, R-CAP-1, R-CAP-2, R-CAP-3, R-ELIG-3 à R-ELIG-8,
     R-DOC-1.
     """
-    found = await projects_service.eligibility(session, principal, project_id=project_id)
+    found = await projects_assessment.eligibility(session, principal, project_id=project_id)
     return eligibility_read(found)
 
 
@@ -471,7 +478,7 @@ async def submit_project(
 
     Règles : R-FLOW-1, R-FLOW-2, R-FLOW-3 ; un 409 liste `allowed_actions`.
     """
-    project = await projects_service.transition(
+    project = await projects_transitions.transition(
         session, principal, project_id=project_id, action=Action.SUBMIT, if_match=if_match
     )
     return await _respond(session, response, principal, project)
@@ -494,7 +501,7 @@ async def withdraw_project(
 
     Règles : R-FLOW-1, R-FLOW-3 (If-Match) ; un 409 liste `allowed_actions`.
     """
-    project = await projects_service.transition(
+    project = await projects_transitions.transition(
         session, principal, project_id=project_id, action=Action.WITHDRAW, if_match=if_match
     )
     return await _respond(session, response, principal, project)
@@ -517,7 +524,7 @@ async def start_review(
 
     Règles : R-FLOW-1 (déposé seulement), R-FLOW-3 (If-Match) ; un 409 liste `allowed_actions`.
     """
-    project = await projects_service.transition(
+    project = await projects_transitions.transition(
         session, principal, project_id=project_id, action=Action.START_REVIEW, if_match=if_match
     )
     return await _respond(session, response, principal, project)
@@ -542,7 +549,7 @@ async def return_project(
     Règles : R-FLOW-1 (en instruction seulement), R-FLOW-3 (If-Match) ; le dossier redevient
     brouillon avec `returned_at` et `status_message` ; un 409 liste `allowed_actions`.
     """
-    project = await projects_service.transition(
+    project = await projects_transitions.transition(
         session,
         principal,
         project_id=project_id,
@@ -572,7 +579,7 @@ async def close_project(
     Règles : R-FLOW-1 (en instruction seulement), R-FLOW-3 (If-Match) ; un 409 liste
     `allowed_actions`.
     """
-    project = await projects_service.transition(
+    project = await projects_transitions.transition(
         session,
         principal,
         project_id=project_id,
@@ -611,8 +618,8 @@ async def read_history(
 
     Règles : R-FLOW-1, R-ACL-1.
     """
-    items = await projects_service.history(session, principal, project_id=project_id)
-    hide = projects_service.hides_state_agents(principal)
+    items = await projects_reads.history(session, principal, project_id=project_id)
+    hide = projects_reads.hides_state_agents(principal)
     return HistoryRead(
         project_id=project_id, items=[_transition_read(i, hide_agent=hide) for i in items]
     )
