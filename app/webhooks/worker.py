@@ -67,7 +67,7 @@ async def _render_project(
         actions as projects_actions,
         reads as projects_reads,
     )
-    from app.projects.router import to_read
+    from app.projects.presenters import to_read
 
     project = await projects_reads.get_project(
         session, principal, project_id=uuid.UUID(delivery.object_id)
