@@ -45,7 +45,7 @@ from app.budgets.rules import final_report_refusal
 from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.errors import Unauthenticated
-from app.core.security import TokenVerifier
+from app.core.tokens import TokenVerifier
 from app.documents.rules import Held, Line, ScanStatus, missing_documents
 from app.evaluations.rules import evaluate_refusal
 from app.programme.rules import Owner, Step, requirements, select_forfait
