@@ -35,7 +35,7 @@ from app.documents.errors import DocumentTooLarge
 from app.documents.storage import DocumentStorage
 from app.documents.upload import ReceivedFile, stage_stream
 from app.ds.client import USER_AGENT
-from app.ds.rules import Attachment, ParsedDossier
+from app.ds.dossier_rules import Attachment, ParsedDossier
 from app.projects.models import Project
 from app.webhooks.guard import Resolver, TargetPolicy, pinned, resolve, system_resolver
 

@@ -24,15 +24,9 @@ from app.candidates.schemas import CandidateCreate
 from app.core.config import Settings
 from app.core.errors import AppError
 from app.core.types import utcnow
+from app.ds.dossier_rules import ParsedContent, ParsedDossier
 from app.ds.models import DsDemarche, DsDossier, DsMutation
-from app.ds.rules import (
-    OPEN_STATES,
-    DsState,
-    ParsedContent,
-    ParsedDossier,
-    Reason,
-    Refusal,
-)
+from app.ds.rules import OPEN_STATES, DsState, Reason, Refusal
 from app.programme.dependencies import programme_named
 from app.programme.rules import programme_open_problems
 from app.projects import (

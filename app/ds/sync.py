@@ -23,14 +23,10 @@ from app.core.types import utcnow
 from app.documents.storage import DocumentStorage
 from app.ds import attachments, client as ds_client
 from app.ds.dossier_import import Item, create_dossier, out_of_scope, reason_entry, update_dossier
+from app.ds.dossier_rules import Mapping, NodeResult, parse_node
 from app.ds.errors import DsFailed, DsNotConfigured
 from app.ds.mappings import get_demarche
 from app.ds.models import DsDemarche, DsDossier, DsSyncRun
-from app.ds.rules import (
-    Mapping,
-    NodeResult,
-    parse_node,
-)
 from app.projects.models import Project
 
 
