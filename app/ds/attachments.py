@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.principal import Principal
 from app.core.config import Settings
 from app.core.errors import AppError
-from app.documents import service as documents_service
+from app.documents import filing as documents_filing
 from app.documents.errors import DocumentTooLarge
 from app.documents.storage import DocumentStorage
 from app.documents.upload import ReceivedFile, stage_stream
@@ -218,7 +218,7 @@ async def file_all(
             )
             continue
         try:
-            document, new = await documents_service.import_project_document(
+            document, new = await documents_filing.import_project_document(
                 session,
                 principal,
                 project=project,
