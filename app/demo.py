@@ -32,8 +32,8 @@ import app.models  # noqa: F401 - every table, for the foreign keys of the ones 
 from app.candidates.models import Candidate
 from app.core.config import Settings
 from app.core.security import encode_access_token
+from app.projects.lifecycle_rules import Status
 from app.projects.models import Project
-from app.projects.rules import Status
 
 API = "/api/v1"
 STATE_SIREN = "130025265"  # the State: the prefectures' establishments

@@ -40,8 +40,9 @@ from app.core.observability import (
     instrument_pool,
     mark_worker_dead,
 )
+from app.core.proconnect import ProviderVerifier
 from app.core.ratelimit import RateLimitMiddleware
-from app.core.security import ProviderVerifier, TokenVerifier
+from app.core.tokens import TokenVerifier
 from app.dashboard.router import mount as mount_dashboard
 from app.documents import metrics as documents_metrics, worker as documents_worker
 from app.documents.router import router as documents_router

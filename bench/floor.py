@@ -45,13 +45,16 @@ from app.budgets.rules import final_report_refusal
 from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.errors import Unauthenticated
-from app.core.security import TokenVerifier
+from app.core.tokens import TokenVerifier
 from app.documents.rules import Held, Line, ScanStatus, missing_documents
 from app.evaluations.rules import evaluate_refusal
 from app.programme.rules import Owner, Step, requirements, select_forfait
+from app.projects.assessment import DOCUMENTS_STEP, project_facts
+from app.projects.eligibility_rules import assess
+from app.projects.lifecycle_rules import ACTION_ROLES, ProjectAction, Status, allowed_actions
+from app.projects.reads import shows_scores
 from app.projects.repository import _scope
-from app.projects.rules import ACTION_ROLES, ProjectAction, Status, allowed_actions, assess
-from app.projects.service import DOCUMENTS_STEP, programme_terms, project_facts, shows_scores
+from app.projects.terms import programme_terms
 from app.reference.catalogue import get_catalogue
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -262,7 +265,7 @@ ELIGIBILITY = """SELECT p.id, p.status, p.strand, p.departement, p.title, p.desc
 
 
 async def read_eligibility(request: Request) -> Response:
-    """The service's report (app.projects.service.eligibility), by its pure rules on the same
+    """The service's report (app.projects.assessment.eligibility), by its pure rules on the same
     rows: the dossier's facts and R-CAP-3's forfait, then R-DOC-1's missing documents for the
     step the dossier's state gathers next."""
     principal = await _principal(request)

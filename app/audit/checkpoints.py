@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from jose import jws
-from jose.exceptions import JOSEError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
@@ -36,6 +34,7 @@ from app.audit.errors import CheckpointInvalid
 from app.audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
 from app.audit.rules import GENESIS_HASH
 from app.audit.service import current_keyring
+from app.core import security
 from app.core.config import AUDIT_KEY_ID_PATTERN, Settings
 from app.core.schemas import MAX_INT32
 from app.core.security import ServiceKey
@@ -80,12 +79,12 @@ def sign(settings: Settings, service_key: ServiceKey | None, claims: CheckpointC
         "key_id": claims.key_id,
     }
     headers = {"kid": kid, "typ": CHECKPOINT_TYPE}
-    return str(jws.sign(payload, key, headers=headers, algorithm=algorithm))
+    return security.sign_jws(payload, key, headers=headers, algorithm=algorithm)
 
 
 def is_anchored(token: str) -> bool:
     """Signed by the service's asymmetric key (verifiable by anyone with the JWKS)."""
-    return bool(jws.get_unverified_header(token).get("alg") != "HS256")
+    return bool(security.jws_header(token).get("alg") != "HS256")
 
 
 def verify(settings: Settings, service_key: ServiceKey | None, token: str) -> CheckpointClaims:
@@ -94,8 +93,8 @@ def verify(settings: Settings, service_key: ServiceKey | None, token: str) -> Ch
     if len(token.encode("utf-8", "ignore")) > MAX_CHECKPOINT_BYTES:
         raise CheckpointInvalid("Point de contrôle trop volumineux.")
     try:
-        header = jws.get_unverified_header(token)
-    except (JOSEError, ValueError, TypeError) as exc:
+        header = security.jws_header(token)
+    except (ValueError, TypeError) as exc:
         raise CheckpointInvalid("Point de contrôle mal formé (JWS compact attendu).") from exc
     if not isinstance(header, dict):
         raise CheckpointInvalid("Point de contrôle mal formé (JWS compact attendu).")
@@ -106,8 +105,8 @@ def verify(settings: Settings, service_key: ServiceKey | None, token: str) -> Ch
             "Point de contrôle signé par une autre clé que celle du service (alg, kid)."
         )
     try:
-        payload = jws.verify(token, key, algorithms=[algorithm])
-    except (JOSEError, ValueError, TypeError) as exc:
+        payload = security.verify_jws(token, key, algorithm=algorithm)
+    except (ValueError, TypeError) as exc:
         raise CheckpointInvalid("Signature du point de contrôle invalide.") from exc
     try:
         claims = json.loads(payload)

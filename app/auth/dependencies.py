@@ -12,7 +12,7 @@ from app.auth.principal import Principal, Role
 from app.auth.rules import InvalidScope, principal_from_claims
 from app.core.errors import Forbidden, Unauthenticated
 from app.core.observability import set_caller
-from app.core.security import TokenClaims, TokenVerifier
+from app.core.tokens import TokenClaims, TokenVerifier
 from app.reference.catalogue import get_catalogue
 
 bearer_scheme = HTTPBearer(

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from stdnum.fr import siren as siren_number
 
 from app.auth.principal import Principal, Role
-from app.core.security import TokenClaims
+from app.core.tokens import TokenClaims
 
 # ASCII only: `\d` and str.isdigit() also match full-width and other Unicode digits.
 SIREN_PATTERN = re.compile(r"[0-9]{9}")

@@ -27,7 +27,7 @@ from app.core.rules import RuleFailure, raise_failures
 from app.core.schemas import MAX_CENTS
 from app.programme.cache import ProgrammeKey
 from app.programme.models import Programme
-from app.projects.rules import euros
+from app.projects.display import euros
 from app.reference.catalogue import get_catalogue
 
 

@@ -35,10 +35,16 @@ from app.core.types import utcnow
 from app.programme import service as programme_service
 from app.programme.models import Programme
 from app.programme.rules import strand_rules
-from app.projects import service as projects_service
+from app.projects import (
+    assessment as projects_assessment,
+    reads as projects_reads,
+    transitions as projects_transitions,
+)
+from app.projects.display import euros
+from app.projects.eligibility_rules import EligibilityReport
 from app.projects.errors import InvalidTransition
+from app.projects.lifecycle_rules import Action, Status
 from app.projects.models import Project
-from app.projects.rules import Action, EligibilityReport, Status, euros
 
 
 async def commit_grant(
@@ -58,7 +64,7 @@ async def commit_grant(
     Raises ProjectNotFound (404), InvalidTransition (409), GrantRefused (409, R-REF-2 for a
     candidate not verified, R-CAP-*), EnvelopeExhausted (409).
     """
-    project = await projects_service.get_project(session, principal, project_id=project_id)
+    project = await projects_reads.get_project(session, principal, project_id=project_id)
     if project.status != Status.IN_REVIEW.value:
         raise InvalidTransition(
             f"Seul un dossier en instruction peut être accepté (état : {project.status}).",
@@ -77,7 +83,7 @@ async def commit_grant(
             code="R-REF-2",
             verification=verification.value,
         )
-    report = await projects_service.assess_project(session, project)
+    report = await projects_assessment.assess_project(session, project)
     # R-CAP-1 (≤ cap and ≤ the amount requested), R-CAP-3 (≤ forfait)
     failures = check_grant_amount(
         amount_cents=amount_cents,
@@ -138,7 +144,7 @@ async def commit_grant(
     await add_unique(  # UNIQUE (project): a concurrent acceptance won
         session, grant, GrantRefused("Ce dossier a déjà une subvention.", code="R-CAP-4")
     )
-    await projects_service.advance(session, principal, project, Action.ACCEPT, reference)
+    await projects_transitions.advance(session, principal, project, Action.ACCEPT, reference)
     await audit_grant(session, principal, project, grant, GRANT_COMMITTED, before=None)
     return grant
 
@@ -249,9 +255,9 @@ async def cancel_grant(
 ) -> Grant:
     """Cancel an accepted grant (accepted or under convention): its unpaid part returns to
     the envelope (R-CAP-5). Raises 404, 412/428, 409."""
-    project = await projects_service.get_project(session, principal, project_id=project_id)
+    project = await projects_reads.get_project(session, principal, project_id=project_id)
     check_if_match(if_match, project.version)
-    await projects_service.check_transition_for(session, principal, project, Action.CANCEL)
+    await projects_transitions.check_transition_for(session, principal, project, Action.CANCEL)
     grant = await locked_grant(session, project)
     if grant.status != ACTIVE:
         # R-CAP-5: the dossier was read before the grant's lock; a concurrent balance payment
@@ -263,7 +269,7 @@ async def cancel_grant(
             current_status=grant.status,
         )
     await release(session, principal, project, grant, closed_status="cancelled", reference=reason)
-    await projects_service.advance(session, principal, project, Action.CANCEL, reason)
+    await projects_transitions.advance(session, principal, project, Action.CANCEL, reason)
     return grant
 
 
@@ -298,7 +304,7 @@ async def grant_view(
     session: AsyncSession, principal: Principal, *, project_id: uuid.UUID
 ) -> GrantView:
     """A project's grant, convention and payments, for anyone who may read the project."""
-    project = await projects_service.get_project(
+    project = await projects_reads.get_project(
         session, principal, project_id=project_id, with_lines=False
     )
     grant = (

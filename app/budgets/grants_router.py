@@ -26,7 +26,7 @@ from app.core.concurrency import IfMatchHeader, etag_for
 from app.core.db import SessionDep
 from app.core.errors import example_problem, problems
 from app.core.idempotency import REPLAYED, IdempotencyKeyHeader, run_idempotent
-from app.projects.rules import ACTION_ROLES, ProjectAction
+from app.projects.lifecycle_rules import ACTION_ROLES, ProjectAction
 
 grants_router = APIRouter(prefix="/projects", tags=["grants"])
 

@@ -40,13 +40,15 @@ from app.core.rules import raise_failures
 from app.core.types import utcnow
 from app.programme.rules import Step
 from app.projects import (
+    actions as projects_actions,
     guards as projects_guards,
     hooks as projects_hooks,
-    service as projects_service,
+    reads as projects_reads,
+    transitions as projects_transitions,
 )
 from app.projects.errors import InvalidTransition
+from app.projects.lifecycle_rules import Action, ProjectAction, Status, state_allows
 from app.projects.models import Project
-from app.projects.rules import Action, ProjectAction, Status, state_allows
 
 PAYMENT_RECORDED = "recorded"
 """Audit action of a payment, object `payment` (webhook event `payment.recorded`)."""
@@ -81,9 +83,11 @@ async def sign_convention(
     R-PAY-3: plausible signature date; the schedule never exceeds the grant (R-CAP-5) and
     respects R-PAY-1 and R-PAY-2. Raises 404, 412/428, 409, 422.
     """
-    project = await projects_service.get_project(session, principal, project_id=project_id)
+    project = await projects_reads.get_project(session, principal, project_id=project_id)
     check_if_match(if_match, project.version)
-    await projects_service.check_transition_for(session, principal, project, Action.SIGN_CONVENTION)
+    await projects_transitions.check_transition_for(
+        session, principal, project, Action.SIGN_CONVENTION
+    )
     grant = await locked_grant(session, project)
     # R-PAY-3: signed on/after the decision, not in the future; the schedule within R-CAP-5,
     # R-PAY-1 and R-PAY-2.
@@ -100,7 +104,7 @@ async def sign_convention(
         + check_schedule(schedule, grant.amount_cents, _payment_caps(grant))
         + await projects_hooks.step_failures(session, project, Step.CONVENTION)
     )
-    await projects_service.advance(
+    await projects_transitions.advance(
         session, principal, project, Action.SIGN_CONVENTION, data.reference
     )
     convention = Convention(
@@ -133,7 +137,7 @@ async def _actions(
     was read (the grant found closed under its lock): the offer follows its state now."""
     if reread:
         await session.refresh(project, attribute_names=["status"])
-    return [a.value for a in await projects_service.actions_now(session, principal, project)]
+    return [a.value for a in await projects_actions.actions_now(session, principal, project)]
 
 
 async def check_project_scope(
@@ -141,7 +145,7 @@ async def check_project_scope(
 ) -> None:
     """404 unless the dossier is in the caller's scope (R-ACL-1): checked before an
     Idempotency-Key replay, which must never answer what a fresh request would refuse."""
-    await projects_service.get_project(session, principal, project_id=project_id, with_lines=False)
+    await projects_reads.get_project(session, principal, project_id=project_id, with_lines=False)
 
 
 async def record_payment(
@@ -152,7 +156,7 @@ async def record_payment(
     The balance, after the final report, pays the project off: it becomes `paid`, then
     `completed`, and whatever was granted but not paid returns to the envelope.
     """
-    project = await projects_service.get_project(session, principal, project_id=project_id)
+    project = await projects_reads.get_project(session, principal, project_id=project_id)
     if not state_allows(Status(project.status), ProjectAction.PAYMENTS):  # R-FLOW-1: PAYABLE
         raise PaymentRefused(
             f"Un paiement suppose une convention signée (état du dossier : {project.status}).",
@@ -257,8 +261,8 @@ async def _pay_off(
 ) -> None:
     """The grant is settled: release what was not paid, then `paid` → `completed` (R-PAY-2)."""
     await release(session, principal, project, grant, closed_status="closed", reference=reference)
-    await projects_service.advance(session, principal, project, Action.PAY_BALANCE, reference)
-    await projects_service.advance(session, principal, project, Action.COMPLETE, None)
+    await projects_transitions.advance(session, principal, project, Action.PAY_BALANCE, reference)
+    await projects_transitions.advance(session, principal, project, Action.COMPLETE, None)
 
 
 GRANT_STATUS = "grant_status"
@@ -297,7 +301,7 @@ async def record_final_report(
     (R-PAY-2). A write on the dossier read (R-FLOW-3: If-Match of the dossier, whose version
     it moves on: its offer of actions changes). Raises 404, 412/428, or 409 (wrong state, grant
     no longer active, already recorded), the 409 listing `allowed_actions`."""
-    project = await projects_service.get_project(session, principal, project_id=project_id)
+    project = await projects_reads.get_project(session, principal, project_id=project_id)
     check_if_match(if_match, project.version)
     refused = final_report_state_failure(Status(project.status))  # R-FLOW-1
     if refused is not None:

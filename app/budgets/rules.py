@@ -9,7 +9,9 @@ from datetime import date
 from enum import StrEnum
 
 from app.core.rules import RuleFailure
-from app.projects.rules import BPS, ProjectAction, Status, euros, forfait_binds, state_allows
+from app.projects.cap_rules import BPS, forfait_binds
+from app.projects.display import euros
+from app.projects.lifecycle_rules import ProjectAction, Status, state_allows
 
 
 class MovementKind(StrEnum):

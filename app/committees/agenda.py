@@ -26,8 +26,8 @@ from app.committees.views import CommitteeView, committee_view
 from app.core.errors import ProblemItem
 from app.core.types import utcnow
 from app.projects import hooks as projects_hooks
+from app.projects.lifecycle_rules import Action, Status
 from app.projects.models import Project
-from app.projects.rules import Action, Status
 
 
 async def change_agenda(

@@ -25,9 +25,9 @@ from app.committees.views import CommitteeView, committee_view
 from app.core.errors import AppError, ProblemItem
 from app.core.types import utcnow
 from app.programme.models import Programme
-from app.projects import service as projects_service
+from app.projects import transitions as projects_transitions
+from app.projects.display import euros
 from app.projects.models import Project
-from app.projects.rules import euros
 
 
 def _reference(committee: Committee, item: AgendaItem) -> str:
@@ -115,7 +115,7 @@ async def close_committee(
             continue
         try:
             async with session.begin_nested():
-                await projects_service.reject(
+                await projects_transitions.reject(
                     session,
                     principal,
                     project_id=row.item.project_id,

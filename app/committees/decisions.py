@@ -27,9 +27,14 @@ from app.core.errors import ProblemItem
 from app.core.rules import RuleFailure, raise_failures
 from app.core.types import utcnow
 from app.evaluations.models import Evaluation
-from app.projects import service as projects_service
+from app.projects import (
+    assessment as projects_assessment,
+    reads as projects_reads,
+)
+from app.projects.display import euros
+from app.projects.eligibility_rules import EligibilityReport
+from app.projects.lifecycle_rules import Status
 from app.projects.models import Project
-from app.projects.rules import EligibilityReport, Status, euros
 
 # The decision on an agenda item, as the audit trail keeps it.
 DECISION_FIELDS = ("outcome", "granted_cents", "motivation")
@@ -120,7 +125,7 @@ async def record_decision(
                 )
             ],
         )
-    project = await projects_service.get_project(session, principal, project_id=data.project_id)
+    project = await projects_reads.get_project(session, principal, project_id=data.project_id)
     if project.status != Status.IN_REVIEW.value:
         raise DecisionRefused(
             f"Le dossier n'est plus en instruction (état : {project.status}) (R-COM-2).",
@@ -133,7 +138,7 @@ async def record_decision(
             "préfecture enregistre la décision du comité (R-EVAL-2).",
             code="R-EVAL-2",
         )
-    report = await projects_service.assess_project(session, project)
+    report = await projects_assessment.assess_project(session, project)
     granted = data.granted_cents if isinstance(data, AcceptedDecision) else None
     if granted is not None:
         raise_failures(_cap_failures(report, project, granted))  # 422 at once
@@ -176,7 +181,7 @@ async def project_decision(
 ) -> tuple[AgendaItem, Committee]:
     """The committee decision on a dossier in scope: for its candidate only once the committee
     is closed (404 before); State roles also see a pending decision of an open committee."""
-    project = await projects_service.get_project(
+    project = await projects_reads.get_project(
         session, principal, project_id=project_id, with_lines=False
     )
     stmt = (

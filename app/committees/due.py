@@ -31,8 +31,8 @@ from app.committees.rules import CommitteeStatus, DueReason, committee_due
 from app.core import clock
 from app.core.clock import PARIS
 from app.programme.models import Programme
+from app.projects.lifecycle_rules import Status
 from app.projects.models import Project
-from app.projects.rules import Status
 
 WAITING = (Status.SUBMITTED.value, Status.IN_REVIEW.value)
 

@@ -56,7 +56,7 @@ from app.programme.dependencies import (
     default_code,
     programme_in_body,
 )
-from app.projects.rules import centi_text
+from app.projects.display import centi_text
 from app.projects.schemas import ProjectScores
 from app.reference.departements import DepartementQuery
 

@@ -16,9 +16,13 @@ from app.committees import access
 from app.committees.models import AgendaItem, Committee
 from app.committees.rules import AgendaRank, agenda_sort_key, is_small_population
 from app.programme.models import Programme
-from app.projects import service as projects_service
+from app.projects import (
+    assessment as projects_assessment,
+    scores as projects_scores,
+)
+from app.projects.display import ScoreSummary
+from app.projects.eligibility_rules import EligibilityReport
 from app.projects.models import Project
-from app.projects.rules import EligibilityReport, ScoreSummary
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,7 @@ async def _agenda(session: AsyncSession, committee: Committee) -> tuple[list[Age
     rows = (await session.execute(stmt)).all()
     programme = await session.get_one(Programme, committee.programme_id)
     # R-EVAL-3: the prefecture's mean only (ANCT's advisory totals are kept apart).
-    scores = await projects_service.score_summaries(session, [row[1].id for row in rows])
+    scores = await projects_scores.score_summaries(session, [row[1].id for row in rows])
     agenda = []
     for item, project, candidate in rows:
         agenda.append(
@@ -63,7 +67,7 @@ async def _agenda(session: AsyncSession, committee: Committee) -> tuple[list[Age
                 item=item,
                 project=project,
                 candidate=candidate,
-                report=await projects_service.assess_project(session, project),
+                report=await projects_assessment.assess_project(session, project),
                 score=scores.get(project.id, ScoreSummary()),
                 # R-COM-4: candidates under the programme's population threshold are flagged.
                 small_population=is_small_population(

@@ -30,7 +30,7 @@ from sqlmodel import Field, SQLModel, col, select
 
 from app.core.errors import Conflict, UnprocessableEntity
 from app.core.location import API_PREFIX, set_location
-from app.core.security import CallerIdentity
+from app.core.tokens import CallerIdentity
 from app.core.types import UTCDateTime
 
 RETENTION = timedelta(hours=24)

@@ -51,7 +51,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.core.config import RATE_LIMIT_CLASSES, RATE_LIMIT_ROLES, Settings
 from app.core.errors import PROBLEM_MEDIA_TYPE, problem_body, problem_ref
 from app.core.observability import RATE_LIMIT_REFUSALS
-from app.core.security import CallerIdentity, TokenClaims, TokenVerifier
+from app.core.tokens import CallerIdentity, TokenClaims, TokenVerifier
 
 logger = logging.getLogger("app.ratelimit")
 

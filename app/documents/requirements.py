@@ -109,3 +109,14 @@ async def step_failures(session: AsyncSession, project: Project, step: Step) -> 
         # A session that does not say (a worker's) is judged as production's: strictly.
         production=session.info.get(PRODUCTION, True),
     )
+
+
+async def candidate_requirements(session: AsyncSession) -> list[Requirement]:
+    """R-DOC-1: the kinds filed on a candidate, as the open programmes ask for them (the first
+    programme to name a code gives its terms)."""
+    found: dict[str, Requirement] = {}
+    for data in (await session.execute(select(Programme.required_documents))).scalars():
+        for requirement in requirements(data):
+            if requirement.owner is Owner.CANDIDATE:
+                found.setdefault(requirement.code, requirement)
+    return list(found.values())

@@ -18,7 +18,7 @@ from app.core.errors import problems
 from app.core.filters import UpdatedSince
 from app.core.location import set_location
 from app.core.pagination import CursorFormat, PageParams, page_params_for
-from app.documents import rules, service as documents_service
+from app.documents import access as documents_access, filing as documents_filing, rules
 from app.documents.models import Document
 from app.documents.schemas import AllowedUpload, DocumentList, DocumentRead
 from app.documents.storage import DocumentStorage
@@ -173,7 +173,7 @@ async def upload_project_document(
     Règles : R-DOC-1, R-DOC-2, R-ACL-1.
     """
     return await _uploaded(
-        documents_service.upload_project_document,
+        documents_filing.upload_project_document,
         request,
         response,
         session,
@@ -200,7 +200,7 @@ async def list_project_documents(
 
     Règles : R-DOC-3, R-ACL-1, R-SYNC-1.
     """
-    rows, next_cursor, allowed = await documents_service.list_documents(
+    rows, next_cursor, allowed = await documents_access.list_documents(
         session, principal, project_id=project_id, page=page, updated_since=updated_since
     )
     return document_list(rows, next_cursor, allowed)
@@ -226,7 +226,7 @@ async def upload_candidate_document(
     Règles : R-DOC-1, R-DOC-2, R-ACL-1.
     """
     return await _uploaded(
-        documents_service.upload_candidate_document,
+        documents_filing.upload_candidate_document,
         request,
         response,
         session,
@@ -253,7 +253,7 @@ async def list_candidate_documents(
 
     Règles : R-DOC-3, R-ACL-1, R-SYNC-1.
     """
-    rows, next_cursor, allowed = await documents_service.list_documents(
+    rows, next_cursor, allowed = await documents_access.list_documents(
         session, principal, candidate_id=candidate_id, page=page, updated_since=updated_since
     )
     return document_list(rows, next_cursor, allowed)
@@ -273,7 +273,7 @@ async def read_document(
     Règles : R-DOC-3, R-ACL-1.
     """
     return document_read(
-        await documents_service.get_document(session, principal, document_id=document_id)
+        await documents_access.get_document(session, principal, document_id=document_id)
     )
 
 
@@ -332,7 +332,7 @@ async def download_document(
     Règles : R-DOC-3, R-DOC-2, R-ACL-1, R-AUDIT-1.
     """
     settings = request.app.state.settings
-    document, span = await documents_service.open_for_download(
+    document, span = await documents_access.open_for_download(
         session, principal, document_id=document_id, settings=settings, byte_range=range_header
     )
     headers = {

@@ -16,7 +16,7 @@ from urllib.parse import quote
 from app.auth.principal import Principal, Role
 from app.core.rules import RuleFailure
 from app.programme.rules import DOCUMENT_TYPES, Owner, Requirement, Step
-from app.projects.rules import euros
+from app.projects.display import euros
 
 
 class ScanStatus(StrEnum):

@@ -38,7 +38,7 @@ class StoredObjectMissing(Exception):
 
 
 class DocumentStorage:
-    """The one interface the documents service speaks to, whatever the backend."""
+    """The one interface the documents domain speaks to, whatever the backend."""
 
     def __init__(self, store: Any, *, backend: str) -> None:
         self.store = store

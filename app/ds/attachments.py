@@ -30,12 +30,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.principal import Principal
 from app.core.config import Settings
 from app.core.errors import AppError
-from app.documents import service as documents_service
+from app.documents import filing as documents_filing
 from app.documents.errors import DocumentTooLarge
 from app.documents.storage import DocumentStorage
 from app.documents.upload import ReceivedFile, stage_stream
 from app.ds.client import USER_AGENT
-from app.ds.rules import Attachment, ParsedDossier
+from app.ds.dossier_rules import Attachment, ParsedDossier
 from app.projects.models import Project
 from app.webhooks.guard import Resolver, TargetPolicy, pinned, resolve, system_resolver
 
@@ -218,7 +218,7 @@ async def file_all(
             )
             continue
         try:
-            document, new = await documents_service.import_project_document(
+            document, new = await documents_filing.import_project_document(
                 session,
                 principal,
                 project=project,

@@ -16,7 +16,11 @@ from app.core.errors import problems
 from app.core.filters import UpdatedSince
 from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.documents.router import storage_of
-from app.ds import service as ds_service
+from app.ds import (
+    mappings as ds_mappings,
+    sync as ds_sync,
+    write_back as ds_write_back,
+)
 from app.ds.models import DsDemarche, DsMutation, DsSyncRun
 from app.ds.schemas import (
     MappingIn,
@@ -43,7 +47,7 @@ DemarcheNumber = Annotated[
 
 def _mapping_read(demarche: DsDemarche, request: Request, response: Response) -> MappingRead:
     response.headers["ETag"] = etag_for(demarche.version)
-    view = ds_service.mapping_view(demarche, default_code(request))
+    view = ds_mappings.mapping_view(demarche, default_code(request))
     return MappingRead.model_validate(view)
 
 
@@ -62,7 +66,7 @@ async def get_ds_mapping(
 ) -> MappingRead:
     """La correspondance des champs DS d'une démarche vers les dossiers du guichet (DINUM ;
     un préfet : les démarches nationales et celles de son département)."""
-    demarche = await ds_service.get_demarche(session, principal, number=number)
+    demarche = await ds_mappings.get_demarche(session, principal, number=number)
     return _mapping_read(demarche, request, response)
 
 
@@ -88,7 +92,7 @@ async def put_ds_mapping(
     """Créer ou remplacer la correspondance, toujours avec If-Match (R-FLOW-3) : l'ETag lu
     pour la remplacer, `"v0"` pour la créer (aucune correspondance encore). Une correspondance
     modifiée relit tous les dossiers de la démarche à la synchronisation suivante."""
-    demarche, created = await ds_service.put_mapping(
+    demarche, created = await ds_mappings.put_mapping(
         session,
         principal,
         number=number,
@@ -120,7 +124,7 @@ async def sync_demarche(
     suivante une fois corrigé sur DS. Une erreur de DS : 502, rien n'est écrit. Les pièces
     justificatives que la correspondance nomme sont téléchargées et enregistrées comme un
     dépôt (R-DOC-2) ; l'échec d'une pièce est dit dans `attachments`, sans perdre le dossier."""
-    run, items = await ds_service.sync(
+    run, items = await ds_sync.sync(
         session,
         principal,
         number=number,
@@ -147,7 +151,7 @@ async def list_ds_syncs(
     demarche_number: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
 ) -> SyncRunList:
     """Les synchronisations et leurs comptes (un préfet : celles de son département)."""
-    runs, next_cursor = await ds_service.list_syncs(
+    runs, next_cursor = await ds_sync.list_syncs(
         session,
         principal,
         page=page,
@@ -181,7 +185,7 @@ async def get_project_ds(
 ) -> ProjectDsRead:
     """Le côté DS d'un dossier importé : numéro et identifiant DS, état DS, signalement d'une
     modification sur DS après décision, et l'envoi de chaque décision à DS."""
-    link, mutations = await ds_service.project_ds(session, principal, project_id=project_id)
+    link, mutations = await ds_write_back.project_ds(session, principal, project_id=project_id)
     return ProjectDsRead(
         project_id=link.project_id,
         demarche_number=link.demarche_number,

@@ -10,7 +10,8 @@ from pydantic import Field, model_validator
 
 from app.core.schemas import Count, InputModel, ReadModel, Version, not_blank
 from app.programme.schemas import StrandCode
-from app.projects.rules import Nature, VendorOrigin
+from app.projects.cost_rules import VendorOrigin
+from app.projects.eligibility_rules import Nature
 from app.projects.schemas import CategoryCode, ProgrammeCode
 from app.reference.kinds import OrganisationKind
 

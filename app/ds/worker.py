@@ -26,7 +26,7 @@ from app.core.config import Settings
 from app.ds.client import DsClient, DsError, DsMutationRefused
 from app.ds.models import DsMutation
 from app.ds.rules import MutationKind
-from app.ds.service import real_now
+from app.ds.write_back import real_now
 from app.webhooks.rules import next_delay
 
 logger = logging.getLogger("app.ds")

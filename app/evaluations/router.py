@@ -28,7 +28,8 @@ from app.evaluations.schemas import (
     EvaluationUpdate,
     ScoreRead,
 )
-from app.projects.rules import ACTION_ROLES, ProjectAction, centi_text
+from app.projects.display import centi_text
+from app.projects.lifecycle_rules import ACTION_ROLES, ProjectAction
 
 project_evaluations_router = APIRouter(prefix="/projects", tags=["evaluations"])
 evaluations_router = APIRouter(prefix="/evaluations", tags=["evaluations"])

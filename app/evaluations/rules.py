@@ -11,14 +11,14 @@ from enum import StrEnum
 from fractions import Fraction
 
 from app.core.rules import RuleFailure
-from app.projects.rules import EVALUABLE, STATUS_LABELS_FR, Status
+from app.projects.lifecycle_rules import EVALUABLE, STATUS_LABELS_FR, Status
 
 MIN_SCORE = 0
 MAX_SCORE = 5
 CENTI = 100
 # R-EVAL-2: while the dossier is being instructed; a committee's close moves it out of
 # in_review (accepted/rejected), which ends the evaluations without importing committees. The
-# lifecycle's own table (app.projects.rules.EVALUABLE), which `allowed_actions` reads too.
+# lifecycle's own table (app.projects.lifecycle_rules.EVALUABLE), which `allowed_actions` reads too.
 EVALUABLE_STATUSES = frozenset(status.value for status in EVALUABLE)
 
 

@@ -50,14 +50,17 @@ from app.evaluations.schemas import EvaluationCreate, EvaluationUpdate
 from app.programme import service as programme_service
 from app.programme.models import ScoringGrid
 from app.projects import (
+    actions as projects_actions,
     guards as projects_guards,
     hooks as projects_hooks,
+    reads as projects_reads,
     repository as projects_repository,
-    service as projects_service,
+    scores as projects_scores,
 )
+from app.projects.display import ScoreSummary
 from app.projects.errors import ProjectNotFound
+from app.projects.lifecycle_rules import ProjectAction
 from app.projects.models import Project
-from app.projects.rules import ProjectAction, ScoreSummary
 
 INVALID_DETAIL = "L'évaluation est refusée : voir chaque règle non respectée dans `errors`."
 
@@ -79,7 +82,7 @@ async def _conflict(
     session: AsyncSession, principal: Principal, project: Project, failure: RuleFailure
 ) -> EvaluationConflict:
     """The 409 of an R-EVAL-2 refusal, listing what the caller may do now (issue 12)."""
-    actions = await projects_service.actions_now(session, principal, project)
+    actions = await projects_actions.actions_now(session, principal, project)
     return EvaluationConflict(
         failure.message,
         code=failure.code,
@@ -167,7 +170,7 @@ async def create_evaluation(
     """
     project = await _project_for_update(session, principal, project_id)
     # The checks of `evaluate_refusal`, in its order (`allowed_actions` offers by it).
-    advisors = await projects_service.advisors_for(session, principal, project)  # R-EVAL-3
+    advisors = await projects_actions.advisors_for(session, principal, project)  # R-EVAL-3
     may = evaluator_kind(principal.role.value, project.strand, advisors)
     if may.failure is not None:  # R-EVAL-3
         raise EvaluationForbidden(may.failure.message, code=may.failure.code)
@@ -268,7 +271,7 @@ async def list_evaluations(
     stmt = keyset_page(stmt, Evaluation.created_at, Evaluation.id, page)
     rows = list((await session.execute(stmt)).scalars().all())
     if not rows:
-        await projects_service.get_project(
+        await projects_reads.get_project(
             session, principal, project_id=project_id, with_lines=False
         )
     return split_page(rows, page, lambda e: (e.created_at, e.id))
@@ -299,7 +302,7 @@ async def update_evaluation(
         )
     check_if_match(if_match, evaluation.version)
     project = await _project_for_update(session, principal, evaluation.project_id)
-    advisors = await projects_service.advisors_for(session, principal, project)
+    advisors = await projects_actions.advisors_for(session, principal, project)
     strand = edit_strand_failure(principal.role.value, project.strand, advisors)  # R-EVAL-5
     if strand is not None:
         raise EvaluationForbidden(strand.message, code=strand.code)
@@ -380,7 +383,7 @@ async def refresh_summary(session: AsyncSession, project_id: uuid.UUID) -> Score
         advisory_count=len(totals[True]),
         advisory_mean_centi=mean_centi(totals[True]),
     )
-    await projects_service.record_scores(session, project_id=project_id, summary=summary)
+    await projects_scores.record_scores(session, project_id=project_id, summary=summary)
     return summary
 
 

@@ -283,11 +283,11 @@ async def list_for_project(
 ) -> list[Notification]:
     """The notifications of a dossier, oldest first: DINUM, or the prefect of its département
     (R-ACL-1: 404 outside, through the projects domain's own scope)."""
-    from app.projects import service as projects_service
+    from app.projects import reads as projects_reads
 
     if principal.role not in (Role.DINUM, Role.PREFECT):
         raise NotificationForbidden()
-    await projects_service.get_project(session, principal, project_id=project_id)
+    await projects_reads.get_project(session, principal, project_id=project_id)
     stmt = (
         select(Notification)
         .where(col(Notification.project_id) == project_id)

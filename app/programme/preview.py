@@ -20,9 +20,13 @@ from app.core.schemas import Cents, InputModel, IsoDate, JsonInt, ReadModel, Ver
 from app.programme import lifecycle
 from app.programme.rules import Step, requirements
 from app.programme.schemas import Bps, Code, ProgrammeStatusName, StrandCode
-from app.projects import service as projects_service
+from app.projects import (
+    assessment as projects_assessment,
+    filing as projects_filing,
+)
+from app.projects.eligibility_rules import Nature
+from app.projects.lifecycle_rules import Status
 from app.projects.models import Project
-from app.projects.rules import Nature, Status
 from app.projects.schemas import (
     MAX_EXPENSE_LINES,
     ExpenseLineIn,
@@ -104,7 +108,7 @@ async def preview(
         epci_type=data.candidate.epci_type,
         departement=data.candidate.departement or "",
     )
-    lines = projects_service._expense_lines(data.expense_lines)
+    lines = projects_filing.expense_line_rows(data.expense_lines)
     project = Project(
         id=uuid.uuid4(),
         created_by=principal.subject,
@@ -123,10 +127,10 @@ async def preview(
         total_cost_cents=sum(line.amount_cents for line in lines),
         status=Status.DRAFT.value,
         expense_lines=lines,
-        funding_lines=projects_service._funding_lines(data.other_funding),
+        funding_lines=projects_filing.funding_line_rows(data.other_funding),
     )
-    day = data.request_day or projects_service.today_in_france()
-    report = await projects_service.assess_project(
+    day = data.request_day or projects_assessment.today_in_france()
+    report = await projects_assessment.assess_project(
         session, project, programme, request_day=day, candidate=candidate
     )
     strand = next((s for s in programme.strands if s["code"] == data.strand), None)

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Label, String, bindparam
 
 from app.auth.principal import Principal, Role
-from app.projects.rules import ACTION_ROLES, ProjectAction, Status
+from app.projects.lifecycle_rules import ACTION_ROLES, ProjectAction, Status
 
 FactColumn = Callable[[ColumnElement[str]], ColumnElement[Any]]
 """A fact of the dossier for the caller whose subject is given (the bind parameter `CALLER`),

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.principal import Principal
 from app.core.rules import RuleFailure
 from app.programme.rules import Step
-from app.projects.rules import Action, Status
+from app.projects.lifecycle_rules import Action, Status
 
 if TYPE_CHECKING:
     from app.projects.models import Project

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
@@ -12,35 +11,34 @@ from app.auth.dependencies import require_roles
 from app.auth.principal import Principal, Role
 from app.core.concurrency import ETAG, IfMatchHeader, etag_for
 from app.core.db import SessionDep
-from app.core.errors import example_problem, problems
+from app.core.errors import problems
 from app.core.filters import SubmittedFrom, SubmittedTo, UpdatedSince
 from app.core.location import set_location
 from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.programme import cache as programme_cache
 from app.programme.dependencies import ProgrammeRef, default_code
-from app.projects import guards, service as projects_service
-from app.projects.models import Project, ProjectTransition
-from app.projects.rules import (
-    ACTION_ROLES,
-    TRANSITIONS,
-    Action,
-    ProjectAction,
-    Status,
-    centi_text,
+from app.projects import (
+    actions as projects_actions,
+    assessment as projects_assessment,
+    filing as projects_filing,
+    guards,
+    reads as projects_reads,
+    transitions as projects_transitions,
 )
+from app.projects.lifecycle_rules import ACTION_ROLES, Action, ProjectAction, Status
+from app.projects.models import Project
+from app.projects.presenters import eligibility_read, list_item, to_read, transition_read
+from app.projects.responses import EDIT_CONFLICT, NOT_FOUND, transition_responses
 from app.projects.schemas import (
     CloseRequest,
     EligibilityRead,
     HistoryRead,
-    LineOutcomeRead,
     ProjectCreate,
     ProjectList,
     ProjectRead,
     ProjectUpdate,
     ReturnRequest,
-    RuleFailureRead,
     Strand,
-    TransitionRead,
 )
 from app.reference.departements import DepartementQuery
 
@@ -65,242 +63,13 @@ Returner = Annotated[Principal, _may(ProjectAction.RETURN)]
 Closer = Annotated[Principal, _may(ProjectAction.CLOSE)]
 
 
-def _scores(project: Any, *, shown: bool) -> dict[str, object] | None:
-    """R-EVAL-4: None for a candidate; the summary stored on the row otherwise (R-EVAL-3).
-    The fields of `ProjectScores`, validated with the dossier's (one validation, issue 13)."""
-    if not shown:
-        return None
-    return _score_fields(
-        project.evaluation_count,
-        project.mean_score_centi,
-        project.advisory_count,
-        project.advisory_mean_centi,
-    )
-
-
-def _score_fields(
-    count: int, mean_centi: int | None, advisory_count: int, advisory_mean_centi: int | None
-) -> dict[str, object]:
-    return {
-        "count": count,
-        "mean_weighted_total": centi_text(mean_centi),
-        "advisory_count": advisory_count,
-        "advisory_mean_weighted_total": centi_text(advisory_mean_centi),
-    }
-
-
-def _list_item(
-    row: Any,
-    shows_scores: bool,
-    facts: Callable[[Any], Mapping[str, Any]],
-    actions: Callable[[Mapping[str, Any], Mapping[str, Any]], list[ProjectAction]],
-    programme: str,
-) -> dict[str, object]:
-    """A list row as `ProjectSummary`'s fields: its summary values by name (positional
-    reads, issue 13), the four score columns folded into `evaluations`, and what the caller
-    may do on it now."""
-    item = projects_service.summary_values(row)
-    scores = (
-        item.pop("evaluation_count"),
-        item.pop("mean_score_centi"),
-        item.pop("advisory_count"),
-        item.pop("advisory_mean_centi"),
-    )
-    item["evaluations"] = _score_fields(*scores) if shows_scores else None
-    item["allowed_actions"] = actions(item, facts(row))
-    item["programme"] = programme  # the list's one programme (R-PROG-2)
-    del item["programme_id"]  # read by `actions` (R-EVAL-3), not shown here
-    return item
-
-
-def _summary_fields(
-    project: Any,
-    candidate_name: str,
-    principal: Principal,
-    actions: list[ProjectAction],
-    programme: str,
-) -> dict[str, object]:
-    """The summary of a dossier: a loaded Project, or a list row of its summary columns, with
-    what the caller may do on it now (`projects_service.actions_for`) and its programme's
-    code (R-PROG-2)."""
-    shows_scores = projects_service.shows_scores(principal)
-    return {
-        "id": project.id,
-        "candidate_id": project.candidate_id,
-        "candidate_name": candidate_name,
-        "programme": programme,
-        "departement": project.departement,
-        "strand": project.strand,
-        "title": project.title,
-        "nature": project.nature,
-        "status": project.status,
-        "requested_cents": project.requested_cents,
-        "total_cost_cents": project.total_cost_cents,
-        "start_on": project.start_on,
-        "end_on": project.end_on,
-        "submitted_at": project.submitted_at,
-        "returned_at": project.returned_at,
-        "allowed_actions": actions,
-        "evaluations": _scores(project, shown=shows_scores),
-        "version": project.version,
-        "created_at": project.created_at,
-        "updated_at": project.updated_at,
-    }
-
-
-def to_read(
-    project: Project,
-    candidate_name: str,
-    principal: Principal,
-    actions: list[ProjectAction],
-    programme: str,
-) -> ProjectRead:
-    return ProjectRead.model_validate(
-        {
-            **_summary_fields(project, candidate_name, principal, actions, programme),
-            "description": project.description,
-            "objectives": project.objectives,
-            "status_message": project.status_message,
-            "sponsor": {"name": project.sponsor_name, "role": project.sponsor_role},
-            "team": project.team,
-            "agents_impacted": project.agents_impacted,
-            "users_impacted": project.users_impacted,
-            "replicability": project.replicability,
-            "open_source": project.open_source,
-            # ORM lines, read by their attributes in the same validation (issue 13: one
-            # validation of the dossier instead of one per line and per team member).
-            "expense_lines": project.expense_lines,
-            "other_funding": project.funding_lines,
-        }
-    )
-
-
-def eligibility_read(found: projects_service.Eligibility) -> EligibilityRead:
-    project, report = found.project, found.report
-    lines = {str(line.id): line for line in project.expense_lines}
-    excluded = [
-        LineOutcomeRead(
-            line_id=uuid.UUID(o.ref) if o.ref else None,
-            position=o.index,
-            label=lines[o.ref].label if o.ref in lines else "",
-            amount_cents=o.amount_cents,
-            eligible_cents=o.eligible_cents,
-            excluded_cents=o.excluded_cents,
-            rule=o.rule or "",
-            reason=o.reason or "",
-        )
-        for o in report.cost.excluded
-    ]
-    return EligibilityRead(
-        project_id=project.id,
-        status=Status(project.status),
-        eligible=report.eligible,
-        total_cost_cents=report.cost.total_cost_cents,
-        eligible_cost_cents=report.cost.eligible_cost_cents,
-        excluded_cents=sum(o.excluded_cents for o in report.cost.excluded),
-        excluded=excluded,
-        funding_cap_cents=report.funding_cap_cents,
-        forfait_cents=report.forfait_cents,
-        forfait_tier=report.forfait_tier,
-        max_grant_cents=report.max_grant_cents,
-        requested_cents=project.requested_cents,
-        other_public_funding_cents=report.other_public_funding_cents,
-        failures=[
-            RuleFailureRead(code=f.code, message=f.message, field=f.field) for f in report.failures
-        ],
-        documents_step=found.documents_step,
-        missing_documents=[
-            RuleFailureRead(code=f.code, message=f.message, field=f.field)
-            for f in found.missing_documents
-        ],
-    )
-
-
-EXAMPLE_PROJECT = "/api/v1/projects/3f2c9a1e-8b4d-4e6f-9a0b-1c2d3e4f5a6b"
-
-
-def _problem(
-    status: int, slug: str, title: str, detail: str, code: str, **extra: Any
-) -> dict[str, Any]:
-    """A problem+json example of this router's contract (issue 12)."""
-    return example_problem(status, slug, title, detail, code, instance=EXAMPLE_PROJECT, **extra)
-
-
-NOT_FOUND = _problem(
-    404,
-    "project-not-found",
-    "Dossier introuvable",
-    "Ce dossier n'existe pas ou n'est pas dans votre périmètre.",
-    "R-ACL-1",
-)
-
-
-def _transition_responses(
-    action: Action, current: Status, label: str, allowed: list[str]
-) -> dict[int | str, dict[str, object]]:
-    """The documented answers of a transition, with the 409 a UI meets most (R-FLOW-1)."""
-    target = TRANSITIONS[action][1]
-    conflict = _problem(
-        409,
-        "invalid-transition",
-        "Transition interdite",
-        f"Transition « {action.value} » impossible : le dossier est « {label} » "
-        f"({current.value}), la transition mènerait à « {target.value} ».",
-        "R-FLOW-1",
-        current_status=current.value,
-        requested_status=target.value,
-        allowed_actions=allowed,
-    )
-    conflict["instance"] = f"{conflict['instance']}/{action.value}"
-    examples: dict[int, dict[str, object]] = {409: conflict, 404: NOT_FOUND}
-    if action is Action.SUBMIT:
-        examples[422] = _problem(
-            422,
-            "project-ineligible",
-            "Dossier inéligible",
-            "Le dossier ne peut pas être déposé : voir chaque règle non respectée dans "
-            "`errors` (R-FLOW-2).",
-            "R-FLOW-2",
-            errors=[
-                {
-                    "code": "R-ELIG-3",
-                    "field": "/sponsor/name",
-                    "in": "body",
-                    "message": "Le dossier doit nommer son porteur (élu ou cadre dirigeant).",
-                },
-                {
-                    "code": "R-ELIG-6",
-                    "field": "/end_on",
-                    "in": "body",
-                    "message": "Le projet dure au plus 24 mois.",
-                },
-            ],
-        )
-        return {
-            200: {"headers": ETAG},
-            **problems(401, 403, 404, 409, 412, 422, 428, examples=examples),
-        }
-    return {200: {"headers": ETAG}, **problems(401, 403, 404, 409, 412, 428, examples=examples)}
-
-
-EDIT_CONFLICT = _problem(
-    409,
-    "project-not-editable",
-    "Dossier non modifiable",
-    "Le dossier est « déposé » : seuls les brouillons sont modifiables (R-FLOW-3).",
-    "R-FLOW-3",
-    status_current="submitted",
-    allowed_actions=["withdraw"],
-)
-
-
 async def _respond(
     session: SessionDep, response: Response, principal: Principal, project: Project
 ) -> ProjectRead:
     """A dossier just written, as its writer reads it now (one statement: the candidate's name
     and the facts of `allowed_actions`)."""
     response.headers["ETag"] = etag_for(project.version)
-    name, actions = await projects_service.name_and_actions(session, principal, project)
+    name, actions = await projects_actions.name_and_actions(session, principal, project)
     programme = await programme_cache.code_of(session, project.programme_id)
     return to_read(project, name, principal, actions, programme)
 
@@ -326,7 +95,7 @@ async def create_project(
     Règles : R-ELIG-1, R-ELIG-8, R-REF-2, R-PROG-1, R-PROG-2 ; la réponse porte
     `allowed_actions` (R-FLOW-1).
     """
-    project = await projects_service.create_project(
+    project = await projects_filing.create_project(
         session, principal, default_programme=default_code(request), data=data
     )
     set_location(response, f"/projects/{project.id}")
@@ -356,10 +125,10 @@ async def list_projects(
     programme par défaut du service) ; chaque élément porte `allowed_actions` (R-FLOW-1,
     R-FLOW-3).
     """
-    rows, next_cursor = await projects_service.list_projects(
+    rows, next_cursor = await projects_reads.list_projects(
         session,
         principal,
-        filters=projects_service.ProjectFilters(
+        filters=projects_reads.ProjectFilters(
             programme_id=programme.id,
             departement=departement,
             strand=strand,
@@ -372,14 +141,12 @@ async def list_projects(
         page=page,
     )
     facts = guards.facts_reader(principal)  # what this caller's actions hang on, once
-    advisors = await projects_service.page_advisors(session, principal, rows)
-    actions = projects_service.page_actions(principal, advisors)
-    shows_scores = projects_service.shows_scores(principal)
+    advisors = await projects_actions.page_advisors(session, principal, rows)
+    actions = projects_actions.page_actions(principal, advisors)
+    shows_scores = projects_reads.shows_scores(principal)
     return ProjectList.model_validate(  # the page validated in one call (issue 13)
         {
-            "items": [
-                _list_item(row, shows_scores, facts, actions, programme.code) for row in rows
-            ],
+            "items": [list_item(row, shows_scores, facts, actions, programme.code) for row in rows],
             "next_cursor": next_cursor,
         }
     )
@@ -399,7 +166,7 @@ async def read_project(
     Règles : R-ACL-1, R-EVAL-4 ; porte `allowed_actions` (R-FLOW-1, R-FLOW-3) et, pour un
     dossier renvoyé, `returned_at`.
     """
-    view = await projects_service.read_project(session, principal, project_id=project_id)
+    view = await projects_reads.read_project(session, principal, project_id=project_id)
     response.headers["ETag"] = etag_for(view.project.version)
     return to_read(
         view.project, view.candidate_name, principal, view.allowed_actions, view.programme.code
@@ -429,7 +196,7 @@ async def update_project(
 
     Règles : R-FLOW-3 ; un 409 liste `allowed_actions`.
     """
-    project = await projects_service.update_project(
+    project = await projects_filing.update_project(
         session, principal, project_id=project_id, if_match=if_match, data=data
     )
     return await _respond(session, response, principal, project)
@@ -453,7 +220,7 @@ async def read_eligibility(
     Règles : R-EXCL-1, R-EXCL-2, R-EXCL-3, R-CAP-1, R-CAP-2, R-CAP-3, R-ELIG-3 à R-ELIG-8,
     R-DOC-1.
     """
-    found = await projects_service.eligibility(session, principal, project_id=project_id)
+    found = await projects_assessment.eligibility(session, principal, project_id=project_id)
     return eligibility_read(found)
 
 
@@ -461,9 +228,7 @@ async def read_eligibility(
     "/{project_id}/submit",
     summary="Déposer un dossier",
     response_model=ProjectRead,
-    responses=_transition_responses(
-        Action.SUBMIT, Status.IN_REVIEW, "en instruction", ["withdraw"]
-    ),
+    responses=transition_responses(Action.SUBMIT, Status.IN_REVIEW, "en instruction", ["withdraw"]),
 )
 async def submit_project(
     project_id: uuid.UUID,
@@ -477,7 +242,7 @@ async def submit_project(
 
     Règles : R-FLOW-1, R-FLOW-2, R-FLOW-3 ; un 409 liste `allowed_actions`.
     """
-    project = await projects_service.transition(
+    project = await projects_transitions.transition(
         session, principal, project_id=project_id, action=Action.SUBMIT, if_match=if_match
     )
     return await _respond(session, response, principal, project)
@@ -487,7 +252,7 @@ async def submit_project(
     "/{project_id}/withdraw",
     summary="Retirer un dossier",
     response_model=ProjectRead,
-    responses=_transition_responses(Action.WITHDRAW, Status.CLOSED, "classé sans suite", []),
+    responses=transition_responses(Action.WITHDRAW, Status.CLOSED, "classé sans suite", []),
 )
 async def withdraw_project(
     project_id: uuid.UUID,
@@ -500,7 +265,7 @@ async def withdraw_project(
 
     Règles : R-FLOW-1, R-FLOW-3 (If-Match) ; un 409 liste `allowed_actions`.
     """
-    project = await projects_service.transition(
+    project = await projects_transitions.transition(
         session, principal, project_id=project_id, action=Action.WITHDRAW, if_match=if_match
     )
     return await _respond(session, response, principal, project)
@@ -510,7 +275,7 @@ async def withdraw_project(
     "/{project_id}/start-review",
     summary="Mettre un dossier en instruction",
     response_model=ProjectRead,
-    responses=_transition_responses(Action.START_REVIEW, Status.DRAFT, "brouillon", []),
+    responses=transition_responses(Action.START_REVIEW, Status.DRAFT, "brouillon", []),
 )
 async def start_review(
     project_id: uuid.UUID,
@@ -523,7 +288,7 @@ async def start_review(
 
     Règles : R-FLOW-1 (déposé seulement), R-FLOW-3 (If-Match) ; un 409 liste `allowed_actions`.
     """
-    project = await projects_service.transition(
+    project = await projects_transitions.transition(
         session, principal, project_id=project_id, action=Action.START_REVIEW, if_match=if_match
     )
     return await _respond(session, response, principal, project)
@@ -533,7 +298,7 @@ async def start_review(
     "/{project_id}/return",
     summary="Renvoyer un dossier pour complément",
     response_model=ProjectRead,
-    responses=_transition_responses(Action.RETURN, Status.SUBMITTED, "déposé", ["start-review"]),
+    responses=transition_responses(Action.RETURN, Status.SUBMITTED, "déposé", ["start-review"]),
 )
 async def return_project(
     project_id: uuid.UUID,
@@ -548,7 +313,7 @@ async def return_project(
     Règles : R-FLOW-1 (en instruction seulement), R-FLOW-3 (If-Match) ; le dossier redevient
     brouillon avec `returned_at` et `status_message` ; un 409 liste `allowed_actions`.
     """
-    project = await projects_service.transition(
+    project = await projects_transitions.transition(
         session,
         principal,
         project_id=project_id,
@@ -563,7 +328,7 @@ async def return_project(
     "/{project_id}/close",
     summary="Classer un dossier sans suite",
     response_model=ProjectRead,
-    responses=_transition_responses(Action.CLOSE, Status.SUBMITTED, "déposé", ["start-review"]),
+    responses=transition_responses(Action.CLOSE, Status.SUBMITTED, "déposé", ["start-review"]),
 )
 async def close_project(
     project_id: uuid.UUID,
@@ -578,7 +343,7 @@ async def close_project(
     Règles : R-FLOW-1 (en instruction seulement), R-FLOW-3 (If-Match) ; un 409 liste
     `allowed_actions`.
     """
-    project = await projects_service.transition(
+    project = await projects_transitions.transition(
         session,
         principal,
         project_id=project_id,
@@ -587,21 +352,6 @@ async def close_project(
         message=data.reason,
     )
     return await _respond(session, response, principal, project)
-
-
-def _transition_read(item: ProjectTransition, *, hide_agent: bool) -> TransitionRead:
-    from_state = Status(item.from_status) if item.from_status else None
-    state_agent = item.actor_role != Role.CANDIDATE.value
-    return TransitionRead(
-        id=item.id or 0,
-        action=Action(item.action),
-        from_status=from_state,
-        to_status=Status(item.to_status),
-        actor_role=Role(item.actor_role),
-        actor=None if hide_agent and state_agent else item.actor_subject,
-        message=item.message,
-        at=item.at,
-    )
 
 
 @router.get(
@@ -617,8 +367,8 @@ async def read_history(
 
     Règles : R-FLOW-1, R-ACL-1.
     """
-    items = await projects_service.history(session, principal, project_id=project_id)
-    hide = projects_service.hides_state_agents(principal)
+    items = await projects_reads.history(session, principal, project_id=project_id)
+    hide = projects_reads.hides_state_agents(principal)
     return HistoryRead(
-        project_id=project_id, items=[_transition_read(i, hide_agent=hide) for i in items]
+        project_id=project_id, items=[transition_read(i, hide_agent=hide) for i in items]
     )

@@ -24,13 +24,9 @@ from app.core.schemas import (
 from app.programme.dependencies import CODE_PATTERN
 from app.programme.rules import Step
 from app.programme.schemas import MAX_REQUIRED_DOCUMENTS, StrandCode
-from app.projects.rules import (
-    Action,
-    Nature,
-    ProjectAction,
-    Status,
-    VendorOrigin,
-)
+from app.projects.cost_rules import VendorOrigin
+from app.projects.eligibility_rules import Nature
+from app.projects.lifecycle_rules import Action, ProjectAction, Status
 
 # R-PROG-1: the strand is one of the dossier's programme's (checked by the service, 422).
 Strand = StrandCode

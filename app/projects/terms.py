@@ -14,8 +14,9 @@ from app.core.rules import RuleFailure, raise_failures
 from app.programme.models import Programme
 from app.programme.rules import categories, strand_codes, strand_rules
 from app.programme.schemas import Advisor
+from app.projects.cost_rules import check_categories
+from app.projects.eligibility_rules import ProgrammeTerms
 from app.projects.errors import OutsideProgramme
-from app.projects.rules import ProgrammeTerms, check_categories
 from app.reference.kinds import KIND_LABELS_FR, OrganisationKind
 
 

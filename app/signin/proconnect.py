@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.core.config import Settings
 from app.core.errors import ServiceUnavailable, Unauthenticated
-from app.core.security import ProviderVerifier
+from app.core.proconnect import ProviderVerifier
 from app.signin.errors import ProConnectNotConfigured
 
 

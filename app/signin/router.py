@@ -18,7 +18,7 @@ from app.core.db import SessionDep
 from app.core.errors import example_problem, problems
 from app.core.filters import UpdatedSince
 from app.core.pagination import CursorFormat, PageParams, page_params_for
-from app.core.security import TokenVerifier
+from app.core.tokens import TokenVerifier
 from app.signin import proconnect, service
 from app.signin.errors import LoginFromAnotherBrowser, LoginStateUnknown
 from app.signin.models import MappingRule

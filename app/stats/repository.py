@@ -22,8 +22,8 @@ from app.committees.models import Committee
 from app.committees.rules import CommitteeStatus
 from app.core.clock import PARIS
 from app.programme.models import Programme
+from app.projects.lifecycle_rules import Status
 from app.projects.models import Project, ProjectTransition
-from app.projects.rules import Status
 from app.stats.counters import MONTHLY
 from app.stats.models import StatsBeneficiary, StatsCounter
 from app.stats.sql import date_year_month, days_between, year_month

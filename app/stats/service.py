@@ -27,7 +27,7 @@ from app.committees import due as committees_due
 from app.core import clock
 from app.core.db import read_only_transaction
 from app.programme.models import Programme
-from app.projects.rules import Status
+from app.projects.lifecycle_rules import Status
 from app.stats import cache as stats_cache, counters, repository as q
 from app.stats.rules import ratio_bps, use_rate_bps
 from app.stats.schemas import DepartementFigures, DepartementsStats, NationalStats

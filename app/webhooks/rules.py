@@ -32,7 +32,7 @@ class EventType(StrEnum):
 
 
 # Audit (object type, action) → webhook event types. A decision on a dossier is its transition
-# to accepted or rejected (recorded by projects.service.advance, whoever drives it: a committee
+# to accepted or rejected (recorded by projects.transitions.advance, whoever drives it: a committee
 # included), so it is never recorded twice; the committees domain records
 # ("committee", "closed") when a committee closes.
 DECISION_TRANSITIONS = frozenset({"accept", "reject"})

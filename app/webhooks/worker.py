@@ -63,13 +63,16 @@ async def _render_project(
     session: AsyncSession, principal: Principal, delivery: WebhookDelivery
 ) -> Any:
     from app.programme import cache as programme_cache
-    from app.projects import service as projects_service
-    from app.projects.router import to_read
+    from app.projects import (
+        actions as projects_actions,
+        reads as projects_reads,
+    )
+    from app.projects.presenters import to_read
 
-    project = await projects_service.get_project(
+    project = await projects_reads.get_project(
         session, principal, project_id=uuid.UUID(delivery.object_id)
     )
-    name, actions = await projects_service.name_and_actions(session, principal, project)
+    name, actions = await projects_actions.name_and_actions(session, principal, project)
     # R-EVAL-4 (scores shown to State agents) and allowed_actions follow the subscriber's role
     programme = await programme_cache.code_of(session, project.programme_id)
     return to_read(project, name, principal, actions, programme).model_dump(mode="json")

@@ -20,7 +20,7 @@ from httpx import AsyncClient
 from app import __main__ as cli
 from app.auth.principal import Principal
 from app.core.config import Settings, get_settings
-from app.core.security import TokenVerifier
+from app.core.tokens import TokenVerifier
 from tests.conftest import Actors
 from tests.unit.auth.jwt_forge import (
     DROP,

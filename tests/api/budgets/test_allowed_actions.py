@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.candidates.models import Candidate
 from app.core import clock
 from app.programme.rules import Step
-from app.projects.rules import ProjectAction
+from app.projects.lifecycle_rules import ProjectAction
 from tests.api.budgets.conftest import GRANT
 from tests.api.budgets.driver import Money, today
 from tests.api.projects.test_allowed_actions import BODIES, WHO, attempt, judge, read_offer

@@ -18,8 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.principal import Principal, Role
-from app.ds.service import real_now
 from app.ds.worker import deliver_once
+from app.ds.write_back import real_now
 from tests.api.budgets.driver import STATE_SIREN, Money
 from tests.api.committees.driver import Committees
 from tests.api.ds.fake_ds import DEMARCHE, TOKEN, FakeDS, Scripted, serve

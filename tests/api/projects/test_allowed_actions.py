@@ -19,7 +19,7 @@ from httpx import AsyncClient, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.candidates.models import Candidate
-from app.projects.rules import ProjectAction, Status
+from app.projects.lifecycle_rules import ProjectAction, Status
 from tests.api.evaluations.driver import PREF13_BIS, body as evaluation
 from tests.conftest import AIX_SIREN, MARSEILLE_SIREN, Actors
 from tests.factories import make_candidate, make_project

@@ -12,7 +12,7 @@ from httpx import AsyncClient
 from pydantic import ValidationError
 
 from app.core.config import Settings
-from app.core.security import ProviderMetadata
+from app.core.proconnect import ProviderMetadata
 from app.signin import proconnect
 from app.signin.schemas import LogoutRequest, LogoutResponse
 from tests.conftest import ACTORS

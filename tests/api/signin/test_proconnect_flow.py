@@ -32,7 +32,7 @@ from app.auth.principal import Principal, Role
 from app.core.clock import use_clock
 from app.core.db import load_clock
 from app.core.errors import ServiceUnavailable, Unauthenticated
-from app.core.security import ProviderVerifier
+from app.core.proconnect import ProviderVerifier
 from app.main import create_app
 from app.programme.service import seed_programme
 from app.signin.service import audit_object_id

@@ -11,7 +11,7 @@ import pytest
 
 from app.auth.principal import Principal, Role
 from app.auth.rules import InvalidScope, principal_from_claims
-from app.core.security import TokenClaims
+from app.core.tokens import TokenClaims
 from app.reference.catalogue import get_catalogue
 
 MARSEILLE_SIREN = "211300553"  # valid Luhn key

@@ -16,7 +16,8 @@ from pydantic import ValidationError
 
 from app.core.config import Settings
 from app.core.errors import Unauthenticated
-from app.core.security import ServiceKey, TokenVerifier, encode_access_token
+from app.core.security import ServiceKey, encode_access_token
+from app.core.tokens import TokenVerifier
 from tests.unit.auth.jwt_forge import assemble, claims_for, hs256_token, sign_hs256
 
 DB_URL = "sqlite+aiosqlite:///:memory:"

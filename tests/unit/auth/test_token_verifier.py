@@ -19,10 +19,10 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from app.core import security
+from app.core import security, tokens
 from app.core.config import Settings
 from app.core.errors import ServiceUnavailable, Unauthenticated
-from app.core.security import TokenClaims, TokenVerifier
+from app.core.tokens import TokenClaims, TokenVerifier
 from tests.support import test_settings as make_settings
 from tests.unit.auth.jwt_forge import (
     DROP,
@@ -656,7 +656,7 @@ async def test_r_auth_1_jwks_fetch_failure_keeps_the_cached_keys(
 
     # Past the interval, the IdP is down: the unknown kid is refused (401, not accepted, not
     # 503 since keys are cached) and the cached key still verifies.
-    monkeypatch.setattr(security, "JWKS_REFRESH_MIN_INTERVAL_S", 0.0)
+    monkeypatch.setattr(tokens, "JWKS_REFRESH_MIN_INTERVAL_S", 0.0)
 
     def down(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
@@ -683,7 +683,7 @@ async def test_r_auth_1_jwks_rotation_picks_up_a_new_kid(
     verifier = url_verifier()
     c = url_ctx(ctx, verifier)
     await verifier.verify(rs_token(c))
-    monkeypatch.setattr(security, "JWKS_REFRESH_MIN_INTERVAL_S", 0.0)
+    monkeypatch.setattr(tokens, "JWKS_REFRESH_MIN_INTERVAL_S", 0.0)
     rotated = new_rsa_key("idp-2024-02")
     fake_idp.respond = lambda request: httpx.Response(200, json={"keys": [rotated.public_jwk()]})
     claims = await verifier.verify(rs_token(c, key=rotated, header={"kid": rotated.kid}))
@@ -716,12 +716,12 @@ async def test_a_verified_token_is_served_from_the_cache_until_it_expires(
     assert decodes == []  # the hit skipped the signature check
     # Past exp + leeway (by this module's clock), the cached claims are not served: the token
     # goes through the full check again (jose's own clock, the real one, still accepts it).
-    monkeypatch.setattr(security.time, "time", lambda: now + 60 + LEEWAY + 1)
+    monkeypatch.setattr(tokens.time, "time", lambda: now + 60 + LEEWAY + 1)
     await verifier.verify(token)
     assert decodes == ["decode"]
     # A token that failed is never cached.
     forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
-    monkeypatch.setattr(security.time, "time", lambda: now)
+    monkeypatch.setattr(tokens.time, "time", lambda: now)
     for _ in range(2):
         with pytest.raises(Unauthenticated):
             await verifier.verify(forged)

@@ -18,7 +18,7 @@ from app.budgets.rules import (
 )
 from app.programme.rules import select_forfait
 from app.programme.seed import DEFAULT_FORFAITS
-from app.projects.rules import max_grant_cents
+from app.projects.cap_rules import max_grant_cents
 
 GRANT = 1_000_000  # 10 000 €
 DEFAULT_CAPS = PaymentCaps(advance_cap_bps=3_000, pre_final_payment_cap_bps=8_000)

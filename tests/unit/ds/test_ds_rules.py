@@ -11,15 +11,13 @@ from typing import Any
 
 import pytest
 
+from app.ds.dossier_rules import Attachment, Mapping, parse_node
 from app.ds.rules import (
-    Attachment,
     DsState,
-    Mapping,
     MutationKind,
     Reason,
     backoff_seconds,
     mutations_for,
-    parse_node,
     retry_after_seconds,
 )
 

@@ -28,7 +28,7 @@ from app.evaluations.rules import (
 )
 from app.programme.rules import grid_snapshot, shared_criterion_codes
 from app.programme.seed import GENERAL_CRITERIA, STRANDS
-from app.projects.rules import centi_text
+from app.projects.display import centi_text
 from tests.unit.projects.fitn7 import ADVISORS
 
 GRID = (W("a", 30), W("b", 25), W("c", 20), W("d", 25))

@@ -8,8 +8,8 @@ from enum import StrEnum
 
 from app.programme.rules import categories
 from app.programme.seed import CATEGORIES as SEEDED, STRANDS
-from app.projects import rules
-from app.projects.rules import EligibleCost, ExpenseLineFacts
+from app.projects import cost_rules
+from app.projects.cost_rules import EligibleCost, ExpenseLineFacts
 
 CATEGORIES = categories(SEEDED)
 
@@ -33,7 +33,7 @@ assert {c.value for c in C} == {c.code for c in CATEGORIES}
 
 def eligible_cost(lines: Sequence[ExpenseLineFacts], share_cap_bps: int) -> EligibleCost:
     """R-EXCL-1, R-EXCL-2 on FITN7's categories."""
-    return rules.eligible_cost(lines, share_cap_bps, CATEGORIES)
+    return cost_rules.eligible_cost(lines, share_cap_bps, CATEGORIES)
 
 
 # R-EVAL-3: who advises on each of FITN7's strands (its seed: ANCT on the training strand).

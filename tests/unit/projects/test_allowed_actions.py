@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.auth.principal import Role
-from app.projects.rules import ProjectAction, Status, allowed_actions, state_allows
+from app.projects.lifecycle_rules import ProjectAction, Status, allowed_actions, state_allows
 
 E, S, W, R, RET, C = (
     ProjectAction.EDIT,

@@ -7,7 +7,12 @@ from datetime import date
 
 import pytest
 
-from app.projects.rules import add_months, assess, check_dates, check_start_after_request
+from app.projects.eligibility_rules import (
+    add_months,
+    assess,
+    check_dates,
+    check_start_after_request,
+)
 from tests.unit.projects.test_rules import FACTS, TERMS
 
 

@@ -17,10 +17,10 @@ from app.budgets.rules import final_report_refusal
 from app.evaluations import service as evaluations_service
 from app.evaluations.rules import evaluate_refusal
 from app.projects import guards
+from app.projects.actions import actions_for, page_actions
+from app.projects.lifecycle_rules import ProjectAction, Status
 from app.projects.repository import SUMMARY_NAMES
-from app.projects.rules import ProjectAction, Status
 from app.projects.schemas import ProjectSummary
-from app.projects.service import actions_for, page_actions
 from tests.unit.projects.fitn7 import ADVISORS
 
 PREFECT = Principal("prefet-13", Role.PREFECT, departement="13")

@@ -8,24 +8,14 @@ from datetime import date
 
 import pytest
 
-from app.projects.rules import (
-    TRANSITIONS,
-    Action,
+from app.projects.cap_rules import check_caps, funding_cap_cents, max_grant_cents
+from app.projects.cost_rules import (
     ExpenseLineFacts as Line,
-    IllegalTransition,
-    Nature,
-    ProgrammeTerms,
-    ProjectFacts,
-    Status,
     VendorOrigin,
-    add_months,
-    assess,
-    check_caps,
     extra_eu_licence_allowance,
-    funding_cap_cents,
-    max_grant_cents,
-    next_status,
 )
+from app.projects.eligibility_rules import Nature, ProgrammeTerms, ProjectFacts, add_months, assess
+from app.projects.lifecycle_rules import TRANSITIONS, Action, IllegalTransition, Status, next_status
 from tests.unit.projects.fitn7 import CATEGORIES, C, eligible_cost
 
 TERMS = ProgrammeTerms(

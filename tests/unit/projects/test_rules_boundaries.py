@@ -11,24 +11,17 @@ from datetime import date
 import pytest
 
 from app.core.rules import RuleFailure
-from app.projects.rules import (
-    Action,
+from app.projects.cap_rules import check_caps
+from app.projects.cost_rules import (
     ExpenseLineFacts as Line,
-    IllegalTransition,
     LineOutcome,
-    Status,
     VendorOrigin,
-    assess,
-    blank,
-    check_caps,
-    check_content,
-    check_dates,
     check_eligible_cost,
     check_licence_origins,
-    check_window,
     extra_eu_licence_allowance,
-    next_status,
 )
+from app.projects.eligibility_rules import assess, blank, check_content, check_dates, check_window
+from app.projects.lifecycle_rules import Action, IllegalTransition, Status, next_status
 from tests.unit.projects.fitn7 import CATEGORIES, C, eligible_cost
 from tests.unit.projects.test_rules import FACTS, TERMS, TODAY
 

@@ -9,15 +9,15 @@ from dataclasses import replace
 import pytest
 
 from app.core.rules import RuleFailure
-from app.projects.rules import (
+from app.projects.cap_rules import check_caps
+from app.projects.cost_rules import (
     EligibleCost,
     ExpenseLineFacts as Line,
     LineOutcome,
-    assess,
-    check_caps,
     check_eligible_cost,
     check_licence_origins,
 )
+from app.projects.eligibility_rules import assess
 from tests.unit.projects.fitn7 import CATEGORIES, C
 from tests.unit.projects.test_rules import FACTS, TERMS, TODAY
 

@@ -1,0 +1,193 @@
+"""How a dossier is shown: the read schemas built from loaded dossiers and summary rows.
+
+R-EVAL-4 (a candidate sees no score), issue 12 (`allowed_actions` in every read), issue 13
+(a page's rows read by position), and the eligibility report and history as served.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from app.auth.principal import Principal, Role
+from app.projects import (
+    assessment as projects_assessment,
+    reads as projects_reads,
+)
+from app.projects.display import centi_text
+from app.projects.lifecycle_rules import Action, ProjectAction, Status
+from app.projects.models import Project, ProjectTransition
+from app.projects.schemas import (
+    EligibilityRead,
+    LineOutcomeRead,
+    ProjectRead,
+    RuleFailureRead,
+    TransitionRead,
+)
+
+
+def _scores(project: Any, *, shown: bool) -> dict[str, object] | None:
+    """R-EVAL-4: None for a candidate; the summary stored on the row otherwise (R-EVAL-3).
+    The fields of `ProjectScores`, validated with the dossier's (one validation, issue 13)."""
+    if not shown:
+        return None
+    return _score_fields(
+        project.evaluation_count,
+        project.mean_score_centi,
+        project.advisory_count,
+        project.advisory_mean_centi,
+    )
+
+
+def _score_fields(
+    count: int, mean_centi: int | None, advisory_count: int, advisory_mean_centi: int | None
+) -> dict[str, object]:
+    return {
+        "count": count,
+        "mean_weighted_total": centi_text(mean_centi),
+        "advisory_count": advisory_count,
+        "advisory_mean_weighted_total": centi_text(advisory_mean_centi),
+    }
+
+
+def list_item(
+    row: Any,
+    shows_scores: bool,
+    facts: Callable[[Any], Mapping[str, Any]],
+    actions: Callable[[Mapping[str, Any], Mapping[str, Any]], list[ProjectAction]],
+    programme: str,
+) -> dict[str, object]:
+    """A list row as `ProjectSummary`'s fields: its summary values by name (positional
+    reads, issue 13), the four score columns folded into `evaluations`, and what the caller
+    may do on it now."""
+    item = projects_reads.summary_values(row)
+    scores = (
+        item.pop("evaluation_count"),
+        item.pop("mean_score_centi"),
+        item.pop("advisory_count"),
+        item.pop("advisory_mean_centi"),
+    )
+    item["evaluations"] = _score_fields(*scores) if shows_scores else None
+    item["allowed_actions"] = actions(item, facts(row))
+    item["programme"] = programme  # the list's one programme (R-PROG-2)
+    del item["programme_id"]  # read by `actions` (R-EVAL-3), not shown here
+    return item
+
+
+def _summary_fields(
+    project: Any,
+    candidate_name: str,
+    principal: Principal,
+    actions: list[ProjectAction],
+    programme: str,
+) -> dict[str, object]:
+    """The summary of a dossier: a loaded Project, or a list row of its summary columns, with
+    what the caller may do on it now (`projects_actions.actions_for`) and its programme's
+    code (R-PROG-2)."""
+    shows_scores = projects_reads.shows_scores(principal)
+    return {
+        "id": project.id,
+        "candidate_id": project.candidate_id,
+        "candidate_name": candidate_name,
+        "programme": programme,
+        "departement": project.departement,
+        "strand": project.strand,
+        "title": project.title,
+        "nature": project.nature,
+        "status": project.status,
+        "requested_cents": project.requested_cents,
+        "total_cost_cents": project.total_cost_cents,
+        "start_on": project.start_on,
+        "end_on": project.end_on,
+        "submitted_at": project.submitted_at,
+        "returned_at": project.returned_at,
+        "allowed_actions": actions,
+        "evaluations": _scores(project, shown=shows_scores),
+        "version": project.version,
+        "created_at": project.created_at,
+        "updated_at": project.updated_at,
+    }
+
+
+def to_read(
+    project: Project,
+    candidate_name: str,
+    principal: Principal,
+    actions: list[ProjectAction],
+    programme: str,
+) -> ProjectRead:
+    return ProjectRead.model_validate(
+        {
+            **_summary_fields(project, candidate_name, principal, actions, programme),
+            "description": project.description,
+            "objectives": project.objectives,
+            "status_message": project.status_message,
+            "sponsor": {"name": project.sponsor_name, "role": project.sponsor_role},
+            "team": project.team,
+            "agents_impacted": project.agents_impacted,
+            "users_impacted": project.users_impacted,
+            "replicability": project.replicability,
+            "open_source": project.open_source,
+            # ORM lines, read by their attributes in the same validation (issue 13: one
+            # validation of the dossier instead of one per line and per team member).
+            "expense_lines": project.expense_lines,
+            "other_funding": project.funding_lines,
+        }
+    )
+
+
+def eligibility_read(found: projects_assessment.Eligibility) -> EligibilityRead:
+    project, report = found.project, found.report
+    lines = {str(line.id): line for line in project.expense_lines}
+    excluded = [
+        LineOutcomeRead(
+            line_id=uuid.UUID(o.ref) if o.ref else None,
+            position=o.index,
+            label=lines[o.ref].label if o.ref in lines else "",
+            amount_cents=o.amount_cents,
+            eligible_cents=o.eligible_cents,
+            excluded_cents=o.excluded_cents,
+            rule=o.rule or "",
+            reason=o.reason or "",
+        )
+        for o in report.cost.excluded
+    ]
+    return EligibilityRead(
+        project_id=project.id,
+        status=Status(project.status),
+        eligible=report.eligible,
+        total_cost_cents=report.cost.total_cost_cents,
+        eligible_cost_cents=report.cost.eligible_cost_cents,
+        excluded_cents=sum(o.excluded_cents for o in report.cost.excluded),
+        excluded=excluded,
+        funding_cap_cents=report.funding_cap_cents,
+        forfait_cents=report.forfait_cents,
+        forfait_tier=report.forfait_tier,
+        max_grant_cents=report.max_grant_cents,
+        requested_cents=project.requested_cents,
+        other_public_funding_cents=report.other_public_funding_cents,
+        failures=[
+            RuleFailureRead(code=f.code, message=f.message, field=f.field) for f in report.failures
+        ],
+        documents_step=found.documents_step,
+        missing_documents=[
+            RuleFailureRead(code=f.code, message=f.message, field=f.field)
+            for f in found.missing_documents
+        ],
+    )
+
+
+def transition_read(item: ProjectTransition, *, hide_agent: bool) -> TransitionRead:
+    from_state = Status(item.from_status) if item.from_status else None
+    state_agent = item.actor_role != Role.CANDIDATE.value
+    return TransitionRead(
+        id=item.id or 0,
+        action=Action(item.action),
+        from_status=from_state,
+        to_status=Status(item.to_status),
+        actor_role=Role(item.actor_role),
+        actor=None if hide_agent and state_agent else item.actor_subject,
+        message=item.message,
+        at=item.at,
+    )
