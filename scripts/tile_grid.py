@@ -50,6 +50,7 @@ def main() -> None:
     metropolitan = {c for c in catalogue.departement_codes() if len(c) == 2}
     assert set(grid) == metropolitan, sorted(set(grid) ^ metropolitan)
     rows = max(y for _, y in grid.values()) + 2
+
     def tile(code: str, col: int, row: int) -> dict[str, object]:
         # the région (COG code) lets a prefect's map show its région only; none for a COM
         return {
