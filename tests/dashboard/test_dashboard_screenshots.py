@@ -130,6 +130,7 @@ def test_national_view_chart_axes_and_engaged_explained(
     hint = page.inner_text("#chiffres li[data-figure='committed_cents'] .chiffre__aide")
     assert hint.startswith("net, aujourd'hui")
     shoot(page, shots, "national")
+    page.locator("#mois svg").screenshot(path=str(shots / "national-mois.png"))  # the detail
 
     # signed out: the heading no longer says national, the button is gone
     page.click("#deconnexion")
@@ -187,6 +188,7 @@ def test_prefect_view_zooms_on_its_region(
     assert "Bouches-du-Rhône" in page.inner_text("#carte li[data-departement='13']")
     assert len(page.query_selector_all("#mois svg .axe-y text.graduation")) >= 3
     shoot(page, shots, "prefet-13")
+    page.locator("#carte").screenshot(path=str(shots / "prefet-13-carte.png"))
     assert network.refused == [] and network.errors == []
 
 
