@@ -20,6 +20,7 @@ from app.audit.schemas import (
 )
 from app.auth.dependencies import require_roles
 from app.auth.principal import Principal, Role
+from app.core import tags
 from app.core.config import Settings
 from app.core.db import SessionDep
 from app.core.errors import NotFound, problems
@@ -28,7 +29,7 @@ from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.core.schemas import MAX_INT32, NO_NUL_PATTERN
 from app.core.security import ServiceKey
 
-router = APIRouter(prefix="/audit-events", tags=["audit"])
+router = APIRouter(prefix="/audit-events", tags=[tags.AUDIT])
 
 AUDIT_CURSOR = CursorFormat("audit", serial=True)
 Readers = Annotated[Principal, Depends(require_roles(Role.DINUM, Role.PREFECT))]

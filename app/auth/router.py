@@ -6,9 +6,10 @@ from fastapi import APIRouter
 
 from app.auth.dependencies import CurrentPrincipal
 from app.auth.schemas import MeRead
+from app.core import tags
 from app.core.errors import problems
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/auth", tags=[tags.CONNEXION])
 
 
 @router.get(

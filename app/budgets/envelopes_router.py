@@ -21,6 +21,7 @@ from app.budgets.schemas import (
     LedgerPage,
     MovementRead,
 )
+from app.core import tags
 from app.core.concurrency import ETAG, IfMatchHeader, etag_for
 from app.core.db import SessionDep
 from app.core.errors import problems
@@ -32,7 +33,7 @@ from app.programme.dependencies import ProgrammeParam, ProgrammeRef
 from app.programme.schemas import ForfaitTier
 from app.reference.departements import DepartementPath
 
-envelopes_router = APIRouter(prefix="/envelopes", tags=["budgets"])
+envelopes_router = APIRouter(prefix="/envelopes", tags=[tags.ENVELOPPES])
 
 ENVELOPES_CURSOR = CursorFormat("envelopes")
 LEDGER_CURSOR = CursorFormat("ledger", serial=True)

@@ -22,13 +22,14 @@ from app.budgets.schemas import (
     PaymentRead,
     ScheduleItemRead,
 )
+from app.core import tags
 from app.core.concurrency import IfMatchHeader, etag_for
 from app.core.db import SessionDep
 from app.core.errors import example_problem, problems
 from app.core.idempotency import REPLAYED, IdempotencyKeyHeader, run_idempotent
 from app.projects.lifecycle_rules import ACTION_ROLES, ProjectAction
 
-grants_router = APIRouter(prefix="/projects", tags=["grants"])
+grants_router = APIRouter(prefix="/projects", tags=[tags.SUBVENTIONS])
 
 AllReaders = Annotated[
     Principal, Depends(require_roles(Role.CANDIDATE, Role.PREFECT, Role.DINUM, Role.ANCT))

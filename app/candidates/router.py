@@ -18,6 +18,7 @@ from app.candidates.schemas import (
     CandidateUpdate,
     VerificationDecision,
 )
+from app.core import tags
 from app.core.concurrency import ETAG, IfMatchHeader, etag_for
 from app.core.db import SessionDep
 from app.core.errors import problems
@@ -27,7 +28,7 @@ from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.reference.departements import DepartementQuery
 from app.reference.kinds import OrganisationKind
 
-router = APIRouter(prefix="/candidates", tags=["candidates"])
+router = APIRouter(prefix="/candidates", tags=[tags.CANDIDATS])
 CANDIDATES_CURSOR = CursorFormat("candidates")
 
 Readers = Annotated[

@@ -43,6 +43,7 @@ from app.committees.schemas import (
     ProjectDecisionRead,
     StrandTotal,
 )
+from app.core import tags
 from app.core.concurrency import ETAG, IfMatchHeader, etag_for
 from app.core.db import SessionDep
 from app.core.errors import problems
@@ -60,8 +61,8 @@ from app.projects.display import centi_text
 from app.projects.schemas import ProjectScores
 from app.reference.departements import DepartementQuery
 
-router = APIRouter(prefix="/committees", tags=["committees"])
-decisions_router = APIRouter(prefix="/projects", tags=["committees"])
+router = APIRouter(prefix="/committees", tags=[tags.COMITES])
+decisions_router = APIRouter(prefix="/projects", tags=[tags.COMITES])
 COMMITTEES_CURSOR = CursorFormat("committees")
 StateReaders = Annotated[Principal, Depends(require_roles(Role.PREFECT, Role.DINUM, Role.ANCT))]
 AllReaders = Annotated[

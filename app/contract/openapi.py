@@ -30,6 +30,7 @@ from app.core.errors import (
 from app.core.location import LOCATION_HEADER
 from app.core.ratelimit import document_rate_limits
 from app.core.schemas import NO_NUL_PATTERN
+from app.core.tags import TAGS
 
 COMPONENT_REF = "#/components/schemas/"
 
@@ -343,6 +344,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         version=app.version,
         description=app.description,
         routes=app.routes,
+        tags=TAGS,
     )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.pop("HTTPValidationError", None)

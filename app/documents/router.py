@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.dependencies import CurrentPrincipal, require_roles
 from app.auth.principal import Principal, Role
+from app.core import tags
 from app.core.db import SessionDep, StreamingSessionDep
 from app.core.errors import problems
 from app.core.filters import UpdatedSince
@@ -23,7 +24,7 @@ from app.documents.models import Document
 from app.documents.schemas import AllowedUpload, DocumentList, DocumentRead
 from app.documents.storage import DocumentStorage
 
-router = APIRouter(tags=["documents"])
+router = APIRouter(tags=[tags.PIECES])
 
 PROJECT_DOCUMENTS_CURSOR = CursorFormat("projectdocuments")
 CANDIDATE_DOCUMENTS_CURSOR = CursorFormat("candidatedocuments")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from app.auth.dependencies import require_roles
 from app.auth.principal import Principal, Role
+from app.core import tags
 from app.core.concurrency import ETAG, IfMatchHeader, etag_for
 from app.core.db import SessionDep
 from app.core.errors import problems
@@ -34,8 +35,8 @@ from app.ds.schemas import (
 )
 from app.programme.dependencies import default_code
 
-router = APIRouter(prefix="/ds", tags=["démarches-simplifiées"])
-project_router = APIRouter(prefix="/projects", tags=["démarches-simplifiées"])
+router = APIRouter(prefix="/ds", tags=[tags.DEMARCHES_SIMPLIFIEES])
+project_router = APIRouter(prefix="/projects", tags=[tags.DEMARCHES_SIMPLIFIEES])
 
 SYNCS_CURSOR = CursorFormat("dssyncs")
 Operators = Annotated[Principal, Depends(require_roles(Role.DINUM, Role.PREFECT))]

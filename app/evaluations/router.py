@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Response
 
 from app.auth.dependencies import require_roles
 from app.auth.principal import Principal, Role
+from app.core import tags
 from app.core.concurrency import ETAG, IfMatchHeader, etag_for
 from app.core.db import SessionDep
 from app.core.errors import problems
@@ -31,8 +32,8 @@ from app.evaluations.schemas import (
 from app.projects.display import centi_text
 from app.projects.lifecycle_rules import ACTION_ROLES, ProjectAction
 
-project_evaluations_router = APIRouter(prefix="/projects", tags=["evaluations"])
-evaluations_router = APIRouter(prefix="/evaluations", tags=["evaluations"])
+project_evaluations_router = APIRouter(prefix="/projects", tags=[tags.EVALUATIONS])
+evaluations_router = APIRouter(prefix="/evaluations", tags=[tags.EVALUATIONS])
 EVALUATIONS_CURSOR = CursorFormat("evaluations")
 
 # R-EVAL-4: never candidates. R-EVAL-3: the prefect and ANCT (on its strands only) evaluate,

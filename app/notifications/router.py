@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 
 from app.auth.dependencies import require_roles
 from app.auth.principal import Principal, Role
+from app.core import tags
 from app.core.config import Settings
 from app.core.db import SessionDep
 from app.core.errors import problems
@@ -53,7 +54,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await worker
 
 
-router = APIRouter(tags=["notifications"], lifespan=lifespan)
+router = APIRouter(tags=[tags.NOTIFICATIONS], lifespan=lifespan)
 StateAgents = Annotated[Principal, Depends(require_roles(Role.DINUM, Role.PREFECT))]
 
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import tags
 from app.core.db import get_session, read_only_transaction
 from app.core.errors import problems
 from app.core.schemas import IsoDate
@@ -23,7 +24,7 @@ from app.opendata.schemas import SubventionRecord
 from app.programme.dependencies import ALL_PROGRAMMES, SCOPE_PATTERN, default_code, programme_named
 from app.reference.departements import DepartementQuery
 
-router = APIRouter(prefix="/open-data", tags=["open data"])
+router = APIRouter(prefix="/open-data", tags=[tags.DONNEES_OUVERTES])
 
 # The default (request) scope: the session, its transaction and its server-side cursor live
 # until the streamed body has been sent (SessionDep closes before the response goes out).
@@ -69,8 +70,8 @@ def _not_modified(request: Request, etag: str, last_modified: datetime) -> bool:
     """RFC 9110 §13.1.2/§13.1.3: If-None-Match wins; If-Modified-Since only without it."""
     if_none_match = request.headers.get("if-none-match")
     if if_none_match is not None:
-        tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
-        return "*" in tags or etag in tags
+        entity_tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+        return "*" in entity_tags or etag in entity_tags
     if_modified_since = request.headers.get("if-modified-since")
     if if_modified_since:
         try:

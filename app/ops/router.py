@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import tags
 from app.core.config import Settings
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, NotFound, ServiceUnavailable, Unauthenticated, problems
@@ -23,7 +24,7 @@ from app.core.migrations import head_revisions
 from app.core.observability import exposition
 from app.documents import scanner as documents_scanner
 
-router = APIRouter(tags=["ops"])
+router = APIRouter(tags=[tags.EXPLOITATION])
 
 
 class Health(BaseModel):

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 
 from app.auth.dependencies import CurrentPrincipal, require_roles
 from app.auth.principal import Principal, Role
+from app.core import tags
 from app.core.concurrency import ETAG, IfMatchHeader, etag_for
 from app.core.db import SessionDep
 from app.core.errors import problems
@@ -29,7 +30,7 @@ from app.programme.schemas import (
     ScoringGridRead,
 )
 
-router = APIRouter(tags=["programme"])
+router = APIRouter(tags=[tags.PROGRAMMES])
 
 Dinum = Annotated[Principal, Depends(require_roles(Role.DINUM))]
 CodePath = Annotated[

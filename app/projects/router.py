@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.auth.dependencies import require_roles
 from app.auth.principal import Principal, Role
+from app.core import tags
 from app.core.concurrency import ETAG, IfMatchHeader, etag_for
 from app.core.db import SessionDep
 from app.core.errors import problems
@@ -42,7 +43,7 @@ from app.projects.schemas import (
 )
 from app.reference.departements import DepartementQuery
 
-router = APIRouter(prefix="/projects", tags=["projects"])
+router = APIRouter(prefix="/projects", tags=[tags.DOSSIERS])
 PROJECTS_CURSOR = CursorFormat("projects")
 
 ALL_ROLES = (Role.CANDIDATE, Role.PREFECT, Role.DINUM, Role.ANCT)

@@ -8,12 +8,13 @@ from fastapi import APIRouter, Depends, Path
 
 from app.auth.dependencies import require_roles
 from app.auth.principal import Principal, Role
+from app.core import tags
 from app.core.errors import NotFound, problems
 from app.reference.catalogue import get_catalogue
 from app.reference.kinds import OrganisationKind
 from app.reference.schemas import CollectiviteRead
 
-router = APIRouter(prefix="/reference", tags=["reference"])
+router = APIRouter(prefix="/reference", tags=[tags.REFERENTIEL])
 
 
 class CollectiviteNotFound(NotFound):

@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse
 
 from app.auth.dependencies import CurrentPrincipal, require_roles
 from app.auth.principal import Principal, Role
+from app.core import tags
 from app.core.config import Settings
 from app.core.db import SessionDep
 from app.core.errors import example_problem, problems
@@ -34,8 +35,8 @@ from app.signin.schemas import (
     TokenResponse,
 )
 
-router = APIRouter(prefix="/auth", tags=["auth"])
-wellknown_router = APIRouter(tags=["auth"])
+router = APIRouter(prefix="/auth", tags=[tags.CONNEXION])
+wellknown_router = APIRouter(tags=[tags.CONNEXION])
 RULES_CURSOR = CursorFormat("mappings")
 Dinum = Annotated[Principal, Depends(require_roles(Role.DINUM))]
 # R-AUTH-2 (RFC 6749 §10.12): the login's `state` is bound to the browser that started it by

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from app.auth.dependencies import require_roles
 from app.auth.principal import Principal, Role
+from app.core import tags
 from app.core.db import SessionDep
 from app.core.errors import problems
 from app.core.schemas import IsoDate
@@ -18,7 +19,7 @@ from app.stats import service as stats_service
 from app.stats.rules import csv_document, flatten
 from app.stats.schemas import DepartementsStats, NationalStats
 
-router = APIRouter(prefix="/stats", tags=["stats"])
+router = APIRouter(prefix="/stats", tags=[tags.STATISTIQUES])
 
 National = Annotated[Principal, Depends(require_roles(Role.DINUM, Role.ANCT))]
 Readers = Annotated[Principal, Depends(require_roles(Role.PREFECT, Role.DINUM, Role.ANCT))]

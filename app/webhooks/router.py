@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.auth.dependencies import require_roles
 from app.auth.principal import Principal, Role
+from app.core import tags
 from app.core.db import SessionDep
 from app.core.errors import problems
 from app.core.filters import UpdatedSince
@@ -27,7 +28,7 @@ from app.webhooks.schemas import (
     SubscriptionRead,
 )
 
-router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/webhooks", tags=[tags.ABONNEMENTS])
 
 SUBSCRIPTIONS_CURSOR = CursorFormat("webhooks")
 DELIVERIES_CURSOR = CursorFormat("deliveries", serial=True)

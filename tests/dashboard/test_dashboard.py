@@ -91,7 +91,7 @@ def test_the_prefect_of_13_sees_only_13(open_page: Any, server: Server, network:
     own = server.get("/api/v1/stats/departements", ACTORS.pref13)["items"]
     assert [d["departement"] for d in own] == ["13"]
     page = open_page(ACTORS.pref13)
-    assert "Bouches-du-Rhône (13)" in page.inner_text("h1")
+    assert page.inner_text("h1") == "Tableau de bord — Département 13 (Bouches-du-Rhône)"
     assert_boxes_show(page, own[0])
     national = server.get("/api/v1/stats/national", ACTORS.dinum)
     assert boxes(page)["allocated_cents"][0] != national["allocated_cents"]
@@ -154,7 +154,7 @@ def test_the_period_filter_changes_the_figures(
     page.wait_for_function("document.querySelector('#message').textContent === ''")
     assert_boxes_show(page, april)
     assert page.inner_text("#volets table") != strands_before
-    assert "2021-04-01" in page.inner_text("#periode-active")
+    assert page.inner_text("#periode-active") == "Période : du 1er avril 2021 au 30 avril 2021."
     assert "from=2021-04-01" in (page.get_attribute("#lien-scdl", "href") or "")
     page.click("#periode-tout")
     page.wait_for_function(
@@ -283,8 +283,8 @@ def test_anct_sees_the_national_view_and_a_candidate_none(
         page.goto(f"{server.base}{PAGE}")
         page.fill("#jeton", server.token(ACTORS.cand_a))
         page.click("#jeton-form button[type=submit]")
-        page.wait_for_selector("#message .fr-alert--error")
-        assert "réservé" in page.inner_text("#message")
+        page.wait_for_selector("#message .fr-alert--warning")
+        assert "réservés aux agents de l'État" in page.inner_text("#message")
         assert page.is_hidden("#tableau")
     finally:
         context.close()

@@ -2,12 +2,12 @@
 // GET /auth/me says who: DINUM and ANCT see the national figures and every département; a
 // prefect its département.
 // The token lives in this tab's sessionStorage only, never in an address.
-import { TILES } from "./tiles.js";
+import { barChart, lineChart, monthSpan } from "./charts.js";
+import { dateInWords, el, integer, money, rate } from "./format.js";
+import { NAMES, regionOf, renderMap } from "./map.js";
 
 const API = "/api/v1";
 const TOKEN_KEY = "guichet.tableau-de-bord.jeton";
-const SVG = "http://www.w3.org/2000/svg";
-const NAMES = new Map(TILES.map((t) => [t.code, t.name]));
 const STRANDS = { "3a": "Volet 3a", "3b": "Volet 3b", "3c": "Volet 3c" };
 const KINDS = {
   commune: "Communes",
@@ -18,36 +18,19 @@ const KINDS = {
   syndicat: "Syndicats",
   public_body: "Organismes publics locaux",
 };
+const SIGNED_OUT = ["Tableau de bord", "Connectez-vous pour afficher les chiffres."];
+// Issue 27 §6: a candidate's token reaches no /stats route (GET /stats/national: DINUM and
+// ANCT; GET /stats/departements: a prefect, DINUM, ANCT), so the page says so plainly.
+const AGENTS_ONLY =
+  "Les tableaux de bord sont réservés aux agents de l'État : la DINUM et l'ANCT (vue nationale), " +
+  "les préfectures (leur département). Vous êtes connecté avec un compte de candidat, auquel l'API " +
+  "n'ouvre aucun de ces chiffres ; vos dossiers se suivent par l'API des dossiers (/api/v1/projects).";
 
-const euros = new Intl.NumberFormat("fr-FR", { style: "currency", currency: "EUR", maximumFractionDigits: 2 });
-const integer = new Intl.NumberFormat("fr-FR");
-const percent = new Intl.NumberFormat("fr-FR", { minimumFractionDigits: 1, maximumFractionDigits: 2 });
-const monthName = new Intl.DateTimeFormat("fr-FR", { month: "long", year: "numeric", timeZone: "UTC" });
-
-const state = { from: "", to: "", sort: { key: "departement", ascending: true }, rows: [] };
+// `session` counts sign-ins and sign-outs: a load started before a sign-out draws nothing.
+const state = { from: "", to: "", sort: { key: "departement", ascending: true }, rows: [], national: false, session: 0 };
 
 const $ = (id) => document.getElementById(id);
-const money = (cents) => euros.format(cents / 100);
-const rate = (bps) => (bps === null || bps === undefined ? "—" : `${percent.format(bps / 100)} %`);
 const depName = (code) => `${NAMES.get(code) ?? code} (${code})`;
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (key === "text") node.textContent = value;
-    else if (key === "className") node.className = value;
-    else node.setAttribute(key, value);
-  }
-  node.append(...children);
-  return node;
-}
-
-function svgEl(tag, attrs = {}, text) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 function token() {
   return sessionStorage.getItem(TOKEN_KEY);
@@ -96,170 +79,51 @@ function waiting(figures) {
 }
 
 // ---- data boxes -------------------------------------------------------------------------
+// [key, label, read, format, hint]: the hint says what a figure counts where it could be
+// mistaken for another (issue 27 §6: "Engagé" against the month's commitments).
 const BOXES = [
   ["allocated_cents", "Alloué", (f) => f.allocated_cents, money],
-  ["committed_cents", "Engagé", (f) => f.committed_cents, money],
+  ["committed_cents", "Engagé", (f) => f.committed_cents, money, "net, aujourd'hui : l'accordé moins ce qui a été libéré au solde ou à l'annulation"],
   ["paid_cents", "Payé", (f) => f.paid_cents, money],
-  ["available_cents", "Disponible", (f) => f.available_cents, money],
-  ["use_rate_bps", "Taux d'utilisation", (f) => f.use_rate_bps, rate],
-  ["waiting", "Dossiers en attente", waiting, (n) => integer.format(n)],
+  ["available_cents", "Disponible", (f) => f.available_cents, money, "alloué moins engagé"],
+  ["use_rate_bps", "Taux d'utilisation", (f) => f.use_rate_bps, rate, "engagé sur alloué"],
+  ["waiting", "Dossiers en attente", waiting, (n) => integer.format(n), "déposés ou en instruction"],
   ["committees_due", "Comités dus", (f) => f.committees_due, (n) => integer.format(n)],
   // of the period (the envelope's figures above are its state today)
-  ["decisions", "Décisions de la période", (f) => f.decisions, (n) => integer.format(n)],
+  ["decisions", "Décisions de la période", (f) => f.decisions, (n) => integer.format(n), "acceptations et refus"],
   ["committees_held", "Comités tenus sur la période", (f) => f.committees_held, (n) => integer.format(n)],
 ];
 
 function renderBoxes(figures) {
   $("chiffres").replaceChildren(
-    ...BOXES.map(([key, label, read, format]) => {
+    ...BOXES.map(([key, label, read, format, hint]) => {
       const value = read(figures);
-      return el(
+      const item = el(
         "li",
         { "data-figure": key, "data-value": String(value) },
         el("span", { className: "chiffre__libelle", text: label }),
         el("span", { className: "chiffre__valeur", text: format(value) }),
       );
-    }),
-  );
-}
-
-// ---- tile map ---------------------------------------------------------------------------
-const LEVELS = [
-  [0, "moins de 20 %"],
-  [2000, "de 20 à 40 %"],
-  [4000, "de 40 à 60 %"],
-  [6000, "de 60 à 80 %"],
-  [8000, "80 % et plus"],
-];
-
-function level(bps) {
-  if (bps === null || bps === undefined) return "niveau-aucun";
-  let index = 0;
-  LEVELS.forEach(([floor], i) => {
-    if (bps >= floor) index = i;
-  });
-  return `niveau-${index}`;
-}
-
-function renderMap(byDep, envelopes) {
-  $("legende").replaceChildren(
-    ...LEVELS.map(([floor, label]) => el("li", { className: level(floor), text: label })),
-    el("li", { className: "niveau-aucun", text: "sans enveloppe" }),
-  );
-  const tiles = [...TILES];
-  const lastRow = Math.max(...TILES.map((t) => t.row));
-  let extra = 0;
-  for (const code of envelopes.keys()) {
-    if (!NAMES.has(code)) tiles.push({ code, name: code, col: extra++, row: lastRow + 1 });
-  }
-  $("carte").replaceChildren(
-    ...tiles.map((tile) => {
-      const envelope = envelopes.get(tile.code);
-      const figures = byDep.get(tile.code);
-      const bps = envelope ? (figures?.use_rate_bps ?? envelope.use_rate_bps) : null;
-      const label = envelope
-        ? `${tile.name} (${tile.code}) : ${rate(bps)} de l'enveloppe engagé`
-        : `${tile.name} (${tile.code}) : sans enveloppe`;
-      const item = el(
-        "li",
-        { className: level(bps), "data-departement": tile.code, title: label },
-        el("span", { className: "tuile__code", "aria-hidden": "true", text: tile.code }),
-        el("span", { className: "tuile__taux", "aria-hidden": "true", text: envelope ? rate(bps) : "" }),
-        el("span", { className: "fr-sr-only", text: label }),
-      );
-      if (envelope) item.setAttribute("data-rate-bps", String(bps));
-      item.style.gridColumn = String(tile.col + 1);
-      item.style.gridRow = String(tile.row + 1);
+      if (hint) item.append(el("span", { className: "chiffre__aide", text: hint }));
       return item;
     }),
   );
 }
 
-// ---- charts, each with its table --------------------------------------------------------
-function dataTable(caption, headers, rows) {
-  // focusable: on a narrow screen the table scrolls, and the keyboard must reach it
-  const table = el(
-    "table",
-    { tabindex: "0" },
-    el("caption", { text: caption }),
-    el("thead", {}, el("tr", {}, ...headers.map((h, i) => el("th", { scope: "col", className: i ? "nombre" : "", text: h })))),
-    el(
-      "tbody",
-      {},
-      ...rows.map((cells) =>
-        el("tr", {}, ...cells.map((c, i) => el(i ? "td" : "th", i ? { className: "nombre", text: c } : { scope: "row", text: c }))),
-      ),
-    ),
-  );
-  return el("div", { className: "fr-table" }, table);
-}
-
-function barChart(figure, id, title, items) {
-  // items: [{label, requested, granted}], two bars each (demandé, accordé)
-  const max = Math.max(1, ...items.flatMap((i) => [i.requested, i.granted]));
-  const rowHeight = 44;
-  const width = 600;
-  const left = 150;
-  const svg = svgEl("svg", {
-    viewBox: `0 0 ${width} ${items.length * rowHeight + 30}`,
-    role: "img",
-    "aria-labelledby": `${id}-titre ${id}-resume`,
-  });
-  svg.append(svgEl("title", { id: `${id}-titre` }, title));
-  const summary = items.map((i) => `${i.label} : demandé ${money(i.requested)}, accordé ${money(i.granted)}`).join(" ; ");
-  svg.append(svgEl("desc", { id: `${id}-resume` }, summary || "Aucune donnée."));
-  items.forEach((item, index) => {
-    const y = index * rowHeight + 4;
-    svg.append(svgEl("text", { x: 0, y: y + 22 }, item.label));
-    const w1 = ((width - left - 10) * item.requested) / max;
-    const w2 = ((width - left - 10) * item.granted) / max;
-    svg.append(svgEl("rect", { class: "barre-demande", x: left, y, width: w1, height: 16 }));
-    svg.append(svgEl("rect", { class: "barre-accorde", x: left, y: y + 18, width: w2, height: 16 }));
-  });
-  const legendY = items.length * rowHeight + 18;
-  svg.append(svgEl("rect", { class: "barre-demande", x: left, y: legendY - 10, width: 12, height: 12 }));
-  svg.append(svgEl("text", { x: left + 18, y: legendY }, "Demandé"));
-  svg.append(svgEl("rect", { class: "barre-accorde", x: left + 110, y: legendY - 10, width: 12, height: 12 }));
-  svg.append(svgEl("text", { x: left + 128, y: legendY }, "Accordé"));
-  const table = dataTable(
-    title,
-    [items.length ? "Libellé" : "—", "Demandé", "Accordé"],
-    items.map((i) => [i.label, money(i.requested), money(i.granted)]),
-  );
-  figure.replaceChildren(svg, el("figcaption", { className: "fr-sr-only", text: `${title} : le tableau suit.` }), table);
-}
-
-function lineChart(figure, series) {
-  const id = "mois-graphique";
-  const width = 600;
-  const height = 220;
-  const pad = 40;
-  const max = Math.max(1, ...series.map((m) => m.commitments_cents));
-  const svg = svgEl("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-labelledby": `${id}-titre ${id}-resume` });
-  svg.append(svgEl("title", { id: `${id}-titre` }, "Montants engagés par mois"));
-  const summary = series.map((m) => `${monthName.format(new Date(`${m.month}-01T00:00:00Z`))} : ${money(m.commitments_cents)}`).join(" ; ");
-  svg.append(svgEl("desc", { id: `${id}-resume` }, summary || "Aucun engagement sur la période."));
-  svg.append(svgEl("line", { class: "axe", x1: pad, y1: height - pad, x2: width - 10, y2: height - pad }));
-  svg.append(svgEl("line", { class: "axe", x1: pad, y1: 10, x2: pad, y2: height - pad }));
-  const step = series.length > 1 ? (width - pad - 60) / (series.length - 1) : 0;
-  const points = series.map((m, i) => [pad + 10 + i * step, height - pad - ((height - pad - 20) * m.commitments_cents) / max]);
-  if (points.length) svg.append(svgEl("polyline", { class: "ligne", points: points.map((p) => p.join(",")).join(" ") }));
-  points.forEach(([x, y], i) => {
-    svg.append(svgEl("circle", { class: "point", cx: x, cy: y, r: 4 }));
-    svg.append(svgEl("text", { x, y: height - pad + 16, "text-anchor": "middle" }, series[i].month));
-  });
-  const table = dataTable(
-    "Engagements et paiements par mois",
-    ["Mois", "Engagements", "Montant engagé", "Paiements", "Montant payé"],
-    series.map((m) => [
-      monthName.format(new Date(`${m.month}-01T00:00:00Z`)),
-      integer.format(m.commitments),
-      money(m.commitments_cents),
-      integer.format(m.payments),
-      money(m.payments_cents),
-    ]),
-  );
-  figure.replaceChildren(svg, table);
+// The monthly table's total against the key figure "Engagé", and why they may differ.
+function renderMonthTotals(months, figures) {
+  const total = months.reduce((sum, m) => sum + m.commitments_cents, 0);
+  const box = $("mois-totaux");
+  box.dataset.totalCents = String(total);
+  if (total === figures.committed_cents) {
+    box.textContent = `Total des mois : ${money(total)}, égal au chiffre clé « Engagé ».`;
+  } else if (state.from || state.to) {
+    box.textContent =
+      `Total des mois de la période : ${money(total)} ; chiffre clé « Engagé » : ${money(figures.committed_cents)}. ` +
+      `L'écart, ${money(Math.abs(figures.committed_cents - total))}, vient des subventions décidées hors de la période.`;
+  } else {
+    box.textContent = `Total des mois : ${money(total)} ; chiffre clé « Engagé » : ${money(figures.committed_cents)}.`;
+  }
 }
 
 // ---- sortable table of départements -----------------------------------------------------
@@ -318,9 +182,24 @@ function period() {
   return { from: state.from, to: state.to };
 }
 
+function heading(title, scope) {
+  $("titre").textContent = title;
+  $("perimetre").textContent = scope;
+}
+
+function periodInWords() {
+  if (!state.from && !state.to) return "Toute la période.";
+  const from = state.from ? `du ${dateInWords(state.from)}` : "depuis le début";
+  const to = state.to ? `au ${dateInWords(state.to)}` : "jusqu'à aujourd'hui";
+  return `Période : ${from} ${to}.`;
+}
+
 async function load() {
+  const session = state.session;
+  const current = () => session === state.session; // signed out meanwhile: draw nothing
   say("Chargement des chiffres…");
   const meResponse = await api("/auth/me");
+  if (!current()) return;
   if (meResponse.status === 401) {
     say("Jeton refusé ou expiré : reconnectez-vous.", "error");
     return;
@@ -328,7 +207,9 @@ async function load() {
   const me = await json(meResponse);
   const nationalView = me.role === "dinum" || me.role === "anct";
   if (!nationalView && me.role !== "prefect") {
-    say("Ce tableau de bord est réservé à la DINUM, à l'ANCT et aux préfectures.", "error");
+    heading("Tableau de bord", "Accès réservé aux agents de l'État.");
+    $("tableau").hidden = true;
+    say(AGENTS_ONLY, "warning");
     return;
   }
   const params = { ...period(), group_by: "month" };
@@ -338,16 +219,20 @@ async function load() {
     api("/committees/status").then(json),
     allEnvelopes(),
   ]);
+  if (!current()) return;
   const due = new Map(committees.items.map((c) => [c.departement, c.due]));
   const byDep = new Map(departements.items.map((d) => [d.departement, d]));
   const envelopeByDep = new Map(envelopes.map((e) => [e.departement, e]));
+  state.national = Boolean(national);
   let figures = national;
   if (national) {
-    $("titre").textContent = "Tableau de bord national";
-    $("perimetre").textContent = "Toutes les enveloppes départementales du programme.";
+    heading("Tableau de bord national", "Toutes les enveloppes départementales du programme.");
   } else {
-    $("titre").textContent = `Tableau de bord — ${depName(me.departement)}`;
-    $("perimetre").textContent = "Les chiffres de votre département.";
+    const region = regionOf(me.departement);
+    heading(
+      `Tableau de bord — Département ${me.departement} (${NAMES.get(me.departement) ?? me.departement})`,
+      `Les chiffres de votre département${region ? ` ; la carte montre votre région, ${region.name}` : ""}.`,
+    );
     figures = byDep.get(me.departement);
   }
   $("tableau").hidden = false;
@@ -356,7 +241,7 @@ async function load() {
     return;
   }
   renderBoxes(figures);
-  renderMap(byDep, envelopeByDep);
+  renderMap(byDep, envelopeByDep, national ? null : me.departement);
   barChart(
     $("volets"),
     "volets-graphique",
@@ -369,19 +254,20 @@ async function load() {
     "Montants demandés et accordés par catégorie de candidat",
     figures.by_candidate_kind.map((k) => ({ label: KINDS[k.kind] ?? k.kind, requested: k.requested_cents, granted: k.granted_cents })),
   );
-  lineChart($("mois"), figures.series ?? []);
+  const months = monthSpan(figures.series ?? [], state.from, state.to);
+  lineChart($("mois"), months);
+  renderMonthTotals(months, figures);
   state.rows = departements.items.map((d) => ({ ...d, waiting: waiting(d), committees_due: due.get(d.departement) ? 1 : d.committees_due }));
   renderTable();
   const scdl = new URLSearchParams(Object.entries(period()).filter(([, v]) => v));
   if (!national) scdl.set("departement", me.departement);
   $("lien-scdl").href = `${API}/open-data/subventions.csv${scdl.size ? `?${scdl}` : ""}`;
-  $("periode-active").textContent =
-    state.from || state.to ? `Période : du ${state.from || "début"} au ${state.to || "ce jour"}.` : "Toute la période.";
+  $("periode-active").textContent = periodInWords();
   say("");
 }
 
 async function downloadCsv() {
-  const path = $("titre").textContent === "Tableau de bord national" ? "/stats/national" : "/stats/departements";
+  const path = state.national ? "/stats/national" : "/stats/departements";
   const response = await api(path, period(), "text/csv");
   if (!response.ok) {
     say("Le téléchargement a échoué.", "error");
@@ -420,11 +306,46 @@ async function redeemProConnectCode() {
   sessionStorage.setItem(TOKEN_KEY, body.access_token);
 }
 
+function signOut() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  showSignedIn(false);
+  say("Vous êtes déconnecté.");
+  // the focused button is gone: the focus goes to the way back in, or to the content
+  const next = !$("jeton-form").hidden ? $("jeton") : !$("proconnect").hidden ? $("proconnect-login") : $("contenu");
+  next.focus();
+}
+
+// « Se déconnecter » exists only while someone is signed in (not a `hidden` attribute, which
+// DSFR's .fr-btn display rule overrides); the other sign-in controls follow the same rule
+// through dashboard.css's [hidden] { display: none !important }.
 function showSignedIn(signedIn) {
-  $("deconnexion").hidden = !signedIn;
+  state.session += 1;
+  const place = $("deconnexion-place");
+  if (signedIn && !$("deconnexion")) {
+    const button = el("button", { id: "deconnexion", className: "fr-btn fr-btn--secondary fr-mt-2w", type: "button", text: "Se déconnecter" });
+    button.addEventListener("click", signOut);
+    place.replaceChildren(button);
+  } else if (!signedIn) {
+    place.replaceChildren();
+  }
   $("proconnect").hidden = signedIn || document.body.dataset.proconnect !== "on";
   $("jeton-form").hidden = signedIn || document.body.dataset.devToken !== "on";
-  if (!signedIn) $("tableau").hidden = true;
+  if (!signedIn) {
+    $("tableau").hidden = true;
+    heading(...SIGNED_OUT);
+    state.from = "";
+    state.to = "";
+    $("du").value = "";
+    $("au").value = "";
+    showDateInWords();
+  }
+}
+
+// Under each date field, the chosen day in words (the field itself is drawn by the browser,
+// in the browser's language whatever the page's lang="fr").
+function showDateInWords() {
+  $("du-en-lettres").textContent = $("du").value ? dateInWords($("du").value) : "début du programme";
+  $("au-en-lettres").textContent = $("au").value ? dateInWords($("au").value) : "aujourd'hui";
 }
 
 function start() {
@@ -437,11 +358,8 @@ function start() {
     showSignedIn(true);
     load().catch((error) => say(`Erreur : ${error.message}`, "error"));
   });
-  $("deconnexion").addEventListener("click", () => {
-    sessionStorage.removeItem(TOKEN_KEY);
-    showSignedIn(false);
-    say("Vous êtes déconnecté.");
-  });
+  $("du").addEventListener("input", showDateInWords);
+  $("au").addEventListener("input", showDateInWords);
   $("periode-form").addEventListener("submit", (event) => {
     event.preventDefault();
     state.from = $("du").value;
@@ -451,6 +369,7 @@ function start() {
   $("periode-tout").addEventListener("click", () => {
     $("du").value = "";
     $("au").value = "";
+    showDateInWords();
     state.from = "";
     state.to = "";
     load().catch((error) => say(`Erreur : ${error.message}`, "error"));
