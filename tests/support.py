@@ -11,6 +11,8 @@ from pathlib import Path
 import asyncpg
 from alembic import command
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.pool import NullPool
 from stdnum import luhn
 
 from app.auth.principal import Principal
@@ -114,6 +116,20 @@ async def migrate(url: str, revision: str = "head") -> None:
     cfg = alembic_config(url)
     cfg.attributes["skip_logging"] = True
     await asyncio.to_thread(command.upgrade, cfg, revision)
+
+
+async def migrate_and_seed(url: str) -> None:
+    """What a deployment runs before serving: the migrations, then the default programme (the
+    routes that name no programme read it, R-PROG-2)."""
+    from app.programme.service import seed_programme
+
+    await migrate(url)
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with AsyncSession(engine) as session, session.begin():
+            await seed_programme(session)
+    finally:
+        await engine.dispose()
 
 
 def siret_of(siren: str, establishment: str = "0001") -> str:

@@ -156,13 +156,13 @@ NOW = int(time.time())
 
 ROWS = {
     "enum-gives-the-allowed-values": Row(
-        _draft(expense_lines=[{"category": "cloud", "label": "PC", "amount_cents": 1_000}]),
+        _draft(nature="cloud"),
         422,
         "validation-error",
         "enum",
         "body",
-        "/expense_lines/0/category",
-        "attendu l'une de : ",
+        "/nature",
+        "attendu l'une de : transformation, innovation, modernisation.",
     ),
     "query-bound-gives-the-minimum": Row(
         _get(f"{PROJECTS}?limit=0"),
@@ -201,13 +201,13 @@ ROWS = {
         "au plus 200 caractères",
     ),
     "pattern-is-said": Row(
-        _draft(strand="9z"),
+        _draft(programme="fitn7 axe3"),
         422,
         "validation-error",
         "string_pattern_mismatch",
         "body",
-        "/strand",
-        "motif ^3[abc]$",
+        "/programme",
+        "motif ^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$",
     ),
     "own-validator-without-value-error-prefix": Row(
         _draft(requested_cents="12"),

@@ -28,7 +28,7 @@ from tests.support import (
     backend_url,
     create_database,
     drop_database,
-    migrate,
+    migrate_and_seed,
     test_settings,
 )
 
@@ -161,7 +161,7 @@ async def test_api4_recovers_without_restart_when_the_database_starts_answering(
     base = backend_url()
     assert base is not None
     url = await create_database(Path("."), "faults")
-    await migrate(url)
+    await migrate_and_seed(url)
     try:
         real = make_url(url)
         async with SilentThenForward() as listener:
@@ -185,7 +185,7 @@ async def test_api4_recovers_without_restart_when_the_database_starts_answering(
 @pytest.mark.skipif(backend_url() is None, reason="DROP DATABASE: PostgreSQL only")
 async def test_api4_dropped_postgresql_database_answers_503_then_recovers() -> None:
     url = await create_database(Path("."), "dropped")
-    await migrate(url)
+    await migrate_and_seed(url)
     settings = test_settings(url)
     try:
         async with _client(settings) as (_app, http):
@@ -212,7 +212,7 @@ async def _recreate(url: str) -> None:
         await admin.execute(f'CREATE DATABASE "{make_url(url).database}"')
     finally:
         await admin.close()
-    await migrate(url)
+    await migrate_and_seed(url)
 
 
 @pytest.mark.skipif(backend_url() is not None, reason="the SQLite file: SQLite only")
@@ -228,7 +228,7 @@ async def test_api4_unopenable_sqlite_database_answers_503_then_recovers(tmp_pat
             response, elapsed = await _get(http, settings, probe)
             assert_unavailable(response, elapsed, limit=3)
         shutil.rmtree(path)
-        await migrate(url)
+        await migrate_and_seed(url)
         for probe in PROBES:
             response, _ = await _get(http, settings, probe)
             assert response.status_code == 200, response.text

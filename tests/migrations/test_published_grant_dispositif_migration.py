@@ -56,7 +56,10 @@ def _seed(sync: sa.Connection) -> dict[uuid.UUID, str]:
             sync, "project_grant", id=grant, project_id=project, envelope_id=envelope,
             amount_cents=100, programme_version=1,
         )  # fmt: skip
-        insert_row(sync, "published_grant", grant_id=grant, departement="13", strand="socle")
+        insert_row(
+            sync, "published_grant", grant_id=grant, departement="13", strand="socle",
+            programme_id=programme,
+        )  # fmt: skip
         grants[grant] = code
     return grants
 

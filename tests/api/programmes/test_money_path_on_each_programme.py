@@ -210,10 +210,11 @@ async def test_r_prog_2_the_money_path_on_each_programme(
     )
     assert paid.status_code == 201, paid.text
     await file_required_documents(client, pref, chosen, step="final_report")
+    etag = (await client.get(f"{API}/projects/{chosen}", headers=pref)).headers["ETag"]
     reported = await client.post(
         f"{API}/projects/{chosen}/final-report",
         json={"received_on": today, "summary": "Service en ligne ouvert."},
-        headers=pref,
+        headers={**pref, "If-Match": etag},
     )
     assert reported.status_code == 200, reported.text
     balance = await client.post(
