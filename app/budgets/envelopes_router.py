@@ -82,7 +82,7 @@ def movement_read(movement: Any, departement: str) -> MovementRead:
     "",
     summary="Lister les enveloppes départementales",
     response_model=EnvelopeList,
-    responses=problems(401, 403),
+    responses=problems(401, 403, 404),
 )
 async def list_envelopes(
     session: SessionDep,

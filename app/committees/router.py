@@ -184,7 +184,7 @@ async def _idempotent_write(
     "/status",
     summary="Savoir si un comité est dû",
     response_model=CommitteeStatusList,
-    responses=problems(401, 403),
+    responses=problems(401, 403, 404),
 )
 async def committee_status(
     session: SessionDep, principal: StateReaders, programme: ProgrammeParam
@@ -249,7 +249,7 @@ async def create_committee(
     "",
     summary="Lister les comités de sélection",
     response_model=CommitteeList,
-    responses=problems(401, 403),
+    responses=problems(401, 403, 404),
 )
 async def list_committees(
     session: SessionDep,

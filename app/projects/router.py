@@ -104,7 +104,7 @@ async def create_project(
 
 
 @router.get(
-    "", summary="Lister les dossiers", response_model=ProjectList, responses=problems(401, 403)
+    "", summary="Lister les dossiers", response_model=ProjectList, responses=problems(401, 403, 404)
 )
 async def list_projects(
     session: SessionDep,

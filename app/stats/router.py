@@ -53,7 +53,7 @@ def _responses(model: type[BaseModel]) -> dict[int | str, dict[str, object]]:
                 "text/csv": {"schema": {"type": "string"}},
             },
         },
-        **problems(401, 403),
+        **problems(401, 403, 404),
     }
 
 
