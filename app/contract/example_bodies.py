@@ -12,12 +12,21 @@ grid): documentation data, kept in the contract rather than in the models (issue
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from app.contract.example_programme import PROGRAMME_DOCUMENT
+from app.contract.example_answers import DOCUMENTED_IDS
+from app.programme.schemas import ProgrammeDocument
+from app.programme.seed_nt2026 import NT2026
 
-# The dossier the examples speak of (ProjectRead's example has the same id).
-PROJECT_ID = "3f2c9a1e-8b4d-4e6f-9a0b-1c2d3e4f5a6b"
+# The README's second call (examples/programmes/numerique-territoires-2026.json, seeded by
+# `python -m app seed --all`): a draft DINUM can create on a service that lacks it (R-PROG-1).
+PROGRAMME_DOCUMENT: dict[str, Any] = json.loads(
+    json.dumps({name: NT2026[name] for name in ProgrammeDocument.model_fields}, default=str)
+)
+
+# The dossier the examples speak of (the captured answers have the same id).
+PROJECT_ID = DOCUMENTED_IDS["project_id"]
 
 # R-EVAL-1: FITN7 3c is scored on the general criteria and the strand's own (app/programme/seed).
 SCORES_3C = {

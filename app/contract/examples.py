@@ -11,15 +11,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from app.contract.example_answers import DOCUMENTED_IDS, captured
 from app.contract.example_bodies import OPERATION_REQUEST_EXAMPLES, REQUEST_COMPONENT_EXAMPLES
 
 COMPONENT_REF = "#/components/schemas/"
 
 _UUIDS = {
-    "project_id": "3f2c9a1e-8b4d-4e6f-9a0b-1c2d3e4f5a6b",
-    "candidate_id": "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
-    "committee_id": "5b6c7d8e-9f0a-4b1c-8d2e-3f4a5b6c7d8e",
-    "evaluation_id": "9c8b7a6f-5e4d-4c3b-8a29-18f7e6d5c4b3",
+    **DOCUMENTED_IDS,
     "line_id": "2e3f4a5b-6c7d-4e8f-9a0b-1c2d3e4f5a60",
 }
 _DEFAULT_UUID = "0f1e2d3c-4b5a-4968-8776-5a4b3c2d1e0f"
@@ -344,9 +342,15 @@ def add_examples(schema: dict[str, Any]) -> None:
             if method not in {"get", "post", "put", "patch", "delete"}:
                 continue
             medias = list(operation.get("requestBody", {}).get("content", {}).items())
+            answers = captured().get(operation.get("operationId", ""), {})
             for status, response in operation.get("responses", {}).items():
                 if status.startswith("2"):
                     medias += list(response.get("content", {}).items())
+                    json_media = response.get("content", {}).get("application/json")
+                    if status in answers and json_media is not None:
+                        # issue 27 §2: the service's own answer in the scenario
+                        json_media.pop("examples", None)
+                        json_media["example"] = answers[status]
             for media_type, media in medias:
                 if "json" not in media_type or "schema" not in media:
                     continue
