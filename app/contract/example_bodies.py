@@ -192,3 +192,22 @@ OPERATION_REQUEST_EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
         }
     },
 }
+
+
+# Answers the scenario cannot capture (tests/contract/test_examples_real.py, NOT_CAPTURED), set
+# on their component: consistent with the request examples above.
+RESPONSE_COMPONENT_EXAMPLES: dict[str, Any] = {
+    "TokenResponse": {
+        "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+        ".eyJzdWIiOiJwcmVmZXQtMTMiLCJyb2xlIjoicHJlZmVjdCIsImRlcGFydGVtZW50IjoiMTMifQ"
+        ".c2lnbmF0dXJlLWR1LWd1aWNoZXQ",
+        "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+        "token_type": "Bearer",
+        "expires_in": 3600,
+        "scope": "role:prefect departement:13",
+        "role": "prefect",
+        "departement": "13",
+        "siren": None,
+        "mapping_rule": "Domaine d'adresse bouches-du-rhone.gouv.fr (préfecture du 13)",
+    },
+}

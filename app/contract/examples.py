@@ -12,7 +12,11 @@ import re
 from typing import Any
 
 from app.contract.example_answers import DOCUMENTED_IDS, captured
-from app.contract.example_bodies import OPERATION_REQUEST_EXAMPLES, REQUEST_COMPONENT_EXAMPLES
+from app.contract.example_bodies import (
+    OPERATION_REQUEST_EXAMPLES,
+    REQUEST_COMPONENT_EXAMPLES,
+    RESPONSE_COMPONENT_EXAMPLES,
+)
 
 COMPONENT_REF = "#/components/schemas/"
 
@@ -327,7 +331,7 @@ def has_example(media: dict[str, Any], components: dict[str, Any]) -> bool:
 def add_examples(schema: dict[str, Any]) -> None:
     """Give every JSON request body and 2xx JSON answer of the contract an example."""
     components: dict[str, Any] = schema.get("components", {}).get("schemas", {})
-    for name, example in REQUEST_COMPONENT_EXAMPLES.items():
+    for name, example in (REQUEST_COMPONENT_EXAMPLES | RESPONSE_COMPONENT_EXAMPLES).items():
         if name in components and not components[name].get("examples"):
             components[name]["examples"] = example if isinstance(example, list) else [example]
     for path_item in schema.get("paths", {}).values():
