@@ -14,31 +14,37 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from httpx import AsyncClient, Response
+from httpx import AsyncClient
 from jsonschema import Draft202012Validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal, Role
-from app.contract.example_answers import ANSWERS_PATH, DOCUMENTED_IDS, captured, mask
+from app.contract.example_answers import DOCUMENTED_IDS, captured
 from app.contract.example_bodies import PROGRAMME_DOCUMENT, PROJECT_ID
-from app.openapi_export import CONTRACT_PATH
 from app.programme.seed import GENERAL_CRITERIA, STRANDS
 from tests.conftest import Actors
+from tests.contract.examples_scenario import (
+    API,
+    BY_ID,
+    CAPTURE_ENV,
+    COMPONENTS,
+    CONTRACT,
+    ROOT,
+    WITH_REQUEST_EXAMPLE,
+    Capture,
+    Scenario,
+    examples_of,
+    operations,
+    request_examples,
+)
 from tests.factories import make_candidate
 from tests.support import file_required_documents
 
-CONTRACT: dict[str, Any] = json.loads(CONTRACT_PATH.read_text())
-COMPONENTS: dict[str, Any] = CONTRACT["components"]["schemas"]
-METHODS = {"get", "post", "put", "patch", "delete"}
-ROOT = Path(__file__).resolve().parents[2]
-API = "/api/v1"
 PLACEHOLDERS = ("Texte en français", "lorem ipsum", "string", "TODO", "XXX")
 
 # Operations whose JSON request example the scenario cannot send, and why.
@@ -50,11 +56,6 @@ NOT_EXERCISED = {
 }
 
 
-# `GUICHET_CAPTURE_EXAMPLES=1 pytest tests/contract/test_examples_real.py -k request_example`
-# writes the scenario's answers as the contract's response examples (ANSWERS_PATH); then
-# `python -m app openapi`.
-CAPTURE_ENV = "GUICHET_CAPTURE_EXAMPLES"
-
 # Operations whose 2xx answer the scenario cannot capture (their example is built from the
 # schema, or set in app/contract/example_bodies.RESPONSE_COMPONENT_EXAMPLES), and why.
 NOT_CAPTURED = {
@@ -64,144 +65,6 @@ NOT_CAPTURED = {
     "upload_candidate_document": "the scenario's candidates are communes: R-DOC-1 asks no "
     "document of their own (a public body's attestation is one, tests/api/documents)",
 }
-
-
-def _operations() -> Iterator[tuple[str, str, dict[str, Any]]]:
-    for path, item in CONTRACT["paths"].items():
-        for method, operation in item.items():
-            if method in METHODS:
-                yield path, method, operation
-
-
-BY_ID = {op["operationId"]: op for _p, _m, op in _operations()}
-
-
-def _examples(media: dict[str, Any]) -> list[Any]:
-    """Every example of a media object: its own, or its schema component's."""
-    if "example" in media:
-        return [media["example"]]
-    if media.get("examples"):
-        return [named["value"] for named in media["examples"].values()]
-    ref = media.get("schema", {}).get("$ref", "")
-    return list(COMPONENTS.get(ref.rsplit("/", 1)[-1], {}).get("examples", []))
-
-
-def request_examples(operation_id: str) -> list[Any]:
-    media = BY_ID[operation_id]["requestBody"]["content"]["application/json"]
-    examples = _examples(media)
-    assert examples, f"{operation_id}: no request example"
-    return examples
-
-
-WITH_REQUEST_EXAMPLE = sorted(
-    op["operationId"]
-    for _p, _m, op in _operations()
-    if "application/json" in op.get("requestBody", {}).get("content", {})
-)
-
-
-def _substitute(body: Any, ids: dict[str, str]) -> Any:
-    """The example with its documented ids replaced by the scenario's."""
-    text = json.dumps(body)
-    for documented, real in ids.items():
-        text = text.replace(documented, real)
-    return json.loads(text)
-
-
-def _route_table() -> list[tuple[str, re.Pattern[str], str]]:
-    table = []
-    for path, method, operation in _operations():
-        pattern = re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(path))
-        table.append((method.upper(), re.compile(f"^{pattern}$"), operation["operationId"]))
-    return table
-
-
-class Capture:
-    """The last 2xx JSON answer of each operation the scenario called, by status."""
-
-    def __init__(self) -> None:
-        self.table = _route_table()
-        self.answers: dict[str, dict[str, Any]] = {}
-
-    async def __call__(self, response: Response) -> None:
-        await response.aread()
-        if not (200 <= response.status_code < 300) or "json" not in response.headers.get(
-            "content-type", ""
-        ):
-            return
-        path = response.request.url.path
-        for method, pattern, operation_id in self.table:
-            if method == response.request.method and pattern.match(path):
-                self.answers.setdefault(operation_id, {})[str(response.status_code)] = (
-                    response.json()
-                )
-                return
-
-    def write(self, ids: dict[str, str]) -> None:
-        text = json.dumps(mask(self.answers), ensure_ascii=False, sort_keys=True, indent=1)
-        for real, documented in ids.items():
-            text = text.replace(real, documented)
-        ANSWERS_PATH.write_text(text + "\n", encoding="utf-8")
-
-
-class Scenario:
-    """Sends the contract's request examples as the front-ends would, counting what it sent."""
-
-    def __init__(self, client: AsyncClient, headers: Any, actors: Actors) -> None:
-        self.client, self.headers, self.actors = client, headers, actors
-        self.sent: set[str] = set()
-
-    async def etag(self, who: Principal, path: str) -> str:
-        read = await self.client.get(f"{API}{path}", headers=self.headers(who))
-        assert read.status_code == 200, read.text
-        return str(read.headers["ETag"])
-
-    async def send(
-        self,
-        operation_id: str,
-        who: Principal,
-        method: str,
-        path: str,
-        *,
-        etag_path: str | None = None,
-        if_match: str | None = None,
-        ids: dict[str, str] | None = None,
-        only: int | None = None,
-    ) -> list[Response]:
-        """Each request example of the operation (or the `only`-th), with `ids` substituted and
-        If-Match read from `etag_path` before each; every answer must be 2xx."""
-        answers = []
-        examples = request_examples(operation_id)
-        for index, example in enumerate(examples):
-            if only is not None and index != only:
-                continue
-            headers = self.headers(who)
-            if etag_path is not None:
-                headers["If-Match"] = await self.etag(who, etag_path)
-            elif if_match is not None:
-                headers["If-Match"] = if_match
-            body = _substitute(example, ids or {})
-            response = await self.client.request(method, f"{API}{path}", json=body, headers=headers)
-            assert 200 <= response.status_code < 300, (
-                f"{operation_id} example {index} refused: {response.status_code} {response.text}"
-            )
-            answers.append(response)
-        self.sent.add(operation_id)
-        return answers
-
-    async def to_review(self, who: Principal) -> str:
-        """A dossier filed from the ProjectCreate example, its documents, submitted, reviewed."""
-        (created,) = await self.send("create_project", who, "POST", "/projects")
-        project_id = str(created.json()["id"])
-        await file_required_documents(self.client, self.headers(who), project_id)
-        for actor, step in ((who, "submit"), (self.actors.pref13, "start-review")):
-            etag = await self.etag(actor, f"/projects/{project_id}")
-            moved = await self.client.post(
-                f"{API}/projects/{project_id}/{step}",
-                headers={**self.headers(actor), "If-Match": etag},
-            )
-            assert moved.status_code == 200, moved.text
-        return project_id
 
 
 async def test_every_request_example_is_accepted_in_its_documented_state(
@@ -486,7 +349,7 @@ def test_every_answer_is_captured_from_the_scenario_or_listed() -> None:
     assert set(answers) <= set(BY_ID), "captured answers of operations the contract lacks"
     missing = {
         f"{op['operationId']} {status}"
-        for _p, _m, op in _operations()
+        for _p, _m, op in operations()
         for status, response in op.get("responses", {}).items()
         if status.startswith("2")
         and "application/json" in response.get("content", {})
@@ -506,13 +369,13 @@ def test_the_programme_example_is_the_readmes_document() -> None:
 
 
 def response_examples() -> Iterator[tuple[str, dict[str, Any], Any]]:
-    for path, method, operation in _operations():
+    for path, method, operation in operations():
         for status, response in operation.get("responses", {}).items():
             if not status.startswith("2"):
                 continue
             for media_type, media in response.get("content", {}).items():
                 if "json" in media_type:
-                    for example in _examples(media):
+                    for example in examples_of(media):
                         yield f"{method.upper()} {path} {status}", media["schema"], example
 
 
