@@ -131,9 +131,31 @@ class ForfaitScheduleUpdate(InputModel):
         json_schema_extra={
             "examples": [
                 {
+                    # R-CAP-3: every eligible kind has a line without condition.
                     "tiers": [
-                        {"label": "Communes", "kinds": ["commune"], "amount_cents": 800_000},
-                        {"label": "EPCI", "kinds": ["epci"], "amount_cents": 1_500_000},
+                        {
+                            "label": "Communes de moins de 5 000 habitants",
+                            "kinds": ["commune"],
+                            "population_below": 5000,
+                            "amount_cents": 600_000,
+                        },
+                        {
+                            "label": "Autres communes",
+                            "kinds": ["commune"],
+                            "amount_cents": 1_200_000,
+                        },
+                        {
+                            "label": "Autres collectivités et organismes publics",
+                            "kinds": [
+                                "region",
+                                "departement",
+                                "epci",
+                                "syndicat",
+                                "collectivite_outre_mer",
+                                "public_body",
+                            ],
+                            "amount_cents": 2_000_000,
+                        },
                     ]
                 }
             ]

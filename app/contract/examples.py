@@ -11,13 +11,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from app.contract.example_answers import DOCUMENTED_IDS, captured
+from app.contract.example_bodies import (
+    OPERATION_REQUEST_EXAMPLES,
+    REQUEST_COMPONENT_EXAMPLES,
+    RESPONSE_COMPONENT_EXAMPLES,
+)
+
 COMPONENT_REF = "#/components/schemas/"
 
 _UUIDS = {
-    "project_id": "3f2c9a1e-8b4d-4e6f-9a0b-1c2d3e4f5a6b",
-    "candidate_id": "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
-    "committee_id": "5b6c7d8e-9f0a-4b1c-8d2e-3f4a5b6c7d8e",
-    "evaluation_id": "9c8b7a6f-5e4d-4c3b-8a29-18f7e6d5c4b3",
+    **DOCUMENTED_IDS,
     "line_id": "2e3f4a5b-6c7d-4e8f-9a0b-1c2d3e4f5a60",
 }
 _DEFAULT_UUID = "0f1e2d3c-4b5a-4968-8776-5a4b3c2d1e0f"
@@ -81,6 +85,91 @@ _VALUES: dict[str, Any] = {
     "subject": "agent-marseille",
     "actor": "prefet-13",
     "next_cursor": None,
+    # Absent in a healthy answer: null rather than an invented error.
+    "last_error": None,
+    "error": None,
+    "disabled_reason": None,
+    "flag_reason": None,
+    "verification_reason": None,
+    "programme": "FITN7-AXE3",
+    "programme_code": "FITN7-AXE3",
+    "dispositif_aide": "France Relance - Transformation numérique des collectivités (axe 3)",
+    "dispositifAide": "France Relance - Transformation numérique des collectivités (axe 3)",
+    "nomAttribuant": "Préfecture des Bouches-du-Rhône",
+    "objet": "Prise de rendez-vous en ligne pour l'état civil",
+    "referenceDecision": "Comité de sélection FITN7 du 15/06/2021",
+    "decision_reference": "Comité de sélection FITN7 du 15/06/2021",
+    "project_status": "under_convention",
+    "forfait_tier": None,
+    "filename": "deliberation-conseil-municipal.pdf",
+    "content_type": "application/pdf",
+    "allowed_types": "application/pdf",
+    "uploaded_by": "agent-marseille",
+    "uploaded_role": "candidate",
+    "evaluator": "prefet-13",
+    "actor_role": "prefect",
+    "created_by": "agent-dinum",
+    "note": "SIRET de la préfecture peu fiable : domaine vérifié par la DINUM.",
+    "mapping_rule": "Domaine d'adresse bouches-du-rhone.gouv.fr (préfecture du 13)",
+    "dossier_id": "RG9zc2llci0xMjM0NTY3",
+    "ds_state": "en_instruction",
+    "champ": "Délibération du conseil municipal",
+    "message_id": "<3f2c9a1e.decision@guichet.numerique.gouv.fr>",
+    "end_session_url": "https://auth.agentconnect.gouv.fr/api/v2/session/end"
+    "?state=c3RhdGUtZGUtZGVjb25uZXhpb24",
+    "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+    ".eyJzdWIiOiJwcmVmZXQtMTMiLCJyb2xlIjoicHJlZmVjdCJ9.c2lnbmF0dXJl",
+    "revision": "0f3a2b1c4d5e",
+    "rule": "R-EXCL-1",
+    "action": "project.submitted",
+    "expected": "9" * 64,
+    "found": "8" * 64,
+    "source": "Référentiel des collectivités (INSEE, COG 2021)",
+    "text": "Bonjour,\n\nLe comité de sélection du 15 juin 2021 a retenu votre dossier.",
+    "html": "<p>Bonjour,</p><p>Le comité de sélection du 15 juin 2021 a retenu votre dossier.</p>",
+}
+
+# Where a field's name means different things in different objects: by "Component.field".
+_BY_OWNER: dict[str, Any] = {
+    "AgendaItemRead.status": "in_review",
+    "StatusCount.status": "submitted",
+    "SyncItem.status": "submitted",
+    "GrantRead.project_status": "under_convention",
+    "Health.status": "ok",
+    "Readiness.status": "ok",
+    "AllowedUpload.kind": "deliberation",
+    "AttachmentItem.kind": "deliberation",
+    "DocumentRead.kind": "deliberation",
+    "DocumentEntry.kind": "deliberation",
+    "KindFigures.kind": "commune",
+    "MutationRead.kind": "project.status_changed",
+    "ChampFields.kind": "Type de collectivité",
+    "AuditObject.type": "project",
+    "AuditObject.id": "3f2c9a1e-8b4d-4e6f-9a0b-1c2d3e4f5a6b",
+    "AuditActor.scope": "13",
+    "MeRead.scope": "département 13",
+    "TokenResponse.scope": "role:prefect departement:13",
+    "MeRead.mapping_rule": None,
+    "TokenResponse.mapping_rule": "Domaine d'adresse bouches-du-rhone.gouv.fr (préfecture du 13)",
+    "MappingRuleRead.value": "bouches-du-rhone.gouv.fr",
+    "PrefectEmailDomainRule.value": "bouches-du-rhone.gouv.fr",
+    "NationalSirenRule.value": "130025265",
+    "NationalSiretRule.value": "13002526500013",
+    "PrefectSiretRule.value": "13002526500138",
+    "CandidateRead.epci_type": None,
+    "CollectiviteRead.epci_type": None,
+    "CollectiviteRead.departements": "13",
+    "ForfaitTier.epci_types": "CA",
+    "ChampFields.nature": "Nature du projet",
+    "ChampFields.requested": "Montant de subvention demandé (€)",
+    "ChampFields.sponsor_name": "Nom de l'élu qui porte le projet",
+    "ChampFields.sponsor_role": "Fonction de l'élu qui porte le projet",
+    "ExpenseFields.amount": "Montant TTC (€)",
+    "ExpenseFields.block": "Postes de dépense",
+    "ProgrammePreviewRead.submission_documents": "deliberation",
+    "RequiredDocument.strands": "3c",
+    "SubventionRecord.volet": "3c",
+    "CollectiviteRead.source": "Référentiel des collectivités (INSEE, COG 2021)",
 }
 _DATES = {
     "start_on": "2021-04-01",
@@ -123,7 +212,7 @@ def _resolve(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, An
     return schema
 
 
-def _string(name: str, schema: dict[str, Any]) -> Any:
+def _string(name: str, schema: dict[str, Any], owner: str = "") -> Any:
     fmt = schema.get("format")
     if fmt == "uuid":
         return _UUIDS.get(name, _DEFAULT_UUID)
@@ -132,21 +221,15 @@ def _string(name: str, schema: dict[str, Any]) -> Any:
     if fmt == "date-time":
         return _DEFAULT_DATETIME
     pattern = schema.get("pattern")
-    value = _VALUES.get(name)
+    value = _BY_OWNER.get(f"{owner}.{name}", _VALUES.get(name))
     if isinstance(value, str) and (pattern is None or re.search(pattern, value)):
         return _fit(value, schema)
     if pattern is not None:
         found = re.fullmatch(r"\^\(([^|()]+)\|.*\)\$", pattern)
         if found:  # an alternation of words: the first
             return found.group(1)
-        for candidate in _PATTERN_CANDIDATES:
-            if re.search(pattern, candidate):
-                return _fit(candidate, schema)
-    return _fit("Texte en français.", schema)
-
-
-# Tried in turn on a pattern no value by name matches.
-_PATTERN_CANDIDATES = ("3c", "impact", "2021-06-15", "13", "Texte en français.")
+    # Issue 27 §2: never a placeholder; a field without a value of its own stops the export.
+    raise ValueError(f"no example value for the field {owner}.{name}: add one to _VALUES")
 
 
 def _fit(value: str, schema: dict[str, Any]) -> str:
@@ -183,9 +266,16 @@ def _integer(name: str, schema: dict[str, Any]) -> int:
 
 
 def build_example(
-    schema: dict[str, Any], components: dict[str, Any], name: str = "", depth: int = 0
+    schema: dict[str, Any],
+    components: dict[str, Any],
+    name: str = "",
+    depth: int = 0,
+    owner: str = "",
 ) -> Any:
-    """A value of `schema`, realistic by `name`, following component references."""
+    """A value of `schema`, realistic by `name` (in the component `owner`), following component
+    references."""
+    ref = schema.get("$ref")
+    here = ref.removeprefix(COMPONENT_REF) if isinstance(ref, str) else owner
     schema = _resolve(schema, components)
     for key in ("example", "const", "default"):
         if key in schema and schema[key] is not None:
@@ -198,25 +288,28 @@ def build_example(
         branches = schema.get(key)
         if isinstance(branches, list) and branches:
             usable = [b for b in branches if b != {"type": "null"}]
-            if not usable or (name in _VALUES and _VALUES[name] is None):
+            key = f"{owner}.{name}"
+            value = _BY_OWNER[key] if key in _BY_OWNER else _VALUES.get(name, "")
+            if not usable or value is None:
                 return None
-            return build_example(usable[0], components, name, depth)
+            return build_example(usable[0], components, name, depth, owner)
     kind = schema.get("type")
     if kind == "object" or "properties" in schema:
         if depth > 6:
             return {}
         properties: dict[str, Any] = schema.get("properties", {})
         return {
-            key: build_example(sub, components, key, depth + 1) for key, sub in properties.items()
+            key: build_example(sub, components, key, depth + 1, here)
+            for key, sub in properties.items()
         }
     if kind == "array":
         if depth > 6:
             return []
         count = max(1, schema.get("minItems", 1) or 1)
-        item = build_example(schema.get("items", {}), components, name, depth + 1)
+        item = build_example(schema.get("items", {}), components, name, depth + 1, owner)
         return [item] * count
     if kind == "string":
-        return _string(name, schema)
+        return _string(name, schema, owner)
     if kind == "integer":
         return _integer(name, schema)
     if kind == "number":
@@ -235,74 +328,33 @@ def has_example(media: dict[str, Any], components: dict[str, Any]) -> bool:
     return bool(target.get("examples")) or "example" in target
 
 
-# The examples of bodies that name the default programme's data (its strands, its expense
-# categories): documentation data, kept here rather than in the models (issue 26: no call in
-# the code), set on their component unless it has its own.
-COMPONENT_EXAMPLES: dict[str, dict[str, Any]] = {
-    "ProjectCreate": {
-        "strand": "3c",
-        "title": "Prise de rendez-vous en ligne pour l'état civil",
-        "description": "Un service de prise de rendez-vous en ligne et par téléphone.",
-        "nature": "modernisation",
-        "start_on": "2021-03-01",
-        "end_on": "2022-06-30",
-        "sponsor": {"name": "Mme la Maire", "role": "Maire"},
-        "agents_impacted": 40,
-        "users_impacted": 20000,
-        "expense_lines": [
-            {"category": "development", "label": "Développement", "amount_cents": 4_000_000},
-            {
-                "category": "software_licence",
-                "label": "Licence",
-                "amount_cents": 300_000,
-                "vendor_origin": "extra_eu",
-            },
-        ],
-        "other_funding": [{"funder": "Région", "amount_cents": 500_000}],
-        "requested_cents": 3_000_000,
-    },
-    "MappingIn": {
-        "fields": {
-            "siret": "SIRET de la collectivité",
-            "kind": "Type de collectivité",
-            "departement": "Département",
-            "strand": "Volet sollicité",
-            "title": "Intitulé du projet",
-            "description": "Description du projet",
-            "start_on": "Date de début du projet",
-            "end_on": "Date de fin du projet",
-            "requested": "Montant de subvention demandé (€)",
-            "sponsor_name": "Élu ou responsable qui porte le projet",
-            "sponsor_role": "Élu ou responsable qui porte le projet",
-        },
-        "nature": "modernisation",
-        "kinds": [{"label": "Commune", "kind": "commune"}],
-        "strands": [{"label": "3c - Projet améliorant la relation à l'usager", "strand": "3c"}],
-        "expenses": {
-            "block": "Postes de dépense",
-            "category": "Nature de la dépense",
-            "label": "Libellé",
-            "amount": "Montant TTC (€)",
-        },
-        "categories": [{"label": "Formation des agents", "category": "training"}],
-    },
-}
-
-
 def add_examples(schema: dict[str, Any]) -> None:
     """Give every JSON request body and 2xx JSON answer of the contract an example."""
     components: dict[str, Any] = schema.get("components", {}).get("schemas", {})
-    for name, example in COMPONENT_EXAMPLES.items():
+    for name, example in (REQUEST_COMPONENT_EXAMPLES | RESPONSE_COMPONENT_EXAMPLES).items():
         if name in components and not components[name].get("examples"):
-            components[name]["examples"] = [example]
+            components[name]["examples"] = example if isinstance(example, list) else [example]
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            named = OPERATION_REQUEST_EXAMPLES.get(operation.get("operationId", ""))
+            media = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if named is not None and media is not None:
+                media.pop("example", None)
+                media["examples"] = named
     for item in schema.get("paths", {}).values():
         for method, operation in item.items():
             if method not in {"get", "post", "put", "patch", "delete"}:
                 continue
             medias = list(operation.get("requestBody", {}).get("content", {}).items())
+            answers = captured().get(operation.get("operationId", ""), {})
             for status, response in operation.get("responses", {}).items():
                 if status.startswith("2"):
                     medias += list(response.get("content", {}).items())
+                    json_media = response.get("content", {}).get("application/json")
+                    if status in answers and json_media is not None:
+                        # issue 27 §2: the service's own answer in the scenario
+                        json_media.pop("examples", None)
+                        json_media["example"] = answers[status]
             for media_type, media in medias:
                 if "json" not in media_type or "schema" not in media:
                     continue

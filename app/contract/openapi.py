@@ -337,6 +337,25 @@ def _add_problem_examples(schema: dict[str, Any]) -> None:
                         media["example"]["detail"] = f"Action réservée aux rôles : {names}."
 
 
+def _unknown_programme(path: str) -> dict[str, Any]:
+    """The 404 of a route whose only lookup is its `programme` query parameter."""
+    example = {
+        "type": "https://guichet-fitn7.numerique.gouv.fr/problems/programme-not-found",
+        "title": "Programme introuvable",
+        "status": 404,
+        "detail": "Le programme « FITN7-AXE4 » n'existe pas : voir les programmes du service "
+        "(`GET /programmes`).",
+        "instance": path,
+        "code": "R-PROG-2",
+        "errors": [],
+        "request_id": "01JDZ8V4KQ3M2N5P7R9S1T3V5X",
+    }
+    return {
+        "description": "Programme inconnu (R-PROG-2).",
+        "content": {PROBLEM_MEDIA_TYPE: {"example": example}},
+    }
+
+
 def build_openapi(app: FastAPI) -> dict[str, Any]:
     """The contract: FastAPI's schema with problem+json errors and x-roles on each operation."""
     schema = get_openapi(
@@ -373,6 +392,11 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             needed |= {400, 413, 415}
         if _reads_if_match(operation):
             needed.add(400)  # a malformed ETag (app.core.concurrency)
+        if "404" not in responses and any(
+            p.get("in") == "query" and p.get("name") == "programme"
+            for p in operation.get("parameters", [])
+        ):  # R-PROG-2: an unknown programme (app.programme.dependencies)
+            responses["404"] = _unknown_programme(path)
         for status in needed:
             responses.setdefault(str(status), problem_ref(PROBLEM_DESCRIPTIONS[status]))
         for status, response in responses.items():

@@ -77,7 +77,7 @@ async def get_ds_mapping(
     response_model=MappingRead,
     responses={
         200: {"headers": ETAG},
-        201: {"headers": ETAG, "description": "Correspondance créée."},
+        201: {"model": MappingRead, "headers": ETAG, "description": "Correspondance créée."},
         **problems(401, 403, 404, 412, 413, 422, 428),
     },
 )

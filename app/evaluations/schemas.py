@@ -46,19 +46,7 @@ class EvaluationCreate(InputModel):
     )
     comments: Comments | None = None
 
-    model_config = {
-        "json_schema_extra": {
-            "examples": [
-                {
-                    "conflict_of_interest": False,
-                    "scores": {"pertinence_impact": 4, "impact": 3},
-                    "recommendation": "fund",
-                    "comments": "Projet solide.",
-                },
-                {"conflict_of_interest": True},
-            ]
-        }
-    }
+    # Its examples (the whole grid of a strand) are the contract's: app/contract/example_bodies.
 
 
 class EvaluationUpdate(InputModel):

@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, StrictBool, model_validator
 
 from app.core.schemas import InputModel, IsoDate, JsonInt, ReadModel, Version, not_blank
 from app.programme.models import STRAND_CODE_LENGTH
@@ -90,7 +90,7 @@ class Strand(ReadModel):
         default=None,
         description="R-CAP-1 : taux maximal d'aide du volet ; null : celui du programme.",
     )
-    forfaits: bool = Field(
+    forfaits: StrictBool = Field(
         default=False,
         description="R-CAP-3 : le barème de forfaits plafonne-t-il les aides de ce volet ?",
     )
@@ -112,7 +112,7 @@ class StrandIn(InputModel):
         default=None,
         description="R-CAP-1 : taux maximal d'aide du volet ; null : celui du programme.",
     )
-    forfaits: bool = Field(
+    forfaits: StrictBool = Field(
         default=False,
         description="R-CAP-3 : le barème de forfaits plafonne-t-il les aides de ce volet ?",
     )
@@ -218,10 +218,10 @@ class Category(ReadModel):
 
     code: Code
     label: Label
-    excluded: bool = Field(
+    excluded: StrictBool = Field(
         default=False, description="R-EXCL-1 : dépense jamais éligible dans ce programme."
     )
-    share_capped: bool = Field(
+    share_capped: StrictBool = Field(
         default=False,
         description="R-EXCL-2 : hors fournisseur européen (`vendor_origin` autre que `eu`), "
         "la catégorie est plafonnée à `extra_eu_licence_share_cap_bps` du coût éligible.",
