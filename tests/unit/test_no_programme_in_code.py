@@ -27,6 +27,7 @@ ALLOWED = frozenset(
         "programme/seed_nt2026.py",
         "demo.py",
         "contract/examples.py",
+        "contract/example_bodies.py",  # the request examples: the default programme's data
         "core/config.py",
     }
 )
