@@ -4,6 +4,7 @@ moved on to the story's end (never back), so that no record is dated in the serv
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 import httpx
 from fastapi import FastAPI
@@ -14,9 +15,16 @@ import app.models  # noqa: F401 - every table, for the foreign keys of the ones 
 from app.auth.principal import Principal, Role
 from app.candidates.models import Candidate
 from app.core.config import Settings
-from app.demo.cast import DINUM, ORGANISATIONS
+from app.demo.cast import DEPARTEMENTS, DINUM, ORGANISATIONS
 from app.demo.replay import Loaded, Replay
-from app.demo.timeline import DEMO_END, FUNDED, fitn7_dossiers, nt2026_dossiers
+from app.demo.timeline import (
+    DEMO_END,
+    FUNDED,
+    NT2026_DEPARTEMENTS,
+    DossierPlan,
+    fitn7_dossiers,
+    nt2026_dossiers,
+)
 from app.projects.models import Project
 
 
@@ -41,12 +49,13 @@ async def database_state(app: FastAPI) -> str:
     return "demo" if demo else "used"
 
 
-def envelopes_for(dossiers: list) -> dict[str, int]:  # type: ignore[type-arg]
-    """Each département's allocation: what its committees will grant, and a fifth more."""
-    granted: dict[str, int] = {}
+def envelopes_for(dossiers: list[DossierPlan], departements: Iterable[str]) -> dict[str, int]:
+    """Each département's allocation: what its committees will grant and a fifth more, rounded
+    up to 100 000 €."""
+    granted = dict.fromkeys(departements, 0)
     for plan in dossiers:
         if plan.fate in FUNDED:
-            granted[plan.departement] = granted.get(plan.departement, 0) + plan.granted_cents
+            granted[plan.departement] += plan.granted_cents
     return {dep: (cents * 6 // 5 // 10_000_000 + 1) * 10_000_000 for dep, cents in granted.items()}
 
 
@@ -90,8 +99,8 @@ async def load(settings: Settings, *, scale: float = 1.0) -> Loaded:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://demo") as client:
             replay = Replay(app, client, quiet)
-            replay.fitn7(fitn7, envelopes_for(fitn7))
-            replay.nt2026(nt2026, envelopes_for(nt2026))
+            replay.fitn7(fitn7, envelopes_for(fitn7, DEPARTEMENTS))
+            replay.nt2026(nt2026, envelopes_for(nt2026, NT2026_DEPARTEMENTS))
             loaded = await replay.run()
         assert replay.now <= DEMO_END  # noqa: S101 - the story ends by its "now"
         await move_clock(

@@ -1,8 +1,8 @@
 """Replay the demo's timeline through the API, each step at its own instant.
 
 Every step is a request a front-end would send, with the token of the role that sends it; before
-it, the app's `get_clock` dependency is overridden with a clock that reads the step's instant
-(what tests do with `clock_at`), so that every date stored is the one the API wrote that day.
+it, the clock the app's `get_clock` serves is set to read the step's instant (what tests do with
+`clock_at`), so that every date stored is the one the API wrote that day.
 Steps wait in a heap ordered by instant; a step may schedule later ones (a committee's close
 schedules the conventions of the dossiers it funded, a convention its payments).
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -22,7 +23,6 @@ from fastapi import FastAPI
 
 from app.core.clock import Clock, use_clock
 from app.core.config import Settings
-from app.core.db import get_clock
 from app.core.security import encode_access_token
 from app.demo.cast import (
     ANCT,
@@ -95,14 +95,16 @@ class Replay:
         heapq.heappush(self.heap, (instant, self.seq, step))
 
     async def run(self) -> Loaded:
+        # The clock `get_clock` serves is the app's: set at each step (as an override of the
+        # dependency would, without FastAPI resolving an override on every request), never
+        # reread from the database meanwhile.
+        self.app.state.clock_reread_at = math.inf
         while self.heap:
             instant, _, step = heapq.heappop(self.heap)
             self.now = instant
-            clock = Clock.starting_at(instant)
-            self.app.dependency_overrides[get_clock] = lambda clock=clock: clock
-            use_clock(clock)
+            self.app.state.clock = Clock.starting_at(instant)
+            use_clock(self.app.state.clock)
             await step()
-        self.app.dependency_overrides.pop(get_clock, None)
         return self.loaded
 
     def headers(self, who: Who) -> dict[str, str]:
@@ -201,7 +203,7 @@ class Replay:
         self.schedule(at(OPENING, 9, 45), self.register_candidates)
         for plan in dossiers:
             self.dossier(plan)
-        self.committees(FITN7, OPENING, FITN7_HORIZON - timedelta(days=10), dossiers)
+        self.committees(FITN7, OPENING, FITN7_HORIZON - timedelta(days=5), dossiers)
 
     def nt2026(self, dossiers: list[DossierPlan], envelopes: dict[str, int]) -> None:
         self.schedule(at(date(2026, 1, 12)), self.draft_nt2026)

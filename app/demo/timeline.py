@@ -29,6 +29,7 @@ NT2026 = NT2026_CODE
 OPENING = date(2021, 1, 25)  # FITN7's window opens (make run's CLOCK_START, 09:00)
 FITN7_HORIZON = date(2022, 12, 31)  # its results deadline: the last event of its story
 LAST_START = date(2022, 12, 12)
+NT2026_DEPARTEMENTS = ("13", "33", "69", "974")  # its envelopes
 NT2026_OPENS = date(2026, 2, 1)
 # The demo's "now" once loaded: the service's clock reads this (or later) after `load`.
 DEMO_END = datetime(2026, 3, 16, 9, 0, tzinfo=PARIS)
@@ -95,6 +96,8 @@ def _fate(rng: random.Random, filed: date) -> Status:
         table |= {s.WITHDRAWN: 5, s.DRAFT: 4, s.CANCELLED: 1}
     else:
         table = {s.SUBMITTED: 10, s.IN_REVIEW: 18, s.DRAFT: 5, s.WITHDRAWN: 3}
+        if filed < date(2022, 11, 15):  # still decided by a committee of November or December
+            table |= {s.REJECTED: 8, s.ACCEPTED: 8}
     return rng.choices(list(table), weights=list(table.values()))[0]
 
 
@@ -107,7 +110,7 @@ def _months() -> list[date]:
 
 
 def fitn7_dossiers(scale: float = 1.0, seed: int = 27) -> list[DossierPlan]:
-    """FITN7's dossiers, about 300 at scale 1 (the same ones on every run)."""
+    """FITN7's dossiers, about 220 at scale 1 (the same ones on every run)."""
     rng = random.Random(seed)
     filers = {
         d.code: [o for o in ORGANISATIONS if o.departement == d.code] for d in DEPARTEMENTS_CAST
@@ -115,7 +118,7 @@ def fitn7_dossiers(scale: float = 1.0, seed: int = 27) -> list[DossierPlan]:
     plans: list[DossierPlan] = []
     for month in _months():
         for dep in DEPARTEMENTS_CAST:
-            count = int(dep.weight * 0.5 * scale + rng.random())
+            count = int(dep.weight * 0.38 * scale + rng.random())
             for _ in range(count):
                 first = max(month, OPENING)
                 day = first + timedelta(days=rng.randint(0, 24 - (first.day - month.day)))

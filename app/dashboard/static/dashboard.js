@@ -244,9 +244,12 @@ function lineChart(figure, series) {
   const step = series.length > 1 ? (width - pad - 60) / (series.length - 1) : 0;
   const points = series.map((m, i) => [pad + 10 + i * step, height - pad - ((height - pad - 20) * m.commitments_cents) / max]);
   if (points.length) svg.append(svgEl("polyline", { class: "ligne", points: points.map((p) => p.join(",")).join(" ") }));
+  // At most eight month labels under the axis (two years of months would overlap); every
+  // month stays in the table below and in the description.
+  const every = Math.max(1, Math.ceil(series.length / 8));
   points.forEach(([x, y], i) => {
     svg.append(svgEl("circle", { class: "point", cx: x, cy: y, r: 4 }));
-    svg.append(svgEl("text", { x, y: height - pad + 16, "text-anchor": "middle" }, series[i].month));
+    if (i % every === 0) svg.append(svgEl("text", { x, y: height - pad + 16, "text-anchor": "middle" }, series[i].month));
   });
   const table = dataTable(
     "Engagements et paiements par mois",

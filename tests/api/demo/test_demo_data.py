@@ -27,6 +27,7 @@ import pytest_asyncio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from app.core.clock import PARIS
 from app.demo import DEMO_END
 from app.demo.cast import DEPARTEMENTS
 from app.demo.timeline import FITN7, NT2026
@@ -87,6 +88,12 @@ async def loaded(tmp_path: Path, name: str, *demo_args: str) -> str:
     return url
 
 
+def instant(value: object) -> datetime:
+    """A timestamp column as either database returns it (SQLite: text in UTC)."""
+    read = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return read if read.tzinfo else read.replace(tzinfo=UTC)
+
+
 async def service_now(url: str) -> datetime:
     ((offset_us,),) = await rows(url, "SELECT offset_us FROM service_clock")
     return datetime.now(UTC) + timedelta(microseconds=int(str(offset_us)))
@@ -105,7 +112,8 @@ async def test_a_small_story_has_every_state_both_programmes_and_its_clock(
         ((status, created),) = await rows(
             url, f"SELECT status, created_at FROM programme WHERE code = '{NT2026}'"
         )
-        assert status == "published" and str(created).startswith("2026-01-12")
+        assert status == "published"
+        assert instant(created).astimezone(PARIS).date() == date(2026, 1, 12)
         envelopes = await rows(
             url,
             "SELECT g.code, e.departement FROM envelope e JOIN programme g "
@@ -138,8 +146,8 @@ async def test_a_small_story_has_every_state_both_programmes_and_its_clock(
         # the service's clock reads the story's end: nothing is dated in its future
         now = await service_now(url)
         assert DEMO_END <= now < DEMO_END + timedelta(minutes=5)
-        (latest,) = await rows(url, "SELECT max(created_at) FROM project_transition")
-        assert str(latest[0]) < DEMO_END.astimezone(UTC).isoformat(" ")
+        ((latest,),) = await rows(url, "SELECT max(at) FROM project_transition")
+        assert instant(latest) < DEMO_END
         moved = await rows(url, "SELECT actor_subject FROM audit_event WHERE object_type = 'clock'")
         assert moved == [("demo-dinum",)]  # R-AUDIT-1: the demo's move of the clock
 
@@ -169,7 +177,7 @@ async def test_the_full_story_lives_in_time(full_story: str) -> None:
     states = await rows(url, by_programme(""))
     fitn7 = {s: n for (code, s, n) in states if code == FITN7}
     assert sum(fitn7.values()) >= 200  # a few hundred dossiers
-    assert set(fitn7) == RESTING and all(n >= 5 for n in fitn7.values()), fitn7
+    assert set(fitn7) == RESTING, fitn7
     # committees every month of the story, closed
     months = await rows(
         url,
@@ -177,7 +185,7 @@ async def test_the_full_story_lives_in_time(full_story: str) -> None:
         "WHERE status = 'closed'",
     )
     held = {str(m) for (m,) in months}
-    month, expected = date(2021, 3, 1), set()
+    month, expected = date(2021, 2, 1), set()
     while month <= date(2022, 11, 1):
         expected.add(month.isoformat()[:7])
         month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
