@@ -61,7 +61,7 @@ async def _seed(every: bool) -> bool:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    """Load the demonstration data set (app/demo.py). `--if-empty` (what `make run` does):
+    """Load the demonstration story (app/demo/). `--if-empty` (what `make run` does):
     skip quietly when GUICHET_DEMO_DATA=false or when the database holds data already."""
     from app.demo import DemoRefused, load
 

@@ -313,7 +313,7 @@ async def get_clock(request: Request) -> Clock:
     programme's dates; `use_request_clock` makes it current for the request.
     """
     state = request.app.state
-    if state.clock is not None and state.settings.environment == "development":
+    if state.clock is not None and state.settings.environment not in ("test", "production"):
         await _reread_clock(state)
     if state.clock is None:
         try:
