@@ -351,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         "--scale",
         type=float,
         default=1.0,
-        help="taille de l'histoire FITN7 (1 : environ 300 dossiers ; les tests en chargent moins)",
+        help="taille de l'histoire FITN7 (1 : environ 230 dossiers ; les tests en chargent moins)",
     )
     clock = sub.add_parser(
         "clock",

@@ -9,7 +9,7 @@ production.
 
 - `cast`: twelve départements (mainland, Corsica, outre-mer), their prefects, and candidates of
   every eligible kind;
-- `timeline`: FITN7 axe 3 from its opening (2021-01-25) to December 2022, about 300 dossiers
+- `timeline`: FITN7 axe 3 from its opening (2021-01-25) to December 2022, about 230 dossiers
   at full size, every state of R-FLOW-1 they rest in, monthly committees, conventions whose
   schedules the payments follow, a cancellation, a settlement below the grant; then
   Numérique des territoires 2026 drafted and published by DINUM in January 2026, its envelopes,

@@ -61,7 +61,7 @@ def envelopes_for(dossiers: list[DossierPlan], departements: Iterable[str]) -> d
 
 async def load(settings: Settings, *, scale: float = 1.0) -> Loaded:
     """Load the demo data set into the database of `settings` (migrated and seeded): FITN7's
-    2021–2022 (about 300 dossiers at `scale` 1), then NT2026 opened by DINUM in January 2026
+    2021–2022 (about 230 dossiers at `scale` 1), then NT2026 opened by DINUM in January 2026
     and its first dossiers. Afterwards the service's clock reads DEMO_END (or later, if it
     already did: it never goes back).
 

@@ -110,7 +110,7 @@ def _months() -> list[date]:
 
 
 def fitn7_dossiers(scale: float = 1.0, seed: int = 27) -> list[DossierPlan]:
-    """FITN7's dossiers, about 220 at scale 1 (the same ones on every run)."""
+    """FITN7's dossiers, about 230 at scale 1 (the same ones on every run)."""
     rng = random.Random(seed)
     filers = {
         d.code: [o for o in ORGANISATIONS if o.departement == d.code] for d in DEPARTEMENTS_CAST

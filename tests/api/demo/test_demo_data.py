@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -287,3 +288,46 @@ async def test_demo_data_false_keeps_make_run_on_an_empty_database(tmp_path: Pat
         assert (await rows(url, "SELECT count(*) FROM project"))[0][0] == 0
     finally:
         await drop_database(url)
+
+
+async def test_an_integrator_walks_an_nt2026_schedule_with_the_clock(full_story: str) -> None:
+    """Issue 27 §1: after the load, `clock set` to an instalment's due day, and the prefect
+    records that payment on that day (R-PAY-3: not in the future, not before the convention)."""
+    from app.core.config import Settings
+    from app.core.security import encode_access_token
+
+    url = full_story
+    ((project, schedule),) = await rows(
+        url,
+        "SELECT p.id, c.schedule FROM convention c JOIN project p ON p.id = c.project_id "
+        "JOIN programme g ON g.id = p.programme_id JOIN candidate k ON k.id = p.candidate_id "
+        f"WHERE g.code = '{NT2026}' AND k.siren = '211300017'",  # Aix-en-Provence
+    )
+    items = json.loads(schedule) if isinstance(schedule, str) else schedule
+    (instalment,) = [i for i in items if i["kind"] == "instalment"]  # type: ignore[union-attr]
+    assert instalment["due_on"] == "2026-06-15"  # as the README says
+    early = run(url, "clock", "show")
+    assert "horloge du service : 2026-03-16T" in early.stdout, early.stdout
+    moved = run(url, "clock", "set", instalment["due_on"])
+    assert moved.returncode == 0, moved.stderr
+
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, database_url=url, jwt_secret=TEST_SECRET, environment="test"
+    )
+    app = create_app(settings)
+    token = encode_access_token(settings, sub="demo-prefet-13", role="prefect", departement="13")
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            paid = await client.post(
+                f"/api/v1/projects/{uuid.UUID(str(project))}/payments",
+                json={
+                    "kind": "instalment",
+                    "amount_cents": instalment["amount_cents"],
+                    "paid_on": instalment["due_on"],
+                },
+                headers={"Authorization": f"Bearer {token}"},
+            )
+    finally:
+        await app.state.engine.dispose()
+    assert paid.status_code == 201, paid.text
