@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-# R-ELIG-8 demo: the service's clock starts inside the 2021 window on a new database (README,
-# "The service's clock"); `make run CLOCK_START=` for real time.
-CLOCK_START ?= 2021-03-01T09:00:00+01:00
+# R-ELIG-8 demo: a new database's clock starts the day FITN7's window opens; the demo story
+# (app/demo) replays 2021-2022 and early 2026 from there and moves the clock on to its end,
+# 2026-03-16 09:00 (README, "The service's clock"); `make run CLOCK_START=` for real time.
+CLOCK_START ?= 2021-01-25T09:00:00+01:00
 
 .PHONY: install migrate seed demo run test openapi lint mutation clean oidc assets lock frontend-check bench bench-quick bench-uploads
 

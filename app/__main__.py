@@ -1,4 +1,4 @@
-"""Command line: `python -m app serve|worker|token|openapi|seed|migrate|demo|check-config`."""
+"""Command line: `python -m app serve|worker|token|openapi|seed|migrate|demo|clock|check-config`."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ async def _seed(every: bool) -> bool:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    """Load the demonstration data set (app/demo.py). `--if-empty` (what `make run` does):
+    """Load the demonstration story (app/demo/). `--if-empty` (what `make run` does):
     skip quietly when GUICHET_DEMO_DATA=false or when the database holds data already."""
     from app.demo import DemoRefused, load
 
@@ -70,7 +70,7 @@ def _demo(args: argparse.Namespace) -> int:
         print("GUICHET_DEMO_DATA=false : base laissée vide", file=sys.stderr)  # noqa: T201
         return 0
     try:
-        loaded = asyncio.run(load(settings))
+        loaded = asyncio.run(load(settings, scale=args.scale))
     except DemoRefused as refused:
         print(refused, file=sys.stderr)  # noqa: T201
         production = settings.environment == "production"
@@ -78,8 +78,55 @@ def _demo(args: argparse.Namespace) -> int:
     counts = ", ".join(f"{state} {n}" for state, n in sorted(loaded.counts().items()))
     print(  # noqa: T201
         f"données de démonstration chargées : {len(loaded.candidates)} candidats, "
-        f"{len(loaded.dossiers)} dossiers ({counts}), {len(loaded.committees)} comités clos"
+        f"{len(loaded.dossiers)} dossiers ({counts}), {len(loaded.committees)} comités clos, "
+        f"{loaded.requests} requêtes en {loaded.seconds:.1f} s"
     )
+    return 0
+
+
+def _clock(args: argparse.Namespace) -> int:
+    """`clock show|set <date or instant>|advance <N>d` (app.core.clock_moves): development only,
+    forward only, audited."""
+    from app.core.clock import PARIS
+    from app.core.clock_moves import (
+        ClockMoveRefused,
+        move_clock,
+        parse_days,
+        parse_instant,
+        read_clock,
+    )
+    from app.core.db import make_engine, make_sessionmaker
+
+    settings = get_settings()
+
+    async def run() -> str:
+        engine = make_engine(settings)
+        try:
+            sessionmaker = make_sessionmaker(engine)
+            if args.action == "show":
+                clock, row = await read_clock(sessionmaker, settings)
+                now = clock.now().astimezone(PARIS).isoformat("T", "seconds")
+                fixed = row.fixed_at.isoformat("T", "seconds")
+                return f"horloge du service : {now} (décalage {clock.offset}, fixé le {fixed})"
+            if args.action == "set":
+                move = await move_clock(sessionmaker, settings, to=parse_instant(args.value))
+            else:
+                move = await move_clock(sessionmaker, settings, by=parse_days(args.value))
+            before = move.before.astimezone(PARIS).isoformat("T", "seconds")
+            after = move.after.astimezone(PARIS).isoformat("T", "seconds")
+            return f"horloge du service avancée : {before} → {after}"
+        finally:
+            await engine.dispose()
+
+    if args.action != "show" and args.value is None:
+        message = "indiquez une date (clock set 2026-06-15) ou des jours (clock advance 30d)"
+        print(message, file=sys.stderr)  # noqa: T201
+        return 2
+    try:
+        print(asyncio.run(run()))  # noqa: T201
+    except ClockMoveRefused as refused:
+        print(refused, file=sys.stderr)  # noqa: T201
+        return 1
     return 0
 
 
@@ -300,6 +347,20 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="ne rien faire si GUICHET_DEMO_DATA=false ou si la base contient déjà des données",
     )
+    demo.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="taille de l'histoire FITN7 (1 : environ 230 dossiers ; les tests en chargent moins)",
+    )
+    clock = sub.add_parser(
+        "clock",
+        help="lire ou avancer l'horloge du service (développement ; jamais en arrière ; audité)",
+    )
+    clock.add_argument("action", choices=["show", "set", "advance"])
+    clock.add_argument(
+        "value", nargs="?", help="set : 2026-06-15 ou 2026-06-15T14:00:00+02:00 ; advance : 30d"
+    )
     sub.add_parser("check-config", help="valider la configuration (code 2 si elle est refusée)")
     wait = sub.add_parser("wait-for-database", help="attendre que la base réponde")
     wait.add_argument("--timeout", type=float, default=60.0)
@@ -322,6 +383,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "demo":
         return _demo(args)
+    if args.command == "clock":
+        return _clock(args)
     if args.command == "check-config":
         return _check_config(args)
     if args.command == "wait-for-database":

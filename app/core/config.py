@@ -180,7 +180,7 @@ class Settings(BaseSettings):
 
     programme_code: str = "FITN7-AXE3"
     # `make run` loads the demonstration data set into an empty database (`python -m app demo
-    # --if-empty`, app/demo.py) unless this is false. The demo itself is refused in production.
+    # --if-empty`, app/demo/) unless this is false. The demo itself is refused in production.
     demo_data: bool = True
     max_body_bytes: int = 1_048_576
     docs_enabled: bool | None = None  # default: on outside production

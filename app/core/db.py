@@ -283,13 +283,38 @@ async def start_clock(app: FastAPI) -> None:
         logger.warning("service clock not read at startup (%s): retried at the first request", exc)
 
 
+# A development server rereads its database's offset at most this often, so that `python -m
+# app clock set|advance` (app.core.clock_moves) reaches it without a restart. Only there: tests
+# and production read it once (no statement is added to the requests they count).
+CLOCK_REREAD_SECONDS = 2.0
+
+
+async def _reread_clock(state: Any) -> None:
+    """Development: the stored offset again, once every CLOCK_REREAD_SECONDS (one SELECT)."""
+    loop_time = asyncio.get_running_loop().time()
+    if loop_time < getattr(state, "clock_reread_at", 0.0):
+        return
+    state.clock_reread_at = loop_time + CLOCK_REREAD_SECONDS
+    try:
+        async with state.sessionmaker() as session:
+            row = await session.get(ServiceClock, 1)
+    except (SQLAlchemyError, OSError) as exc:  # keep the clock read before
+        logger.warning("service clock not reread (%s)", exc)
+        return
+    if row is not None:
+        state.clock = Clock(row.offset_us * _MICROSECOND)
+
+
 async def get_clock(request: Request) -> Clock:
-    """The service's clock (`app.state.clock`, read from the database once).
+    """The service's clock (`app.state.clock`, read from the database once; a development
+    server rereads it every CLOCK_REREAD_SECONDS).
 
     The one dependency tests override (`app.dependency_overrides[get_clock]`) to run the
     programme's dates; `use_request_clock` makes it current for the request.
     """
     state = request.app.state
+    if state.clock is not None and state.settings.environment not in ("test", "production"):
+        await _reread_clock(state)
     if state.clock is None:
         try:
             state.clock = await load_clock(state.sessionmaker, state.settings)

@@ -1,9 +1,10 @@
-"""R-ELIG-8: the README's walk-through ("A first call") runs at `make run`'s GUICHET_CLOCK_START.
+"""R-ELIG-8: the README's walk-through ("A first call") runs where `make run` leaves the clock.
 
 The shell block of that README section is run as written (bash, curl, the app's token command)
 against a real server started the way `make run` starts it: a fresh database, migrated and
-seeded and loaded with the demo data (issue 12), the clock started at the Makefile's CLOCK_START.
-The dossier it files must be submitted.
+seeded at the Makefile's CLOCK_START, loaded with the demo story (issues 12 and 27 §1), which
+moves the clock on to its end (DEMO_END). The dossier it files, on the call open then, must be
+submitted, on that day.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from typing import Any
 import httpx
 
 from app.core.clock import PARIS
+from app.demo import DEMO_END
+from app.programme.seed_nt2026 import NT2026_CODE
 from tests.support import create_database, drop_database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,10 +129,10 @@ async def test_r_elig_8_the_readme_walkthrough_submits_a_dossier_at_make_runs_cl
     assert report["eligible"] is True, report["failures"]
     submitted = documents[-1]
     assert submitted["status"] == "submitted", submitted
-    # Submitted on the clock's first day in Paris, minutes after it started (the offset was
-    # fixed by `seed`, the first start of this database).
+    assert submitted["programme"] == NT2026_CODE
+    # Submitted on the story's last day in Paris, minutes after the demo left the clock there
+    # (the offset was fixed by `seed` at CLOCK_START, then moved on by the demo).
     at = datetime.fromisoformat(submitted["submitted_at"])
-    start = datetime.fromisoformat(clock_start)
-    assert start <= at < start + timedelta(minutes=5)
-    assert at.astimezone(PARIS).date() == start.astimezone(PARIS).date()
+    assert datetime.fromisoformat(clock_start) < DEMO_END <= at < DEMO_END + timedelta(minutes=5)
+    assert at.astimezone(PARIS).date() == DEMO_END.date()
     assert submitted["start_on"] >= at.astimezone(PARIS).date().isoformat()

@@ -25,7 +25,7 @@ ALLOWED = frozenset(
     {
         "programme/seed.py",
         "programme/seed_nt2026.py",
-        "demo.py",
+        "demo/timeline.py",  # the demo story's dossiers
         "contract/examples.py",
         "contract/example_bodies.py",  # the request examples: the default programme's data
         "core/config.py",
