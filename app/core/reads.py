@@ -19,7 +19,9 @@ unreachable or invalidated database). Tests override `get_read_connection` (and
 `get_snapshot_connection`) the way they override `get_session`, to read what the test has set up
 and not committed (tests/conftest.py).
 
-Writes keep the ORM session and its one transaction (`SessionDep`).
+Writes keep the ORM session and its one transaction (`SessionDep`). A route takes one or the
+other, never both: each is admitted by the gate, and two slots held by one request could starve
+the pool under load.
 """
 
 from __future__ import annotations
