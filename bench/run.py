@@ -608,6 +608,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 print(json.dumps(rows[-1]), file=sys.stderr)  # noqa: T201
             results["table"] = rows
             if args.only:
+                shutil.rmtree(tmp, ignore_errors=True)
                 return results
             dinum = {"Authorization": cases["GET /envelopes/{dep}"][1][1]}
             # The first read computes the figures (no dashboard was read by this process);
