@@ -297,7 +297,10 @@ async def read_eligibility(request: Request) -> Response:
         expense_lines=[SimpleNamespace(**line) for line in lines],
         funding_lines=[SimpleNamespace(amount_cents=r["other_funding"])],
     )  # fmt: skip
-    report = assess(project_facts(project, forfait, tier_label), state.terms, state.clock.today())
+    terms = state.terms.get(r["strand"])
+    if terms is None:  # the strand's terms (its cap rate), computed once per strand
+        terms = state.terms[r["strand"]] = programme_terms(programme, r["strand"])
+    report = assess(project_facts(project, forfait, tier_label), terms, state.clock.today())
     step = DOCUMENTS_STEP.get(Status(r["status"]))
     missing = []
     if step is not None:
@@ -353,10 +356,10 @@ async def _state_reader(request: Request) -> Principal | Response:
     return principal
 
 
-def _envelope(r: Any) -> dict[str, Any]:
+def _envelope(r: Any, programme: str) -> dict[str, Any]:
     allocated, committed = r["allocated_cents"], r["committed_cents"]
     return {
-        "id": str(r["id"]), "departement": r["departement"],
+        "id": str(r["id"]), "programme": programme, "departement": r["departement"],
         "prefecture_name": r["prefecture_name"], "prefecture_siret": r["prefecture_siret"],
         "allocated_cents": allocated, "committed_cents": committed,
         "paid_cents": r["paid_cents"], "available_cents": allocated - committed,
@@ -374,7 +377,7 @@ async def read_envelope(request: Request) -> Response:
             " WHERE g.code = $1 AND e.departement = $2",
             request.app.state.programme_code, request.path_params["departement"],
         )  # fmt: skip
-    return _json(_envelope(r)) if r else Response(status_code=404)
+    return _json(_envelope(r, request.app.state.programme_code)) if r else Response(status_code=404)
 
 
 async def read_ledger(request: Request) -> Response:
@@ -437,9 +440,10 @@ def create_app() -> Starlette:
             "SELECT * FROM programme WHERE code = $1", settings.programme_code
         )
         programme = SimpleNamespace(**dict(row))
-        programme.forfaits = json.loads(row["forfaits"])
+        for name in ("forfaits", "strands", "categories"):
+            setattr(programme, name, json.loads(row[name]))
         programme.requirements = requirements(json.loads(row["required_documents"]))
-        app.state.programme, app.state.terms = programme, programme_terms(programme)  # type: ignore[arg-type]
+        app.state.programme, app.state.terms = programme, {}
         yield
         await app.state.pool.close()
 

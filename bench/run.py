@@ -581,6 +581,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     try:
         async with httpx.AsyncClient(base_url=service.base, timeout=60) as client:
             cases = await build_cases(client, url, settings)
+            if args.only:  # some rows only (a before/after on them): nothing else is measured
+                cases = {k: v for k, v in cases.items() if any(o in k for o in args.only)}
             async with httpx.AsyncClient(base_url=floor.base, timeout=60) as fclient:
                 for name, requests in cases.items():
                     check = await compare(client, fclient, requests, args.verbose)
@@ -605,6 +607,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                              if s["p99_ms"] and fl["p99_ms"] else None})  # fmt: skip
                 print(json.dumps(rows[-1]), file=sys.stderr)  # noqa: T201
             results["table"] = rows
+            if args.only:
+                shutil.rmtree(tmp, ignore_errors=True)
+                return results
             dinum = {"Authorization": cases["GET /envelopes/{dep}"][1][1]}
             # The first read computes the figures (no dashboard was read by this process);
             # the next ones find them in the per-process cache, revalidated by the audit
@@ -719,12 +724,18 @@ if __name__ == "__main__":
     )
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0", help="rate limits' store")
     p.add_argument("--quick", action="store_true", help="5,000 dossiers, 3 s runs")
+    p.add_argument(
+        "--only",
+        action="append",
+        metavar="TEXT",
+        help="measure only the rows whose name contains TEXT (repeatable), and nothing else",
+    )
     a = p.parse_args()
     if a.quick:
         a.dossiers, a.movements, a.duration = 5_000, 20_000, 3
     res = asyncio.run(main(a))
-    if a.check_only:
-        sys.exit(print(json.dumps(res["identical"], indent=2)))  # noqa: T201
+    if a.check_only or a.only:
+        sys.exit(print(json.dumps({k: res.get(k) for k in ("identical", "table")}, indent=2)))  # noqa: T201
     VAR.mkdir(parents=True, exist_ok=True)
     (VAR / "last.json").write_text(json.dumps(res, indent=2, ensure_ascii=False))
     print(table(res))  # noqa: T201

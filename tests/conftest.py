@@ -20,7 +20,7 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlmodel import select
 
 from app.auth.principal import Principal, Role
@@ -34,6 +34,7 @@ from app.core.db import (
     load_clock,
     transaction_scope,
 )
+from app.core.reads import get_read_connection, get_snapshot_connection
 from app.main import create_app
 from app.programme import cache as programme_cache
 from app.programme.models import Programme
@@ -142,13 +143,29 @@ async def isolated_session(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[A
         async with transaction_scope(test_session) as scoped:
             yield scoped
 
+    async def _read_override(_clock: RequestClock) -> AsyncIterator[AsyncConnection]:
+        # A lean read (issue 28) on the test's connection: what the test set up is committed
+        # to its SAVEPOINT first, as above, and the read runs in a SAVEPOINT of its own (what
+        # the service's read connection is: a transaction nothing else shares), released after.
+        await test_session.commit()
+        test_session.expunge_all()
+        async with connection.begin_nested():
+            yield connection
+
     app.dependency_overrides[get_session] = _override
     app.dependency_overrides[get_streaming_session] = _override  # the uploads' (issue 24)
+    app.dependency_overrides[get_read_connection] = _read_override
+    app.dependency_overrides[get_snapshot_connection] = _read_override
     try:
         yield test_session
     finally:
-        app.dependency_overrides.pop(get_session, None)
-        app.dependency_overrides.pop(get_streaming_session, None)
+        for dependency in (
+            get_session,
+            get_streaming_session,
+            get_read_connection,
+            get_snapshot_connection,
+        ):
+            app.dependency_overrides.pop(dependency, None)
         await test_session.close()
         await outer.rollback()
         await connection.close()

@@ -1,16 +1,13 @@
-"""Envelopes: their reads (scope R-ACL-1, ledger pages) and DINUM's allocations, top-ups,
-reductions and transfers (R-CAP-4: never below what is committed)."""
+"""Envelopes: DINUM's allocations, top-ups, reductions and transfers (R-CAP-4: never below what
+is committed), and the département scope of every envelope route (R-ACL-1). Their reads are
+lean (app/budgets/envelope_reads.py)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Row, select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 from stdnum.fr import siret as siret_number
 
 from app.audit import service as audit
@@ -18,14 +15,12 @@ from app.auth.principal import Principal, Role
 from app.budgets import repository
 from app.budgets.errors import EnvelopeNotFound
 from app.budgets.models import Envelope, LedgerMovement
-from app.budgets.movements import LEDGER_COLUMNS, Delta, exhausted, move
+from app.budgets.movements import Delta, exhausted, move
 from app.budgets.rules import AllocationKind, MovementKind, check_allocation_bound
 from app.budgets.schemas import AllocationCreate
 from app.core.errors import ProblemItem, UnprocessableEntity
-from app.core.pagination import PageParams, keyset_page, split_page
 from app.core.rules import RuleFailure, raise_failures
 from app.core.schemas import MAX_CENTS
-from app.programme.cache import ProgrammeKey
 from app.programme.models import Programme
 from app.projects.display import euros
 from app.reference.catalogue import get_catalogue
@@ -37,40 +32,6 @@ def check_departement_scope(principal: Principal, departement: str) -> None:
         raise EnvelopeNotFound()
     if not get_catalogue().is_departement(departement):
         raise EnvelopeNotFound(f"Département « {departement} » inconnu.")
-
-
-async def get_envelope(
-    session: AsyncSession,
-    principal: Principal,
-    *,
-    programme: Programme | ProgrammeKey,
-    departement: str,
-) -> Envelope:
-    """The envelope of a département in scope (prefect: its own), else 404 (R-ACL-1)."""
-    check_departement_scope(principal, departement)
-    envelope = await repository.envelope_for(session, programme.id, departement, fresh=True)
-    if envelope is None:
-        raise EnvelopeNotFound()
-    return envelope
-
-
-async def list_envelopes(
-    session: AsyncSession,
-    principal: Principal,
-    *,
-    programme: Programme | ProgrammeKey,
-    page: PageParams,
-    updated_since: datetime | None = None,
-) -> tuple[list[Envelope], str | None]:
-    """Envelopes in scope, one keyset page; `updated_since` for incremental sync (R-SYNC-1)."""
-    stmt = repository.visible_envelopes_stmt(principal).where(
-        col(Envelope.programme_id) == programme.id
-    )
-    if updated_since is not None:
-        stmt = stmt.where(col(Envelope.updated_at) >= updated_since)
-    stmt = keyset_page(stmt, Envelope.created_at, Envelope.id, page)
-    rows = list((await session.execute(stmt)).scalars().all())
-    return split_page(rows, page, lambda e: (e.created_at, e.id))
 
 
 async def _ensure_envelope(
@@ -244,46 +205,3 @@ async def _transfer(
     out_move, in_move = moves[source.id], moves[target.id]
     assert out_move is not None and in_move is not None
     return await repository.fresh_envelope(session, source.id), [out_move, in_move]
-
-
-async def ledger(
-    session: AsyncSession,
-    principal: Principal,
-    *,
-    programme: Programme | ProgrammeKey,
-    departement: str,
-    page: PageParams,
-    updated_since: datetime | None = None,
-) -> tuple[list[Row[Any]], str | None]:
-    """The append-only movements of an envelope in scope, oldest first.
-
-    Issue 13: one statement (the movements' columns joined to their envelope, no ORM object);
-    only an empty page looks the envelope up, to tell "no movement" from 404.
-    """
-    check_departement_scope(principal, departement)
-    # The envelope as a scalar subquery, not a join: the planner then knows the envelope id and
-    # reads one range of (envelope_id, id) (EXPLAIN at 1,000,000 movements: 0.2 ms instead of
-    # 2.7 ms walking the primary key and filtering, BENCHMARKS.md).
-    envelope_id = (
-        sa_select(col(Envelope.id))
-        .where(
-            col(Envelope.programme_id) == programme.id,
-            col(Envelope.departement) == departement,
-        )
-        .scalar_subquery()
-    )
-    stmt = sa_select(*LEDGER_COLUMNS).where(col(LedgerMovement.envelope_id) == envelope_id)
-    if updated_since is not None:  # R-SYNC-1: movements are append-only, so "since" = "at ≥"
-        stmt = stmt.where(col(LedgerMovement.at) >= updated_since)
-    after = page.after_serial()
-    if after is not None:
-        stmt = stmt.where(col(LedgerMovement.id) > after)
-    stmt = stmt.order_by(col(LedgerMovement.id)).limit(page.limit + 1)
-    connection = await session.connection()  # Core rows: no ORM loading for plain columns
-    rows = list((await connection.execute(stmt)).all())
-    if not rows:
-        await get_envelope(session, principal, programme=programme, departement=departement)
-    if len(rows) <= page.limit:
-        return rows, None
-    kept = rows[: page.limit]
-    return kept, page.serial_cursor(kept[-1].id or 0)

@@ -8,9 +8,8 @@ from fastapi import APIRouter, Depends, Response
 
 from app.auth.dependencies import require_roles
 from app.auth.principal import Principal, Role
-from app.budgets import envelopes as envelopes_service
+from app.budgets import envelope_reads, envelopes as envelopes_service
 from app.budgets.models import Envelope
-from app.budgets.movements import LEDGER_FIELDS
 from app.budgets.schemas import (
     AllocationCreate,
     AllocationResult,
@@ -28,8 +27,9 @@ from app.core.errors import problems
 from app.core.filters import UpdatedSince
 from app.core.idempotency import REPLAYED, IdempotencyKeyHeader, run_idempotent
 from app.core.pagination import CursorFormat, PageParams, page_params_for
+from app.core.reads import ReadConnection
 from app.programme import service as programme_service
-from app.programme.dependencies import ProgrammeParam, ProgrammeRef
+from app.programme.dependencies import ProgrammeParam, ReadProgrammeRef
 from app.programme.schemas import ForfaitTier
 from app.reference.departements import DepartementPath
 
@@ -85,23 +85,20 @@ def movement_read(movement: Any, departement: str) -> MovementRead:
     responses=problems(401, 403, 404),
 )
 async def list_envelopes(
-    session: SessionDep,
+    connection: ReadConnection,
     principal: StateReaders,
-    programme: ProgrammeRef,
+    programme: ReadProgrammeRef,
     page: Annotated[PageParams, Depends(page_params_for(ENVELOPES_CURSOR))],
     updated_since: UpdatedSince = None,
-) -> EnvelopeList:
+) -> Any:
     """Les enveloppes de votre périmètre (préfet : la sienne ; DINUM, ANCT : toutes), sur un
     programme (`programme`, par défaut le programme par défaut du service) : un département a
     une enveloppe par programme (R-PROG-2).
 
     Règles : R-CAP-4, R-ACL-1, R-SYNC-1 (`updated_since`), R-PROG-2.
     """
-    rows, next_cursor = await envelopes_service.list_envelopes(
-        session, principal, programme=programme, page=page, updated_since=updated_since
-    )
-    return EnvelopeList(
-        items=[envelope_read(e, programme.code) for e in rows], next_cursor=next_cursor
+    return await envelope_reads.list_envelopes(  # issue 28: one statement, no session
+        connection, principal, programme=programme, page=page, updated_since=updated_since
     )
 
 
@@ -114,17 +111,17 @@ async def list_envelopes(
 async def read_envelope(
     departement: DepartementPath,
     response: Response,
-    session: SessionDep,
+    connection: ReadConnection,
     principal: StateReaders,
-    programme: ProgrammeRef,
-) -> EnvelopeRead:
+    programme: ReadProgrammeRef,
+) -> Any:
     """Alloué, engagé, payé, disponible de l'enveloppe du département sur le programme
     `programme` (R-PROG-2 ; préfet : son département seulement, R-ACL-1)."""
-    envelope = await envelopes_service.get_envelope(
-        session, principal, programme=programme, departement=departement
+    row = await envelope_reads.read_envelope(  # issue 28: one statement, no session
+        connection, principal, programme=programme, departement=departement
     )
-    response.headers["ETag"] = etag_for(envelope.version)
-    return envelope_read(envelope, programme.code)
+    response.headers["ETag"] = etag_for(row["version"])
+    return envelope_reads.envelope_view(row, programme.code)
 
 
 @envelopes_router.post(
@@ -182,31 +179,24 @@ async def create_allocation(
 )
 async def read_ledger(
     departement: DepartementPath,
-    session: SessionDep,
+    connection: ReadConnection,
     principal: StateReaders,
-    programme: ProgrammeRef,
+    programme: ReadProgrammeRef,
     page: Annotated[PageParams, Depends(page_params_for(LEDGER_CURSOR))],
     updated_since: UpdatedSince = None,
-) -> LedgerPage:
+) -> Any:
     """Les mouvements de l'enveloppe du département sur le programme `programme`, du plus
     ancien au plus récent (append-only).
 
     Règles : R-CAP-4, R-ACL-1, R-PROG-2.
     """
-    rows, next_cursor = await envelopes_service.ledger(
-        session,
+    return await envelope_reads.ledger(  # issue 28: one statement, no session
+        connection,
         principal,
         programme=programme,
         departement=departement,
         page=page,
         updated_since=updated_since,
-    )
-    fields = LEDGER_FIELDS
-    return LedgerPage.model_validate(  # the page validated in one call (issue 13)
-        {
-            "items": [dict(zip(fields, row, strict=True), departement=departement) for row in rows],
-            "next_cursor": next_cursor,
-        }
     )
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from functools import cache
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, bindparam, false
+from sqlalchemy import ColumnElement, Select, bindparam, false, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -14,15 +14,33 @@ from app.auth.principal import Principal, Role
 from app.budgets.models import Envelope, Grant
 from app.projects.models import Project
 
+ScopeKind = Literal["departement", "all", "none"]
 
-def visible_envelopes_stmt(principal: Principal) -> Select[Envelope]:
-    """Envelopes the principal may read: its département (prefect) or all (DINUM, ANCT)."""
-    stmt = select(Envelope)
+
+class EnvelopeScope(NamedTuple):
+    """Which envelopes a principal may read (R-ACL-1): the kind of clause, and its parameters."""
+
+    kind: ScopeKind
+    params: dict[str, Any]
+
+
+def envelope_scope(principal: Principal) -> EnvelopeScope:
+    """R-ACL-1, the one place envelope visibility is decided: a prefect reads its département's
+    envelopes, DINUM and ANCT all of them, anyone else none."""
     if principal.role is Role.PREFECT:
-        return stmt.where(Envelope.departement == principal.departement)
+        return EnvelopeScope("departement", {"scope_departement": principal.departement})
     if principal.is_national:
-        return stmt
-    return stmt.where(false())
+        return EnvelopeScope("all", {})
+    return EnvelopeScope("none", {})
+
+
+@cache
+def envelope_scope_clause(kind: ScopeKind) -> ColumnElement[bool]:
+    """The WHERE clause of an `envelope_scope` kind, built once; its parameter (the prefect's
+    département) is bound at execution (`EnvelopeScope.params`)."""
+    if kind == "departement":
+        return col(Envelope.departement) == bindparam("scope_departement")
+    return true() if kind == "all" else false()
 
 
 @cache

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import select
 
 from app.programme.errors import ProgrammeNotSeeded
@@ -92,6 +92,21 @@ async def programme_by_code(session: AsyncSession, code: str) -> Programme:
 def programme_id_for(session: AsyncSession, code: str) -> uuid.UUID | None:
     """The id of a programme already read by this process (an id never changes)."""
     return _id_by_code.get(_key(session, code))
+
+
+async def programme_id_on(connection: AsyncConnection, code: str) -> uuid.UUID | None:
+    """The id of the programme `code` for a read on a connection (issue 28, no session): from
+    the cache, no statement; else one Core statement, remembered (an id never changes). None
+    when the database holds no such programme."""
+    key = (str(connection.engine.url), code)
+    known = _id_by_code.get(key)
+    if known is not None:
+        return known
+    stmt = select(Programme.id).where(Programme.code == code)
+    found: uuid.UUID | None = (await connection.execute(stmt)).scalar_one_or_none()
+    if found is not None:
+        _id_by_code[key] = found
+    return found
 
 
 async def code_of(session: AsyncSession, programme_id: uuid.UUID) -> str:

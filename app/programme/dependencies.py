@@ -22,6 +22,7 @@ from app.auth.dependencies import bearer_scheme, get_principal
 from app.auth.principal import Principal
 from app.core.db import SessionDep
 from app.core.errors import ProblemItem
+from app.core.reads import ReadConnection
 from app.programme import cache
 from app.programme.cache import ProgrammeKey
 from app.programme.errors import ProgrammeNotSeeded, UnknownProgramme, UnknownProgrammeInBody
@@ -110,6 +111,24 @@ async def programme_ref(
 
 
 ProgrammeRef = Annotated[ProgrammeKey, Depends(programme_ref)]
+
+
+async def read_programme_ref(
+    request: Request, connection: ReadConnection, programme: ProgrammeQuery = None
+) -> ProgrammeKey:
+    """`programme_ref` on the lean read path (issue 28): the read's own pooled connection, no
+    session; no statement once this process knows the code."""
+    code = programme or default_code(request)
+    known = await cache.programme_id_on(connection, code)
+    if known is None:
+        if programme is None:
+            raise ProgrammeNotSeeded()
+        raise UnknownProgramme(programme)  # R-PROG-2
+    return ProgrammeKey(known, code)
+
+
+ReadProgrammeRef = Annotated[ProgrammeKey, Depends(read_programme_ref)]
+"""`ProgrammeRef` for the routes on `ReadConnection`."""
 
 
 async def optional_principal(request: Request) -> Principal | None:
