@@ -130,6 +130,11 @@ PREFECT_FACTS = """, EXISTS (SELECT 1 FROM evaluation v WHERE v.project_id = p.i
  AND g.final_report_on IS NOT NULL) AS reported"""
 
 
+# The programme's code and each strand's advisory evaluators (R-PROG-2, R-EVAL-3): read once
+# at startup, as the service's programme cache holds them (nothing writes them during a run).
+PROGRAMME: dict[str, Any] = {"code": None, "advisors": {}}
+
+
 def _actions(r: Any, role: Role) -> list[str]:
     """allowed_actions by the lifecycle table and the two guards' pure rules."""
     status = Status(r["status"])
@@ -138,6 +143,7 @@ def _actions(r: Any, role: Role) -> list[str]:
         if action is ProjectAction.EVALUATE and evaluate_refusal(
             role=role.value, strand=r["strand"], status=status.value,
             already_evaluated=r["evaluated"],
+            advisors=PROGRAMME["advisors"].get(r["strand"], ()),
         ):  # fmt: skip
             continue
         if action is ProjectAction.FINAL_REPORT and final_report_refusal(
@@ -151,7 +157,8 @@ def _actions(r: Any, role: Role) -> list[str]:
 def _summary(r: Any, principal: Principal) -> dict[str, Any]:
     return {
         "id": str(r["id"]), "candidate_id": str(r["candidate_id"]),
-        "candidate_name": r["candidate_name"], "departement": r["departement"],
+        "candidate_name": r["candidate_name"], "programme": PROGRAMME["code"],
+        "departement": r["departement"],
         "strand": r["strand"], "title": r["title"], "nature": r["nature"],
         "status": r["status"], "requested_cents": r["requested_cents"],
         "total_cost_cents": r["total_cost_cents"],
@@ -444,6 +451,8 @@ def create_app() -> Starlette:
             setattr(programme, name, json.loads(row[name]))
         programme.requirements = requirements(json.loads(row["required_documents"]))
         app.state.programme, app.state.terms = programme, {}
+        PROGRAMME["code"] = programme.code
+        PROGRAMME["advisors"] = {s["code"]: s.get("advisors") or () for s in programme.strands}
         yield
         await app.state.pool.close()
 
