@@ -78,6 +78,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         _in_thread(drop_database(url))
 
 
+def _chart_months(page: Any) -> list[str]:
+    """The months the monthly chart's axis spans (one graduation per month)."""
+    return [
+        str(node.get_attribute("data-month"))
+        for node in page.query_selector_all("#mois svg .axe-x text.graduation")
+        if node.get_attribute("data-month")
+    ]
+
+
 def test_the_national_dashboard_draws_the_demo_months(
     open_page: Any, server: Server, network: Network
 ) -> None:
@@ -86,14 +95,49 @@ def test_the_national_dashboard_draws_the_demo_months(
     assert len([m for m in months if m.startswith("2021")]) >= 6, months
     assert len([m for m in months if m.startswith("2022")]) >= 6, months
     page = open_page(ACTORS.dinum)
-    points = page.query_selector_all("#mois svg circle.point")
-    assert len(points) == len(national["series"]) >= 18
+    points = page.query_selector_all("#mois svg circle.point-engage")
+    assert len(points) >= 18  # a point per month from the first to the last
     heights = {p.get_attribute("cy") for p in points}
     assert len(heights) >= 6  # a curve, not a flat line nor one dot
-    labels = page.query_selector_all("#mois svg text")
-    assert 4 <= len(labels) <= 8  # readable: one month in three labelled, none overlapping
+    labels = page.query_selector_all("#mois svg .axe-x text.graduation")
+    assert 4 <= len(labels) <= 12  # readable: a month in a few labelled, none overlapping
+    spanned = {m[:4] for m in months}
+    assert {"2021", "2022"} <= spanned
     screenshot(page, "demo-national-desktop")
     ARTIFACTS.mkdir(exist_ok=True)
     page.query_selector("#mois").screenshot(path=str(ARTIFACTS / "demo-national-months.png"))
     assert network.refused == []
     assert network.errors == []
+
+
+def test_a_prefects_dashboard_on_the_demo_story(
+    open_page: Any, server: Server, network: Network
+) -> None:
+    """The prefect of the 13 sees its département's figures over the story's months, its
+    région's map with its own tile coloured."""
+    page = open_page(ACTORS.pref13)
+    assert page.inner_text("h1") == "Tableau de bord — Département 13 (Bouches-du-Rhône)"
+    colored = page.query_selector_all("#carte li[data-rate-bps]")
+    assert [t.get_attribute("data-departement") for t in colored] == ["13"]
+    points = page.query_selector_all("#mois svg circle.point-engage")
+    assert len({p.get_attribute("cy") for p in points}) >= 3  # its own curve
+    screenshot(page, "demo-prefet-13-desktop")
+    assert network.refused == []
+    assert network.errors == []
+
+
+def test_a_candidate_is_refused_on_the_demo_story(browser: Any, server: Server) -> None:
+    """A signed-in candidate is told the dashboards are the State's agents' (no stats route
+    is open to it), not asked to sign in."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+    try:
+        page = context.new_page()
+        page.goto(f"{server.base}/tableau-de-bord/")
+        page.fill("#jeton", server.token(ACTORS.cand_a))
+        page.click("#jeton-form button[type=submit]")
+        page.wait_for_selector("#message .fr-alert--warning")
+        assert "réservés aux agents de l'État" in page.inner_text("#message")
+        assert page.is_hidden("#tableau")
+        screenshot(page, "demo-candidat-refus")
+    finally:
+        context.close()
