@@ -78,6 +78,23 @@ class ScoringGridRead(ReadModel):
 
 
 Advisor = Literal["anct"]
+# A strand's rules (R-PROG-1), the same on its read and its input shapes.
+StrandDescription = Annotated[str | None, Field(max_length=2000)]
+StrandRate = Annotated[
+    Bps | None,
+    Field(description="R-CAP-1 : taux maximal d'aide du volet ; null : celui du programme."),
+]
+StrandForfaits = Annotated[
+    StrictBool,
+    Field(description="R-CAP-3 : le barème de forfaits plafonne-t-il les aides de ce volet ?"),
+]
+StrandAdvisors = Annotated[
+    list[Advisor],
+    Field(
+        max_length=1,
+        description="R-EVAL-3 : évaluateurs consultatifs du volet (l'ANCT, `anct`).",
+    ),
+]
 
 
 class Strand(ReadModel):
@@ -85,20 +102,10 @@ class Strand(ReadModel):
 
     code: StrandCode
     title: Label
-    description: str | None = Field(default=None, max_length=2000)
-    funding_cap_rate_bps: Bps | None = Field(
-        default=None,
-        description="R-CAP-1 : taux maximal d'aide du volet ; null : celui du programme.",
-    )
-    forfaits: StrictBool = Field(
-        default=False,
-        description="R-CAP-3 : le barème de forfaits plafonne-t-il les aides de ce volet ?",
-    )
-    advisors: list[Advisor] = Field(
-        default_factory=list,
-        max_length=1,
-        description="R-EVAL-3 : évaluateurs consultatifs du volet (l'ANCT, `anct`).",
-    )
+    description: StrandDescription = None
+    funding_cap_rate_bps: StrandRate = None
+    forfaits: StrandForfaits = False
+    advisors: StrandAdvisors = Field(default_factory=list)
     criteria: list[Criterion] = Field(max_length=20)
 
 
@@ -107,20 +114,10 @@ class StrandIn(InputModel):
 
     code: StrandCode
     title: Label
-    description: str | None = Field(default=None, max_length=2000)
-    funding_cap_rate_bps: Bps | None = Field(
-        default=None,
-        description="R-CAP-1 : taux maximal d'aide du volet ; null : celui du programme.",
-    )
-    forfaits: StrictBool = Field(
-        default=False,
-        description="R-CAP-3 : le barème de forfaits plafonne-t-il les aides de ce volet ?",
-    )
-    advisors: list[Advisor] = Field(
-        default_factory=list,
-        max_length=1,
-        description="R-EVAL-3 : évaluateurs consultatifs du volet (l'ANCT, `anct`).",
-    )
+    description: StrandDescription = None
+    funding_cap_rate_bps: StrandRate = None
+    forfaits: StrandForfaits = False
+    advisors: StrandAdvisors = Field(default_factory=list)
     criteria: list[CriterionIn] = Field(
         min_length=1,
         max_length=20,
