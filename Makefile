@@ -3,21 +3,30 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+DEV_STAMP := $(VENV)/.installed-dev-stamp
 # R-ELIG-8 demo: a new database's clock starts the day FITN7's window opens; the demo story
 # (app/demo) replays 2021-2022 and early 2026 from there and moves the clock on to its end,
 # 2026-03-16 09:00 (README, "The service's clock"); `make run CLOCK_START=` for real time.
 CLOCK_START ?= 2021-01-25T09:00:00+01:00
 
-.PHONY: install migrate seed demo run test openapi lint mutation clean oidc assets lock frontend-check bench bench-quick bench-uploads
+.PHONY: install install-dev migrate seed demo run test openapi lint mutation clean oidc assets lock frontend-check bench bench-quick bench-uploads
 
+# Issue 27: `make run` installs what the service needs, nothing more (the test, lint and bench
+# tools are a second step of their own: `make run` on a fresh clone serves within a minute).
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ requis"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e .
 	@touch $(STAMP)
 
+$(DEV_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(DEV_STAMP)
+
 install: $(STAMP)
+
+install-dev: $(DEV_STAMP)
 
 migrate: install
 	$(BIN)/python -m app migrate
@@ -46,13 +55,13 @@ $(OIDC_STAMP): tests/oidc/package-lock.json
 
 oidc: $(OIDC_STAMP)
 
-test: install $(OIDC_STAMP)
+test: install-dev $(OIDC_STAMP)
 	$(BIN)/python -m pytest
 
 openapi: install
 	$(BIN)/python -m app openapi
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check app tests alembic scripts bench
 	$(BIN)/ruff format --check app tests alembic scripts bench
 	$(BIN)/mypy app
@@ -62,7 +71,7 @@ lint: install
 # collected) stops the target; scripts/mutation_report.py then prints the counts per module and
 # each mutant not killed, and fails when mutants were left unchecked.
 MUTATION_CHILDREN ?= 2
-mutation: install
+mutation: install-dev
 	rm -rf mutants
 	$(BIN)/mutmut run --max-children $(MUTATION_CHILDREN)
 	$(BIN)/python scripts/mutation_report.py
@@ -77,7 +86,7 @@ assets:
 # an example client compiled with tsc --noEmit (Node.js of the machine; not needed by `make run`).
 # requirements.lock: every dependency of pyproject.toml pinned with its hashes, for the
 # Dockerfile's non-editable install (pyproject keeps the ranges). Regenerate after a change.
-lock: install
+lock: install-dev
 	$(BIN)/python -m pip install --quiet 'uv>=0.5'
 	$(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 \
 	  --python-platform x86_64-manylinux_2_28 -o requirements.lock
@@ -90,17 +99,17 @@ frontend-check:
 #   sudo apt-get install wrk        (Debian package)
 # BENCH_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/guichet_bench_200000 by default.
 BENCH_ARGS ?=
-bench: install
+bench: install-dev
 	@command -v wrk >/dev/null || { echo "wrk is missing: sudo apt-get install wrk"; exit 1; }
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
-bench-quick: install
+bench-quick: install-dev
 	@command -v wrk >/dev/null || { echo "wrk is missing: sudo apt-get install wrk"; exit 1; }
 	$(BIN)/python bench/run.py --quick --skip-two-workers $(BENCH_ARGS)
 
 # Issue 24: 20 concurrent 10 MB (then 1 MB) document uploads, the server's peak RSS and MB/s
 # (BENCHMARKS.md, "Document uploads"). SQLite unless GUICHET_DATABASE_URL says otherwise.
-bench-uploads: install
+bench-uploads: install-dev
 	$(BIN)/python bench/bench_uploads.py $(BENCH_ARGS)
 
 clean:

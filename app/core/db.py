@@ -47,10 +47,11 @@ NAMING_CONVENTION = {
 SQLModel.metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def make_engine(settings: Settings) -> AsyncEngine:
-    """Build the async engine for the configured URL, with per-backend settings."""
+def make_engine(settings: Settings, **engine_options: Any) -> AsyncEngine:
+    """Build the async engine for the configured URL, with per-backend settings (and
+    `engine_options` for `create_async_engine`, e.g. the demo load's `async_creator`)."""
     url = make_url(settings.database_url)
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = dict(engine_options)
     if settings.database_pool == "null":
         kwargs["poolclass"] = NullPool
     if url.get_backend_name() == "sqlite":
