@@ -13,15 +13,17 @@ CLOCK_START ?= 2021-01-25T09:00:00+01:00
 
 # Issue 27: `make run` installs what the service needs, nothing more (the test, lint and bench
 # tools are a second step of their own: `make run` on a fresh clone serves within a minute).
+# PYTHONWARNINGS=ignore reaches the build backend: setuptools' notice that an install is
+# editable is not the newcomer's concern.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ requis"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet -e .
 	@touch $(STAMP)
 
 $(DEV_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(DEV_STAMP)
 
 install: $(STAMP)
