@@ -28,6 +28,8 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -435,7 +437,8 @@ def create_app() -> Starlette:
 
     settings = Settings()
 
-    async def lifespan(app: Starlette) -> Any:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.pool = await asyncpg.create_pool(url, min_size=10, max_size=10)
         app.state.programme_code = settings.programme_code
         app.state.verifier = TokenVerifier(settings)
