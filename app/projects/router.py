@@ -243,10 +243,17 @@ async def submit_project(
 
     Règles : R-FLOW-1, R-FLOW-2, R-FLOW-3 ; un 409 liste `allowed_actions`.
     """
-    project = await projects_transitions.transition(
-        session, principal, project_id=project_id, action=Action.SUBMIT, if_match=if_match
+    submitted = await projects_transitions.submit(
+        session, principal, project_id=project_id, if_match=if_match
     )
-    return await _respond(session, response, principal, project)
+    response.headers["ETag"] = etag_for(submitted.project.version)
+    return to_read(
+        submitted.project,
+        submitted.candidate_name,
+        principal,
+        submitted.allowed_actions,
+        submitted.programme_code,
+    )
 
 
 @router.post(
