@@ -24,6 +24,7 @@ from app.projects import (
     filing as projects_filing,
     guards,
     reads as projects_reads,
+    submission as projects_submission,
     transitions as projects_transitions,
 )
 from app.projects.lifecycle_rules import ACTION_ROLES, Action, ProjectAction, Status
@@ -243,7 +244,7 @@ async def submit_project(
 
     Règles : R-FLOW-1, R-FLOW-2, R-FLOW-3 ; un 409 liste `allowed_actions`.
     """
-    submitted = await projects_transitions.submit(
+    submitted = await projects_submission.submit(
         session, principal, project_id=project_id, if_match=if_match
     )
     response.headers["ETag"] = etag_for(submitted.project.version)

@@ -7,7 +7,6 @@ R-COM-3 (a committee's rejection), R-AUDIT-1; hooks tell higher domains (R-COM-2
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -19,22 +18,19 @@ from app.auth.principal import Principal
 from app.core.concurrency import check_if_match, flush_versioned
 from app.core.rules import raise_failures
 from app.core.types import utcnow
-from app.programme import cache as programme_cache
 from app.programme.rules import Step
-from app.projects import guards, hooks, repository, terms
-from app.projects.actions import actions_for, actions_now
+from app.projects import hooks
+from app.projects.actions import actions_now
 from app.projects.assessment import assess_project
 from app.projects.eligibility_rules import EligibilityReport
 from app.projects.errors import (
     InvalidTransition,
     ProjectIneligible,
-    ProjectNotFound,
 )
 from app.projects.lifecycle_rules import (
     STATUS_LABELS_FR,
     Action,
     IllegalTransition,
-    ProjectAction,
     Status,
     next_status,
 )
@@ -128,6 +124,19 @@ async def advance(
     project.status = check_transition(project, action).value
     project.updated_at = utcnow()
     await flush_versioned(session)
+    await stamped(session, principal, project, before, action, message)
+
+
+async def stamped(
+    session: AsyncSession,
+    principal: Principal,
+    project: Project,
+    before: Status,
+    action: Action,
+    message: str | None,
+) -> None:
+    """What follows a transition written: its history row, its audit event (R-AUDIT-1) and
+    the higher domains' listeners (e.g. R-COM-2)."""
     connection = await session.connection()
     await connection.execute(
         _INSERT_STAMP, stamp_values(project, principal, action, before, message)
@@ -177,49 +186,6 @@ async def transition(
         project.returned_at = utcnow()  # told apart from a new draft (issue 12)
     await advance(session, principal, project, action, message)
     return project
-
-
-@dataclass(frozen=True)
-class Submitted:
-    """A dossier just submitted, with what its response shows beside it."""
-
-    project: Project
-    candidate_name: str
-    allowed_actions: list[ProjectAction]
-    programme_code: str
-
-
-async def submit(
-    session: AsyncSession, principal: Principal, *, project_id: uuid.UUID, if_match: str | None
-) -> Submitted:
-    """`transition(…, action=Action.SUBMIT)` for the submit route (R-FLOW-1, R-FLOW-2, R-FLOW-3),
-    with the facts of its response read beforehand (issue 28): the dossier read in scope
-    (R-ACL-1) with its lines, its candidate's name and kind, its programme's version and the
-    caller's guard facts (`repository.read_visible_project`, two statements); the programme's
-    terms from the per-process cache revalidated by that version (none); the candidate row
-    only when the strand has forfaits (R-CAP-3). A submission changes neither the name nor
-    the facts, so the response needs no statement of its own."""
-    row = await repository.read_visible_project(session, principal, project_id)
-    if row is None:
-        raise ProjectNotFound()
-    project, name, version, kind = row[0], row[1], row[2], row[3]
-    check_if_match(if_match, project.version)
-    await check_transition_for(session, principal, project, Action.SUBMIT)
-    programme = await programme_cache.programme_at(session, project.programme_id, version)
-    report = await assess_project(session, project, programme, candidate_kind=str(kind))
-    raise_failures(  # R-FLOW-2: the rules, and the documents it lacks (R-DOC-1)
-        [*report.failures, *await hooks.step_failures(session, project, Step.SUBMISSION)],
-        error=ProjectIneligible,
-        detail=INELIGIBLE,
-    )
-    project.submitted_at = utcnow()
-    project.status_message = None
-    await advance(session, principal, project, Action.SUBMIT)
-    # R-EVAL-3: who advises on the strand matters to an advising role's guards only.
-    advising = principal.role.value in terms.ADVISING_ROLES
-    advisors = terms.advisors(programme, project.strand) if advising else frozenset()
-    actions = actions_for(principal, project, guards.facts_of(row, principal), advisors)
-    return Submitted(project, str(name), actions, programme.code)
 
 
 async def submit_filed(
