@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, event, func, insert, update
+from sqlalchemy import ColumnElement, bindparam, event, func, insert, select as sa_select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel import col, select
@@ -179,6 +179,30 @@ def _content(row: Mapping[str, Any]) -> EventContent:
     )
 
 
+HEAD_TABLE = AuditChainHead.__table__  # type: ignore[attr-defined]
+# Issue 28: the append's statements, built once (Core, on the session's connection: no ORM
+# statement setup nor bulk-insert machinery under the chain head's lock).
+_LOCK_HEAD = (
+    sa_select(HEAD_TABLE.c.last_seq, HEAD_TABLE.c.last_hash)
+    .where(HEAD_TABLE.c.id == 1)
+    .with_for_update()
+)
+_INSERT_EVENTS = insert(AUDIT_TABLE)
+_MOVE_HEAD = (
+    update(HEAD_TABLE)
+    .where(HEAD_TABLE.c.id == 1)
+    .values(last_seq=bindparam("new_seq"), last_hash=bindparam("new_hash"))
+)
+
+# PostgreSQL: one event's INSERT and the head's UPDATE in one statement (a data-modifying WITH
+# runs exactly once, in the same snapshot and transaction as the UPDATE).
+_APPEND_ONE = _MOVE_HEAD.add_cte(
+    insert(AUDIT_TABLE)
+    .values({c.name: bindparam(f"e_{c.name}", type_=c.type) for c in AUDIT_TABLE.columns})
+    .cte("appended")
+)
+
+
 @event.listens_for(Session, "before_commit")
 def _append_pending(session: Session) -> None:
     """Append the transaction's buffered events to the chain, as its last statements."""
@@ -188,14 +212,10 @@ def _append_pending(session: Session) -> None:
     if not pending:
         return
     session.flush()  # the change itself first: the head's lock is taken after it
-    head_stmt = (
-        select(AuditChainHead.last_seq, AuditChainHead.last_hash)
-        .where(AuditChainHead.id == 1)
-        .with_for_update()
-    )
-    head = session.execute(head_stmt).first()
+    connection = session.connection()
+    head = connection.execute(_LOCK_HEAD).first()
     if head is None:  # a database built without the migration (which creates the head)
-        session.execute(insert(AuditChainHead).values(id=1, last_seq=0, last_hash=GENESIS_HASH))
+        connection.execute(insert(HEAD_TABLE).values(id=1, last_seq=0, last_hash=GENESIS_HASH))
         last_seq, last_hash = 0, GENESIS_HASH
     else:
         last_seq, last_hash = int(head[0]), str(head[1])
@@ -207,12 +227,13 @@ def _append_pending(session: Session) -> None:
         row["hash"] = event_hash(_content(row), key)
         rows.append(row)
         last_seq, last_hash = row["seq"], row["hash"]
-    session.execute(insert(AuditEvent), rows)
-    session.execute(
-        update(AuditChainHead)
-        .where(col(AuditChainHead.id) == 1)
-        .values(last_seq=last_seq, last_hash=last_hash)
-    )
+    moved = {"new_seq": last_seq, "new_hash": last_hash}
+    if len(rows) == 1 and connection.dialect.name == "postgresql":
+        # The event and the head's move in one statement: one round trip less under the lock.
+        connection.execute(_APPEND_ONE, {**{f"e_{k}": v for k, v in rows[0].items()}, **moved})
+    else:
+        connection.execute(_INSERT_EVENTS, rows)
+        connection.execute(_MOVE_HEAD, moved)
     for listener in _append_listeners:
         listener(session, rows)
 

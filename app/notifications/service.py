@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert, select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -59,17 +59,61 @@ def _paris_day(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(PARIS).date().isoformat()
 
 
-def _dossier(project: Project, candidate: Candidate) -> dict[str, Any]:
+class _Dossier(NamedTuple):
+    """What a notification reads of its dossier, its candidate and its prefecture (one row
+    of `_DOSSIERS`)."""
+
+    id: uuid.UUID
+    departement: str
+    title: str
+    submitted_at: datetime | None
+    requested_cents: int
+    ds_dossier_number: int | None
+    candidate_name: str
+    contact_email: str | None
+    contact_name: str | None
+    prefecture_email: str | None
+
+
+_PROJECT = Project.__table__  # type: ignore[attr-defined]
+_CANDIDATE = Candidate.__table__  # type: ignore[attr-defined]
+_ADDRESS = PrefectureAddress.__table__  # type: ignore[attr-defined]
+# Issue 28: the dossiers of a transaction's notifications, their candidates (inner join: a
+# dossier without one is not told) and their prefectures' addresses, in one statement built
+# once (it was three ORM reads a notice, the dossier and its candidate read again).
+_DOSSIERS = (
+    sa_select(
+        _PROJECT.c.id,
+        _PROJECT.c.departement,
+        _PROJECT.c.title,
+        _PROJECT.c.submitted_at,
+        _PROJECT.c.requested_cents,
+        _PROJECT.c.ds_dossier_number,
+        _CANDIDATE.c.name,
+        _CANDIDATE.c.contact_email,
+        _CANDIDATE.c.contact_name,
+        _ADDRESS.c.email,
+    )
+    .select_from(
+        _PROJECT.join(_CANDIDATE, _CANDIDATE.c.id == _PROJECT.c.candidate_id).outerjoin(
+            _ADDRESS, _ADDRESS.c.departement == _PROJECT.c.departement
+        )
+    )
+    .where(_PROJECT.c.id.in_(bindparam("ids", expanding=True)))
+)
+
+
+def _dossier(project: _Dossier) -> dict[str, Any]:
     return {
         "project_id": str(project.id),
         "reference": dossier_reference(project.id, project.departement),
         "title": project.title,
         "departement": project.departement,
-        "candidate_name": candidate.name,
+        "candidate_name": project.candidate_name,
     }
 
 
-def _kind_facts(session: Session, planned: Planned, project: Project) -> dict[str, Any]:
+def _kind_facts(session: Session, planned: Planned, project: _Dossier) -> dict[str, Any]:
     """The facts a template needs beyond the dossier's, read in the event's transaction."""
     from app.budgets.models import Grant
     from app.committees.models import AgendaItem, Committee
@@ -123,28 +167,29 @@ def _queue(session: Session, events: list[dict[str, Any]]) -> None:
     planned = [p for event in events for p in plan(event)]
     if not planned:
         return
+    ids = sorted({uuid.UUID(item.project_id) for item in planned})
+    found = {
+        row[0]: _Dossier._make(row)
+        for row in session.connection().execute(_DOSSIERS, {"ids": ids}).all()
+    }
     now = real_now()
     rows = []
     for item in planned:
-        project = session.get(Project, uuid.UUID(item.project_id))
+        project = found.get(uuid.UUID(item.project_id))
         if project is None:
-            continue
+            continue  # no such dossier, or no candidate
         if item.kind in TOLD_BY_DS and project.ds_dossier_number is not None:
             continue  # démarches-simplifiées tells its applicant (its write-back)
-        candidate = session.get(Candidate, project.candidate_id)
-        if candidate is None:
-            continue
         if item.audience is Audience.CANDIDATE:
-            recipient = candidate.contact_email
-            contact_name = candidate.contact_name
+            recipient = project.contact_email
+            contact_name = project.contact_name
         else:
-            address = session.get(PrefectureAddress, project.departement)
-            recipient = address.email if address else None
+            recipient = project.prefecture_email
             contact_name = None
         if not recipient:
             continue  # no address: nothing can be sent (see the README)
         context = {
-            **_dossier(project, candidate),
+            **_dossier(project),
             "contact_name": contact_name,
             **_kind_facts(session, item, project),
         }

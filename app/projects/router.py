@@ -24,6 +24,7 @@ from app.projects import (
     filing as projects_filing,
     guards,
     reads as projects_reads,
+    submission as projects_submission,
     transitions as projects_transitions,
 )
 from app.projects.lifecycle_rules import ACTION_ROLES, Action, ProjectAction, Status
@@ -243,10 +244,17 @@ async def submit_project(
 
     Règles : R-FLOW-1, R-FLOW-2, R-FLOW-3 ; un 409 liste `allowed_actions`.
     """
-    project = await projects_transitions.transition(
-        session, principal, project_id=project_id, action=Action.SUBMIT, if_match=if_match
+    submitted = await projects_submission.submit(
+        session, principal, project_id=project_id, if_match=if_match
     )
-    return await _respond(session, response, principal, project)
+    response.headers["ETag"] = etag_for(submitted.project.version)
+    return to_read(
+        submitted.project,
+        submitted.candidate_name,
+        principal,
+        submitted.allowed_actions,
+        submitted.programme_code,
+    )
 
 
 @router.post(

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
@@ -35,8 +37,31 @@ from app.projects.lifecycle_rules import (
 from app.projects.models import Project, ProjectTransition
 from app.projects.reads import get_project
 
+INELIGIBLE = (
+    "Le dossier ne peut pas être déposé : voir chaque règle non respectée dans `errors` (R-FLOW-2)."
+)
 STATUS_CHANGED = "status_changed"
 """The audit action of every R-FLOW-1 transition (webhook event `project.status_changed`)."""
+
+
+def stamp_values(
+    project: Project,
+    principal: Principal,
+    action: Action,
+    before: Status | None,
+    message: str | None = None,
+) -> dict[str, Any]:
+    """The history row of a transition (R-FLOW-1), as the columns of project_transition."""
+    return {
+        "project_id": project.id,
+        "action": action.value,
+        "from_status": before.value if before else None,
+        "to_status": project.status,
+        "actor_subject": principal.subject,
+        "actor_role": principal.role.value,
+        "message": message,
+        "at": utcnow(),
+    }
 
 
 def stamp(
@@ -46,16 +71,12 @@ def stamp(
     before: Status | None,
     message: str | None = None,
 ) -> ProjectTransition:
-    return ProjectTransition(
-        project_id=project.id,
-        action=action.value,
-        from_status=before.value if before else None,
-        to_status=project.status,
-        actor_subject=principal.subject,
-        actor_role=principal.role.value,
-        message=message,
-        at=utcnow(),
-    )
+    return ProjectTransition(**stamp_values(project, principal, action, before, message))
+
+
+# Issue 28: the history row is written by a Core INSERT built once, on the session's connection
+# (nothing reads the row back in the transaction: no ORM object, no RETURNING of its id).
+_INSERT_STAMP = insert(ProjectTransition.__table__)  # type: ignore[attr-defined]
 
 
 def check_transition(project: Project, action: Action) -> Status:
@@ -103,8 +124,23 @@ async def advance(
     project.status = check_transition(project, action).value
     project.updated_at = utcnow()
     await flush_versioned(session)
-    session.add(stamp(project, principal, action, before, message))
-    await session.flush()
+    await stamped(session, principal, project, before, action, message)
+
+
+async def stamped(
+    session: AsyncSession,
+    principal: Principal,
+    project: Project,
+    before: Status,
+    action: Action,
+    message: str | None,
+) -> None:
+    """What follows a transition written: its history row, its audit event (R-AUDIT-1) and
+    the higher domains' listeners (e.g. R-COM-2)."""
+    connection = await session.connection()
+    await connection.execute(
+        _INSERT_STAMP, stamp_values(project, principal, action, before, message)
+    )
     await audit.record(  # R-AUDIT-1: every transition, whoever drives it
         session,
         principal,
@@ -140,8 +176,7 @@ async def transition(
         raise_failures(  # R-FLOW-2: the rules, and the documents it lacks (R-DOC-1)
             [*report.failures, *await hooks.step_failures(session, project, Step.SUBMISSION)],
             error=ProjectIneligible,
-            detail="Le dossier ne peut pas être déposé : voir chaque règle non respectée "
-            "dans `errors` (R-FLOW-2).",
+            detail=INELIGIBLE,
         )
         project.submitted_at = utcnow()
         project.status_message = None

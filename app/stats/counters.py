@@ -24,11 +24,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     String,
     and_,
+    bindparam,
     case,
     delete,
     func,
@@ -206,47 +208,58 @@ def _ids(rows: list[dict[str, Any]], object_type: str) -> set[uuid.UUID]:
     return found
 
 
-def _upsert(
-    session: Session, model: Any, keys: list[str], sums: list[str], rows: list[Any]
-) -> None:
-    """`sums` += the rows' values, one atomic upsert per row (INSERT … ON CONFLICT DO UPDATE)."""
-    if not rows:
-        return
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(model)
+def _dialect(session: Session) -> Any:
+    return postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+
+
+@cache
+def _upsert_stmt(dialect: Any, model: Any, keys: tuple[str, ...], sums: tuple[str, ...]) -> Any:
+    """`sums` += the row's values, an atomic upsert (INSERT … ON CONFLICT DO UPDATE), built
+    once per dialect (issue 28: no statement construction per write)."""
+    stmt = dialect.insert(model.__table__)
     table = model.__table__
-    stmt = stmt.on_conflict_do_update(
-        index_elements=keys, set_={name: table.c[name] + stmt.excluded[name] for name in sums}
+    return stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={name: table.c[name] + stmt.excluded[name] for name in sums}
     )
-    session.execute(stmt, rows)
+
+
+@cache
+def _save_stmt(dialect: Any) -> Any:
+    """Store what a dossier now contributes (an upsert replacing the old contribution)."""
+    stmt = dialect.insert(StatsProject.__table__)  # type: ignore[attr-defined]
+    return stmt.on_conflict_do_update(
+        index_elements=["project_id"],
+        set_={f.name: stmt.excluded[f.name] for f in fields(Contribution)},
+    )
+
+
+COUNTER_KEYS = ("programme_id", "departement", "figure", "key")
+BENEFICIARY_KEYS = ("departement", "candidate_id", "programme_id")
 
 
 def apply(session: Session, deltas: Deltas) -> None:
     counters, beneficiaries = deltas.changed()
-    counter_keys = ["programme_id", "departement", "figure", "key"]
-    _upsert(session, StatsCounter, counter_keys, ["n", "cents"], counters)
-    keys = ["departement", "candidate_id", "programme_id"]
-    _upsert(session, StatsBeneficiary, keys, ["grants"], beneficiaries)
+    dialect, connection = _dialect(session), session.connection()
+    if counters:
+        connection.execute(
+            _upsert_stmt(dialect, StatsCounter, COUNTER_KEYS, ("n", "cents")), counters
+        )
+    if beneficiaries:
+        stmt = _upsert_stmt(dialect, StatsBeneficiary, BENEFICIARY_KEYS, ("grants",))
+        connection.execute(stmt, beneficiaries)
 
 
 def _save(session: Session, contributions: dict[uuid.UUID, Contribution]) -> None:
     """Store what each dossier now contributes (an upsert replacing the old contribution)."""
     if not contributions:
         return
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     rows = [{"project_id": pid, **c.__dict__} for pid, c in sorted(contributions.items())]
-    stmt = dialect.insert(StatsProject)
-    columns = [name for name in rows[0] if name != "project_id"]
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["project_id"], set_={name: stmt.excluded[name] for name in columns}
-    )
-    session.execute(stmt, rows)
+    session.connection().execute(_save_stmt(_dialect(session)), rows)
 
 
-def recount_projects(session: Session, where: Any) -> None:
-    """Move the dossiers matched by `where` from their counted contribution to their current
-    one: one statement reads both (the old one from stats_project), then the upserts."""
-    stmt = (
+def _recount_stmt(where: Any) -> Any:
+    """The dossiers matched by `where`: their current contribution and their counted one."""
+    return (
         select(col(Project.id), *CONTRIBUTION_COLUMNS, *SNAPSHOT_COLUMNS)
         .select_from(Project)
         .join(Candidate, col(Candidate.id) == col(Project.candidate_id))
@@ -254,9 +267,32 @@ def recount_projects(session: Session, where: Any) -> None:
         .outerjoin(StatsProject, col(StatsProject.project_id) == col(Project.id))
         .where(where)
     )
+
+
+# What an audited change touches (`_count`): dossiers by id, by their grant's id, by their
+# candidate's id, each a bind parameter expanded to the ids.
+_TOUCHED = {
+    "project": lambda: col(Project.id).in_(bindparam("projects", expanding=True)),
+    "grant": lambda: col(Project.id).in_(
+        select(col(Grant.project_id)).where(col(Grant.id).in_(bindparam("grants", expanding=True)))
+    ),
+    # a candidate's kind is its dossiers' (R-ELIG-1)
+    "candidate": lambda: col(Project.candidate_id).in_(bindparam("candidates", expanding=True)),
+}
+
+
+@cache
+def _touched_stmt(kinds: tuple[str, ...]) -> Any:
+    """`_recount_stmt` over the dossiers these kinds of objects touch, built once a shape."""
+    return _recount_stmt(or_(*(_TOUCHED[kind]() for kind in kinds)))
+
+
+def _recount_rows(session: Session, rows: Iterable[Any]) -> None:
+    """Move each dossier of `rows` (`_recount_stmt`'s) from its counted contribution to its
+    current one."""
     deltas = Deltas.empty()
     changed: dict[uuid.UUID, Contribution] = {}
-    for row in session.execute(stmt).all():
+    for row in rows:
         now = _contribution(row[1 : 1 + WIDTH])
         old = None if row[1 + WIDTH] is None else Contribution(*row[1 + WIDTH :])
         if now == old:
@@ -269,21 +305,30 @@ def recount_projects(session: Session, where: Any) -> None:
     _save(session, changed)
 
 
+def recount_projects(session: Session, where: Any) -> None:
+    """Move the dossiers matched by `where` from their counted contribution to their current
+    one: one statement reads both (the old one from stats_project), then the upserts."""
+    _recount_rows(session, session.execute(_recount_stmt(where)).all())
+
+
+_PAYMENTS_STMT = (
+    select(
+        col(Project.programme_id),
+        col(Project.departement),
+        col(Payment.paid_on),
+        col(Payment.amount_cents),
+    )
+    .select_from(Payment)
+    .join(Project, col(Project.id) == col(Payment.project_id))
+    .where(col(Payment.id).in_(bindparam("payments", expanding=True)))
+)
+
+
 def _count_payments(session: Session, payment_ids: set[uuid.UUID]) -> None:
     """A recorded payment adds itself to its month (payments are never changed nor deleted)."""
-    stmt = (
-        select(
-            col(Project.programme_id),
-            col(Project.departement),
-            col(Payment.paid_on),
-            col(Payment.amount_cents),
-        )
-        .select_from(Payment)
-        .join(Project, col(Project.id) == col(Payment.project_id))
-        .where(col(Payment.id).in_(payment_ids))
-    )
+    found = session.connection().execute(_PAYMENTS_STMT, {"payments": sorted(payment_ids)})
     deltas = Deltas.empty()
-    for pid, dep, paid_on, amount in session.execute(stmt).all():
+    for pid, dep, paid_on, amount in found.all():
         sums = deltas.counters[(pid, str(dep), PAYMENTS, paid_on.strftime("%Y-%m"))]
         sums[0] += 1
         sums[1] += int(amount)
@@ -293,20 +338,14 @@ def _count_payments(session: Session, payment_ids: set[uuid.UUID]) -> None:
 @audit_service.on_append
 def _count(session: Session, rows: list[dict[str, Any]]) -> None:
     """The transaction's audited changes into the counters (under the chain head's lock, so
-    two transactions never count the same dossier's move at once)."""
-    projects, grants = _ids(rows, "project"), _ids(rows, "grant")
-    candidates, payments = _ids(rows, "candidate"), _ids(rows, "payment")
-    touched = []
-    if projects:
-        touched.append(col(Project.id).in_(projects))
-    if grants:
-        touched.append(
-            col(Project.id).in_(select(col(Grant.project_id)).where(col(Grant.id).in_(grants)))
-        )
-    if candidates:  # a candidate's kind is its dossiers' (R-ELIG-1)
-        touched.append(col(Project.candidate_id).in_(candidates))
-    if touched:
-        recount_projects(session, or_(*touched))
+    two transactions never count the same dossier's move at once). Issue 28: statements built
+    once per shape, run on the session's connection (Core rows, no ORM loading)."""
+    touched = {kind: _ids(rows, kind) for kind in _TOUCHED}
+    params = {f"{kind}s": sorted(ids) for kind, ids in touched.items() if ids}
+    if params:
+        stmt = _touched_stmt(tuple(kind for kind, ids in touched.items() if ids))
+        _recount_rows(session, session.connection().execute(stmt, params).all())
+    payments = _ids(rows, "payment")
     if payments:
         _count_payments(session, payments)
 

@@ -9,11 +9,12 @@ nothing) and in the chain's order. `app.webhooks.worker` delivers them.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
@@ -220,7 +221,7 @@ def secrets_in_force(subscription: WebhookSubscription, now: datetime) -> list[s
 
 
 def _delivery_rows(
-    subscriptions: list[WebhookSubscription], events: list[dict[str, Any]], now: datetime
+    subscriptions: Sequence[Any], events: list[dict[str, Any]], now: datetime
 ) -> list[dict[str, Any]]:
     rows = []
     for event in events:
@@ -256,16 +257,22 @@ def _delivery_rows(
     return rows
 
 
+_SUBSCRIPTIONS = WebhookSubscription.__table__  # type: ignore[attr-defined]
+# Issue 28: what the fan-out reads of the active subscriptions (`_delivery_rows`), built once
+# and run on the session's connection (plain rows, no ORM object per subscription).
+_ACTIVE = sa_select(
+    _SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.event_types, _SUBSCRIPTIONS.c.departement
+).where(_SUBSCRIPTIONS.c.status == "active")
+
+
 @audit_service.on_append
 def _fan_out(session: Session, events: list[dict[str, Any]]) -> None:
     """R-HOOK-1: the outbox rows of these audit events, in their transaction."""
     if not any(event_types_of(e["object_type"], e["action"], e["after"]) for e in events):
         return
-    subscriptions = list(
-        session.execute(
-            select(WebhookSubscription).where(WebhookSubscription.status == "active")
-        ).scalars()
-    )
+    subscriptions = session.connection().execute(_ACTIVE).all()
+    if not subscriptions:
+        return
     rows = _delivery_rows(subscriptions, events, real_now())
     if rows:
         session.execute(insert(WebhookDelivery), rows)

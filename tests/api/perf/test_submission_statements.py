@@ -1,0 +1,41 @@
+"""Issue 28: a submission's statements, counted (tests/querycount.py: the data statements plus
+the request's BEGIN and COMMIT) and listed, so that a statement added to the write path shows.
+
+A submission of a draft judged eligible (R-FLOW-2) reads the dossier with its candidate's
+name, kind, population and EPCI type, its programme's version and the caller's guard facts,
+then its lines, then its documents (R-DOC-1); writes its UPDATE (guarded by its version,
+R-FLOW-3) and its history row; at its commit, the audit append (R-AUDIT-1: the head locked,
+the event and the head's move, one statement on PostgreSQL, two on SQLite) and its listeners:
+the notifications' recipients, the counters' read and their two upserts, the webhooks'
+subscriptions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from httpx import AsyncClient
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from tests.conftest import MARSEILLE_SIREN, Actors
+from tests.factories import make_candidate, make_project
+from tests.querycount import count_statements
+from tests.support import file_required_documents
+
+SUBMISSION_BUDGET = 15  # BEGIN, 12 statements on PostgreSQL (13 on SQLite), COMMIT
+
+
+async def test_a_submission_costs_a_fixed_number_of_statements(
+    client: AsyncClient, engine: AsyncEngine, session: AsyncSession, headers: Any, actors: Actors
+) -> None:
+    candidate = await make_candidate(session, siren=MARSEILLE_SIREN)
+    draft = await make_project(session, candidate=candidate, lines=[("development", 200_000)] * 10)
+    h = headers(actors.cand_a)
+    await file_required_documents(client, h, draft.id, step="submission")
+    with count_statements(engine) as log:
+        response = await client.post(
+            f"/api/v1/projects/{draft.id}/submit", headers={**h, "If-Match": '"v1"'}
+        )
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "submitted"
+    print(log.total, "\n", log.explain())  # noqa: T201
+    assert log.total <= SUBMISSION_BUDGET, log.explain()
