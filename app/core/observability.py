@@ -223,10 +223,13 @@ class ObservabilityMiddleware:
             REQUESTS.labels(method, route, str(status)).inc()
             LATENCY.labels(method, route).observe(duration)
             if access_logger.isEnabledFor(logging.INFO):  # GUICHET_ACCESS_LOG=false: no line built
-                access_logger.info(
-                    access_line(
-                        context, method=method, route=route, status=status, duration=duration
-                    )
+                line = access_line(
+                    context, method=method, route=route, status=status, duration=duration
+                )
+                # The record built directly: Logger.info would walk the stack for the caller's
+                # file and line, which the line never shows (issue 28).
+                access_logger.handle(
+                    logging.LogRecord(access_logger.name, logging.INFO, "", 0, line, None, None)
                 )
             _current.reset(token)
 
