@@ -79,13 +79,11 @@ class _Protocol(asyncio.Protocol):
         self.waiting: deque[asyncio.Future[Any]] = deque()
         self.buffer = b""
         self.closed = False
-        self.received_at = 0.0  # loop time of the last bytes read
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        self.received_at = asyncio.get_running_loop().time()
         self.buffer += data
         at = 0
         while at < len(self.buffer):
@@ -184,30 +182,16 @@ class ScriptClient:
             return fresh
 
     async def _ask(self, protocol: _Protocol, command: bytes) -> Any:
-        loop = asyncio.get_running_loop()
-        sent = loop.time()
         future = protocol.send(command)
-        timer: list[asyncio.TimerHandle] = []
-
-        def expire() -> None:
-            # A read timeout, as coredis's: the store said nothing for `timeout` since this
-            # command left. While replies keep coming (a busy event loop reads them late,
-            # this one is queued behind them) the wait goes on. Past it the connection is
-            # failed, with every request waiting on it: a late reply would otherwise be read
-            # as the next request's.
-            if future.done():
-                return
-            quiet_since = max(sent, protocol.received_at)
-            if loop.time() < quiet_since + self.timeout:
-                timer[0] = loop.call_at(quiet_since + self.timeout, expire)
-            else:
-                protocol.fail(RespError("timed out"))
-
-        timer.append(loop.call_at(sent + self.timeout, expire))
+        # Past the timeout the connection is failed, every request waiting on it with it: a
+        # late reply would otherwise be read as the next request's.
+        timer = asyncio.get_running_loop().call_later(
+            self.timeout, protocol.fail, RespError("timed out")
+        )
         try:
             reply = await future
         finally:
-            timer[0].cancel()
+            timer.cancel()
         if isinstance(reply, RespError):
             raise reply
         return reply
