@@ -23,8 +23,6 @@ from typing import Any
 
 from limits import RateLimitItem
 
-from app.core.resp import ScriptClient
-
 # The moving window: the library's acquire_moving_window.lua, then its moving_window.lua on the
 # same list (binary search for the oldest entry inside the window). Returns {acquired, count,
 # oldest} (oldest absent when the window is empty).
@@ -153,10 +151,10 @@ def _sliding(item: RateLimitItem, reply: list[Any], now: float) -> Outcome:
 
 
 class RedisCounters:
-    """Count one request and read its window back, in one EVALSHA, on the `limits` storage's
-    keys (its key prefix)."""
+    """Count one request and read its window back, in one EVALSHA on the `limits` storage's
+    own client (its connection pool, timeouts and key prefix)."""
 
-    def __init__(self, storage: Any, strategy: str, url: str, timeout: float) -> None:
+    def __init__(self, storage: Any, strategy: str) -> None:
         bridge = storage.bridge
         self._prefixed: Callable[[str], str] = bridge.prefixed_key
         source = {
@@ -164,11 +162,7 @@ class RedisCounters:
             "fixed-window": FIXED_WINDOW,
             "sliding-window-counter": SLIDING_WINDOW,
         }[strategy]
-        url = url.removeprefix("async+")
-        if ScriptClient.handles(url):  # a plain Redis URL: the lean client (app/core/resp.py)
-            self._run: Run = ScriptClient(url, source, timeout=timeout).run
-        else:  # sentinel, cluster, a socket…: coredis, through the `limits` storage's client
-            self._run = bridge.get_connection().register_script(source).execute
+        self._script = bridge.get_connection().register_script(source)
         self._strategy = strategy
 
     async def hit(self, item: RateLimitItem, *identifiers: str) -> Outcome:
@@ -176,11 +170,11 @@ class RedisCounters:
         expiry = item.get_expiry()
         now = time.time()
         if self._strategy == "moving-window":
-            reply = await self._run([key], [now, item.amount, expiry])
+            reply = await self._script.execute([key], [now, item.amount, expiry])
             return _moving(item, reply, now)
         if self._strategy == "fixed-window":
-            reply = await self._run([key], [expiry])
+            reply = await self._script.execute([key], [expiry])
             return _fixed(item, reply, now)
         current = self._prefixed("{" + item.key_for(*identifiers) + "}")
-        reply = await self._run([current + "/-1", current], [item.amount, expiry])
+        reply = await self._script.execute([current + "/-1", current], [item.amount, expiry])
         return _sliding(item, reply, now)
