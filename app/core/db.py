@@ -338,26 +338,31 @@ async def use_request_clock(clock: Annotated[Clock, Depends(get_clock)]) -> Cloc
 
 
 RequestClock = Annotated[Clock, Depends(use_request_clock)]
+# The connection and session dependencies make the clock current themselves (`use_clock`):
+# one dependency less to solve on every request, twice when a route's sub-dependency takes the
+# same connection again (FastAPI walks a cached dependency's own dependencies before its
+# cache; issue 28). Tests still override `get_clock`.
+ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
-async def get_session(request: Request, _clock: RequestClock) -> AsyncIterator[AsyncSession]:
+async def get_session(request: Request, clock: ClockDep) -> AsyncIterator[AsyncSession]:
     """One session and one transaction per request, committed before the response is sent.
 
     The request's clock is made current first, so every timestamp written reads it.
     """
+    use_clock(clock)
     async with _request_session(request, gated=True) as session:
         yield session
 
 
-async def get_streaming_session(
-    request: Request, _clock: RequestClock
-) -> AsyncIterator[AsyncSession]:
+async def get_streaming_session(request: Request, clock: ClockDep) -> AsyncIterator[AsyncSession]:
     """The session of a request whose body streams for long (a document upload, issue 24): not
     admitted by the checkout gate, whose slots bound the connections held, since this one holds
     none while its body arrives: its service commits its first short transaction (the scope
     check) before reading the body, which returns the connection to the pool, and writes in a
     second one. A slow client then holds neither a connection nor a gate slot (nor SQLite's
     lock): ten uploads at 1 MB/s no longer starve every other request of the pool."""
+    use_clock(clock)
     async with _request_session(request, gated=False) as session:
         yield session
 

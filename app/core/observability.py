@@ -158,10 +158,14 @@ def configure_access_log(enabled: bool) -> None:
     access_logger.propagate = False
 
 
+# json.dumps with an option builds a new encoder on every call: one, built once (issue 28).
+_ENCODE_LINE = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def access_line(
     context: RequestContext, *, method: str, route: str, status: int, duration: float
 ) -> str:
-    return json.dumps(
+    return _ENCODE_LINE(
         {
             "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "request_id": context.request_id,
@@ -171,8 +175,7 @@ def access_line(
             "duration_ms": round(duration * 1000, 3),
             "role": context.role,
             "subject": context.subject,
-        },
-        ensure_ascii=False,
+        }
     )
 
 
@@ -220,10 +223,13 @@ class ObservabilityMiddleware:
             REQUESTS.labels(method, route, str(status)).inc()
             LATENCY.labels(method, route).observe(duration)
             if access_logger.isEnabledFor(logging.INFO):  # GUICHET_ACCESS_LOG=false: no line built
-                access_logger.info(
-                    access_line(
-                        context, method=method, route=route, status=status, duration=duration
-                    )
+                line = access_line(
+                    context, method=method, route=route, status=status, duration=duration
+                )
+                # The record built directly: Logger.info would walk the stack for the caller's
+                # file and line, which the line never shows (issue 28).
+                access_logger.handle(
+                    logging.LogRecord(access_logger.name, logging.INFO, "", 0, line, None, None)
                 )
             _current.reset(token)
 

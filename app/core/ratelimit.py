@@ -51,6 +51,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.core.config import RATE_LIMIT_CLASSES, RATE_LIMIT_ROLES, Settings
 from app.core.errors import PROBLEM_MEDIA_TYPE, problem_body, problem_ref
 from app.core.observability import RATE_LIMIT_REFUSALS
+from app.core.ratelimit_redis import RedisCounters
 from app.core.tokens import CallerIdentity, TokenClaims, TokenVerifier
 
 logger = logging.getLogger("app.ratelimit")
@@ -221,6 +222,10 @@ class RateLimitService:
             }
         self.storage = storage_from_string(uri, **options)
         self.strategy = STRATEGIES[settings.rate_limit_strategy](self.storage)
+        # Redis: the hit and its window in one round trip (issue 28, app/core/ratelimit_redis.py).
+        self.counters = (
+            RedisCounters(self.storage, settings.rate_limit_strategy) if options else None
+        )
         self.items = {
             (role, klass): parse(settings.rate_limit(role, klass))
             for role in RATE_LIMIT_ROLES
@@ -235,8 +240,12 @@ class RateLimitService:
             return None
         item = self.items[(caller.role, klass)]
         try:
-            allowed = await self.strategy.hit(item, klass, caller.key)
-            stats = await self.strategy.get_window_stats(item, klass, caller.key)
+            if self.counters is not None:
+                allowed, remaining, reset_at = await self.counters.hit(item, klass, caller.key)
+            else:
+                allowed = await self.strategy.hit(item, klass, caller.key)
+                stats = await self.strategy.get_window_stats(item, klass, caller.key)
+                remaining, reset_at = stats.remaining, stats.reset_time
         except Exception as exc:  # noqa: BLE001 - any store failure: serve, log, back off
             self._down_until = time.monotonic() + self.retry_seconds
             logger.warning(
@@ -245,7 +254,7 @@ class RateLimitService:
                 exc,
             )
             return None
-        return Decision(allowed, klass, item, stats.remaining, stats.reset_time, caller.role)
+        return Decision(allowed, klass, item, remaining, reset_at, caller.role)
 
 
 # -- the middleware ---------------------------------------------------------------------------

@@ -33,7 +33,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.core.db import READ_ONLY_OPTION, CheckoutGate, RequestClock
+from app.core.clock import use_clock
+from app.core.db import READ_ONLY_OPTION, CheckoutGate, ClockDep
 
 _AUTOCOMMIT: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"}
 _SNAPSHOT: dict[str, Any] = {
@@ -57,19 +58,19 @@ async def read_connection(request: Request, *, snapshot: bool) -> AsyncIterator[
         yield await c.execution_options(**options)
 
 
-async def get_read_connection(
-    request: Request, _clock: RequestClock
-) -> AsyncIterator[AsyncConnection]:
+async def get_read_connection(request: Request, clock: ClockDep) -> AsyncIterator[AsyncConnection]:
     """A read's pooled connection, one statement at a time (PostgreSQL: autocommit)."""
+    use_clock(clock)
     async with read_connection(request, snapshot=False) as connection:
         yield connection
 
 
 async def get_snapshot_connection(
-    request: Request, _clock: RequestClock
+    request: Request, clock: ClockDep
 ) -> AsyncIterator[AsyncConnection]:
     """A read's pooled connection whose statements read one snapshot (PostgreSQL: REPEATABLE
     READ, READ ONLY; SQLite: one deferred transaction)."""
+    use_clock(clock)
     async with read_connection(request, snapshot=True) as connection:
         yield connection
 

@@ -1,0 +1,180 @@
+"""One Redis round trip per rate-limited request (issue 28).
+
+`limits` counts a request and then reads the window back in separate commands: the moving
+window two scripts (acquire, then the window), the fixed window three or four commands (INCRBY,
+EXPIRE on the first hit, GET, TTL), the sliding window counter two scripts. Each is a round trip,
+and on this machine a round trip's send is a large share of a cheap read's CPU. Each script here
+does both in one EVALSHA: the same Redis commands on the same keys as `limits` 5.x writes them
+(`{prefix}:LIMITER/{class}/{caller}/{amount}/{multiples}/{granularity}`, the sliding window's
+`{…}` and `{…}/-1`), so instances running either code share one budget, and returns what the
+strategy's `get_window_stats` would compute: the remaining amount and the reset instant.
+
+Semantics are `limits`': the scripts are the library's own acquire and window scripts joined,
+with the window read at the same instant as the hit (the library reads it a moment later).
+The memory store (one process) keeps the library's calls: no round trip there to save.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from limits import RateLimitItem
+
+# The moving window: the library's acquire_moving_window.lua, then its moving_window.lua on the
+# same list (binary search for the oldest entry inside the window). Returns {acquired, count,
+# oldest} (oldest absent when the window is empty).
+MOVING_WINDOW = """
+local timestamp = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local expiry = tonumber(ARGV[3])
+local acquired = 0
+local entry = redis.call('lindex', KEYS[1], limit - 1)
+if not (entry and tonumber(entry) >= timestamp - expiry) then
+    redis.call('lpush', KEYS[1], timestamp)
+    redis.call('ltrim', KEYS[1], 0, limit - 1)
+    redis.call('expire', KEYS[1], expiry)
+    acquired = 1
+end
+local target = timestamp - expiry
+local low, high, index = 0, limit - 1, nil
+while low <= high do
+    local mid = math.floor((low + high) / 2)
+    local val = tonumber(redis.call('lindex', KEYS[1], mid))
+    if val and val >= target then
+        index = mid
+        low = mid + 1
+    else
+        high = mid - 1
+    end
+end
+if index then
+    return {acquired, index + 1, tostring(tonumber(redis.call('lindex', KEYS[1], index)))}
+end
+return {acquired, 0}
+"""
+
+# The fixed window: INCRBY, EXPIRE on the window's first hit (the library's incr), then the
+# counter's TTL (its get_expiry). Returns {count, ttl}.
+FIXED_WINDOW = """
+local current = redis.call('incrby', KEYS[1], 1)
+if current == 1 then
+    redis.call('expire', KEYS[1], ARGV[1])
+end
+return {current, redis.call('ttl', KEYS[1])}
+"""
+
+# The sliding window counter: the library's acquire_sliding_window.lua (KEYS[1] the previous
+# window, KEYS[2] the current one; milliseconds), then the counters as sliding_window.lua reads
+# them. Returns {acquired, previous_count, previous_ttl, current_count, current_ttl}.
+SLIDING_WINDOW = """
+local limit = tonumber(ARGV[1])
+local expiry = tonumber(ARGV[2]) * 1000
+local current_ttl = tonumber(redis.call('pttl', KEYS[2]))
+if current_ttl > 0 and current_ttl < expiry then
+    redis.call('rename', KEYS[2], KEYS[1])
+    redis.call('set', KEYS[2], 0, 'PX', current_ttl + expiry)
+end
+local previous_count = tonumber(redis.call('get', KEYS[1])) or 0
+local previous_ttl = tonumber(redis.call('pttl', KEYS[1])) or 0
+local current_count = tonumber(redis.call('get', KEYS[2])) or 0
+current_ttl = tonumber(redis.call('pttl', KEYS[2])) or 0
+if previous_ttl <= 0 then
+    previous_ttl = 0
+end
+if current_ttl <= 0 then
+    current_ttl = 0
+end
+local acquired = 0
+if math.floor(previous_count * previous_ttl / expiry) + current_count + 1 <= limit then
+    if redis.call('exists', KEYS[2]) == 1 then
+        redis.call('incrby', KEYS[2], 1)
+    else
+        redis.call('set', KEYS[2], 1, 'PX', expiry * 2)
+    end
+    acquired = 1
+end
+return {acquired, redis.call('get', KEYS[1]), redis.call('pttl', KEYS[1]),
+        redis.call('get', KEYS[2]), redis.call('pttl', KEYS[2])}
+"""
+
+# (allowed, remaining, reset_at): what `hit` then `get_window_stats` would have said.
+Outcome = tuple[bool, int, float]
+Run = Callable[[list[str], list[Any]], Awaitable[Any]]
+
+
+def _moving(item: RateLimitItem, reply: list[Any], now: float) -> Outcome:
+    expiry = item.get_expiry()
+    count = int(reply[1])
+    oldest = float(reply[2]) if count else now
+    return bool(reply[0]), item.amount - count, oldest + expiry
+
+
+def _fixed(item: RateLimitItem, reply: list[Any], now: float) -> Outcome:
+    count, ttl = int(reply[0]), int(reply[1])
+    return count <= item.amount, max(0, item.amount - count), max(ttl, 0) + time.time()
+
+
+def _number(value: Any) -> float:
+    return float(value) if value is not None else 0.0
+
+
+def _period_left(expires_in: float, period: float) -> float:
+    """`expires_in % period`, a whole period when that is 0 but time is left: the library reads
+    the TTL a moment after its hit (a counter just set for two windows has 119.999 s left:
+    59.999 s to its reset), the script at the hit's instant (120 s: 0 s, which would tell
+    the caller the window resets now)."""
+    left = expires_in % period
+    return period if left == 0 and expires_in > 0 else left
+
+
+def _sliding(item: RateLimitItem, reply: list[Any], now: float) -> Outcome:
+    """SlidingWindowCounterRateLimiter.get_window_stats on the counters the script read."""
+    expiry = item.get_expiry()
+    previous_count = int(_number(reply[1]))
+    previous_expires_in = max(0.0, _number(reply[2])) / 1000
+    current_count = int(_number(reply[3]))
+    current_expires_in = max(0.0, _number(reply[4])) / 1000
+    weighted = previous_count * previous_expires_in / expiry + current_count
+    remaining = max(0, item.amount - math.floor(weighted))
+    now = time.time()
+    if not (previous_count or current_count):
+        return bool(reply[0]), remaining, now
+    previous_reset_in = current_reset_in = math.inf
+    if previous_count:
+        previous_reset_in = _period_left(previous_expires_in, expiry / previous_count)
+    if current_count:
+        current_reset_in = _period_left(current_expires_in, expiry)
+    return bool(reply[0]), remaining, now + min(previous_reset_in, current_reset_in)
+
+
+class RedisCounters:
+    """Count one request and read its window back, in one EVALSHA on the `limits` storage's
+    own client (its connection pool, timeouts and key prefix)."""
+
+    def __init__(self, storage: Any, strategy: str) -> None:
+        bridge = storage.bridge
+        self._prefixed: Callable[[str], str] = bridge.prefixed_key
+        source = {
+            "moving-window": MOVING_WINDOW,
+            "fixed-window": FIXED_WINDOW,
+            "sliding-window-counter": SLIDING_WINDOW,
+        }[strategy]
+        self._script = bridge.get_connection().register_script(source)
+        self._strategy = strategy
+
+    async def hit(self, item: RateLimitItem, *identifiers: str) -> Outcome:
+        key = self._prefixed(item.key_for(*identifiers))
+        expiry = item.get_expiry()
+        now = time.time()
+        if self._strategy == "moving-window":
+            reply = await self._script.execute([key], [now, item.amount, expiry])
+            return _moving(item, reply, now)
+        if self._strategy == "fixed-window":
+            reply = await self._script.execute([key], [expiry])
+            return _fixed(item, reply, now)
+        current = self._prefixed("{" + item.key_for(*identifiers) + "}")
+        reply = await self._script.execute([current + "/-1", current], [item.amount, expiry])
+        return _sliding(item, reply, now)

@@ -1,0 +1,82 @@
+"""Issue 28: the limiter's one-round-trip scripts (app/core/ratelimit_redis.py) say what `limits`
+says, on the same Redis keys, for each strategy (API4): which hit passes, the remaining amount,
+the reset instant; and a budget spent by one is seen by the other (instances running either
+code share one budget)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from app.core.ratelimit import Caller, RateLimitService
+from app.core.ratelimit_redis import RedisCounters
+from tests.api.test_rate_limit import REDIS_URL, _cleanup, redis_up, require_redis
+from tests.support import test_settings
+
+STRATEGIES = ["moving-window", "fixed-window", "sliding-window-counter"]
+LIMIT = 3
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    value = f"guichet-test-{uuid.uuid4().hex[:12]}"
+    yield value
+    if redis_up():
+        _cleanup(value)
+
+
+def service(strategy: str, prefix: str) -> RateLimitService:
+    require_redis()
+    settings = test_settings(
+        "sqlite+aiosqlite://",
+        rate_limit_storage_url=REDIS_URL,
+        rate_limit_key_prefix=prefix,
+        rate_limit_strategy=strategy,
+        rate_limits={"dinum_read": f"{LIMIT}/minute"},
+    )
+    return RateLimitService(settings)
+
+
+async def library(svc: RateLimitService, caller: Caller) -> tuple[bool, int, float]:
+    """What `limits` itself answers: hit, then the window's stats."""
+    item = svc.items[(caller.role, "read")]
+    allowed = await svc.strategy.hit(item, "read", caller.key)
+    stats = await svc.strategy.get_window_stats(item, "read", caller.key)
+    return allowed, stats.remaining, stats.reset_time
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+async def test_api4_one_round_trip_answers_as_the_library_does(strategy: str, prefix: str) -> None:
+    svc = service(strategy, prefix)
+    assert isinstance(svc.counters, RedisCounters)
+    ours, theirs = Caller("dinum", "t:ours"), Caller("dinum", "t:theirs")
+    item = svc.items[("dinum", "read")]
+    for _ in range(LIMIT + 2):
+        mine = await svc.counters.hit(item, "read", ours.key)
+        reference = await library(svc, theirs)
+        assert mine[:2] == reference[:2], (mine, reference)
+        assert abs(mine[2] - reference[2]) < 1.0, (mine, reference)
+    decision = await svc.hit(ours, "read")
+    assert decision is not None and not decision.allowed and decision.remaining <= 0
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+async def test_api4_the_scripts_and_the_library_share_one_budget(
+    strategy: str, prefix: str
+) -> None:
+    svc = service(strategy, prefix)
+    assert svc.counters is not None
+    caller = Caller("dinum", "t:shared")
+    item = svc.items[("dinum", "read")]
+    assert (await svc.counters.hit(item, "read", caller.key))[:2] == (True, LIMIT - 1)
+    assert (await library(svc, caller))[:2] == (True, LIMIT - 2)
+    assert (await svc.counters.hit(item, "read", caller.key))[:2] == (True, 0)
+    assert (await library(svc, caller))[:2] == (False, 0)
+    assert (await svc.counters.hit(item, "read", caller.key))[0] is False
+
+
+async def test_api4_the_memory_store_keeps_the_library_calls() -> None:
+    settings = test_settings("sqlite+aiosqlite://", rate_limit_storage_url="memory://")
+    assert RateLimitService(settings).counters is None
