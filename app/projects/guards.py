@@ -122,6 +122,12 @@ def fact_params(principal: Principal) -> dict[str, Any]:
     return {CALLER: principal.subject}
 
 
+def fact_names(role: Role) -> tuple[str, ...]:
+    """The names of the facts `role_fact_columns(role)` selects, in their order: a row that
+    ends with those columns reads them by position (issue 28, the list pages)."""
+    return tuple(name for g in _concerned(role) for name in g.facts)
+
+
 def facts_reader(principal: Principal) -> Callable[[Any], dict[str, Any]]:
     """Reads back, from a result row, the facts `fact_columns(principal)` selected (the
     names worked out once for a whole page of rows)."""

@@ -7,7 +7,6 @@ R-EVAL-4 (a candidate sees no score), issue 12 (`allowed_actions` in every read)
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
 from typing import Any
 
 from app.auth.principal import Principal, Role
@@ -32,7 +31,7 @@ def _scores(project: Any, *, shown: bool) -> dict[str, object] | None:
     The fields of `ProjectScores`, validated with the dossier's (one validation, issue 13)."""
     if not shown:
         return None
-    return _score_fields(
+    return score_fields(
         project.evaluation_count,
         project.mean_score_centi,
         project.advisory_count,
@@ -40,7 +39,7 @@ def _scores(project: Any, *, shown: bool) -> dict[str, object] | None:
     )
 
 
-def _score_fields(
+def score_fields(
     count: int, mean_centi: int | None, advisory_count: int, advisory_mean_centi: int | None
 ) -> dict[str, object]:
     return {
@@ -49,30 +48,6 @@ def _score_fields(
         "advisory_count": advisory_count,
         "advisory_mean_weighted_total": centi_text(advisory_mean_centi),
     }
-
-
-def list_item(
-    row: Any,
-    shows_scores: bool,
-    facts: Callable[[Any], Mapping[str, Any]],
-    actions: Callable[[Mapping[str, Any], Mapping[str, Any]], list[ProjectAction]],
-    programme: str,
-) -> dict[str, object]:
-    """A list row as `ProjectSummary`'s fields: its summary values by name (positional
-    reads, issue 13), the four score columns folded into `evaluations`, and what the caller
-    may do on it now."""
-    item = projects_reads.summary_values(row)
-    scores = (
-        item.pop("evaluation_count"),
-        item.pop("mean_score_centi"),
-        item.pop("advisory_count"),
-        item.pop("advisory_mean_centi"),
-    )
-    item["evaluations"] = _score_fields(*scores) if shows_scores else None
-    item["allowed_actions"] = actions(item, facts(row))
-    item["programme"] = programme  # the list's one programme (R-PROG-2)
-    del item["programme_id"]  # read by `actions` (R-EVAL-3), not shown here
-    return item
 
 
 def _summary_fields(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from functools import cache, lru_cache
 from typing import Any, TypeVar
 
@@ -17,7 +18,7 @@ from sqlalchemy import (
     select as sa_select,
     tuple_,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 from sqlmodel import col, select
 
@@ -162,7 +163,8 @@ def _summary_stmt(
     """One list page: the summary's columns with the candidate's name and the facts the
     caller's guarded actions hang on (issue 12, correlated EXISTS columns), within a scope of
     this kind, under these filters, after a keyset cursor or not. Built once per shape and
-    executed with parameters (issue 13: building it took a tenth of a page's CPU)."""
+    executed with parameters (issue 13: building it took a tenth of a page's CPU). The page
+    size stays a literal: the planner then sees how few rows the keyset index range must give."""
     columns = (
         *SUMMARY_COLUMNS,
         col(Candidate.name).label("candidate_name"),
@@ -187,15 +189,15 @@ def _summary_stmt(
 
 
 async def summary_page(
-    session: AsyncSession,
+    connection: AsyncConnection,
     principal: Principal,
     filters: dict[str, Any],
     after: tuple[Any, Any] | None,
     limit: int,
-) -> list[Row[Any]]:
+) -> Sequence[Row[Any]]:
     """A page of dossiers in scope (R-ACL-1) matching `filters` (the FILTER_NAMES given, by
     value), after the keyset `after` (created_at, id), with one row more than `limit` when
-    there are more: one statement."""
+    there are more: one Core statement on a read's connection (issue 28: no ORM session)."""
     names = tuple(name for name in FILTER_NAMES if name in filters)
     stmt = _summary_stmt(
         _scope(principal)[0], principal.role, guards.generation(), names, after is not None, limit
@@ -203,8 +205,8 @@ async def summary_page(
     params = {**filters, **_scope_params(principal), **guards.fact_params(principal)}
     if after is not None:
         params[AFTER_CREATED], params[AFTER_ID] = after
-    connection = await session.connection()  # Core rows: no ORM loading for plain columns
-    return list((await connection.execute(stmt, params)).all())
+    rows: Sequence[Row[Any]] = (await connection.execute(stmt, params)).all()
+    return rows
 
 
 @cache

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
@@ -16,20 +16,22 @@ from app.core.errors import problems
 from app.core.filters import SubmittedFrom, SubmittedTo, UpdatedSince
 from app.core.location import set_location
 from app.core.pagination import CursorFormat, PageParams, page_params_for
+from app.core.reads import ReadConnection
 from app.programme import cache as programme_cache
-from app.programme.dependencies import ProgrammeRef, default_code
+from app.programme.dependencies import ReadProgrammeRef, default_code
 from app.projects import (
     actions as projects_actions,
     assessment as projects_assessment,
     filing as projects_filing,
-    guards,
+    list_reads,
     reads as projects_reads,
     submission as projects_submission,
     transitions as projects_transitions,
 )
 from app.projects.lifecycle_rules import ACTION_ROLES, Action, ProjectAction, Status
 from app.projects.models import Project
-from app.projects.presenters import eligibility_read, list_item, to_read, transition_read
+from app.projects.presenters import eligibility_read, to_read, transition_read
+from app.projects.reads import ProjectFilters
 from app.projects.responses import EDIT_CONFLICT, NOT_FOUND, transition_responses
 from app.projects.schemas import (
     CloseRequest,
@@ -108,9 +110,9 @@ async def create_project(
     "", summary="Lister les dossiers", response_model=ProjectList, responses=problems(401, 403, 404)
 )
 async def list_projects(
-    session: SessionDep,
+    connection: ReadConnection,
     principal: Readers,
-    programme: ProgrammeRef,
+    programme: ReadProgrammeRef,
     page: Annotated[PageParams, Depends(page_params_for(PROJECTS_CURSOR))],
     departement: DepartementQuery = None,
     strand: Annotated[Strand | None, Query()] = None,
@@ -119,7 +121,7 @@ async def list_projects(
     submitted_from: SubmittedFrom = None,
     submitted_to: SubmittedTo = None,
     updated_since: UpdatedSince = None,
-) -> ProjectList:
+) -> Any:
     """Lister les dossiers de votre périmètre (candidat : les siens ; préfet : son département).
 
     Règles : R-ACL-1 (périmètre), R-EVAL-4 (pas de notes pour un candidat), R-SYNC-1
@@ -127,10 +129,11 @@ async def list_projects(
     programme par défaut du service) ; chaque élément porte `allowed_actions` (R-FLOW-1,
     R-FLOW-3).
     """
-    rows, next_cursor = await projects_reads.list_projects(
-        session,
+    return await list_reads.list_projects(  # issue 28: one statement, no session
+        connection,
         principal,
-        filters=projects_reads.ProjectFilters(
+        programme=programme,
+        filters=ProjectFilters(
             programme_id=programme.id,
             departement=departement,
             strand=strand,
@@ -141,16 +144,6 @@ async def list_projects(
             updated_since=updated_since,
         ),
         page=page,
-    )
-    facts = guards.facts_reader(principal)  # what this caller's actions hang on, once
-    advisors = await projects_actions.page_advisors(session, principal, rows)
-    actions = projects_actions.page_actions(principal, advisors)
-    shows_scores = projects_reads.shows_scores(principal)
-    return ProjectList.model_validate(  # the page validated in one call (issue 13)
-        {
-            "items": [list_item(row, shows_scores, facts, actions, programme.code) for row in rows],
-            "next_cursor": next_cursor,
-        }
     )
 
 
