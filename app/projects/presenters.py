@@ -137,6 +137,30 @@ def to_read(
     )
 
 
+def dossier_fields(dossier: projects_reads.DossierRow, principal: Principal) -> dict[str, Any]:
+    """`ProjectRead`'s fields from a dossier read on the lean read path (issue 28), as
+    `to_read` gives them from a loaded Project: validated once, by the route's response model.
+    R-EVAL-4: a candidate's read carries no score."""
+    found = dossier.row
+    row = found._mapping
+    return {
+        **_summary_fields(
+            found, row["candidate_name"], principal, dossier.allowed_actions, dossier.programme.code
+        ),
+        "description": row["description"],
+        "objectives": row["objectives"],
+        "status_message": row["status_message"],
+        "sponsor": {"name": row["sponsor_name"], "role": row["sponsor_role"]},
+        "team": row["team"],
+        "agents_impacted": row["agents_impacted"],
+        "users_impacted": row["users_impacted"],
+        "replicability": row["replicability"],
+        "open_source": row["open_source"],
+        "expense_lines": row["expense_lines"] or [],  # PostgreSQL's aggregate of no line: NULL
+        "other_funding": row["funding_lines"] or [],
+    }
+
+
 def eligibility_read(found: projects_assessment.Eligibility) -> EligibilityRead:
     project, report = found.project, found.report
     lines = {str(line.id): line for line in project.expense_lines}

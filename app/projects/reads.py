@@ -9,10 +9,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Row
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.auth.principal import Principal, Role
 from app.core.pagination import PageParams, split_page
@@ -79,6 +79,44 @@ async def read_project(
     advisors = terms.advisors(programme, project.strand)
     actions = actions_for(principal, project, guards.facts_of(row, principal), advisors)
     return ProjectView(project, str(name), programme, actions, str(row[3]))
+
+
+class _Judged(NamedTuple):
+    """What `actions_for` reads of a dossier besides its facts."""
+
+    status: str
+    strand: str
+
+
+@dataclass(frozen=True)
+class DossierRow:
+    """A dossier as the lean read path reads it (issue 28): its row (`repository
+    ._dossier_stmt`'s columns by name, its lines as JSON arrays), its programme and what the
+    caller may do on it."""
+
+    row: Row[Any]
+    programme: Programme
+    allowed_actions: list[ProjectAction]
+
+
+async def read_dossier(
+    connection: AsyncConnection, principal: Principal, *, project_id: uuid.UUID
+) -> DossierRow:
+    """Issue 28: a dossier in scope (else ProjectNotFound, 404, R-ACL-1) with its lines, its
+    candidate, the facts of its guarded actions and its programme's version, in one statement
+    on a read's pooled connection; its programme from the per-process cache."""
+    found = await repository.read_dossier_row(connection, principal, project_id)
+    if found is None:
+        raise ProjectNotFound()
+    row = found._mapping
+    programme = await programme_cache.programme_at_on(
+        connection, row["programme_id"], row["programme_version"]
+    )
+    strand = row["strand"]
+    advisors = terms.advisors(programme, strand)
+    judged = _Judged(row["status"], strand)
+    actions = actions_for(principal, judged, guards.facts_of(found, principal), advisors)
+    return DossierRow(found, programme, actions)
 
 
 async def list_projects(

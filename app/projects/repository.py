@@ -7,17 +7,23 @@ from functools import cache, lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     Row,
     Select,
     String,
+    Table,
     Uuid,
     bindparam,
     false,
+    func,
+    literal_column,
     select as sa_select,
     tuple_,
+    type_coerce,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 from sqlmodel import col, select
 
@@ -26,7 +32,7 @@ from app.candidates.models import Candidate
 from app.core.types import UTCDateTime
 from app.programme.models import Programme
 from app.projects import guards
-from app.projects.models import Project, ProjectTransition
+from app.projects.models import ExpenseLine, FundingLine, Project, ProjectTransition
 
 # A SELECT over Project, whatever its other columns: scope_projects keeps its type.
 SelectT = TypeVar("SelectT", bound="Select[*tuple[Any, ...]]")
@@ -246,6 +252,93 @@ async def read_visible_project(
         **guards.fact_params(principal),
     }
     row: Row[*tuple[Any, ...]] | None = (await session.execute(stmt, params)).unique().one_or_none()
+    return row
+
+
+# Issue 28: the dossier read on the lean read path (`app.core.reads.ReadConnection`): one Core
+# statement, its lines aggregated as JSON arrays beside the dossier's row (no ORM loading, no
+# second statement), built once per dialect, scope kind and role.
+_PROJECT = Project.__table__  # type: ignore[attr-defined]
+_NOT_READ = frozenset({"created_by", "ds_dossier_number", "ds_dossier_id"})
+DOSSIER_COLUMNS: tuple[Any, ...] = tuple(c for c in _PROJECT.c if c.key not in _NOT_READ)
+EXPENSE_FIELDS = (
+    "id",
+    "category",
+    "label",
+    "amount_cents",
+    "vendor_origin",
+    "provider_departement",
+)
+FUNDING_FIELDS = ("id", "funder", "amount_cents")
+
+
+def _lines_json(dialect: str, table: Table, fields: tuple[str, ...]) -> ColumnElement[Any]:
+    """A dossier's lines of `table`, in their order, as one JSON array of objects of `fields`
+    (a correlated scalar subquery; NULL on PostgreSQL when there is none)."""
+
+    def pairs_of(columns: Any) -> list[ColumnElement[Any]]:
+        pairs: list[ColumnElement[Any]] = []
+        for name in fields:
+            pairs += (literal_column(f"'{name}'"), columns[name])
+        return pairs
+
+    if dialect == "postgresql":
+        pairs = pairs_of(table.c)
+        aggregate = func.json_agg(
+            aggregate_order_by(func.json_build_object(*pairs), table.c.position)
+        )
+        found = sa_select(aggregate).where(table.c.project_id == _PROJECT.c.id)
+    else:
+        # SQLite (3.40: no ORDER BY inside an aggregate) aggregates its ordered subquery's rows
+        # in their order.
+        ordered = (
+            sa_select(*(table.c[name] for name in fields))
+            .where(table.c.project_id == _PROJECT.c.id)
+            .order_by(table.c.position)
+            .correlate(_PROJECT)
+            .subquery()
+        )
+        json_rows = func.json_group_array(func.json_object(*pairs_of(ordered.c)))
+        found = sa_select(json_rows).select_from(ordered)
+    return type_coerce(found.scalar_subquery(), JSON)
+
+
+@cache
+def _dossier_stmt(dialect: str, kind: str, role: Role, _guards_generation: int) -> Select[Any]:
+    """The dossier read's one statement: the dossier's columns, its candidate's name and kind,
+    its programme's version (to revalidate the cached programme), the facts the caller's
+    guarded actions hang on (issue 12) and its expense and funding lines, within a scope of
+    this kind (R-ACL-1, the clause of `_scope_clause`)."""
+    programme_version = (
+        sa_select(Programme.version)  # type: ignore[call-overload]
+        .where(Programme.id == _PROJECT.c.programme_id)
+        .scalar_subquery()
+    )
+    stmt = sa_select(
+        *DOSSIER_COLUMNS,
+        col(Candidate.name).label("candidate_name"),
+        col(Candidate.kind).label("candidate_kind"),
+        programme_version.label("programme_version"),
+        _lines_json(dialect, ExpenseLine.__table__, EXPENSE_FIELDS).label("expense_lines"),  # type: ignore[attr-defined]
+        _lines_json(dialect, FundingLine.__table__, FUNDING_FIELDS).label("funding_lines"),  # type: ignore[attr-defined]
+        *guards.role_fact_columns(role),
+    ).join(Candidate, col(Candidate.id) == _PROJECT.c.candidate_id)
+    clause = _scope_clause(kind, bindparam(SCOPE, type_=String))
+    if clause is not None:
+        stmt = stmt.where(clause)
+    return stmt.where(_PROJECT.c.id == bindparam("project_id", type_=Uuid()))
+
+
+async def read_dossier_row(
+    connection: AsyncConnection, principal: Principal, project_id: uuid.UUID
+) -> Row[Any] | None:
+    """Issue 28: a dossier in scope (R-ACL-1) as one row of `_dossier_stmt`, on a read's
+    pooled connection: one statement whatever its lines; None out of scope."""
+    stmt = _dossier_stmt(
+        connection.dialect.name, _scope(principal)[0], principal.role, guards.generation()
+    )
+    params = {"project_id": project_id, **_scope_params(principal), **guards.fact_params(principal)}
+    row: Row[Any] | None = (await connection.execute(stmt, params)).first()
     return row
 
 

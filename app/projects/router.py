@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
@@ -16,6 +16,7 @@ from app.core.errors import problems
 from app.core.filters import SubmittedFrom, SubmittedTo, UpdatedSince
 from app.core.location import set_location
 from app.core.pagination import CursorFormat, PageParams, page_params_for
+from app.core.reads import ReadConnection
 from app.programme import cache as programme_cache
 from app.programme.dependencies import ProgrammeRef, default_code
 from app.projects import (
@@ -28,7 +29,13 @@ from app.projects import (
 )
 from app.projects.lifecycle_rules import ACTION_ROLES, Action, ProjectAction, Status
 from app.projects.models import Project
-from app.projects.presenters import eligibility_read, list_item, to_read, transition_read
+from app.projects.presenters import (
+    dossier_fields,
+    eligibility_read,
+    list_item,
+    to_read,
+    transition_read,
+)
 from app.projects.responses import EDIT_CONFLICT, NOT_FOUND, transition_responses
 from app.projects.schemas import (
     CloseRequest,
@@ -160,18 +167,18 @@ async def list_projects(
     responses={200: {"headers": ETAG}, **problems(401, 403, 404, examples={404: NOT_FOUND})},
 )
 async def read_project(
-    project_id: uuid.UUID, response: Response, session: SessionDep, principal: Readers
-) -> ProjectRead:
+    project_id: uuid.UUID, response: Response, connection: ReadConnection, principal: Readers
+) -> Any:
     """Lire un dossier de votre périmètre (404 hors périmètre, R-ACL-1).
 
     Règles : R-ACL-1, R-EVAL-4 ; porte `allowed_actions` (R-FLOW-1, R-FLOW-3) et, pour un
     dossier renvoyé, `returned_at`.
     """
-    view = await projects_reads.read_project(session, principal, project_id=project_id)
-    response.headers["ETag"] = etag_for(view.project.version)
-    return to_read(
-        view.project, view.candidate_name, principal, view.allowed_actions, view.programme.code
-    )
+    # Issue 28: one statement on a pooled connection, no session; the fields validated once,
+    # by the response model.
+    dossier = await projects_reads.read_dossier(connection, principal, project_id=project_id)
+    response.headers["ETag"] = etag_for(dossier.row.version)
+    return dossier_fields(dossier, principal)
 
 
 @router.patch(
