@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Row
+from sqlalchemy import Row, RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.auth.principal import Principal, Role
@@ -54,38 +54,87 @@ async def get_project(
     return project
 
 
-@dataclass(frozen=True)
-class ProjectView:
-    """A dossier as read: its candidate's name, its programme and what the caller may do."""
-
-    project: Project
-    candidate_name: str
-    programme: Programme
-    allowed_actions: list[ProjectAction]
-    candidate_kind: str
-
-
-async def read_project(
-    session: AsyncSession, principal: Principal, *, project_id: uuid.UUID
-) -> ProjectView:
-    """Issue 13: a dossier in scope with its lines, its candidate's name, the facts its guarded
-    actions hang on (issue 12) and its programme (from the per-process cache, revalidated by the
-    version read beside it): two statements."""
-    row = await repository.read_visible_project(session, principal, project_id)
-    if row is None:
-        raise ProjectNotFound()
-    project, name, programme_version = row[0], row[1], row[2]
-    programme = await programme_cache.programme_at(session, project.programme_id, programme_version)
-    advisors = terms.advisors(programme, project.strand)
-    actions = actions_for(principal, project, guards.facts_of(row, principal), advisors)
-    return ProjectView(project, str(name), programme, actions, str(row[3]))
-
-
 class _Judged(NamedTuple):
     """What `actions_for` reads of a dossier besides its facts."""
 
     status: str
     strand: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReadLine:
+    """An expense line as the lean read path reads it (issue 28: no ORM object)."""
+
+    id: uuid.UUID
+    category: str
+    label: str
+    amount_cents: int
+    vendor_origin: str | None
+    provider_departement: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadFunding:
+    """A line of other public funding, likewise (R-CAP-2)."""
+
+    id: uuid.UUID
+    funder: str
+    amount_cents: int
+
+
+@dataclass(frozen=True)
+class ReadDossier:
+    """What the eligibility report judges of a dossier, read on the lean read path (issue 28):
+    the attributes of a loaded Project that its rules and the documents' check read."""
+
+    id: uuid.UUID
+    candidate_id: uuid.UUID
+    programme_id: uuid.UUID
+    departement: str
+    strand: str
+    status: str
+    title: str
+    description: str
+    nature: str | None
+    start_on: date | None
+    end_on: date | None
+    sponsor_name: str | None
+    sponsor_role: str | None
+    requested_cents: int
+    expense_lines: tuple[ReadLine, ...]
+    funding_lines: tuple[ReadFunding, ...]
+
+    @classmethod
+    def of(cls, row: RowMapping) -> ReadDossier:
+        """From a row of `repository.read_dossier_row` (its lines as JSON: ids as text)."""
+        return cls(
+            id=row["id"],
+            candidate_id=row["candidate_id"],
+            programme_id=row["programme_id"],
+            departement=row["departement"],
+            strand=row["strand"],
+            status=row["status"],
+            title=row["title"],
+            description=row["description"],
+            nature=row["nature"],
+            start_on=row["start_on"],
+            end_on=row["end_on"],
+            sponsor_name=row["sponsor_name"],
+            sponsor_role=row["sponsor_role"],
+            requested_cents=row["requested_cents"],
+            expense_lines=tuple(
+                ReadLine(**{**line, "id": uuid.UUID(line["id"])})
+                for line in row["expense_lines"] or ()
+            ),
+            funding_lines=tuple(
+                ReadFunding(**{**line, "id": uuid.UUID(line["id"])})
+                for line in row["funding_lines"] or ()
+            ),
+        )
+
+
+Dossier = Project | ReadDossier
+"""A dossier as its rules read it: loaded by the ORM (writes) or read on the lean path."""
 
 
 @dataclass(frozen=True)

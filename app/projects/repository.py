@@ -24,13 +24,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import selectinload
 from sqlmodel import col, select
 
 from app.auth.principal import Principal, Role
 from app.candidates.models import Candidate
 from app.core.types import UTCDateTime
-from app.programme.models import Programme
+from app.programme.models import DepartementForfaits, Programme
 from app.projects import guards
 from app.projects.models import ExpenseLine, FundingLine, Project, ProjectTransition
 
@@ -213,48 +213,6 @@ async def summary_page(
     return list((await connection.execute(stmt, params)).all())
 
 
-@cache
-def _read_stmt(kind: str, role: Role, _guards_generation: int) -> Select[Any]:
-    """The dossier read's first statement for a scope kind and a role (whose guarded actions
-    decide the fact columns), built once per registry of guards and executed with parameters
-    (issue 13)."""
-    programme_version = (
-        select(Programme.version).where(Programme.id == Project.programme_id).scalar_subquery()
-    )
-    stmt = sa_select(
-        Project,
-        col(Candidate.name),
-        programme_version,
-        col(Candidate.kind),  # R-ELIG-1 per programme, in the eligibility report
-        *guards.role_fact_columns(role),
-    ).join(Candidate, col(Candidate.id) == Project.candidate_id)
-    clause = _scope_clause(kind, bindparam(SCOPE, type_=String))
-    if clause is not None:
-        stmt = stmt.where(clause)
-    return stmt.where(col(Project.id) == bindparam("project_id")).options(
-        joinedload(Project.expense_lines),  # type: ignore[arg-type]
-        selectinload(Project.funding_lines),  # type: ignore[arg-type]
-    )
-
-
-async def read_visible_project(
-    session: AsyncSession, principal: Principal, project_id: uuid.UUID
-) -> Row[*tuple[Any, ...]] | None:
-    """Issue 13: a dossier in scope with its candidate's name and kind, its expense lines
-    (joined), its
-    programme's version (to revalidate the cached programme) and the facts the caller's guarded
-    actions hang on (issue 12: `guards.facts_of`), then its funding lines: two statements
-    whatever the lines."""
-    stmt = _read_stmt(_scope(principal)[0], principal.role, guards.generation())
-    params = {
-        "project_id": project_id,
-        **_scope_params(principal),
-        **guards.fact_params(principal),
-    }
-    row: Row[*tuple[Any, ...]] | None = (await session.execute(stmt, params)).unique().one_or_none()
-    return row
-
-
 # Issue 28: the dossier read on the lean read path (`app.core.reads.ReadConnection`): one Core
 # statement, its lines aggregated as JSON arrays beside the dossier's row (no ORM loading, no
 # second statement), built once per dialect, scope kind and role.
@@ -303,12 +261,31 @@ def _lines_json(dialect: str, table: Table, fields: tuple[str, ...]) -> ColumnEl
     return type_coerce(found.scalar_subquery(), JSON)
 
 
+def _report_columns() -> list[Any]:
+    """What the eligibility report reads beside the dossier (R-CAP-3): the candidate's
+    population and EPCI type, which pick its forfait tier, and its département's own forfait
+    schedule on the dossier's programme (NULL: the programme's)."""
+    forfaits = DepartementForfaits.__table__  # type: ignore[attr-defined]
+    own_tiers = sa_select(forfaits.c.tiers).where(
+        forfaits.c.programme_id == _PROJECT.c.programme_id,
+        forfaits.c.departement == _PROJECT.c.departement,
+    )
+    return [
+        col(Candidate.population).label("candidate_population"),
+        col(Candidate.epci_type).label("candidate_epci_type"),
+        type_coerce(own_tiers.scalar_subquery(), JSON).label("departement_forfaits"),
+    ]
+
+
 @cache
-def _dossier_stmt(dialect: str, kind: str, role: Role, _guards_generation: int) -> Select[Any]:
+def _dossier_stmt(
+    dialect: str, kind: str, role: Role, _guards_generation: int, report: bool
+) -> Select[Any]:
     """The dossier read's one statement: the dossier's columns, its candidate's name and kind,
-    its programme's version (to revalidate the cached programme), the facts the caller's
-    guarded actions hang on (issue 12) and its expense and funding lines, within a scope of
-    this kind (R-ACL-1, the clause of `_scope_clause`)."""
+    its programme's version (to revalidate the cached programme) and its expense and funding
+    lines, within a scope of this kind (R-ACL-1, the clause of `_scope_clause`); with the facts
+    the caller's guarded actions hang on (issue 12) for the dossier, with `_report_columns` for
+    its eligibility report."""
     programme_version = (
         sa_select(Programme.version)  # type: ignore[call-overload]
         .where(Programme.id == _PROJECT.c.programme_id)
@@ -321,7 +298,7 @@ def _dossier_stmt(dialect: str, kind: str, role: Role, _guards_generation: int) 
         programme_version.label("programme_version"),
         _lines_json(dialect, ExpenseLine.__table__, EXPENSE_FIELDS).label("expense_lines"),  # type: ignore[attr-defined]
         _lines_json(dialect, FundingLine.__table__, FUNDING_FIELDS).label("funding_lines"),  # type: ignore[attr-defined]
-        *guards.role_fact_columns(role),
+        *(_report_columns() if report else guards.role_fact_columns(role)),
     ).join(Candidate, col(Candidate.id) == _PROJECT.c.candidate_id)
     clause = _scope_clause(kind, bindparam(SCOPE, type_=String))
     if clause is not None:
@@ -330,14 +307,20 @@ def _dossier_stmt(dialect: str, kind: str, role: Role, _guards_generation: int) 
 
 
 async def read_dossier_row(
-    connection: AsyncConnection, principal: Principal, project_id: uuid.UUID
+    connection: AsyncConnection,
+    principal: Principal,
+    project_id: uuid.UUID,
+    *,
+    report: bool = False,
 ) -> Row[Any] | None:
     """Issue 28: a dossier in scope (R-ACL-1) as one row of `_dossier_stmt`, on a read's
-    pooled connection: one statement whatever its lines; None out of scope."""
-    stmt = _dossier_stmt(
-        connection.dialect.name, _scope(principal)[0], principal.role, guards.generation()
-    )
-    params = {"project_id": project_id, **_scope_params(principal), **guards.fact_params(principal)}
+    pooled connection: one statement whatever its lines; None out of scope. `report`: the
+    columns of its eligibility report instead of the facts of its actions."""
+    kind, role = _scope(principal)[0], principal.role
+    stmt = _dossier_stmt(connection.dialect.name, kind, role, guards.generation(), report)
+    params = {"project_id": project_id, **_scope_params(principal)}
+    if not report:
+        params.update(guards.fact_params(principal))
     row: Row[Any] | None = (await connection.execute(stmt, params)).first()
     return row
 

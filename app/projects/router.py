@@ -16,7 +16,7 @@ from app.core.errors import problems
 from app.core.filters import SubmittedFrom, SubmittedTo, UpdatedSince
 from app.core.location import set_location
 from app.core.pagination import CursorFormat, PageParams, page_params_for
-from app.core.reads import ReadConnection
+from app.core.reads import ReadConnection, SnapshotConnection
 from app.programme import cache as programme_cache
 from app.programme.dependencies import ProgrammeRef, default_code
 from app.projects import (
@@ -31,7 +31,7 @@ from app.projects.lifecycle_rules import ACTION_ROLES, Action, ProjectAction, St
 from app.projects.models import Project
 from app.projects.presenters import (
     dossier_fields,
-    eligibility_read,
+    eligibility_fields,
     list_item,
     to_read,
     transition_read,
@@ -217,8 +217,8 @@ async def update_project(
     responses=problems(401, 403, 404),
 )
 async def read_eligibility(
-    project_id: uuid.UUID, session: SessionDep, principal: Readers
-) -> EligibilityRead:
+    project_id: uuid.UUID, request: Request, connection: SnapshotConnection, principal: Readers
+) -> Any:
     """Le rapport d'éligibilité : coût éligible, exclusions ligne à ligne, plafond, règles.
 
     Pour un brouillon, `failures` est ce que le dépôt refuserait, pièces manquantes comprises
@@ -228,8 +228,12 @@ async def read_eligibility(
     Règles : R-EXCL-1, R-EXCL-2, R-EXCL-3, R-CAP-1, R-CAP-2, R-CAP-3, R-ELIG-3 à R-ELIG-8,
     R-DOC-1.
     """
-    found = await projects_assessment.eligibility(session, principal, project_id=project_id)
-    return eligibility_read(found)
+    # Issue 28: the dossier and its documents read in one snapshot, no session.
+    production = request.app.state.settings.environment == "production"
+    found = await projects_assessment.eligibility(
+        connection, principal, project_id=project_id, production=production
+    )
+    return eligibility_fields(found)
 
 
 @router.post(
