@@ -8,11 +8,10 @@ failures with every other failed rule (R-FLOW-2).
 from __future__ import annotations
 
 from sqlalchemy import and_, inspect, or_, select as sa_select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col, select
 
 from app.candidates.models import Candidate
-from app.core.db import PRODUCTION
 from app.core.rules import RuleFailure
 from app.documents.models import Document
 from app.documents.rules import Held, Line, ScanStatus, missing_documents
@@ -21,6 +20,7 @@ from app.programme.models import Programme
 from app.programme.rules import Owner, Requirement, Step, requirements
 from app.projects import hooks
 from app.projects.models import ExpenseLine, Project
+from app.projects.reads import Dossier
 
 
 async def programme_requirements(session: AsyncSession, programme_id: object) -> list[Requirement]:
@@ -29,9 +29,9 @@ async def programme_requirements(session: AsyncSession, programme_id: object) ->
     return requirements(programme.required_documents)
 
 
-async def lines_of(session: AsyncSession, project: Project) -> list[Line]:
+async def lines_of(db: AsyncSession | AsyncConnection, project: Dossier) -> list[Line]:
     """The dossier's expense lines, in their order (a per-line kind names them)."""
-    rows = await session.execute(
+    rows = await db.execute(
         select(ExpenseLine.id, ExpenseLine.label, ExpenseLine.amount_cents)
         .where(col(ExpenseLine.project_id) == project.id)
         .order_by(col(ExpenseLine.position))
@@ -40,13 +40,16 @@ async def lines_of(session: AsyncSession, project: Project) -> list[Line]:
 
 
 @hooks.on_requirements
-async def step_failures(session: AsyncSession, project: Project, step: Step) -> list[RuleFailure]:
+async def step_failures(
+    db: AsyncSession | AsyncConnection, project: Dossier, step: Step, production: bool
+) -> list[RuleFailure]:
     """R-DOC-1: each document `step` requires of this dossier that is missing, pending or
     infected. One statement reads the programme's version (its terms come from the cache),
     the candidate's kind and the current documents; the lines are the dossier's own when
-    loaded (else one more statement, when a kind is per line)."""
+    loaded (else one more statement, when a kind is per line). `db`: a write's session or a
+    read's connection (issue 28); `production`: an unscanned document is judged strictly."""
     rows = (
-        await session.execute(
+        await db.execute(
             sa_select(
                 col(Programme.version),
                 col(Candidate.kind),
@@ -72,7 +75,10 @@ async def step_failures(session: AsyncSession, project: Project, step: Step) -> 
         )
     ).all()
     version, candidate_kind = rows[0][0], rows[0][1]
-    programme = await programme_cache.programme_at(session, project.programme_id, version)
+    if isinstance(db, AsyncSession):
+        programme = await programme_cache.programme_at(db, project.programme_id, version)
+    else:
+        programme = await programme_cache.programme_at_on(db, project.programme_id, version)
     required = [
         r
         for r in requirements(programme.required_documents)
@@ -92,8 +98,8 @@ async def step_failures(session: AsyncSession, project: Project, step: Step) -> 
     ]
     lines: list[Line] = []
     if any(r.per_line for r in required):
-        if "expense_lines" in inspect(project).unloaded:
-            lines = await lines_of(session, project)
+        if isinstance(project, Project) and "expense_lines" in inspect(project).unloaded:
+            lines = await lines_of(db, project)
         else:
             lines = [
                 Line(id=line.id, label=line.label, amount_cents=line.amount_cents)
@@ -106,8 +112,7 @@ async def step_failures(session: AsyncSession, project: Project, step: Step) -> 
         candidate_kind=candidate_kind,
         lines=lines,
         held=held,
-        # A session that does not say (a worker's) is judged as production's: strictly.
-        production=session.info.get(PRODUCTION, True),
+        production=production,
     )
 
 

@@ -67,6 +67,19 @@ async def programme_at(
     return _remember(session, programme)
 
 
+async def programme_at_on(
+    connection: AsyncConnection, programme_id: uuid.UUID, version: int | None
+) -> Programme:
+    """`programme_at` for a read on a connection (issue 28, no request session): from the cache
+    when it holds that version; else loaded by a session of its own on that connection (one
+    statement, the connection's transaction left as it was) and cached."""
+    hit = _by_id.get(programme_id)
+    if hit is not None and version is not None and hit.version == version:
+        return hit
+    async with AsyncSession(bind=connection, expire_on_commit=False) as session:
+        return await programme_at(session, programme_id, version)
+
+
 async def programme_by_code(session: AsyncSession, code: str) -> Programme:
     """The programme in force by code: one cheap version check when cached, else one load."""
     known = _id_by_code.get(_key(session, code))

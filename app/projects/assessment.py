@@ -10,23 +10,25 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import date
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.auth.principal import Principal
 from app.candidates.models import Candidate
 from app.core import clock
 from app.core.rules import RuleFailure
-from app.programme import service as programme_service
+from app.programme import cache as programme_cache, service as programme_service
 from app.programme.models import Programme
 from app.programme.rules import Step, select_forfait, strand_rules
-from app.projects import hooks, terms
+from app.projects import hooks, repository, terms
 from app.projects.cost_rules import ExpenseLineFacts, VendorOrigin
 from app.projects.eligibility_rules import EligibilityReport, Nature, ProjectFacts, assess
+from app.projects.errors import ProjectNotFound
 from app.projects.lifecycle_rules import (
     Status,
 )
 from app.projects.models import Project
-from app.projects.reads import read_project
+from app.projects.reads import Dossier, ReadDossier
 
 
 def today_in_france() -> date:
@@ -34,7 +36,7 @@ def today_in_france() -> date:
 
 
 def project_facts(
-    project: Project, forfait_cents: int | None = None, forfait_tier: str | None = None
+    project: Dossier, forfait_cents: int | None = None, forfait_tier: str | None = None
 ) -> ProjectFacts:
     return ProjectFacts(
         title=project.title,
@@ -102,6 +104,19 @@ async def assess_project(
             candidate = await session.get_one(Candidate, project.candidate_id)
         candidate_kind = candidate.kind
     day = request_day or today_in_france()
+    return judge(project, programme, day, candidate_kind, forfait, forfait_tier)
+
+
+def judge(
+    project: Dossier,
+    programme: Programme,
+    day: date,
+    candidate_kind: str | None,
+    forfait: int | None,
+    forfait_tier: str | None,
+) -> EligibilityReport:
+    """The pure rules on the facts loaded (R-FLOW-2), on the programme's terms (R-PROG-1), with
+    what the programme adds: the candidate's kind (R-ELIG-1) and the strand."""
     report = assess(
         project_facts(project, forfait, forfait_tier),
         terms.programme_terms(programme, project.strand),
@@ -125,24 +140,59 @@ DOCUMENTS_STEP: dict[Status, Step] = {
 class Eligibility:
     """A dossier's eligibility report and what its next step lacks of its documents."""
 
-    project: Project
+    project: Dossier
     report: EligibilityReport
     documents_step: Step | None
     missing_documents: list[RuleFailure]
 
 
-async def eligibility(
-    session: AsyncSession, principal: Principal, *, project_id: uuid.UUID
-) -> Eligibility:
-    """The eligibility report of a dossier in scope (any status, drafts included). For a draft
-    its failures are what submitting it would list, the missing documents included (R-DOC-1);
-    `missing_documents` lists what the dossier's next step lacks, whatever its state."""
-    view = await read_project(session, principal, project_id=project_id)
-    report = await assess_project(
-        session, view.project, view.programme, candidate_kind=view.candidate_kind
+def _forfait(programme: Programme, strand: str, row: RowMapping) -> tuple[int | None, str | None]:
+    """R-CAP-3: the forfait of the candidate's tier, and its label, when the strand has
+    forfaits: from its département's own schedule when its prefect set one, else the
+    programme's (`programme_service.forfait_schedule`, read here in the dossier's statement)."""
+    rules = strand_rules(programme, strand)
+    if rules is None or not rules.forfaits:
+        return None, None
+    own = row["departement_forfaits"]
+    tier = select_forfait(
+        programme.forfaits if own is None else own,
+        kind=row["candidate_kind"],
+        population=row["candidate_population"],
+        epci_type=row["candidate_epci_type"],
     )
-    step = DOCUMENTS_STEP.get(Status(view.project.status))
-    missing = [] if step is None else await hooks.step_failures(session, view.project, step)
+    if tier is None:
+        return None, None
+    return int(tier["amount_cents"]), str(tier["label"])
+
+
+async def eligibility(
+    connection: AsyncConnection, principal: Principal, *, project_id: uuid.UUID, production: bool
+) -> Eligibility:
+    """The eligibility report of a dossier in scope (any status, drafts included; else
+    ProjectNotFound, 404, R-ACL-1). For a draft its failures are what submitting it would
+    list, the missing documents included (R-DOC-1); `missing_documents` lists what the
+    dossier's next step lacks, whatever its state.
+
+    Issue 28, on the lean read path: the dossier, its lines, its candidate and its forfaits in
+    one statement, the documents in a second (on one snapshot), its programme from the cache.
+    `production`: whether the service runs in production (R-DOC-1 judges an unscanned
+    document strictly there)."""
+    found = await repository.read_dossier_row(connection, principal, project_id, report=True)
+    if found is None:
+        raise ProjectNotFound()
+    row = found._mapping
+    programme = await programme_cache.programme_at_on(
+        connection, row["programme_id"], row["programme_version"]
+    )
+    dossier = ReadDossier.of(row)
+    forfait, tier = _forfait(programme, dossier.strand, row)
+    report = judge(dossier, programme, today_in_france(), row["candidate_kind"], forfait, tier)
+    step = DOCUMENTS_STEP.get(Status(dossier.status))
+    missing = (
+        []
+        if step is None
+        else await hooks.step_failures(connection, dossier, step, production=production)
+    )
     if step is Step.SUBMISSION:
         report = replace(report, failures=(*report.failures, *missing))
-    return Eligibility(view.project, report, step, missing)
+    return Eligibility(dossier, report, step, missing)

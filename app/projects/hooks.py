@@ -16,15 +16,17 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.auth.principal import Principal
+from app.core.db import PRODUCTION
 from app.core.rules import RuleFailure
 from app.programme.rules import Step
 from app.projects.lifecycle_rules import Action, Status
 
 if TYPE_CHECKING:
     from app.projects.models import Project
+    from app.projects.reads import Dossier
 
 TransitionListener = Callable[[AsyncSession, Principal, "Project", Status, Action], Awaitable[None]]
 """`listener(session, principal, project, before, action)`: the dossier already carries its new
@@ -33,8 +35,12 @@ status; the listener runs in the transition's transaction (it only flushes)."""
 StrandListener = Callable[[AsyncSession, Principal, "Project"], Awaitable[None]]
 """`listener(session, principal, project)`: the draft already carries its new strand."""
 
-RequirementCheck = Callable[[AsyncSession, "Project", Step], Awaitable[list[RuleFailure]]]
-"""`check(session, project, step)`: what `step` still lacks (e.g. R-DOC-1), as rule failures."""
+RequirementCheck = Callable[
+    [AsyncSession | AsyncConnection, "Dossier", Step, bool], Awaitable[list[RuleFailure]]
+]
+"""`check(db, dossier, step, production)`: what `step` still lacks (e.g. R-DOC-1), as rule
+failures, read on a write's session or a read's connection (issue 28: the eligibility report,
+with no session); `production`: whether the service runs in production."""
 
 _listeners: dict[str, TransitionListener] = {}
 _strand_listeners: dict[str, StrandListener] = {}
@@ -59,11 +65,21 @@ def on_requirements(check: RequirementCheck) -> RequirementCheck:
     return check
 
 
-async def step_failures(session: AsyncSession, project: Project, step: Step) -> list[RuleFailure]:
-    """Every registered check's failures for `step`, in registration order."""
+async def step_failures(
+    db: AsyncSession | AsyncConnection,
+    project: Dossier,
+    step: Step,
+    *,
+    production: bool | None = None,
+) -> list[RuleFailure]:
+    """Every registered check's failures for `step`, in registration order. `production`, when
+    not given, is what the session says (a session that does not say, a worker's, is judged
+    as production's: strictly)."""
+    if production is None:
+        production = isinstance(db, AsyncConnection) or bool(db.info.get(PRODUCTION, True))
     failures: list[RuleFailure] = []
     for check in list(_requirement_checks.values()):
-        failures += await check(session, project, step)
+        failures += await check(db, project, step, production)
     return failures
 
 

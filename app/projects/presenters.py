@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from app.auth.principal import Principal, Role
+from app.core.rules import RuleFailure
 from app.projects import (
     assessment as projects_assessment,
     reads as projects_reads,
@@ -17,13 +18,7 @@ from app.projects import (
 from app.projects.display import centi_text
 from app.projects.lifecycle_rules import Action, ProjectAction, Status
 from app.projects.models import Project, ProjectTransition
-from app.projects.schemas import (
-    EligibilityRead,
-    LineOutcomeRead,
-    ProjectRead,
-    RuleFailureRead,
-    TransitionRead,
-)
+from app.projects.schemas import ProjectRead, TransitionRead
 
 
 def _scores(project: Any, *, shown: bool) -> dict[str, object] | None:
@@ -112,45 +107,69 @@ def to_read(
     )
 
 
-def eligibility_read(found: projects_assessment.Eligibility) -> EligibilityRead:
+def dossier_fields(dossier: projects_reads.DossierRow, principal: Principal) -> dict[str, Any]:
+    """`ProjectRead`'s fields from a dossier read on the lean read path (issue 28), as
+    `to_read` gives them from a loaded Project: validated once, by the route's response model.
+    R-EVAL-4: a candidate's read carries no score."""
+    found = dossier.row
+    row = found._mapping
+    return {
+        **_summary_fields(
+            found, row["candidate_name"], principal, dossier.allowed_actions, dossier.programme.code
+        ),
+        "description": row["description"],
+        "objectives": row["objectives"],
+        "status_message": row["status_message"],
+        "sponsor": {"name": row["sponsor_name"], "role": row["sponsor_role"]},
+        "team": row["team"],
+        "agents_impacted": row["agents_impacted"],
+        "users_impacted": row["users_impacted"],
+        "replicability": row["replicability"],
+        "open_source": row["open_source"],
+        "expense_lines": row["expense_lines"] or [],  # PostgreSQL's aggregate of no line: NULL
+        "other_funding": row["funding_lines"] or [],
+    }
+
+
+def _failure_fields(failure: RuleFailure) -> dict[str, object]:
+    return {"code": failure.code, "message": failure.message, "field": failure.field}
+
+
+def eligibility_fields(found: projects_assessment.Eligibility) -> dict[str, object]:
+    """`EligibilityRead`'s fields (validated once, by the route's response model, issue 28)."""
     project, report = found.project, found.report
     lines = {str(line.id): line for line in project.expense_lines}
     excluded = [
-        LineOutcomeRead(
-            line_id=uuid.UUID(o.ref) if o.ref else None,
-            position=o.index,
-            label=lines[o.ref].label if o.ref in lines else "",
-            amount_cents=o.amount_cents,
-            eligible_cents=o.eligible_cents,
-            excluded_cents=o.excluded_cents,
-            rule=o.rule or "",
-            reason=o.reason or "",
-        )
+        {
+            "line_id": uuid.UUID(o.ref) if o.ref else None,
+            "position": o.index,
+            "label": lines[o.ref].label if o.ref in lines else "",
+            "amount_cents": o.amount_cents,
+            "eligible_cents": o.eligible_cents,
+            "excluded_cents": o.excluded_cents,
+            "rule": o.rule or "",
+            "reason": o.reason or "",
+        }
         for o in report.cost.excluded
     ]
-    return EligibilityRead(
-        project_id=project.id,
-        status=Status(project.status),
-        eligible=report.eligible,
-        total_cost_cents=report.cost.total_cost_cents,
-        eligible_cost_cents=report.cost.eligible_cost_cents,
-        excluded_cents=sum(o.excluded_cents for o in report.cost.excluded),
-        excluded=excluded,
-        funding_cap_cents=report.funding_cap_cents,
-        forfait_cents=report.forfait_cents,
-        forfait_tier=report.forfait_tier,
-        max_grant_cents=report.max_grant_cents,
-        requested_cents=project.requested_cents,
-        other_public_funding_cents=report.other_public_funding_cents,
-        failures=[
-            RuleFailureRead(code=f.code, message=f.message, field=f.field) for f in report.failures
-        ],
-        documents_step=found.documents_step,
-        missing_documents=[
-            RuleFailureRead(code=f.code, message=f.message, field=f.field)
-            for f in found.missing_documents
-        ],
-    )
+    return {
+        "project_id": project.id,
+        "status": Status(project.status),
+        "eligible": report.eligible,
+        "total_cost_cents": report.cost.total_cost_cents,
+        "eligible_cost_cents": report.cost.eligible_cost_cents,
+        "excluded_cents": sum(o.excluded_cents for o in report.cost.excluded),
+        "excluded": excluded,
+        "funding_cap_cents": report.funding_cap_cents,
+        "forfait_cents": report.forfait_cents,
+        "forfait_tier": report.forfait_tier,
+        "max_grant_cents": report.max_grant_cents,
+        "requested_cents": project.requested_cents,
+        "other_public_funding_cents": report.other_public_funding_cents,
+        "failures": [_failure_fields(f) for f in report.failures],
+        "documents_step": found.documents_step,
+        "missing_documents": [_failure_fields(f) for f in found.missing_documents],
+    }
 
 
 def transition_read(item: ProjectTransition, *, hide_agent: bool) -> TransitionRead:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row, RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.auth.principal import Principal, Role
 from app.programme import cache as programme_cache
@@ -51,31 +53,118 @@ async def get_project(
     return project
 
 
-@dataclass(frozen=True)
-class ProjectView:
-    """A dossier as read: its candidate's name, its programme and what the caller may do."""
+class _Judged(NamedTuple):
+    """What `actions_for` reads of a dossier besides its facts."""
 
-    project: Project
-    candidate_name: str
+    status: str
+    strand: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReadLine:
+    """An expense line as the lean read path reads it (issue 28: no ORM object)."""
+
+    id: uuid.UUID
+    category: str
+    label: str
+    amount_cents: int
+    vendor_origin: str | None
+    provider_departement: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadFunding:
+    """A line of other public funding, likewise (R-CAP-2)."""
+
+    id: uuid.UUID
+    funder: str
+    amount_cents: int
+
+
+@dataclass(frozen=True)
+class ReadDossier:
+    """What the eligibility report judges of a dossier, read on the lean read path (issue 28):
+    the attributes of a loaded Project that its rules and the documents' check read."""
+
+    id: uuid.UUID
+    candidate_id: uuid.UUID
+    programme_id: uuid.UUID
+    departement: str
+    strand: str
+    status: str
+    title: str
+    description: str
+    nature: str | None
+    start_on: date | None
+    end_on: date | None
+    sponsor_name: str | None
+    sponsor_role: str | None
+    requested_cents: int
+    expense_lines: tuple[ReadLine, ...]
+    funding_lines: tuple[ReadFunding, ...]
+
+    @classmethod
+    def of(cls, row: RowMapping) -> ReadDossier:
+        """From a row of `repository.read_dossier_row` (its lines as JSON: ids as text)."""
+        return cls(
+            id=row["id"],
+            candidate_id=row["candidate_id"],
+            programme_id=row["programme_id"],
+            departement=row["departement"],
+            strand=row["strand"],
+            status=row["status"],
+            title=row["title"],
+            description=row["description"],
+            nature=row["nature"],
+            start_on=row["start_on"],
+            end_on=row["end_on"],
+            sponsor_name=row["sponsor_name"],
+            sponsor_role=row["sponsor_role"],
+            requested_cents=row["requested_cents"],
+            expense_lines=tuple(
+                ReadLine(**{**line, "id": uuid.UUID(line["id"])})
+                for line in row["expense_lines"] or ()
+            ),
+            funding_lines=tuple(
+                ReadFunding(**{**line, "id": uuid.UUID(line["id"])})
+                for line in row["funding_lines"] or ()
+            ),
+        )
+
+
+Dossier = Project | ReadDossier
+"""A dossier as its rules read it: loaded by the ORM (writes) or read on the lean path."""
+
+
+@dataclass(frozen=True)
+class DossierRow:
+    """A dossier as the lean read path reads it (issue 28): its row (`repository
+    ._dossier_stmt`'s columns by name, its lines as JSON arrays), its programme and what the
+    caller may do on it."""
+
+    row: Row[Any]
     programme: Programme
     allowed_actions: list[ProjectAction]
-    candidate_kind: str
 
 
-async def read_project(
-    session: AsyncSession, principal: Principal, *, project_id: uuid.UUID
-) -> ProjectView:
-    """Issue 13: a dossier in scope with its lines, its candidate's name, the facts its guarded
-    actions hang on (issue 12) and its programme (from the per-process cache, revalidated by the
-    version read beside it): two statements."""
-    row = await repository.read_visible_project(session, principal, project_id)
-    if row is None:
+async def read_dossier(
+    connection: AsyncConnection, principal: Principal, *, project_id: uuid.UUID
+) -> DossierRow:
+    """Issue 28: a dossier in scope (else ProjectNotFound, 404, R-ACL-1) with its lines, its
+    candidate, the facts of its guarded actions and its programme's version, in one statement
+    on a read's pooled connection; its programme from the per-process cache."""
+    found = await repository.read_dossier_row(connection, principal, project_id)
+    if found is None:
         raise ProjectNotFound()
-    project, name, programme_version = row[0], row[1], row[2]
-    programme = await programme_cache.programme_at(session, project.programme_id, programme_version)
-    advisors = terms.advisors(programme, project.strand)
-    actions = actions_for(principal, project, guards.facts_of(row, principal), advisors)
-    return ProjectView(project, str(name), programme, actions, str(row[3]))
+    row = found._mapping
+    programme = await programme_cache.programme_at_on(
+        connection, row["programme_id"], row["programme_version"]
+    )
+    strand = row["strand"]
+    advisors = terms.advisors(programme, strand)
+    judged = _Judged(row["status"], strand)
+    actions = actions_for(principal, judged, guards.facts_of(found, principal), advisors)
+    return DossierRow(found, programme, actions)
 
 
 async def history(

@@ -8,26 +8,32 @@ from functools import cache, lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     Row,
     Select,
     String,
+    Table,
     Uuid,
     bindparam,
     false,
+    func,
+    literal_column,
     select as sa_select,
     tuple_,
+    type_coerce,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import selectinload
 from sqlmodel import col, select
 
 from app.auth.principal import Principal, Role
 from app.candidates.models import Candidate
 from app.core.types import UTCDateTime
-from app.programme.models import Programme
+from app.programme.models import DepartementForfaits, Programme
 from app.projects import guards
-from app.projects.models import Project, ProjectTransition
+from app.projects.models import ExpenseLine, FundingLine, Project, ProjectTransition
 
 # A SELECT over Project, whatever its other columns: scope_projects keeps its type.
 SelectT = TypeVar("SelectT", bound="Select[*tuple[Any, ...]]")
@@ -209,45 +215,115 @@ async def summary_page(
     return rows
 
 
+# Issue 28: the dossier read on the lean read path (`app.core.reads.ReadConnection`): one Core
+# statement, its lines aggregated as JSON arrays beside the dossier's row (no ORM loading, no
+# second statement), built once per dialect, scope kind and role.
+_PROJECT = Project.__table__  # type: ignore[attr-defined]
+_NOT_READ = frozenset({"created_by", "ds_dossier_number", "ds_dossier_id"})
+DOSSIER_COLUMNS: tuple[Any, ...] = tuple(c for c in _PROJECT.c if c.key not in _NOT_READ)
+EXPENSE_FIELDS = (
+    "id",
+    "category",
+    "label",
+    "amount_cents",
+    "vendor_origin",
+    "provider_departement",
+)
+FUNDING_FIELDS = ("id", "funder", "amount_cents")
+
+
+def _lines_json(dialect: str, table: Table, fields: tuple[str, ...]) -> ColumnElement[Any]:
+    """A dossier's lines of `table`, in their order, as one JSON array of objects of `fields`
+    (a correlated scalar subquery; NULL on PostgreSQL when there is none)."""
+
+    def pairs_of(columns: Any) -> list[ColumnElement[Any]]:
+        pairs: list[ColumnElement[Any]] = []
+        for name in fields:
+            pairs += (literal_column(f"'{name}'"), columns[name])
+        return pairs
+
+    if dialect == "postgresql":
+        pairs = pairs_of(table.c)
+        aggregate = func.json_agg(
+            aggregate_order_by(func.json_build_object(*pairs), table.c.position)
+        )
+        found = sa_select(aggregate).where(table.c.project_id == _PROJECT.c.id)
+    else:
+        # SQLite (3.40: no ORDER BY inside an aggregate) aggregates its ordered subquery's rows
+        # in their order.
+        ordered = (
+            sa_select(*(table.c[name] for name in fields))
+            .where(table.c.project_id == _PROJECT.c.id)
+            .order_by(table.c.position)
+            .correlate(_PROJECT)
+            .subquery()
+        )
+        json_rows = func.json_group_array(func.json_object(*pairs_of(ordered.c)))
+        found = sa_select(json_rows).select_from(ordered)
+    return type_coerce(found.scalar_subquery(), JSON)
+
+
+def _report_columns() -> list[Any]:
+    """What the eligibility report reads beside the dossier (R-CAP-3): the candidate's
+    population and EPCI type, which pick its forfait tier, and its département's own forfait
+    schedule on the dossier's programme (NULL: the programme's)."""
+    forfaits = DepartementForfaits.__table__  # type: ignore[attr-defined]
+    own_tiers = sa_select(forfaits.c.tiers).where(
+        forfaits.c.programme_id == _PROJECT.c.programme_id,
+        forfaits.c.departement == _PROJECT.c.departement,
+    )
+    return [
+        col(Candidate.population).label("candidate_population"),
+        col(Candidate.epci_type).label("candidate_epci_type"),
+        type_coerce(own_tiers.scalar_subquery(), JSON).label("departement_forfaits"),
+    ]
+
+
 @cache
-def _read_stmt(kind: str, role: Role, _guards_generation: int) -> Select[Any]:
-    """The dossier read's first statement for a scope kind and a role (whose guarded actions
-    decide the fact columns), built once per registry of guards and executed with parameters
-    (issue 13)."""
+def _dossier_stmt(
+    dialect: str, kind: str, role: Role, _guards_generation: int, report: bool
+) -> Select[Any]:
+    """The dossier read's one statement: the dossier's columns, its candidate's name and kind,
+    its programme's version (to revalidate the cached programme) and its expense and funding
+    lines, within a scope of this kind (R-ACL-1, the clause of `_scope_clause`); with the facts
+    the caller's guarded actions hang on (issue 12) for the dossier, with `_report_columns` for
+    its eligibility report."""
     programme_version = (
-        select(Programme.version).where(Programme.id == Project.programme_id).scalar_subquery()
+        sa_select(Programme.version)  # type: ignore[call-overload]
+        .where(Programme.id == _PROJECT.c.programme_id)
+        .scalar_subquery()
     )
     stmt = sa_select(
-        Project,
-        col(Candidate.name),
-        programme_version,
-        col(Candidate.kind),  # R-ELIG-1 per programme, in the eligibility report
-        *guards.role_fact_columns(role),
-    ).join(Candidate, col(Candidate.id) == Project.candidate_id)
+        *DOSSIER_COLUMNS,
+        col(Candidate.name).label("candidate_name"),
+        col(Candidate.kind).label("candidate_kind"),
+        programme_version.label("programme_version"),
+        _lines_json(dialect, ExpenseLine.__table__, EXPENSE_FIELDS).label("expense_lines"),  # type: ignore[attr-defined]
+        _lines_json(dialect, FundingLine.__table__, FUNDING_FIELDS).label("funding_lines"),  # type: ignore[attr-defined]
+        *(_report_columns() if report else guards.role_fact_columns(role)),
+    ).join(Candidate, col(Candidate.id) == _PROJECT.c.candidate_id)
     clause = _scope_clause(kind, bindparam(SCOPE, type_=String))
     if clause is not None:
         stmt = stmt.where(clause)
-    return stmt.where(col(Project.id) == bindparam("project_id")).options(
-        joinedload(Project.expense_lines),  # type: ignore[arg-type]
-        selectinload(Project.funding_lines),  # type: ignore[arg-type]
-    )
+    return stmt.where(_PROJECT.c.id == bindparam("project_id", type_=Uuid()))
 
 
-async def read_visible_project(
-    session: AsyncSession, principal: Principal, project_id: uuid.UUID
-) -> Row[*tuple[Any, ...]] | None:
-    """Issue 13: a dossier in scope with its candidate's name and kind, its expense lines
-    (joined), its
-    programme's version (to revalidate the cached programme) and the facts the caller's guarded
-    actions hang on (issue 12: `guards.facts_of`), then its funding lines: two statements
-    whatever the lines."""
-    stmt = _read_stmt(_scope(principal)[0], principal.role, guards.generation())
-    params = {
-        "project_id": project_id,
-        **_scope_params(principal),
-        **guards.fact_params(principal),
-    }
-    row: Row[*tuple[Any, ...]] | None = (await session.execute(stmt, params)).unique().one_or_none()
+async def read_dossier_row(
+    connection: AsyncConnection,
+    principal: Principal,
+    project_id: uuid.UUID,
+    *,
+    report: bool = False,
+) -> Row[Any] | None:
+    """Issue 28: a dossier in scope (R-ACL-1) as one row of `_dossier_stmt`, on a read's
+    pooled connection: one statement whatever its lines; None out of scope. `report`: the
+    columns of its eligibility report instead of the facts of its actions."""
+    kind, role = _scope(principal)[0], principal.role
+    stmt = _dossier_stmt(connection.dialect.name, kind, role, guards.generation(), report)
+    params = {"project_id": project_id, **_scope_params(principal)}
+    if not report:
+        params.update(guards.fact_params(principal))
+    row: Row[Any] | None = (await connection.execute(stmt, params)).first()
     return row
 
 

@@ -16,7 +16,7 @@ from app.core.errors import problems
 from app.core.filters import SubmittedFrom, SubmittedTo, UpdatedSince
 from app.core.location import set_location
 from app.core.pagination import CursorFormat, PageParams, page_params_for
-from app.core.reads import ReadConnection
+from app.core.reads import ReadConnection, SnapshotConnection
 from app.programme import cache as programme_cache
 from app.programme.dependencies import ReadProgrammeRef, default_code
 from app.projects import (
@@ -30,7 +30,12 @@ from app.projects import (
 )
 from app.projects.lifecycle_rules import ACTION_ROLES, Action, ProjectAction, Status
 from app.projects.models import Project
-from app.projects.presenters import eligibility_read, to_read, transition_read
+from app.projects.presenters import (
+    dossier_fields,
+    eligibility_fields,
+    to_read,
+    transition_read,
+)
 from app.projects.reads import ProjectFilters
 from app.projects.responses import EDIT_CONFLICT, NOT_FOUND, transition_responses
 from app.projects.schemas import (
@@ -154,18 +159,18 @@ async def list_projects(
     responses={200: {"headers": ETAG}, **problems(401, 403, 404, examples={404: NOT_FOUND})},
 )
 async def read_project(
-    project_id: uuid.UUID, response: Response, session: SessionDep, principal: Readers
-) -> ProjectRead:
+    project_id: uuid.UUID, response: Response, connection: ReadConnection, principal: Readers
+) -> Any:
     """Lire un dossier de votre périmètre (404 hors périmètre, R-ACL-1).
 
     Règles : R-ACL-1, R-EVAL-4 ; porte `allowed_actions` (R-FLOW-1, R-FLOW-3) et, pour un
     dossier renvoyé, `returned_at`.
     """
-    view = await projects_reads.read_project(session, principal, project_id=project_id)
-    response.headers["ETag"] = etag_for(view.project.version)
-    return to_read(
-        view.project, view.candidate_name, principal, view.allowed_actions, view.programme.code
-    )
+    # Issue 28: one statement on a pooled connection, no session; the fields validated once,
+    # by the response model.
+    dossier = await projects_reads.read_dossier(connection, principal, project_id=project_id)
+    response.headers["ETag"] = etag_for(dossier.row.version)
+    return dossier_fields(dossier, principal)
 
 
 @router.patch(
@@ -204,8 +209,8 @@ async def update_project(
     responses=problems(401, 403, 404),
 )
 async def read_eligibility(
-    project_id: uuid.UUID, session: SessionDep, principal: Readers
-) -> EligibilityRead:
+    project_id: uuid.UUID, request: Request, connection: SnapshotConnection, principal: Readers
+) -> Any:
     """Le rapport d'éligibilité : coût éligible, exclusions ligne à ligne, plafond, règles.
 
     Pour un brouillon, `failures` est ce que le dépôt refuserait, pièces manquantes comprises
@@ -215,8 +220,12 @@ async def read_eligibility(
     Règles : R-EXCL-1, R-EXCL-2, R-EXCL-3, R-CAP-1, R-CAP-2, R-CAP-3, R-ELIG-3 à R-ELIG-8,
     R-DOC-1.
     """
-    found = await projects_assessment.eligibility(session, principal, project_id=project_id)
-    return eligibility_read(found)
+    # Issue 28: the dossier and its documents read in one snapshot, no session.
+    production = request.app.state.settings.environment == "production"
+    found = await projects_assessment.eligibility(
+        connection, principal, project_id=project_id, production=production
+    )
+    return eligibility_fields(found)
 
 
 @router.post(
