@@ -32,6 +32,8 @@ from app.core.db import (
     get_session,
     get_streaming_session,
     load_clock,
+    make_engine,
+    make_sessionmaker,
     transaction_scope,
 )
 from app.core.reads import get_read_connection, get_snapshot_connection
@@ -87,6 +89,16 @@ def actors() -> Actors:
 async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     url = await create_database(tmp_path_factory.mktemp("db"), "suite")
     await migrate(url)
+    # R-ELIG-8: the suite's database is born with the suite's clock, whichever test starts an
+    # app on it first (a test's own settings carry no clock start: run alone, tests/contract
+    # fixed it at real time, and the examples' scenario of 2021 then ran in 2026).
+    engine = make_engine(test_settings(url))
+    try:
+        await load_clock(
+            make_sessionmaker(engine), test_settings(url, clock_start=TEST_CLOCK_START)
+        )
+    finally:
+        await engine.dispose()
     yield url
     await drop_database(url)
 
