@@ -51,6 +51,7 @@ from app.core.filters import UpdatedSince
 from app.core.idempotency import REPLAYED, IdempotencyKeyHeader, run_idempotent
 from app.core.location import set_location
 from app.core.pagination import CursorFormat, PageParams, page_params_for
+from app.core.reads import ReadConnection
 from app.programme.dependencies import (
     ProgrammeParam,
     ProgrammeRef,
@@ -469,28 +470,13 @@ async def read_minutes(
     responses=problems(401, 403, 404),
 )
 async def read_project_decision(
-    project_id: uuid.UUID, session: SessionDep, principal: AllReaders
-) -> ProjectDecisionRead:
+    project_id: uuid.UUID, connection: ReadConnection, principal: AllReaders
+) -> dict[str, Any]:
     """La décision du comité sur un dossier : issue, montant accordé, motivation. Le candidat
     ne la voit qu'une fois le comité clos (404 avant) ; préfet, DINUM et ANCT voient aussi la
     décision en cours d'un comité ouvert (`final` faux).
 
     Règles : R-COM-3, R-ACL-1.
     """
-    item, committee = await committees_decisions.project_decision(
-        session, principal, project_id=project_id
-    )
-    decision = decision_read(item)
-    assert decision is not None
-    return ProjectDecisionRead(
-        project_id=item.project_id,
-        committee_id=committee.id,
-        committee_meeting_on=committee.meeting_on,
-        committee_status=CommitteeStatus(committee.status),
-        final=committee.status == CommitteeStatus.CLOSED.value,
-        outcome=decision.outcome,
-        granted_cents=decision.granted_cents,
-        motivation=decision.motivation,
-        decided_at=decision.decided_at,
-        reference=item.reference,
-    )
+    # Issue 28: one statement on a pooled connection, no ORM session.
+    return await committees_decisions.project_decision(connection, principal, project_id=project_id)
