@@ -96,6 +96,30 @@ async def test_envelope_read_costs_one_select(
         assert await cost(client, engine, f"{url}/eligibility", dinum) <= ELIGIBILITY_BUDGET
 
 
+async def test_grant_and_decision_reads_cost_one_select(
+    client: AsyncClient, engine: AsyncEngine, headers: Any, actors: Actors, dataset: Dataset
+) -> None:
+    """Issue 28: the grant read (the dossier in scope, its grant, convention and payments) and
+    the decision read (the dossier in scope, its decisions and their committees) are one
+    SELECT each on the lean read path, whatever the payments, for every role's scope
+    (R-ACL-1)."""
+    # p1: convention and a payment; p2: convention, no payment; p4: no convention; p3:
+    # cancelled after a payment; p5: rejected (a decision, no grant).
+    ids = dataset.ids
+    for key, who in (
+        ("p1", actors.cand_a),
+        ("p1", actors.pref13),
+        ("p2", actors.dinum),
+        ("p3", actors.pref75),
+        ("p4", actors.cand_a),
+    ):
+        url = f"/api/v1/projects/{ids[key]}"
+        assert await cost(client, engine, f"{url}/grant", headers(who)) == LIST_BUDGET, key
+        assert await cost(client, engine, f"{url}/decision", headers(who)) == LIST_BUDGET, key
+    url = f"/api/v1/projects/{ids['p5']}/decision"
+    assert await cost(client, engine, url, headers(actors.dinum)) == LIST_BUDGET
+
+
 async def test_reads_cost_the_same_whatever_the_evaluations(
     client: AsyncClient, engine: AsyncEngine, session: AsyncSession, headers: Any, actors: Actors
 ) -> None:
