@@ -67,6 +67,19 @@ async def programme_at(
     return _remember(session, programme)
 
 
+async def programme_on(
+    connection: AsyncConnection, programme_id: uuid.UUID, version: int
+) -> Programme:
+    """`programme_at` for a read on a connection (issue 28, no session): from the cache when it
+    holds `version` (read beside the read's own statement), else loaded on the connection (one
+    statement, in its transaction) and cached."""
+    hit = _by_id.get(programme_id)
+    if hit is not None and hit.version == version:
+        return hit
+    async with AsyncSession(bind=connection) as session:
+        return await programme_at(session, programme_id, None)
+
+
 async def programme_by_code(session: AsyncSession, code: str) -> Programme:
     """The programme in force by code: one cheap version check when cached, else one load."""
     known = _id_by_code.get(_key(session, code))

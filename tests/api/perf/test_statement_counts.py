@@ -11,6 +11,7 @@ from httpx import AsyncClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from tests.api.committees.driver import Committees
 from tests.api.evaluations.driver import PREF13_BIS, PREF13_TER, Evaluations, body
 from tests.api.stats.dataset import Builder, Dataset, build
 from tests.conftest import Actors
@@ -22,6 +23,7 @@ PROJECT_BUDGET = 4  # BEGIN, the project with its candidate, its lines and fundi
 # The report also says which documents the dossier's next step lacks (R-DOC-1): one statement
 # for the programme's version, the candidate's kind and the documents.
 ELIGIBILITY_BUDGET = PROJECT_BUDGET + 1
+COMMITTEE_BUDGET = 5  # BEGIN, the committee, its agenda, the agenda's expense lines, COMMIT
 
 
 async def cost(client: AsyncClient, engine: AsyncEngine, url: str, headers: dict[str, str]) -> int:
@@ -118,6 +120,32 @@ async def test_grant_and_decision_reads_cost_one_select(
         assert await cost(client, engine, f"{url}/decision", headers(who)) == LIST_BUDGET, key
     url = f"/api/v1/projects/{ids['p5']}/decision"
     assert await cost(client, engine, url, headers(actors.dinum)) == LIST_BUDGET
+
+
+async def test_committee_read_costs_the_same_whatever_the_agenda(
+    client: AsyncClient, engine: AsyncEngine, session: AsyncSession, headers: Any, actors: Actors
+) -> None:
+    """Issue 28: the committee read is three SELECTs on one snapshot (the committee in scope
+    with its programme's version, its agenda, the agenda's expense lines), whatever the
+    dossiers on its agenda and their lines."""
+    committees = Committees(client, headers, actors)
+    candidate = await make_candidate(session, siren="211300553")
+    small, large = await committees.new(), await committees.new()
+    one = await make_project(session, candidate=candidate, status="in_review")
+    many = [
+        await make_project(
+            session, candidate=candidate, status="in_review", lines=[("development", 100_000)] * 5
+        )
+        for _ in range(4)
+    ]
+    assert (await committees.agenda(small, [one.id])).status_code == 200
+    assert (await committees.agenda(large, [p.id for p in many])).status_code == 200
+    costs = [
+        await cost(client, engine, f"/api/v1/committees/{c}", headers(who))
+        for c in (small, large)
+        for who in (actors.pref13, actors.dinum)
+    ]
+    assert costs == [COMMITTEE_BUDGET] * 4
 
 
 async def test_reads_cost_the_same_whatever_the_evaluations(
