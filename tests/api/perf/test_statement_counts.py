@@ -11,6 +11,7 @@ from httpx import AsyncClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.programme import cache as programme_cache
 from tests.api.committees.driver import Committees
 from tests.api.evaluations.driver import PREF13_BIS, PREF13_TER, Evaluations, body
 from tests.api.stats.dataset import Builder, Dataset, build
@@ -146,6 +147,14 @@ async def test_committee_read_costs_the_same_whatever_the_agenda(
         for who in (actors.pref13, actors.dinum)
     ]
     assert costs == [COMMITTEE_BUDGET] * 4
+    # A programme this process has not cached (or an older version of it) is read on the
+    # snapshot: one statement more, the same answer.
+    url = f"/api/v1/committees/{large}"
+    cached = await client.get(url, headers=headers(actors.dinum))
+    programme_cache.clear()
+    assert await cost(client, engine, url, headers(actors.dinum)) == COMMITTEE_BUDGET + 1
+    assert await cost(client, engine, url, headers(actors.dinum)) == COMMITTEE_BUDGET
+    assert (await client.get(url, headers=headers(actors.dinum))).content == cached.content
 
 
 async def test_reads_cost_the_same_whatever_the_evaluations(
