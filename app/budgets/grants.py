@@ -1,29 +1,25 @@
 """Grants: the commitment of an accepted dossier on its envelope (R-CAP-1..4, R-REF-2) with
 its frozen terms (R-PAY-4), the release of its unpaid part (R-CAP-5) at cancellation or
-settlement, and the grant view (grant, convention, payments)."""
+settlement. The grant view (grant, convention, payments) is `app.budgets.grant_reads`."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from app.audit import service as audit
 from app.auth.principal import Principal
 from app.budgets import repository
 from app.budgets.errors import EnvelopeExhausted, GrantNotFound, GrantRefused
-from app.budgets.models import Convention, Grant, Payment
+from app.budgets.models import Grant
 from app.budgets.movements import Delta, exhausted, move
 from app.budgets.rules import (
     ACTIVE,
     MovementKind,
-    PaymentConditions,
     check_grant_amount,
-    payment_conditions,
     unpaid_part,
 )
 from app.candidates import service as candidates_service
@@ -202,7 +198,12 @@ async def audit_grant(
 def decided_on(grant: Grant) -> date:
     """The day of the decision that granted it (Europe/Paris), as SCDL `dateConvention` needs
     and R-PAY-3 measures the convention against."""
-    return grant.committed_at.astimezone(PARIS).date()
+    return decided_on_day(grant.committed_at)
+
+
+def decided_on_day(committed_at: datetime) -> date:
+    """`decided_on` from the grant's `committed_at` (a row read without the ORM, issue 28)."""
+    return committed_at.astimezone(PARIS).date()
 
 
 async def locked_grant(session: AsyncSession, project: Project) -> Grant:
@@ -271,59 +272,3 @@ async def cancel_grant(
     await release(session, principal, project, grant, closed_status="cancelled", reference=reason)
     await projects_transitions.advance(session, principal, project, Action.CANCEL, reason)
     return grant
-
-
-@dataclass(frozen=True)
-class GrantView:
-    project: Project
-    grant: Grant
-    convention: Convention | None
-    payments: list[Payment]
-
-    @property
-    def decided_on(self) -> date:
-        return decided_on(self.grant)
-
-    @property
-    def payment_conditions(self) -> PaymentConditions | None:
-        """SCDL `conditionsVersement`, from the convention's schedule."""
-        if self.convention is None:
-            return None
-        return payment_conditions(len(self.convention.schedule))
-
-    @property
-    def payment_period(self) -> tuple[date, date] | None:
-        """SCDL `datesPeriodeVersement`: first and last due dates of the schedule."""
-        if self.convention is None or not self.convention.schedule:
-            return None
-        due = sorted(date.fromisoformat(str(i["due_on"])) for i in self.convention.schedule)
-        return due[0], due[-1]
-
-
-async def grant_view(
-    session: AsyncSession, principal: Principal, *, project_id: uuid.UUID
-) -> GrantView:
-    """A project's grant, convention and payments, for anyone who may read the project."""
-    project = await projects_reads.get_project(
-        session, principal, project_id=project_id, with_lines=False
-    )
-    grant = (
-        await session.execute(select(Grant).where(Grant.project_id == project.id))
-    ).scalar_one_or_none()
-    if grant is None:
-        raise GrantNotFound()
-    convention = (
-        await session.execute(select(Convention).where(Convention.project_id == project.id))
-    ).scalar_one_or_none()
-    payments = list(
-        (
-            await session.execute(
-                select(Payment)
-                .where(Payment.project_id == project.id)
-                .order_by(col(Payment.created_at), col(Payment.id))
-            )
-        )
-        .scalars()
-        .all()
-    )
-    return GrantView(project, grant, convention, payments)

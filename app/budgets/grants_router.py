@@ -7,26 +7,29 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.dependencies import require_roles
 from app.auth.principal import Principal, Role
-from app.budgets import grants as grants_service, payments as payments_service
+from app.budgets import (
+    grant_reads,
+    grants as grants_service,
+    payments as payments_service,
+)
 from app.budgets.schemas import (
     CancelRequest,
     ConventionCreate,
-    ConventionRead,
     FinalReportCreate,
     GrantRead,
-    GrantTerms,
     PaymentCreate,
     PaymentRead,
-    ScheduleItemRead,
 )
 from app.core import tags
 from app.core.concurrency import IfMatchHeader, etag_for
 from app.core.db import SessionDep
 from app.core.errors import example_problem, problems
 from app.core.idempotency import REPLAYED, IdempotencyKeyHeader, run_idempotent
+from app.core.reads import ReadConnection
 from app.projects.lifecycle_rules import ACTION_ROLES, ProjectAction
 
 grants_router = APIRouter(prefix="/projects", tags=[tags.SUBVENTIONS])
@@ -95,42 +98,13 @@ PROJECT_ETAG = {
 
 
 async def grant_read(
-    session: SessionDep, principal: Principal, project_id: uuid.UUID, response: Response
-) -> GrantRead:
-    """The grant view, with the dossier's ETag so a front-end can chain If-Match writes."""
-    view = await grants_service.grant_view(session, principal, project_id=project_id)
-    response.headers["ETag"] = etag_for(view.project.version)
-    grant, convention, period = view.grant, view.convention, view.payment_period
-    return GrantRead(
-        project_id=view.project.id,
-        project_status=view.project.status,
-        departement=view.project.departement,
-        amount_cents=grant.amount_cents,
-        paid_cents=grant.paid_cents,
-        remaining_cents=grant.amount_cents - grant.paid_cents - grant.released_cents,
-        advance_paid_cents=grant.advance_paid_cents,
-        released_cents=grant.released_cents,
-        net_cents=grant.net_cents,
-        terms=GrantTerms.model_validate(grant, from_attributes=True),
-        status=grant.status,
-        final_report_on=grant.final_report_on,
-        committed_at=grant.committed_at,
-        decision_reference=grant.reference,
-        decided_on=view.decided_on,
-        convention=ConventionRead(
-            reference=convention.reference,
-            kind=convention.kind,
-            signed_on=convention.signed_on,
-            schedule=[ScheduleItemRead.model_validate(i) for i in convention.schedule],
-            payment_conditions=view.payment_conditions,
-            payment_period_start=period[0] if period else None,
-            payment_period_end=period[1] if period else None,
-            created_at=convention.created_at,
-        )
-        if convention
-        else None,
-        payments=[PaymentRead.model_validate(p) for p in view.payments],
-    )
+    session: AsyncSession, principal: Principal, project_id: uuid.UUID, response: Response
+) -> dict[str, Any]:
+    """The grant view after a write, in its transaction, with the dossier's ETag so a front-end
+    can chain If-Match writes (the same rows and fields as the lean read, issue 28)."""
+    rows = await grant_reads.session_grant_rows(session, principal, project_id)
+    response.headers["ETag"] = etag_for(rows[0]["version"])
+    return grant_reads.grant_fields(rows)
 
 
 @grants_router.get(
@@ -140,14 +114,17 @@ async def grant_read(
     responses={200: {"headers": PROJECT_ETAG}, **problems(401, 403, 404)},
 )
 async def read_grant(
-    project_id: uuid.UUID, response: Response, session: SessionDep, principal: AllReaders
-) -> GrantRead:
+    project_id: uuid.UUID, response: Response, connection: ReadConnection, principal: AllReaders
+) -> dict[str, Any]:
     """La subvention d'un dossier : montant, convention, paiements (le candidat voit la
     sienne).
 
     Règles : R-CAP-4, R-PAY-1, R-PAY-2, R-ACL-1.
     """
-    return await grant_read(session, principal, project_id, response)
+    # Issue 28: one statement on a pooled connection, no ORM session.
+    rows = await grant_reads.grant_rows(connection, principal, project_id)
+    response.headers["ETag"] = etag_for(rows[0]["version"])
+    return grant_reads.grant_fields(rows)
 
 
 @grants_router.post(
@@ -166,7 +143,7 @@ async def sign_convention(
     principal: Signer,
     data: ConventionCreate,
     if_match: IfMatchHeader = None,
-) -> GrantRead:
+) -> dict[str, Any]:
     """Enregistrer la convention signée (CRTE ou ad hoc) d'un dossier accepté (If-Match du
     dossier).
 
@@ -236,7 +213,7 @@ async def record_final_report(
     principal: Reporter,
     data: FinalReportCreate,
     if_match: IfMatchHeader = None,
-) -> GrantRead:
+) -> dict[str, Any]:
     """Enregistrer le rapport final, qui ouvre le versement du solde (R-PAY-2), une fois, sous
     convention et subvention active (R-FLOW-1). Daté ni dans le futur, ni avant la convention,
     ni avant le début du projet (422 R-PAY-3). Offert par `allowed_actions` (`final-report`)
@@ -264,7 +241,7 @@ async def cancel_grant(
     principal: Canceller,
     data: CancelRequest,
     if_match: IfMatchHeader = None,
-) -> GrantRead:
+) -> dict[str, Any]:
     """Annuler une subvention accordée : la part non payée revient à l'enveloppe (R-CAP-5)."""
     await grants_service.cancel_grant(
         session, principal, project_id=project_id, if_match=if_match, reason=data.reason

@@ -8,9 +8,11 @@ and it is dropped when its dossier leaves the agenda (`app.committees.agenda`)."
 from __future__ import annotations
 
 import uuid
+from functools import cache
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, String, and_, bindparam, select as sa_select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col, select
 
 from app.audit import service as audit
@@ -30,9 +32,11 @@ from app.evaluations.models import Evaluation
 from app.projects import (
     assessment as projects_assessment,
     reads as projects_reads,
+    repository as projects_repository,
 )
 from app.projects.display import euros
 from app.projects.eligibility_rules import EligibilityReport
+from app.projects.errors import ProjectNotFound
 from app.projects.lifecycle_rules import Status
 from app.projects.models import Project
 
@@ -176,25 +180,70 @@ async def _recused(session: AsyncSession, project_id: uuid.UUID, subject: str) -
     return found.first() is not None
 
 
+_PROJECT = Project.__table__  # type: ignore[attr-defined]
+_ITEM = AgendaItem.__table__  # type: ignore[attr-defined]
+_COMMITTEE = Committee.__table__  # type: ignore[attr-defined]
+
+
+@cache
+def _decision_stmt(kind: str, closed_only: bool) -> Select[Any]:
+    """The dossier in a scope of this kind (R-ACL-1) and the decisions recorded on it with their
+    committees (`closed_only`: of closed committees only), one row per decision, one without
+    when there is none (an outer join: DecisionNotFound told from ProjectNotFound). Built once
+    per shape, executed with parameters (issue 28)."""
+    item, committee = _ITEM.c, _COMMITTEE.c
+    on = and_(item.project_id == _PROJECT.c.id, item.outcome.is_not(None))
+    if closed_only:
+        on = and_(on, committee.status == CommitteeStatus.CLOSED.value)
+    stmt = sa_select(
+        _PROJECT.c.id,
+        item.id.label("item_id"),
+        item.project_id,
+        item.outcome,
+        item.granted_cents,
+        item.motivation,
+        item.decided_at,
+        item.reference,
+        committee.id.label("committee_id"),
+        committee.meeting_on,
+        committee.status,
+        committee.closed_at,
+        committee.updated_at,
+    ).select_from(_PROJECT.outerjoin(_ITEM.join(_COMMITTEE, committee.id == item.committee_id), on))
+    stmt = stmt.where(_PROJECT.c.id == bindparam("project_id"))
+    clause = projects_repository.scope_clause(
+        kind, bindparam(projects_repository.SCOPE, type_=String)
+    )
+    return stmt if clause is None else stmt.where(clause)
+
+
 async def project_decision(
-    session: AsyncSession, principal: Principal, *, project_id: uuid.UUID
-) -> tuple[AgendaItem, Committee]:
-    """The committee decision on a dossier in scope: for its candidate only once the committee
-    is closed (404 before); State roles also see a pending decision of an open committee."""
-    project = await projects_reads.get_project(
-        session, principal, project_id=project_id, with_lines=False
-    )
-    stmt = (
-        select(AgendaItem, Committee)
-        .join(Committee, col(Committee.id) == col(AgendaItem.committee_id))
-        .where(col(AgendaItem.project_id) == project.id, col(AgendaItem.outcome).is_not(None))
-    )
-    if principal.role is Role.CANDIDATE:
-        stmt = stmt.where(col(Committee.status) == CommitteeStatus.CLOSED.value)
-    rows = [(r[0], r[1]) for r in (await session.execute(stmt)).all()]
+    connection: AsyncConnection, principal: Principal, *, project_id: uuid.UUID
+) -> dict[str, Any]:
+    """`ProjectDecisionRead`'s fields: the committee decision on a dossier in scope (404
+    ProjectNotFound otherwise, R-ACL-1): for its candidate only once the committee is closed
+    (404 DecisionNotFound before); State roles also see a pending decision of an open
+    committee. One statement on the lean read path (issue 28)."""
+    kind = projects_repository.scope_of(principal)[0]
+    stmt = _decision_stmt(kind, principal.role is Role.CANDIDATE)
+    params = {"project_id": project_id, **projects_repository.scope_params(principal)}
+    rows = (await connection.execute(stmt, params)).mappings().all()
     if not rows:
+        raise ProjectNotFound()
+    if rows[0]["item_id"] is None:
         raise DecisionNotFound()
-    pending = [r for r in rows if r[1].status != CommitteeStatus.CLOSED.value]
-    if pending:
-        return pending[0]
-    return max(rows, key=lambda r: r[1].closed_at or r[1].updated_at)
+    pending = [r for r in rows if r["status"] != CommitteeStatus.CLOSED.value]
+    row = pending[0] if pending else max(rows, key=lambda r: r["closed_at"] or r["updated_at"])
+    assert row["decided_at"] is not None  # a recorded decision is dated
+    return {
+        "project_id": row["project_id"],
+        "committee_id": row["committee_id"],
+        "committee_meeting_on": row["meeting_on"],
+        "committee_status": row["status"],
+        "final": row["status"] == CommitteeStatus.CLOSED.value,
+        "outcome": row["outcome"],
+        "granted_cents": row["granted_cents"],
+        "motivation": row["motivation"],
+        "decided_at": row["decided_at"],
+        "reference": row["reference"],
+    }

@@ -17,17 +17,16 @@ from app.committees import (
     agenda as committees_agenda,
     cancel as committees_cancel,
     close as committees_close,
+    committee_reads,
     decisions as committees_decisions,
     due as committees_due,
     minutes as committees_minutes,
     planning as committees_planning,
     views as committees_views,
 )
-from app.committees.models import AgendaItem, Committee
-from app.committees.rules import CommitteeStatus, Outcome
+from app.committees.rules import CommitteeStatus
 from app.committees.schemas import (
     AgendaChange,
-    AgendaItemRead,
     CommitteeCreate,
     CommitteeDueRead,
     CommitteeList,
@@ -35,9 +34,7 @@ from app.committees.schemas import (
     CommitteeStatusList,
     CommitteeSummary,
     DecisionCreate,
-    DecisionRead,
     LeftAgendaRead,
-    MemberRead,
     MinutesDecision,
     MinutesRead,
     ProjectDecisionRead,
@@ -51,14 +48,13 @@ from app.core.filters import UpdatedSince
 from app.core.idempotency import REPLAYED, IdempotencyKeyHeader, run_idempotent
 from app.core.location import set_location
 from app.core.pagination import CursorFormat, PageParams, page_params_for
+from app.core.reads import ReadConnection, SnapshotConnection
 from app.programme.dependencies import (
     ProgrammeParam,
     ProgrammeRef,
     default_code,
     programme_in_body,
 )
-from app.projects.display import centi_text
-from app.projects.schemas import ProjectScores
 from app.reference.departements import DepartementQuery
 
 router = APIRouter(prefix="/committees", tags=[tags.COMITES])
@@ -71,80 +67,12 @@ AllReaders = Annotated[
 Prefect = Annotated[Principal, Depends(require_roles(Role.PREFECT))]
 
 
-def _members(committee: Committee) -> list[MemberRead]:
-    return [MemberRead.model_validate(m) for m in committee.members]
-
-
-def _summary_fields(committee: Committee, agenda_count: int, programme: str) -> dict[str, Any]:
-    members = _members(committee)
-    return {
-        "id": committee.id,
-        "programme": programme,
-        "departement": committee.departement,
-        "title": committee.title,
-        "meeting_on": committee.meeting_on,
-        "status": CommitteeStatus(committee.status),
-        "chair": members[0],
-        "members": members,
-        "agenda_count": agenda_count,
-        "closed_at": committee.closed_at,
-        "cancelled_at": committee.cancelled_at,
-        "version": committee.version,
-        "created_at": committee.created_at,
-        "updated_at": committee.updated_at,
-    }
-
-
-def decision_read(item: AgendaItem) -> DecisionRead | None:
-    if item.outcome is None or item.decided_at is None:
-        return None
-    return DecisionRead(
-        outcome=Outcome(item.outcome),
-        granted_cents=item.granted_cents,
-        motivation=item.motivation,
-        decided_at=item.decided_at,
-        eligible_cost_cents=item.eligible_cost_cents,
-        max_grant_cents=item.max_grant_cents,
-        forfait_cents=item.forfait_cents,
-        envelope_available_before_cents=item.envelope_available_before_cents,
-        envelope_available_after_cents=item.envelope_available_after_cents,
-        reference=item.reference,
-    )
-
-
 def committee_read(view: committees_views.CommitteeView, response: Response) -> CommitteeRead:
-    committee = view.committee
-    response.headers["ETag"] = etag_for(committee.version)
-    # R-COM-2: a dossier that left the agenda is on the minutes only.
-    agenda = [row for row in view.agenda if row.item.left_at is None]
-    return CommitteeRead(
-        **_summary_fields(committee, len(agenda), view.programme),
-        envelope_available_before_cents=committee.envelope_available_before_cents,
-        envelope_available_after_cents=committee.envelope_available_after_cents,
-        agenda=[
-            AgendaItemRead(
-                project_id=row.project.id,
-                title=row.project.title,
-                candidate_id=row.candidate.id,
-                candidate_name=row.candidate.name,
-                population=row.candidate.population,
-                small_population=row.small_population,
-                strand=row.project.strand,
-                status=row.project.status,
-                submitted_at=row.project.submitted_at,
-                requested_cents=row.project.requested_cents,
-                max_grant_cents=row.report.max_grant_cents,
-                evaluations=ProjectScores(
-                    count=row.score.evaluation_count,
-                    mean_weighted_total=centi_text(row.score.mean_score_centi),
-                    advisory_count=row.score.advisory_count,
-                    advisory_mean_weighted_total=centi_text(row.score.advisory_mean_centi),
-                ),
-                decision=decision_read(row.item),
-            )
-            for row in agenda
-        ],
-    )
+    """The committee a write answers with (its ORM view), as the lean read builds it."""
+    response.headers["ETag"] = etag_for(view.committee.version)
+    lines = [committee_reads.line_of(row) for row in view.agenda]  # in R-COM-4 order
+    fields = committee_reads.committee_fields(view.committee, view.programme, lines)
+    return CommitteeRead.model_validate(fields)
 
 
 async def _idempotent_write(
@@ -275,7 +203,10 @@ async def list_committees(
         updated_since=updated_since,
     )
     return CommitteeList(
-        items=[CommitteeSummary(**_summary_fields(c, n, programme.code)) for c, n in rows],
+        items=[
+            CommitteeSummary(**committee_reads.summary_fields(c, n, programme.code))
+            for c, n in rows
+        ],
         next_cursor=next_cursor,
     )
 
@@ -287,12 +218,19 @@ async def list_committees(
     responses={200: {"headers": ETAG}, **problems(401, 403, 404)},
 )
 async def read_committee(
-    committee_id: uuid.UUID, response: Response, session: SessionDep, principal: StateReaders
-) -> CommitteeRead:
+    committee_id: uuid.UUID,
+    response: Response,
+    connection: SnapshotConnection,
+    principal: StateReaders,
+) -> dict[str, Any]:
     """Un comité et son ordre du jour, trié par note moyenne décroissante, les candidats de
     moins de 5 000 habitants signalés (R-COM-4)."""
-    view = await committees_views.read_committee(session, principal, committee_id=committee_id)
-    return committee_read(view, response)
+    # Issue 28: Core statements on one snapshot, no ORM session.
+    committee, fields = await committee_reads.read_committee(
+        connection, principal, committee_id=committee_id
+    )
+    response.headers["ETag"] = etag_for(committee["version"])
+    return fields
 
 
 @router.post(
@@ -430,7 +368,7 @@ async def read_minutes(
     """
     view = await committees_views.read_committee(session, principal, committee_id=committee_id)
     committee = view.committee
-    members = _members(committee)
+    members = committee_reads.members(committee)
     totals = committees_minutes.strand_totals(view.agenda)
     return MinutesRead(
         committee_id=committee.id,
@@ -450,7 +388,7 @@ async def read_minutes(
                 candidate_name=row.candidate.name,
                 strand=row.project.strand,
                 requested_cents=row.project.requested_cents,
-                decision=decision_read(row.item),
+                decision=committee_reads.decision_read(row.item),
                 left_agenda=LeftAgendaRead(at=row.item.left_at, reason=row.item.left_reason)
                 if row.item.left_at is not None and row.item.left_reason is not None
                 else None,
@@ -469,28 +407,13 @@ async def read_minutes(
     responses=problems(401, 403, 404),
 )
 async def read_project_decision(
-    project_id: uuid.UUID, session: SessionDep, principal: AllReaders
-) -> ProjectDecisionRead:
+    project_id: uuid.UUID, connection: ReadConnection, principal: AllReaders
+) -> dict[str, Any]:
     """La décision du comité sur un dossier : issue, montant accordé, motivation. Le candidat
     ne la voit qu'une fois le comité clos (404 avant) ; préfet, DINUM et ANCT voient aussi la
     décision en cours d'un comité ouvert (`final` faux).
 
     Règles : R-COM-3, R-ACL-1.
     """
-    item, committee = await committees_decisions.project_decision(
-        session, principal, project_id=project_id
-    )
-    decision = decision_read(item)
-    assert decision is not None
-    return ProjectDecisionRead(
-        project_id=item.project_id,
-        committee_id=committee.id,
-        committee_meeting_on=committee.meeting_on,
-        committee_status=CommitteeStatus(committee.status),
-        final=committee.status == CommitteeStatus.CLOSED.value,
-        outcome=decision.outcome,
-        granted_cents=decision.granted_cents,
-        motivation=decision.motivation,
-        decided_at=decision.decided_at,
-        reference=item.reference,
-    )
+    # Issue 28: one statement on a pooled connection, no ORM session.
+    return await committees_decisions.project_decision(connection, principal, project_id=project_id)

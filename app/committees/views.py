@@ -1,5 +1,7 @@
-"""A committee as it is read: its agenda in R-COM-4 order, each dossier with its candidate,
-its eligibility report and its score. Every use case answers with this view."""
+"""A committee as its writes see it: its agenda in R-COM-4 order, each dossier with its
+candidate, its eligibility report and its score (ORM objects, in the write's session). The
+writes answer with it and the minutes read it; `GET /committees/{id}` reads the same on the
+lean read path (`app.committees.committee_reads`, issue 28)."""
 
 from __future__ import annotations
 

@@ -78,6 +78,13 @@ def _scope_params(principal: Principal) -> dict[str, Any]:
     return {SCOPE: _scope(principal)[1]}
 
 
+# Issue 28: the same scope for the lean reads of other modules (their Core statements take the
+# clause on the bind parameter SCOPE), under public names; the clause stays written once.
+scope_of = _scope  # (kind, value)
+scope_clause = _scope_clause
+scope_params = _scope_params
+
+
 @cache
 def _visible_project_stmt(kind: str, with_lines: bool, for_update: bool) -> Select[Project]:
     """One dossier by id (`project_id`) within a scope of this kind (`SCOPE`): built once per

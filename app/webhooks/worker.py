@@ -94,10 +94,12 @@ async def _render_grant(
     session: AsyncSession, principal: Principal, delivery: WebhookDelivery
 ) -> Any:
     from app.budgets.grants_router import grant_read
+    from app.budgets.schemas import GrantRead
 
     after = (delivery.summary or {}).get("after") or {}
     project_id = uuid.UUID(str(after["project_id"]))
-    return (await grant_read(session, principal, project_id, Response())).model_dump(mode="json")
+    fields = await grant_read(session, principal, project_id, Response())
+    return GrantRead.model_validate(fields).model_dump(mode="json")
 
 
 # The object as the API reads it to the subscriber, by audit object type (a type without a

@@ -11,6 +11,8 @@ from httpx import AsyncClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.programme import cache as programme_cache
+from tests.api.committees.driver import Committees
 from tests.api.evaluations.driver import PREF13_BIS, PREF13_TER, Evaluations, body
 from tests.api.stats.dataset import Builder, Dataset, build
 from tests.conftest import Actors
@@ -23,6 +25,7 @@ PROJECT_BUDGET = 3
 # The report also says which documents the dossier's next step lacks (R-DOC-1): one statement
 # for the programme's version, the candidate's kind and the documents, on the same snapshot.
 ELIGIBILITY_BUDGET = PROJECT_BUDGET + 1
+COMMITTEE_BUDGET = 5  # BEGIN, the committee, its agenda, the agenda's expense lines, COMMIT
 
 
 async def cost(client: AsyncClient, engine: AsyncEngine, url: str, headers: dict[str, str]) -> int:
@@ -95,6 +98,64 @@ async def test_envelope_read_costs_one_select(
         dinum = headers(actors.dinum)
         assert await cost(client, engine, url, dinum) <= PROJECT_BUDGET
         assert await cost(client, engine, f"{url}/eligibility", dinum) <= ELIGIBILITY_BUDGET
+
+
+async def test_grant_and_decision_reads_cost_one_select(
+    client: AsyncClient, engine: AsyncEngine, headers: Any, actors: Actors, dataset: Dataset
+) -> None:
+    """Issue 28: the grant read (the dossier in scope, its grant, convention and payments) and
+    the decision read (the dossier in scope, its decisions and their committees) are one
+    SELECT each on the lean read path, whatever the payments, for every role's scope
+    (R-ACL-1)."""
+    # p1: convention and a payment; p2: convention, no payment; p4: no convention; p3:
+    # cancelled after a payment; p5: rejected (a decision, no grant).
+    ids = dataset.ids
+    for key, who in (
+        ("p1", actors.cand_a),
+        ("p1", actors.pref13),
+        ("p2", actors.dinum),
+        ("p3", actors.pref75),
+        ("p4", actors.cand_a),
+    ):
+        url = f"/api/v1/projects/{ids[key]}"
+        assert await cost(client, engine, f"{url}/grant", headers(who)) == LIST_BUDGET, key
+        assert await cost(client, engine, f"{url}/decision", headers(who)) == LIST_BUDGET, key
+    url = f"/api/v1/projects/{ids['p5']}/decision"
+    assert await cost(client, engine, url, headers(actors.dinum)) == LIST_BUDGET
+
+
+async def test_committee_read_costs_the_same_whatever_the_agenda(
+    client: AsyncClient, engine: AsyncEngine, session: AsyncSession, headers: Any, actors: Actors
+) -> None:
+    """Issue 28: the committee read is three SELECTs on one snapshot (the committee in scope
+    with its programme's version, its agenda, the agenda's expense lines), whatever the
+    dossiers on its agenda and their lines."""
+    committees = Committees(client, headers, actors)
+    candidate = await make_candidate(session, siren="211300553")
+    small, large = await committees.new(), await committees.new()
+    one = await make_project(session, candidate=candidate, status="in_review")
+    many = [
+        await make_project(
+            session, candidate=candidate, status="in_review", lines=[("development", 100_000)] * 5
+        )
+        for _ in range(4)
+    ]
+    assert (await committees.agenda(small, [one.id])).status_code == 200
+    assert (await committees.agenda(large, [p.id for p in many])).status_code == 200
+    costs = [
+        await cost(client, engine, f"/api/v1/committees/{c}", headers(who))
+        for c in (small, large)
+        for who in (actors.pref13, actors.dinum)
+    ]
+    assert costs == [COMMITTEE_BUDGET] * 4
+    # A programme this process has not cached (or an older version of it) is read on the
+    # snapshot: one statement more, the same answer.
+    url = f"/api/v1/committees/{large}"
+    cached = await client.get(url, headers=headers(actors.dinum))
+    programme_cache.clear()
+    assert await cost(client, engine, url, headers(actors.dinum)) == COMMITTEE_BUDGET + 1
+    assert await cost(client, engine, url, headers(actors.dinum)) == COMMITTEE_BUDGET
+    assert (await client.get(url, headers=headers(actors.dinum))).content == cached.content
 
 
 async def test_reads_cost_the_same_whatever_the_evaluations(
