@@ -38,8 +38,9 @@ from app.programme import cache as programme_cache
 from app.programme.models import DepartementForfaits, Programme
 from app.programme.rules import select_forfait, strand_rules
 from app.projects import terms
+from app.projects.assessment import line_facts
 from app.projects.cap_rules import max_grant_cents
-from app.projects.cost_rules import ExpenseLineFacts, VendorOrigin, eligible_cost
+from app.projects.cost_rules import ExpenseLineFacts, eligible_cost
 from app.projects.display import ScoreSummary, centi_text
 from app.projects.models import ExpenseLine, Project
 
@@ -307,15 +308,7 @@ async def read_committee(
     lines: dict[uuid.UUID, list[ExpenseLineFacts]] = {}
     if rows:
         for line in (await connection.execute(_lines_stmt(), params)).all():
-            lines.setdefault(line[0], []).append(
-                ExpenseLineFacts(
-                    category=line.category,
-                    amount_cents=line.amount_cents,
-                    label=line.label,
-                    vendor_origin=VendorOrigin(line.vendor_origin) if line.vendor_origin else None,
-                    ref=str(line.id),
-                )
-            )
+            lines.setdefault(line[0], []).append(line_facts(line))
     threshold = programme.small_population_threshold
     agenda = sorted(
         (

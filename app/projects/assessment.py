@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Any
 
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -35,6 +36,17 @@ def today_in_france() -> date:
     return clock.today()
 
 
+def line_facts(line: Any) -> ExpenseLineFacts:
+    """What the cost rules read of an expense line (an ORM line, a lean read's line or row)."""
+    return ExpenseLineFacts(
+        category=line.category,
+        amount_cents=line.amount_cents,
+        label=line.label,
+        vendor_origin=VendorOrigin(line.vendor_origin) if line.vendor_origin else None,
+        ref=str(line.id),
+    )
+
+
 def project_facts(
     project: Dossier, forfait_cents: int | None = None, forfait_tier: str | None = None
 ) -> ProjectFacts:
@@ -47,16 +59,7 @@ def project_facts(
         sponsor_name=project.sponsor_name,
         sponsor_role=project.sponsor_role,
         requested_cents=project.requested_cents,
-        expense_lines=tuple(
-            ExpenseLineFacts(
-                category=line.category,
-                amount_cents=line.amount_cents,
-                label=line.label,
-                vendor_origin=VendorOrigin(line.vendor_origin) if line.vendor_origin else None,
-                ref=str(line.id),
-            )
-            for line in project.expense_lines
-        ),
+        expense_lines=tuple(line_facts(line) for line in project.expense_lines),
         other_public_funding_cents=sum(f.amount_cents for f in project.funding_lines),
         forfait_cents=forfait_cents,
         forfait_tier=forfait_tier,
