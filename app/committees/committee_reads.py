@@ -36,9 +36,8 @@ from app.committees.schemas import DecisionRead, MemberRead
 from app.committees.views import AgendaRow
 from app.programme import cache as programme_cache
 from app.programme.models import DepartementForfaits, Programme
-from app.programme.rules import select_forfait, strand_rules
 from app.projects import terms
-from app.projects.assessment import line_facts
+from app.projects.assessment import forfait_of, line_facts
 from app.projects.cap_rules import max_grant_cents
 from app.projects.cost_rules import ExpenseLineFacts, eligible_cost
 from app.projects.display import ScoreSummary, centi_text
@@ -270,18 +269,14 @@ def _max_grant(row: Mapping[str, Any], programme: Programme, lines: list[Expense
     """The eligibility report's maximum grant (R-CAP-1, R-CAP-3), from the rules `assess`
     computes it with: the eligible cost on the strand's terms, capped by the forfait of the
     candidate's tier when the strand has forfaits."""
-    rules = strand_rules(programme, row["strand"])
-    forfait = None
-    if rules is not None and rules.forfaits:
-        tiers = row["departement_tiers"]  # the département's own schedule, else the programme's
-        tier = select_forfait(
-            programme.forfaits if tiers is None else tiers,
-            kind=row["candidate_kind"],
-            population=row["population"],
-            epci_type=row["epci_type"],
-        )
-        if tier is not None:
-            forfait = int(tier["amount_cents"])
+    forfait, _ = forfait_of(
+        programme,
+        row["strand"],
+        row["departement_tiers"],  # the département's own schedule, else the programme's
+        kind=row["candidate_kind"],
+        population=row["population"],
+        epci_type=row["epci_type"],
+    )
     strand_terms = terms.programme_terms(programme, row["strand"])
     cost = eligible_cost(
         lines, strand_terms.extra_eu_licence_share_cap_bps, strand_terms.categories

@@ -11,7 +11,6 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.auth.principal import Principal
@@ -149,19 +148,27 @@ class Eligibility:
     missing_documents: list[RuleFailure]
 
 
-def _forfait(programme: Programme, strand: str, row: RowMapping) -> tuple[int | None, str | None]:
+def forfait_of(
+    programme: Programme,
+    strand: str,
+    own_tiers: Any,
+    *,
+    kind: str,
+    population: int | None,
+    epci_type: str | None,
+) -> tuple[int | None, str | None]:
     """R-CAP-3: the forfait of the candidate's tier, and its label, when the strand has
-    forfaits: from its département's own schedule when its prefect set one, else the
-    programme's (`programme_service.forfait_schedule`, read here in the dossier's statement)."""
+    forfaits: from its département's own schedule (`own_tiers`) when its prefect set one, else
+    the programme's (`programme_service.forfait_schedule`, read by the lean reads in their own
+    statement)."""
     rules = strand_rules(programme, strand)
     if rules is None or not rules.forfaits:
         return None, None
-    own = row["departement_forfaits"]
     tier = select_forfait(
-        programme.forfaits if own is None else own,
-        kind=row["candidate_kind"],
-        population=row["candidate_population"],
-        epci_type=row["candidate_epci_type"],
+        programme.forfaits if own_tiers is None else own_tiers,
+        kind=kind,
+        population=population,
+        epci_type=epci_type,
     )
     if tier is None:
         return None, None
@@ -188,7 +195,14 @@ async def eligibility(
         connection, row["programme_id"], row["programme_version"]
     )
     dossier = ReadDossier.of(row)
-    forfait, tier = _forfait(programme, dossier.strand, row)
+    forfait, tier = forfait_of(
+        programme,
+        dossier.strand,
+        row["departement_forfaits"],
+        kind=row["candidate_kind"],
+        population=row["candidate_population"],
+        epci_type=row["candidate_epci_type"],
+    )
     report = judge(dossier, programme, today_in_france(), row["candidate_kind"], forfait, tier)
     step = DOCUMENTS_STEP.get(Status(dossier.status))
     missing = (
