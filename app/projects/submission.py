@@ -23,10 +23,7 @@ from sqlalchemy import (
     Select,
     String,
     bindparam,
-    literal,
-    null,
     select as sa_select,
-    union_all,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,7 +41,7 @@ from app.programme.models import Programme
 from app.programme.rules import Step
 from app.projects import guards, hooks, repository, terms
 from app.projects.actions import actions_for
-from app.projects.assessment import assess_project
+from app.projects.assessment import forfait_of, judge, today_in_france
 from app.projects.errors import ProjectIneligible, ProjectNotFound
 from app.projects.lifecycle_rules import Action, ProjectAction, Status
 from app.projects.models import ExpenseLine, FundingLine, Project
@@ -63,11 +60,18 @@ PROJECT_COLUMNS = tuple(c.key for c in PROJECT.columns)
 T = TypeVar("T")
 
 
+# Its lines beside it, as JSON arrays in their order (`repository._lines_json`), with the
+# columns the detached lines hold.
+EXPENSE_FIELDS = (*repository.EXPENSE_FIELDS, "position")
+FUNDING_FIELDS = (*repository.FUNDING_FIELDS, "position")
+
+
 @cache
-def _dossier_stmt(kind: str, role: Role, _guards_generation: int) -> Select[Any]:
+def _dossier_stmt(dialect: str, kind: str, role: Role, _guards_generation: int) -> Select[Any]:
     """The dossier in a scope of this kind (R-ACL-1: `repository`'s clause, bound as SCOPE),
-    its candidate's name and kind, its programme's version and the facts the caller's guarded
-    actions hang on: built once per scope kind, role and registry of guards."""
+    its lines, its candidate's name and kind, its programme's version, its département's own
+    forfaits and the facts the caller's guarded actions hang on: one statement, built once per
+    dialect, scope kind, role and registry of guards."""
     programme_version = (
         sa_select(Programme.version)  # type: ignore[call-overload]
         .where(Programme.id == PROJECT.c.programme_id)
@@ -80,40 +84,16 @@ def _dossier_stmt(kind: str, role: Role, _guards_generation: int) -> Select[Any]
         # R-CAP-3: what a strand's forfait is chosen by (`select_forfait`)
         CANDIDATE.c.population.label("candidate_population"),
         CANDIDATE.c.epci_type.label("candidate_epci_type"),
+        repository.departement_forfaits(),
         programme_version.label("programme_version"),
+        repository._lines_json(dialect, EXPENSE, EXPENSE_FIELDS).label("expense_lines"),
+        repository._lines_json(dialect, FUNDING, FUNDING_FIELDS).label("funding_lines"),
         *guards.role_fact_columns(role),
     ).join(CANDIDATE, CANDIDATE.c.id == PROJECT.c.candidate_id)
     clause = repository._scope_clause(kind, bindparam(repository.SCOPE, type_=String))
     if clause is not None:
         stmt = stmt.where(clause)
     return stmt.where(PROJECT.c.id == bindparam("project_id"))
-
-
-# Its expense lines (0) and funding lines (1), in one statement (ordered here, by position).
-_LINES = union_all(
-    sa_select(
-        literal(0).label("kind"),
-        EXPENSE.c.id,
-        EXPENSE.c.position,
-        EXPENSE.c.category,
-        EXPENSE.c.label,
-        EXPENSE.c.amount_cents,
-        EXPENSE.c.vendor_origin,
-        EXPENSE.c.provider_departement,
-        null().label("funder"),
-    ).where(EXPENSE.c.project_id == bindparam("project_id")),
-    sa_select(
-        literal(1),
-        FUNDING.c.id,
-        FUNDING.c.position,
-        null(),
-        null(),
-        FUNDING.c.amount_cents,
-        null(),
-        null(),
-        FUNDING.c.funder,
-    ).where(FUNDING.c.project_id == bindparam("project_id")),
-)
 
 
 def _loaded(model: type[T], values: dict[str, Any]) -> T:
@@ -124,6 +104,14 @@ def _loaded(model: type[T], values: dict[str, Any]) -> T:
     instance = model._sa_class_manager.new_instance()  # type: ignore[attr-defined]
     instance_state(instance).dict.update(values)
     return instance  # type: ignore[no-any-return]
+
+
+def _lines(model: type[T], project_id: uuid.UUID, found: list[dict[str, Any]] | None) -> list[T]:
+    """Detached lines of `model` from the dossier's JSON array of them (ids as text)."""
+    return [
+        _loaded(model, {**line, "id": uuid.UUID(line["id"]), "project_id": project_id})
+        for line in found or ()  # PostgreSQL's aggregate of no line: NULL
+    ]
 
 
 async def _read(
@@ -137,41 +125,17 @@ async def _read(
         **guards.fact_params(principal),
     }
     connection = await session.connection()
-    row = (
-        await connection.execute(_dossier_stmt(kind, principal.role, guards.generation()), params)
-    ).one_or_none()
+    stmt = _dossier_stmt(connection.dialect.name, kind, principal.role, guards.generation())
+    row = (await connection.execute(stmt, params)).one_or_none()
     if row is None:
         raise ProjectNotFound()
-    lines = sorted(
-        (await connection.execute(_LINES, {"project_id": project_id})).all(),
-        key=lambda line: (line[0], line[2]),
-    )
     project = _loaded(Project, dict(zip(PROJECT_COLUMNS, row, strict=False)))
-    expense, funding = [], []
-    for k, line_id, position, category, label, amount, origin, provider, funder in lines:
-        if k == 0:
-            values = {
-                "id": line_id,
-                "project_id": project_id,
-                "position": position,
-                "category": category,
-                "label": label,
-                "amount_cents": amount,
-                "vendor_origin": origin,
-                "provider_departement": provider,
-            }
-            expense.append(_loaded(ExpenseLine, values))
-        else:
-            values = {
-                "id": line_id,
-                "project_id": project_id,
-                "position": position,
-                "funder": funder,
-                "amount_cents": amount,
-            }
-            funding.append(_loaded(FundingLine, values))
-    set_committed_value(project, "expense_lines", expense)
-    set_committed_value(project, "funding_lines", funding)
+    set_committed_value(
+        project, "expense_lines", _lines(ExpenseLine, project_id, row.expense_lines)
+    )
+    set_committed_value(
+        project, "funding_lines", _lines(FundingLine, project_id, row.funding_lines)
+    )
     return project, row
 
 
@@ -249,16 +213,15 @@ async def submit(
     programme = await programme_cache.programme_at(
         session, project.programme_id, row.programme_version
     )
-    candidate = _loaded(
-        Candidate,
-        {
-            "id": project.candidate_id,
-            "kind": row.candidate_kind,
-            "population": row.candidate_population,
-            "epci_type": row.candidate_epci_type,
-        },
-    )  # what the rules read of it (R-ELIG-1, R-CAP-3): no statement of its own
-    report = await assess_project(session, project, programme, candidate=candidate)
+    forfait, tier = forfait_of(  # R-CAP-3: the forfait of its candidate's tier, if any
+        programme,
+        project.strand,
+        row.departement_forfaits,
+        kind=row.candidate_kind,
+        population=row.candidate_population,
+        epci_type=row.candidate_epci_type,
+    )
+    report = judge(project, programme, today_in_france(), row.candidate_kind, forfait, tier)
     raise_failures(  # R-FLOW-2: the rules, and the documents it lacks (R-DOC-1)
         [*report.failures, *await hooks.step_failures(session, project, Step.SUBMISSION)],
         error=ProjectIneligible,
