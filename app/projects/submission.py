@@ -3,12 +3,13 @@
 Issue 28: a burst of submissions on the deadline day spent most of its CPU in ORM work (the
 dossier loaded with its lines into the identity map, a unit-of-work flush for one UPDATE, the
 dossier and its candidate read again for the response and the notifications). Here the
-dossier is read by Core statements built once (its row, with its candidate's name and kind,
-its programme's version and the caller's guard facts; then its lines), held as a detached
-`Project` that the rules and the response read as they read a loaded one, and written by one
-Core UPDATE guarded by its version. The rules run unchanged (`assess_project`, the documents'
-check); the history row, the audit event (R-AUDIT-1) and the listeners follow as for every
-transition (`transitions._stamped`).
+dossier is read by one Core statement built once (its row, its lines as JSON arrays, its
+candidate's name, kind, population and EPCI type, its programme's version, its département's
+own forfaits and the caller's guard facts), held as a detached `Project` that the rules and
+the response read as they read a loaded one, and written by one Core UPDATE guarded by its
+version, with its history row in the same statement on PostgreSQL. The rules run as the
+eligibility report runs them (`judge`, `forfait_of`, the documents' check); the audit event
+(R-AUDIT-1) and the listeners follow as for every transition (`transitions.announced`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Select,
     String,
     bindparam,
+    insert,
     select as sa_select,
     update,
 )
@@ -44,12 +46,15 @@ from app.projects.actions import actions_for
 from app.projects.assessment import forfait_of, judge, today_in_france
 from app.projects.errors import ProjectIneligible, ProjectNotFound
 from app.projects.lifecycle_rules import Action, ProjectAction, Status
-from app.projects.models import ExpenseLine, FundingLine, Project
+from app.projects.models import ExpenseLine, FundingLine, Project, ProjectTransition
 from app.projects.transitions import (
     INELIGIBLE,
+    INSERT_STAMP,
+    STAMP_COLUMNS,
+    announced,
     check_transition,
     check_transition_for,
-    stamped,
+    stamp_values,
 )
 
 PROJECT = Project.__table__  # type: ignore[attr-defined]
@@ -156,35 +161,59 @@ _SUBMIT = (
 )
 
 
+# PostgreSQL: the UPDATE and the history row in one statement (a data-modifying WITH: the row
+# is written only when the guarded UPDATE was, and the INSERT's count says whether it was).
+HISTORY = ProjectTransition.__table__  # type: ignore[attr-defined]
+_MOVED = _SUBMIT.returning(PROJECT.c.id).cte("moved")
+_SUBMIT_STAMPED = (
+    insert(HISTORY)
+    .from_select(
+        list(STAMP_COLUMNS),
+        sa_select(
+            _MOVED.c.id,
+            *(bindparam(f"h_{name}", type_=HISTORY.c[name].type) for name in STAMP_COLUMNS[1:]),
+        ),
+    )
+    .add_cte(_MOVED)
+)
+
+
 async def _write(session: AsyncSession, principal: Principal, project: Project) -> None:
     """`advance(…, Action.SUBMIT)` on a draft judged eligible: one Core UPDATE guarded by the
-    version column (a concurrent change of the dossier is a 412, as the ORM's flush says it);
-    the dossier then holds what was written."""
+    version column (a concurrent change of the dossier is a 412, as the ORM's flush says it),
+    with its history row in the same statement on PostgreSQL; the dossier then holds what was
+    written."""
     before = Status(project.status)
+    version = project.version
     values = {
         "status": check_transition(project, Action.SUBMIT).value,
         "submitted_at": utcnow(),
         "status_message": None,
         "updated_at": utcnow(),  # read after the submission's instant, as `advance` does
-        "version": project.version + 1,
+        "version": version + 1,
     }
-    connection = await session.connection()
-    written = await connection.execute(
-        _SUBMIT,
-        {
-            "p_id": project.id,
-            "p_version": project.version,
-            "p_status": values["status"],
-            "p_submitted_at": values["submitted_at"],
-            "p_updated_at": values["updated_at"],
-            "p_new_version": values["version"],
-        },
-    )
-    if written.rowcount != 1:
-        raise PreconditionFailed(code="R-FLOW-3")  # R-FLOW-3: changed since it was read
     for name, value in values.items():
         set_committed_value(project, name, value)
-    await stamped(session, principal, project, before, Action.SUBMIT, None)
+    guarded = {
+        "p_id": project.id,
+        "p_version": version,
+        "p_status": values["status"],
+        "p_submitted_at": values["submitted_at"],
+        "p_updated_at": values["updated_at"],
+        "p_new_version": values["version"],
+    }
+    history = stamp_values(project, principal, Action.SUBMIT, before)
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        params = {**guarded, **{f"h_{k}": v for k, v in history.items() if k != "project_id"}}
+        written = await connection.execute(_SUBMIT_STAMPED, params)
+    else:
+        written = await connection.execute(_SUBMIT, guarded)
+        if written.rowcount == 1:
+            await connection.execute(INSERT_STAMP, history)
+    if written.rowcount != 1:
+        raise PreconditionFailed(code="R-FLOW-3")  # R-FLOW-3: changed since it was read
+    await announced(session, principal, project, before, Action.SUBMIT, None)
 
 
 @dataclass(frozen=True)
