@@ -7,7 +7,9 @@ failures with every other failed rule (R-FLOW-2).
 
 from __future__ import annotations
 
-from sqlalchemy import and_, inspect, or_, select as sa_select
+from typing import Any
+
+from sqlalchemy import Uuid, and_, bindparam, inspect, or_, select as sa_select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col, select
 
@@ -39,6 +41,52 @@ async def lines_of(db: AsyncSession | AsyncConnection, project: Dossier) -> list
     return [Line(id=i, label=label, amount_cents=amount) for i, label, amount in rows.all()]
 
 
+# Issue 28: the check's statement, built once (its cache key was computed per call: a third
+# of the check's cost on a submission), the dossier, its programme and its candidate bound.
+_PROGRAMME = Programme.__table__  # type: ignore[attr-defined]
+_CANDIDATE = Candidate.__table__  # type: ignore[attr-defined]
+_DOCUMENT = Document.__table__  # type: ignore[attr-defined]
+_DOCUMENTS = (
+    sa_select(
+        _PROGRAMME.c.version,
+        _CANDIDATE.c.kind,
+        _DOCUMENT.c.kind,
+        _DOCUMENT.c.project_id,
+        _DOCUMENT.c.expense_line_id,
+        _DOCUMENT.c.scan_status,
+    )
+    .select_from(_CANDIDATE)
+    .join(_PROGRAMME, _PROGRAMME.c.id == bindparam("programme_id", type_=Uuid()))
+    .outerjoin(
+        _DOCUMENT,
+        and_(
+            or_(
+                _DOCUMENT.c.project_id == bindparam("project_id", type_=Uuid()),
+                _DOCUMENT.c.candidate_id == _CANDIDATE.c.id,
+            ),
+            _DOCUMENT.c.superseded_at.is_(None),
+        ),
+    )
+    .where(_CANDIDATE.c.id == bindparam("candidate_id", type_=Uuid()))
+    .order_by(_DOCUMENT.c.created_at, _DOCUMENT.c.id)
+)
+
+# The required documents parsed, by programme: kept while the programme's cached object keeps
+# the same list (a programme loaded again, at a new version or not, is parsed again).
+_parsed: dict[Any, tuple[object, list[Requirement]]] = {}
+
+
+def parsed_requirements(programme: Programme) -> list[Requirement]:
+    """`requirements(programme.required_documents)`, parsed once per loaded programme."""
+    source = programme.required_documents
+    hit = _parsed.get(programme.id)
+    if hit is not None and hit[0] is source:
+        return hit[1]
+    found = requirements(source)
+    _parsed[programme.id] = (source, found)
+    return found
+
+
 @hooks.on_requirements
 async def step_failures(
     db: AsyncSession | AsyncConnection, project: Dossier, step: Step, production: bool
@@ -48,32 +96,13 @@ async def step_failures(
     the candidate's kind and the current documents; the lines are the dossier's own when
     loaded (else one more statement, when a kind is per line). `db`: a write's session or a
     read's connection (issue 28); `production`: an unscanned document is judged strictly."""
-    rows = (
-        await db.execute(
-            sa_select(
-                col(Programme.version),
-                col(Candidate.kind),
-                col(Document.kind),
-                col(Document.project_id),
-                col(Document.expense_line_id),
-                col(Document.scan_status),
-            )
-            .select_from(Candidate)
-            .join(Programme, col(Programme.id) == project.programme_id)
-            .outerjoin(
-                Document,
-                and_(
-                    or_(
-                        col(Document.project_id) == project.id,
-                        col(Document.candidate_id) == col(Candidate.id),
-                    ),
-                    col(Document.superseded_at).is_(None),
-                ),
-            )
-            .where(col(Candidate.id) == project.candidate_id)
-            .order_by(col(Document.created_at), col(Document.id))
-        )
-    ).all()
+    params = {
+        "programme_id": project.programme_id,
+        "project_id": project.id,
+        "candidate_id": project.candidate_id,
+    }
+    connection = await db.connection() if isinstance(db, AsyncSession) else db
+    rows = (await connection.execute(_DOCUMENTS, params)).all()
     version, candidate_kind = rows[0][0], rows[0][1]
     if isinstance(db, AsyncSession):
         programme = await programme_cache.programme_at(db, project.programme_id, version)
@@ -81,7 +110,7 @@ async def step_failures(
         programme = await programme_cache.programme_at_on(db, project.programme_id, version)
     required = [
         r
-        for r in requirements(programme.required_documents)
+        for r in parsed_requirements(programme)
         if r.step is step and r.applies(strand=project.strand, candidate_kind=candidate_kind)
     ]
     if not required:

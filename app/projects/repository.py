@@ -270,19 +270,25 @@ def _lines_json(dialect: str, table: Table, fields: tuple[str, ...]) -> ColumnEl
     return type_coerce(found.scalar_subquery(), JSON)
 
 
-def _report_columns() -> list[Any]:
-    """What the eligibility report reads beside the dossier (R-CAP-3): the candidate's
-    population and EPCI type, which pick its forfait tier, and its département's own forfait
-    schedule on the dossier's programme (NULL: the programme's)."""
+def departement_forfaits() -> ColumnElement[Any]:
+    """R-CAP-3: the dossier's département's own forfait schedule on its programme, as JSON
+    (NULL: the programme's), a correlated scalar subquery beside the dossier's row."""
     forfaits = DepartementForfaits.__table__  # type: ignore[attr-defined]
     own_tiers = sa_select(forfaits.c.tiers).where(
         forfaits.c.programme_id == _PROJECT.c.programme_id,
         forfaits.c.departement == _PROJECT.c.departement,
     )
+    return type_coerce(own_tiers.scalar_subquery(), JSON).label("departement_forfaits")
+
+
+def _report_columns() -> list[Any]:
+    """What the eligibility report reads beside the dossier (R-CAP-3): the candidate's
+    population and EPCI type, which pick its forfait tier, and its département's own forfait
+    schedule on the dossier's programme (NULL: the programme's)."""
     return [
         col(Candidate.population).label("candidate_population"),
         col(Candidate.epci_type).label("candidate_epci_type"),
-        type_coerce(own_tiers.scalar_subquery(), JSON).label("departement_forfaits"),
+        departement_forfaits(),
     ]
 
 

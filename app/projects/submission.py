@@ -3,12 +3,13 @@
 Issue 28: a burst of submissions on the deadline day spent most of its CPU in ORM work (the
 dossier loaded with its lines into the identity map, a unit-of-work flush for one UPDATE, the
 dossier and its candidate read again for the response and the notifications). Here the
-dossier is read by Core statements built once (its row, with its candidate's name and kind,
-its programme's version and the caller's guard facts; then its lines), held as a detached
-`Project` that the rules and the response read as they read a loaded one, and written by one
-Core UPDATE guarded by its version. The rules run unchanged (`assess_project`, the documents'
-check); the history row, the audit event (R-AUDIT-1) and the listeners follow as for every
-transition (`transitions._stamped`).
+dossier is read by one Core statement built once (its row, its lines as JSON arrays, its
+candidate's name, kind, population and EPCI type, its programme's version, its département's
+own forfaits and the caller's guard facts), held as a detached `Project` that the rules and
+the response read as they read a loaded one, and written by one Core UPDATE guarded by its
+version, with its history row in the same statement on PostgreSQL. The rules run as the
+eligibility report runs them (`judge`, `forfait_of`, the documents' check); the audit event
+(R-AUDIT-1) and the listeners follow as for every transition (`transitions.announced`).
 """
 
 from __future__ import annotations
@@ -23,10 +24,8 @@ from sqlalchemy import (
     Select,
     String,
     bindparam,
-    literal,
-    null,
+    insert,
     select as sa_select,
-    union_all,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,15 +43,18 @@ from app.programme.models import Programme
 from app.programme.rules import Step
 from app.projects import guards, hooks, repository, terms
 from app.projects.actions import actions_for
-from app.projects.assessment import assess_project
+from app.projects.assessment import forfait_of, judge, today_in_france
 from app.projects.errors import ProjectIneligible, ProjectNotFound
 from app.projects.lifecycle_rules import Action, ProjectAction, Status
-from app.projects.models import ExpenseLine, FundingLine, Project
+from app.projects.models import ExpenseLine, FundingLine, Project, ProjectTransition
 from app.projects.transitions import (
     INELIGIBLE,
+    INSERT_STAMP,
+    STAMP_COLUMNS,
+    announced,
     check_transition,
     check_transition_for,
-    stamped,
+    stamp_values,
 )
 
 PROJECT = Project.__table__  # type: ignore[attr-defined]
@@ -63,11 +65,18 @@ PROJECT_COLUMNS = tuple(c.key for c in PROJECT.columns)
 T = TypeVar("T")
 
 
+# Its lines beside it, as JSON arrays in their order (`repository._lines_json`), with the
+# columns the detached lines hold.
+EXPENSE_FIELDS = (*repository.EXPENSE_FIELDS, "position")
+FUNDING_FIELDS = (*repository.FUNDING_FIELDS, "position")
+
+
 @cache
-def _dossier_stmt(kind: str, role: Role, _guards_generation: int) -> Select[Any]:
+def _dossier_stmt(dialect: str, kind: str, role: Role, _guards_generation: int) -> Select[Any]:
     """The dossier in a scope of this kind (R-ACL-1: `repository`'s clause, bound as SCOPE),
-    its candidate's name and kind, its programme's version and the facts the caller's guarded
-    actions hang on: built once per scope kind, role and registry of guards."""
+    its lines, its candidate's name and kind, its programme's version, its département's own
+    forfaits and the facts the caller's guarded actions hang on: one statement, built once per
+    dialect, scope kind, role and registry of guards."""
     programme_version = (
         sa_select(Programme.version)  # type: ignore[call-overload]
         .where(Programme.id == PROJECT.c.programme_id)
@@ -80,40 +89,16 @@ def _dossier_stmt(kind: str, role: Role, _guards_generation: int) -> Select[Any]
         # R-CAP-3: what a strand's forfait is chosen by (`select_forfait`)
         CANDIDATE.c.population.label("candidate_population"),
         CANDIDATE.c.epci_type.label("candidate_epci_type"),
+        repository.departement_forfaits(),
         programme_version.label("programme_version"),
+        repository._lines_json(dialect, EXPENSE, EXPENSE_FIELDS).label("expense_lines"),
+        repository._lines_json(dialect, FUNDING, FUNDING_FIELDS).label("funding_lines"),
         *guards.role_fact_columns(role),
     ).join(CANDIDATE, CANDIDATE.c.id == PROJECT.c.candidate_id)
     clause = repository._scope_clause(kind, bindparam(repository.SCOPE, type_=String))
     if clause is not None:
         stmt = stmt.where(clause)
     return stmt.where(PROJECT.c.id == bindparam("project_id"))
-
-
-# Its expense lines (0) and funding lines (1), in one statement (ordered here, by position).
-_LINES = union_all(
-    sa_select(
-        literal(0).label("kind"),
-        EXPENSE.c.id,
-        EXPENSE.c.position,
-        EXPENSE.c.category,
-        EXPENSE.c.label,
-        EXPENSE.c.amount_cents,
-        EXPENSE.c.vendor_origin,
-        EXPENSE.c.provider_departement,
-        null().label("funder"),
-    ).where(EXPENSE.c.project_id == bindparam("project_id")),
-    sa_select(
-        literal(1),
-        FUNDING.c.id,
-        FUNDING.c.position,
-        null(),
-        null(),
-        FUNDING.c.amount_cents,
-        null(),
-        null(),
-        FUNDING.c.funder,
-    ).where(FUNDING.c.project_id == bindparam("project_id")),
-)
 
 
 def _loaded(model: type[T], values: dict[str, Any]) -> T:
@@ -124,6 +109,14 @@ def _loaded(model: type[T], values: dict[str, Any]) -> T:
     instance = model._sa_class_manager.new_instance()  # type: ignore[attr-defined]
     instance_state(instance).dict.update(values)
     return instance  # type: ignore[no-any-return]
+
+
+def _lines(model: type[T], project_id: uuid.UUID, found: list[dict[str, Any]] | None) -> list[T]:
+    """Detached lines of `model` from the dossier's JSON array of them (ids as text)."""
+    return [
+        _loaded(model, {**line, "id": uuid.UUID(line["id"]), "project_id": project_id})
+        for line in found or ()  # PostgreSQL's aggregate of no line: NULL
+    ]
 
 
 async def _read(
@@ -137,41 +130,17 @@ async def _read(
         **guards.fact_params(principal),
     }
     connection = await session.connection()
-    row = (
-        await connection.execute(_dossier_stmt(kind, principal.role, guards.generation()), params)
-    ).one_or_none()
+    stmt = _dossier_stmt(connection.dialect.name, kind, principal.role, guards.generation())
+    row = (await connection.execute(stmt, params)).one_or_none()
     if row is None:
         raise ProjectNotFound()
-    lines = sorted(
-        (await connection.execute(_LINES, {"project_id": project_id})).all(),
-        key=lambda line: (line[0], line[2]),
-    )
     project = _loaded(Project, dict(zip(PROJECT_COLUMNS, row, strict=False)))
-    expense, funding = [], []
-    for k, line_id, position, category, label, amount, origin, provider, funder in lines:
-        if k == 0:
-            values = {
-                "id": line_id,
-                "project_id": project_id,
-                "position": position,
-                "category": category,
-                "label": label,
-                "amount_cents": amount,
-                "vendor_origin": origin,
-                "provider_departement": provider,
-            }
-            expense.append(_loaded(ExpenseLine, values))
-        else:
-            values = {
-                "id": line_id,
-                "project_id": project_id,
-                "position": position,
-                "funder": funder,
-                "amount_cents": amount,
-            }
-            funding.append(_loaded(FundingLine, values))
-    set_committed_value(project, "expense_lines", expense)
-    set_committed_value(project, "funding_lines", funding)
+    set_committed_value(
+        project, "expense_lines", _lines(ExpenseLine, project_id, row.expense_lines)
+    )
+    set_committed_value(
+        project, "funding_lines", _lines(FundingLine, project_id, row.funding_lines)
+    )
     return project, row
 
 
@@ -192,35 +161,59 @@ _SUBMIT = (
 )
 
 
+# PostgreSQL: the UPDATE and the history row in one statement (a data-modifying WITH: the row
+# is written only when the guarded UPDATE was, and the INSERT's count says whether it was).
+HISTORY = ProjectTransition.__table__  # type: ignore[attr-defined]
+_MOVED = _SUBMIT.returning(PROJECT.c.id).cte("moved")
+_SUBMIT_STAMPED = (
+    insert(HISTORY)
+    .from_select(
+        list(STAMP_COLUMNS),
+        sa_select(
+            _MOVED.c.id,
+            *(bindparam(f"h_{name}", type_=HISTORY.c[name].type) for name in STAMP_COLUMNS[1:]),
+        ),
+    )
+    .add_cte(_MOVED)
+)
+
+
 async def _write(session: AsyncSession, principal: Principal, project: Project) -> None:
     """`advance(…, Action.SUBMIT)` on a draft judged eligible: one Core UPDATE guarded by the
-    version column (a concurrent change of the dossier is a 412, as the ORM's flush says it);
-    the dossier then holds what was written."""
+    version column (a concurrent change of the dossier is a 412, as the ORM's flush says it),
+    with its history row in the same statement on PostgreSQL; the dossier then holds what was
+    written."""
     before = Status(project.status)
+    version = project.version
     values = {
         "status": check_transition(project, Action.SUBMIT).value,
         "submitted_at": utcnow(),
         "status_message": None,
         "updated_at": utcnow(),  # read after the submission's instant, as `advance` does
-        "version": project.version + 1,
+        "version": version + 1,
     }
-    connection = await session.connection()
-    written = await connection.execute(
-        _SUBMIT,
-        {
-            "p_id": project.id,
-            "p_version": project.version,
-            "p_status": values["status"],
-            "p_submitted_at": values["submitted_at"],
-            "p_updated_at": values["updated_at"],
-            "p_new_version": values["version"],
-        },
-    )
-    if written.rowcount != 1:
-        raise PreconditionFailed(code="R-FLOW-3")  # R-FLOW-3: changed since it was read
     for name, value in values.items():
         set_committed_value(project, name, value)
-    await stamped(session, principal, project, before, Action.SUBMIT, None)
+    guarded = {
+        "p_id": project.id,
+        "p_version": version,
+        "p_status": values["status"],
+        "p_submitted_at": values["submitted_at"],
+        "p_updated_at": values["updated_at"],
+        "p_new_version": values["version"],
+    }
+    history = stamp_values(project, principal, Action.SUBMIT, before)
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        params = {**guarded, **{f"h_{k}": v for k, v in history.items() if k != "project_id"}}
+        written = await connection.execute(_SUBMIT_STAMPED, params)
+    else:
+        written = await connection.execute(_SUBMIT, guarded)
+        if written.rowcount == 1:
+            await connection.execute(INSERT_STAMP, history)
+    if written.rowcount != 1:
+        raise PreconditionFailed(code="R-FLOW-3")  # R-FLOW-3: changed since it was read
+    await announced(session, principal, project, before, Action.SUBMIT, None)
 
 
 @dataclass(frozen=True)
@@ -249,16 +242,15 @@ async def submit(
     programme = await programme_cache.programme_at(
         session, project.programme_id, row.programme_version
     )
-    candidate = _loaded(
-        Candidate,
-        {
-            "id": project.candidate_id,
-            "kind": row.candidate_kind,
-            "population": row.candidate_population,
-            "epci_type": row.candidate_epci_type,
-        },
-    )  # what the rules read of it (R-ELIG-1, R-CAP-3): no statement of its own
-    report = await assess_project(session, project, programme, candidate=candidate)
+    forfait, tier = forfait_of(  # R-CAP-3: the forfait of its candidate's tier, if any
+        programme,
+        project.strand,
+        row.departement_forfaits,
+        kind=row.candidate_kind,
+        population=row.candidate_population,
+        epci_type=row.candidate_epci_type,
+    )
+    report = judge(project, programme, today_in_france(), row.candidate_kind, forfait, tier)
     raise_failures(  # R-FLOW-2: the rules, and the documents it lacks (R-DOC-1)
         [*report.failures, *await hooks.step_failures(session, project, Step.SUBMISSION)],
         error=ProjectIneligible,

@@ -44,6 +44,19 @@ STATUS_CHANGED = "status_changed"
 """The audit action of every R-FLOW-1 transition (webhook event `project.status_changed`)."""
 
 
+STAMP_COLUMNS = (
+    "project_id",
+    "action",
+    "from_status",
+    "to_status",
+    "actor_subject",
+    "actor_role",
+    "message",
+    "at",
+)
+"""The columns of a history row that `stamp_values` gives, the dossier's id first."""
+
+
 def stamp_values(
     project: Project,
     principal: Principal,
@@ -76,7 +89,7 @@ def stamp(
 
 # Issue 28: the history row is written by a Core INSERT built once, on the session's connection
 # (nothing reads the row back in the transaction: no ORM object, no RETURNING of its id).
-_INSERT_STAMP = insert(ProjectTransition.__table__)  # type: ignore[attr-defined]
+INSERT_STAMP = insert(ProjectTransition.__table__)  # type: ignore[attr-defined]
 
 
 def check_transition(project: Project, action: Action) -> Status:
@@ -139,8 +152,21 @@ async def stamped(
     the higher domains' listeners (e.g. R-COM-2)."""
     connection = await session.connection()
     await connection.execute(
-        _INSERT_STAMP, stamp_values(project, principal, action, before, message)
+        INSERT_STAMP, stamp_values(project, principal, action, before, message)
     )
+    await announced(session, principal, project, before, action, message)
+
+
+async def announced(
+    session: AsyncSession,
+    principal: Principal,
+    project: Project,
+    before: Status,
+    action: Action,
+    message: str | None,
+) -> None:
+    """A transition written with its history row: its audit event (R-AUDIT-1) and the higher
+    domains' listeners (e.g. R-COM-2)."""
     await audit.record(  # R-AUDIT-1: every transition, whoever drives it
         session,
         principal,

@@ -49,6 +49,7 @@ from app.audit import service as audit_service
 from app.budgets.models import Grant, Payment, net_amount
 from app.candidates.models import Candidate
 from app.projects.models import Project
+from app.stats import together
 from app.stats.models import StatsBeneficiary, StatsCounter, StatsProject
 from app.stats.sql import date_year_month, year_month
 
@@ -237,9 +238,18 @@ COUNTER_KEYS = ("programme_id", "departement", "figure", "key")
 BENEFICIARY_KEYS = ("departement", "candidate_id", "programme_id")
 
 
-def apply(session: Session, deltas: Deltas) -> None:
+def apply(
+    session: Session, deltas: Deltas, contributions: dict[uuid.UUID, Contribution] | None = None
+) -> None:
+    """Add `deltas` to the counters and, with `contributions`, store what each dossier now
+    contributes (an upsert replacing the old contribution): on PostgreSQL the contributions
+    and the counters in one statement (`app.stats.together`)."""
     counters, beneficiaries = deltas.changed()
     dialect, connection = _dialect(session), session.connection()
+    saved = [{"project_id": pid, **c.__dict__} for pid, c in sorted((contributions or {}).items())]
+    if saved and dialect is postgresql:
+        connection.execute(together.statement(), together.params(counters, saved))
+        counters, saved = [], []
     if counters:
         connection.execute(
             _upsert_stmt(dialect, StatsCounter, COUNTER_KEYS, ("n", "cents")), counters
@@ -247,14 +257,8 @@ def apply(session: Session, deltas: Deltas) -> None:
     if beneficiaries:
         stmt = _upsert_stmt(dialect, StatsBeneficiary, BENEFICIARY_KEYS, ("grants",))
         connection.execute(stmt, beneficiaries)
-
-
-def _save(session: Session, contributions: dict[uuid.UUID, Contribution]) -> None:
-    """Store what each dossier now contributes (an upsert replacing the old contribution)."""
-    if not contributions:
-        return
-    rows = [{"project_id": pid, **c.__dict__} for pid, c in sorted(contributions.items())]
-    session.connection().execute(_save_stmt(_dialect(session)), rows)
+    if saved:
+        connection.execute(_save_stmt(dialect), saved)
 
 
 def _recount_stmt(where: Any) -> Any:
@@ -301,8 +305,7 @@ def _recount_rows(session: Session, rows: Iterable[Any]) -> None:
             deltas.add(old, -1)
         deltas.add(now, +1)
         changed[row[0]] = now
-    apply(session, deltas)
-    _save(session, changed)
+    apply(session, deltas, changed)
 
 
 def recount_projects(session: Session, where: Any) -> None:
