@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -57,7 +58,7 @@ from app.programme.router import router as programme_router
 from app.projects.router import router as projects_router
 from app.reference.router import router as reference_router
 from app.signin.router import router as signin_router, wellknown_router
-from app.stats import metrics as stats_metrics
+from app.stats import metrics as stats_metrics, service as stats_service
 from app.stats.router import router as stats_router
 from app.webhooks import guard as webhooks_guard, metrics as webhooks_metrics
 from app.webhooks.router import router as webhooks_router
@@ -91,6 +92,18 @@ EXPOSED_HEADERS = [
 ]
 
 
+logger = logging.getLogger(__name__)
+
+
+async def warm_up(app: FastAPI, settings: Settings) -> None:
+    """Issue 28: the national dashboard's statements compiled before the first read
+    (`stats_service.warm_up`); a database that does not answer yet only leaves them cold."""
+    try:
+        await stats_service.warm_up(app.state.sessionmaker, settings.programme_code)
+    except Exception as exc:  # noqa: BLE001 - a start never fails on a warm-up
+        logger.warning("dashboard not warmed up at startup (%s)", exc)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for these settings (engine, sessions and verifier live on app.state)."""
     settings = settings or get_settings()
@@ -114,6 +127,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 )
             )
         scan_worker = documents_worker.start(app, stop)  # R-DOC-2, when clamd is configured
+        if settings.server_warm_up:
+            await warm_up(app, settings)
         if settings.server_gc_freeze:
             gc.collect()
             gc.freeze()
