@@ -66,6 +66,7 @@ def test_settings(database_url: str, **overrides: object) -> Settings:
         "webhook_worker_enabled": False,  # tests drive app.webhooks.worker.deliver_once
         "notification_worker_enabled": False,  # and app.notifications.worker.deliver_once
         "server_gc_freeze": False,  # many apps in one process: nothing frozen for good
+        "server_warm_up": False,  # nor a dashboard computed at each app's start
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]

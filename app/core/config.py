@@ -165,6 +165,11 @@ class Settings(BaseSettings):
     # the list load, 15–20 ms after. Off in the test suite, which builds many apps in one
     # process (frozen objects are never collected).
     server_gc_freeze: bool = True
+    # Issue 28: at startup, FastAPI's routes are built (a request for nothing walks them) and
+    # the national dashboard's statements compiled (its figures computed once, kept nowhere),
+    # so that the first request and the first read do not pay for it. Off in the test suite
+    # (each app would run it).
+    server_warm_up: bool = True
 
     # R-AUDIT-1: the audit chain's HMAC-SHA256 keys, by key id, held outside the database:
     # GUICHET_AUDIT_KEYS='{"2026-12": "<32+ random characters>"}'. `audit_key_id` seals new

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import read_only_transaction
-from app.opendata import rules
+from app.opendata import csvlines, rules
 from app.opendata.repository import ExportFilter, export_stmt, freshness_stmt
 
 BATCH_ROWS = 1000
@@ -73,25 +73,32 @@ def facts_of(row: Sequence[Any]) -> rules.GrantFacts:
     )
 
 
-async def grant_facts(
-    session: AsyncSession, f: ExportFilter
-) -> AsyncIterator[list[rules.GrantFacts]]:
+async def published_rows(session: AsyncSession, f: ExportFilter) -> AsyncIterator[Sequence[Any]]:
     """The published rows (issue 28), batch by batch, from a server-side cursor over one
     index range of `published_grant`: each its net amount (§5) and the eligible cost frozen at
-    the decision (R-PAY-4), as `app.opendata.publish` wrote them."""
+    the decision (R-PAY-4), as `app.opendata.publish` wrote them (`FACT_COLUMNS`)."""
     result = await session.stream(export_stmt(f).execution_options(yield_per=BATCH_ROWS))
     try:
         async for batch in result.partitions():
-            yield [facts_of(row) for row in batch]
+            yield batch
     finally:
         await result.close()
 
 
+async def grant_facts(
+    session: AsyncSession, f: ExportFilter
+) -> AsyncIterator[list[rules.GrantFacts]]:
+    """The published rows as `GrantFacts`, batch by batch."""
+    async for batch in published_rows(session, f):
+        yield [facts_of(row) for row in batch]
+
+
 async def csv_chunks(session: AsyncSession, f: ExportFilter) -> AsyncIterator[bytes]:
-    """The SCDL CSV: header, then one chunk of lines per batch (UTF-8, comma, CRLF)."""
+    """The SCDL CSV: header, then one chunk of lines per batch (UTF-8, comma, CRLF), written
+    from the rows as they come (`csvlines`: the bytes of `rules.csv_lines`)."""
     yield rules.csv_header().encode("utf-8")
-    async for batch in grant_facts(session, f):
-        yield rules.csv_lines(batch).encode("utf-8")
+    async for batch in published_rows(session, f):
+        yield csvlines.csv_lines(batch).encode("utf-8")
 
 
 async def json_chunks(session: AsyncSession, f: ExportFilter) -> AsyncIterator[bytes]:

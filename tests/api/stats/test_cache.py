@@ -147,3 +147,17 @@ async def test_a_write_by_another_instance_moves_the_figures(
         assert after["allocated_cents"] == 5_000_000
         assert len(computed) == 2
         assert (await _read(b, dinum)) == after  # the other instance reads the same figures
+
+
+async def test_the_startup_warm_up_keeps_no_figures(
+    app: FastAPI, client: AsyncClient, session: Any, headers: Any, computed: list[Any]
+) -> None:
+    """Issue 28: the server's start computes the national figures once to compile their
+    statements (and walks the routes), and keeps nothing: the first read computes its own."""
+    from app.main import warm_up  # noqa: PLC0415
+
+    stats_cache.clear()
+    await warm_up(app, app.state.settings)
+    assert len(computed) == 1 and stats_cache.size() == 0
+    await _read(client, headers(ACTORS.dinum))
+    assert len(computed) == 2
