@@ -29,7 +29,7 @@ from app.core.idempotency import REPLAYED, IdempotencyKeyHeader, run_idempotent
 from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.core.reads import ReadConnection
 from app.programme import service as programme_service
-from app.programme.dependencies import ProgrammeParam, ReadProgrammeRef
+from app.programme.dependencies import ProgrammeParam, ReadProgramme
 from app.programme.schemas import ForfaitTier
 from app.reference.departements import DepartementPath
 
@@ -87,7 +87,7 @@ def movement_read(movement: Any, departement: str) -> MovementRead:
 async def list_envelopes(
     connection: ReadConnection,
     principal: StateReaders,
-    programme: ReadProgrammeRef,
+    programme: ReadProgramme,
     page: Annotated[PageParams, Depends(page_params_for(ENVELOPES_CURSOR))],
     updated_since: UpdatedSince = None,
 ) -> Any:
@@ -97,8 +97,9 @@ async def list_envelopes(
 
     Règles : R-CAP-4, R-ACL-1, R-SYNC-1 (`updated_since`), R-PROG-2.
     """
+    key = await programme.key_on(connection)
     return await envelope_reads.list_envelopes(  # issue 28: one statement, no session
-        connection, principal, programme=programme, page=page, updated_since=updated_since
+        connection, principal, programme=key, page=page, updated_since=updated_since
     )
 
 
@@ -113,12 +114,13 @@ async def read_envelope(
     response: Response,
     connection: ReadConnection,
     principal: StateReaders,
-    programme: ReadProgrammeRef,
+    programme: ReadProgramme,
 ) -> Any:
     """Alloué, engagé, payé, disponible de l'enveloppe du département sur le programme
     `programme` (R-PROG-2 ; préfet : son département seulement, R-ACL-1)."""
+    key = await programme.key_on(connection)
     row = await envelope_reads.read_envelope(  # issue 28: one statement, no session
-        connection, principal, programme=programme, departement=departement
+        connection, principal, programme=key, departement=departement
     )
     response.headers["ETag"] = etag_for(row["version"])
     return envelope_reads.envelope_view(row, programme.code)
@@ -181,7 +183,7 @@ async def read_ledger(
     departement: DepartementPath,
     connection: ReadConnection,
     principal: StateReaders,
-    programme: ReadProgrammeRef,
+    programme: ReadProgramme,
     page: Annotated[PageParams, Depends(page_params_for(LEDGER_CURSOR))],
     updated_since: UpdatedSince = None,
 ) -> Any:
@@ -193,7 +195,7 @@ async def read_ledger(
     return await envelope_reads.ledger(  # issue 28: one statement, no session
         connection,
         principal,
-        programme=programme,
+        programme=await programme.key_on(connection),
         departement=departement,
         page=page,
         updated_since=updated_since,

@@ -7,13 +7,14 @@ that NUL is refused.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+from starlette.routing import BaseRoute
 
 from app.auth.dependencies import ROLE_LABELS, get_principal
 from app.auth.principal import Role
@@ -356,13 +357,14 @@ def _unknown_programme(path: str) -> dict[str, Any]:
     }
 
 
-def build_openapi(app: FastAPI) -> dict[str, Any]:
-    """The contract: FastAPI's schema with problem+json errors and x-roles on each operation."""
+def build_openapi(app: FastAPI, routes: Sequence[BaseRoute] | None = None) -> dict[str, Any]:
+    """The contract: FastAPI's schema with problem+json errors and x-roles on each operation
+    (its paths in the order of `routes`, the app's by default)."""
     schema = get_openapi(
         title=app.title,
         version=app.version,
         description=app.description,
-        routes=app.routes,
+        routes=app.routes if routes is None else routes,
         tags=TAGS,
     )
     components = schema.setdefault("components", {}).setdefault("schemas", {})

@@ -13,16 +13,16 @@ with one cheap statement. Reads that need only its id (envelopes, ledger, dossie
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.auth.dependencies import bearer_scheme, get_principal
 from app.auth.principal import Principal
 from app.core.db import SessionDep
 from app.core.errors import ProblemItem
-from app.core.reads import ReadConnection
 from app.programme import cache
 from app.programme.cache import ProgrammeKey
 from app.programme.errors import ProgrammeNotSeeded, UnknownProgramme, UnknownProgrammeInBody
@@ -113,22 +113,34 @@ async def programme_ref(
 ProgrammeRef = Annotated[ProgrammeKey, Depends(programme_ref)]
 
 
-async def read_programme_ref(
-    request: Request, connection: ReadConnection, programme: ProgrammeQuery = None
-) -> ProgrammeKey:
-    """`programme_ref` on the lean read path (issue 28): the read's own pooled connection, no
-    session; no statement once this process knows the code."""
-    code = programme or default_code(request)
-    known = await cache.programme_id_on(connection, code)
-    if known is None:
-        if programme is None:
+@dataclass(frozen=True, slots=True)
+class ProgrammeName:
+    """The programme a read names (`?programme=`, else the default one), its id resolved on the
+    read's own connection by `key_on`."""
+
+    code: str
+    named: bool  # by the request (an unknown code is then a 404), not the default
+
+    async def key_on(self, connection: AsyncConnection) -> ProgrammeKey:
+        """`programme_ref` on the lean read path (issue 28): the read's own pooled connection,
+        no session; no statement once this process knows the code."""
+        known = await cache.programme_id_on(connection, self.code)
+        if known is None:
+            if self.named:
+                raise UnknownProgramme(self.code)  # R-PROG-2
             raise ProgrammeNotSeeded()
-        raise UnknownProgramme(programme)  # R-PROG-2
-    return ProgrammeKey(known, code)
+        return ProgrammeKey(known, self.code)
 
 
-ReadProgrammeRef = Annotated[ProgrammeKey, Depends(read_programme_ref)]
-"""`ProgrammeRef` for the routes on `ReadConnection`."""
+async def read_programme_name(request: Request, programme: ProgrammeQuery = None) -> ProgrammeName:
+    return ProgrammeName(programme or default_code(request), named=programme is not None)
+
+
+# Issue 28: the route resolves the id on its `ReadConnection` (`key_on`). A dependency that took
+# the connection itself made FastAPI solve the connection's own dependencies a second time
+# (it walks a cached dependency's sub-dependencies before its cache) on every read.
+ReadProgramme = Annotated[ProgrammeName, Depends(read_programme_name)]
+"""`ProgrammeRef` for the routes on `ReadConnection`: `await programme.key_on(connection)`."""
 
 
 async def optional_principal(request: Request) -> Principal | None:

@@ -18,7 +18,7 @@ from app.core.location import set_location
 from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.core.reads import ReadConnection, SnapshotConnection
 from app.programme import cache as programme_cache
-from app.programme.dependencies import ReadProgrammeRef, default_code
+from app.programme.dependencies import ReadProgramme, default_code
 from app.projects import (
     actions as projects_actions,
     assessment as projects_assessment,
@@ -117,7 +117,7 @@ async def create_project(
 async def list_projects(
     connection: ReadConnection,
     principal: Readers,
-    programme: ReadProgrammeRef,
+    programme: ReadProgramme,
     page: Annotated[PageParams, Depends(page_params_for(PROJECTS_CURSOR))],
     departement: DepartementQuery = None,
     strand: Annotated[Strand | None, Query()] = None,
@@ -134,12 +134,13 @@ async def list_projects(
     programme par défaut du service) ; chaque élément porte `allowed_actions` (R-FLOW-1,
     R-FLOW-3).
     """
+    key = await programme.key_on(connection)
     return await list_reads.list_projects(  # issue 28: one statement, no session
         connection,
         principal,
-        programme=programme,
+        programme=key,
         filters=ProjectFilters(
-            programme_id=programme.id,
+            programme_id=key.id,
             departement=departement,
             strand=strand,
             status=status,
