@@ -134,7 +134,7 @@ async def list_projects(
     programme par défaut du service) ; chaque élément porte `allowed_actions` (R-FLOW-1,
     R-FLOW-3).
     """
-    return await list_reads.list_projects(  # issue 28: one statement, no session
+    page_fields = await list_reads.list_projects(  # issue 28: one statement, no session
         connection,
         principal,
         programme=programme,
@@ -150,6 +150,7 @@ async def list_projects(
         ),
         page=page,
     )
+    return list_reads.PAGE.response(page_fields)  # ProjectList's bytes, not validated again
 
 
 @router.get(
