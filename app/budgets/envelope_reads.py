@@ -22,6 +22,8 @@ from app.budgets.errors import EnvelopeNotFound
 from app.budgets.models import Envelope, LedgerMovement
 from app.budgets.movements import LEDGER_COLUMNS, LEDGER_FIELDS
 from app.budgets.repository import ScopeKind, envelope_scope, envelope_scope_clause
+from app.budgets.schemas import LedgerPage, MovementRead
+from app.core.lean_json import JsonShape
 from app.core.pagination import PageParams
 from app.programme.cache import ProgrammeKey
 
@@ -29,6 +31,11 @@ _TABLE = Envelope.__table__  # type: ignore[attr-defined]
 _CREATED = _TABLE.c.created_at
 _UPDATED = _TABLE.c.updated_at
 _MOVEMENTS = LedgerMovement.__table__  # type: ignore[attr-defined]
+# A ledger page is written as `LedgerPage`'s bytes by `LEDGER` (app.core.lean_json: the model's
+# shape, no validation per response), each movement a copy of this template of its keys in
+# `MovementRead`'s order (updating a key keeps its place).
+_MOVEMENT: dict[str, Any] = dict.fromkeys(MovementRead.model_fields)
+LEDGER = JsonShape(LedgerPage)
 
 
 def envelope_view(row: Mapping[str, Any], programme: str) -> dict[str, Any]:
@@ -178,8 +185,10 @@ async def ledger(
     if len(rows) > page.limit:
         rows = rows[: page.limit]
         next_cursor = page.serial_cursor(rows[-1][0] or 0)
-    fields = LEDGER_FIELDS  # a row read by position (issue 13)
-    return {
-        "items": [dict(zip(fields, row, strict=True), departement=departement) for row in rows],
-        "next_cursor": next_cursor,
-    }
+    items = []
+    for row in rows:
+        item = _MOVEMENT.copy()
+        item.update(zip(LEDGER_FIELDS, row, strict=True))  # a row read by position (issue 13)
+        item["departement"] = departement
+        items.append(item)
+    return {"items": items, "next_cursor": next_cursor}

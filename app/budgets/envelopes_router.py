@@ -192,7 +192,7 @@ async def read_ledger(
 
     Règles : R-CAP-4, R-ACL-1, R-PROG-2.
     """
-    return await envelope_reads.ledger(  # issue 28: one statement, no session
+    page_fields = await envelope_reads.ledger(  # issue 28: one statement, no session
         connection,
         principal,
         programme=await programme.key_on(connection),
@@ -200,6 +200,7 @@ async def read_ledger(
         page=page,
         updated_since=updated_since,
     )
+    return envelope_reads.LEDGER.response(page_fields)  # LedgerPage's bytes, not validated again
 
 
 def _schedule_read(schedule: programme_service.ForfaitSchedule) -> ForfaitScheduleRead:

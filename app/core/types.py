@@ -28,6 +28,14 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=None)
         return value
 
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        # asyncpg reads a timestamptz as a UTC-aware datetime already (its codec's zone is
+        # `timezone.utc`): nothing to do per value. Issue 28: four such columns on each of a
+        # list page's rows.
+        if dialect.driver == "asyncpg":
+            return None
+        return super().result_processor(dialect, coltype)
+
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None

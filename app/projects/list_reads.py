@@ -6,8 +6,9 @@ The statement is `repository.summary_page`'s: built once per shape (scope kind, 
 given, cursor or not, page size) and executed with parameters, its scope the one clause of
 R-ACL-1 (`repository._scope_clause`). A row is read by position: the summary's columns
 (`repository.SUMMARY_NAMES`), then the facts the caller's guarded actions hang on
-(`guards.fact_names`, issue 12). Candidates see no score (R-EVAL-4). The page is validated
-once, by the route's response model.
+(`guards.fact_names`, issue 12). Candidates see no score (R-EVAL-4). The page is written
+as `ProjectList`'s bytes by `PAGE` (`app.core.lean_json`: the model's shape, no validation per
+response), each item's fields in the model's order.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth.principal import Principal
+from app.core.lean_json import JsonShape
 from app.core.pagination import PageParams, split_page
 from app.programme.cache import ProgrammeKey
 from app.programme.models import Programme
@@ -30,6 +32,7 @@ from app.projects.actions import Advisors, page_actions
 from app.projects.lifecycle_rules import ProjectAction
 from app.projects.presenters import score_fields
 from app.projects.reads import ProjectFilters, shows_scores
+from app.projects.schemas import ProjectList, ProjectSummary
 
 _NAMES = repository.SUMMARY_NAMES
 _SCORES = ("evaluation_count", "mean_score_centi", "advisory_count", "advisory_mean_centi")
@@ -43,6 +46,10 @@ _STATUS, _STRAND, _PROGRAMME = (_NAMES.index(n) for n in ("status", "strand", "p
 _MISSING: Any = object()
 _FACTS = len(_NAMES)  # the facts' columns follow the summary's
 _PROGRAMMES = Programme.__table__  # type: ignore[attr-defined]
+# An item's keys in `ProjectSummary`'s order, which its JSON follows: each item is a copy of
+# this template (updating a key keeps its place).
+_ITEM: dict[str, Any] = dict.fromkeys(ProjectSummary.model_fields)
+PAGE = JsonShape(ProjectList)
 
 
 def _given(filters: ProjectFilters) -> dict[str, Any]:
@@ -120,7 +127,8 @@ async def list_projects(
         evaluations = summaries.get(scores, _MISSING)
         if evaluations is _MISSING:
             evaluations = summaries[scores] = score_fields(*scores) if shown else None
-        item = dict(zip(_SHOWN, _shown(row), strict=True))
+        item = _ITEM.copy()
+        item.update(zip(_SHOWN, _shown(row), strict=True))
         item["evaluations"] = evaluations
         item["allowed_actions"] = allowed
         item["programme"] = code

@@ -135,7 +135,7 @@ async def list_projects(
     R-FLOW-3).
     """
     key = await programme.key_on(connection)
-    return await list_reads.list_projects(  # issue 28: one statement, no session
+    page_fields = await list_reads.list_projects(  # issue 28: one statement, no session
         connection,
         principal,
         programme=key,
@@ -151,6 +151,7 @@ async def list_projects(
         ),
         page=page,
     )
+    return list_reads.PAGE.response(page_fields)  # ProjectList's bytes, not validated again
 
 
 @router.get(

@@ -93,3 +93,19 @@ async def test_a_read_runs_in_autocommit_on_postgresql_and_a_deferred_transactio
         isolation = await connection.scalar(text("SHOW transaction_isolation"))
         read_only = await connection.scalar(text("SHOW transaction_read_only"))
         assert (isolation, read_only) == ("repeatable read", "on")
+
+
+async def test_a_ledger_page_is_the_bytes_of_its_response_model(
+    client: AsyncClient, envelope_13: dict[str, Any], headers: Any, actors: Actors
+) -> None:
+    """Issue 28: a ledger page is written by its model's shape (app/core/lean_json.py), not
+    validated per response: its bytes are those of `LedgerPage` validated and written."""
+    from app.budgets.schemas import LedgerPage
+
+    for who in (actors.pref13, actors.dinum):
+        ledger = await client.get(f"{ENVELOPES}/13/ledger", headers=headers(who))
+        assert ledger.status_code == 200, ledger.text
+        assert ledger.headers["content-type"] == "application/json"
+        assert ledger.json()["items"]
+        expected = LedgerPage.model_validate_json(ledger.content).model_dump_json().encode()
+        assert ledger.content == expected

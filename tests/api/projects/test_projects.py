@@ -449,3 +449,42 @@ async def test_eligibility_report_of_an_incomplete_draft_lists_every_failed_rule
         "R-EXCL-1",
         "R-EXCL-3",
     ]
+
+
+async def test_a_list_page_is_the_bytes_of_its_response_model(
+    client: AsyncClient,
+    actors: Actors,
+    headers,
+    session: AsyncSession,
+    candidates: dict[str, Candidate],
+) -> None:
+    """Issue 28: a list page is written by its model's shape (app/core/lean_json.py), not
+    validated per response: its bytes are those of `ProjectList` validated and written, for
+    every reader (R-EVAL-4: a candidate's items have no score), dates, scores and nulls
+    included."""
+    from datetime import UTC, datetime
+
+    from app.projects.schemas import ProjectList
+
+    await make_project(
+        session,
+        candidate=candidates["marseille"],
+        status="submitted",
+        submitted_at=datetime(2021, 5, 1, 8, 30, 15, 123456, tzinfo=UTC),
+        evaluation_count=2,
+        mean_score_centi=345,
+        title="Guichet « numérique » n°1",
+    )
+    await make_project(session, candidate=candidates["marseille"], nature=None, end_on=None)
+    for who in (actors.dinum, actors.pref13, actors.cand_a):
+        response = await client.get(URL, params={"limit": 1}, headers=headers(who))
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "application/json"
+        body = response.content
+        assert body == ProjectList.model_validate_json(body).model_dump_json().encode()
+        cursor = response.json()["next_cursor"]
+        assert cursor
+        last = await client.get(URL, params={"cursor": cursor}, headers=headers(who))
+        assert (
+            last.content == ProjectList.model_validate_json(last.content).model_dump_json().encode()
+        )
