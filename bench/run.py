@@ -36,6 +36,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 
 from app.auth.principal import Principal, Role  # noqa: E402
 from app.core.config import Settings  # noqa: E402
@@ -107,6 +110,30 @@ async def prepare_database(args: argparse.Namespace) -> str:
         f"guichet-{args.dossiers}-{args.movements}-seed{args.seed}-g{GENERATOR_VERSION}"
         f"-{head_revision()}.dump"
     )
+    # One preparation of a database at a time: a second run waits for the first's load and then
+    # reuses it, instead of finding it half-loaded and dropping it (DROP … WITH (FORCE) cuts the
+    # first run's load: seen on 2026-12-06 with two runs started a minute apart).
+    async with _preparing(url):
+        return await _prepare(args, url, dump)
+
+
+@asynccontextmanager
+async def _preparing(url: str) -> AsyncIterator[None]:
+    """A session advisory lock, on the server's `postgres` database, named after the bench
+    database: held while one run checks, restores or generates it."""
+    import asyncpg
+
+    name = make_url(url).database or ""
+    admin_url = make_url(url).set(database="postgres").render_as_string(hide_password=False)
+    admin = await asyncpg.connect(pg_dsn(admin_url))
+    try:
+        await admin.execute("SELECT pg_advisory_lock(hashtext($1))", f"guichet-bench:{name}")
+        yield
+    finally:
+        await admin.close()  # the session's end releases its lock
+
+
+async def _prepare(args: argparse.Namespace, url: str, dump: Path) -> str:
     if not args.regenerate and await already_loaded(url, args.dossiers):
         print("reusing the loaded database", file=sys.stderr)  # noqa: T201
         return url
