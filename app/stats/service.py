@@ -52,11 +52,11 @@ async def _due(
 ) -> dict[str | None, int]:
     """R-COM-1 today: 1 per département whose committee is due (its own for a prefect), or
     their number nationally, under each programme (R-PROG-2: added up across programmes);
-    computed by the committees' one aggregate statement per programme."""
+    computed by the committees' one statement per programme that answers due or not without
+    counting every waiting dossier (issue 28)."""
     due: list[str] = []
     for programme in programmes:
-        statuses = await committees_due.committee_status(session, principal, programme=programme)
-        due += [s.departement for s in statuses if s.reason is not None]
+        due += await committees_due.due_departements(session, principal, programme=programme)
     if not grouped:
         return {None: len(due)}
     counted: dict[str | None, int] = {}

@@ -5,11 +5,16 @@ submission, before any) with a dossier waiting."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.principal import Principal
 from app.candidates.models import Candidate
+from app.committees.due import due_departements
 from app.core import clock
+from app.core.config import Settings
+from app.programme.service import get_programme
 from app.projects.models import Project
 from tests.api.committees.driver import Committees
 from tests.conftest import Actors
@@ -24,6 +29,20 @@ async def submit(
     return [await make_project(session, candidate=candidate, **values) for _ in range(count)]
 
 
+async def status(
+    committees: Committees, session: AsyncSession, *, who: Principal | None = None
+) -> dict[str, dict[str, Any]]:
+    """R-COM-1 through the status route, checked against the dashboards' reading of it
+    (`due_departements`, which counts the waiting dossiers only up to the threshold, issue 28):
+    the same départements due."""
+    rows = await committees.status(who=who)
+    programme = await get_programme(session, Settings.model_fields["programme_code"].default)
+    principal = who or committees.actors.pref13
+    due = await due_departements(session, principal, programme=programme)
+    assert sorted(due) == sorted(dep for dep, row in rows.items() if row["due"])
+    return rows
+
+
 async def test_r_com_1_ten_submissions_make_the_committee_due(
     committees: Committees,
     session: AsyncSession,
@@ -34,7 +53,7 @@ async def test_r_com_1_ten_submissions_make_the_committee_due(
     await submit(session, marseille, 9)
     await submit(session, marseille, 3, status="withdrawn")  # withdrawn ones do not count
     await submit(session, paris, 5)  # next door does not count
-    row = (await committees.status())["13"]
+    row = (await status(committees, session))["13"]
     assert (row["due"], row["reason"], row["submitted_since_last"], row["since"]) == (
         False,
         None,
@@ -44,11 +63,11 @@ async def test_r_com_1_ten_submissions_make_the_committee_due(
     assert row["threshold"] == 10
 
     await submit(session, marseille, 1)
-    row = (await committees.status())["13"]
+    row = (await status(committees, session))["13"]
     assert (row["due"], row["reason"], row["submitted_since_last"]) == (True, "threshold", 10)
     # the prefect sees its own département only; DINUM every one with a submission
-    assert set(await committees.status()) == {"13"}
-    national = await committees.status(who=actors.dinum)
+    assert set(await status(committees, session)) == {"13"}
+    national = await status(committees, session, who=actors.dinum)
     assert {"13", "75"} <= set(national)
     assert (national["75"]["submitted_since_last"], national["75"]["due"]) == (5, False)
 
@@ -61,10 +80,10 @@ async def test_r_com_1_a_month_after_the_first_submission_with_one_waiting(
 ) -> None:
     await submit(session, marseille, 1)  # on 2021-02-15 (the suite's clock)
     clock_at("2021-03-14")
-    row = (await committees.status())["13"]
+    row = (await status(committees, session))["13"]
     assert (row["due"], row["submitted_since_last"], row["waiting"]) == (False, 1, 1)
     clock_at("2021-03-15")
-    row = (await committees.status())["13"]
+    row = (await status(committees, session))["13"]
     assert (row["due"], row["reason"]) == (True, "month")
 
 
@@ -78,7 +97,7 @@ async def test_r_com_1_the_count_restarts_after_a_close(
         session, candidate=marseille, status="in_review", submitted_at=clock.now()
     )
     await submit(session, marseille, 10)
-    assert (await committees.status())["13"]["reason"] == "threshold"
+    assert (await status(committees, session))["13"]["reason"] == "threshold"
 
     committee_id = await committees.new()
     assert (await committees.agenda(committee_id, [waiting.id])).status_code == 200
@@ -86,14 +105,14 @@ async def test_r_com_1_the_count_restarts_after_a_close(
     closed = await committees.close(committee_id)
     assert closed.status_code == 200, closed.text
 
-    row = (await committees.status())["13"]
+    row = (await status(committees, session))["13"]
     assert (row["due"], row["submitted_since_last"]) == (False, 0)
     assert row["since"] == closed.json()["closed_at"]
     await submit(session, marseille, 1)
-    assert (await committees.status())["13"]["submitted_since_last"] == 1
+    assert (await status(committees, session))["13"]["submitted_since_last"] == 1
     # a calendar month after the close, with dossiers waiting: due again
     clock_at("2021-03-16")
-    row = (await committees.status())["13"]
+    row = (await status(committees, session))["13"]
     assert (row["due"], row["reason"]) == (True, "month")
 
 
@@ -114,7 +133,7 @@ async def test_r_com_1_dinum_sees_every_departement_with_a_submission_even_none_
     await make_project(session, candidate=syndicats["974"], status="draft")
     await make_project(session, candidate=syndicats["974"], status="draft")
 
-    national = await committees.status(who=actors.dinum)
+    national = await status(committees, session, who=actors.dinum)
     assert set(national) == {"01", "13", "2A"}
     for dep in ("01", "2A"):
         row = national[dep]
