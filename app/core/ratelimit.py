@@ -215,10 +215,12 @@ class RateLimitService:
         options: dict[str, float | str | bool] = {}
         if "redis" in uri.split("://", 1)[0]:
             timeout = settings.rate_limit_storage_timeout_ms / 1000
+            # redis-py rather than coredis (app/core/ratelimit_redis.py: half the CPU per hit).
             options = {
+                "implementation": "redispy",
                 "key_prefix": settings.rate_limit_key_prefix,
-                "connect_timeout": timeout,
-                "stream_timeout": timeout,
+                "socket_connect_timeout": timeout,
+                "socket_timeout": timeout,
             }
         self.storage = storage_from_string(uri, **options)
         self.strategy = STRATEGIES[settings.rate_limit_strategy](self.storage)
