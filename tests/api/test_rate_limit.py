@@ -396,7 +396,6 @@ async def test_api4_one_setting_turns_limiting_off(
             assert not any(h in response.headers for h in RATE_HEADERS)
 
 
-
 @pytest.mark.parametrize("enabled", [True, False])
 async def test_api4_the_route_takes_the_principal_the_limiter_verified(
     make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch, enabled: bool
@@ -418,6 +417,7 @@ async def test_api4_the_route_takes_the_principal_the_limiter_verified(
         response = await http.get(PROJECTS, headers=auth_headers(settings, ACTORS.cand_a))
     assert response.status_code == 200, response.text
     assert len(built) == (0 if enabled else 1)
+
 
 def _closed_port() -> int:
     with socket.socket() as sock:
