@@ -12,7 +12,7 @@ from app.auth.principal import Principal, Role
 from app.auth.rules import InvalidScope, principal_from_claims
 from app.core.errors import Forbidden, Unauthenticated
 from app.core.observability import set_caller
-from app.core.tokens import TokenClaims, TokenVerifier
+from app.core.tokens import PRINCIPAL_SCOPE_KEY, TokenClaims, TokenVerifier
 from app.reference.catalogue import get_catalogue
 
 bearer_scheme = HTTPBearer(
@@ -28,16 +28,19 @@ def principal_of(claims: TokenClaims) -> Principal:
 
 
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
-_PRINCIPAL = "guichet.principal"  # the request's verified caller, in its ASGI scope
 
 
 async def get_principal(request: Request, credentials: Credentials) -> Principal:
     """Verify the bearer token (R-AUTH-1); any failure is a 401 problem."""
     if credentials is None or not credentials.credentials:
         raise Unauthenticated(invalid_token=False)
-    known: tuple[str, Principal] | None = request.scope.get(_PRINCIPAL)
+    known: tuple[str, Principal] | None = request.scope.get(PRINCIPAL_SCOPE_KEY)
     if known is not None and known[0] == credentials.credentials:
-        return known[1]  # verified once per request, whichever dependency asked first
+        # Verified once per request, by the rate limiter or whichever dependency asked first;
+        # the access log names the caller of a route that asks, as it did before (issue 28).
+        principal = known[1]
+        set_caller(principal.role.value, principal.subject)
+        return principal
     verifier: TokenVerifier = request.app.state.token_verifier
     claims = await verifier.verify(credentials.credentials)
     try:
@@ -45,7 +48,7 @@ async def get_principal(request: Request, credentials: Credentials) -> Principal
     except InvalidScope as exc:
         raise Unauthenticated(str(exc)) from exc
     set_caller(principal.role.value, principal.subject)  # the access log names the caller
-    request.scope[_PRINCIPAL] = (credentials.credentials, principal)
+    request.scope[PRINCIPAL_SCOPE_KEY] = (credentials.credentials, principal)
     return principal
 
 

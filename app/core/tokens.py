@@ -26,6 +26,9 @@ logger = logging.getLogger("app.security")
 
 REQUIRED_CLAIMS = ("exp", "iat", "aud", "iss", "sub")
 VERIFIED_CACHE_SIZE = 10_000
+# The request's verified caller in its ASGI scope, as (token, principal): whoever verifies the
+# token first (the rate limiter, or the route's dependency) leaves it for the others.
+PRINCIPAL_SCOPE_KEY = "guichet.principal"
 # R-AUTH-1: bounds of the string claims we read (the subject is stored in histories,
 # VARCHAR(255)); claims we never read are bounded by the token size (8 KiB) alone.
 SUB_MAX = 255

@@ -396,6 +396,29 @@ async def test_api4_one_setting_turns_limiting_off(
             assert not any(h in response.headers for h in RATE_HEADERS)
 
 
+@pytest.mark.parametrize("enabled", [True, False])
+async def test_api4_the_route_takes_the_principal_the_limiter_verified(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch, enabled: bool
+) -> None:
+    """Issue 28: a token is turned into its principal once per request: by the limiter when
+    it counts the call, else by the route's dependency; the answer is the same."""
+    from app.auth import dependencies
+
+    built: list[object] = []
+    original = dependencies.principal_of
+
+    def counting(claims: Any) -> Any:
+        built.append(claims)
+        return original(claims)
+
+    monkeypatch.setattr(dependencies, "principal_of", counting)  # the route's, not the limiter's
+    settings = make_settings(rate_limit_enabled=enabled)
+    async with serve(settings) as http:
+        response = await http.get(PROJECTS, headers=auth_headers(settings, ACTORS.cand_a))
+    assert response.status_code == 200, response.text
+    assert len(built) == (0 if enabled else 1)
+
+
 def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

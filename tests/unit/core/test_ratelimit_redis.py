@@ -84,3 +84,17 @@ async def test_api4_the_scripts_and_the_library_share_one_budget(
 async def test_api4_the_memory_store_keeps_the_library_calls() -> None:
     settings = test_settings("sqlite+aiosqlite://", rate_limit_storage_url="memory://")
     assert RateLimitService(settings).counters is None
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+async def test_api4_a_flushed_script_cache_is_loaded_again(strategy: str, prefix: str) -> None:
+    """The hit runs EVALSHA on connections of its own (app/core/ratelimit_redis.py): after a
+    Redis restart or SCRIPT FLUSH it still counts, through EVAL, on the same budget."""
+    svc = service(strategy, prefix)
+    assert svc.counters is not None
+    caller = Caller("dinum", "t:flushed")
+    item = svc.items[("dinum", "read")]
+    assert (await svc.counters.hit(item, "read", caller.key))[:2] == (True, LIMIT - 1)
+    await svc.storage.bridge.get_connection().script_flush()
+    assert (await svc.counters.hit(item, "read", caller.key))[:2] == (True, LIMIT - 2)
+    assert (await svc.counters.hit(item, "read", caller.key))[:2] == (True, 0)
