@@ -44,6 +44,7 @@ from app.core.observability import (
 )
 from app.core.proconnect import ProviderVerifier
 from app.core.ratelimit import RateLimitMiddleware
+from app.core.reads import read_connection
 from app.core.tokens import TokenVerifier
 from app.dashboard.router import mount as mount_dashboard
 from app.documents import metrics as documents_metrics, worker as documents_worker
@@ -188,6 +189,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = make_engine(settings)
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     app.state.checkout_gate = CheckoutGate.for_engine(app.state.engine, settings)
+    app.state.read_connection = read_connection  # the reads' connections (tests put theirs)
     instrument_pool(app.state.engine)
     configure_access_log(settings.access_log)
     # GET /metrics reads these at scrape time (gauges computed from the database).

@@ -18,7 +18,7 @@ from datetime import datetime
 
 import pytest
 import pytest_asyncio
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlmodel import select
@@ -36,7 +36,7 @@ from app.core.db import (
     make_sessionmaker,
     transaction_scope,
 )
-from app.core.reads import get_read_connection, get_snapshot_connection
+from app.core.reads import read_connection
 from app.main import create_app
 from app.programme import cache as programme_cache
 from app.programme.models import Programme
@@ -155,10 +155,14 @@ async def isolated_session(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[A
         async with transaction_scope(test_session) as scoped:
             yield scoped
 
-    async def _read_override(_clock: RequestClock) -> AsyncIterator[AsyncConnection]:
+    @asynccontextmanager
+    async def _read_connection(
+        _request: Request, *, snapshot: bool
+    ) -> AsyncIterator[AsyncConnection]:
         # A lean read (issue 28) on the test's connection: what the test set up is committed
         # to its SAVEPOINT first, as above, and the read runs in a SAVEPOINT of its own (what
         # the service's read connection is: a transaction nothing else shares), released after.
+        # The read's dependency (`read_access`) has made the request's clock current already.
         await test_session.commit()
         test_session.expunge_all()
         async with connection.begin_nested():
@@ -166,18 +170,13 @@ async def isolated_session(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[A
 
     app.dependency_overrides[get_session] = _override
     app.dependency_overrides[get_streaming_session] = _override  # the uploads' (issue 24)
-    app.dependency_overrides[get_read_connection] = _read_override
-    app.dependency_overrides[get_snapshot_connection] = _read_override
+    app.state.read_connection = _read_connection
     try:
         yield test_session
     finally:
-        for dependency in (
-            get_session,
-            get_streaming_session,
-            get_read_connection,
-            get_snapshot_connection,
-        ):
+        for dependency in (get_session, get_streaming_session):
             app.dependency_overrides.pop(dependency, None)
+        app.state.read_connection = read_connection
         await test_session.close()
         await outer.rollback()
         await connection.close()

@@ -1,5 +1,5 @@
 """Envelope reads on the lean read path (issue 28): one Core statement on a pooled connection
-(`app.core.reads.ReadConnection`), the response built from its row mappings once, no ORM object.
+(`app.auth.dependencies.read_access`), the response built from its row mappings once, no ORM object.
 
 Scope (R-ACL-1) is the clause of `repository.envelope_scope`, in every statement. The statements
 are built once per shape and executed with parameters (building one was a tenth of an envelope

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 
-from app.auth.dependencies import require_roles
+from app.auth.dependencies import Read, read_access, require_roles
 from app.auth.principal import Principal, Role
 from app.budgets import envelope_reads, envelopes as envelopes_service
 from app.budgets.models import Envelope
@@ -27,7 +27,6 @@ from app.core.errors import problems
 from app.core.filters import UpdatedSince
 from app.core.idempotency import REPLAYED, IdempotencyKeyHeader, run_idempotent
 from app.core.pagination import CursorFormat, PageParams, page_params_for
-from app.core.reads import ReadConnection
 from app.programme import service as programme_service
 from app.programme.dependencies import ProgrammeParam, ReadProgramme
 from app.programme.schemas import ForfaitTier
@@ -38,6 +37,8 @@ envelopes_router = APIRouter(prefix="/envelopes", tags=[tags.ENVELOPPES])
 ENVELOPES_CURSOR = CursorFormat("envelopes")
 LEDGER_CURSOR = CursorFormat("ledger", serial=True)
 StateReaders = Annotated[Principal, Depends(require_roles(Role.PREFECT, Role.DINUM, Role.ANCT))]
+# Issue 28: the hot reads take their caller and their connection from one dependency.
+ReadByState = Annotated[Read, read_access(Role.PREFECT, Role.DINUM, Role.ANCT)]
 Dinum = Annotated[Principal, Depends(require_roles(Role.DINUM))]
 Prefect = Annotated[Principal, Depends(require_roles(Role.PREFECT))]
 
@@ -85,8 +86,7 @@ def movement_read(movement: Any, departement: str) -> MovementRead:
     responses=problems(401, 403, 404),
 )
 async def list_envelopes(
-    connection: ReadConnection,
-    principal: StateReaders,
+    read: ReadByState,
     programme: ReadProgramme,
     page: Annotated[PageParams, Depends(page_params_for(ENVELOPES_CURSOR))],
     updated_since: UpdatedSince = None,
@@ -97,9 +97,9 @@ async def list_envelopes(
 
     Règles : R-CAP-4, R-ACL-1, R-SYNC-1 (`updated_since`), R-PROG-2.
     """
-    key = await programme.key_on(connection)
+    key = await programme.key_on(read.connection)
     return await envelope_reads.list_envelopes(  # issue 28: one statement, no session
-        connection, principal, programme=key, page=page, updated_since=updated_since
+        read.connection, read.principal, programme=key, page=page, updated_since=updated_since
     )
 
 
@@ -112,15 +112,14 @@ async def list_envelopes(
 async def read_envelope(
     departement: DepartementPath,
     response: Response,
-    connection: ReadConnection,
-    principal: StateReaders,
+    read: ReadByState,
     programme: ReadProgramme,
 ) -> Any:
     """Alloué, engagé, payé, disponible de l'enveloppe du département sur le programme
     `programme` (R-PROG-2 ; préfet : son département seulement, R-ACL-1)."""
-    key = await programme.key_on(connection)
+    key = await programme.key_on(read.connection)
     row = await envelope_reads.read_envelope(  # issue 28: one statement, no session
-        connection, principal, programme=key, departement=departement
+        read.connection, read.principal, programme=key, departement=departement
     )
     response.headers["ETag"] = etag_for(row["version"])
     return envelope_reads.envelope_view(row, programme.code)
@@ -181,8 +180,7 @@ async def create_allocation(
 )
 async def read_ledger(
     departement: DepartementPath,
-    connection: ReadConnection,
-    principal: StateReaders,
+    read: ReadByState,
     programme: ReadProgramme,
     page: Annotated[PageParams, Depends(page_params_for(LEDGER_CURSOR))],
     updated_since: UpdatedSince = None,
@@ -193,9 +191,9 @@ async def read_ledger(
     Règles : R-CAP-4, R-ACL-1, R-PROG-2.
     """
     page_fields = await envelope_reads.ledger(  # issue 28: one statement, no session
-        connection,
-        principal,
-        programme=await programme.key_on(connection),
+        read.connection,
+        read.principal,
+        programme=await programme.key_on(read.connection),
         departement=departement,
         page=page,
         updated_since=updated_since,

@@ -1,7 +1,7 @@
 """The grant view on the lean read path (issue 28): a dossier's grant, convention and payments in
 one Core statement, the response built from its row mappings once, no ORM object.
 
-`GET /projects/{id}/grant` runs it on a pooled connection (`app.core.reads.ReadConnection`: one
+`GET /projects/{id}/grant` runs it on a pooled connection (`app.auth.dependencies.read_access`: one
 statement, one snapshot of committed rows); the writes that answer with the same view (the
 convention, the final report, the cancellation) and the webhook worker run it on their session's
 connection, after a flush, in their transaction: one response builder for both.

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.dependencies import require_roles
+from app.auth.dependencies import Read, read_access, require_roles
 from app.auth.principal import Principal, Role
 from app.budgets import (
     grant_reads,
@@ -29,14 +29,12 @@ from app.core.concurrency import IfMatchHeader, etag_for
 from app.core.db import SessionDep
 from app.core.errors import example_problem, problems
 from app.core.idempotency import REPLAYED, IdempotencyKeyHeader, run_idempotent
-from app.core.reads import ReadConnection
 from app.projects.lifecycle_rules import ACTION_ROLES, ProjectAction
 
 grants_router = APIRouter(prefix="/projects", tags=[tags.SUBVENTIONS])
 
-AllReaders = Annotated[
-    Principal, Depends(require_roles(Role.CANDIDATE, Role.PREFECT, Role.DINUM, Role.ANCT))
-]
+# Issue 28: the hot read takes its caller and its connection from one dependency.
+ReadByAnyone = Annotated[Read, read_access(Role.CANDIDATE, Role.PREFECT, Role.DINUM, Role.ANCT)]
 
 
 def _may(action: ProjectAction) -> object:
@@ -114,7 +112,9 @@ async def grant_read(
     responses={200: {"headers": PROJECT_ETAG}, **problems(401, 403, 404)},
 )
 async def read_grant(
-    project_id: uuid.UUID, response: Response, connection: ReadConnection, principal: AllReaders
+    project_id: uuid.UUID,
+    response: Response,
+    read: ReadByAnyone,
 ) -> dict[str, Any]:
     """La subvention d'un dossier : montant, convention, paiements (le candidat voit la
     sienne).
@@ -122,7 +122,7 @@ async def read_grant(
     Règles : R-CAP-4, R-PAY-1, R-PAY-2, R-ACL-1.
     """
     # Issue 28: one statement on a pooled connection, no ORM session.
-    rows = await grant_reads.grant_rows(connection, principal, project_id)
+    rows = await grant_reads.grant_rows(read.connection, read.principal, project_id)
     response.headers["ETag"] = etag_for(rows[0]["version"])
     return grant_reads.grant_fields(rows)
 

@@ -1,6 +1,6 @@
 """A committee as `CommitteeRead` shows it, and its read on the lean read path (issue 28).
 
-`GET /committees/{id}` reads through Core statements on one snapshot (`SnapshotConnection`):
+`GET /committees/{id}` reads through Core statements on one snapshot (`read_access`'s `snapshot`):
 the committee in scope (R-ACL-1, the clause of `access`) with its programme's version, then its
 agenda (each dossier with its candidate, its evaluation summary and its département's forfait
 schedule), then the agenda's expense lines. No ORM object, no session.

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.dependencies import require_roles
+from app.auth.dependencies import Read, read_access, require_roles
 from app.auth.principal import Principal, Role
 from app.committees import (
     access as committees_access,
@@ -48,7 +48,6 @@ from app.core.filters import UpdatedSince
 from app.core.idempotency import REPLAYED, IdempotencyKeyHeader, run_idempotent
 from app.core.location import set_location
 from app.core.pagination import CursorFormat, PageParams, page_params_for
-from app.core.reads import ReadConnection, SnapshotConnection
 from app.programme.dependencies import (
     ProgrammeParam,
     ProgrammeRef,
@@ -61,9 +60,9 @@ router = APIRouter(prefix="/committees", tags=[tags.COMITES])
 decisions_router = APIRouter(prefix="/projects", tags=[tags.COMITES])
 COMMITTEES_CURSOR = CursorFormat("committees")
 StateReaders = Annotated[Principal, Depends(require_roles(Role.PREFECT, Role.DINUM, Role.ANCT))]
-AllReaders = Annotated[
-    Principal, Depends(require_roles(Role.CANDIDATE, Role.PREFECT, Role.DINUM, Role.ANCT))
-]
+# Issue 28: the hot reads take their caller and their connection from one dependency.
+ReadByAnyone = Annotated[Read, read_access(Role.CANDIDATE, Role.PREFECT, Role.DINUM, Role.ANCT)]
+SnapshotByState = Annotated[Read, read_access(Role.PREFECT, Role.DINUM, Role.ANCT, snapshot=True)]
 Prefect = Annotated[Principal, Depends(require_roles(Role.PREFECT))]
 
 
@@ -220,14 +219,13 @@ async def list_committees(
 async def read_committee(
     committee_id: uuid.UUID,
     response: Response,
-    connection: SnapshotConnection,
-    principal: StateReaders,
+    read: SnapshotByState,
 ) -> dict[str, Any]:
     """Un comité et son ordre du jour, trié par note moyenne décroissante, les candidats de
     moins de 5 000 habitants signalés (R-COM-4)."""
     # Issue 28: Core statements on one snapshot, no ORM session.
     committee, fields = await committee_reads.read_committee(
-        connection, principal, committee_id=committee_id
+        read.connection, read.principal, committee_id=committee_id
     )
     response.headers["ETag"] = etag_for(committee["version"])
     return fields
@@ -407,7 +405,8 @@ async def read_minutes(
     responses=problems(401, 403, 404),
 )
 async def read_project_decision(
-    project_id: uuid.UUID, connection: ReadConnection, principal: AllReaders
+    project_id: uuid.UUID,
+    read: ReadByAnyone,
 ) -> dict[str, Any]:
     """La décision du comité sur un dossier : issue, montant accordé, motivation. Le candidat
     ne la voit qu'une fois le comité clos (404 avant) ; préfet, DINUM et ANCT voient aussi la
@@ -416,4 +415,6 @@ async def read_project_decision(
     Règles : R-COM-3, R-ACL-1.
     """
     # Issue 28: one statement on a pooled connection, no ORM session.
-    return await committees_decisions.project_decision(connection, principal, project_id=project_id)
+    return await committees_decisions.project_decision(
+        read.connection, read.principal, project_id=project_id
+    )

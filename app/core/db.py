@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
+from inspect import isawaitable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -329,6 +330,17 @@ async def get_clock(request: Request) -> Clock:
                 code="clock-refused",
             ) from exc
     return state.clock  # type: ignore[no-any-return]
+
+
+async def request_clock(request: Request) -> Clock:
+    """`get_clock`, or what a test put in its place (`app.dependency_overrides[get_clock]`,
+    called with no argument), for a dependency that reads the clock itself instead of declaring
+    `ClockDep`: one dependency less for FastAPI to solve on every hot read (issue 28)."""
+    override = request.app.dependency_overrides.get(get_clock)
+    if override is None:
+        return await get_clock(request)
+    clock = override()
+    return await clock if isawaitable(clock) else clock  # type: ignore[no-any-return]
 
 
 async def use_request_clock(clock: Annotated[Clock, Depends(get_clock)]) -> Clock:

@@ -2,21 +2,23 @@
 
 py-spy on the dossier read put half of its CPU in SQLAlchemy's ORM (loading, statement setup,
 the session's and its dependency's lifecycle). A read that needs one statement takes a pooled
-Core `AsyncConnection` from the app's engine instead (`ReadConnection`), runs its statement and
+Core `AsyncConnection` from the app's engine instead (`read_connection`), runs its statement and
 builds its response from the row mappings once: no identity map, no session, no flush.
 
 Consistency (a read never sees a half-done write): on PostgreSQL the connection runs in
 autocommit, each statement reads one snapshot of committed rows, which is all a one-statement
-read needs (a read that needs several statements to agree takes `SnapshotConnection`: one
-REPEATABLE READ, READ ONLY transaction). On SQLite every connection reads in a deferred
-transaction (the `READ_ONLY_OPTION` of app/core/db.py: `BEGIN`, not `BEGIN IMMEDIATE`), one WAL
-snapshot, which never blocks the writer.
+read needs (a read that needs several statements to agree takes a snapshot: one REPEATABLE READ,
+READ ONLY transaction). On SQLite every connection reads in a deferred transaction (the
+`READ_ONLY_OPTION` of app/core/db.py: `BEGIN`, not `BEGIN IMMEDIATE`), one WAL snapshot, which
+never blocks the writer.
 
-Like `get_session`, the dependency makes the request's clock current, is admitted by the same
-checkout gate (FIFO admission to the pool, 503 when none frees in time) and lets every database
-error reach the same handlers (app/core/exception_handlers.py: 503 with Retry-After for an
-unreachable or invalidated database). Tests override `get_read_connection` (and
-`get_snapshot_connection`) the way they override `get_session`, to read what the test has set up
+A read takes its connection with its caller's check, in one dependency (`read_access` in
+app/auth/dependencies.py, issue 28) which, like `get_session`, makes the request's clock current
+first. The connection is admitted by the same checkout gate (FIFO admission to the pool, 503 when
+none frees in time) and every database error reaches the same handlers
+(app/core/exception_handlers.py: 503 with Retry-After for an unreachable or invalidated
+database). The dependency takes it from `app.state.read_connection` (`read_connection` below):
+tests put theirs in its place, as they override `get_session`, to read what the test has set up
 and not committed (tests/conftest.py).
 
 Writes keep the ORM session and its one transaction (`SessionDep`). A route takes one or the
@@ -27,14 +29,13 @@ the pool under load.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, nullcontext
-from typing import Annotated, Any
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from typing import Any, Protocol
 
-from fastapi import Depends, Request
+from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.core.clock import use_clock
-from app.core.db import READ_ONLY_OPTION, CheckoutGate, ClockDep
+from app.core.db import READ_ONLY_OPTION, CheckoutGate
 
 _AUTOCOMMIT: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"}
 _SNAPSHOT: dict[str, Any] = {
@@ -42,6 +43,14 @@ _SNAPSHOT: dict[str, Any] = {
     "postgresql_readonly": True,
 }
 _SQLITE_READ: dict[str, Any] = {READ_ONLY_OPTION: True}
+
+
+class ReadConnections(Protocol):
+    """How a read takes its connection (`app.state.read_connection`)."""
+
+    def __call__(
+        self, request: Request, *, snapshot: bool
+    ) -> AbstractAsyncContextManager[AsyncConnection]: ...
 
 
 @asynccontextmanager
@@ -56,26 +65,3 @@ async def read_connection(request: Request, *, snapshot: bool) -> AsyncIterator[
         else:
             options = _SNAPSHOT if snapshot else _AUTOCOMMIT
         yield await c.execution_options(**options)
-
-
-async def get_read_connection(request: Request, clock: ClockDep) -> AsyncIterator[AsyncConnection]:
-    """A read's pooled connection, one statement at a time (PostgreSQL: autocommit)."""
-    use_clock(clock)
-    async with read_connection(request, snapshot=False) as connection:
-        yield connection
-
-
-async def get_snapshot_connection(
-    request: Request, clock: ClockDep
-) -> AsyncIterator[AsyncConnection]:
-    """A read's pooled connection whose statements read one snapshot (PostgreSQL: REPEATABLE
-    READ, READ ONLY; SQLite: one deferred transaction)."""
-    use_clock(clock)
-    async with read_connection(request, snapshot=True) as connection:
-        yield connection
-
-
-# scope="function": the connection goes back to the pool before the response is sent, as the
-# session of `SessionDep` does.
-ReadConnection = Annotated[AsyncConnection, Depends(get_read_connection, scope="function")]
-SnapshotConnection = Annotated[AsyncConnection, Depends(get_snapshot_connection, scope="function")]

@@ -136,11 +136,11 @@ async def read_programme_name(request: Request, programme: ProgrammeQuery = None
     return ProgrammeName(programme or default_code(request), named=programme is not None)
 
 
-# Issue 28: the route resolves the id on its `ReadConnection` (`key_on`). A dependency that took
+# Issue 28: the route resolves the id on its read connection (`key_on`). A dependency that took
 # the connection itself made FastAPI solve the connection's own dependencies a second time
 # (it walks a cached dependency's sub-dependencies before its cache) on every read.
 ReadProgramme = Annotated[ProgrammeName, Depends(read_programme_name)]
-"""`ProgrammeRef` for the routes on `ReadConnection`: `await programme.key_on(connection)`."""
+"""`ProgrammeRef` for the routes on a read connection: `await programme.key_on(connection)`."""
 
 
 async def optional_principal(request: Request) -> Principal | None:

@@ -1,5 +1,5 @@
 """The dossier lists on the lean read path (issue 28): a page is one Core statement on a pooled
-connection (`app.core.reads.ReadConnection`), its rows turned into `ProjectList`'s fields once,
+connection (`app.auth.dependencies.read_access`), its rows turned into `ProjectList`'s fields once,
 no ORM session, no ORM object.
 
 The statement is `repository.summary_page`'s: built once per shape (scope kind, role, filters

@@ -222,7 +222,7 @@ async def summary_page(
     return rows
 
 
-# Issue 28: the dossier read on the lean read path (`app.core.reads.ReadConnection`): one Core
+# Issue 28: the dossier read on the lean read path (`app.auth.dependencies.read_access`): one Core
 # statement, its lines aggregated as JSON arrays beside the dossier's row (no ORM loading, no
 # second statement), built once per dialect, scope kind and role.
 _PROJECT = Project.__table__  # type: ignore[attr-defined]

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from app.auth.dependencies import require_roles
+from app.auth.dependencies import Read, read_access, require_roles
 from app.auth.principal import Principal, Role
 from app.core import tags
 from app.core.concurrency import ETAG, IfMatchHeader, etag_for
@@ -16,7 +16,6 @@ from app.core.errors import problems
 from app.core.filters import SubmittedFrom, SubmittedTo, UpdatedSince
 from app.core.location import set_location
 from app.core.pagination import CursorFormat, PageParams, page_params_for
-from app.core.reads import ReadConnection, SnapshotConnection
 from app.programme import cache as programme_cache
 from app.programme.dependencies import ReadProgramme, default_code
 from app.projects import (
@@ -56,6 +55,9 @@ PROJECTS_CURSOR = CursorFormat("projects")
 
 ALL_ROLES = (Role.CANDIDATE, Role.PREFECT, Role.DINUM, Role.ANCT)
 Readers = Annotated[Principal, Depends(require_roles(*ALL_ROLES))]
+# Issue 28: the hot reads take their caller and their connection from one dependency.
+ReadByAnyone = Annotated[Read, read_access(*ALL_ROLES)]
+SnapshotByAnyone = Annotated[Read, read_access(*ALL_ROLES, snapshot=True)]
 Candidate = Annotated[Principal, Depends(require_roles(Role.CANDIDATE))]
 
 
@@ -115,8 +117,7 @@ async def create_project(
     "", summary="Lister les dossiers", response_model=ProjectList, responses=problems(401, 403, 404)
 )
 async def list_projects(
-    connection: ReadConnection,
-    principal: Readers,
+    read: ReadByAnyone,
     programme: ReadProgramme,
     page: Annotated[PageParams, Depends(page_params_for(PROJECTS_CURSOR))],
     departement: DepartementQuery = None,
@@ -134,10 +135,10 @@ async def list_projects(
     programme par défaut du service) ; chaque élément porte `allowed_actions` (R-FLOW-1,
     R-FLOW-3).
     """
-    key = await programme.key_on(connection)
+    key = await programme.key_on(read.connection)
     page_fields = await list_reads.list_projects(  # issue 28: one statement, no session
-        connection,
-        principal,
+        read.connection,
+        read.principal,
         programme=key,
         filters=ProjectFilters(
             programme_id=key.id,
@@ -160,9 +161,7 @@ async def list_projects(
     response_model=ProjectRead,
     responses={200: {"headers": ETAG}, **problems(401, 403, 404, examples={404: NOT_FOUND})},
 )
-async def read_project(
-    project_id: uuid.UUID, response: Response, connection: ReadConnection, principal: Readers
-) -> Any:
+async def read_project(project_id: uuid.UUID, response: Response, read: ReadByAnyone) -> Any:
     """Lire un dossier de votre périmètre (404 hors périmètre, R-ACL-1).
 
     Règles : R-ACL-1, R-EVAL-4 ; porte `allowed_actions` (R-FLOW-1, R-FLOW-3) et, pour un
@@ -170,9 +169,11 @@ async def read_project(
     """
     # Issue 28: one statement on a pooled connection, no session; the fields validated once,
     # by the response model.
-    dossier = await projects_reads.read_dossier(connection, principal, project_id=project_id)
+    dossier = await projects_reads.read_dossier(
+        read.connection, read.principal, project_id=project_id
+    )
     response.headers["ETag"] = etag_for(dossier.row.version)
-    return dossier_fields(dossier, principal)
+    return dossier_fields(dossier, read.principal)
 
 
 @router.patch(
@@ -210,9 +211,7 @@ async def update_project(
     response_model=EligibilityRead,
     responses=problems(401, 403, 404),
 )
-async def read_eligibility(
-    project_id: uuid.UUID, request: Request, connection: SnapshotConnection, principal: Readers
-) -> Any:
+async def read_eligibility(project_id: uuid.UUID, request: Request, read: SnapshotByAnyone) -> Any:
     """Le rapport d'éligibilité : coût éligible, exclusions ligne à ligne, plafond, règles.
 
     Pour un brouillon, `failures` est ce que le dépôt refuserait, pièces manquantes comprises
@@ -225,7 +224,7 @@ async def read_eligibility(
     # Issue 28: the dossier and its documents read in one snapshot, no session.
     production = request.app.state.settings.environment == "production"
     found = await projects_assessment.eligibility(
-        connection, principal, project_id=project_id, production=production
+        read.connection, read.principal, project_id=project_id, production=production
     )
     return eligibility_fields(found)
 
