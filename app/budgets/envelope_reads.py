@@ -23,6 +23,7 @@ from app.budgets.models import Envelope, LedgerMovement
 from app.budgets.movements import LEDGER_COLUMNS, LEDGER_FIELDS
 from app.budgets.repository import ScopeKind, envelope_scope, envelope_scope_clause
 from app.budgets.schemas import LedgerPage, MovementRead
+from app.core import rawsql
 from app.core.lean_json import JsonShape
 from app.core.pagination import PageParams
 from app.programme.cache import ProgrammeKey
@@ -38,7 +39,7 @@ _MOVEMENT: dict[str, Any] = dict.fromkeys(MovementRead.model_fields)
 LEDGER = JsonShape(LedgerPage)
 
 
-def envelope_view(row: Mapping[str, Any], programme: str) -> dict[str, Any]:
+def envelope_view(row: Mapping[Any, Any], programme: str) -> dict[str, Any]:
     """`EnvelopeRead`'s fields from an envelope row (validated once, by the response model)."""
     allocated, committed = row["allocated_cents"], row["committed_cents"]
     return {
@@ -72,16 +73,15 @@ async def read_envelope(
     *,
     programme: ProgrammeKey,
     departement: str,
-) -> Mapping[str, Any]:
+) -> Mapping[Any, Any]:
     """The envelope of a département in scope (prefect: its own), else 404 (R-ACL-1)."""
     check_departement_scope(principal, departement)
     scope = envelope_scope(principal)
     params = {"programme_id": programme.id, "departement": departement, **scope.params}
-    result = await connection.execute(_envelope_stmt(scope.kind), params)
-    row: Mapping[str, Any] | None = result.mappings().first()
+    row = await rawsql.fetchrow(connection, _envelope_stmt(scope.kind), params)
     if row is None:
         raise EnvelopeNotFound()
-    return row
+    return row._mapping
 
 
 @cache
@@ -119,7 +119,7 @@ async def list_envelopes(
     if page.cursor:
         params["after_created"], params["after_id"] = page.format.decode_keyset(page.cursor)
     stmt = _list_stmt(scope.kind, updated_since is not None, bool(page.cursor))
-    rows = (await connection.execute(stmt, params)).mappings().all()
+    rows = [row._mapping for row in await rawsql.fetch(connection, stmt, params)]
     next_cursor = None
     if len(rows) > page.limit:
         rows = rows[: page.limit]
@@ -178,7 +178,7 @@ async def ledger(
     if after is not None:
         params["after_id"] = after
     stmt = _ledger_stmt(updated_since is not None, after is not None)
-    rows = (await connection.execute(stmt, params)).all()
+    rows = await rawsql.fetch(connection, stmt, params)
     if not rows:
         await read_envelope(connection, principal, programme=programme, departement=departement)
     next_cursor = None

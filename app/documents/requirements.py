@@ -7,6 +7,7 @@ failures with every other failed rule (R-FLOW-2).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Uuid, and_, bindparam, inspect, or_, select as sa_select
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col, select
 
 from app.candidates.models import Candidate
+from app.core import rawsql
 from app.core.rules import RuleFailure
 from app.documents.models import Document
 from app.documents.rules import Held, Line, ScanStatus, missing_documents
@@ -102,7 +104,7 @@ async def step_failures(
         "candidate_id": project.candidate_id,
     }
     connection = await db.connection() if isinstance(db, AsyncSession) else db
-    rows = (await connection.execute(_DOCUMENTS, params)).all()
+    rows: Sequence[Any] = await rawsql.fetch(connection, _DOCUMENTS, params)  # app/core/rawsql.py
     version, candidate_kind = rows[0][0], rows[0][1]
     if isinstance(db, AsyncSession):
         programme = await programme_cache.programme_at(db, project.programme_id, version)

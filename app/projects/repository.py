@@ -30,6 +30,7 @@ from sqlmodel import col, select
 
 from app.auth.principal import Principal, Role
 from app.candidates.models import Candidate
+from app.core import rawsql
 from app.core.types import UTCDateTime
 from app.programme.models import DepartementForfaits, Programme
 from app.projects import guards
@@ -218,8 +219,7 @@ async def summary_page(
     params = {**filters, **_scope_params(principal), **guards.fact_params(principal)}
     if after is not None:
         params[AFTER_CREATED], params[AFTER_ID] = after
-    rows: Sequence[Row[Any]] = (await connection.execute(stmt, params)).all()
-    return rows
+    return await rawsql.fetch(connection, stmt, params)  # app/core/rawsql.py
 
 
 # Issue 28: the dossier read on the lean read path (`app.auth.dependencies.read_access`): one Core
@@ -336,8 +336,7 @@ async def read_dossier_row(
     params = {"project_id": project_id, **_scope_params(principal)}
     if not report:
         params.update(guards.fact_params(principal))
-    row: Row[Any] | None = (await connection.execute(stmt, params)).first()
-    return row
+    return await rawsql.fetchrow(connection, stmt, params)  # app/core/rawsql.py
 
 
 async def list_transitions(session: AsyncSession, project_id: uuid.UUID) -> list[ProjectTransition]:

@@ -1,0 +1,215 @@
+"""A lean read's one statement run on asyncpg's own connection (issue 28), PostgreSQL only.
+
+Why: a Core statement executed by SQLAlchemy costs 0.17 ms of CPU (its execution context, the
+compiled cache's key, the DBAPI adapter's cursor and its prepared-statement cache, the result's
+metadata) against 0.06 ms straight through asyncpg, on reads whose whole budget is a few tenths
+of a millisecond (the dossier's statement: 0.20 ms through SQLAlchemy, 0.10 ms here). So the
+hot reads (the dossier, its eligibility and its documents' check of R-DOC-1, the envelopes, the
+ledger and the list pages) keep their statement as SQLAlchemy Core, built once per shape by
+their repository with its scope clause (R-ACL-1 written once, there), and run it here:
+compiled ONCE per statement shape and dialect with the engine's asyncpg dialect (paramstyle
+numeric_dollar: `$1…`, its positional parameters in the compiled order, each through the bind
+processor SQLAlchemy would apply), then `fetch`/`fetchrow` on the driver connection of the
+request's pooled connection, whose statement cache keeps it prepared. The rows are SQLAlchemy
+`Row`s with the same keys and values: asyncpg decodes json and jsonb with the codecs
+SQLAlchemy's dialect sets on every connection it opens, and each column's result processor,
+asked of its type for the column's PostgreSQL type as SQLAlchemy does, is applied (none, on
+today's statements: the types of app/core/types.py read asyncpg's values as they are).
+
+What stays as SQLAlchemy would do it:
+- Consistency: the driver connection is the request's connection. On an autocommit read
+  connection each statement reads one snapshot of committed rows; on a snapshot connection
+  (REPEATABLE READ, READ ONLY) the transaction SQLAlchemy's adapter would begin at its first
+  statement is begun here when the raw statement comes first, so that every statement of the
+  request, raw or not, reads that one snapshot (tests/api/budgets/test_rawsql.py).
+- Errors: a driver error is translated by the dialect and raised as SQLAlchemy's `DBAPIError`,
+  the connection invalidated on a disconnect, so the same handlers answer (503, Retry-After).
+- Statement counts: the engine's `before_cursor_execute` and `after_cursor_execute` listeners
+  see each statement (tests/querycount.py counts them); with none registered, nothing is paid.
+
+SQLite, and a statement whose compiled form is not final (expanding IN, literal_execute,
+escaped bind names) or whose result keys repeat, keep today's Core execution.
+
+This leans on SQLAlchemy's internals (the compiled statement's positional binds and result
+columns, the asyncpg adapter's transaction and error translation), pinned in requirements.lock
+(2.1.9) and exercised on PostgreSQL by the test above and the bench's byte comparison.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Executable, Row
+from sqlalchemy.engine import Dialect
+from sqlalchemy.engine.result import SimpleResultMetaData
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.util import greenlet_spawn
+
+_REQUIRED: Any = object()  # a bind parameter the caller must give
+_CACHE_LIMIT = 2048  # shapes are few (built once each); a bound all the same
+
+
+@dataclass(slots=True)
+class _Shape:
+    """A statement compiled once for a dialect: its SQL, how to order its parameters and how
+    to build its rows."""
+
+    sql: str
+    binds: tuple[tuple[str, Any, Callable[[Any], Any] | None], ...]  # name, default, processor
+    types: tuple[Any, ...]  # each result column's SQLAlchemy type
+    metadata: SimpleResultMetaData
+    key_to_index: dict[Any, int]
+    processors: Any = None  # each column's processor, or None: none at all
+    described: bool = False  # `processors` worked out (needs the columns' PostgreSQL types)
+
+
+_shapes: dict[tuple[Executable, Dialect], _Shape | None] = {}
+
+
+def _compile(stmt: Executable, dialect: Dialect) -> _Shape | None:
+    """`stmt` compiled for `dialect`; None when its SQL is not final at compile time."""
+    compiled = stmt.compile(dialect=dialect)  # type: ignore[attr-defined]
+    if (
+        compiled.post_compile_params
+        or compiled.literal_execute_params
+        or compiled.escaped_bind_names
+        or not compiled.positional
+    ):
+        return None
+    keys = [column.keyname for column in compiled._result_columns]
+    if len(set(keys)) != len(keys):
+        return None
+    processors = compiled._bind_processors
+    binds = []
+    for name in compiled.positiontup or ():
+        bind = compiled.binds[name]
+        default = _REQUIRED if bind.required else bind.effective_value
+        binds.append((name, default, processors.get(name)))
+    metadata = SimpleResultMetaData(keys)
+    return _Shape(
+        sql=compiled.string,
+        binds=tuple(binds),
+        types=tuple(column.type for column in compiled._result_columns),
+        metadata=metadata,
+        key_to_index=metadata._key_to_index,
+    )
+
+
+def _shape(stmt: Executable, dialect: Dialect) -> _Shape | None:
+    key = (stmt, dialect)
+    try:
+        return _shapes[key]
+    except KeyError:
+        pass
+    if len(_shapes) >= _CACHE_LIMIT:
+        _shapes.clear()
+    shape = _shapes[key] = _compile(stmt, dialect)
+    return shape
+
+
+def _arguments(shape: _Shape, params: Mapping[str, Any]) -> list[Any]:
+    arguments = []
+    for name, default, process in shape.binds:
+        value = params[name] if default is _REQUIRED or name in params else default
+        arguments.append(value if process is None else process(value))
+    return arguments
+
+
+async def _describe(shape: _Shape, driver: Any, dialect: Dialect) -> None:
+    """Each column's result processor for the PostgreSQL type the statement returns (asked
+    of its SQLAlchemy type as SQLAlchemy asks it), once per shape: None when there is none."""
+    attributes = (await driver.prepare(shape.sql)).get_attributes()
+    found = [
+        type_._cached_result_processor(dialect, attribute.type.oid)
+        for type_, attribute in zip(shape.types, attributes, strict=True)
+    ]
+    shape.processors = found if any(found) else None
+    shape.described = True
+
+
+async def _run(
+    connection: AsyncConnection, shape: _Shape, params: Mapping[str, Any], one: bool
+) -> Any:
+    sync: Any = connection.sync_connection
+    # The pooled connection checked out (`get_raw_connection()` without its greenlet switch, a
+    # tenth of what this saves); asked of SQLAlchemy when it must be revalidated or refused.
+    fairy = sync._dbapi_connection
+    if fairy is None:
+        fairy = await connection.get_raw_connection()
+    adapted: Any = fairy.dbapi_connection
+    driver: Any = fairy.driver_connection
+    arguments = _arguments(shape, params)
+    events = sync._has_events or sync.engine._has_events
+    if events:
+        for before in sync.dispatch.before_cursor_execute:
+            before(sync, None, shape.sql, arguments, None, False)
+    try:
+        if adapted._transaction is None and adapted.isolation_level != "autocommit":
+            # A snapshot read whose first statement this is: begin its transaction as
+            # SQLAlchemy's adapter does before its first statement (REPEATABLE READ, READ ONLY).
+            await adapted._start_transaction()
+        if not shape.described:
+            await _describe(shape, driver, connection.dialect)
+        found = await (driver.fetchrow if one else driver.fetch)(shape.sql, *arguments)
+    except Exception as error:
+        await _raise_translated(connection, adapted, error, shape.sql, arguments)
+    if events:
+        for after in sync.dispatch.after_cursor_execute:
+            after(sync, None, shape.sql, arguments, None, False)
+    return found
+
+
+async def _raise_translated(
+    connection: AsyncConnection, adapted: Any, error: Exception, sql: str, arguments: list[Any]
+) -> None:
+    """Raise `error` as SQLAlchemy would have: translated to the dialect's DBAPI error, then
+    wrapped (`DBAPIError`) with the connection invalidated on a disconnect (which may close it:
+    in a greenlet, as SQLAlchemy's own execution is)."""
+    try:
+        adapted._handle_exception(error)
+    except Exception as translated:
+        if not isinstance(translated, connection.dialect.loaded_dbapi.Error):
+            raise
+        sync: Any = connection.sync_connection
+        await greenlet_spawn(
+            sync._handle_dbapi_exception,
+            translated,
+            sql,
+            arguments,
+            None,
+            None,
+        )
+    raise error  # unreachable: both above raise
+
+
+def _native(connection: AsyncConnection) -> bool:
+    return connection.dialect.driver == "asyncpg"
+
+
+async def fetchrow(
+    connection: AsyncConnection, stmt: Executable, params: Mapping[str, Any]
+) -> Row[Any] | None:
+    """The first row of `stmt` executed with `params`, None when it has none (as
+    `(await connection.execute(stmt, params)).first()`)."""
+    shape = _shape(stmt, connection.dialect) if _native(connection) else None
+    if shape is None:
+        return (await connection.execute(stmt, dict(params))).first()
+    record = await _run(connection, shape, params, one=True)
+    if record is None:
+        return None
+    return Row(shape.metadata, shape.processors, shape.key_to_index, record)
+
+
+async def fetch(
+    connection: AsyncConnection, stmt: Executable, params: Mapping[str, Any]
+) -> Sequence[Row[Any]]:
+    """Every row of `stmt` executed with `params` (as `(await connection.execute(stmt,
+    params)).all()`)."""
+    shape = _shape(stmt, connection.dialect) if _native(connection) else None
+    if shape is None:
+        return (await connection.execute(stmt, dict(params))).all()
+    records = await _run(connection, shape, params, one=False)
+    metadata, processors, key_to_index = shape.metadata, shape.processors, shape.key_to_index
+    return [Row(metadata, processors, key_to_index, record) for record in records]

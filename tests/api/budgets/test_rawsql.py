@@ -1,0 +1,183 @@
+"""Issue 28: the lean reads' statements run on asyncpg's own connection (app/core/rawsql.py)
+answer what SQLAlchemy's execution answers, byte for byte, on one snapshot, counted, with its
+errors; SQLite keeps SQLAlchemy's execution."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from httpx import AsyncClient
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from starlette.requests import Request
+
+from app.auth.principal import Principal
+from app.core import rawsql
+from app.core.reads import read_connection
+from app.programme.models import Programme
+from app.projects import repository
+from tests.conftest import Actors
+from tests.querycount import count_statements
+from tests.support import backend_url
+
+postgresql = pytest.mark.skipif(backend_url() is None, reason="asyncpg's connection")
+
+
+def _request(app: FastAPI) -> Request:
+    return Request({"type": "http", "app": app, "method": "GET", "path": "/", "headers": []})
+
+
+def _core(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every statement of `rawsql` through SQLAlchemy's execution, as on SQLite."""
+    monkeypatch.setattr(rawsql, "_native", lambda _connection: False)
+
+
+@postgresql
+async def test_the_reads_answer_the_bytes_of_sqlalchemys_execution(
+    client: AsyncClient,
+    headers: Any,
+    actors: Actors,
+    granted: uuid.UUID,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each lean read, by callers of every scope (R-ACL-1), in scope and out of it: the same
+    status and bytes whether its statement runs on asyncpg's connection or through SQLAlchemy
+    (a dossier with lines, facts and a grant; an envelope with movements)."""
+    paths = [
+        f"/api/v1/projects/{granted}",
+        f"/api/v1/projects/{granted}/eligibility",
+        "/api/v1/projects",
+        "/api/v1/projects?status=accepted&departement=13",
+        "/api/v1/envelopes",
+        "/api/v1/envelopes/13",
+        "/api/v1/envelopes/13/ledger",
+        "/api/v1/envelopes/13/ledger?limit=1",
+        "/api/v1/envelopes/75/ledger",
+    ]
+    callers = (actors.dinum, actors.pref13, actors.pref75, actors.cand_a, actors.cand_b)
+
+    async def answers() -> list[tuple[int, bytes]]:
+        found = []
+        for who in callers:
+            for path in paths:
+                response = await client.get(path, headers=headers(who))
+                # A problem's request_id is the request's own.
+                content = re.sub(rb'"request_id":"\w+"', b"", response.content)
+                found.append((response.status_code, content))
+        return found
+
+    raw = await answers()
+    assert {status for status, _ in raw} >= {200, 404}
+    _core(monkeypatch)
+    assert await answers() == raw
+
+
+@postgresql
+async def test_a_row_holds_the_values_and_types_of_sqlalchemys_row(
+    session: AsyncSession, actors: Actors, granted: uuid.UUID, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """UUIDs, dates, aware timestamps, JSON decoded, booleans and the facts' columns: the same
+    keys, values and types (asyncpg's codecs are those SQLAlchemy's dialect sets)."""
+    connection = await session.connection()
+
+    async def rows(who: Principal) -> list[Any]:
+        dossier = await repository.read_dossier_row(connection, who, granted)
+        report = await repository.read_dossier_row(connection, who, granted, report=True)
+        page = await repository.summary_page(connection, who, {}, None, 10)
+        return [dossier, report, *page]
+
+    for who in (actors.dinum, actors.pref13, actors.cand_a):
+        raw = await rows(who)
+        monkeypatch.setattr(rawsql, "_native", lambda _connection: False)
+        core = await rows(who)
+        monkeypatch.undo()
+        assert raw and len(raw) == len(core)
+        for mine, theirs in zip(raw, core, strict=True):
+            assert list(mine._mapping) == list(theirs._mapping)
+            assert tuple(mine) == tuple(theirs)
+            assert [type(v) for v in mine] == [type(v) for v in theirs]
+    assert raw[0]._mapping["expense_lines"][0]["category"] == "development"  # decoded JSON
+    assert raw[0].created_at.tzinfo is not None
+
+
+async def test_a_statement_is_counted_like_sqlalchemys(engine: AsyncEngine, app: FastAPI) -> None:
+    """The statement-count tests see a statement run on asyncpg's connection (tests/querycount.py
+    listens to `before_cursor_execute`), on both databases."""
+    stmt = select(Programme.code).where(Programme.code == "FITN7-AXE3")
+    async with read_connection(_request(app), snapshot=False) as connection:
+        with count_statements(engine) as log:
+            row = await rawsql.fetchrow(connection, stmt, {})
+            rows = await rawsql.fetch(connection, stmt, {})
+    assert row is not None and row.code == "FITN7-AXE3" and [r.code for r in rows] == [row.code]
+    assert len(log.data) == 2 and all("FROM programme" in s for s in log.data)
+
+
+@postgresql
+async def test_a_snapshot_read_stays_in_its_one_transaction(app: FastAPI) -> None:
+    """On a snapshot connection a raw first statement begins its REPEATABLE READ, READ ONLY
+    transaction, and SQLAlchemy's next statement reads in the same one; on an autocommit one
+    each statement is its own snapshot."""
+    instant = select(
+        func.now().label("at"),
+        func.current_setting("transaction_isolation").label("isolation"),
+        func.current_setting("transaction_read_only").label("read_only"),
+    )
+    async with read_connection(_request(app), snapshot=True) as connection:
+        first = await rawsql.fetchrow(connection, instant, {})
+        assert first is not None and (first.isolation, first.read_only) == ("repeatable read", "on")
+        await asyncio.sleep(0.01)
+        assert (await connection.execute(select(func.now()))).scalar_one() == first.at
+        again = await rawsql.fetchrow(connection, instant, {})
+        assert again is not None and again.at == first.at
+    async with read_connection(_request(app), snapshot=False) as connection:
+        first = await rawsql.fetchrow(connection, instant, {})
+        await asyncio.sleep(0.01)
+        second = await rawsql.fetchrow(connection, instant, {})
+        assert first is not None and second is not None and second.at > first.at
+
+
+@postgresql
+async def test_a_read_never_sees_a_half_done_write(app: FastAPI, engine: AsyncEngine) -> None:
+    """A write in progress on another connection stays invisible to a raw read until it
+    commits."""
+    version = select(Programme.version).where(Programme.code == "FITN7-AXE3")
+    async with engine.connect() as writer:
+        before = (await writer.execute(version)).scalar_one()
+        await writer.execute(
+            update(Programme).where(Programme.code == "FITN7-AXE3").values(version=before + 1)
+        )
+        async with read_connection(_request(app), snapshot=False) as connection:
+            row = await rawsql.fetchrow(connection, version, {})
+        assert row is not None and row.version == before
+        await writer.rollback()
+
+
+@postgresql
+async def test_a_driver_error_is_sqlalchemys_and_a_dead_connection_is_invalidated(
+    app: FastAPI, engine: AsyncEngine
+) -> None:
+    """A statement over the timeout raises SQLAlchemy's DBAPIError (the handlers' 503), the
+    connection still serves; a connection whose backend died is invalidated, as SQLAlchemy's
+    execution does (app/core/exception_handlers.py)."""
+    sleep = select(func.pg_sleep(0.5))
+    async with read_connection(_request(app), snapshot=False) as connection:
+        await connection.exec_driver_sql("SET statement_timeout = 50")
+        with pytest.raises(DBAPIError) as timed_out:
+            await rawsql.fetchrow(connection, sleep, {})
+        assert "canceling statement" in str(timed_out.value.orig)
+        assert not timed_out.value.connection_invalidated
+        await connection.exec_driver_sql("RESET statement_timeout")
+        assert await rawsql.fetchrow(connection, select(func.now()), {}) is not None
+        pid = (await rawsql.fetchrow(connection, select(func.pg_backend_pid()), {}))[0]  # type: ignore[index]
+        async with engine.connect() as other:
+            await other.execute(select(func.pg_terminate_backend(pid)))
+        with pytest.raises(DBAPIError) as dead:
+            await rawsql.fetchrow(connection, select(func.now()), {})
+        assert dead.value.connection_invalidated
+        assert connection.invalidated
