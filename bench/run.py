@@ -176,7 +176,18 @@ async def _copy(admin: Any, url: str) -> str:
             )
             print(f"waiting to copy {name}: other sessions on it ({shown})", file=sys.stderr)  # noqa: T201
             await asyncio.sleep(10)
-    return make_url(url).set(database=copy).render_as_string(hide_password=False)
+    copied = make_url(url).set(database=copy).render_as_string(hide_password=False)
+    # The service fixes its clock at its first start on a database (`service_clock`), and the
+    # bench's start sets it to the deadline day (GUICHET_CLOCK_START). Any earlier start on the
+    # bench database without it (an in-process measure, a psql session's test) fixed it at the
+    # real date, and the burst's 200 submissions were then all refused R-ELIG-8 (seen on
+    # 2026-12-06: the generated dump itself held such a row). The copy starts without one.
+    conn = await asyncpg.connect(pg_dsn(copied))
+    try:
+        await conn.execute("DELETE FROM service_clock")
+    finally:
+        await conn.close()
+    return copied
 
 
 async def _drop_copy(copy: str) -> None:
