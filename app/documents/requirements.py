@@ -7,10 +7,23 @@ failures with every other failed rule (R-FLOW-2).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Uuid, and_, bindparam, inspect, or_, select as sa_select
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Uuid,
+    and_,
+    bindparam,
+    func,
+    inspect,
+    or_,
+    select as sa_select,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col, select
 
@@ -89,15 +102,82 @@ def parsed_requirements(programme: Programme) -> list[Requirement]:
     return found
 
 
-@hooks.on_requirements
-async def step_failures(
-    db: AsyncSession | AsyncConnection, project: Dossier, step: Step, production: bool
-) -> list[RuleFailure]:
-    """R-DOC-1: each document `step` requires of this dossier that is missing, pending or
-    infected. One statement reads the programme's version (its terms come from the cache),
-    the candidate's kind and the current documents; the lines are the dossier's own when
-    loaded (else one more statement, when a kind is per line). `db`: a write's session or a
-    read's connection (issue 28); `production`: an unscanned document is judged strictly."""
+# Issue 28: the same facts as one column beside a dossier's row (`FROM project`), for a write
+# that reads its dossier in one statement (a submission): [programme version, candidate kind,
+# [[kind, project_id, expense_line_id, scan_status], …] in the order of `_DOCUMENTS`].
+FACTS = "documents_facts"
+
+
+@hooks.on_requirement_facts(FACTS)
+def _facts_column(dialect: str) -> ColumnElement[Any]:
+    project = Project.__table__  # type: ignore[attr-defined]
+    current = and_(
+        or_(
+            _DOCUMENT.c.project_id == project.c.id,
+            _DOCUMENT.c.candidate_id == project.c.candidate_id,
+        ),
+        _DOCUMENT.c.superseded_at.is_(None),
+    )
+    fields = (
+        _DOCUMENT.c.kind,
+        _DOCUMENT.c.project_id,
+        _DOCUMENT.c.expense_line_id,
+        _DOCUMENT.c.scan_status,
+    )
+    if dialect == "postgresql":
+        held: ColumnElement[Any] = (
+            sa_select(
+                func.json_agg(
+                    aggregate_order_by(
+                        func.json_build_array(*fields), _DOCUMENT.c.created_at, _DOCUMENT.c.id
+                    )
+                )
+            )
+            .where(current)
+            .correlate(project)
+            .scalar_subquery()
+        )
+        facts = func.json_build_array(_PROGRAMME.c.version, _CANDIDATE.c.kind, held)
+    else:
+        # SQLite (no ORDER BY inside an aggregate): its ordered subquery's rows, in order.
+        ordered = (
+            sa_select(*fields)
+            .where(current)
+            .order_by(_DOCUMENT.c.created_at, _DOCUMENT.c.id)
+            .correlate(project)
+            .subquery()
+        )
+        held = (
+            sa_select(func.json_group_array(func.json_array(*ordered.c)))
+            .select_from(ordered)
+            .scalar_subquery()
+        )
+        facts = func.json_array(_PROGRAMME.c.version, _CANDIDATE.c.kind, func.json(held))
+    found = (
+        sa_select(facts)
+        .where(
+            _CANDIDATE.c.id == project.c.candidate_id,
+            _PROGRAMME.c.id == project.c.programme_id,
+        )
+        .correlate(project)
+    )
+    return type_coerce(found.scalar_subquery(), JSON)
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    """An id read from JSON (text) as the UUID the lines hold."""
+    return None if value is None else uuid.UUID(str(value))
+
+
+async def _documents(
+    db: AsyncSession | AsyncConnection, project: Dossier, facts: Mapping[Any, Any] | None
+) -> tuple[int, str, list[tuple[Any, Any, Any, Any]]]:
+    """The programme's version, the candidate's kind and the current documents (kind, owning
+    dossier, expense line, scan status), from `facts` when it holds them, else one statement."""
+    if facts is not None and FACTS in facts:
+        version, candidate_kind, found = facts[FACTS]
+        held = [(k, p, _uuid(line), status) for k, p, line, status in found or ()]
+        return version, candidate_kind, held
     params = {
         "programme_id": project.programme_id,
         "project_id": project.id,
@@ -105,7 +185,25 @@ async def step_failures(
     }
     connection = await db.connection() if isinstance(db, AsyncSession) else db
     rows: Sequence[Any] = await rawsql.fetch(connection, _DOCUMENTS, params)  # app/core/rawsql.py
-    version, candidate_kind = rows[0][0], rows[0][1]
+    return rows[0][0], rows[0][1], [tuple(row[2:]) for row in rows if row[2] is not None]
+
+
+@hooks.on_requirements
+async def step_failures(
+    db: AsyncSession | AsyncConnection,
+    project: Dossier,
+    step: Step,
+    production: bool,
+    facts: Mapping[Any, Any] | None = None,
+) -> list[RuleFailure]:
+    """R-DOC-1: each document `step` requires of this dossier that is missing, pending or
+    infected. One statement reads the programme's version (its terms come from the cache),
+    the candidate's kind and the current documents, unless `facts` (the row of a statement
+    that selected `_facts_column` beside the dossier) holds them; the lines are the dossier's
+    own when loaded (else one more statement, when a kind is per line). `db`: a write's
+    session or a read's connection (issue 28); `production`: an unscanned document is judged
+    strictly."""
+    version, candidate_kind, documents = await _documents(db, project, facts)
     if isinstance(db, AsyncSession):
         programme = await programme_cache.programme_at(db, project.programme_id, version)
     else:
@@ -124,8 +222,7 @@ async def step_failures(
             expense_line_id=line_id,
             scan_status=ScanStatus(status),
         )
-        for _, _, kind, project_id, line_id, status in rows
-        if kind is not None
+        for kind, project_id, line_id, status in documents
     ]
     lines: list[Line] = []
     if any(r.per_line for r in required):

@@ -13,9 +13,10 @@ with `on_requirements`, which submission, the convention and the final report ca
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import ColumnElement, Label
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.auth.principal import Principal
@@ -36,15 +37,24 @@ StrandListener = Callable[[AsyncSession, Principal, "Project"], Awaitable[None]]
 """`listener(session, principal, project)`: the draft already carries its new strand."""
 
 RequirementCheck = Callable[
-    [AsyncSession | AsyncConnection, "Dossier", Step, bool], Awaitable[list[RuleFailure]]
+    [AsyncSession | AsyncConnection, "Dossier", Step, bool, Mapping[Any, Any] | None],
+    Awaitable[list[RuleFailure]],
 ]
-"""`check(db, dossier, step, production)`: what `step` still lacks (e.g. R-DOC-1), as rule
-failures, read on a write's session or a read's connection (issue 28: the eligibility report,
-with no session); `production`: whether the service runs in production."""
+"""`check(db, dossier, step, production, facts)`: what `step` still lacks (e.g. R-DOC-1), as
+rule failures, read on a write's session or a read's connection (issue 28: the eligibility
+report, with no session); `production`: whether the service runs in production; `facts`: the
+row of a statement that selected `requirement_fact_columns` beside the dossier (None: the
+check reads what it needs itself)."""
+
+RequirementFacts = Callable[[str], ColumnElement[Any]]
+"""`facts(dialect)`: what a check reads, as one column correlated to the dossier's row
+(`project`), selected beside the dossier by a write that reads it in one statement (issue 28:
+a submission's documents, R-DOC-1, read with its dossier: one round trip less)."""
 
 _listeners: dict[str, TransitionListener] = {}
 _strand_listeners: dict[str, StrandListener] = {}
 _requirement_checks: dict[str, RequirementCheck] = {}
+_requirement_facts: dict[str, RequirementFacts] = {}
 
 
 def on_transition(listener: TransitionListener) -> TransitionListener:
@@ -65,21 +75,44 @@ def on_requirements(check: RequirementCheck) -> RequirementCheck:
     return check
 
 
+def on_requirement_facts(label: str) -> Callable[[RequirementFacts], RequirementFacts]:
+    """Register the column a check reads (`RequirementFacts`), under `label` (the name the
+    check looks for in the row it is given)."""
+
+    def register(facts: RequirementFacts) -> RequirementFacts:
+        _requirement_facts[label] = facts
+        return facts
+
+    return register
+
+
+def requirement_fact_columns(dialect: str) -> list[Label[Any]]:
+    """The registered checks' columns, each labelled with its name, to select beside the
+    dossier (`FROM project`); a statement built with them is cached on `requirements_key`."""
+    return [facts(dialect).label(label) for label, facts in _requirement_facts.items()]
+
+
+def requirements_key() -> tuple[str, ...]:
+    """What `requirement_fact_columns` selects (a cached statement's key)."""
+    return tuple(_requirement_facts)
+
+
 async def step_failures(
     db: AsyncSession | AsyncConnection,
     project: Dossier,
     step: Step,
     *,
     production: bool | None = None,
+    facts: Mapping[Any, Any] | None = None,
 ) -> list[RuleFailure]:
     """Every registered check's failures for `step`, in registration order. `production`, when
     not given, is what the session says (a session that does not say, a worker's, is judged
-    as production's: strictly)."""
+    as production's: strictly). `facts`: a row that holds `requirement_fact_columns`."""
     if production is None:
         production = isinstance(db, AsyncConnection) or bool(db.info.get(PRODUCTION, True))
     failures: list[RuleFailure] = []
     for check in list(_requirement_checks.values()):
-        failures += await check(db, project, step, production)
+        failures += await check(db, project, step, production, facts)
     return failures
 
 

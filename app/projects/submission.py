@@ -72,11 +72,14 @@ FUNDING_FIELDS = (*repository.FUNDING_FIELDS, "position")
 
 
 @cache
-def _dossier_stmt(dialect: str, kind: str, role: Role, _guards_generation: int) -> Select[Any]:
+def _dossier_stmt(
+    dialect: str, kind: str, role: Role, _guards_generation: int, _requirements: tuple[str, ...]
+) -> Select[Any]:
     """The dossier in a scope of this kind (R-ACL-1: `repository`'s clause, bound as SCOPE),
     its lines, its candidate's name and kind, its programme's version, its département's own
-    forfaits and the facts the caller's guarded actions hang on: one statement, built once per
-    dialect, scope kind, role and registry of guards."""
+    forfaits, the facts the caller's guarded actions hang on and what the checks of its steps
+    read (R-DOC-1: its documents, `hooks.requirement_fact_columns`): one statement, built once
+    per dialect, scope kind, role, registry of guards and of requirement checks."""
     programme_version = (
         sa_select(Programme.version)  # type: ignore[call-overload]
         .where(Programme.id == PROJECT.c.programme_id)
@@ -94,6 +97,7 @@ def _dossier_stmt(dialect: str, kind: str, role: Role, _guards_generation: int) 
         repository._lines_json(dialect, EXPENSE, EXPENSE_FIELDS).label("expense_lines"),
         repository._lines_json(dialect, FUNDING, FUNDING_FIELDS).label("funding_lines"),
         *guards.role_fact_columns(role),
+        *hooks.requirement_fact_columns(dialect),
     ).join(CANDIDATE, CANDIDATE.c.id == PROJECT.c.candidate_id)
     clause = repository._scope_clause(kind, bindparam(repository.SCOPE, type_=String))
     if clause is not None:
@@ -130,7 +134,13 @@ async def _read(
         **guards.fact_params(principal),
     }
     connection = await session.connection()
-    stmt = _dossier_stmt(connection.dialect.name, kind, principal.role, guards.generation())
+    stmt = _dossier_stmt(
+        connection.dialect.name,
+        kind,
+        principal.role,
+        guards.generation(),
+        hooks.requirements_key(),
+    )
     row = (await connection.execute(stmt, params)).one_or_none()
     if row is None:
         raise ProjectNotFound()
@@ -251,8 +261,10 @@ async def submit(
         epci_type=row.candidate_epci_type,
     )
     report = judge(project, programme, today_in_france(), row.candidate_kind, forfait, tier)
+    # R-DOC-1: the documents it lacks, from what its row holds (`requirement_fact_columns`)
+    missing = await hooks.step_failures(session, project, Step.SUBMISSION, facts=row._mapping)
     raise_failures(  # R-FLOW-2: the rules, and the documents it lacks (R-DOC-1)
-        [*report.failures, *await hooks.step_failures(session, project, Step.SUBMISSION)],
+        [*report.failures, *missing],
         error=ProjectIneligible,
         detail=INELIGIBLE,
     )
