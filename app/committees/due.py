@@ -239,9 +239,10 @@ def _departements_walk(pid: uuid.UUID, *, waiting_only: bool) -> CTE:
     which the caller leaves out."""
 
     def first_after(after: Any | None) -> Any:
-        cond = list(_waiting(pid)) if waiting_only else [
-            col(Project.programme_id) == pid, col(Project.submitted_at).is_not(None)
-        ]  # fmt: skip
+        if waiting_only:
+            cond = list(_waiting(pid))
+        else:
+            cond = [col(Project.programme_id) == pid, col(Project.submitted_at).is_not(None)]
         if after is not None:
             cond.append(col(Project.departement) > after)
         return core_select(func.min(col(Project.departement))).where(*cond).scalar_subquery()

@@ -99,10 +99,8 @@ def _compile(stmt: Executable, dialect: Dialect) -> _Shape | None:
 
 def _shape(stmt: Executable, dialect: Dialect) -> _Shape | None:
     key = (stmt, dialect)
-    try:
+    if key in _shapes:  # None is cached too: a statement that keeps Core's execution
         return _shapes[key]
-    except KeyError:
-        pass
     if len(_shapes) >= _CACHE_LIMIT:
         _shapes.clear()
     shape = _shapes[key] = _compile(stmt, dialect)
