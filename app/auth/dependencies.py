@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -15,6 +16,7 @@ from app.auth.rules import InvalidScope, principal_from_claims
 from app.core.clock import use_clock
 from app.core.db import request_clock
 from app.core.errors import Forbidden, Unauthenticated
+from app.core.lean_route import LeanAccess
 from app.core.observability import set_caller
 from app.core.reads import ReadConnections
 from app.core.tokens import PRINCIPAL_SCOPE_KEY, TokenClaims, TokenVerifier
@@ -98,7 +100,7 @@ class Read:
     connection: AsyncConnection
 
 
-class _ReadAccess(HTTPBearer):
+class _ReadAccess(HTTPBearer, LeanAccess):
     """The bearer scheme of `bearer_scheme` that, called, also checks the caller's role, makes
     the clock current and yields the read's connection (`read_access`)."""
 
@@ -113,14 +115,21 @@ class _ReadAccess(HTTPBearer):
         self.snapshot = snapshot
         self.guichet_roles = tuple(r.value for r in roles)  # the contract's roles of the route
 
-    async def __call__(self, request: Request) -> AsyncIterator[Read]:  # type: ignore[override]
-        principal = await get_principal(request, await super().__call__(request))
+    @asynccontextmanager
+    async def opened(self, request: Request) -> AsyncIterator[Read]:
+        """The caller checked, the clock made current, the read's connection: what a call of
+        this dependency yields, for FastAPI and for a lean route (app/core/lean_route.py)."""
+        principal = await get_principal(request, await HTTPBearer.__call__(self, request))
         if principal.role not in self.allowed:
             raise _forbidden(self.roles)
         use_clock(await request_clock(request))
         connections: ReadConnections = request.app.state.read_connection
         async with connections(request, snapshot=self.snapshot) as connection:
             yield Read(principal, connection)
+
+    async def __call__(self, request: Request) -> AsyncIterator[Read]:  # type: ignore[override]
+        async with self.opened(request) as read:
+            yield read
 
 
 def read_access(*roles: Role, snapshot: bool = False) -> Any:

@@ -26,13 +26,14 @@ from app.core.db import SessionDep
 from app.core.errors import problems
 from app.core.filters import UpdatedSince
 from app.core.idempotency import REPLAYED, IdempotencyKeyHeader, run_idempotent
+from app.core.lean_route import LeanRoute, lean
 from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.programme import service as programme_service
 from app.programme.dependencies import ProgrammeParam, ReadProgramme
 from app.programme.schemas import ForfaitTier
 from app.reference.departements import DepartementPath
 
-envelopes_router = APIRouter(prefix="/envelopes", tags=[tags.ENVELOPPES])
+envelopes_router = APIRouter(prefix="/envelopes", tags=[tags.ENVELOPPES], route_class=LeanRoute)
 
 ENVELOPES_CURSOR = CursorFormat("envelopes")
 LEDGER_CURSOR = CursorFormat("ledger", serial=True)
@@ -85,6 +86,7 @@ def movement_read(movement: Any, departement: str) -> MovementRead:
     response_model=EnvelopeList,
     responses=problems(401, 403, 404),
 )
+@lean
 async def list_envelopes(
     read: ReadByState,
     programme: ReadProgramme,
@@ -109,6 +111,7 @@ async def list_envelopes(
     response_model=EnvelopeRead,
     responses={200: {"headers": ETAG}, **problems(401, 403, 404)},
 )
+@lean(shape=True)  # its fields have EnvelopeRead's types (envelope_view)
 async def read_envelope(
     departement: DepartementPath,
     response: Response,
@@ -178,6 +181,7 @@ async def create_allocation(
     response_model=LedgerPage,
     responses=problems(401, 403, 404),
 )
+@lean
 async def read_ledger(
     departement: DepartementPath,
     read: ReadByState,

@@ -133,6 +133,7 @@ async def _bulk_load_engine(app: FastAPI, settings: Settings) -> None:
     commit (WAL keeps the file consistent; a crash midway leaves a database to delete, which
     `--if-empty` then refuses to fill twice)."""
     from app.core.db import make_engine, make_sessionmaker
+    from app.core.reads import read_engines
 
     path = make_url(settings.database_url).database or ":memory:"
 
@@ -148,6 +149,7 @@ async def _bulk_load_engine(app: FastAPI, settings: Settings) -> None:
         connection.cursor().execute("PRAGMA synchronous=OFF")
 
     app.state.engine, app.state.sessionmaker = engine, make_sessionmaker(engine)
+    app.state.read_engines = read_engines(engine)
 
 
 def _demo_principal() -> Principal:

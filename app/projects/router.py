@@ -14,6 +14,7 @@ from app.core.concurrency import ETAG, IfMatchHeader, etag_for
 from app.core.db import SessionDep
 from app.core.errors import problems
 from app.core.filters import SubmittedFrom, SubmittedTo, UpdatedSince
+from app.core.lean_route import LeanRoute, lean
 from app.core.location import set_location
 from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.programme import cache as programme_cache
@@ -50,7 +51,7 @@ from app.projects.schemas import (
 )
 from app.reference.departements import DepartementQuery
 
-router = APIRouter(prefix="/projects", tags=[tags.DOSSIERS])
+router = APIRouter(prefix="/projects", tags=[tags.DOSSIERS], route_class=LeanRoute)
 PROJECTS_CURSOR = CursorFormat("projects")
 
 ALL_ROLES = (Role.CANDIDATE, Role.PREFECT, Role.DINUM, Role.ANCT)
@@ -116,6 +117,7 @@ async def create_project(
 @router.get(
     "", summary="Lister les dossiers", response_model=ProjectList, responses=problems(401, 403, 404)
 )
+@lean
 async def list_projects(
     read: ReadByAnyone,
     programme: ReadProgramme,
@@ -161,6 +163,7 @@ async def list_projects(
     response_model=ProjectRead,
     responses={200: {"headers": ETAG}, **problems(401, 403, 404, examples={404: NOT_FOUND})},
 )
+@lean
 async def read_project(project_id: uuid.UUID, response: Response, read: ReadByAnyone) -> Any:
     """Lire un dossier de votre périmètre (404 hors périmètre, R-ACL-1).
 
@@ -211,6 +214,7 @@ async def update_project(
     response_model=EligibilityRead,
     responses=problems(401, 403, 404),
 )
+@lean
 async def read_eligibility(project_id: uuid.UUID, request: Request, read: SnapshotByAnyone) -> Any:
     """Le rapport d'éligibilité : coût éligible, exclusions ligne à ligne, plafond, règles.
 
