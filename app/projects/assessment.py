@@ -183,8 +183,8 @@ async def eligibility(
     list, the missing documents included (R-DOC-1); `missing_documents` lists what the
     dossier's next step lacks, whatever its state.
 
-    Issue 28, on the lean read path: the dossier, its lines, its candidate and its forfaits in
-    one statement, the documents in a second (on one snapshot), its programme from the cache.
+    Issue 28, on the lean read path: the dossier, its lines, its candidate, its forfaits and
+    its documents in one statement, its programme from the cache.
     `production`: whether the service runs in production (R-DOC-1 judges an unscanned
     document strictly there)."""
     found = await repository.read_dossier_row(connection, principal, project_id, report=True)
@@ -208,7 +208,7 @@ async def eligibility(
     missing = (
         []
         if step is None
-        else await hooks.step_failures(connection, dossier, step, production=production)
+        else await hooks.step_failures(connection, dossier, step, production=production, facts=row)
     )
     if step is Step.SUBMISSION:
         report = replace(report, failures=(*report.failures, *missing))

@@ -18,7 +18,7 @@ from app.projects import (
 from app.projects.display import centi_text
 from app.projects.lifecycle_rules import Action, ProjectAction, Status
 from app.projects.models import Project, ProjectTransition
-from app.projects.schemas import ProjectRead, TransitionRead
+from app.projects.schemas import ProjectRead, TeamMemberRead, TransitionRead
 
 
 def _scores(project: Any, *, shown: bool) -> dict[str, object] | None:
@@ -121,14 +121,30 @@ def dossier_fields(dossier: projects_reads.DossierRow, principal: Principal) -> 
         "objectives": row["objectives"],
         "status_message": row["status_message"],
         "sponsor": {"name": row["sponsor_name"], "role": row["sponsor_role"]},
-        "team": row["team"],
+        "team": [{k: m.get(k) for k in _TEAM_FIELDS} for m in row["team"]],
         "agents_impacted": row["agents_impacted"],
         "users_impacted": row["users_impacted"],
         "replicability": row["replicability"],
         "open_source": row["open_source"],
-        "expense_lines": row["expense_lines"] or [],  # PostgreSQL's aggregate of no line: NULL
-        "other_funding": row["funding_lines"] or [],
+        "expense_lines": _with_ids(row["expense_lines"]),
+        "other_funding": _with_ids(row["funding_lines"]),
     }
+
+
+# A team member as `TeamMemberRead` writes it: its fields in order, an absent optional one null
+# (the stored JSON leaves out what was not given).
+_TEAM_FIELDS = tuple(TeamMemberRead.model_fields)
+
+
+def _with_ids(lines: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """A dossier's lines from their JSON aggregate (NULL on PostgreSQL for no line), each in
+    its model's field order (`EXPENSE_FIELDS`, `FUNDING_FIELDS`), its id a UUID: the JSON's
+    only value that is not of its model's type (the route writes it unvalidated, issue 28)."""
+    if not lines:
+        return []
+    for line in lines:
+        line["id"] = uuid.UUID(line["id"])
+    return lines
 
 
 def _failure_fields(failure: RuleFailure) -> dict[str, object]:

@@ -33,7 +33,7 @@ from app.candidates.models import Candidate
 from app.core import rawsql
 from app.core.types import UTCDateTime
 from app.programme.models import DepartementForfaits, Programme
-from app.projects import guards
+from app.projects import guards, hooks
 from app.projects.models import ExpenseLine, FundingLine, Project, ProjectTransition
 
 # A SELECT over Project, whatever its other columns: scope_projects keeps its type.
@@ -294,13 +294,19 @@ def _report_columns() -> list[Any]:
 
 @cache
 def _dossier_stmt(
-    dialect: str, kind: str, role: Role, _guards_generation: int, report: bool
+    dialect: str,
+    kind: str,
+    role: Role,
+    _guards_generation: int,
+    report: bool,
+    _requirements: tuple[str, ...],
 ) -> Select[Any]:
     """The dossier read's one statement: the dossier's columns, its candidate's name and kind,
     its programme's version (to revalidate the cached programme) and its expense and funding
     lines, within a scope of this kind (R-ACL-1, the clause of `_scope_clause`); with the facts
-    the caller's guarded actions hang on (issue 12) for the dossier, with `_report_columns` for
-    its eligibility report."""
+    the caller's guarded actions hang on (issue 12) for the dossier, with `_report_columns` and
+    what the checks of its steps read (R-DOC-1: its documents, `hooks.requirement_fact_columns`)
+    for its eligibility report: one statement, no snapshot to hold (issue 28)."""
     programme_version = (
         sa_select(Programme.version)  # type: ignore[call-overload]
         .where(Programme.id == _PROJECT.c.programme_id)
@@ -313,7 +319,11 @@ def _dossier_stmt(
         programme_version.label("programme_version"),
         _lines_json(dialect, ExpenseLine.__table__, EXPENSE_FIELDS).label("expense_lines"),  # type: ignore[attr-defined]
         _lines_json(dialect, FundingLine.__table__, FUNDING_FIELDS).label("funding_lines"),  # type: ignore[attr-defined]
-        *(_report_columns() if report else guards.role_fact_columns(role)),
+        *(
+            [*_report_columns(), *hooks.requirement_fact_columns(dialect)]
+            if report
+            else guards.role_fact_columns(role)
+        ),
     ).join(Candidate, col(Candidate.id) == _PROJECT.c.candidate_id)
     clause = _scope_clause(kind, bindparam(SCOPE, type_=String))
     if clause is not None:
@@ -332,7 +342,14 @@ async def read_dossier_row(
     pooled connection: one statement whatever its lines; None out of scope. `report`: the
     columns of its eligibility report instead of the facts of its actions."""
     kind, role = _scope(principal)[0], principal.role
-    stmt = _dossier_stmt(connection.dialect.name, kind, role, guards.generation(), report)
+    stmt = _dossier_stmt(
+        connection.dialect.name,
+        kind,
+        role,
+        guards.generation(),
+        report,
+        hooks.requirements_key() if report else (),
+    )
     params = {"project_id": project_id, **_scope_params(principal)}
     if not report:
         params.update(guards.fact_params(principal))

@@ -58,7 +58,6 @@ ALL_ROLES = (Role.CANDIDATE, Role.PREFECT, Role.DINUM, Role.ANCT)
 Readers = Annotated[Principal, Depends(require_roles(*ALL_ROLES))]
 # Issue 28: the hot reads take their caller and their connection from one dependency.
 ReadByAnyone = Annotated[Read, read_access(*ALL_ROLES)]
-SnapshotByAnyone = Annotated[Read, read_access(*ALL_ROLES, snapshot=True)]
 Candidate = Annotated[Principal, Depends(require_roles(Role.CANDIDATE))]
 
 
@@ -163,7 +162,7 @@ async def list_projects(
     response_model=ProjectRead,
     responses={200: {"headers": ETAG}, **problems(401, 403, 404, examples={404: NOT_FOUND})},
 )
-@lean
+@lean(shape=True)
 async def read_project(project_id: uuid.UUID, response: Response, read: ReadByAnyone) -> Any:
     """Lire un dossier de votre périmètre (404 hors périmètre, R-ACL-1).
 
@@ -214,8 +213,8 @@ async def update_project(
     response_model=EligibilityRead,
     responses=problems(401, 403, 404),
 )
-@lean
-async def read_eligibility(project_id: uuid.UUID, request: Request, read: SnapshotByAnyone) -> Any:
+@lean(shape=True)
+async def read_eligibility(project_id: uuid.UUID, request: Request, read: ReadByAnyone) -> Any:
     """Le rapport d'éligibilité : coût éligible, exclusions ligne à ligne, plafond, règles.
 
     Pour un brouillon, `failures` est ce que le dépôt refuserait, pièces manquantes comprises
@@ -225,7 +224,7 @@ async def read_eligibility(project_id: uuid.UUID, request: Request, read: Snapsh
     Règles : R-EXCL-1, R-EXCL-2, R-EXCL-3, R-CAP-1, R-CAP-2, R-CAP-3, R-ELIG-3 à R-ELIG-8,
     R-DOC-1.
     """
-    # Issue 28: the dossier and its documents read in one snapshot, no session.
+    # Issue 28: the dossier and its documents read in one statement, no session.
     production = request.app.state.settings.environment == "production"
     found = await projects_assessment.eligibility(
         read.connection, read.principal, project_id=project_id, production=production
