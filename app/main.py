@@ -112,6 +112,7 @@ def _match_under(route: BaseRoute, prefix: str) -> None:
             return Match.NONE, {}
         return matches(scope)
 
+    matches_under.__wrapped__ = matches  # type: ignore[attr-defined]  # `_walk_routes` walks it
     route.matches = matches_under  # type: ignore[method-assign]
 
 
@@ -132,6 +133,12 @@ async def _walk_routes(app: FastAPI) -> None:
         """The router's answer (a 404 for nothing) is what the walk is not for: dropped."""
 
     await app.router(scope, receive, send)
+    # The routers matched first refuse a path outside their prefix (`_match_under`): walked
+    # too, or the first request that lists their links (the dashboard's) would build them.
+    for route in app.router.routes:
+        walk = getattr(route.matches, "__wrapped__", None)
+        if walk is not None:
+            walk(dict(scope))
 
 
 async def warm_up(app: FastAPI, settings: Settings) -> None:

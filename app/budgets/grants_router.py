@@ -29,9 +29,10 @@ from app.core.concurrency import IfMatchHeader, etag_for
 from app.core.db import SessionDep
 from app.core.errors import example_problem, problems
 from app.core.idempotency import REPLAYED, IdempotencyKeyHeader, run_idempotent
+from app.core.lean_route import LeanRoute, lean
 from app.projects.lifecycle_rules import ACTION_ROLES, ProjectAction
 
-grants_router = APIRouter(prefix="/projects", tags=[tags.SUBVENTIONS])
+grants_router = APIRouter(prefix="/projects", tags=[tags.SUBVENTIONS], route_class=LeanRoute)
 
 # Issue 28: the hot read takes its caller and its connection from one dependency.
 ReadByAnyone = Annotated[Read, read_access(Role.CANDIDATE, Role.PREFECT, Role.DINUM, Role.ANCT)]
@@ -111,6 +112,7 @@ async def grant_read(
     response_model=GrantRead,
     responses={200: {"headers": PROJECT_ETAG}, **problems(401, 403, 404)},
 )
+@lean
 async def read_grant(
     project_id: uuid.UUID,
     response: Response,

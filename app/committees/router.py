@@ -46,6 +46,7 @@ from app.core.db import SessionDep
 from app.core.errors import problems
 from app.core.filters import UpdatedSince
 from app.core.idempotency import REPLAYED, IdempotencyKeyHeader, run_idempotent
+from app.core.lean_route import LeanRoute, lean
 from app.core.location import set_location
 from app.core.pagination import CursorFormat, PageParams, page_params_for
 from app.programme.dependencies import (
@@ -56,8 +57,8 @@ from app.programme.dependencies import (
 )
 from app.reference.departements import DepartementQuery
 
-router = APIRouter(prefix="/committees", tags=[tags.COMITES])
-decisions_router = APIRouter(prefix="/projects", tags=[tags.COMITES])
+router = APIRouter(prefix="/committees", tags=[tags.COMITES], route_class=LeanRoute)
+decisions_router = APIRouter(prefix="/projects", tags=[tags.COMITES], route_class=LeanRoute)
 COMMITTEES_CURSOR = CursorFormat("committees")
 StateReaders = Annotated[Principal, Depends(require_roles(Role.PREFECT, Role.DINUM, Role.ANCT))]
 # Issue 28: the hot reads take their caller and their connection from one dependency.
@@ -216,6 +217,7 @@ async def list_committees(
     response_model=CommitteeRead,
     responses={200: {"headers": ETAG}, **problems(401, 403, 404)},
 )
+@lean
 async def read_committee(
     committee_id: uuid.UUID,
     response: Response,
@@ -404,6 +406,7 @@ async def read_minutes(
     response_model=ProjectDecisionRead,
     responses=problems(401, 403, 404),
 )
+@lean
 async def read_project_decision(
     project_id: uuid.UUID,
     read: ReadByAnyone,

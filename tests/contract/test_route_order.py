@@ -58,3 +58,26 @@ def test_the_contract_keeps_the_order_of_declaration(app: FastAPI) -> None:
     assert paths.index("/healthz") < paths.index("/api/v1/auth/me")
     assert paths.index("/api/v1/candidates") < paths.index("/api/v1/projects")
     assert paths.index("/api/v1/evaluations/{evaluation_id}") < paths.index("/api/v1/envelopes")
+
+
+async def test_the_start_s_walk_builds_the_routers_matched_first_too(app: FastAPI) -> None:
+    """`_walk_routes` (the start's warm-up) walks the routers matched first past their prefix
+    check: a first request that lists their links (the dashboard's) does not build them."""
+    from app.main import _walk_routes
+
+    walked: list[str] = []
+    guarded = app.router.routes[: len(MATCHED_FIRST)]
+    originals = [route.matches.__wrapped__ for route in guarded]
+    try:
+        for route, original in zip(guarded, originals, strict=True):
+
+            def record(scope: dict[str, Any], original: Any = original) -> Any:
+                walked.append(scope["path"])
+                return original(scope)
+
+            route.matches.__wrapped__ = record
+        await _walk_routes(app)
+    finally:
+        for route, original in zip(guarded, originals, strict=True):
+            route.matches.__wrapped__ = original
+    assert walked == ["/.warm-up"] * len(MATCHED_FIRST)

@@ -6,13 +6,10 @@ token, a bad one) and every parameter (invalid, unknown programme, given twice).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from fastapi import Body, FastAPI
-from fastapi.routing import iter_route_contexts
 from httpx import AsyncClient
 
 from app.core import lean_route
@@ -20,60 +17,29 @@ from app.core.concurrency import etag_for
 from app.core.lean_route import LeanRoute, LeanRouteError, lean
 from app.programme.dependencies import read_programme_name
 from tests.conftest import Actors
+from tests.leanpath import lean_routes, same_answers
 
 API = "/api/v1"
-SKIPPED = ("date", "x-request-id", "ratelimit")  # differ request to request
-
-
-def _lean_routes(app: FastAPI) -> list[LeanRoute]:
-    found: list[LeanRoute] = []
-    for context in iter_route_contexts(app.router.routes):
-        route = getattr(context, "original_route", context)
-        if isinstance(route, LeanRoute) and route.lean_plan is not None:
-            found.append(route)
-    return found
-
-
-@pytest.fixture
-def fastapi_path(app: FastAPI) -> Any:
-    """`with fastapi_path():` the lean routes answer through FastAPI's own path."""
-    routes = _lean_routes(app)
-
-    @contextmanager
-    def _off() -> Iterator[None]:
-        plans = [route.lean_plan for route in routes]
-        for route in routes:
-            route.lean_plan = None
-        try:
-            yield
-        finally:
-            for route, plan in zip(routes, plans, strict=True):
-                route.lean_plan = plan
-
-    return _off
-
-
-def _answer(response: Any) -> tuple[int, list[tuple[str, str]], bytes]:
-    kept = [(k, v) for k, v in response.headers.multi_items() if not k.lower().startswith(SKIPPED)]
-    request_id = response.headers["x-request-id"].encode()  # problems name their request
-    return response.status_code, kept, response.content.replace(request_id, b"<id>")
 
 
 def test_the_hot_reads_are_lean(app: FastAPI) -> None:
-    paths = sorted(route.path for route in _lean_routes(app))
+    paths = sorted(route.path for route in lean_routes(app))
     assert paths == [
+        "/committees/{committee_id}",
         "/envelopes",
         "/envelopes/{departement}",
         "/envelopes/{departement}/ledger",
         "/projects",
         "/projects/{project_id}",
+        "/projects/{project_id}/decision",
         "/projects/{project_id}/eligibility",
+        "/projects/{project_id}/grant",
     ]
 
 
 async def test_r_acl_1_lean_reads_answer_as_fastapi_does(
+    app: FastAPI,
     client: AsyncClient,
-    fastapi_path: Any,
     envelope_13: dict[str, Any],
     in_review: uuid.UUID,
     headers: Any,
@@ -124,14 +90,7 @@ async def test_r_acl_1_lean_reads_answer_as_fastapi_does(
         {},  # no token: 401
         {"Authorization": "Bearer not-a-token"},  # 401
     ]
-    statuses: set[int] = set()
-    for path in paths:
-        for caller in callers:
-            lean_answer = _answer(await client.get(path, headers=caller))
-            with fastapi_path():
-                full_answer = _answer(await client.get(path, headers=caller))
-            assert lean_answer == full_answer, (path, caller)
-            statuses.add(lean_answer[0])
+    statuses = await same_answers(app, client, paths, callers)
     assert statuses == {200, 401, 403, 404, 422}
     # The lean path answered the valid requests and left the others to FastAPI's.
     assert f"{dossier}?:True" in calls
