@@ -81,3 +81,30 @@ async def test_the_start_s_walk_builds_the_routers_matched_first_too(app: FastAP
         for route, original in zip(guarded, originals, strict=True):
             route.matches.__wrapped__ = original
     assert walked == ["/.warm-up"] * len(MATCHED_FIRST)
+
+
+# The start's warm-up, in a process of its own: which modules are loaded is the process's.
+_WARM_UP = """
+import asyncio, sys
+from app.core.config import Settings
+from app.main import create_app, warm_up
+BACKEND = "anyio._backends._asyncio"
+settings = Settings(database_url="sqlite+aiosqlite:///:memory:")
+app = create_app(settings)
+before = BACKEND in sys.modules
+asyncio.run(warm_up(app, settings))
+print(before, BACKEND in sys.modules)
+"""
+
+
+def test_the_start_loads_anyio_s_backend_that_the_first_yield_dependency_needs() -> None:
+    """Issue 28: the hot reads are lean (no yield dependency), so the first request that
+    closed one (the session's, in an anyio cancel scope) loaded anyio's asyncio backend,
+    40-60 ms of the cold dashboard's first read; the start's warm-up loads it."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(  # noqa: S603 - the project's own interpreter, fixed argv
+        [sys.executable, "-c", _WARM_UP], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.split() == ["False", "True"], done.stderr
