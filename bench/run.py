@@ -675,6 +675,11 @@ async def compare(
     return {"requests": len(distinct), "differ": differ, "statuses": sorted(statuses)}
 
 
+def chosen(only: str, row: str) -> bool:
+    """`--only`: a row whose name contains `only`, or is `only` after a leading '='."""
+    return row == only[1:] if only.startswith("=") else only in row
+
+
 def like_for_like(check: dict[str, Any]) -> str:
     """The table's verdict on a row: the same answers on every distinct request, or not."""
     n, differ = check["requests"], check["differ"]
@@ -718,7 +723,7 @@ async def measure(args: argparse.Namespace, url: str, started: float) -> dict[st
         async with httpx.AsyncClient(base_url=service.base, timeout=60) as client:
             cases = await build_cases(client, url, settings)
             if args.only:  # some rows only (a before/after on them): nothing else is measured
-                cases = {k: v for k, v in cases.items() if any(o in k for o in args.only)}
+                cases = {k: v for k, v in cases.items() if any(chosen(o, k) for o in args.only)}
             async with httpx.AsyncClient(base_url=floor.base, timeout=60) as fclient:
                 for name, requests in cases.items():
                     check = await compare(client, fclient, requests, args.verbose)
@@ -872,6 +877,7 @@ if __name__ == "__main__":
         action="append",
         metavar="TEXT",
         help="measure only the rows whose name contains TEXT (repeatable), and nothing else; "
+        "'=TEXT': the row named TEXT alone ('=GET /projects/{id}': not its eligibility); "
         "'burst': the 200 concurrent submissions (on this run's copy, as every row)",
     )
     a = p.parse_args()
