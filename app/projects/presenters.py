@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from app.auth.principal import Principal, Role
+from app.core.lean_json import JsonShape
 from app.core.rules import RuleFailure
 from app.projects import (
     assessment as projects_assessment,
@@ -18,7 +19,13 @@ from app.projects import (
 from app.projects.display import centi_text
 from app.projects.lifecycle_rules import Action, ProjectAction, Status
 from app.projects.models import Project, ProjectTransition
-from app.projects.schemas import ProjectRead, TeamMemberRead, TransitionRead
+from app.projects.schemas import (
+    ExpenseLineRead,
+    FundingLineRead,
+    ProjectRead,
+    TeamMemberRead,
+    TransitionRead,
+)
 
 
 def _scores(project: Any, *, shown: bool) -> dict[str, object] | None:
@@ -88,23 +95,42 @@ def to_read(
     programme: str,
 ) -> ProjectRead:
     return ProjectRead.model_validate(
-        {
-            **_summary_fields(project, candidate_name, principal, actions, programme),
-            "description": project.description,
-            "objectives": project.objectives,
-            "status_message": project.status_message,
-            "sponsor": {"name": project.sponsor_name, "role": project.sponsor_role},
-            "team": project.team,
-            "agents_impacted": project.agents_impacted,
-            "users_impacted": project.users_impacted,
-            "replicability": project.replicability,
-            "open_source": project.open_source,
-            # ORM lines, read by their attributes in the same validation (issue 13: one
-            # validation of the dossier instead of one per line and per team member).
-            "expense_lines": project.expense_lines,
-            "other_funding": project.funding_lines,
-        }
+        project_fields(project, candidate_name, principal, actions, programme)
     )
+
+
+def project_fields(
+    project: Project,
+    candidate_name: str,
+    principal: Principal,
+    actions: list[ProjectAction],
+    programme: str,
+) -> dict[str, Any]:
+    """`ProjectRead`'s fields from a loaded (or detached) Project, in the model's order and
+    of its types: validated by `to_read`, or written as they are by `PROJECT_JSON` (a
+    submission's answer, issue 28). R-EVAL-4: a candidate's read carries no score."""
+    return {
+        **_summary_fields(project, candidate_name, principal, actions, programme),
+        "description": project.description,
+        "objectives": project.objectives,
+        "status_message": project.status_message,
+        "sponsor": {"name": project.sponsor_name, "role": project.sponsor_role},
+        "team": [{k: m.get(k) for k in _TEAM_FIELDS} for m in project.team],
+        "agents_impacted": project.agents_impacted,
+        "users_impacted": project.users_impacted,
+        "replicability": project.replicability,
+        "open_source": project.open_source,
+        "expense_lines": [_line_fields(line, _EXPENSE_FIELDS) for line in project.expense_lines],
+        "other_funding": [_line_fields(line, _FUNDING_FIELDS) for line in project.funding_lines],
+    }
+
+
+PROJECT_JSON = JsonShape(ProjectRead)
+"""`ProjectRead`'s bytes from `project_fields`, without validating them (app.core.lean_json)."""
+
+
+def _line_fields(line: object, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(line, name) for name in names}
 
 
 def dossier_fields(dossier: projects_reads.DossierRow, principal: Principal) -> dict[str, Any]:
@@ -134,6 +160,8 @@ def dossier_fields(dossier: projects_reads.DossierRow, principal: Principal) -> 
 # A team member as `TeamMemberRead` writes it: its fields in order, an absent optional one null
 # (the stored JSON leaves out what was not given).
 _TEAM_FIELDS = tuple(TeamMemberRead.model_fields)
+_EXPENSE_FIELDS = tuple(ExpenseLineRead.model_fields)
+_FUNDING_FIELDS = tuple(FundingLineRead.model_fields)
 
 
 def _with_ids(lines: list[dict[str, Any]] | None) -> list[dict[str, Any]]:

@@ -31,8 +31,10 @@ from app.projects import (
 from app.projects.lifecycle_rules import ACTION_ROLES, Action, ProjectAction, Status
 from app.projects.models import Project
 from app.projects.presenters import (
+    PROJECT_JSON,
     dossier_fields,
     eligibility_fields,
+    project_fields,
     to_read,
     transition_read,
 )
@@ -240,11 +242,10 @@ async def read_eligibility(project_id: uuid.UUID, request: Request, read: ReadBy
 )
 async def submit_project(
     project_id: uuid.UUID,
-    response: Response,
     session: SessionDep,
     principal: Submitter,
     if_match: IfMatchHeader = None,
-) -> ProjectRead:
+) -> Response:
     """Déposer le dossier : le contrôle d'éligibilité liste chaque règle non respectée
     (R-FLOW-2).
 
@@ -253,14 +254,19 @@ async def submit_project(
     submitted = await projects_submission.submit(
         session, principal, project_id=project_id, if_match=if_match
     )
-    response.headers["ETag"] = etag_for(submitted.project.version)
-    return to_read(
-        submitted.project,
-        submitted.candidate_name,
-        principal,
-        submitted.allowed_actions,
-        submitted.programme_code,
+    # Issue 28: `ProjectRead`'s bytes written from fields of its types, not validated twice
+    # (by `to_read`, then by FastAPI's response model) on the deadline day's hottest write.
+    response = PROJECT_JSON.response(
+        project_fields(
+            submitted.project,
+            submitted.candidate_name,
+            principal,
+            submitted.allowed_actions,
+            submitted.programme_code,
+        )
     )
+    response.headers["ETag"] = etag_for(submitted.project.version)
+    return response
 
 
 @router.post(

@@ -7,7 +7,8 @@ from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.candidates.models import Candidate
-from app.projects.models import Project
+from app.projects.models import FundingLine, Project
+from app.projects.schemas import ProjectRead
 from tests.conftest import AIX_SIREN, MARSEILLE_SIREN, Actors
 from tests.factories import make_candidate, make_project
 from tests.support import file_required_documents
@@ -271,3 +272,34 @@ async def test_return_and_close_need_their_message(dossier: Dossier) -> None:
     assert (await dossier.act("return", "pref13", {})).status_code == 422
     assert (await dossier.act("close", "pref13", {"reason": ""})).status_code == 422
     assert await dossier.status() == "in_review"
+
+
+async def test_issue_28_the_submission_answers_with_the_bytes_of_the_dossier_s_read(
+    client: AsyncClient, actors: Actors, headers, session: AsyncSession, marseille: Candidate
+) -> None:
+    """Issue 28: a submission's answer is written from fields of `ProjectRead`'s types without
+    validating them (`PROJECT_JSON`). Its bytes and its ETag are those of the dossier's read
+    right after (R-FLOW-1), team, lines and other funding included, and they are the model's."""
+    project = await make_project(
+        session,
+        candidate=marseille,
+        lines=[("development", 2_000_000), ("training", 500_000)],
+        team=[{"name": "Mme Durand", "role": "Cheffe de projet", "availability_pct": 50}],
+        funding_lines=[FundingLine(position=0, funder="Région Sud", amount_cents=100_000)],
+    )
+    dossier = Dossier(client, headers, actors, project.id)
+    await dossier.file_documents()
+
+    submitted = await dossier.act("submit", "cand_a")
+    assert submitted.status_code == 200, submitted.text
+    read = await client.get(dossier.url, headers=headers(actors.cand_a))
+    assert submitted.content == read.content
+    assert submitted.headers["ETag"] == read.headers["ETag"]
+    body = submitted.json()
+    assert ProjectRead.model_validate(body).model_dump_json().encode() == submitted.content
+    assert [line["label"] for line in body["expense_lines"]] == ["development", "training"]
+    assert body["team"] == [
+        {"name": "Mme Durand", "role": "Cheffe de projet", "skills": None, "availability_pct": 50}
+    ]
+    assert [f["funder"] for f in body["other_funding"]] == ["Région Sud"]
+    assert body["allowed_actions"] == ["withdraw"] and body["evaluations"] is None  # R-EVAL-4
