@@ -66,6 +66,19 @@ def on_append(listener: AppendListener) -> AppendListener:
     return listener
 
 
+_prepare_listeners: list[AppendListener] = []
+
+
+def before_append(listener: AppendListener) -> AppendListener:
+    """Register `listener(sync_session, events)`, called in the same transaction right before
+    the events are appended, after the change's flush and before the chain head's lock is
+    taken: the events have no `seq`, `prev_hash`, `hash` nor `key_id` yet. For a listener that
+    needs nothing of the chain (the e-mail outbox): issue 28, the statements it runs are not
+    held under the lock that a burst of submissions queues on."""
+    _prepare_listeners.append(listener)
+    return listener
+
+
 _keyring: Keyring | None = None
 
 
@@ -212,6 +225,8 @@ def _append_pending(session: Session) -> None:
     if not pending:
         return
     session.flush()  # the change itself first: the head's lock is taken after it
+    for prepare in _prepare_listeners:  # what needs nothing of the chain, before its lock
+        prepare(session, pending)
     connection = session.connection()
     head = connection.execute(_LOCK_HEAD).first()
     if head is None:  # a database built without the migration (which creates the head)

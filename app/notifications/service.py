@@ -1,9 +1,11 @@
 """R-NOTIF-1: the e-mail outbox fed by the audit trail, the prefectures' addresses, and what a
 dossier's readers may see of its notifications.
 
-`_queue` is registered on the audit trail's append (`app.audit.service.on_append`), like the
-webhooks' outbox: each audit event that concerns someone (`rules.plan`) becomes one outbox row
-per recipient, in the same transaction as the change (a rolled-back change tells no one). The
+`_queue` is registered on the audit trail's append (`app.audit.service.before_append`: it needs
+nothing of the chain, so it runs before the chain head's lock is taken, issue 28), as the
+webhooks' outbox is on its append: each audit event that concerns someone (`rules.plan`) becomes
+one outbox row per recipient, in the same transaction as the change (a rolled-back change tells
+no one). The
 recipient's address and the dossier's facts are read then; the message is rendered when it is
 sent (`app.notifications.worker`). A recipient without an address (a candidate registered
 without a contact, a département whose prefect has set none) is not queued.
@@ -161,7 +163,7 @@ def _row(planned: Planned, recipient: str, context: dict[str, Any], now: datetim
     }
 
 
-@audit_service.on_append
+@audit_service.before_append
 def _queue(session: Session, events: list[dict[str, Any]]) -> None:
     """R-NOTIF-1: the outbox rows of these audit events, in their transaction."""
     planned = [p for event in events for p in plan(event)]

@@ -1,9 +1,10 @@
 """Webhook subscriptions, the outbox fed by the audit trail, deliveries and replay (R-HOOK-1).
 
 The outbox is written by `_fan_out`, registered on the audit trail's append
-(`app.audit.service.on_append`): an audit event of a subscribed type becomes one delivery row
-per matching subscription, in the same transaction as the change (a rolled-back change sends
-nothing) and in the chain's order. `app.webhooks.worker` delivers them.
+(`app.audit.service.on_append`; the subscriptions it matches are read before the chain head's
+lock, by `_read_subscriptions`, issue 28): an audit event of a subscribed type becomes one
+delivery row per matching subscription, in the same transaction as the change (a rolled-back
+change sends nothing) and in the chain's order. `app.webhooks.worker` delivers them.
 """
 
 from __future__ import annotations
@@ -265,12 +266,23 @@ _ACTIVE = sa_select(
 ).where(_SUBSCRIPTIONS.c.status == "active")
 
 
+_SUBSCRIBED = "webhooks.subscribed"  # session.info: the active subscriptions, read before
+
+
+@audit_service.before_append
+def _read_subscriptions(session: Session, events: list[dict[str, Any]]) -> None:
+    """R-HOOK-1: the active subscriptions, when an event is of a subscribed type, read before
+    the chain head's lock is taken (issue 28: one statement less held under it) for
+    `_fan_out`, which runs after the append in the same `before_commit`."""
+    wanted = any(event_types_of(e["object_type"], e["action"], e["after"]) for e in events)
+    session.info[_SUBSCRIBED] = session.connection().execute(_ACTIVE).all() if wanted else None
+
+
 @audit_service.on_append
 def _fan_out(session: Session, events: list[dict[str, Any]]) -> None:
-    """R-HOOK-1: the outbox rows of these audit events, in their transaction."""
-    if not any(event_types_of(e["object_type"], e["action"], e["after"]) for e in events):
-        return
-    subscriptions = session.connection().execute(_ACTIVE).all()
+    """R-HOOK-1: the outbox rows of these audit events, in their transaction (each delivery
+    names its event's place in the chain, `seq`: written after the append)."""
+    subscriptions = session.info.pop(_SUBSCRIBED, None)
     if not subscriptions:
         return
     rows = _delivery_rows(subscriptions, events, real_now())

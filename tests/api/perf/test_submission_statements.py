@@ -5,11 +5,11 @@ A submission of a draft judged eligible (R-FLOW-2) reads the dossier with its li
 arrays), its candidate's name, kind, population and EPCI type, its programme's version, its
 département's own forfaits (R-CAP-3), the caller's guard facts and its documents (R-DOC-1) in
 one statement; writes its UPDATE (guarded by its version, R-FLOW-3) and its history row
-(one statement on PostgreSQL, two on SQLite); at its commit, the audit append (R-AUDIT-1: the
-head locked, the event and the head's move, one statement on PostgreSQL, two on SQLite) and
-its listeners: the notifications' recipients, the counters' read and their upserts (the
-dossier's contribution and the counters, one statement on PostgreSQL, two on SQLite), the
-webhooks' subscriptions.
+(one statement on PostgreSQL, two on SQLite); at its commit, the notifications' recipients and
+the webhooks' subscriptions (read before the chain head's lock), the audit append (R-AUDIT-1:
+the head locked, the event and the head's move, one statement on PostgreSQL, two on SQLite) and
+the counters' read and their upserts (the dossier's contribution and the counters, one
+statement on PostgreSQL, two on SQLite).
 
 Issue 28, second pass: 12 -> 9 statements on PostgreSQL (13 -> 12 on SQLite): the lines read
 with the dossier (and the département's forfaits, one more statement before on a strand with
@@ -28,16 +28,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tests.conftest import MARSEILLE_SIREN, Actors
 from tests.factories import make_candidate, make_project
-from tests.querycount import count_statements
+from tests.querycount import StatementLog, count_statements
 from tests.support import file_required_documents
 
 # BEGIN, 8 statements on PostgreSQL (11 on SQLite), COMMIT
 SUBMISSION_BUDGET = {"postgresql": 10, "sqlite": 13}
 
 
-async def test_a_submission_costs_a_fixed_number_of_statements(
+async def _submitted(
     client: AsyncClient, engine: AsyncEngine, session: AsyncSession, headers: Any, actors: Actors
-) -> None:
+) -> StatementLog:
+    """The statements of a draft's submission (ten lines, its documents filed: R-DOC-1)."""
     candidate = await make_candidate(session, siren=MARSEILLE_SIREN)
     draft = await make_project(session, candidate=candidate, lines=[("development", 200_000)] * 10)
     h = headers(actors.cand_a)
@@ -48,5 +49,30 @@ async def test_a_submission_costs_a_fixed_number_of_statements(
         )
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "submitted"
+    return log
+
+
+async def test_a_submission_costs_a_fixed_number_of_statements(
+    client: AsyncClient, engine: AsyncEngine, session: AsyncSession, headers: Any, actors: Actors
+) -> None:
+    log = await _submitted(client, engine, session, headers, actors)
     print(log.total, "\n", log.explain())  # noqa: T201
     assert log.total <= SUBMISSION_BUDGET[engine.dialect.name], log.explain()
+
+
+async def test_the_outboxes_read_what_they_can_before_the_chain_head_is_locked(
+    client: AsyncClient, engine: AsyncEngine, session: AsyncSession, headers: Any, actors: Actors
+) -> None:
+    """Issue 28: a burst of submissions queues on the audit chain's head (R-AUDIT-1), held from
+    its lock to the COMMIT. The notifications' read of the recipients and their outbox rows
+    (R-NOTIF-1) need nothing of the chain, nor does the webhooks' read of the subscriptions
+    (R-HOOK-1; its deliveries name their event's `seq`, so they are written after the append):
+    they run before the lock (`before_append`)."""
+    log = await _submitted(client, engine, session, headers, actors)
+    # the head's read (… FOR UPDATE on PostgreSQL; SQLite's one writer holds the database)
+    lock = next(i for i, s in enumerate(log.data) if "FROM audit_chain_head" in s)
+    notices = [i for i, s in enumerate(log.data) if "prefecture_addr" in s or "notification" in s]
+    assert notices, log.explain()  # the submission's notices were planned (R-NOTIF-1)
+    subscriptions = [i for i, s in enumerate(log.data) if "FROM webhook_subscription" in s]
+    assert subscriptions, log.explain()  # a submission is an event of a subscribable type
+    assert max(notices + subscriptions) < lock, log.explain()
