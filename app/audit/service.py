@@ -72,9 +72,10 @@ _prepare_listeners: list[AppendListener] = []
 def before_append(listener: AppendListener) -> AppendListener:
     """Register `listener(sync_session, events)`, called in the same transaction right before
     the events are appended, after the change's flush and before the chain head's lock is
-    taken: the events have no `seq`, `prev_hash`, `hash` nor `key_id` yet. For a listener that
-    needs nothing of the chain (the e-mail outbox): issue 28, the statements it runs are not
-    held under the lock that a burst of submissions queues on."""
+    taken: the events have no `seq`, `prev_hash`, `hash` nor `key_id` yet. For what needs
+    nothing of the chain (the e-mail outbox, the webhooks' read of their subscriptions): issue
+    28, the statements it runs are not held under the lock that a burst of submissions queues
+    on."""
     _prepare_listeners.append(listener)
     return listener
 

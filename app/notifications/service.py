@@ -5,9 +5,8 @@ dossier's readers may see of its notifications.
 nothing of the chain, so it runs before the chain head's lock is taken, issue 28), as the
 webhooks' outbox is on its append: each audit event that concerns someone (`rules.plan`) becomes
 one outbox row per recipient, in the same transaction as the change (a rolled-back change tells
-no one). The
-recipient's address and the dossier's facts are read then; the message is rendered when it is
-sent (`app.notifications.worker`). A recipient without an address (a candidate registered
+no one). The recipient's address and the dossier's facts are read then; the message is rendered
+when it is sent (`app.notifications.worker`). A recipient without an address (a candidate registered
 without a contact, a département whose prefect has set none) is not queued.
 """
 

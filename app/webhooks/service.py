@@ -266,7 +266,8 @@ _ACTIVE = sa_select(
 ).where(_SUBSCRIPTIONS.c.status == "active")
 
 
-_SUBSCRIBED = "webhooks.subscribed"  # session.info: the active subscriptions, read before
+# session.info: the active subscriptions, read before the chain head's lock for `_fan_out`
+_SUBSCRIBED = "webhooks.subscribed"
 
 
 @audit_service.before_append
