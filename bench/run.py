@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import re
@@ -37,8 +38,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -490,6 +491,67 @@ async def export(client: httpx.AsyncClient, server: Server) -> dict[str, Any]:
     }
 
 
+# The burst's load generator (this process) runs on the core wrk runs on, not on the server's.
+BURST_CORE = 1
+
+
+@contextmanager
+def load_generator(core: int) -> Iterator[None]:
+    """This process as a load generator, as wrk is on the other rows: pinned to `core` (when it
+    may run there), its garbage collector paused."""
+    before = os.sched_getaffinity(0)
+    if core in before:
+        os.sched_setaffinity(0, {core})
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        os.sched_setaffinity(0, before)
+
+
+def submit_requests(host: str, prepared: list[tuple[Any, dict[str, str]]]) -> list[bytes]:
+    """Each submission's HTTP/1.1 request, written once before the burst."""
+    requests = []
+    for pid, headers in prepared:
+        lines = [f"POST /api/v1/projects/{pid}/submit HTTP/1.1", f"Host: {host}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        lines += ["Content-Length: 0", "", ""]
+        requests.append("\r\n".join(lines).encode("latin-1"))
+    return requests
+
+
+async def exchange(
+    connection: tuple[asyncio.StreamReader, asyncio.StreamWriter], request: bytes
+) -> tuple[int, float, bytes]:
+    """One request on its open connection: its status, its time in ms (from writing the
+    request to reading the last byte of the answer) and its body."""
+    reader, writer = connection
+    start = time.perf_counter()
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    length = next(
+        int(line.split(":", 1)[1]) for line in lines if line.lower().startswith("content-length:")
+    )
+    body = await reader.readexactly(length)
+    took = (time.perf_counter() - start) * 1000
+    return int(lines[0].split()[1]), took, body
+
+
+def why(status: int, body: bytes) -> str:
+    """Why a submission was refused: its rules (R-CAP-3, R-DOC-1…) or the problem's code."""
+    if status < 400:
+        return ""
+    try:
+        problem = json.loads(body)
+    except ValueError:
+        return ""
+    codes = sorted({e.get("code", "") for e in problem.get("errors") or []})
+    return "+".join(c for c in codes if c) or str(problem.get("code", ""))
+
+
 async def burst(
     server: Server, url: str, settings: Settings, pg: PgCpu, n: int = 200
 ) -> dict[str, Any]:
@@ -516,26 +578,25 @@ async def burst(
             read = await client.get(f"/api/v1/projects/{row['id']}", headers=h)
             prepared.append((row["id"], {**h, "If-Match": read.headers.get("ETag", '"v1"')}))
 
-        async def one(pid: Any, h: dict[str, str]) -> tuple[int, float, str]:
-            start = time.perf_counter()
-            r = await client.post(f"/api/v1/projects/{pid}/submit", headers=h)
-            took = (time.perf_counter() - start) * 1000
-            # Why a submission was refused: its rules (R-CAP-3, R-DOC-1…) or the problem's code.
-            why = ""
-            if r.status_code >= 400 and r.headers.get("content-type", "").endswith("json"):
-                problem = r.json()
-                codes = sorted({e.get("code", "") for e in problem.get("errors") or []})
-                why = "+".join(c for c in codes if c) or str(problem.get("code", ""))
-            return r.status_code, took, why
-
+        # Each submission on a connection of its own, opened before the burst (as a front-end's
+        # kept-alive connection), its request written in one piece (`submit_requests`).
+        host, port = client.base_url.host, client.base_url.port
+        requests = submit_requests(f"{host}:{port}", prepared)
         pg_before = pg.snapshot()
-        cpu_before = server.cpu_seconds()
-        results = await asyncio.gather(*(one(p, h) for p, h in prepared))
+        cpu_before = server.cpu_seconds()  # the connections' accept counted, as before
+        connections = [await asyncio.open_connection(host, port) for _ in requests]
+        with load_generator(BURST_CORE):
+            answers = await asyncio.gather(
+                *(exchange(c, r) for c, r in zip(connections, requests, strict=True))
+            )
         cpu = server.cpu_seconds() - cpu_before
         pg_cpu = PgCpu.spent(pg_before, pg.snapshot())
+        for _, writer in connections:
+            writer.close()
+    results = [(status, took, why(status, body)) for status, took, body in answers]
     statuses: dict[str, int] = {}
-    for status, _, why in results:
-        key = f"{status} {why}".strip()
+    for status, _, reason in results:
+        key = f"{status} {reason}".strip()
         statuses[key] = statuses.get(key, 0) + 1
     times = sorted(t for _, t, _ in results)
     return {
