@@ -314,6 +314,9 @@ class Settings(BaseSettings):
     # logged) and the store is left alone for `rate_limit_retry_seconds`.
     rate_limit_storage_timeout_ms: int = Field(default=250, ge=10, le=5000)
     rate_limit_retry_seconds: float = Field(default=5.0, ge=0, le=300)
+    # Redis connections an instance counts on, at most: requests beyond wait for one in turn
+    # (each holds it for one EVALSHA, bounded by the timeout above).
+    rate_limit_storage_max_connections: int = Field(default=16, ge=1, le=1024)
     rate_limits: RateLimits = RateLimits()
     # Peers whose X-Forwarded-For is believed, as uvicorn's --forwarded-allow-ips: a
     # comma-separated list of IP addresses or networks, or "*" (every peer: only behind a proxy

@@ -230,7 +230,13 @@ class RateLimitService:
         self.strategy = STRATEGIES[settings.rate_limit_strategy](self.storage)
         # Redis: the hit and its window in one round trip (issue 28, app/core/ratelimit_redis.py).
         self.counters = (
-            RedisCounters(self.storage, settings.rate_limit_strategy) if options else None
+            RedisCounters(
+                self.storage,
+                settings.rate_limit_strategy,
+                max_connections=settings.rate_limit_storage_max_connections,
+            )
+            if options
+            else None
         )
         self.items = {
             (role, klass): parse(settings.rate_limit(role, klass))

@@ -5,6 +5,7 @@ code share one budget)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 
@@ -27,14 +28,17 @@ def prefix() -> Iterator[str]:
         _cleanup(value)
 
 
-def service(strategy: str, prefix: str) -> RateLimitService:
+def service(
+    strategy: str, prefix: str, *, limit: int = LIMIT, **overrides: object
+) -> RateLimitService:
     require_redis()
     settings = test_settings(
         "sqlite+aiosqlite://",
         rate_limit_storage_url=REDIS_URL,
         rate_limit_key_prefix=prefix,
         rate_limit_strategy=strategy,
-        rate_limits={"dinum_read": f"{LIMIT}/minute"},
+        rate_limits={"dinum_read": f"{limit}/minute"},
+        **overrides,
     )
     return RateLimitService(settings)
 
@@ -98,3 +102,41 @@ async def test_api4_a_flushed_script_cache_is_loaded_again(strategy: str, prefix
     await svc.storage.bridge.get_connection().script_flush()
     assert (await svc.counters.hit(item, "read", caller.key))[:2] == (True, LIMIT - 2)
     assert (await svc.counters.hit(item, "read", caller.key))[:2] == (True, 0)
+
+
+async def test_api4_a_burst_counts_every_hit_on_a_bounded_number_of_connections(
+    prefix: str,
+) -> None:
+    """Issue 28: 60 concurrent hits on 3 connections at most: each counted once (60 distinct
+    remaining amounts), none refused or left uncounted, no connection opened beyond the bound."""
+    svc = service("moving-window", prefix, limit=100, rate_limit_storage_max_connections=3)
+    counters = svc.counters
+    assert counters is not None
+    caller = Caller("dinum", "t:burst")
+    decisions = await asyncio.gather(*(svc.hit(caller, "read") for _ in range(60)))
+    assert all(d is not None and d.allowed for d in decisions)
+    assert sorted(d.remaining for d in decisions if d is not None) == list(range(40, 100))
+    assert counters._made == 3 and len(counters._idle) == 3 and not counters._waiting
+
+
+async def test_api4_a_connection_given_to_a_cancelled_request_goes_to_the_next_one(
+    prefix: str,
+) -> None:
+    """A request cancelled while it waits for a connection (its client gone) neither takes one
+    nor loses the one it was just given: the next request in line gets it."""
+    svc = service("moving-window", prefix, rate_limit_storage_max_connections=1)
+    counters = svc.counters
+    assert counters is not None
+    held = await counters._take()
+    gone, given, served = (asyncio.create_task(counters._take()) for _ in range(3))
+    await asyncio.sleep(0)  # all three wait, in this order
+    gone.cancel()
+    await asyncio.sleep(0)
+    counters._give(held)  # skips the cancelled one
+    given.cancel()  # given the connection, cancelled before it resumed: it passes it on
+    assert await served is held
+    with pytest.raises(asyncio.CancelledError):
+        await given
+    assert gone.cancelled() and not counters._waiting and counters._made == 1
+    counters._give(held)
+    assert counters._idle == [held]
