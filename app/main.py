@@ -30,7 +30,13 @@ from app.committees.router import (
 from app.contract.docs import install_docs
 from app.contract.openapi import build_openapi
 from app.core.config import Settings, get_settings
-from app.core.db import CheckoutGate, make_engine, make_sessionmaker, start_clock
+from app.core.db import (
+    CheckoutGate,
+    make_engine,
+    make_sessionmaker,
+    start_clock,
+    write_session,
+)
 from app.core.exception_handlers import install_error_handlers
 from app.core.middleware import (
     BodyLimitMiddleware,
@@ -225,6 +231,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     app.state.checkout_gate = CheckoutGate.for_engine(app.state.engine, settings)
     app.state.read_connection = read_connection  # the reads' connections (tests put theirs)
+    app.state.write_session = write_session  # the lean writes' sessions (tests put theirs)
     instrument_pool(app.state.engine)
     configure_access_log(settings.access_log)
     # GET /metrics reads these at scrape time (gauges computed from the database).

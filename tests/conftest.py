@@ -35,6 +35,7 @@ from app.core.db import (
     make_engine,
     make_sessionmaker,
     transaction_scope,
+    write_session,
 )
 from app.core.reads import read_connection
 from app.main import create_app
@@ -146,13 +147,19 @@ async def isolated_session(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[A
     # What `_request_session` tells the rules (R-DOC-1: an unscanned document outside production).
     test_session.info["production"] = app.state.settings.environment == "production"
 
-    async def _override(_clock: RequestClock) -> AsyncIterator[AsyncSession]:
+    @asynccontextmanager
+    async def _write_session(_request: Request | None) -> AsyncIterator[AsyncSession]:
         # What the test set up is committed (to the SAVEPOINT) as if by an earlier request, so
         # that this request's rollback cannot undo it; expunge so that objects loaded by the
-        # setup cannot hide missing eager loads.
+        # setup cannot hide missing eager loads. A lean write (issue 28) takes it as is: its
+        # dependency (`write_access`) has made the request's clock current already.
         await test_session.commit()
         test_session.expunge_all()
         async with transaction_scope(test_session) as scoped:
+            yield scoped
+
+    async def _override(_clock: RequestClock) -> AsyncIterator[AsyncSession]:
+        async with _write_session(None) as scoped:
             yield scoped
 
     @asynccontextmanager
@@ -171,12 +178,14 @@ async def isolated_session(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[A
     app.dependency_overrides[get_session] = _override
     app.dependency_overrides[get_streaming_session] = _override  # the uploads' (issue 24)
     app.state.read_connection = _read_connection
+    app.state.write_session = _write_session
     try:
         yield test_session
     finally:
         for dependency in (get_session, get_streaming_session):
             app.dependency_overrides.pop(dependency, None)
         app.state.read_connection = read_connection
+        app.state.write_session = write_session
         await test_session.close()
         await outer.rollback()
         await connection.close()

@@ -54,15 +54,17 @@ async def same_answers(
     client: AsyncClient,
     paths: Sequence[str],
     callers: Sequence[Mapping[str, str]],
+    method: str = "GET",
 ) -> set[int]:
     """Each path asked by each caller on the lean path, then on FastAPI's: the same answers
-    (asserted); the statuses met."""
+    (asserted); the statuses met. A write (`method`) compared so must change nothing: a
+    refused one."""
     statuses: set[int] = set()
     for path in paths:
         for caller in callers:
-            lean = answer(await client.get(path, headers=dict(caller)))
+            lean = answer(await client.request(method, path, headers=dict(caller)))
             with fastapi_path(app):
-                full = answer(await client.get(path, headers=dict(caller)))
+                full = answer(await client.request(method, path, headers=dict(caller)))
             assert lean == full, (path, caller)
             statuses.add(lean[0])
     return statuses

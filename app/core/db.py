@@ -380,6 +380,15 @@ async def get_streaming_session(request: Request, clock: ClockDep) -> AsyncItera
 
 
 @asynccontextmanager
+async def write_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The session of a lean write (`app.auth.dependencies.write_access`, issue 28): the one
+    `get_session` gives, its transaction committed when the block returns; the request's clock
+    made current by the caller. `app.state.write_session` (tests put theirs)."""
+    async with _request_session(request, gated=True) as session:
+        yield session
+
+
+@asynccontextmanager
 async def _request_session(request: Request, *, gated: bool) -> AsyncIterator[AsyncSession]:
     gate: CheckoutGate | None = request.app.state.checkout_gate if gated else None
     async with (

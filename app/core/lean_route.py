@@ -1,28 +1,31 @@
-"""Lean GET routes (issue 28): a hot read's request solved without FastAPI's dependency machinery.
+"""Lean routes (issue 28): a hot request solved without FastAPI's dependency machinery.
 
 In-process, with no server, no rate limiter and no access log, FastAPI's handling of the envelope
 read (its dependencies solved, twelve parameter groups looked up for three dependants, the
 response validated by its model) cost more CPU than the read's statement and its JSON together
 (cProfile, 2026-12-06). A route declared with `route_class=LeanRoute` whose endpoint is marked
-`@lean` answers its GET requests through a plan made once, at startup, from the route's own
-`Dependant` (what FastAPI solves per request):
+`@lean` answers its requests (of its methods: the hot reads' GET, the submission's POST) through
+a plan made once, at startup, from the route's own `Dependant` (what FastAPI solves per request):
 
-- its path and query parameters validated by FastAPI's own fields (`request_params_to_args`, the
-  same validators, aliases and defaults), read from the matched path and the query string;
+- its path, query and header parameters validated by FastAPI's own fields
+  (`request_params_to_args`, the same validators, aliases and defaults), read from the matched
+  path, the query string and the headers (the submission's If-Match);
 - its `Request` and `Response` parameters;
 - its sub-dependencies, each of one of two kinds: the read's access (`read_access`: the caller
   verified and its role checked, the clock, the pooled connection, exactly as the dependency
-  does, since it is the dependency's own code) and plain async functions of the request and query
-  parameters (the programme a read names);
+  does, since it is the dependency's own code), or the write's (`write_access`: the same, then
+  the request's session, committed when the endpoint returned) and plain async functions of
+  the request and query parameters (the programme a read names);
 - the endpoint's dict written with the bytes of its response model (`app.core.lean_json`), the
-  endpoint's `Response` headers (its ETag) added, as FastAPI does.
+  endpoint's `Response` headers (its ETag) added, as FastAPI does; a `Response` it returns
+  (the submission's) sent as it is.
 
 Anything else keeps FastAPI's path, whole: a parameter that does not validate (FastAPI then
-answers its 422, with its own words), a query parameter given twice, an overridden dependency (a
-test's), a method other than GET. An error the endpoint raises (401, 403, 404…) reaches the same
-exception handlers, from Starlette's exception middleware. The contract is FastAPI's, from the
-same route: nothing of it changes. A route whose dependencies fall outside these kinds fails at
-startup (`LeanRouteError`), never silently.
+answers its 422, with its own words), a query parameter or a header given twice, an overridden
+dependency (a test's). A lean endpoint takes no body. An error the endpoint raises (401, 403,
+404…) reaches the same exception handlers, from Starlette's exception middleware. The contract
+is FastAPI's, from the same route: nothing of it changes. A route whose dependencies fall
+outside these kinds fails at startup (`LeanRouteError`), never silently.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from fastapi._compat.shared import field_annotation_is_sequence
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import ResponseValidationError
 from fastapi.routing import APIRoute
-from starlette.datastructures import QueryParams
+from starlette.datastructures import Headers, QueryParams
 from starlette.types import Receive, Scope, Send
 
 from app.core.lean_json import JsonShape
@@ -68,8 +71,9 @@ class LeanRouteError(TypeError):
 
 
 class LeanAccess:
-    """The read access a lean route opens as its connection dependency does: implemented by
-    `app.auth.dependencies._ReadAccess` (`opened(request)`: an async context manager)."""
+    """The access a lean route opens as its dependency does (a read's connection, a write's
+    session): implemented by `app.auth.dependencies`' `read_access` and `write_access`
+    (`opened(request)`: an async context manager)."""
 
     def opened(self, request: Request) -> Any:  # pragma: no cover - interface
         raise NotImplementedError
@@ -91,9 +95,10 @@ class _Plan:
 
     def __init__(self, route: APIRoute) -> None:
         dependant = route.dependant
-        _only(dependant, route, allowed_dependencies=True)
+        _only(dependant, route, allowed_dependencies=True, headers=True)
         self.path_fields = tuple(_param(f, route) for f in dependant.path_params)
         self.query_fields = tuple(_param(f, route) for f in dependant.query_params)
+        self.header_fields = tuple(_param(f, route) for f in dependant.header_params)
         self.request_param = dependant.request_param_name
         self.response_param = dependant.response_param_name
         subs = [_sub(sub, route) for sub in dependant.dependencies]
@@ -140,9 +145,11 @@ def _model_dump(route: APIRoute) -> Callable[[Any], bytes]:
     return dump
 
 
-def _only(dependant: Dependant, route: APIRoute, *, allowed_dependencies: bool) -> None:
+def _only(
+    dependant: Dependant, route: APIRoute, *, allowed_dependencies: bool, headers: bool = False
+) -> None:
     unsupported = (
-        dependant.header_params
+        (dependant.header_params and not headers)
         or dependant.cookie_params
         or dependant.body_params
         or dependant.websocket_param_name
@@ -181,6 +188,17 @@ def _query(scope: Scope) -> QueryParams | None:
     if len(params.multi_items()) != len(params):
         return None
     return params
+
+
+def _headers(fields: tuple[_Param, ...], scope: Scope) -> dict[str, Any] | None:
+    """The header parameters validated, None when one is given twice, is missing or does not
+    validate (FastAPI's path decides then)."""
+    if not fields:
+        return {}
+    headers = Headers(scope=scope)
+    if any(len(headers.getlist(p.alias)) > 1 for p in fields):
+        return None
+    return _params(fields, headers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +255,7 @@ def _params(fields: tuple[_Param, ...], received: Any) -> dict[str, Any] | None:
 
 
 class LeanRoute(APIRoute):
-    """An APIRoute whose `@lean` endpoint's GET requests take the lean path (module docstring)."""
+    """An APIRoute whose `@lean` endpoint's requests take the lean path (module docstring)."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
@@ -245,7 +263,11 @@ class LeanRoute(APIRoute):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         plan = self.lean_plan
-        if plan is None or scope["method"] != "GET" or not await _serve(plan, scope, receive, send):
+        if (
+            plan is None
+            or scope["method"] not in (self.methods or ())
+            or not await _serve(plan, scope, receive, send)
+        ):
             await super().handle(scope, receive, send)
 
 
@@ -258,9 +280,11 @@ async def _serve(plan: _Plan, scope: Scope, receive: Receive, send: Send) -> boo
     query = _query(scope)
     values = _params(plan.path_fields, scope.get("path_params", {}))
     own = _params(plan.query_fields, query) if query is not None else None
-    if values is None or own is None or query is None:
+    headed = _headers(plan.header_fields, scope)
+    if values is None or own is None or query is None or headed is None:
         return False
     values.update(own)
+    values.update(headed)
     # Every parameter validated before any dependency is called: one that does not validate
     # takes FastAPI's path before anything was done.
     kwargs: list[dict[str, Any]] = []

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from app.auth.dependencies import Read, read_access, require_roles
+from app.auth.dependencies import Read, Write, read_access, require_roles, write_access
 from app.auth.principal import Principal, Role
 from app.core import tags
 from app.core.concurrency import ETAG, IfMatchHeader, etag_for
@@ -63,13 +63,19 @@ ReadByAnyone = Annotated[Read, read_access(*ALL_ROLES)]
 Candidate = Annotated[Principal, Depends(require_roles(Role.CANDIDATE))]
 
 
+def _roles(action: ProjectAction) -> tuple[Role, ...]:
+    """The roles that may do `action`, from the table `allowed_actions` offers by (issue 12)."""
+    return tuple(sorted(ACTION_ROLES[action], key=lambda r: r.value))
+
+
 def _may(action: ProjectAction) -> object:
-    """The role check of `action`, from the table `allowed_actions` offers by (issue 12)."""
-    return Depends(require_roles(*sorted(ACTION_ROLES[action], key=lambda r: r.value)))
+    """The role check of `action`."""
+    return Depends(require_roles(*_roles(action)))
 
 
 Editor = Annotated[Principal, _may(ProjectAction.EDIT)]
-Submitter = Annotated[Principal, _may(ProjectAction.SUBMIT)]
+# The deadline day's hottest write (issue 28): its caller and its session of one dependency.
+Submission = Annotated[Write, write_access(*_roles(ProjectAction.SUBMIT))]
 Withdrawer = Annotated[Principal, _may(ProjectAction.WITHDRAW)]
 Reviewer = Annotated[Principal, _may(ProjectAction.START_REVIEW)]
 Returner = Annotated[Principal, _may(ProjectAction.RETURN)]
@@ -240,19 +246,19 @@ async def read_eligibility(project_id: uuid.UUID, request: Request, read: ReadBy
     response_model=ProjectRead,
     responses=transition_responses(Action.SUBMIT, Status.IN_REVIEW, "en instruction", ["withdraw"]),
 )
+@lean
 async def submit_project(
-    project_id: uuid.UUID,
-    session: SessionDep,
-    principal: Submitter,
-    if_match: IfMatchHeader = None,
+    project_id: uuid.UUID, write: Submission, if_match: IfMatchHeader = None
 ) -> Response:
     """Déposer le dossier : le contrôle d'éligibilité liste chaque règle non respectée
     (R-FLOW-2).
 
     Règles : R-FLOW-1, R-FLOW-2, R-FLOW-3 ; un 409 liste `allowed_actions`.
     """
+    # Issue 28: the caller and the session of one dependency, solved below FastAPI's machinery.
+    principal = write.principal
     submitted = await projects_submission.submit(
-        session, principal, project_id=project_id, if_match=if_match
+        write.session, principal, project_id=project_id, if_match=if_match
     )
     # Issue 28: `ProjectRead`'s bytes written from fields of its types, not validated twice
     # (by `to_read`, then by FastAPI's response model) on the deadline day's hottest write.

@@ -22,7 +22,7 @@ from tests.leanpath import lean_routes, same_answers
 API = "/api/v1"
 
 
-def test_the_hot_reads_are_lean(app: FastAPI) -> None:
+def test_the_hot_reads_and_the_submission_are_lean(app: FastAPI) -> None:
     paths = sorted(route.path for route in lean_routes(app))
     assert paths == [
         "/committees/{committee_id}",
@@ -34,6 +34,7 @@ def test_the_hot_reads_are_lean(app: FastAPI) -> None:
         "/projects/{project_id}/decision",
         "/projects/{project_id}/eligibility",
         "/projects/{project_id}/grant",
+        "/projects/{project_id}/submit",
     ]
 
 
