@@ -16,10 +16,19 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, insert, select as sa_select
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    bindparam,
+    event,
+    func,
+    insert,
+    select as sa_select,
+    type_coerce,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel import col, select
 
 from app.audit import service as audit_service
@@ -40,6 +49,7 @@ from app.notifications.rules import (
     message_id,
     plan,
 )
+from app.projects import hooks as project_hooks
 from app.projects.models import Project
 
 # The Message-ID's domain (GUICHET_SMTP_MESSAGE_ID_DOMAIN): the audit hook has no settings at
@@ -102,6 +112,62 @@ _DOSSIERS = (
     )
     .where(_PROJECT.c.id.in_(bindparam("ids", expanding=True)))
 )
+
+
+# session.info: the dossiers a write read with the facts its notices need (`_keep_written`),
+# for `_queue` at its commit, by id.
+_KNOWN = "notifications.dossiers"
+ADDRESSES = "notification_addresses"
+
+
+def _addresses_column(dialect: str) -> ColumnElement[Any]:
+    """Beside a dossier's row (`FROM project`): its candidate's name, contact address and
+    contact name, and its prefecture's address, as one JSON array (`WrittenFacts`)."""
+    prefecture = (
+        sa_select(_ADDRESS.c.email)
+        .where(_ADDRESS.c.departement == _PROJECT.c.departement)
+        .correlate(_PROJECT)
+        .scalar_subquery()
+    )
+    array = func.json_build_array if dialect == "postgresql" else func.json_array
+    found = (
+        sa_select(
+            array(
+                _CANDIDATE.c.name, _CANDIDATE.c.contact_email, _CANDIDATE.c.contact_name, prefecture
+            )
+        )
+        .where(_CANDIDATE.c.id == _PROJECT.c.candidate_id)
+        .correlate(_PROJECT)
+    )
+    return type_coerce(found.scalar_subquery(), JSON)
+
+
+@project_hooks.on_written(ADDRESSES, _addresses_column)
+def _keep_written(session: AsyncSession, project: Project, value: Any) -> None:
+    """R-NOTIF-1: the dossier as written, with the addresses read beside it, for `_queue` (issue
+    28: the notices of a submission need no statement of their own)."""
+    if value is None:
+        return  # no candidate: `_queue` reads it (and tells no one)
+    name, contact_email, contact_name, prefecture_email = value
+    session.info.setdefault(_KNOWN, {})[project.id] = _Dossier(
+        project.id,
+        project.departement,
+        project.title,
+        project.submitted_at,
+        project.requested_cents,
+        project.ds_dossier_number,
+        name,
+        contact_email,
+        contact_name,
+        prefecture_email,
+    )
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_known(session: Session, transaction: SessionTransaction) -> None:
+    """What a write read for its notices is for its own commit only."""
+    if transaction.parent is None:
+        session.info.pop(_KNOWN, None)
 
 
 def _dossier(project: _Dossier) -> dict[str, Any]:
@@ -169,10 +235,14 @@ def _queue(session: Session, events: list[dict[str, Any]]) -> None:
     if not planned:
         return
     ids = sorted({uuid.UUID(item.project_id) for item in planned})
-    found = {
-        row[0]: _Dossier._make(row)
-        for row in session.connection().execute(_DOSSIERS, {"ids": ids}).all()
-    }
+    known: dict[uuid.UUID, _Dossier] = session.info.pop(_KNOWN, {})
+    found = {i: known[i] for i in ids if i in known}  # read with the write (`_keep_written`)
+    missing = [i for i in ids if i not in found]
+    if missing:
+        found.update(
+            (row[0], _Dossier._make(row))
+            for row in session.connection().execute(_DOSSIERS, {"ids": missing}).all()
+        )
     now = real_now()
     rows = []
     for item in planned:

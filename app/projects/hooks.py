@@ -8,7 +8,9 @@ import, as the guards of `app.projects.guards` and `app.audit`'s `on_append` lis
 `advance` calls the transition listeners after each transition, the edit of a draft the strand
 listeners when its strand changed. A step of the dossier may also need what a higher domain
 keeps: the documents the programme requires (R-DOC-1) are checked by the checks registered
-with `on_requirements`, which submission, the convention and the final report call.
+with `on_requirements`, which submission, the convention and the final report call. And what a
+commit's listeners read of a dossier (the notices' addresses, the webhooks' subscriptions) is
+registered with `on_written`, for a write that reads its dossier in one statement (issue 28).
 """
 
 from __future__ import annotations
@@ -51,10 +53,22 @@ RequirementFacts = Callable[[str], ColumnElement[Any]]
 (`project`), selected beside the dossier by a write that reads it in one statement (issue 28:
 a submission's documents, R-DOC-1, read with its dossier: one round trip less)."""
 
+WrittenFacts = Callable[[str], ColumnElement[Any]]
+"""`facts(dialect)`: what a listener of the commit reads of a dossier, as one column correlated
+to the dossier's row (`project`), selected beside the dossier by a write that reads it in one
+statement (issue 28: a submission's notices' addresses and the webhooks' subscriptions, read
+with its dossier: two round trips less at its commit)."""
+
+Keeper = Callable[[AsyncSession, "Project", Any], None]
+"""`keep(session, project, value)`: the dossier as written (its new status, its submission's
+instant) and what `facts` read, called once the write is made; the listener keeps what it needs
+in `session.info` for the commit, and forgets it when the transaction ends."""
+
 _listeners: dict[str, TransitionListener] = {}
 _strand_listeners: dict[str, StrandListener] = {}
 _requirement_checks: dict[str, RequirementCheck] = {}
 _requirement_facts: dict[str, RequirementFacts] = {}
+_written_facts: dict[str, tuple[WrittenFacts, Keeper]] = {}
 
 
 def on_transition(listener: TransitionListener) -> TransitionListener:
@@ -95,6 +109,34 @@ def requirement_fact_columns(dialect: str) -> list[Label[Any]]:
 def requirements_key() -> tuple[str, ...]:
     """What `requirement_fact_columns` selects (a cached statement's key)."""
     return tuple(_requirement_facts)
+
+
+def on_written(label: str, facts: WrittenFacts) -> Callable[[Keeper], Keeper]:
+    """Register `facts` (`WrittenFacts`, selected under `label`) and the keeper they go to."""
+
+    def register(keep: Keeper) -> Keeper:
+        _written_facts[label] = (facts, keep)
+        return keep
+
+    return register
+
+
+def written_fact_columns(dialect: str) -> list[Label[Any]]:
+    """The registered `WrittenFacts`, each labelled with its name, to select beside the dossier
+    (`FROM project`); a statement built with them is cached on `written_key`."""
+    return [facts(dialect).label(label) for label, (facts, _) in _written_facts.items()]
+
+
+def written_key() -> tuple[str, ...]:
+    """What `written_fact_columns` selects (a cached statement's key)."""
+    return tuple(_written_facts)
+
+
+def written(session: AsyncSession, project: Project, row: Mapping[Any, Any]) -> None:
+    """Hand each keeper its facts of `row` (a row that holds `written_fact_columns`) and the
+    dossier as written."""
+    for label, (_, keep) in list(_written_facts.items()):
+        keep(session, project, row[label])
 
 
 async def step_failures(

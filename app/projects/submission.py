@@ -73,13 +73,20 @@ FUNDING_FIELDS = (*repository.FUNDING_FIELDS, "position")
 
 @cache
 def _dossier_stmt(
-    dialect: str, kind: str, role: Role, _guards_generation: int, _requirements: tuple[str, ...]
+    dialect: str,
+    kind: str,
+    role: Role,
+    _guards_generation: int,
+    _requirements: tuple[str, ...],
+    _written: tuple[str, ...],
 ) -> Select[Any]:
     """The dossier in a scope of this kind (R-ACL-1: `repository`'s clause, bound as SCOPE),
     its lines, its candidate's name and kind, its programme's version, its département's own
-    forfaits, the facts the caller's guarded actions hang on and what the checks of its steps
-    read (R-DOC-1: its documents, `hooks.requirement_fact_columns`): one statement, built once
-    per dialect, scope kind, role, registry of guards and of requirement checks."""
+    forfaits, the facts the caller's guarded actions hang on, what the checks of its steps
+    read (R-DOC-1: its documents, `hooks.requirement_fact_columns`) and what the commit's
+    listeners read (`hooks.written_fact_columns`: its notices' addresses, the webhooks'
+    subscriptions): one statement, built once per dialect, scope kind, role, registry of
+    guards, of requirement checks and of written facts."""
     programme_version = (
         sa_select(Programme.version)  # type: ignore[call-overload]
         .where(Programme.id == PROJECT.c.programme_id)
@@ -98,6 +105,7 @@ def _dossier_stmt(
         repository._lines_json(dialect, FUNDING, FUNDING_FIELDS).label("funding_lines"),
         *guards.role_fact_columns(role),
         *hooks.requirement_fact_columns(dialect),
+        *hooks.written_fact_columns(dialect),
     ).join(CANDIDATE, CANDIDATE.c.id == PROJECT.c.candidate_id)
     clause = repository._scope_clause(kind, bindparam(repository.SCOPE, type_=String))
     if clause is not None:
@@ -140,6 +148,7 @@ async def _read(
         principal.role,
         guards.generation(),
         hooks.requirements_key(),
+        hooks.written_key(),
     )
     row = (await connection.execute(stmt, params)).one_or_none()
     if row is None:
@@ -269,6 +278,9 @@ async def submit(
         detail=INELIGIBLE,
     )
     await _write(session, principal, project)
+    # What the commit's listeners read of it, read with it (its notices' addresses, R-NOTIF-1;
+    # the subscriptions, R-HOOK-1): two round trips less at the commit (issue 28).
+    hooks.written(session, project, row._mapping)
     # R-EVAL-3: who advises on the strand matters to an advising role's guards only.
     advising = principal.role.value in terms.ADVISING_ROLES
     advisors = terms.advisors(programme, project.strand) if advising else frozenset()

@@ -13,11 +13,19 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import insert, select as sa_select
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    event as orm_event,
+    func,
+    insert,
+    select as sa_select,
+    type_coerce,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel import col, select
 
 from app.audit import service as audit_service
@@ -26,6 +34,7 @@ from app.auth.principal import Principal, Role
 from app.core.config import Settings
 from app.core.pagination import PageParams, keyset_page, split_page
 from app.core.types import utcnow
+from app.projects import hooks as project_hooks
 from app.webhooks.errors import EventNotFound, SubscriptionNotFound, TargetRefused
 from app.webhooks.guard import Resolver, Target, TargetPolicy, resolve, system_resolver
 from app.webhooks.models import WebhookDelivery, WebhookSubscription
@@ -267,16 +276,63 @@ _ACTIVE = sa_select(
 
 
 # session.info: the active subscriptions, read before the chain head's lock for `_fan_out`
+# (or with the dossier a write read: `_keep_written`)
 _SUBSCRIBED = "webhooks.subscribed"
+SUBSCRIPTIONS = "webhook_subscriptions"
+
+
+class _Subscription(NamedTuple):
+    """What the fan-out reads of an active subscription (a row of `_ACTIVE`)."""
+
+    id: uuid.UUID
+    event_types: list[str]
+    departement: str | None
+
+
+def _subscriptions_column(dialect: str) -> ColumnElement[Any]:
+    """The active subscriptions as one JSON array of `_Subscription`s' fields, to select beside
+    a dossier's row (`WrittenFacts`; NULL on PostgreSQL when there is none)."""
+    fields = (_SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.event_types, _SUBSCRIPTIONS.c.departement)
+    if dialect == "postgresql":
+        aggregate = func.json_agg(func.json_build_array(*fields))
+    else:
+        identifier, types, departement = fields
+        aggregate = func.json_group_array(
+            func.json_array(identifier, func.json(types), departement)
+        )
+    found = sa_select(aggregate).where(_SUBSCRIPTIONS.c.status == "active")
+    return type_coerce(found.scalar_subquery(), JSON)
+
+
+@project_hooks.on_written(SUBSCRIPTIONS, _subscriptions_column)
+def _keep_written(session: AsyncSession, _project: Any, value: Any) -> None:
+    """R-HOOK-1: the active subscriptions read with the dossier a write read, for `_fan_out`
+    at its commit (issue 28: a submission's events need no statement of their own). Read at
+    the write's start rather than just before the chain head's lock: either way a subscription
+    made meanwhile meets the events appended after its own commit."""
+    session.info[_SUBSCRIBED] = [
+        _Subscription(uuid.UUID(str(i)), list(types or ()), departement)
+        for i, types, departement in value or ()
+    ]
 
 
 @audit_service.before_append
 def _read_subscriptions(session: Session, events: list[dict[str, Any]]) -> None:
     """R-HOOK-1: the active subscriptions, when an event is of a subscribed type, read before
     the chain head's lock is taken (issue 28: one statement less held under it) for
-    `_fan_out`, which runs after the append in the same `before_commit`."""
+    `_fan_out`, which runs after the append in the same `before_commit`; unless the write read
+    them with its dossier (`_keep_written`)."""
+    if _SUBSCRIBED in session.info:
+        return
     wanted = any(event_types_of(e["object_type"], e["action"], e["after"]) for e in events)
     session.info[_SUBSCRIBED] = session.connection().execute(_ACTIVE).all() if wanted else None
+
+
+@orm_event.listens_for(Session, "after_transaction_end")
+def _forget_subscribed(session: Session, transaction: SessionTransaction) -> None:
+    """The subscriptions a transaction read are for its own commit only."""
+    if transaction.parent is None:
+        session.info.pop(_SUBSCRIBED, None)
 
 
 @audit_service.on_append

@@ -4,6 +4,7 @@ notifications a dossier's State readers see (masked, R-ACL-1), the preview."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from httpx import AsyncClient
@@ -12,6 +13,7 @@ from sqlmodel import col, select
 
 from app.audit import service as audit
 from app.audit.models import AuditEvent
+from app.core.clock import PARIS
 from app.notifications.models import Notification
 from tests.api.committees.test_full_scenario import Front
 from tests.conftest import MARSEILLE_SIREN, Actors
@@ -129,6 +131,18 @@ async def test_r_notif_1_submission_queues_both_with_the_change_and_masks_them(
         ("submission_receipt", "marie.martin@mairie-x.fr"),
         ("submission_received", "fitn7@bouches-du-rhone.gouv.fr"),
     ]
+    # What the messages will say, read with the submission's dossier (issue 28): the dossier
+    # as submitted, as a front-end reads it next.
+    dossier = await client.get(f"/api/v1/projects/{project_id}", headers=headers(actors.dinum))
+    read = dossier.json()
+    submitted_on = datetime.fromisoformat(read["submitted_at"]).astimezone(PARIS).date()
+    for row in rows:
+        assert row.context["submitted_on"] == submitted_on.isoformat()
+        assert row.context["requested_cents"] == read["requested_cents"]
+        assert row.context["title"] == read["title"]
+        assert row.context["candidate_name"] == read["candidate_name"]
+        assert row.context["project_id"] == project_id
+    assert [r.context["contact_name"] for r in rows] == [CONTACT["name"], None]
     url = f"/api/v1/projects/{project_id}/notifications"
     for who in (actors.dinum, actors.pref13):
         listed = await client.get(url, headers=headers(who))

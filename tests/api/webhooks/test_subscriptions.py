@@ -4,6 +4,7 @@ change."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,9 +13,13 @@ from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from app.audit import service as audit
-from tests.conftest import Actors
+from app.audit.models import AuditEvent
+from tests.api.committees.test_full_scenario import Front
+from tests.conftest import MARSEILLE_SIREN, Actors
+from tests.support import siret_of
 
 HOOKS = "/api/v1/webhooks"
 TARGET = "https://93.184.216.34/guichet"  # a public address: no DNS needed
@@ -233,6 +238,45 @@ async def test_r_hook_1_the_outbox_row_is_written_with_the_change_and_listed(
     assert delivery["event_type"] == "committee.closed"
     assert delivery["status"] == "pending" and delivery["attempts"] == 0
     assert delivery["next_attempt_at"] is not None
+
+
+async def test_r_hook_1_a_submission_s_deliveries_from_the_subscriptions_read_with_it(
+    client: AsyncClient, headers: Any, actors: Actors, session: AsyncSession
+) -> None:
+    """Issue 28: a submission reads the active subscriptions with its dossier, not at its
+    commit: each active one that reaches the dossier's département gets its delivery, named by
+    the event's place in the chain; another département's and a deleted one get none."""
+    national = (await create(client, headers, actors.dinum)).json()
+    local = (await create(client, headers, actors.pref13)).json()
+    await create(client, headers, actors.pref75)  # R-HOOK-1: another département's
+    gone = (await create(client, headers, actors.dinum)).json()
+    await client.delete(f"{HOOKS}/{gone['id']}", headers=headers(actors.dinum))
+    candidate = await client.post(
+        "/api/v1/candidates",
+        json={"siret": siret_of(MARSEILLE_SIREN), "kind": "commune"},
+        headers=headers(actors.cand_a),
+    )
+    assert candidate.status_code == 201, candidate.text
+    front = Front(client, headers)
+    project_id = await front.file(actors.cand_a)
+    await front.act(actors.cand_a, project_id, "submit")
+    [submitted] = (
+        await session.execute(
+            select(AuditEvent).where(
+                col(AuditEvent.object_id) == project_id,
+                col(AuditEvent.action) == "status_changed",
+            )
+        )
+    ).scalars()
+    deliveries = (
+        await session.execute(
+            text("SELECT subscription_id, event_seq, event_type FROM webhook_delivery")
+        )
+    ).all()
+    assert sorted((str(uuid.UUID(str(s))), q, t) for s, q, t in deliveries) == sorted(
+        (subscription["id"], submitted.seq, "project.status_changed")
+        for subscription in (national, local)
+    )
 
 
 async def test_r_hook_1_replay_needs_a_known_event(
