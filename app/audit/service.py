@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, event, func, insert, select as sa_select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from app.audit.errors import AuditForbidden
@@ -47,9 +47,12 @@ from app.audit.rules import (
 )
 from app.auth.principal import Principal, Role
 from app.core.config import Settings, get_settings
+from app.core.db import transaction_info
 from app.core.pagination import PageParams
 from app.core.types import utcnow
 
+# transaction_info: the events a transaction buffers, appended by its commit (a rolled-back
+# transaction leaves none: they are forgotten with it)
 _PENDING = "audit.pending"
 AUDIT_TABLE = AuditEvent.__table__  # type: ignore[attr-defined]
 VERIFY_BATCH = 1000
@@ -155,7 +158,7 @@ async def record(
     if before is not None and after is not None and not old and not new:
         return False
     await session.connection()  # begin the transaction now: its end settles the event
-    pending: list[dict[str, Any]] = session.sync_session.info.setdefault(_PENDING, [])
+    pending: list[dict[str, Any]] = transaction_info(session).setdefault(_PENDING, [])
     pending.append(
         {
             "id": uuid.uuid4(),
@@ -222,7 +225,7 @@ def _append_pending(session: Session) -> None:
     """Append the transaction's buffered events to the chain, as its last statements."""
     if session.in_nested_transaction():
         return
-    pending: list[dict[str, Any]] = session.info.pop(_PENDING, [])
+    pending: list[dict[str, Any]] = transaction_info(session).pop(_PENDING, [])
     if not pending:
         return
     session.flush()  # the change itself first: the head's lock is taken after it
@@ -252,13 +255,6 @@ def _append_pending(session: Session) -> None:
         connection.execute(_MOVE_HEAD, moved)
     for listener in _append_listeners:
         listener(session, rows)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _forget_pending(session: Session, transaction: SessionTransaction) -> None:
-    """A rolled-back transaction leaves no event (a committed one has appended its own)."""
-    if transaction.parent is None:
-        session.info.pop(_PENDING, None)
 
 
 # -- reading --------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.pool import NullPool
 from sqlmodel import Field, SQLModel
 
@@ -145,6 +146,24 @@ async def read_only_transaction(session: AsyncSession) -> None:
     PostgreSQL (whose reads never block writers)."""
     if not session.in_transaction():
         await session.connection(execution_options={READ_ONLY_OPTION: True})
+
+
+_TRANSACTION_INFO = "guichet.transaction"
+
+
+def transaction_info(session: Session | AsyncSession) -> dict[str, Any]:
+    """What the session's current transaction keeps for its own commit: the audit events it
+    buffers, what its commit's listeners read before the commit (the notices' dossiers, the
+    webhooks' subscriptions). Part of `session.info`, forgotten when the transaction ends,
+    committed or rolled back: a keeper has nothing to clear, and nothing of a transaction
+    reaches the next one of the same session."""
+    return session.info.setdefault(_TRANSACTION_INFO, {})  # type: ignore[no-any-return]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_transaction_info(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the session's own transaction, not a savepoint
+        session.info.pop(_TRANSACTION_INFO, None)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

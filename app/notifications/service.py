@@ -20,7 +20,6 @@ from sqlalchemy import (
     JSON,
     ColumnElement,
     bindparam,
-    event,
     func,
     insert,
     select as sa_select,
@@ -28,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from app.audit import service as audit_service
@@ -37,6 +36,7 @@ from app.candidates.models import Candidate
 from app.core import clock
 from app.core.clock import PARIS
 from app.core.config import Settings
+from app.core.db import transaction_info
 from app.core.types import utcnow
 from app.notifications.errors import AddressNotFound, NotificationForbidden
 from app.notifications.models import Notification, PrefectureAddress
@@ -114,7 +114,7 @@ _DOSSIERS = (
 )
 
 
-# session.info: the dossiers a write read with the facts its notices need (`_keep_written`),
+# transaction_info: the dossiers a write read with the facts its notices need (`_keep_written`),
 # for `_queue` at its commit, by id.
 _KNOWN = "notifications.dossiers"
 ADDRESSES = "notification_addresses"
@@ -149,7 +149,7 @@ def _keep_written(session: AsyncSession, project: Project, value: Any) -> None:
     if value is None:
         return  # no candidate: `_queue` reads it (and tells no one)
     name, contact_email, contact_name, prefecture_email = value
-    session.info.setdefault(_KNOWN, {})[project.id] = _Dossier(
+    transaction_info(session).setdefault(_KNOWN, {})[project.id] = _Dossier(
         project.id,
         project.departement,
         project.title,
@@ -161,13 +161,6 @@ def _keep_written(session: AsyncSession, project: Project, value: Any) -> None:
         contact_name,
         prefecture_email,
     )
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _forget_known(session: Session, transaction: SessionTransaction) -> None:
-    """What a write read for its notices is for its own commit only."""
-    if transaction.parent is None:
-        session.info.pop(_KNOWN, None)
 
 
 def _dossier(project: _Dossier) -> dict[str, Any]:
@@ -235,7 +228,7 @@ def _queue(session: Session, events: list[dict[str, Any]]) -> None:
     if not planned:
         return
     ids = sorted({uuid.UUID(item.project_id) for item in planned})
-    known: dict[uuid.UUID, _Dossier] = session.info.pop(_KNOWN, {})
+    known: dict[uuid.UUID, _Dossier] = transaction_info(session).pop(_KNOWN, {})
     found = {i: known[i] for i in ids if i in known}  # read with the write (`_keep_written`)
     missing = [i for i in ids if i not in found]
     if missing:

@@ -62,7 +62,7 @@ with its dossier: two round trips less at its commit)."""
 Keeper = Callable[[AsyncSession, "Project", Any], None]
 """`keep(session, project, value)`: the dossier as written (its new status, its submission's
 instant) and what `facts` read, called once the write is made; the listener keeps what it needs
-in `session.info` for the commit, and forgets it when the transaction ends."""
+for the commit in `app.core.db.transaction_info(session)`, forgotten when the transaction ends."""
 
 _listeners: dict[str, TransitionListener] = {}
 _strand_listeners: dict[str, StrandListener] = {}

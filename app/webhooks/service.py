@@ -18,20 +18,20 @@ from typing import Any, NamedTuple
 from sqlalchemy import (
     JSON,
     ColumnElement,
-    event as orm_event,
     func,
     insert,
     select as sa_select,
     type_coerce,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from app.audit import service as audit_service
 from app.audit.models import AuditEvent
 from app.auth.principal import Principal, Role
 from app.core.config import Settings
+from app.core.db import transaction_info
 from app.core.pagination import PageParams, keyset_page, split_page
 from app.core.types import utcnow
 from app.projects import hooks as project_hooks
@@ -275,7 +275,7 @@ _ACTIVE = sa_select(
 ).where(_SUBSCRIPTIONS.c.status == "active")
 
 
-# session.info: the active subscriptions, read before the chain head's lock for `_fan_out`
+# transaction_info: the active subscriptions, read before the chain head's lock for `_fan_out`
 # (or with the dossier a write read: `_keep_written`)
 _SUBSCRIBED = "webhooks.subscribed"
 SUBSCRIPTIONS = "webhook_subscriptions"
@@ -310,7 +310,7 @@ def _keep_written(session: AsyncSession, _project: Any, value: Any) -> None:
     at its commit (issue 28: a submission's events need no statement of their own). Read at
     the write's start rather than just before the chain head's lock: either way a subscription
     made meanwhile meets the events appended after its own commit."""
-    session.info[_SUBSCRIBED] = [
+    transaction_info(session)[_SUBSCRIBED] = [
         _Subscription(uuid.UUID(str(i)), list(types or ()), departement)
         for i, types, departement in value or ()
     ]
@@ -322,24 +322,18 @@ def _read_subscriptions(session: Session, events: list[dict[str, Any]]) -> None:
     the chain head's lock is taken (issue 28: one statement less held under it) for
     `_fan_out`, which runs after the append in the same `before_commit`; unless the write read
     them with its dossier (`_keep_written`)."""
-    if _SUBSCRIBED in session.info:
+    kept = transaction_info(session)
+    if _SUBSCRIBED in kept:
         return
     wanted = any(event_types_of(e["object_type"], e["action"], e["after"]) for e in events)
-    session.info[_SUBSCRIBED] = session.connection().execute(_ACTIVE).all() if wanted else None
-
-
-@orm_event.listens_for(Session, "after_transaction_end")
-def _forget_subscribed(session: Session, transaction: SessionTransaction) -> None:
-    """The subscriptions a transaction read are for its own commit only."""
-    if transaction.parent is None:
-        session.info.pop(_SUBSCRIBED, None)
+    kept[_SUBSCRIBED] = session.connection().execute(_ACTIVE).all() if wanted else None
 
 
 @audit_service.on_append
 def _fan_out(session: Session, events: list[dict[str, Any]]) -> None:
     """R-HOOK-1: the outbox rows of these audit events, in their transaction (each delivery
     names its event's place in the chain, `seq`: written after the append)."""
-    subscriptions = session.info.pop(_SUBSCRIBED, None)
+    subscriptions = transaction_info(session).pop(_SUBSCRIBED, None)
     if not subscriptions:
         return
     rows = _delivery_rows(subscriptions, events, real_now())
