@@ -30,6 +30,7 @@ outside these kinds fails at startup (`LeanRouteError`), never silently.
 
 from __future__ import annotations
 
+import abc
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -70,13 +71,13 @@ class LeanRouteError(TypeError):
     """A route marked lean whose dependencies the lean path cannot solve."""
 
 
-class LeanAccess:
+class LeanAccess(abc.ABC):
     """The access a lean route opens as its dependency does (a read's connection, a write's
-    session): implemented by `app.auth.dependencies`' `read_access` and `write_access`
-    (`opened(request)`: an async context manager)."""
+    session): implemented by `app.auth.dependencies`' `read_access` and `write_access`."""
 
-    def opened(self, request: Request) -> Any:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abc.abstractmethod
+    def opened(self, request: Request) -> Any:
+        """An async context manager: what the route works with, for this request."""
 
 
 @dataclass(frozen=True, slots=True)
