@@ -34,6 +34,7 @@ from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from app.auth.principal import Principal, Role
 from app.candidates.models import Candidate
+from app.core import rawsql
 from app.core.concurrency import check_if_match
 from app.core.errors import PreconditionFailed
 from app.core.rules import raise_failures
@@ -150,7 +151,7 @@ async def _read(
         hooks.requirements_key(),
         hooks.written_key(),
     )
-    row = (await connection.execute(stmt, params)).one_or_none()
+    row = await rawsql.fetchrow(connection, stmt, params)  # PostgreSQL: asyncpg's own (issue 28)
     if row is None:
         raise ProjectNotFound()
     project = _loaded(Project, dict(zip(PROJECT_COLUMNS, row, strict=False)))
@@ -181,7 +182,8 @@ _SUBMIT = (
 
 
 # PostgreSQL: the UPDATE and the history row in one statement (a data-modifying WITH: the row
-# is written only when the guarded UPDATE was, and the INSERT's count says whether it was).
+# is written only when the guarded UPDATE was, and the row it returns says whether it was), run
+# on asyncpg's own connection (`app.core.rawsql`, issue 28).
 HISTORY = ProjectTransition.__table__  # type: ignore[attr-defined]
 _MOVED = _SUBMIT.returning(PROJECT.c.id).cte("moved")
 _SUBMIT_STAMPED = (
@@ -194,6 +196,7 @@ _SUBMIT_STAMPED = (
         ),
     )
     .add_cte(_MOVED)
+    .returning(HISTORY.c.project_id)
 )
 
 
@@ -225,12 +228,12 @@ async def _write(session: AsyncSession, principal: Principal, project: Project) 
     connection = await session.connection()
     if connection.dialect.name == "postgresql":
         params = {**guarded, **{f"h_{k}": v for k, v in history.items() if k != "project_id"}}
-        written = await connection.execute(_SUBMIT_STAMPED, params)
+        moved = await rawsql.fetchrow(connection, _SUBMIT_STAMPED, params) is not None
     else:
-        written = await connection.execute(_SUBMIT, guarded)
-        if written.rowcount == 1:
+        moved = (await connection.execute(_SUBMIT, guarded)).rowcount == 1
+        if moved:
             await connection.execute(INSERT_STAMP, history)
-    if written.rowcount != 1:
+    if not moved:
         raise PreconditionFailed(code="R-FLOW-3")  # R-FLOW-3: changed since it was read
     await announced(session, principal, project, before, Action.SUBMIT, None)
 
