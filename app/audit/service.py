@@ -46,6 +46,7 @@ from app.audit.rules import (
     verify_chain,
 )
 from app.auth.principal import Principal, Role
+from app.core import rawsql
 from app.core.config import Settings, get_settings
 from app.core.db import transaction_info
 from app.core.pagination import PageParams
@@ -232,7 +233,7 @@ def _append_pending(session: Session) -> None:
     for prepare in _prepare_listeners:  # what needs nothing of the chain, before its lock
         prepare(session, pending)
     connection = session.connection()
-    head = connection.execute(_LOCK_HEAD).first()
+    head: Any = rawsql.fetchrow_sync(connection, _LOCK_HEAD, {})  # PostgreSQL: asyncpg's own
     if head is None:  # a database built without the migration (which creates the head)
         connection.execute(insert(HEAD_TABLE).values(id=1, last_seq=0, last_hash=GENESIS_HASH))
         last_seq, last_hash = 0, GENESIS_HASH
@@ -249,7 +250,8 @@ def _append_pending(session: Session) -> None:
     moved = {"new_seq": last_seq, "new_hash": last_hash}
     if len(rows) == 1 and connection.dialect.name == "postgresql":
         # The event and the head's move in one statement: one round trip less under the lock.
-        connection.execute(_APPEND_ONE, {**{f"e_{k}": v for k, v in rows[0].items()}, **moved})
+        appended = {**{f"e_{k}": v for k, v in rows[0].items()}, **moved}
+        rawsql.fetchrow_sync(connection, _APPEND_ONE, appended)
     else:
         connection.execute(_INSERT_EVENTS, rows)
         connection.execute(_MOVE_HEAD, moved)

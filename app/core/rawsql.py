@@ -42,10 +42,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Executable, Row
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.engine.result import SimpleResultMetaData
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.util import greenlet_spawn
+from sqlalchemy.util import await_only, greenlet_spawn
 
 _REQUIRED: Any = object()  # a bind parameter the caller must give
 _CACHE_LIMIT = 2048  # shapes are few (built once each); a bound all the same
@@ -136,53 +136,75 @@ async def _run(
     fairy = sync._dbapi_connection
     if fairy is None:
         fairy = await connection.get_raw_connection()
+    arguments = _arguments(shape, params)
+    try:
+        return await _on_driver(sync, fairy, shape, arguments, one)
+    except _DriverError as failed:
+        await greenlet_spawn(
+            _raise_translated, sync, failed.adapted, failed.error, shape, arguments
+        )
+
+
+def _run_in_greenlet(sync: Connection, shape: _Shape, params: Mapping[str, Any], one: bool) -> Any:
+    """`_run` for a caller that runs in SQLAlchemy's greenlet (a session's `before_commit`
+    listener): the same statement, its coroutine awaited as SQLAlchemy's adapter awaits its
+    own."""
+    fairy: Any = sync.connection  # checked out (revalidated or refused) as SQLAlchemy does
+    arguments = _arguments(shape, params)
+    try:
+        return await_only(_on_driver(sync, fairy, shape, arguments, one))
+    except _DriverError as failed:
+        _raise_translated(sync, failed.adapted, failed.error, shape, arguments)
+
+
+class _DriverError(Exception):
+    """asyncpg's `error`, raised by the connection `adapted`, to translate (`_raise_translated`,
+    which may close the connection: in the greenlet)."""
+
+    def __init__(self, adapted: Any, error: Exception) -> None:
+        self.adapted, self.error = adapted, error
+
+
+async def _on_driver(sync: Any, fairy: Any, shape: _Shape, arguments: list[Any], one: bool) -> Any:
+    """The statement on the checked-out connection `fairy` of `sync`, its events fired."""
     adapted: Any = fairy.dbapi_connection
     driver: Any = fairy.driver_connection
-    arguments = _arguments(shape, params)
     events = sync._has_events or sync.engine._has_events
     if events:
         for before in sync.dispatch.before_cursor_execute:
             before(sync, None, shape.sql, arguments, None, False)
     try:
         if adapted._transaction is None and adapted.isolation_level != "autocommit":
-            # A snapshot read whose first statement this is: begin its transaction as
-            # SQLAlchemy's adapter does before its first statement (REPEATABLE READ, READ ONLY).
+            # A transaction whose first statement this is (a snapshot read's, a write's): begun
+            # as SQLAlchemy's adapter begins it before its first statement.
             await adapted._start_transaction()
         if not shape.described:
-            await _describe(shape, driver, connection.dialect)
+            await _describe(shape, driver, sync.dialect)
         found = await (driver.fetchrow if one else driver.fetch)(shape.sql, *arguments)
     except Exception as error:
-        await _raise_translated(connection, adapted, error, shape.sql, arguments)
+        raise _DriverError(adapted, error) from error
     if events:
         for after in sync.dispatch.after_cursor_execute:
             after(sync, None, shape.sql, arguments, None, False)
     return found
 
 
-async def _raise_translated(
-    connection: AsyncConnection, adapted: Any, error: Exception, sql: str, arguments: list[Any]
+def _raise_translated(
+    sync: Any, adapted: Any, error: Exception, shape: _Shape, arguments: list[Any]
 ) -> None:
     """Raise `error` as SQLAlchemy would have: translated to the dialect's DBAPI error, then
     wrapped (`DBAPIError`) with the connection invalidated on a disconnect (which may close it:
-    in a greenlet, as SQLAlchemy's own execution is)."""
+    called in a greenlet, as SQLAlchemy's own execution is)."""
     try:
         adapted._handle_exception(error)
     except Exception as translated:
-        if not isinstance(translated, connection.dialect.loaded_dbapi.Error):
+        if not isinstance(translated, sync.dialect.loaded_dbapi.Error):
             raise
-        sync: Any = connection.sync_connection
-        await greenlet_spawn(
-            sync._handle_dbapi_exception,
-            translated,
-            sql,
-            arguments,
-            None,
-            None,
-        )
+        sync._handle_dbapi_exception(translated, shape.sql, arguments, None, None)
     raise error  # unreachable: both above raise
 
 
-def _native(connection: AsyncConnection) -> bool:
+def _native(connection: AsyncConnection | Connection) -> bool:
     return connection.dialect.driver == "asyncpg"
 
 
@@ -211,3 +233,19 @@ async def fetch(
     records = await _run(connection, shape, params, one=False)
     metadata, processors, key_to_index = shape.metadata, shape.processors, shape.key_to_index
     return [Row(metadata, processors, key_to_index, record) for record in records]
+
+
+def fetchrow_sync(
+    connection: Connection, stmt: Executable, params: Mapping[str, Any]
+) -> Row[Any] | None:
+    """`fetchrow` for a session's listener that runs in SQLAlchemy's greenlet, on the session's
+    connection (`session.connection()`): the audit chain's head locked and moved, the counters'
+    upsert, at a write's commit (issue 28). None also for a statement that returns no rows."""
+    shape = _shape(stmt, connection.dialect) if _native(connection) else None
+    if shape is None:
+        result = connection.execute(stmt, dict(params))
+        return result.first() if result.returns_rows else None  # None: a write without RETURNING
+    record = _run_in_greenlet(connection, shape, params, one=True)
+    if record is None:
+        return None
+    return Row(shape.metadata, shape.processors, shape.key_to_index, record)

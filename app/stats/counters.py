@@ -48,6 +48,7 @@ from sqlmodel import col
 from app.audit import service as audit_service
 from app.budgets.models import Grant, Payment, net_amount
 from app.candidates.models import Candidate
+from app.core import rawsql
 from app.projects.models import Project
 from app.stats import together
 from app.stats.models import StatsBeneficiary, StatsCounter, StatsProject
@@ -248,7 +249,7 @@ def apply(
     dialect, connection = _dialect(session), session.connection()
     saved = [{"project_id": pid, **c.__dict__} for pid, c in sorted((contributions or {}).items())]
     if saved and dialect is postgresql:
-        connection.execute(together.statement(), together.params(counters, saved))
+        rawsql.fetchrow_sync(connection, together.statement(), together.params(counters, saved))
         counters, saved = [], []
     if counters:
         connection.execute(

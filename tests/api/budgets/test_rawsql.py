@@ -181,3 +181,41 @@ async def test_a_driver_error_is_sqlalchemys_and_a_dead_connection_is_invalidate
             await rawsql.fetchrow(connection, select(func.now()), {})
         assert dead.value.connection_invalidated
         assert connection.invalidated
+
+
+@postgresql
+async def test_in_a_listener_a_driver_error_is_sqlalchemys_and_a_dead_connection_invalidated(
+    engine: AsyncEngine,
+) -> None:
+    """`fetchrow_sync`, as the commit's listeners call it (in SQLAlchemy's greenlet, on the
+    session's connection: the audit chain's head, the counters' upsert), answers and fails as
+    the async path does: a statement over the timeout is SQLAlchemy's DBAPIError and the
+    transaction's connection still serves; a dead backend invalidates it."""
+    sleep = select(func.pg_sleep(0.5))
+    async with AsyncSession(engine) as session:
+
+        def over_the_timeout(sync: Any) -> tuple[Any, Any]:
+            connection = sync.connection()
+            connection.exec_driver_sql("SAVEPOINT timing")
+            connection.exec_driver_sql("SET LOCAL statement_timeout = 50")
+            with pytest.raises(DBAPIError) as timed_out:
+                rawsql.fetchrow_sync(connection, sleep, {})
+            connection.exec_driver_sql("ROLLBACK TO SAVEPOINT timing")
+            assert rawsql.fetchrow_sync(connection, update_none, {}) is None  # no rows
+            return timed_out.value, rawsql.fetchrow_sync(
+                connection, select(func.pg_backend_pid()), {}
+            )
+
+        update_none = update(Programme).where(Programme.code == "none such").values(version=0)
+        timed_out, pid = await session.run_sync(over_the_timeout)
+        assert "canceling statement" in str(timed_out.orig)
+        assert not timed_out.connection_invalidated
+        async with engine.connect() as other:
+            await other.execute(select(func.pg_terminate_backend(pid[0])))
+
+        def dead(sync: Any) -> Any:
+            with pytest.raises(DBAPIError) as failed:
+                rawsql.fetchrow_sync(sync.connection(), select(func.now()), {})
+            return failed.value
+
+        assert (await session.run_sync(dead)).connection_invalidated

@@ -1,21 +1,29 @@
 """Issue 28: the submission's own statements (its dossier's read, its UPDATE guarded by the
-version with its history row) run on asyncpg's connection on PostgreSQL (app/core/rawsql.py)
-and through SQLAlchemy's execution elsewhere; either way R-FLOW-3's guard holds and the write
-is the same."""
+version with its history row) and its commit's (the audit chain's head locked, the event
+appended with the head's move, the counters' upsert) run on asyncpg's connection on PostgreSQL
+(app/core/rawsql.py) and through SQLAlchemy's execution elsewhere; either way R-FLOW-3's guard
+holds, the write is the same, the chain verifies (R-AUDIT-1) and the counters are their
+recomputation from the dossiers."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from httpx import AsyncClient
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit import service as audit
+from app.audit.models import AuditEvent
 from app.core import rawsql
 from app.core.errors import PreconditionFailed
 from app.projects import submission
 from app.projects.models import Project, ProjectTransition
+from tests.api.stats.counting import assert_counters_recomputed
 from tests.conftest import MARSEILLE_SIREN, Actors
 from tests.factories import make_candidate, make_project
-from tests.support import backend_url
+from tests.support import backend_url, file_required_documents
 
 
 @pytest.fixture(params=["asyncpg", "sqlalchemy"])
@@ -76,3 +84,26 @@ async def test_r_flow_1_a_submission_writes_its_status_and_its_history(
     ).one()
     assert tuple(written) == ("submitted", project.version + 1, 1)
     assert await _history(session, project) == [("submit", "submitted")]
+
+
+async def test_r_audit_1_a_submission_commits_its_event_and_its_counters(
+    session: AsyncSession, client: AsyncClient, headers: Any, actors: Actors, execution: str
+) -> None:
+    marseille = await make_candidate(session, siren=MARSEILLE_SIREN)
+    project = await make_project(session, candidate=marseille)
+    mine = headers(actors.cand_a)
+    await file_required_documents(client, mine, project.id, step="submission")
+    before = await audit.verify(session)
+    submitted = await client.post(
+        f"/api/v1/projects/{project.id}/submit", headers={**mine, "If-Match": '"v1"'}
+    )
+    assert submitted.status_code == 200, submitted.text
+    checked = await audit.verify(session)
+    assert checked.broken is None and checked.head_seq > before.head_seq
+    appended = await session.scalar(
+        select(AuditEvent.action).where(
+            AuditEvent.object_id == str(project.id), AuditEvent.seq == checked.head_seq
+        )
+    )
+    assert appended == "status_changed"  # the submission's event, at the head
+    await session.run_sync(lambda s: assert_counters_recomputed(s.connection()))
