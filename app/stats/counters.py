@@ -292,6 +292,11 @@ def _touched_stmt(kinds: tuple[str, ...]) -> Any:
     return _recount_stmt(or_(*(_TOUCHED[kind]() for kind in kinds)))
 
 
+# The most frequent shape, one dossier's change (a submission, an instruction's step): its
+# statement has no list to expand, so that it runs on asyncpg's own connection (rawsql).
+_ONE_DOSSIER = _recount_stmt(col(Project.id) == bindparam("project"))
+
+
 def _recount_rows(session: Session, rows: Iterable[Any]) -> None:
     """Move each dossier of `rows` (`_recount_stmt`'s) from its counted contribution to its
     current one."""
@@ -346,7 +351,10 @@ def _count(session: Session, rows: list[dict[str, Any]]) -> None:
     once per shape, run on the session's connection (Core rows, no ORM loading)."""
     touched = {kind: _ids(rows, kind) for kind in _TOUCHED}
     params = {f"{kind}s": sorted(ids) for kind, ids in touched.items() if ids}
-    if params:
+    if list(params) == ["projects"] and len(params["projects"]) == 1:
+        one = {"project": params["projects"][0]}
+        _recount_rows(session, rawsql.fetch_sync(session.connection(), _ONE_DOSSIER, one))
+    elif params:
         stmt = _touched_stmt(tuple(kind for kind, ids in touched.items() if ids))
         _recount_rows(session, session.connection().execute(stmt, params).all())
     payments = _ids(rows, "payment")
