@@ -217,6 +217,18 @@ def _native(connection: AsyncConnection | Connection) -> bool:
     return connection.dialect.driver == "asyncpg"
 
 
+def _row(shape: _Shape, record: Any) -> Row[Any] | None:
+    """A driver's record as the `Row` SQLAlchemy would give (None for no record)."""
+    if record is None:
+        return None
+    return Row(shape.metadata, shape.processors, shape.key_to_index, record)
+
+
+def _rows(shape: _Shape, records: Sequence[Any]) -> list[Row[Any]]:
+    metadata, processors, key_to_index = shape.metadata, shape.processors, shape.key_to_index
+    return [Row(metadata, processors, key_to_index, record) for record in records]
+
+
 async def fetchrow(
     connection: AsyncConnection, stmt: Executable, params: Mapping[str, Any]
 ) -> Row[Any] | None:
@@ -225,10 +237,7 @@ async def fetchrow(
     shape = _shape(stmt, connection.dialect) if _native(connection) else None
     if shape is None:
         return (await connection.execute(stmt, dict(params))).first()
-    record = await _run(connection, shape, params, one=True)
-    if record is None:
-        return None
-    return Row(shape.metadata, shape.processors, shape.key_to_index, record)
+    return _row(shape, await _run(connection, shape, params, one=True))
 
 
 async def fetch(
@@ -239,9 +248,7 @@ async def fetch(
     shape = _shape(stmt, connection.dialect) if _native(connection) else None
     if shape is None:
         return (await connection.execute(stmt, dict(params))).all()
-    records = await _run(connection, shape, params, one=False)
-    metadata, processors, key_to_index = shape.metadata, shape.processors, shape.key_to_index
-    return [Row(metadata, processors, key_to_index, record) for record in records]
+    return _rows(shape, await _run(connection, shape, params, one=False))
 
 
 def fetchrow_sync(
@@ -254,10 +261,7 @@ def fetchrow_sync(
     if shape is None:
         result = connection.execute(stmt, dict(params))
         return result.first() if result.returns_rows else None  # None: a write without RETURNING
-    record = _run_in_greenlet(connection, shape, params, one=True)
-    if record is None:
-        return None
-    return Row(shape.metadata, shape.processors, shape.key_to_index, record)
+    return _row(shape, _run_in_greenlet(connection, shape, params, one=True))
 
 
 def fetch_sync(
@@ -268,6 +272,4 @@ def fetch_sync(
     shape = _shape(stmt, connection.dialect) if _native(connection) else None
     if shape is None:
         return connection.execute(stmt, dict(params)).all()
-    records = _run_in_greenlet(connection, shape, params, one=False)
-    metadata, processors, key_to_index = shape.metadata, shape.processors, shape.key_to_index
-    return [Row(metadata, processors, key_to_index, record) for record in records]
+    return _rows(shape, _run_in_greenlet(connection, shape, params, one=False))

@@ -46,12 +46,18 @@ async def _history(session: AsyncSession, project: Project) -> list[tuple[str, s
     return [tuple(row) for row in found.all()]  # type: ignore[misc]
 
 
-async def test_r_flow_3_a_submission_changed_since_its_read_writes_nothing(
-    session: AsyncSession, actors: Actors, execution: str
-) -> None:
-    project = await make_project(
+@pytest.fixture
+async def draft(session: AsyncSession) -> Project:
+    """A draft of Marseille's, which `actors.cand_a` may submit."""
+    return await make_project(
         session, candidate=await make_candidate(session, siren=MARSEILLE_SIREN)
     )
+
+
+async def test_r_flow_3_a_submission_changed_since_its_read_writes_nothing(
+    session: AsyncSession, actors: Actors, execution: str, draft: Project
+) -> None:
+    project = draft
     read, _ = await submission._read(session, actors.cand_a, project.id)
     # Another request changes the dossier between this one's read and its UPDATE.
     await session.execute(
@@ -66,11 +72,9 @@ async def test_r_flow_3_a_submission_changed_since_its_read_writes_nothing(
 
 
 async def test_r_flow_1_a_submission_writes_its_status_and_its_history(
-    session: AsyncSession, actors: Actors, execution: str
+    session: AsyncSession, actors: Actors, execution: str, draft: Project
 ) -> None:
-    project = await make_project(
-        session, candidate=await make_candidate(session, siren=MARSEILLE_SIREN)
-    )
+    project = draft
     read, row = await submission._read(session, actors.cand_a, project.id)
     assert row.candidate_kind == "commune" and read.version == project.version
     await submission._write(session, actors.cand_a, read)
