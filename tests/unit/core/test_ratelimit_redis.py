@@ -6,10 +6,13 @@ code share one budget)."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError, ResponseError
 
 from app.core.ratelimit import Caller, RateLimitService
 from app.core.ratelimit_redis import RedisCounters
@@ -34,7 +37,7 @@ def service(
     require_redis()
     settings = test_settings(
         "sqlite+aiosqlite://",
-        rate_limit_storage_url=REDIS_URL,
+        rate_limit_storage_url=overrides.pop("rate_limit_storage_url", REDIS_URL),
         rate_limit_key_prefix=prefix,
         rate_limit_strategy=strategy,
         rate_limits={"dinum_read": f"{limit}/minute"},
@@ -102,21 +105,121 @@ async def test_api4_a_flushed_script_cache_is_loaded_again(strategy: str, prefix
     await svc.storage.bridge.get_connection().script_flush()
     assert (await svc.counters.hit(item, "read", caller.key))[:2] == (True, LIMIT - 2)
     assert (await svc.counters.hit(item, "read", caller.key))[:2] == (True, 0)
+    # a write of several hits, all refused NOSCRIPT, all sent again as EVAL, in their order
+    await svc.storage.bridge.get_connection().script_flush()
+    others = [Caller("dinum", f"t:flushed-{i}") for i in range(4)]
+    found = await asyncio.gather(*(svc.counters.hit(item, "read", c.key) for c in others))
+    assert [f[:2] for f in found] == [(True, LIMIT - 1)] * 4
+    assert (await svc.counters.hit(item, "read", others[0].key))[:2] == (True, LIMIT - 2)
 
 
 async def test_api4_a_burst_counts_every_hit_on_a_bounded_number_of_connections(
     prefix: str,
 ) -> None:
     """Issue 28: 60 concurrent hits on 3 connections at most: each counted once (60 distinct
-    remaining amounts), none refused or left uncounted, no connection opened beyond the bound."""
+    remaining amounts), none refused or left uncounted, no connection opened beyond the bound.
+    The hits of one turn of the event loop go together, in one write on one connection."""
     svc = service("moving-window", prefix, limit=100, rate_limit_storage_max_connections=3)
     counters = svc.counters
     assert counters is not None
     caller = Caller("dinum", "t:burst")
     decisions = await asyncio.gather(*(svc.hit(caller, "read") for _ in range(60)))
     assert all(d is not None and d.allowed for d in decisions)
-    assert sorted(d.remaining for d in decisions if d is not None) == list(range(40, 100))
-    assert counters._made == 3 and len(counters._idle) == 3 and not counters._waiting
+    # sent in the order asked, counted in that order
+    assert [d.remaining for d in decisions if d is not None] == list(range(99, 39, -1))
+    assert counters._made == 1 and len(counters._idle) == 1 and not counters._waiting
+
+
+async def test_api4_hits_of_successive_turns_wait_for_a_connection_within_the_bound(
+    prefix: str,
+) -> None:
+    """Hits arriving while earlier ones are on the wire take other connections, up to the
+    bound, then wait for one in turn: every hit counted once."""
+    svc = service("fixed-window", prefix, limit=100, rate_limit_storage_max_connections=2)
+    counters = svc.counters
+    assert counters is not None
+    caller = Caller("dinum", "t:turns")
+
+    async def later(turns: int) -> int | None:
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        decision = await svc.hit(caller, "read")
+        return None if decision is None else decision.remaining
+
+    answers = await asyncio.gather(*(later(i % 5) for i in range(40)))
+    remaining = sorted(r for r in answers if r is not None)
+    assert remaining == list(range(60, 100))
+    assert counters._made <= 2 and len(counters._idle) == counters._made
+    assert not counters._waiting and not counters._queued
+
+
+async def test_api4_one_hit_s_error_leaves_the_others_of_its_write_answered(prefix: str) -> None:
+    """A reply that is an error (here a script run with arguments missing) goes to its own
+    hit; the replies after it on the same connection still reach theirs, in order."""
+    svc = service("moving-window", prefix, limit=10)
+    counters = svc.counters
+    assert counters is not None
+    caller = Caller("dinum", "t:error")
+    item = svc.items[("dinum", "read")]
+    key = counters._prefixed(item.key_for("read", "t:broken"))
+    outcomes: tuple[Any, ...] = await asyncio.gather(
+        counters.hit(item, "read", caller.key),
+        counters._run([key], []),  # no timestamp nor limit: the script fails in Redis
+        counters.hit(item, "read", caller.key),
+        return_exceptions=True,
+    )
+    before, broken, after = outcomes
+    assert isinstance(broken, ResponseError), broken
+    assert not isinstance(before, BaseException) and not isinstance(after, BaseException)
+    assert before[:2] == (True, 9) and after[:2] == (True, 8)
+    assert (await counters.hit(item, "read", caller.key))[:2] == (True, 7)  # still in step
+
+
+async def test_api4_a_cancelled_hit_leaves_the_connection_in_step(prefix: str) -> None:
+    """A request gone (cancelled) while its hit is on the wire: its reply is read and dropped,
+    the next hits on that connection get their own replies."""
+    svc = service("fixed-window", prefix, limit=10)
+    counters = svc.counters
+    assert counters is not None
+    caller = Caller("dinum", "t:cancelled")
+    gone = asyncio.create_task(svc.hit(caller, "read"))
+    kept = asyncio.create_task(svc.hit(caller, "read"))
+    await asyncio.sleep(0)  # both queued, their write about to be sent
+    gone.cancel()
+    decision = await kept
+    assert decision is not None and decision.remaining == 8  # the gone one was counted first
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    following = await svc.hit(caller, "read")
+    assert following is not None and following.remaining == 7
+    await asyncio.sleep(0)  # the exchange's done callback, a turn after its end
+    assert counters._made == 1 and counters._idle and not counters._exchanges
+
+
+async def test_api4_a_store_that_fails_fails_every_hit_of_the_write_and_keeps_no_connection(
+    prefix: str,
+) -> None:
+    """Redis unreachable: each hit of the turn gets the error (the middleware then serves the
+    request unlimited, tests/api/test_rate_limit.py), nothing left waiting, and the
+    connection is given back, to connect again when next used."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed once the block ends: nothing listens there
+    svc = service(
+        "moving-window",
+        prefix,
+        rate_limit_storage_url=f"redis://127.0.0.1:{port}/0",
+        rate_limit_storage_timeout_ms=200,
+    )
+    counters = svc.counters
+    assert counters is not None
+    item = svc.items[("dinum", "read")]
+    outcomes = await asyncio.gather(
+        *(counters.hit(item, "read", f"t:{i}") for i in range(5)), return_exceptions=True
+    )
+    assert all(isinstance(o, RedisConnectionError) for o in outcomes), outcomes
+    assert counters._made == 1 and len(counters._idle) == 1
+    assert not counters._queued and not counters._exchanges
 
 
 async def test_api4_a_connection_given_to_a_cancelled_request_goes_to_the_next_one(
