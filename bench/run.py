@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import gc
 import json
+import math
 import os
 import re
 import shutil
@@ -610,6 +611,26 @@ async def burst(
     }
 
 
+def machine_reference_ms(core: int = 0, rounds: int = 5) -> float:
+    """The CPU time of a fixed pure-Python loop (5,000,000 additions) on the server's core,
+    the best of `rounds`: how fast this machine runs Python, so that the rows measured in
+    milliseconds of CPU (the burst, the dashboard, the export's rows/s) can be read against
+    runs on other machines. Sessions' machines differed by twice as much (2026-12-07)."""
+    before = os.sched_getaffinity(0)
+    if core in before:
+        os.sched_setaffinity(0, {core})
+    try:
+        best = math.inf
+        for _ in range(rounds):
+            started, total = time.process_time(), 0
+            for i in range(5_000_000):
+                total += i
+            best = min(best, time.process_time() - started)
+    finally:
+        os.sched_setaffinity(0, before)
+    return round(best * 1000, 1)
+
+
 def production_env(args: argparse.Namespace) -> dict[str, str | None]:
     """The settings production runs with, where they cost CPU per request (issue 28): rate
     limiting on (Redis, the shipped strategy), the access log on (to a file), the in-flight
@@ -779,7 +800,8 @@ async def measure(args: argparse.Namespace, url: str, started: float) -> dict[st
                                "duration_s": args.duration, "connections": args.connections,
                                "settings": {k: v for k, v in production.items()
                                             if "PREFIX" not in k and "KEY" not in k},
-                               "rows": {}, "identical": {}}  # fmt: skip
+                               "rows": {}, "identical": {},
+                               "machine_reference_ms": machine_reference_ms()}  # fmt: skip
     try:
         async with httpx.AsyncClient(base_url=service.base, timeout=60) as client:
             cases = await build_cases(client, url, settings)
@@ -911,6 +933,10 @@ def table(r: dict[str, Any]) -> str:
         f"{copy.get('drop_s')} s"
     )
     out.append(
+        f"- this machine's Python: {r.get('machine_reference_ms')} ms of CPU for a loop of "
+        "5,000,000 additions on core 0 (best of 5; `machine_reference_ms`)"
+    )
+    out.append(
         f"- whole run: {r['seconds']} s; load average at its end (1, 5, 15 min): "
         f"{r.get('load_average_end')}"
     )
@@ -946,7 +972,8 @@ if __name__ == "__main__":
         a.dossiers, a.movements, a.duration = 5_000, 20_000, 3
     res = asyncio.run(main(a))
     if a.check_only or a.only:
-        shown = {k: res.get(k) for k in ("identical", "table", "burst", "database_copy")}
+        keys = ("identical", "table", "burst", "database_copy", "machine_reference_ms")
+        shown = {k: res.get(k) for k in keys}
         sys.exit(print(json.dumps(shown, indent=2)))  # noqa: T201
     VAR.mkdir(parents=True, exist_ok=True)
     (VAR / "last.json").write_text(json.dumps(res, indent=2, ensure_ascii=False))
