@@ -53,7 +53,7 @@ from app.core.observability import (
 )
 from app.core.proconnect import ProviderVerifier
 from app.core.ratelimit import RateLimitMiddleware
-from app.core.reads import read_connection, read_engines
+from app.core.reads import ReadPool, read_connection, read_engines
 from app.core.tokens import TokenVerifier
 from app.dashboard.router import mount as mount_dashboard
 from app.documents import metrics as documents_metrics, worker as documents_worker
@@ -179,6 +179,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await start_clock(app)  # R-ELIG-8: the database's clock, fixed at its first start
+        app.state.read_pool = await ReadPool.open(app.state.engine, settings)  # issue 28
         stop = asyncio.Event()
         worker = None
         if settings.webhook_worker_enabled:  # R-HOOK-1: one delivery worker per process
@@ -212,6 +213,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await checkpoints
             if scan_worker is not None:
                 await scan_worker
+            read_pool, app.state.read_pool = app.state.read_pool, None  # reads: the engine's
+            if read_pool is not None:
+                await read_pool.close()
             await app.state.engine.dispose()
             mark_worker_dead()  # multiprocess metrics: this worker's live gauges go
 
@@ -230,6 +234,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.read_engines = read_engines(app.state.engine)  # the reads' options, set once
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     app.state.checkout_gate = CheckoutGate.for_engine(app.state.engine, settings)
+    app.state.read_pool = None  # the autocommit reads' pool on PostgreSQL: opened at start
     app.state.read_connection = read_connection  # the reads' connections (tests put theirs)
     app.state.write_session = write_session  # the lean writes' sessions (tests put theirs)
     instrument_pool(app.state.engine)

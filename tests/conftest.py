@@ -37,7 +37,7 @@ from app.core.db import (
     transaction_scope,
     write_session,
 )
-from app.core.reads import read_connection
+from app.core.reads import ReadPool, read_connection
 from app.main import create_app
 from app.programme import cache as programme_cache
 from app.programme.models import Programme
@@ -115,9 +115,14 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     # What the lifespan does: fix the database's clock at its first start (R-ELIG-8).
     application.state.clock = await load_clock(application.state.sessionmaker, settings)
     use_clock(application.state.clock)
+    # ... and open the autocommit reads' pool on PostgreSQL (issue 28: the reads that do not
+    # take the test's connection take theirs from it).
+    application.state.read_pool = await ReadPool.open(application.state.engine, settings)
     async with application.state.sessionmaker() as session, session.begin():
         await seed_programme(session, SEEDED_PROGRAMMES)  # R-PROG-2: two calls at once
     yield application
+    if application.state.read_pool is not None:
+        await application.state.read_pool.close()
     await application.state.engine.dispose()
 
 

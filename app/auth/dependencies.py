@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal, Role
 from app.auth.rules import InvalidScope, principal_from_claims
@@ -18,6 +18,7 @@ from app.core.db import request_clock
 from app.core.errors import Forbidden, Unauthenticated
 from app.core.lean_route import LeanAccess
 from app.core.observability import set_caller
+from app.core.rawsql import ReadConnection
 from app.core.reads import ReadConnections
 from app.core.tokens import PRINCIPAL_SCOPE_KEY, TokenClaims, TokenVerifier
 from app.reference.catalogue import get_catalogue
@@ -97,7 +98,7 @@ class Read:
     """What a lean read needs: its verified caller and its pooled connection."""
 
     principal: Principal
-    connection: AsyncConnection
+    connection: ReadConnection
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,6 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, bindparam, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth.principal import Principal
 from app.budgets.envelopes import check_departement_scope
@@ -26,6 +25,7 @@ from app.budgets.schemas import LedgerPage, MovementRead
 from app.core import rawsql
 from app.core.lean_json import JsonShape
 from app.core.pagination import PageParams
+from app.core.rawsql import ReadConnection
 from app.programme.cache import ProgrammeKey
 
 _TABLE = Envelope.__table__  # type: ignore[attr-defined]
@@ -68,7 +68,7 @@ def _envelope_stmt(scope: ScopeKind) -> Select[Any]:
 
 
 async def read_envelope(
-    connection: AsyncConnection,
+    connection: ReadConnection,
     principal: Principal,
     *,
     programme: ProgrammeKey,
@@ -103,7 +103,7 @@ def _list_stmt(scope: ScopeKind, since: bool, after: bool) -> Select[Any]:
 
 
 async def list_envelopes(
-    connection: AsyncConnection,
+    connection: ReadConnection,
     principal: Principal,
     *,
     programme: ProgrammeKey,
@@ -153,7 +153,7 @@ def _ledger_stmt(since: bool, after: bool) -> Select[Any]:
 
 
 async def ledger(
-    connection: AsyncConnection,
+    connection: ReadConnection,
     principal: Principal,
     *,
     programme: ProgrammeKey,

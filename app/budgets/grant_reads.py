@@ -15,16 +15,17 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Select, String, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.budgets.errors import GrantNotFound
 from app.budgets.grants import decided_on_day
 from app.budgets.models import Convention, Grant, Payment
 from app.budgets.rules import payment_conditions
+from app.core.rawsql import ReadConnection
 from app.projects import repository as projects_repository
 from app.projects.errors import ProjectNotFound
 from app.projects.models import Project
@@ -97,13 +98,14 @@ def _grant_stmt(kind: str) -> Select[Any]:
 
 
 async def grant_rows(
-    connection: AsyncConnection, principal: Principal, project_id: uuid.UUID
+    connection: ReadConnection, principal: Principal, project_id: uuid.UUID
 ) -> Sequence[Mapping[str, Any]]:
     """The rows of `grant_fields` for a dossier in scope (R-ACL-1: else ProjectNotFound, 404);
     GrantNotFound (404) when it has no grant."""
     stmt = _grant_stmt(projects_repository.scope_of(principal)[0])
     params = {"project_id": project_id, **projects_repository.scope_params(principal)}
-    rows: Sequence[Mapping[str, Any]] = (await connection.execute(stmt, params)).mappings().all()
+    found = (await connection.execute(stmt, params)).mappings().all()
+    rows = cast(Sequence[Mapping[str, Any]], found)  # RowMappings, keyed by column name
     if not rows:
         raise ProjectNotFound()
     if rows[0]["grant_id"] is None:

@@ -15,10 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Select, String, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth.principal import Principal
 from app.candidates.models import Candidate
@@ -34,6 +33,7 @@ from app.committees.rules import (
 )
 from app.committees.schemas import DecisionRead, MemberRead
 from app.committees.views import AgendaRow
+from app.core.rawsql import ReadConnection
 from app.programme import cache as programme_cache
 from app.programme.models import DepartementForfaits, Programme
 from app.projects import terms
@@ -265,7 +265,7 @@ def _lines_stmt() -> Select[Any]:
     )
 
 
-def _max_grant(row: Mapping[str, Any], programme: Programme, lines: list[ExpenseLineFacts]) -> int:
+def _max_grant(row: Mapping[Any, Any], programme: Programme, lines: list[ExpenseLineFacts]) -> int:
     """The eligibility report's maximum grant (R-CAP-1, R-CAP-3), from the rules `assess`
     computes it with: the eligible cost on the strand's terms, capped by the forfait of the
     candidate's tier when the strand has forfaits."""
@@ -285,7 +285,7 @@ def _max_grant(row: Mapping[str, Any], programme: Programme, lines: list[Expense
 
 
 async def read_committee(
-    connection: AsyncConnection, principal: Principal, *, committee_id: uuid.UUID
+    connection: ReadConnection, principal: Principal, *, committee_id: uuid.UUID
 ) -> tuple[Mapping[str, Any], dict[str, Any]]:
     """A committee in scope (404 otherwise, R-ACL-1) and `CommitteeRead`'s fields, its agenda in
     R-COM-4 order: three statements on one snapshot, none for the agenda's lines when it is
@@ -295,7 +295,7 @@ async def read_committee(
     found = (await connection.execute(_committee_stmt(kind), params)).first()
     if found is None:
         raise CommitteeNotFound()
-    committee = found._mapping
+    committee = cast(Mapping[str, Any], found._mapping)  # keyed by column name
     programme = await programme_cache.programme_at_on(
         connection, committee["programme_id"], committee["programme_version"]
     )

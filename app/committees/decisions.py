@@ -12,7 +12,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, String, and_, bindparam, select as sa_select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.audit import service as audit
@@ -26,6 +26,7 @@ from app.committees.schemas import AcceptedDecision, DeferredDecision, RejectedD
 from app.committees.views import CommitteeView, committee_view
 from app.core import clock
 from app.core.errors import ProblemItem
+from app.core.rawsql import ReadConnection
 from app.core.rules import RuleFailure, raise_failures
 from app.core.types import utcnow
 from app.evaluations.models import Evaluation
@@ -218,7 +219,7 @@ def _decision_stmt(kind: str, closed_only: bool) -> Select[Any]:
 
 
 async def project_decision(
-    connection: AsyncConnection, principal: Principal, *, project_id: uuid.UUID
+    connection: ReadConnection, principal: Principal, *, project_id: uuid.UUID
 ) -> dict[str, Any]:
     """`ProjectDecisionRead`'s fields: the committee decision on a dossier in scope (404
     ProjectNotFound otherwise, R-ACL-1): for its candidate only once the committee is closed

@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     # "queue" (default pool) or "null" (one connection per checkout: used when the same app
     # object is driven from several event loops, e.g. by an in-process contract fuzzer).
     database_pool: Literal["queue", "null"] = "queue"
+    # The engine's pool; the autocommit reads' own (app/core/reads.py, `ReadPool`) holds as
+    # many again at most (size + overflow), its idle connections closed after 5 minutes.
     database_pool_size: int = 10
     database_pool_overflow: int = Field(default=0, ge=0)
     sqlite_busy_timeout_ms: int = 5000

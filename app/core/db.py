@@ -81,18 +81,24 @@ def make_engine(settings: Settings, **engine_options: Any) -> AsyncEngine:
         kwargs["pool_recycle"] = settings.database_pool_recycle_seconds
         # Waiting for a pooled connection is bounded too (SQLAlchemy's default is 30 s).
         kwargs["pool_timeout"] = settings.database_pool_timeout_seconds
+    kwargs["connect_args"] = connect_args(settings)
+    engine = create_async_engine(url, **kwargs)
+    _connect_or_unavailable(engine)
+    return engine
+
+
+def connect_args(settings: Settings) -> dict[str, Any]:
+    """asyncpg's arguments for every PostgreSQL connection the service opens (the engine's, and
+    the autocommit reads' own pool's: app/core/reads.py)."""
     # A slow query is cut off by the server and answered 503, never a hung worker; a server
     # that accepts TCP and never answers is given up after the connect timeout.
-    kwargs["connect_args"] = {
+    return {
         "timeout": settings.database_connect_timeout_seconds,
         # Issue 13: no JIT. The planner compiles a query once its estimated cost is high (the
         # dashboards' aggregates, the open-data export) and that took 150–200 ms a statement
         # at 200,000 dossiers, for queries that then run in less: not worth it for a service.
         "server_settings": {"statement_timeout": str(settings.statement_timeout_ms), "jit": "off"},
     }
-    engine = create_async_engine(url, **kwargs)
-    _connect_or_unavailable(engine)
-    return engine
 
 
 def _connect_or_unavailable(engine: AsyncEngine) -> None:
@@ -184,6 +190,7 @@ class CheckoutGate:
     """
 
     def __init__(self, slots: int, timeout: float) -> None:
+        self.slots = slots
         self._slots = asyncio.Semaphore(slots)
         self._timeout = timeout
 

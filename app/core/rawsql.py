@@ -39,6 +39,11 @@ What stays as SQLAlchemy would do it:
 SQLite, and a statement whose compiled form is not final (expanding IN, literal_execute,
 escaped bind names) or whose result keys repeat, keep today's Core execution.
 
+An autocommit read on PostgreSQL has no SQLAlchemy connection at all (`PooledRead`: asyncpg's,
+from the reads' own pool, app/core/reads.py): the same statements run on it the same way, its
+listeners are the engine's, its errors are translated the same way, and a statement that is not
+final is expanded per call by SQLAlchemy's own step (`PooledRead.execute`).
+
 This leans on SQLAlchemy's internals (the compiled statement's positional binds and result
 columns, the asyncpg adapter's transaction and error translation), pinned in requirements.lock
 (2.1.9) and exercised on PostgreSQL by the test above and the bench's byte comparison.
@@ -50,11 +55,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from sqlalchemy import Executable, Row
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
+from sqlalchemy.engine import Connection, Dialect, IteratorResult, Result
 from sqlalchemy.engine.result import SimpleResultMetaData
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.util import await_only, greenlet_spawn
+from sqlalchemy.util.typing import TupleAny, Unpack
 
 _REQUIRED: Any = object()  # a bind parameter the caller must give
 _CACHE_LIMIT = 2048  # shapes are few (built once each); a bound all the same
@@ -213,6 +222,144 @@ def _raise_translated(
     raise error  # unreachable: both above raise
 
 
+class PooledRead:
+    """An autocommit read's connection taken from the reads' own asyncpg pool (PostgreSQL:
+    `app.core.reads.ReadPool`), without SQLAlchemy's connection, pool and greenlet: its
+    statements run straight on the driver, as `fetchrow` and `fetch` run them on a pooled
+    SQLAlchemy connection, with the same rows, the same listeners fired and the same errors
+    (a driver error translated to SQLAlchemy's `DBAPIError`, `connection_invalidated` when the
+    connection is gone: the same handlers answer 503 with Retry-After). `execute` runs any other
+    statement (a post-compiled IN list included, expanded as SQLAlchemy expands it) and returns
+    a buffered `Result`."""
+
+    __slots__ = ("driver", "engine", "dialect", "_engine")
+
+    def __init__(self, driver: Any, engine: AsyncEngine) -> None:
+        self.driver, self.engine, self.dialect = driver, engine, engine.dialect
+        self._engine = engine.sync_engine  # its listeners
+
+    async def _records(
+        self, sql: str, arguments: list[Any], shape: _Shape | None, one: bool
+    ) -> Any:
+        engine = self._engine
+        events = engine._has_events
+        if events:  # `None` for the connection and cursor: neither is SQLAlchemy's
+            for before in engine.dispatch.before_cursor_execute:
+                before(None, None, sql, arguments, None, False)
+        try:
+            if shape is not None and not shape.described:
+                await _describe(shape, self.driver, self.dialect)
+            found = await (self.driver.fetchrow if one else self.driver.fetch)(sql, *arguments)
+        except Exception as error:
+            self._raise_translated(error, sql, arguments)
+        if events:
+            for after in engine.dispatch.after_cursor_execute:
+                after(None, None, sql, arguments, None, False)
+        return found
+
+    def _raise_translated(self, error: Exception, sql: str, arguments: list[Any]) -> None:
+        """`error` as SQLAlchemy raises it: the driver's error translated to the dialect's DBAPI
+        error, wrapped in `DBAPIError` (invalidated when the connection is gone)."""
+        dbapi: Any = self.dialect.loaded_dbapi
+        gone = self.closed()
+        try:
+            AsyncAdapt_asyncpg_connection._handle_exception_no_connection(dbapi, error)
+        except dbapi.Error as translated:
+            raise DBAPIError.instance(
+                sql,
+                arguments,
+                translated,
+                dbapi.Error,
+                connection_invalidated=gone,
+                dialect=self.dialect,
+            ) from error
+        raise error  # not the driver's: as SQLAlchemy would let it through
+
+    def closed(self) -> bool:
+        """Whether the connection is gone (the pool's proxy of a connection the server dropped
+        is detached at once: its every call then refuses, as released)."""
+        try:
+            return bool(self.driver.is_closed())
+        except asyncpg.InterfaceError:
+            return True
+
+    async def fetchrow(self, stmt: Executable, params: Mapping[str, Any]) -> Row[Any] | None:
+        shape = _shape(stmt, self.dialect)
+        if shape is None or not shape.types:
+            return (await self.execute(stmt, params)).first()
+        record = await self._records(shape.sql, _arguments(shape, params), shape, one=True)
+        return _row(shape, record)
+
+    async def fetch(self, stmt: Executable, params: Mapping[str, Any]) -> Sequence[Row[Any]]:
+        shape = _shape(stmt, self.dialect)
+        if shape is None or not shape.types:
+            return (await self.execute(stmt, params)).all()
+        return _rows(
+            shape, await self._records(shape.sql, _arguments(shape, params), shape, one=False)
+        )
+
+    async def execute(
+        self, stmt: Executable, params: Mapping[str, Any] | None = None
+    ) -> Result[Unpack[TupleAny]]:
+        """`stmt`'s rows, buffered (as `AsyncConnection.execute` with a buffered result)."""
+        given = dict(params or {})
+        shape = _shape(stmt, self.dialect)
+        if shape is not None and shape.types:
+            records = await self._records(shape.sql, _arguments(shape, given), shape, one=False)
+            metadata = SimpleResultMetaData(list(shape.metadata.keys), _processors=shape.processors)
+            return IteratorResult(metadata, iter(records))
+        # Not final at compile time (an IN list of the request's values), or textual: expanded
+        # by SQLAlchemy's own step, its processors applied, then its columns' processors as
+        # above (per expanded statement); a textual statement's keys are the driver's.
+        compiled: Any = stmt.compile(dialect=self.dialect)  # type: ignore[attr-defined]
+        expanded = compiled._process_parameters_for_postcompile(compiled.construct_params(given))
+        processors = expanded.processors
+        arguments = [
+            value if (process := processors.get(name)) is None else process(value)
+            for name, value in zip(
+                expanded.positiontup or (), expanded.positional_parameters, strict=True
+            )
+        ]
+        columns = compiled._result_columns
+        if not columns:
+            records = await self._records(expanded.statement, arguments, None, one=False)
+            keys = list(records[0].keys()) if records else []
+            return IteratorResult(SimpleResultMetaData(keys), iter(records))
+        expanded_shape = _expanded_shape(expanded.statement, columns, self.dialect)
+        records = await self._records(expanded.statement, arguments, expanded_shape, one=False)
+        metadata = SimpleResultMetaData(
+            list(expanded_shape.metadata.keys), _processors=expanded_shape.processors
+        )
+        return IteratorResult(metadata, iter(records))
+
+
+_expanded: dict[tuple[str, Dialect], _Shape] = {}
+
+
+def _expanded_shape(sql: str, columns: Sequence[Any], dialect: Dialect) -> _Shape:
+    """The shape of an expanded statement (`PooledRead.execute`), by its SQL: its columns'
+    processors worked out once (`_describe`)."""
+    key = (sql, dialect)
+    found = _expanded.get(key)
+    if found is None:
+        if len(_expanded) >= _CACHE_LIMIT:
+            _expanded.clear()
+        metadata = SimpleResultMetaData([column.keyname for column in columns])
+        found = _expanded[key] = _Shape(
+            sql=sql,
+            binds=(),
+            types=tuple(column.type for column in columns),
+            metadata=metadata,
+            key_to_index=metadata._key_to_index,
+        )
+    return found
+
+
+ReadConnection = AsyncConnection | PooledRead
+"""What a lean read runs its statements on: a pooled SQLAlchemy connection, or on PostgreSQL an
+autocommit read's own (`PooledRead`)."""
+
+
 def _native(connection: AsyncConnection | Connection) -> bool:
     return connection.dialect.driver == "asyncpg"
 
@@ -230,10 +377,12 @@ def _rows(shape: _Shape, records: Sequence[Any]) -> list[Row[Any]]:
 
 
 async def fetchrow(
-    connection: AsyncConnection, stmt: Executable, params: Mapping[str, Any]
+    connection: ReadConnection, stmt: Executable, params: Mapping[str, Any]
 ) -> Row[Any] | None:
     """The first row of `stmt` executed with `params`, None when it has none (as
     `(await connection.execute(stmt, params)).first()`)."""
+    if isinstance(connection, PooledRead):
+        return await connection.fetchrow(stmt, params)
     shape = _shape(stmt, connection.dialect) if _native(connection) else None
     if shape is None:
         return (await connection.execute(stmt, dict(params))).first()
@@ -241,10 +390,12 @@ async def fetchrow(
 
 
 async def fetch(
-    connection: AsyncConnection, stmt: Executable, params: Mapping[str, Any]
+    connection: ReadConnection, stmt: Executable, params: Mapping[str, Any]
 ) -> Sequence[Row[Any]]:
     """Every row of `stmt` executed with `params` (as `(await connection.execute(stmt,
     params)).all()`)."""
+    if isinstance(connection, PooledRead):
+        return await connection.fetch(stmt, params)
     shape = _shape(stmt, connection.dialect) if _native(connection) else None
     if shape is None:
         return (await connection.execute(stmt, dict(params))).all()

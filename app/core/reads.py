@@ -3,7 +3,9 @@
 py-spy on the dossier read put half of its CPU in SQLAlchemy's ORM (loading, statement setup,
 the session's and its dependency's lifecycle). A read that needs one statement takes a pooled
 Core `AsyncConnection` from the app's engine instead (`read_connection`), runs its statement and
-builds its response from the row mappings once: no identity map, no session, no flush.
+builds its response from the row mappings once: no identity map, no session, no flush. On
+PostgreSQL an autocommit read goes further: its connection is asyncpg's own, from a pool of its
+own (`ReadPool`), its statements run straight on it (`app.core.rawsql.PooledRead`).
 
 Consistency (a read never sees a half-done write): on PostgreSQL the connection runs in
 autocommit, each statement reads one snapshot of committed rows, which is all a one-statement
@@ -28,14 +30,22 @@ the pool under load.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from types import SimpleNamespace
 from typing import Any, Protocol
 
+import asyncpg
 from fastapi import Request
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.core.db import READ_ONLY_OPTION, CheckoutGate
+from app.core.config import Settings
+from app.core.db import READ_ONLY_OPTION, CheckoutGate, connect_args
+from app.core.errors import DatabaseUnavailable
+from app.core.rawsql import PooledRead, ReadConnection
+
+logger = logging.getLogger(__name__)
 
 _AUTOCOMMIT: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"}
 _SNAPSHOT: dict[str, Any] = {
@@ -50,7 +60,7 @@ class ReadConnections(Protocol):
 
     def __call__(
         self, request: Request, *, snapshot: bool
-    ) -> AbstractAsyncContextManager[AsyncConnection]: ...
+    ) -> AbstractAsyncContextManager[ReadConnection]: ...
 
 
 def read_engines(engine: AsyncEngine) -> dict[bool, AsyncEngine]:
@@ -67,12 +77,95 @@ def read_engines(engine: AsyncEngine) -> dict[bool, AsyncEngine]:
     }
 
 
+class ReadPool:
+    """The autocommit reads' own asyncpg pool (PostgreSQL; issue 28).
+
+    A read that runs in autocommit needs nothing of SQLAlchemy's connection but the driver's:
+    no transaction to begin or end, no state to reset. Taking and returning one through the
+    engine cost 164-177 µs of CPU (two greenlet switches, the pool's checkout and checkin
+    events, the options set and reset), through asyncpg's pool 54-67 µs (tight loop,
+    2026-12-07): a third of the envelope read's CPU on the bench. So these reads take their
+    connection here (`PooledRead`: the same rows, listeners and errors), and every other
+    (a snapshot read, every write) the engine's.
+
+    Its connections are opened as the engine's (`connect_args`: the connect timeout, the
+    statement timeout, no JIT; SQLAlchemy's dialect sets its JSON and JSONB codecs on each),
+    at most as many as the checkout gate admits requests (`CheckoutGate`, which admits this
+    pool's requests with the engine's): an instance holds at most twice the gate's slots of
+    connections, the engine's and these, the idle ones closed after 5 minutes (asyncpg's
+    default). A connection goes back as it came: autocommit runs no transaction to end, and a
+    read sets nothing in its session, so there is no reset query (one round trip each;
+    asyncpg still rolls back a transaction left open). A connection the server dropped expires
+    the others (as SQLAlchemy invalidates its pool): each is replaced when it next comes back.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, engine: AsyncEngine) -> None:
+        self._pool, self._engine = pool, engine
+
+    @classmethod
+    async def open(cls, engine: AsyncEngine, settings: Settings) -> ReadPool | None:
+        """The pool for `engine`'s database; None unless it is PostgreSQL with a queue pool
+        (the null pool serves an app driven from several event loops, as a pool cannot)."""
+        gate = CheckoutGate.for_engine(engine, settings)
+        if engine.dialect.driver != "asyncpg" or gate is None:
+            return None
+        dialect: Any = engine.dialect
+        _, params = dialect.create_connect_args(engine.url)
+        for adapter_only in ("prepared_statement_cache_size", "prepared_statement_name_func"):
+            params.pop(adapter_only, None)
+
+        async def _codecs(connection: asyncpg.Connection) -> None:
+            adapted = SimpleNamespace(_connection=connection)  # what the dialect's setup reads
+            await dialect.setup_asyncpg_json_codec(adapted)
+            await dialect.setup_asyncpg_jsonb_codec(adapted)
+
+        async def _as_it_came(_connection: asyncpg.Connection) -> None:
+            return None
+
+        pool = asyncpg.create_pool(
+            **params,
+            **connect_args(settings),
+            min_size=0,  # opened when needed: a database down at start does not stop the app
+            max_size=gate.slots,
+            init=_codecs,
+            reset=_as_it_came,
+        )
+        await pool
+        return cls(pool, engine)
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[PooledRead]:
+        """A connection for one read; a failure to open one is a 503 with Retry-After, as the
+        engine's (`app.core.db._connect_or_unavailable`)."""
+        try:
+            driver = await self._pool.acquire()
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            logger.warning("database connection failed: %s: %s", type(exc).__name__, exc)
+            raise DatabaseUnavailable() from exc
+        read = PooledRead(driver, self._engine)
+        try:
+            yield read
+        finally:
+            if read.closed():
+                await self._pool.expire_connections()
+            await self._pool.release(driver)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+
 @asynccontextmanager
-async def read_connection(request: Request, *, snapshot: bool) -> AsyncIterator[AsyncConnection]:
+async def read_connection(request: Request, *, snapshot: bool) -> AsyncIterator[ReadConnection]:
     """A pooled connection for a read, admitted by the checkout gate, returned at the end (its
-    transaction, if any, rolled back: a read writes nothing)."""
+    transaction, if any, rolled back: a read writes nothing): the reads' own pool's for an
+    autocommit read on PostgreSQL (`ReadPool`), else the engine's."""
     state = request.app.state
     gate: CheckoutGate | None = state.checkout_gate
-    engine: AsyncEngine = state.read_engines[snapshot]
-    async with gate.admitted() if gate is not None else nullcontext(), engine.connect() as c:
-        yield c
+    pool: ReadPool | None = state.read_pool
+    async with gate.admitted() if gate is not None else nullcontext():
+        if pool is not None and not snapshot:
+            async with pool.connection() as read:
+                yield read
+        else:
+            async with state.read_engines[snapshot].connect() as c:
+                yield c

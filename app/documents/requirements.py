@@ -24,11 +24,12 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.candidates.models import Candidate
 from app.core import rawsql
+from app.core.rawsql import ReadConnection
 from app.core.rules import RuleFailure
 from app.documents.models import Document
 from app.documents.rules import Held, Line, ScanStatus, missing_documents
@@ -46,7 +47,7 @@ async def programme_requirements(session: AsyncSession, programme_id: object) ->
     return requirements(programme.required_documents)
 
 
-async def lines_of(db: AsyncSession | AsyncConnection, project: Dossier) -> list[Line]:
+async def lines_of(db: AsyncSession | ReadConnection, project: Dossier) -> list[Line]:
     """The dossier's expense lines, in their order (a per-line kind names them)."""
     rows = await db.execute(
         select(ExpenseLine.id, ExpenseLine.label, ExpenseLine.amount_cents)
@@ -170,7 +171,7 @@ def _uuid(value: Any) -> uuid.UUID | None:
 
 
 async def _documents(
-    db: AsyncSession | AsyncConnection, project: Dossier, facts: Mapping[Any, Any] | None
+    db: AsyncSession | ReadConnection, project: Dossier, facts: Mapping[Any, Any] | None
 ) -> tuple[int, str, list[tuple[Any, Any, Any, Any]]]:
     """The programme's version, the candidate's kind and the current documents (kind, owning
     dossier, expense line, scan status), from `facts` when it holds them, else one statement."""
@@ -190,7 +191,7 @@ async def _documents(
 
 @hooks.on_requirements
 async def step_failures(
-    db: AsyncSession | AsyncConnection,
+    db: AsyncSession | ReadConnection,
     project: Dossier,
     step: Step,
     production: bool,

@@ -13,9 +13,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
+from app.core.rawsql import PooledRead, ReadConnection
 from app.programme.errors import ProgrammeNotSeeded
 from app.programme.models import Programme
 
@@ -68,7 +69,7 @@ async def programme_at(
 
 
 async def programme_at_on(
-    connection: AsyncConnection, programme_id: uuid.UUID, version: int | None
+    connection: ReadConnection, programme_id: uuid.UUID, version: int | None
 ) -> Programme:
     """`programme_at` for a read on a connection (issue 28, no request session): from the cache
     when it holds that version; else loaded by a session of its own on that connection (one
@@ -76,7 +77,10 @@ async def programme_at_on(
     hit = _by_id.get(programme_id)
     if hit is not None and version is not None and hit.version == version:
         return hit
-    async with AsyncSession(bind=connection, expire_on_commit=False) as session:
+    # A read on the reads' own pool (PostgreSQL) has no SQLAlchemy connection to bind: its
+    # session takes one of the engine's (a slot is free: the gate admitted this request).
+    bind = connection.engine if isinstance(connection, PooledRead) else connection
+    async with AsyncSession(bind=bind, expire_on_commit=False) as session:
         return await programme_at(session, programme_id, version)
 
 
@@ -107,7 +111,7 @@ def programme_id_for(session: AsyncSession, code: str) -> uuid.UUID | None:
     return _id_by_code.get(_key(session, code))
 
 
-async def programme_id_on(connection: AsyncConnection, code: str) -> uuid.UUID | None:
+async def programme_id_on(connection: ReadConnection, code: str) -> uuid.UUID | None:
     """The id of the programme `code` for a read on a connection (issue 28, no session): from
     the cache, no statement; else one Core statement, remembered (an id never changes). None
     when the database holds no such programme."""

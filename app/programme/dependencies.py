@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.dependencies import bearer_scheme, get_principal
 from app.auth.principal import Principal
 from app.core.db import SessionDep
 from app.core.errors import ProblemItem
+from app.core.rawsql import ReadConnection
 from app.programme import cache
 from app.programme.cache import ProgrammeKey
 from app.programme.errors import ProgrammeNotSeeded, UnknownProgramme, UnknownProgrammeInBody
@@ -121,7 +122,7 @@ class ProgrammeName:
     code: str
     named: bool  # by the request (an unknown code is then a 404), not the default
 
-    async def key_on(self, connection: AsyncConnection) -> ProgrammeKey:
+    async def key_on(self, connection: ReadConnection) -> ProgrammeKey:
         """`programme_ref` on the lean read path (issue 28): the read's own pooled connection,
         no session; no statement once this process knows the code."""
         known = await cache.programme_id_on(connection, self.code)

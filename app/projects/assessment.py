@@ -11,11 +11,12 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.candidates.models import Candidate
 from app.core import clock
+from app.core.rawsql import ReadConnection
 from app.core.rules import RuleFailure
 from app.programme import cache as programme_cache, service as programme_service
 from app.programme.models import Programme
@@ -176,7 +177,7 @@ def forfait_of(
 
 
 async def eligibility(
-    connection: AsyncConnection, principal: Principal, *, project_id: uuid.UUID, production: bool
+    connection: ReadConnection, principal: Principal, *, project_id: uuid.UUID, production: bool
 ) -> Eligibility:
     """The eligibility report of a dossier in scope (any status, drafts included; else
     ProjectNotFound, 404, R-ACL-1). For a draft its failures are what submitting it would

@@ -19,10 +19,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Label
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.core.db import PRODUCTION
+from app.core.rawsql import ReadConnection
 from app.core.rules import RuleFailure
 from app.programme.rules import Step
 from app.projects.lifecycle_rules import Action, Status
@@ -39,7 +40,7 @@ StrandListener = Callable[[AsyncSession, Principal, "Project"], Awaitable[None]]
 """`listener(session, principal, project)`: the draft already carries its new strand."""
 
 RequirementCheck = Callable[
-    [AsyncSession | AsyncConnection, "Dossier", Step, bool, Mapping[Any, Any] | None],
+    [AsyncSession | ReadConnection, "Dossier", Step, bool, Mapping[Any, Any] | None],
     Awaitable[list[RuleFailure]],
 ]
 """`check(db, dossier, step, production, facts)`: what `step` still lacks (e.g. R-DOC-1), as
@@ -140,7 +141,7 @@ def written(session: AsyncSession, project: Project, row: Mapping[Any, Any]) -> 
 
 
 async def step_failures(
-    db: AsyncSession | AsyncConnection,
+    db: AsyncSession | ReadConnection,
     project: Dossier,
     step: Step,
     *,
@@ -151,7 +152,7 @@ async def step_failures(
     not given, is what the session says (a session that does not say, a worker's, is judged
     as production's: strictly). `facts`: a row that holds `requirement_fact_columns`."""
     if production is None:
-        production = isinstance(db, AsyncConnection) or bool(db.info.get(PRODUCTION, True))
+        production = not isinstance(db, AsyncSession) or bool(db.info.get(PRODUCTION, True))
     failures: list[RuleFailure] = []
     for check in list(_requirement_checks.values()):
         failures += await check(db, project, step, production, facts)

@@ -19,11 +19,11 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 from sqlalchemy import Row, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth.principal import Principal
 from app.core.lean_json import JsonShape
 from app.core.pagination import PageParams, split_page
+from app.core.rawsql import ReadConnection
 from app.programme.cache import ProgrammeKey
 from app.programme.models import Programme
 from app.programme.rules import strand_rules
@@ -75,7 +75,7 @@ class _Strands(NamedTuple):
 
 
 async def _page_advisors(
-    connection: AsyncConnection, principal: Principal, rows: Sequence[Row[Any]]
+    connection: ReadConnection, principal: Principal, rows: Sequence[Row[Any]]
 ) -> Advisors:
     """R-EVAL-3: who advises on the strands of a page's dossiers, read from their programmes.
     Only a caller of an advising role needs it (one statement then; none for the others)."""
@@ -95,7 +95,7 @@ async def _page_advisors(
 
 
 async def list_projects(
-    connection: AsyncConnection,
+    connection: ReadConnection,
     principal: Principal,
     *,
     programme: ProgrammeKey,

@@ -12,9 +12,10 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Row, RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal, Role
+from app.core.rawsql import ReadConnection
 from app.programme import cache as programme_cache
 from app.programme.models import Programme
 from app.projects import guards, repository, terms
@@ -148,7 +149,7 @@ class DossierRow:
 
 
 async def read_dossier(
-    connection: AsyncConnection, principal: Principal, *, project_id: uuid.UUID
+    connection: ReadConnection, principal: Principal, *, project_id: uuid.UUID
 ) -> DossierRow:
     """Issue 28: a dossier in scope (else ProjectNotFound, 404, R-ACL-1) with its lines, its
     candidate, the facts of its guarded actions and its programme's version, in one statement

@@ -24,13 +24,14 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlmodel import col, select
 
 from app.auth.principal import Principal, Role
 from app.candidates.models import Candidate
 from app.core import rawsql
+from app.core.rawsql import ReadConnection
 from app.core.types import UTCDateTime
 from app.programme.models import DepartementForfaits, Programme
 from app.projects import guards, hooks
@@ -203,7 +204,7 @@ def _summary_stmt(
 
 
 async def summary_page(
-    connection: AsyncConnection,
+    connection: ReadConnection,
     principal: Principal,
     filters: dict[str, Any],
     after: tuple[Any, Any] | None,
@@ -332,7 +333,7 @@ def _dossier_stmt(
 
 
 async def read_dossier_row(
-    connection: AsyncConnection,
+    connection: ReadConnection,
     principal: Principal,
     project_id: uuid.UUID,
     *,

@@ -7,19 +7,25 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from starlette.requests import Request
 
 from app.auth.principal import Principal
 from app.core import rawsql
-from app.core.reads import read_connection
+from app.core.config import Settings
+from app.core.db import make_engine
+from app.core.errors import DatabaseUnavailable
+from app.core.rawsql import PooledRead
+from app.core.reads import ReadPool, read_connection
 from app.programme.models import Programme
 from app.projects import repository
 from tests.conftest import Actors
@@ -166,7 +172,9 @@ async def test_a_driver_error_is_sqlalchemys_and_a_dead_connection_is_invalidate
     connection still serves; a connection whose backend died is invalidated, as SQLAlchemy's
     execution does (app/core/exception_handlers.py)."""
     sleep = select(func.pg_sleep(0.5))
-    async with read_connection(_request(app), snapshot=False) as connection:
+    # An autocommit connection of the engine's (a snapshot read's, a write's take the same path;
+    # an autocommit read takes the reads' own pool's: the test below).
+    async with app.state.read_engines[False].connect() as connection:
         await connection.exec_driver_sql("SET statement_timeout = 50")
         with pytest.raises(DBAPIError) as timed_out:
             await rawsql.fetchrow(connection, sleep, {})
@@ -181,6 +189,150 @@ async def test_a_driver_error_is_sqlalchemys_and_a_dead_connection_is_invalidate
             await rawsql.fetchrow(connection, select(func.now()), {})
         assert dead.value.connection_invalidated
         assert connection.invalidated
+
+
+@postgresql
+async def test_on_the_reads_pool_a_driver_error_is_sqlalchemys_and_a_dead_connection_replaced(
+    app: FastAPI, engine: AsyncEngine
+) -> None:
+    """On an autocommit read's own connection (`PooledRead`, app/core/reads.py): a statement
+    over the timeout is SQLAlchemy's DBAPIError (the handlers' 503) and the connection still
+    serves; a dead backend is a DBAPIError with `connection_invalidated` (503 with Retry-After),
+    and the next read is given a live connection."""
+    sleep = select(func.pg_sleep(0.5))
+    backend = select(func.pg_backend_pid())
+    async with read_connection(_request(app), snapshot=False) as connection:
+        assert isinstance(connection, PooledRead)
+        await connection.driver.execute("SET statement_timeout = 50")
+        with pytest.raises(DBAPIError) as timed_out:
+            await rawsql.fetchrow(connection, sleep, {})
+        assert "canceling statement" in str(timed_out.value.orig)
+        assert not timed_out.value.connection_invalidated
+        await connection.driver.execute("RESET statement_timeout")
+        found = await rawsql.fetchrow(connection, backend, {})
+        assert found is not None
+        async with engine.connect() as other:
+            await other.execute(select(func.pg_terminate_backend(found[0])))
+        with pytest.raises(DBAPIError) as dead:
+            await rawsql.fetchrow(connection, select(func.now()), {})
+        assert dead.value.connection_invalidated
+    async with read_connection(_request(app), snapshot=False) as connection:
+        again = await rawsql.fetchrow(connection, backend, {})
+        assert again is not None and again[0] != found[0]
+
+
+@postgresql
+async def test_a_pooled_read_gives_sqlalchemys_rows(app: FastAPI, engine: AsyncEngine) -> None:
+    """`PooledRead.execute`, `fetch` and `fetchrow` give the keys, values and types that
+    SQLAlchemy's execution gives: a final statement (UUIDs, JSON decoded, aware timestamps), an
+    IN list of the request's values (expanded per call) and a textual statement."""
+    table: Any = Programme.__table__
+    everything = select(table).order_by(table.c.code)
+    ids = [row.id for row in (await _engine_rows(engine, everything))]
+    statements: list[tuple[Any, dict[str, Any]]] = [
+        (everything, {}),
+        (select(table.c.id, table.c.strands).where(table.c.id.in_(ids[:1])), {}),
+        (
+            select(table.c.code).where(table.c.id.in_(bindparam("ids", expanding=True))),
+            {"ids": ids},
+        ),
+        (text("SELECT now() - now() AS nothing, 'a'::text AS letter"), {}),
+    ]
+    async with read_connection(_request(app), snapshot=False) as connection:
+        assert isinstance(connection, PooledRead)
+        for stmt, params in statements:
+            theirs = await _engine_rows(engine, stmt, params)
+            executed = (await connection.execute(stmt, params)).all()
+            fetched = await rawsql.fetch(connection, stmt, params)
+            first = await rawsql.fetchrow(connection, stmt, params)
+            assert theirs and first is not None
+            for mine in (executed, fetched, [first]):
+                for row, their in zip(mine, theirs, strict=False):
+                    assert list(row._mapping) == list(their._mapping)
+                    assert tuple(row) == tuple(their)
+                    assert [type(v) for v in row] == [type(v) for v in their]
+            assert len(executed) == len(fetched) == len(theirs)
+
+
+async def _engine_rows(engine: AsyncEngine, stmt: Any, params: dict[str, Any] | None = None) -> Any:
+    async with engine.connect() as connection:
+        return (await connection.execute(stmt, params or {})).all()
+
+
+@postgresql
+async def test_the_autocommit_reads_answer_alike_through_the_reads_pool(
+    app: FastAPI, client: AsyncClient, headers: Any, actors: Actors
+) -> None:
+    """Issue 28: each autocommit read, end to end on the reads' own pool, answers what it answers
+    on the test's SQLAlchemy connection (the same committed rows: the seeded programmes): status
+    and bytes, by callers of every scope; and it did take the pool's connections."""
+    unknown = uuid.uuid4()
+    paths = [
+        "/api/v1/projects",
+        "/api/v1/projects?status=accepted&departement=13",
+        f"/api/v1/projects/{unknown}",
+        f"/api/v1/projects/{unknown}/eligibility",
+        f"/api/v1/projects/{unknown}/grant",
+        f"/api/v1/projects/{unknown}/decision",
+        "/api/v1/envelopes",
+        "/api/v1/envelopes?programme=nope",
+        "/api/v1/envelopes/13",
+        "/api/v1/envelopes/13/ledger",
+    ]
+    callers = (actors.dinum, actors.pref13, actors.cand_a, actors.anct)
+
+    async def answers() -> list[tuple[str, int, bytes]]:
+        found = []
+        for who in callers:
+            for path in paths:
+                response = await client.get(path, headers=headers(who))
+                content = re.sub(rb'"request_id":"\w+"', b"", response.content)
+                found.append((path, response.status_code, content))
+        return found
+
+    on_the_test_connection = await answers()
+    pool = app.state.read_pool
+    taken = 0
+    opened = pool.connection
+
+    @asynccontextmanager
+    async def counted() -> AsyncIterator[PooledRead]:
+        nonlocal taken
+        taken += 1
+        async with opened() as connection:
+            yield connection
+
+    overridden = app.state.read_connection
+    app.state.read_connection, pool.connection = read_connection, counted
+    try:
+        assert await answers() == on_the_test_connection
+    finally:
+        app.state.read_connection = overridden
+        del pool.connection
+    assert {status for _, status, _ in on_the_test_connection} >= {200, 403, 404}
+    # One connection per read, none for a caller refused before it (403).
+    assert taken == sum(status != 403 for _, status, _ in on_the_test_connection)
+
+
+async def test_a_database_down_is_a_503_on_the_reads_pool(settings: Settings) -> None:
+    """A connection the reads' pool cannot open (a refused port) is DatabaseUnavailable: the
+    503 with Retry-After of every other database refusal, never a 500."""
+    if backend_url() is None:  # SQLite has no reads' pool: nothing to open
+        assert await ReadPool.open(make_engine(settings), settings) is None
+        return
+    down = settings.model_copy(
+        update={"database_url": "postgresql+asyncpg://postgres@127.0.0.1:9/none"}
+    )
+    engine = make_engine(down)
+    pool = await ReadPool.open(engine, down)
+    assert pool is not None
+    try:
+        with pytest.raises(DatabaseUnavailable):
+            async with pool.connection():
+                raise AssertionError("a connection to a refused port")
+    finally:
+        await pool.close()
+        await engine.dispose()
 
 
 @postgresql
