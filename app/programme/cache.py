@@ -78,7 +78,8 @@ async def programme_at_on(
     if hit is not None and version is not None and hit.version == version:
         return hit
     # A read on the reads' own pool (PostgreSQL) has no SQLAlchemy connection to bind: its
-    # session takes one of the engine's (a slot is free: the gate admitted this request).
+    # session takes one of the engine's, once per programme version and process (the request
+    # holds none of the engine's: the gate counts it among those it admitted).
     bind = connection.engine if isinstance(connection, PooledRead) else connection
     async with AsyncSession(bind=bind, expire_on_commit=False) as session:
         return await programme_at(session, programme_id, version)
