@@ -10,6 +10,12 @@ COMMIT that follows at once. So the chain stays linear under concurrent writers,
 held for as short a time as possible, `seq` is the commit order (a gap-free change feed) and a
 rolled-back change leaves no event.
 
+Issue 28: a burst of writes queues on the head, each round trip under its lock waiting for the
+event loop besides the database. What needs nothing of the chain runs before the lock
+(`before_append`); what must be written under it may ride with the append (`rides_append`):
+on PostgreSQL, one event's append, the head's move and the riders' writes are one statement, so
+that the lock holds three round trips (its own, the append, the COMMIT).
+
 Savepoints: an event recorded inside `session.begin_nested()` that is rolled back stays
 buffered; record after the savepoint, as the domains do.
 """
@@ -20,9 +26,19 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, event, func, insert, select as sa_select, update
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    bindparam,
+    event,
+    func,
+    insert,
+    select as sa_select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
@@ -81,6 +97,23 @@ def before_append(listener: AppendListener) -> AppendListener:
     28, the statements it runs are not held under the lock that a burst of submissions queues
     on."""
     _prepare_listeners.append(listener)
+    return listener
+
+
+Rider = tuple[Executable, dict[str, Any]]
+RiderListener = Callable[[Session, list[dict[str, Any]]], Rider | None]
+_riders: list[RiderListener] = []
+
+
+def rides_append(listener: RiderListener) -> RiderListener:
+    """Register `listener(sync_session, events)`, called under the chain head's lock with the
+    events about to be appended (their `seq` and `hash` set): it may run its statements itself
+    (and return None) or return one statement and its parameters, which run with the append:
+    on PostgreSQL, when one event is appended, as a data-modifying WITH of the append's own
+    statement (issue 28: one round trip less under the lock that a burst of submissions queues
+    on); else right after it. Its parameters' names must differ from the append's (`e_…`,
+    `new_seq`, `new_hash`) and from the other riders'."""
+    _riders.append(listener)
     return listener
 
 
@@ -221,6 +254,16 @@ _APPEND_ONE = _MOVE_HEAD.add_cte(
 )
 
 
+@cache
+def _append_riding(statements: tuple[Executable, ...]) -> Executable:
+    """`_APPEND_ONE` with each rider's statement as a data-modifying WITH of its own (each runs
+    exactly once, in the same snapshot), built once per tuple of riders' statements."""
+    if not statements:
+        return _APPEND_ONE
+    ctes = (s.cte(f"rider_{i}") for i, s in enumerate(statements))  # type: ignore[attr-defined]
+    return _APPEND_ONE.add_cte(*ctes)
+
+
 @event.listens_for(Session, "before_commit")
 def _append_pending(session: Session) -> None:
     """Append the transaction's buffered events to the chain, as its last statements."""
@@ -248,13 +291,20 @@ def _append_pending(session: Session) -> None:
         rows.append(row)
         last_seq, last_hash = row["seq"], row["hash"]
     moved = {"new_seq": last_seq, "new_hash": last_hash}
+    riding = [rider for rider in (ride(session, rows) for ride in _riders) if rider is not None]
     if len(rows) == 1 and connection.dialect.name == "postgresql":
-        # The event and the head's move in one statement: one round trip less under the lock.
+        # The event, the head's move and the riders' writes in one statement: the round trips
+        # under the lock are its own, this one and the COMMIT's.
         appended = {**{f"e_{k}": v for k, v in rows[0].items()}, **moved}
-        rawsql.fetchrow_sync(connection, _APPEND_ONE, appended)
+        for _, params in riding:
+            appended.update(params)
+        stmt = _append_riding(tuple(statement for statement, _ in riding))
+        rawsql.fetchrow_sync(connection, stmt, appended)
     else:
         connection.execute(_INSERT_EVENTS, rows)
         connection.execute(_MOVE_HEAD, moved)
+        for statement, params in riding:
+            rawsql.fetchrow_sync(connection, statement, params)
     for listener in _append_listeners:
         listener(session, rows)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from inspect import isawaitable
@@ -164,6 +164,24 @@ def transaction_info(session: Session | AsyncSession) -> dict[str, Any]:
     committed or rolled back: a keeper has nothing to clear, and nothing of a transaction
     reaches the next one of the same session."""
     return session.info.setdefault(_TRANSACTION_INFO, {})  # type: ignore[no-any-return]
+
+
+_HELD = "rows.held"
+
+
+def hold_rows(session: Session | AsyncSession, table: str, ids: Iterable[Any]) -> None:
+    """Note that the session's transaction holds these rows of `table` locked until it ends
+    (it UPDATEd them): a commit's listener that locks the rows it counts (the dashboards'
+    counters, app.stats.counters) needs no statement for them. Not noted inside a savepoint,
+    whose rollback would release them."""
+    if session.in_nested_transaction():
+        return
+    transaction_info(session).setdefault(_HELD, {}).setdefault(table, set()).update(ids)
+
+
+def held_rows(session: Session | AsyncSession, table: str) -> set[Any]:
+    """The rows of `table` the session's transaction holds locked (`hold_rows`)."""
+    return transaction_info(session).get(_HELD, {}).get(table, set())  # type: ignore[no-any-return]
 
 
 @event.listens_for(Session, "after_transaction_end")

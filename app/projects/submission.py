@@ -36,6 +36,7 @@ from app.auth.principal import Principal, Role
 from app.candidates.models import Candidate
 from app.core import rawsql
 from app.core.concurrency import check_if_match
+from app.core.db import hold_rows
 from app.core.errors import PreconditionFailed
 from app.core.rules import raise_failures
 from app.core.types import utcnow
@@ -235,6 +236,7 @@ async def _write(session: AsyncSession, principal: Principal, project: Project) 
             await connection.execute(INSERT_STAMP, history)
     if not moved:
         raise PreconditionFailed(code="R-FLOW-3")  # R-FLOW-3: changed since it was read
+    hold_rows(session, PROJECT.name, [project.id])  # locked to the COMMIT: counted without a lock
     await announced(session, principal, project, before, Action.SUBMIT, None)
 
 

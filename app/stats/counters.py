@@ -1,11 +1,12 @@
 """Issue 28: the dashboards' figures kept current by the writes, in the writes' transactions.
 
 Every change of a dossier, a grant, a payment or a candidate is audited in its transaction
-(R-AUDIT-1); the audit trail calls `_count` (an `on_append` listener) right after appending
-the transaction's events, before its COMMIT. `_count` reads what each touched dossier
-contributes now (status, strand, candidate kind, submission, grant and its net amount, §5),
-takes what it contributed before (`stats_project`) out of the counters and puts the new
-contribution in; a recorded payment adds itself to its month. Every counter changes by an
+(R-AUDIT-1); at its commit, before the audit chain's head is locked, `_read_counted` (a
+`before_append` listener) locks the touched dossiers' rows and reads what each contributes now
+(status, strand, candidate kind, submission, grant and its net amount, §5) and what it
+contributed before (`stats_project`); under the head's lock, `_count` (riding with the append)
+takes the old contribution out of the counters and puts the new one in; a recorded payment
+adds itself to its month. Every counter changes by an
 atomic `n = n + :d` upsert (INSERT … ON CONFLICT DO UPDATE, both databases), so writers on
 several instances never lose an increment; a rolled-back write leaves the counters as they were.
 
@@ -49,6 +50,7 @@ from app.audit import service as audit_service
 from app.budgets.models import Grant, Payment, net_amount
 from app.candidates.models import Candidate
 from app.core import rawsql
+from app.core.db import held_rows, transaction_info
 from app.projects.models import Project
 from app.stats import together
 from app.stats.models import StatsBeneficiary, StatsCounter, StatsProject
@@ -176,6 +178,7 @@ SNAPSHOT_COLUMNS = [
     col(StatsProject.users_impacted),
 ]
 WIDTH = len(CONTRIBUTION_COLUMNS)
+PROJECT_TABLE = Project.__tablename__
 
 
 def _contribution(row: Iterable[Any]) -> Contribution:
@@ -245,21 +248,45 @@ def apply(
     """Add `deltas` to the counters and, with `contributions`, store what each dossier now
     contributes (an upsert replacing the old contribution): on PostgreSQL the contributions
     and the counters in one statement (`app.stats.together`)."""
+    rider = _write(session, _plan(_dialect(session), deltas, contributions))
+    if rider is not None:
+        rawsql.fetchrow_sync(session.connection(), *rider)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The rows `apply` writes: on PostgreSQL the contributions and the counters as one
+    statement (`rider`), the other tables' rows beside it."""
+
+    rider: audit_service.Rider | None
+    counters: list[dict[str, Any]]
+    beneficiaries: list[dict[str, Any]]
+    saved: list[dict[str, Any]]
+
+
+def _plan(
+    dialect: Any, deltas: Deltas, contributions: dict[uuid.UUID, Contribution] | None
+) -> Plan:
     counters, beneficiaries = deltas.changed()
-    dialect, connection = _dialect(session), session.connection()
     saved = [{"project_id": pid, **c.__dict__} for pid, c in sorted((contributions or {}).items())]
     if saved and dialect is postgresql:
-        rawsql.fetchrow_sync(connection, together.statement(), together.params(counters, saved))
-        counters, saved = [], []
-    if counters:
-        connection.execute(
-            _upsert_stmt(dialect, StatsCounter, COUNTER_KEYS, ("n", "cents")), counters
-        )
-    if beneficiaries:
+        rider = (together.statement(), together.params(counters, saved))
+        return Plan(rider, [], beneficiaries, [])
+    return Plan(None, counters, beneficiaries, saved)
+
+
+def _write(session: Session, plan: Plan) -> audit_service.Rider | None:
+    """The plan's rows written but for its rider, returned."""
+    dialect, connection = _dialect(session), session.connection()
+    if plan.counters:
+        stmt = _upsert_stmt(dialect, StatsCounter, COUNTER_KEYS, ("n", "cents"))
+        connection.execute(stmt, plan.counters)
+    if plan.beneficiaries:
         stmt = _upsert_stmt(dialect, StatsBeneficiary, BENEFICIARY_KEYS, ("grants",))
-        connection.execute(stmt, beneficiaries)
-    if saved:
-        connection.execute(_save_stmt(dialect), saved)
+        connection.execute(stmt, plan.beneficiaries)
+    if plan.saved:
+        connection.execute(_save_stmt(dialect), plan.saved)
+    return plan.rider
 
 
 def _recount_stmt(where: Any) -> Any:
@@ -297,9 +324,12 @@ def _touched_stmt(kinds: tuple[str, ...]) -> Any:
 _ONE_DOSSIER = _recount_stmt(col(Project.id) == bindparam("project"))
 
 
-def _recount_rows(session: Session, rows: Iterable[Any]) -> None:
-    """Move each dossier of `rows` (`_recount_stmt`'s) from its counted contribution to its
-    current one."""
+Moves = tuple[Deltas, dict[uuid.UUID, Contribution]]
+
+
+def _moves(rows: Iterable[Any]) -> Moves:
+    """What moving each dossier of `rows` (`_recount_stmt`'s) from its counted contribution to
+    its current one changes: the counters' deltas and the dossiers' new contributions."""
     deltas = Deltas.empty()
     changed: dict[uuid.UUID, Contribution] = {}
     for row in rows:
@@ -311,7 +341,13 @@ def _recount_rows(session: Session, rows: Iterable[Any]) -> None:
             deltas.add(old, -1)
         deltas.add(now, +1)
         changed[row[0]] = now
-    apply(session, deltas, changed)
+    return deltas, changed
+
+
+def _recount_rows(session: Session, rows: Iterable[Any]) -> None:
+    """Move each dossier of `rows` (`_recount_stmt`'s) from its counted contribution to its
+    current one."""
+    apply(session, *_moves(rows))
 
 
 def recount_projects(session: Session, where: Any) -> None:
@@ -344,22 +380,67 @@ def _count_payments(session: Session, payment_ids: set[uuid.UUID]) -> None:
     apply(session, deltas)
 
 
-@audit_service.on_append
-def _count(session: Session, rows: list[dict[str, Any]]) -> None:
-    """The transaction's audited changes into the counters (under the chain head's lock, so
-    two transactions never count the same dossier's move at once). Issue 28: statements built
-    once per shape, run on the session's connection (Core rows, no ORM loading)."""
-    touched = {kind: _ids(rows, kind) for kind in _TOUCHED}
+@cache
+def _lock_stmt(kinds: tuple[str, ...]) -> Any:
+    """The dossiers these kinds of objects touch, locked in the order of their ids (FOR NO KEY
+    UPDATE: as an UPDATE of the dossier locks it; a reader, or an insert that references it,
+    is not held), built once a shape."""
+    where = or_(*(_TOUCHED[kind]() for kind in kinds))
+    return (
+        select(col(Project.id))
+        .where(where)
+        .order_by(col(Project.id))
+        .with_for_update(key_share=True)
+    )
+
+
+_COUNTED = "stats.counted"  # transaction_info: the plan `_read_counted` made for `_count`
+
+
+@audit_service.before_append
+def _read_counted(session: Session, events: list[dict[str, Any]]) -> None:
+    """What the transaction's audited changes move in the counters (§5), read before the chain
+    head's lock (issue 28: a burst of submissions queues on it, from its lock to the COMMIT;
+    this round trip is no longer held under it).
+
+    Two transactions never count the same dossier's move at once: each holds the dossier's row
+    locked from this read to its COMMIT (PostgreSQL: its own UPDATE of it, noted by
+    `hold_rows`, else `_lock_stmt` first, in a statement of its own so that the read, which
+    follows, sees what the previous holder committed; SQLite: BEGIN IMMEDIATE made the
+    transaction the only writer). So a dossier's counted contribution (`stats_project`) is
+    what the last commit that counted it wrote, and what this read finds is its state until
+    this COMMIT. Statements built once per shape, run on the session's connection (Core rows,
+    no ORM loading)."""
+    touched = {kind: _ids(events, kind) for kind in _TOUCHED}
     params = {f"{kind}s": sorted(ids) for kind, ids in touched.items() if ids}
-    if list(params) == ["projects"] and len(params["projects"]) == 1:
+    if not params:
+        return
+    connection = session.connection()
+    kinds = tuple(kind for kind, ids in touched.items() if ids)
+    held = kinds == ("project",) and touched["project"] <= held_rows(session, PROJECT_TABLE)
+    if _dialect(session) is postgresql and not held:
+        connection.execute(_lock_stmt(kinds), params)
+    if kinds == ("project",) and len(params["projects"]) == 1:
         one = {"project": params["projects"][0]}
-        _recount_rows(session, rawsql.fetch_sync(session.connection(), _ONE_DOSSIER, one))
-    elif params:
-        stmt = _touched_stmt(tuple(kind for kind, ids in touched.items() if ids))
-        _recount_rows(session, session.connection().execute(stmt, params).all())
-    payments = _ids(rows, "payment")
+        rows: Iterable[Any] = rawsql.fetch_sync(connection, _ONE_DOSSIER, one)
+    else:
+        rows = connection.execute(_touched_stmt(kinds), params).all()
+    # what is written under the lock, worked out before it
+    transaction_info(session)[_COUNTED] = _plan(_dialect(session), *_moves(rows))
+
+
+@audit_service.rides_append
+def _count(session: Session, events: list[dict[str, Any]]) -> audit_service.Rider | None:
+    """The moves `_read_counted` read into the counters, under the chain head's lock (the hot
+    counters' rows are held from there to the COMMIT only): on PostgreSQL the dossiers'
+    contributions and the counters' upsert ride with the append (one statement); a recorded
+    payment adds itself to its month."""
+    plan: Plan | None = transaction_info(session).pop(_COUNTED, None)
+    rider = None if plan is None else _write(session, plan)
+    payments = _ids(events, "payment")
     if payments:
         _count_payments(session, payments)
+    return rider
 
 
 # -- from scratch ----------------------------------------------------------------------------
