@@ -144,14 +144,31 @@ class _ReadAccess(_Access):
         super().__init__(roles)
         self.snapshot = snapshot
 
-    @asynccontextmanager
-    async def opened(self, request: Request) -> AsyncIterator[Read]:
+    def opened(self, request: Request) -> _OpenedRead:
         """The caller checked, the clock made current, the read's connection: what a call of
         this dependency yields, for FastAPI and for a lean route (app/core/lean_route.py)."""
-        principal = await self.checked(request)
+        return _OpenedRead(self, request)
+
+
+class _OpenedRead:
+    """`_ReadAccess.opened`'s context manager, with its own `__aenter__` and `__aexit__`: a
+    generator's context manager around the connection's cost a generator, an object and two
+    frames on every read (issue 28)."""
+
+    __slots__ = ("_access", "_request", "_connection")
+
+    def __init__(self, access: _ReadAccess, request: Request) -> None:
+        self._access, self._request = access, request
+
+    async def __aenter__(self) -> Read:
+        request = self._request
+        principal = await self._access.checked(request)  # before a pool slot is taken
         connections: ReadConnections = request.app.state.read_connection
-        async with connections(request, snapshot=self.snapshot) as connection:
-            yield Read(principal, connection)
+        self._connection = connections(request, snapshot=self._access.snapshot)
+        return Read(principal, await self._connection.__aenter__())
+
+    async def __aexit__(self, *exc: Any) -> bool | None:
+        return await self._connection.__aexit__(*exc)
 
 
 class _WriteAccess(_Access):

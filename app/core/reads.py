@@ -31,14 +31,13 @@ the pool under load.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from contextlib import AbstractAsyncContextManager
 from types import SimpleNamespace
 from typing import Any, Protocol
 
 import asyncpg
 from fastapi import Request
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.core.config import Settings
 from app.core.db import READ_ONLY_OPTION, CheckoutGate, connect_args
@@ -133,39 +132,91 @@ class ReadPool:
         await pool
         return cls(pool, engine)
 
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[PooledRead]:
-        """A connection for one read; a failure to open one is a 503 with Retry-After, as the
-        engine's (`app.core.db._connect_or_unavailable`)."""
+    def connection(self) -> _PooledCheckout:
+        """`async with pool.connection() as read:` a connection for one read; a failure to
+        open one is a 503 with Retry-After, as the engine's
+        (`app.core.db._connect_or_unavailable`)."""
+        return _PooledCheckout(self)
+
+    async def acquire(self) -> PooledRead:
         try:
             driver = await self._pool.acquire()
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
             logger.warning("database connection failed: %s: %s", type(exc).__name__, exc)
             raise DatabaseUnavailable() from exc
-        read = PooledRead(driver, self._engine)
-        try:
-            yield read
-        finally:
-            if read.closed():
-                await self._pool.expire_connections()
-            await self._pool.release(driver)
+        return PooledRead(driver, self._engine)
+
+    async def release(self, read: PooledRead) -> None:
+        if read.closed():
+            await self._pool.expire_connections()
+        await self._pool.release(read.driver)
 
     async def close(self) -> None:
         await self._pool.close()
 
 
-@asynccontextmanager
-async def read_connection(request: Request, *, snapshot: bool) -> AsyncIterator[ReadConnection]:
-    """A pooled connection for a read, admitted by the checkout gate, returned at the end (its
-    transaction, if any, rolled back: a read writes nothing): the reads' own pool's for an
-    autocommit read on PostgreSQL (`ReadPool`), else the engine's."""
-    state = request.app.state
-    gate: CheckoutGate | None = state.checkout_gate
-    pool: ReadPool | None = state.read_pool
-    async with gate.admitted() if gate is not None else nullcontext():
-        if pool is not None and not snapshot:
-            async with pool.connection() as read:
-                yield read
-        else:
-            async with state.read_engines[snapshot].connect() as c:
-                yield c
+class _PooledCheckout:
+    """`ReadPool.connection()`: the connection taken at the block's start, given back at its
+    end."""
+
+    __slots__ = ("_pool", "_read")
+
+    def __init__(self, pool: ReadPool) -> None:
+        self._pool = pool
+
+    async def __aenter__(self) -> PooledRead:
+        self._read = await self._pool.acquire()
+        return self._read
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self._pool.release(self._read)
+
+
+def read_connection(request: Request, *, snapshot: bool) -> _ReadCheckout:
+    """`async with read_connection(request, snapshot=…) as connection:` a pooled connection for
+    a read, admitted by the checkout gate, returned at the end (its transaction, if any, rolled
+    back: a read writes nothing): the reads' own pool's for an autocommit read on PostgreSQL
+    (`ReadPool`), else the engine's."""
+    return _ReadCheckout(request, snapshot=snapshot)
+
+
+class _ReadCheckout:
+    """`read_connection`'s context manager. Its own `__aenter__` and `__aexit__` take and give
+    back the gate's slot and the connection: three nested generator-based context managers
+    (this one, the gate's admission, the pool's connection) cost a generator, an object and
+    two frames each on every read (issue 28)."""
+
+    __slots__ = ("_state", "_snapshot", "_gate", "_pool", "_read", "_engine_connection")
+
+    def __init__(self, request: Request, *, snapshot: bool) -> None:
+        state = request.app.state
+        self._state, self._snapshot = state, snapshot
+        self._gate: CheckoutGate | None = state.checkout_gate
+        pool: ReadPool | None = state.read_pool
+        self._pool = None if snapshot else pool
+        self._engine_connection: AsyncConnection | None = None
+
+    async def __aenter__(self) -> ReadConnection:
+        gate = self._gate
+        if gate is not None:
+            await gate.__aenter__()
+        try:
+            if self._pool is not None:
+                self._read = await self._pool.acquire()
+                return self._read
+            self._engine_connection = self._state.read_engines[self._snapshot].connect()
+            return await self._engine_connection.__aenter__()
+        except BaseException:
+            if gate is not None:
+                await gate.__aexit__(None, None, None)
+            raise
+
+    async def __aexit__(self, *exc: Any) -> None:
+        try:
+            if self._engine_connection is not None:
+                await self._engine_connection.__aexit__(*exc)
+            else:
+                await self._pool.release(self._read)  # type: ignore[union-attr]
+        finally:
+            if self._gate is not None:
+                await self._gate.__aexit__(None, None, None)

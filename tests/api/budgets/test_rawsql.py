@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -293,22 +291,20 @@ async def test_the_autocommit_reads_answer_alike_through_the_reads_pool(
     on_the_test_connection = await answers()
     pool = app.state.read_pool
     taken = 0
-    opened = pool.connection
+    acquire = pool.acquire
 
-    @asynccontextmanager
-    async def counted() -> AsyncIterator[PooledRead]:
+    async def counted() -> PooledRead:
         nonlocal taken
         taken += 1
-        async with opened() as connection:
-            yield connection
+        return await acquire()
 
     overridden = app.state.read_connection
-    app.state.read_connection, pool.connection = read_connection, counted
+    app.state.read_connection, pool.acquire = read_connection, counted
     try:
         assert await answers() == on_the_test_connection
     finally:
         app.state.read_connection = overridden
-        del pool.connection
+        del pool.acquire
     assert {status for _, status, _ in on_the_test_connection} >= {200, 403, 404}
     # One connection per read, none for a caller refused before it (403).
     assert taken == sum(status != 403 for _, status, _ in on_the_test_connection)

@@ -4,12 +4,15 @@ bounded by the pool timeout and answered 503, and a slot is never lost (issue 13
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from app.core.config import Settings
 from app.core.db import CheckoutGate, make_engine
 from app.core.errors import DatabaseUnavailable
+from app.core.reads import read_connection
 
 
 async def _enter(gate: CheckoutGate, name: str, order: list[str], leave: asyncio.Event) -> None:
@@ -79,3 +82,57 @@ def test_the_gate_is_as_wide_as_the_pool_and_absent_without_a_queue_pool() -> No
     assert CheckoutGate.for_engine(make_engine(null_pool), null_pool) is None
     sqlite = Settings(database_url="sqlite+aiosqlite:///:memory:")
     assert CheckoutGate.for_engine(make_engine(sqlite), sqlite) is None
+
+
+class _Pool:
+    """A reads' pool whose connections are counted, or which cannot open one."""
+
+    def __init__(self, *, down: bool) -> None:
+        self.down, self.out = down, 0
+
+    async def acquire(self) -> object:
+        if self.down:
+            raise DatabaseUnavailable()
+        self.out += 1
+        return object()
+
+    async def release(self, _read: object) -> None:
+        self.out -= 1
+
+
+def _request(gate: CheckoutGate, pool: _Pool) -> Any:
+    state = SimpleNamespace(checkout_gate=gate, read_pool=pool, read_engines={})
+    return SimpleNamespace(app=SimpleNamespace(state=state))
+
+
+async def test_a_read_gives_back_its_slot_and_its_connection_however_it_ends() -> None:
+    """Issue 28: `read_connection` takes the gate's slot and the reads' pool's connection
+    itself (no nested context managers): a pool that cannot open a connection (503), a read
+    that fails and a read that is cancelled each give both back."""
+    gate = CheckoutGate(slots=1, timeout=0.05)
+    down = _request(gate, _Pool(down=True))
+    for _ in range(2):  # the second is refused by the pool, not by the gate's timeout
+        with pytest.raises(DatabaseUnavailable):
+            async with read_connection(down, snapshot=False):
+                raise AssertionError("no connection to read on")
+    pool = _Pool(down=False)
+    up = _request(gate, pool)
+    with pytest.raises(RuntimeError):
+        async with read_connection(up, snapshot=False):
+            assert pool.out == 1
+            raise RuntimeError("the read failed")
+    assert pool.out == 0
+
+    async def read(leave: asyncio.Event) -> None:
+        async with read_connection(up, snapshot=False):
+            await leave.wait()
+
+    reading = asyncio.create_task(read(asyncio.Event()))
+    await asyncio.sleep(0)
+    assert pool.out == 1
+    reading.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reading
+    assert pool.out == 0
+    async with gate.admitted():  # the one slot, free again
+        pass
