@@ -132,13 +132,9 @@ class ReadPool:
         await pool
         return cls(pool, engine)
 
-    def connection(self) -> _PooledCheckout:
-        """`async with pool.connection() as read:` a connection for one read; a failure to
-        open one is a 503 with Retry-After, as the engine's
-        (`app.core.db._connect_or_unavailable`)."""
-        return _PooledCheckout(self)
-
     async def acquire(self) -> PooledRead:
+        """A connection for one read, given back by `release`; a failure to open one is a 503
+        with Retry-After, as the engine's (`app.core.db._connect_or_unavailable`)."""
         try:
             driver = await self._pool.acquire()
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
@@ -153,23 +149,6 @@ class ReadPool:
 
     async def close(self) -> None:
         await self._pool.close()
-
-
-class _PooledCheckout:
-    """`ReadPool.connection()`: the connection taken at the block's start, given back at its
-    end."""
-
-    __slots__ = ("_pool", "_read")
-
-    def __init__(self, pool: ReadPool) -> None:
-        self._pool = pool
-
-    async def __aenter__(self) -> PooledRead:
-        self._read = await self._pool.acquire()
-        return self._read
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await self._pool.release(self._read)
 
 
 def read_connection(request: Request, *, snapshot: bool) -> _ReadCheckout:
