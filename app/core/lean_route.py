@@ -272,6 +272,9 @@ class LeanRoute(APIRoute):
             await super().handle(scope, receive, send)
 
 
+_JSON_TYPE = (b"content-type", b"application/json")
+
+
 async def _serve(plan: _Plan, scope: Scope, receive: Receive, send: Send) -> bool:
     """Answer the request on the lean path; False when FastAPI's path must answer it instead
     (nothing was sent then)."""
@@ -315,14 +318,16 @@ async def _serve(plan: _Plan, scope: Scope, receive: Receive, send: Send) -> boo
             for sub in plan.after:
                 values[sub.name] = await _call(sub, next(solved), request)
             result = await plan.endpoint(**values)
-    if not isinstance(result, Response):
-        status = response.status_code or plan.status_code
-        answer = Response(plan.dump(result), media_type="application/json")
-        if status:
-            answer.status_code = status
-        answer.headers.raw.extend(response.headers.raw)
-        result = answer
-    await result(scope, receive, send)
+    if isinstance(result, Response):
+        await result(scope, receive, send)
+        return True
+    # The answer sent as Starlette's `Response(body, media_type="application/json")` sends
+    # it, with the endpoint's headers after its own, without building a second Response.
+    body = plan.dump(result)
+    headers = [(b"content-length", b"%d" % len(body)), _JSON_TYPE, *response.headers.raw]
+    status = response.status_code or plan.status_code or 200
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
     return True
 
 

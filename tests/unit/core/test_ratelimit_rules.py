@@ -3,12 +3,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from limits import parse
 from pydantic import ValidationError
 
+from app.auth.principal import Principal, Role
+from app.auth.rules import principal_from_claims
 from app.core.config import Settings
-from app.core.ratelimit import Decision, TrustedProxies, is_limited, route_class, storage_uri
+from app.core.errors import Unauthenticated
+from app.core.ratelimit import (
+    CallerResolver,
+    Decision,
+    TrustedProxies,
+    is_limited,
+    route_class,
+    storage_uri,
+)
+from app.core.tokens import PRINCIPAL_SCOPE_KEY, TokenClaims
 
 
 @pytest.mark.parametrize(
@@ -110,3 +123,61 @@ def test_api4_storage_urls_take_their_async_form() -> None:
     assert storage_uri("memory://") == "async+memory://"
     assert storage_uri("redis://127.0.0.1:6379/0") == "async+redis://127.0.0.1:6379/0"
     assert storage_uri("async+redis://h:1/0") == "async+redis://h:1/0"
+
+
+class _Verifier:
+    """The verifier's cache as the resolver sees it: the same claims object for a token until
+    it is verified again (`renew`)."""
+
+    def __init__(self) -> None:
+        self.claims: dict[str, TokenClaims] = {}
+
+    def renew(self, token: str, role: str, departement: str | None = None) -> None:
+        self.claims[token] = TokenClaims("agent-1", role, departement, None, {})
+
+    async def verify(self, token: str) -> TokenClaims:
+        if token not in self.claims:
+            raise Unauthenticated()
+        return self.claims[token]
+
+
+def _scope(token: str) -> dict[str, Any]:
+    return {"headers": [(b"authorization", b"Bearer " + token.encode())], "client": ("1.2.3.4", 1)}
+
+
+async def test_api4_the_caller_of_a_token_is_made_once_until_it_is_verified_again() -> None:
+    """Issue 28: the principal and the counted caller are made once a token, and again when
+    the verifier gives new claims for it (re-verified after expiry): the budget follows the
+    claims, never a principal made of claims the verifier no longer gives."""
+    verifier, made = _Verifier(), []
+
+    def identify(claims: TokenClaims) -> Principal:
+        made.append(claims)
+        return principal_from_claims(claims, is_departement=lambda code: code in {"13", "69"})
+
+    resolve = CallerResolver(verifier, TrustedProxies(""), identify)  # type: ignore[arg-type]
+    verifier.renew("t1", "prefect", "13")
+    first, again = _scope("t1"), _scope("t1")
+    caller = await resolve(first)
+    assert await resolve(again) == caller and caller.role == "prefect"
+    assert len(made) == 1
+    assert (
+        first[PRINCIPAL_SCOPE_KEY]
+        == again[PRINCIPAL_SCOPE_KEY]
+        == (
+            "t1",
+            Principal("agent-1", Role.PREFECT, departement="13"),
+        )
+    )
+    verifier.renew("t1", "prefect", "69")  # the same subject, verified again with another scope
+    moved = await resolve(_scope("t1"))
+    assert len(made) == 2 and moved.key != caller.key
+    # Claims that name no valid scope are counted by address, every time, and never kept.
+    verifier.renew("t2", "prefect", "99")
+    for _ in range(2):
+        refused = _scope("t2")
+        assert (await resolve(refused)).role == "anonymous"
+        assert PRINCIPAL_SCOPE_KEY not in refused
+    assert len(made) == 4
+    verifier.claims.clear()  # a token that no longer verifies: by address, whatever was made
+    assert (await resolve(_scope("t1"))).role == "anonymous"
