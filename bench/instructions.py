@@ -9,8 +9,10 @@ process under `valgrind --tool=callgrind` with the counting off, warms it up on 
 row's requests (through httpx's ASGI transport: no server, no wrk, no load generator), turns
 the counting on (`callgrind_control -i on`) for `--requests` of them, off again, and prints the
 instructions per request. Run it on two checkouts (each with its own `.venv`, or a link to
-one) and compare: two runs of the same code differed by 1-2 % (the run's RSA key, the
-rate limiter's batching, the garbage collector's turns).
+one) and compare, the two side by side with nothing else running: two runs of the same code
+differed by 0.3 % so (the run's RSA key, the rate limiter's batching, the garbage collector's
+turns), and by 4.6 % when a profiler shared the machine (the rate limiter's batches and the
+event loop's turns follow the timing).
 
 What it counts: the app's own path (middlewares, routing, the token, the rate limiter's
 client, the statement, the JSON) and httpx's ASGI transport (not its client), the same on both
