@@ -1,5 +1,5 @@
-"""The instructions one read costs in-process, counted by callgrind: a before/after that the
-machine's speed does not move (issue 28).
+"""The instructions one read, or one submission, costs in-process, counted by callgrind: a
+before/after that the machine's speed does not move (issue 28).
 
 `make bench` measures CPU time, and on the sessions' machines the same code's CPU per request
 moved by 1.5 to 2 times between runs an hour apart (BENCHMARKS.md, thirteenth and fourteenth
@@ -20,6 +20,12 @@ sides. Not counted:
 uvicorn's HTTP parsing, the database's and Redis' own work. The settings are the bench's
 (`production_env`: rate limiting on Redis, the access log on, written to /dev/null here).
 
+A submission (`--row 'POST /projects/{id}/submit'`, the burst's request) moves its draft for
+good: the child takes the drafts of the burst's query (`bench.run.submissions`), submits the
+first `--warm-up`, then counts the next `--requests`, and
+the answers' statuses are printed beside the count (some are refused by their rules, as in the
+burst: the same ones on both checkouts, on their copies of one database).
+
 Usage: .venv/bin/python bench/instructions.py [--row 'GET /envelopes/{dep}'] [--requests 200]
 Needs valgrind (Debian: apt-get install valgrind), the bench's database (`make bench` loads
 it) and Redis.
@@ -39,7 +45,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.run import bench_database, build_cases, production_env, signing_env  # noqa: E402
+from bench.run import (  # noqa: E402
+    bench_database,
+    build_cases,
+    production_env,
+    signing_env,
+    submissions,
+)
 
 READS = (
     "GET /projects/{id}",
@@ -50,6 +62,10 @@ READS = (
     "list, DINUM, département + status",
     "list, DINUM, status only",
 )
+# The burst's request (`bench.run.burst`): a candidate submits its draft, If-Match read before.
+# Each submission moves a draft for good: the warm-up and the counted ones are different
+# candidates' drafts, the same ones on every run (the run's copy of the bench database).
+SUBMIT = "POST /projects/{id}/submit"
 
 
 async def child(args: argparse.Namespace) -> None:
@@ -80,28 +96,43 @@ async def child(args: argparse.Namespace) -> None:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            requests = (await build_cases(client, args.url, settings))[args.row]
+            if args.row == SUBMIT:
+                drafts = await submissions(client, args.url, settings, args.warm_up + args.requests)
+                if len(drafts) < args.warm_up + args.requests:
+                    sys.exit(f"{len(drafts)} drafts to submit, not {args.warm_up + args.requests}")
+                requests = [
+                    ("POST", f"/api/v1/projects/{pid}/submit", headers) for pid, headers in drafts
+                ]
+            else:
+                requests = [
+                    ("GET", path, {"Authorization": auth})
+                    for path, auth in (await build_cases(client, args.url, settings))[args.row]
+                ]
+            statuses: dict[int, int] = {}
 
             async def one(i: int) -> None:
                 # The transport alone: the client would add its cookie jar's work on every
                 # response (an email.message of the headers), counted as the app's.
-                path, auth = requests[i % len(requests)]
-                request = httpx.Request(
-                    "GET", "http://bench" + path, headers={"Authorization": auth}
-                )
+                method, path, headers = requests[i % len(requests)]
+                request = httpx.Request(method, "http://bench" + path, headers=headers)
                 response = await transport.handle_async_request(request)
                 body = await response.aread()
-                if response.status_code != 200:
+                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+                # A submission may be refused by its rules (422, as in the burst): not a read.
+                if response.status_code != 200 and (method == "GET" or response.status_code > 422):
                     sys.exit(f"{path}: {response.status_code} {body[:200]!r}")
 
             for i in range(args.warm_up):
                 await one(i)
+            statuses.clear()
             protocol.write("ready\n")
             sys.stdin.readline()  # counting on
-            for i in range(args.requests):
+            first = args.warm_up if args.row == SUBMIT else 0  # drafts not yet submitted
+            for i in range(first, first + args.requests):
                 await one(i)
             protocol.write("done\n")
             sys.stdin.readline()  # counting off
+            protocol.write(" ".join(f"{k}: {v}" for k, v in sorted(statuses.items())) + "\n")
 
 
 async def parent(args: argparse.Namespace) -> int:
@@ -135,6 +166,7 @@ async def parent(args: argparse.Namespace) -> int:
                     )
                     proc.stdin.write("\n")
                     proc.stdin.flush()
+                answered = proc.stdout.readline().strip()  # the counted answers' statuses
             if proc.returncode:
                 print(log.read_text()[-2000:], file=sys.stderr)  # noqa: T201
                 return proc.returncode
@@ -142,13 +174,15 @@ async def parent(args: argparse.Namespace) -> int:
     if totals is None:
         sys.exit("callgrind wrote no totals")
     per_request = int(totals.group(1)) / args.requests
-    print(f"{args.row}: {per_request:,.0f} instructions a request ({args.requests})")  # noqa: T201
+    print(  # noqa: T201
+        f"{args.row}: {per_request:,.0f} instructions a request ({args.requests}; {answered})"
+    )
     return 0
 
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--row", default="GET /envelopes/{dep}", choices=READS)
+    p.add_argument("--row", default="GET /envelopes/{dep}", choices=(*READS, SUBMIT))
     p.add_argument("--requests", type=int, default=200)
     p.add_argument("--warm-up", type=int, default=150)
     p.add_argument("--url", default=None, help="the bench's database (default: make bench's)")

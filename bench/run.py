@@ -553,10 +553,11 @@ def why(status: int, body: bytes) -> str:
     return "+".join(c for c in codes if c) or str(problem.get("code", ""))
 
 
-async def burst(
-    server: Server, url: str, settings: Settings, pg: PgCpu, n: int = 200
-) -> dict[str, Any]:
-    """n candidates submit their draft at once (deadline day): If-Match read just before."""
+async def submissions(
+    client: httpx.AsyncClient, url: str, settings: Settings, n: int
+) -> list[tuple[Any, dict[str, str]]]:
+    """The drafts of n candidates (the newest of each), each with its candidate's token and the
+    If-Match of its read just before: the burst's submissions, and `instructions.py`'s."""
     import asyncpg
 
     conn = await asyncpg.connect(pg_dsn(url))
@@ -569,15 +570,23 @@ async def burst(
         )
     finally:
         await conn.close()
+    prepared = []
+    for row in rows:
+        who = Principal(f"agent-{row['siren']}", Role.CANDIDATE, siren=row["siren"])
+        h = auth_headers(settings, who)
+        # R-DOC-1: the documents its submission asks for are rows of the generated data
+        read = await client.get(f"/api/v1/projects/{row['id']}", headers=h)
+        prepared.append((row["id"], {**h, "If-Match": read.headers.get("ETag", '"v1"')}))
+    return prepared
+
+
+async def burst(
+    server: Server, url: str, settings: Settings, pg: PgCpu, n: int = 200
+) -> dict[str, Any]:
+    """n candidates submit their draft at once (deadline day): If-Match read just before."""
     async with httpx.AsyncClient(base_url=server.base, timeout=60,
                                  limits=httpx.Limits(max_connections=n)) as client:  # fmt: skip
-        prepared = []
-        for row in rows:
-            who = Principal(f"agent-{row['siren']}", Role.CANDIDATE, siren=row["siren"])
-            h = auth_headers(settings, who)
-            # R-DOC-1: the documents its submission asks for are rows of the generated data
-            read = await client.get(f"/api/v1/projects/{row['id']}", headers=h)
-            prepared.append((row["id"], {**h, "If-Match": read.headers.get("ETag", '"v1"')}))
+        prepared = await submissions(client, url, settings, n)
 
         # Each submission on a connection of its own, opened before the burst (as a front-end's
         # kept-alive connection), its request written in one piece (`submit_requests`).
