@@ -23,7 +23,7 @@ buffered; record after the savepoint, as the domains do.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -32,13 +32,16 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Executable,
+    Select,
     bindparam,
     event,
     func,
     insert,
     select as sa_select,
+    true,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
@@ -98,6 +101,32 @@ def before_append(listener: AppendListener) -> AppendListener:
     on."""
     _prepare_listeners.append(listener)
     return listener
+
+
+_LOCK_READ = "audit.lock_read"  # transaction_info: the read that rides the head's lock
+
+
+def read_with_lock(
+    session: Session,
+    stmt: Select[Any],
+    params: dict[str, Any],
+    consume: Callable[[Sequence[Any]], None],
+) -> None:
+    """For a `before_append` listener: run `stmt` and hand its rows to `consume` before the
+    riders are called. On PostgreSQL the read is part of the chain head's lock statement (a
+    LATERAL join of the head's row: issue 28, one round trip less a write); elsewhere, or when
+    another read already rides, it runs now. `stmt`'s first column is never NULL in a row it
+    returns.
+
+    The lock statement reads in the snapshot it took before waiting for the lock, as a read
+    made just before it does: ride only a read of rows whose writers this transaction already
+    holds off (their rows locked by its earlier statements)."""
+    info = transaction_info(session)
+    connection = session.connection()
+    if connection.dialect.name != "postgresql" or _LOCK_READ in info:
+        consume(rawsql.fetch_sync(connection, stmt, params))
+    else:
+        info[_LOCK_READ] = (stmt, params, consume)
 
 
 Rider = tuple[Executable, dict[str, Any]]
@@ -238,6 +267,37 @@ _LOCK_HEAD = (
     .where(HEAD_TABLE.c.id == 1)
     .with_for_update()
 )
+
+
+@cache
+def _lock_riding(stmt: Select[Any]) -> Select[Any]:
+    """`_LOCK_HEAD` with `stmt`'s rows beside the head's (one row of NULLs when it has none),
+    built once per ridden statement."""
+    ridden = stmt.lateral("ridden")
+    return (
+        sa_select(HEAD_TABLE.c.last_seq, HEAD_TABLE.c.last_hash, *ridden.c)
+        .select_from(HEAD_TABLE.outerjoin(ridden, true()))
+        .where(HEAD_TABLE.c.id == 1)
+        .with_for_update(of=HEAD_TABLE)
+    )
+
+
+def _lock_head(session: Session, connection: Connection) -> Any:
+    """The chain head's row, locked (FOR UPDATE on PostgreSQL), with the read that rides it
+    (`read_with_lock`) handed to its listener; None on a database without it."""
+    ridden = transaction_info(session).pop(_LOCK_READ, None)
+    if ridden is None:
+        return rawsql.fetchrow_sync(connection, _LOCK_HEAD, {})  # PostgreSQL: asyncpg's own
+    stmt, params, consume = ridden
+    rows = rawsql.fetch_sync(connection, _lock_riding(stmt), params)
+    if not rows:  # no head: the read runs on its own
+        consume(rawsql.fetch_sync(connection, stmt, params))
+        return None
+    read = (tuple(row)[2:] for row in rows)
+    consume([values for values in read if values[0] is not None])  # NULLs: no row read
+    return rows[0]
+
+
 _INSERT_EVENTS = insert(AUDIT_TABLE)
 _MOVE_HEAD = (
     update(HEAD_TABLE)
@@ -276,7 +336,7 @@ def _append_pending(session: Session) -> None:
     for prepare in _prepare_listeners:  # what needs nothing of the chain, before its lock
         prepare(session, pending)
     connection = session.connection()
-    head: Any = rawsql.fetchrow_sync(connection, _LOCK_HEAD, {})  # PostgreSQL: asyncpg's own
+    head = _lock_head(session, connection)
     if head is None:  # a database built without the migration (which creates the head)
         connection.execute(insert(HEAD_TABLE).values(id=1, last_seq=0, last_hash=GENESIS_HASH))
         last_seq, last_hash = 0, GENESIS_HASH

@@ -401,7 +401,10 @@ _COUNTED = "stats.counted"  # transaction_info: the plan `_read_counted` made fo
 def _read_counted(session: Session, events: list[dict[str, Any]]) -> None:
     """What the transaction's audited changes move in the counters (§5), read before the chain
     head's lock (issue 28: a burst of submissions queues on it, from its lock to the COMMIT;
-    this round trip is no longer held under it).
+    this round trip is no longer held under it), or, for one dossier on PostgreSQL, in the
+    lock's own statement (`audit_service.read_with_lock`: one round trip less; it reads in the
+    snapshot taken before it waits, which is what a read made just before it would see, since
+    the dossier's row is already this transaction's).
 
     Two transactions never count the same dossier's move at once: each holds the dossier's row
     locked from this read to its COMMIT (PostgreSQL: its own UPDATE of it, noted by
@@ -420,13 +423,16 @@ def _read_counted(session: Session, events: list[dict[str, Any]]) -> None:
     held = kinds == ("project",) and touched["project"] <= held_rows(session, PROJECT_TABLE)
     if _dialect(session) is postgresql and not held:
         connection.execute(_lock_stmt(kinds), params)
+
+    def planned(rows: Iterable[Any]) -> None:
+        # what is written under the lock, worked out before the riders' writes
+        transaction_info(session)[_COUNTED] = _plan(_dialect(session), *_moves(rows))
+
     if kinds == ("project",) and len(params["projects"]) == 1:
         one = {"project": params["projects"][0]}
-        rows: Iterable[Any] = rawsql.fetch_sync(connection, _ONE_DOSSIER, one)
+        audit_service.read_with_lock(session, _ONE_DOSSIER, one, planned)
     else:
-        rows = connection.execute(_touched_stmt(kinds), params).all()
-    # what is written under the lock, worked out before it
-    transaction_info(session)[_COUNTED] = _plan(_dialect(session), *_moves(rows))
+        planned(connection.execute(_touched_stmt(kinds), params).all())
 
 
 @audit_service.rides_append
