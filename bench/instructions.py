@@ -22,9 +22,9 @@ uvicorn's HTTP parsing, the database's and Redis' own work. The settings are the
 
 A submission (`--row 'POST /projects/{id}/submit'`, the burst's request) moves its draft for
 good: the child takes the drafts of the burst's query (`bench.run.submissions`), submits the
-first `--warm-up`, then counts the next `--requests`, and
-the answers' statuses are printed beside the count (some are refused by their rules, as in the
-burst: the same ones on both checkouts, on their copies of one database).
+first `--warm-up`, then counts the next `--requests`. The answers' statuses are printed beside
+the count (some are refused by their rules, as in the burst: the same ones on both checkouts,
+on their copies of one database).
 
 Usage: .venv/bin/python bench/instructions.py [--row 'GET /envelopes/{dep}'] [--requests 200]
 Needs valgrind (Debian: apt-get install valgrind), the bench's database (`make bench` loads
