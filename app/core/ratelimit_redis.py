@@ -20,8 +20,14 @@ connection taken from an idle list of our own 55-75 µs: redis-py's client wraps
 its pool's lock, its retry wrapper and its observability records, none of which a counter needs
 (a failed hit is not retried: the request is served unlimited, app/core/ratelimit.py). The
 connections are redis-py's own, built from the URL by the storage's pool (address, database,
-password, TLS, timeouts); one that fails disconnects itself and reconnects on its next use.
-Sentinel and cluster URLs keep the client's Script.
+password, TLS, connect timeout); one that fails disconnects itself and reconnects on its next
+use. Sentinel and cluster URLs keep the client's Script.
+
+What redis-py would still do on each hit and a counter does without (issue 28, 2026-12-08:
+6 to 9 % of an envelope read's instructions, callgrind, A and B side by side): its socket
+timeout, which runs each write in a task of its own (`asyncio.wait_for`) and arms a timer on
+each read, is replaced by one timeout around the whole exchange (connecting, the write, every
+reply); and the commands are packed by `pack`, the same bytes without its encoder's calls.
 
 Pipelined: the hits asked during one turn of the event loop are written together, in one
 write on one connection, and their replies read back in order (Redis answers a connection's
@@ -38,11 +44,12 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from limits import RateLimitItem
 from redis.asyncio import ConnectionPool
-from redis.asyncio.connection import Connection
+from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import NoScriptError, ResponseError
 
 # The moving window: the library's acquire_moving_window.lua, then its moving_window.lua on the
@@ -181,6 +188,18 @@ def _sliding(item: RateLimitItem, reply: list[Any], now: float) -> Outcome:
     return bool(reply[0]), remaining, now + min(previous_reset_in, current_reset_in)
 
 
+def pack(encoding: tuple[str, str], *args: str | int | float) -> bytes:
+    """A command in the Redis protocol (RESP), as redis-py's `pack_command` writes it for
+    these arguments (str encoded, int and float by their repr), in one piece: its encoder and
+    its chunking of large values (none here) cost a tenth of the limiter's work a hit
+    (issue 28; tests/unit/core/test_ratelimit_redis.py compares the bytes)."""
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg.encode(*encoding) if isinstance(arg, str) else repr(arg).encode()
+        parts.append(b"$%d\r\n%b\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
 class RedisCounters:
     """Count one request and read its window back, in one EVALSHA on connections of the
     `limits` storage's own redis-py client (its URL, timeouts and key prefix), sent with the
@@ -200,18 +219,29 @@ class RedisCounters:
         pool = getattr(client, "connection_pool", None)
         # A plain pool only: a sentinel's connections find their master through their pool,
         # a cluster has no pool; both keep the client's Script.
-        self._connect: Callable[[], Connection] | None = (
-            pool.make_connection if type(pool) is ConnectionPool else None
-        )
-        self._idle: list[Connection] = []
+        self._connect: Callable[[], AbstractConnection] | None = None
+        self._timeout: float | None = None
+        self._encoding = ("utf-8", "strict")
+        if type(pool) is ConnectionPool:
+            # The pool's connections, but for the socket timeout: one timeout bounds a whole
+            # exchange instead (`_exchange`). redis-py's, on each write, runs the write in a task
+            # of its own (`asyncio.wait_for`) and arms a timer on each read (issue 28).
+            options = {**pool.connection_kwargs, "socket_timeout": None}
+            self._timeout = pool.connection_kwargs.get("socket_timeout")
+            self._encoding = (
+                options.get("encoding", "utf-8"),
+                options.get("encoding_errors", "strict"),
+            )
+            self._connect = partial(pool.connection_class, **options)
+        self._idle: list[AbstractConnection] = []
         self._made = 0
         self._max_connections = max_connections
-        self._waiting: deque[asyncio.Future[Connection]] = deque()
+        self._waiting: deque[asyncio.Future[AbstractConnection]] = deque()
         self._strategy = strategy
         self._queued: list[Queued] = []  # the hits of this turn of the event loop
         self._exchanges: set[asyncio.Task[None]] = set()
 
-    async def _take(self) -> Connection:
+    async def _take(self) -> AbstractConnection:
         """An idle connection, a new one below `max_connections`, else the next one given back
         (in the order asked). A burst of requests no longer opens a connection each: 200
         concurrent submissions made 136 new ones, each a TCP connect, its handshake commands
@@ -221,7 +251,7 @@ class RedisCounters:
         if self._made < self._max_connections and self._connect is not None:
             self._made += 1
             return self._connect()
-        waiter: asyncio.Future[Connection] = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[AbstractConnection] = asyncio.get_running_loop().create_future()
         self._waiting.append(waiter)
         try:
             return await waiter
@@ -230,7 +260,7 @@ class RedisCounters:
                 self._give(waiter.result())  # given, then cancelled: to the next one
             raise
 
-    def _give(self, conn: Connection) -> None:
+    def _give(self, conn: AbstractConnection) -> None:
         while self._waiting:
             waiter = self._waiting.popleft()
             if not waiter.done():
@@ -267,9 +297,13 @@ class RedisCounters:
             _fail(batch, exc)
             raise
         try:
-            unknown = await self._send(conn, "EVALSHA", self._sha, batch)
-            if unknown:
-                await self._send(conn, "EVAL", self._source, unknown)
+            # Connecting, writing and reading every reply: within the store's timeout. Past
+            # it, the read under way is cancelled and its connection disconnects itself
+            # (redis-py closes a connection whose exchange was interrupted).
+            async with asyncio.timeout(self._timeout):
+                unknown = await self._send(conn, "EVALSHA", self._sha, batch)
+                if unknown:
+                    await self._send(conn, "EVAL", self._source, unknown)
         except BaseException as exc:
             _fail(batch, exc)
             if not isinstance(exc, Exception):
@@ -278,14 +312,16 @@ class RedisCounters:
             # A connection that failed has disconnected itself: it reconnects when next used.
             self._give(conn)
 
-    @staticmethod
     async def _send(
-        conn: Connection, command: str, script: str, batch: list[Queued]
+        self, conn: AbstractConnection, command: str, script: str, batch: list[Queued]
     ) -> list[Queued]:
         """`command` (EVALSHA or EVAL) for each hit of `batch` in one write; each reply to its
         hit. Returns the hits Redis answered NOSCRIPT."""
-        commands = [(command, script, len(keys), *keys, *args) for keys, args, _ in batch]
-        await conn.send_packed_command(conn.pack_commands(commands))
+        packed = [
+            pack(self._encoding, command, script, len(keys), *keys, *args)
+            for keys, args, _ in batch
+        ]
+        await conn.send_packed_command(b"".join(packed))
         unknown = []
         for queued in batch:
             try:

@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from redis.asyncio.connection import Connection
 from redis.exceptions import ConnectionError as RedisConnectionError, ResponseError
 
 from app.core.ratelimit import Caller, RateLimitService
-from app.core.ratelimit_redis import RedisCounters
+from app.core.ratelimit_redis import MOVING_WINDOW, RedisCounters, pack
 from tests.api.test_rate_limit import REDIS_URL, _cleanup, redis_up, require_redis
 from tests.support import test_settings
 
@@ -196,6 +197,21 @@ async def test_api4_a_cancelled_hit_leaves_the_connection_in_step(prefix: str) -
     assert counters._made == 1 and counters._idle and not counters._exchanges
 
 
+async def hits_on(port: int, prefix: str, n: int) -> tuple[RateLimitService, list[Any]]:
+    """n hits of one turn on a store at 127.0.0.1:`port` (its timeout 200 ms): the service
+    and each hit's outcome (its answer or its error)."""
+    svc = service(
+        "moving-window",
+        prefix,
+        rate_limit_storage_url=f"redis://127.0.0.1:{port}/0",
+        rate_limit_storage_timeout_ms=200,
+    )
+    assert svc.counters is not None
+    item = svc.items[("dinum", "read")]
+    hits = (svc.counters.hit(item, "read", f"t:{i}") for i in range(n))
+    return svc, list(await asyncio.gather(*hits, return_exceptions=True))
+
+
 async def test_api4_a_store_that_fails_fails_every_hit_of_the_write_and_keeps_no_connection(
     prefix: str,
 ) -> None:
@@ -205,18 +221,9 @@ async def test_api4_a_store_that_fails_fails_every_hit_of_the_write_and_keeps_no
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed once the block ends: nothing listens there
-    svc = service(
-        "moving-window",
-        prefix,
-        rate_limit_storage_url=f"redis://127.0.0.1:{port}/0",
-        rate_limit_storage_timeout_ms=200,
-    )
+    svc, outcomes = await hits_on(port, prefix, 5)
     counters = svc.counters
     assert counters is not None
-    item = svc.items[("dinum", "read")]
-    outcomes = await asyncio.gather(
-        *(counters.hit(item, "read", f"t:{i}") for i in range(5)), return_exceptions=True
-    )
     assert all(isinstance(o, RedisConnectionError) for o in outcomes), outcomes
     assert counters._made == 1 and len(counters._idle) == 1
     assert not counters._queued and not counters._exchanges
@@ -243,3 +250,50 @@ async def test_api4_a_connection_given_to_a_cancelled_request_goes_to_the_next_o
     assert gone.cancelled() and not counters._waiting and counters._made == 1
     counters._give(held)
     assert counters._idle == [held]
+
+
+def test_api4_a_hit_is_packed_as_redis_py_packs_it() -> None:
+    """`pack` writes the bytes redis-py's `pack_commands` writes for the same command: the
+    scripts' arguments (str keys, non-ASCII ones included, a float timestamp, int amounts)."""
+    conn = Connection()
+    commands = [
+        ("EVALSHA", "a" * 40, 1, "p:LIMITER/read/t:é/3/1/minute", 1765152000.123456, 3, 60),
+        ("EVAL", MOVING_WINDOW, 2, "{k}/-1", "{k}", 100000, 60),
+    ]
+    ours = b"".join(pack(("utf-8", "strict"), *command) for command in commands)
+    assert ours == b"".join(conn.pack_commands(commands))
+
+
+async def test_api4_a_store_that_never_answers_fails_the_hits_within_its_timeout(
+    prefix: str,
+) -> None:
+    """Redis accepts the connection and then says nothing (a hung server): the exchange, its
+    handshake included, is bounded by the store's one timeout; every hit of the write gets
+    the error (served unlimited), the connection is disconnected and given back."""
+    heard: list[bytes] = []
+
+    async def mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        heard.append(await reader.read(65536))  # what it was sent; never a reply
+        await reader.read()  # until the client gives up and closes
+        writer.close()
+
+    server = await asyncio.start_server(mute, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        svc, outcomes = await hits_on(port, prefix, 3)
+        elapsed = loop.time() - started
+        counters = svc.counters
+        assert counters is not None
+        assert all(isinstance(o, TimeoutError) for o in outcomes), outcomes
+        assert 0.15 < elapsed < 2, elapsed
+        assert heard, "the client never wrote to the store"
+        assert counters._made == 1 and len(counters._idle) == 1
+        assert not counters._idle[0].is_connected  # reconnects when next used
+        await asyncio.sleep(0)  # the exchange's done callback, a turn after its end
+        assert not counters._queued and not counters._exchanges
+        decision = await svc.hit(Caller("dinum", "t:0"), "read")
+        assert decision is None  # the service serves it unlimited (fail-open)
+    finally:
+        server.close()
